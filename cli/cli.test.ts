@@ -1,0 +1,58 @@
+/** The oms-audit command, run as a real process. */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { call, event } from '@/test/fixtures.ts';
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/oms-audit.mjs', ...args], { env: { ...process.env, DATABASE_URL: inject('databaseUrl'), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('oms-audit CLI', () => {
+  it('creates a tenant and a key that the API accepts, and revokes it', async () => {
+    const name = `cli-${Date.now()}`;
+    const tenant = await runCli(['tenant', 'create', '--name', name, '--json']);
+    expect(tenant.code, tenant.stderr).toBe(0);
+    const { id, name: created } = JSON.parse(tenant.stdout);
+    expect(created).toBe(name);
+
+    const key = await runCli(['key', 'create', '--tenant', id, '--scopes', 'events:write,events:read', '--json']);
+    expect(key.code, key.stderr).toBe(0);
+    const parsed = JSON.parse(key.stdout);
+    expect(parsed).toEqual({ id: expect.any(String), key: expect.stringMatching(/^omsk_/), tenant_id: id, scopes: ['events:write', 'events:read'], name: expect.any(String) });
+    expect((await call('POST', '/api/v1/audit/events', { key: parsed.key, body: { events: [event()] } })).status).toBe(201);
+
+    // By name works too, and the list shows the key without its secret.
+    const list = await runCli(['key', 'list', '--tenant', name, '--json']);
+    expect(JSON.parse(list.stdout).keys).toEqual([expect.objectContaining({ id: parsed.id, prefix: parsed.key.slice(0, 12), revoked_at: null })]);
+    expect(list.stdout).not.toContain(parsed.key);
+
+    const revoke = await runCli(['key', 'revoke', '--id', parsed.id, '--json']);
+    expect(revoke.code).toBe(0);
+    expect((await call('POST', '/api/v1/audit/events', { key: parsed.key, body: { events: [event()] } })).status).toBe(401);
+  });
+
+  it('reports migrations as up to date', async () => {
+    const res = await runCli(['migrate', '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({ applied: [] });
+  });
+
+  it('exits 2 on usage errors and 1 on failures, with a JSON error under --json', async () => {
+    expect((await runCli(['frobnicate'])).code).toBe(2);
+    expect((await runCli(['tenant', 'create'])).code).toBe(2);
+    expect((await runCli(['key', 'create', '--tenant', 'x', '--bogus'])).code).toBe(2);
+    const missing = await runCli(['key', 'create', '--tenant', 'no-such-tenant', '--scopes', 'events:read', '--json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toEqual({ error: { code: 'not_found', message: expect.stringContaining('no-such-tenant') } });
+    const badScope = await runCli(['key', 'create', '--tenant', 'no-such-tenant', '--scopes', 'root']);
+    expect(badScope.code).toBe(1);
+  });
+});

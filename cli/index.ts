@@ -1,0 +1,95 @@
+/**
+ * oms-audit CLI. Honours DATABASE_URL / OMS_AUDIT_DATA_DIR like the server and
+ * works while the server runs (it reuses the running embedded PostgreSQL).
+ * With --json every command prints one JSON object on stdout.
+ * Exit codes: 0 success, 1 failure, 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { parseEnv } from '@/server/env.ts';
+import { openDatabase } from '@/server/db/open.ts';
+import { migrate } from '@/server/db/migrate.ts';
+import { commands, type CommandContext } from './commands.ts';
+import { UsageError } from './usage-error.ts';
+
+export const USAGE = `Usage: oms-audit <command> [options]
+
+Commands:
+  migrate                                   apply pending database migrations
+  tenant create --name NAME                 create a tenant
+  tenant list                               list tenants
+  key create --tenant ID|NAME --scopes S[,S] [--name NAME]
+                                            create an API key (scopes: events:write, events:read); the key is shown once
+  key list --tenant ID|NAME                 list a tenant's API keys
+  key revoke --id KEY_ID                    revoke an API key
+  seed [--orders N]                         load the demo tenant and its events (once)
+  partitions ensure [--months N]            create month partitions up to N months ahead (default 3)
+
+Options:
+  --json                                    print one JSON object on stdout
+  -h, --help                                show this help
+
+Environment: DATABASE_URL (external PostgreSQL) or OMS_AUDIT_DATA_DIR (embedded, default .data).`;
+
+export async function main(argv: string[], io: { out: (s: string) => void; err: (s: string) => void } = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        name: { type: 'string' },
+        tenant: { type: 'string' },
+        scopes: { type: 'string' },
+        id: { type: 'string' },
+        orders: { type: 'string' },
+        months: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const name = positionals.slice(0, 2).join(' ');
+  const command = commands[name] ?? commands[positionals[0] ?? ''];
+  if (values.help || !command) {
+    if (values.help || positionals.length === 0) {
+      io.out(USAGE);
+      return 0;
+    }
+    io.err(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
+    return 2;
+  }
+
+  let sql: Sql | undefined;
+  let stopDatabase = async () => {};
+  const json = values.json ?? false;
+  try {
+    const env = parseEnv(process.env);
+    const opened = await openDatabase(env, () => {});
+    if (opened.embedded?.owned) stopDatabase = () => opened.embedded!.stop();
+    sql = connect(opened.url, { max: 4, prepare: env.DB_PREPARE, applicationName: 'oms-audit-cli' });
+    const applied = await migrate(sql);
+    const ctx: CommandContext = { sql, env, values, positionals, appliedMigrations: applied };
+    const result = await command.run(ctx);
+    io.out(json ? JSON.stringify(result.json) : result.text);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const message = err instanceof AuditError || err instanceof Error ? err.message : String(err);
+    if (json) io.out(JSON.stringify({ error: { code: err instanceof AuditError ? err.code : 'error', message } }));
+    io.err(`oms-audit: ${message}`);
+    return 1;
+  } finally {
+    await sql?.end({ timeout: 5 });
+    await stopDatabase();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * `npm start` with no DATABASE_URL: embedded PostgreSQL in the data folder,
+ * migrations, demo data, the CLI beside the running server, and recovery after
+ * the server is killed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '@/test/ports.ts';
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  // A killed server leaves PostgreSQL running; stop it before removing its folder.
+  for (const dir of dirs) {
+    const pidFile = path.join(dir, 'pg', 'postmaster.pid');
+    if (existsSync(pidFile)) {
+      const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {
+        // already gone
+      }
+      for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  let output = '';
+  const { DATABASE_URL: _ignored, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  children.push(child);
+  return { child, output: () => output };
+}
+
+async function healthy(baseUrl: string, child: ChildProcess, output: () => string) {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited:\n${output()}`);
+    const res = await fetch(`${baseUrl}/api/health`).catch(() => null);
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`not healthy:\n${output()}`);
+}
+
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string }> {
+  const { DATABASE_URL: _ignored, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/oms-audit.mjs', ...args], { env: { ...inherited, ...env } });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout }));
+  });
+}
+
+describe('npm start on embedded PostgreSQL', () => {
+  it('starts with demo data, serves the CLI beside it, and survives being killed', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-start-'));
+    dirs.push(dataDir);
+    const env = { OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(await freePort()), HOST: '127.0.0.1' };
+    const baseUrl = `http://127.0.0.1:${env.PORT}`;
+
+    const first = start(env);
+    await healthy(baseUrl, first.child, first.output);
+    expect(first.output()).toMatch(/demo tenant "Demo Brokerage" \([0-9a-f-]{36}\); demo API key: omsk_/);
+    const key = (await readFile(path.join(dataDir, 'secrets', 'demo-api-key'), 'utf8')).trim();
+    const page = await (await fetch(`${baseUrl}/api/v1/audit/events?object_type=ORDER&limit=1000`, { headers: { authorization: `Bearer ${key}` } })).json();
+    expect(page.events.length).toBe(1000);
+    expect(new Set(page.events.map((e: { event_type: string }) => e.event_type))).toEqual(new Set(['CREATE', 'UPDATE', 'ROUTE', 'STATUS_CHANGE', 'CANCEL']));
+
+    // The CLI uses the server's running PostgreSQL.
+    const tenant = await cli(['tenant', 'create', '--name', 'beside the server', '--json'], env);
+    expect(tenant.code).toBe(0);
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(true);
+
+    // A second server on the same data folder is refused.
+    const second = start({ ...env, PORT: String(await freePort()) });
+    await new Promise((r) => second.child.once('exit', r));
+    expect(second.child.exitCode).toBe(1);
+    expect(second.output()).toContain('already running');
+
+    // kill -9: PostgreSQL stays behind; the next start adopts it and nothing is lost.
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    const again = start(env);
+    await healthy(baseUrl, again.child, again.output);
+    expect(again.output()).toContain('reusing embedded PostgreSQL');
+    expect(again.output()).not.toContain('demo data:');
+    const tenants = await cli(['tenant', 'list', '--json'], env);
+    expect(JSON.parse(tenants.stdout).tenants.map((t: { name: string }) => t.name)).toEqual(['Demo Brokerage', 'beside the server']);
+
+    // A normal stop takes PostgreSQL down with it.
+    again.child.kill('SIGTERM');
+    await new Promise((r) => again.child.once('exit', r));
+    for (let i = 0; i < 100 && existsSync(path.join(dataDir, 'pg', 'postmaster.pid')); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+});

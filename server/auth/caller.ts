@@ -1,0 +1,106 @@
+/**
+ * Who is calling, as every transport resolves it: an app's API key, a console
+ * user (sign-in), or nobody. Permissions derive from the key's scopes or the
+ * user's role in the active tenant; procedures and routes declare the one they need.
+ */
+import type { ApiKeyScope } from '@/supabase/functions/_shared/api-keys.ts';
+import type { TenantClaims } from '@/supabase/functions/_shared/db.ts';
+import type { WriteCaller } from '@/supabase/functions/_shared/ingest.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+
+export const PERMISSIONS = [
+  'events:write',
+  'events:read',
+  'events:export',
+  'integrity:verify',
+  'keys:manage',
+  'users:manage',
+  'retention:manage',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const TENANT_ROLES = ['viewer', 'auditor', 'admin'] as const;
+export type TenantRole = (typeof TENANT_ROLES)[number];
+
+const ROLE_PERMISSIONS: Record<TenantRole, Permission[]> = {
+  viewer: ['events:read'],
+  auditor: ['events:read', 'events:export', 'integrity:verify'],
+  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:manage'],
+};
+
+const SCOPE_PERMISSIONS: Record<ApiKeyScope, Permission[]> = {
+  'events:write': ['events:write'],
+  // Reading includes exporting what one can read.
+  'events:read': ['events:read', 'events:export'],
+};
+
+export interface Membership {
+  tenantId: string;
+  tenantName: string;
+  role: TenantRole;
+}
+
+export type Caller =
+  | { kind: 'anonymous' }
+  | { kind: 'api_key'; keyId: string; tenantId: string; scopes: ApiKeyScope[] }
+  | {
+      kind: 'user';
+      userId: string;
+      email: string;
+      memberships: Membership[];
+      /** The tenant the user is working in (chosen in the console header). */
+      tenantId: string | null;
+    };
+
+export function activeRole(caller: Caller): TenantRole | null {
+  if (caller.kind !== 'user' || !caller.tenantId) return null;
+  return caller.memberships.find((m) => m.tenantId === caller.tenantId)?.role ?? null;
+}
+
+export function permissionsOf(caller: Caller): Set<Permission> {
+  if (caller.kind === 'api_key') return new Set(caller.scopes.flatMap((s) => SCOPE_PERMISSIONS[s] ?? []));
+  const role = activeRole(caller);
+  return new Set(role ? ROLE_PERMISSIONS[role] : []);
+}
+
+export function tenantIdOf(caller: Caller): string | null {
+  return caller.kind === 'anonymous' ? null : caller.tenantId;
+}
+
+export function principalOf(caller: Caller): string {
+  if (caller.kind === 'api_key') return `key:${caller.keyId}`;
+  if (caller.kind === 'user') return `user:${caller.userId}`;
+  return 'anonymous';
+}
+
+/** 401 without a credential, 403 without the permission in the active tenant. */
+export function requirePermission(caller: Caller, permission: Permission): { tenantId: string } {
+  if (caller.kind === 'anonymous') {
+    throw new AuditError('unauthorized', 'Authentication required: send Authorization: Bearer <API key>');
+  }
+  const tenantId = tenantIdOf(caller);
+  if (!tenantId) throw new AuditError('forbidden', 'Choose a tenant first');
+  if (!permissionsOf(caller).has(permission)) {
+    throw new AuditError('forbidden', `This credential lacks the permission ${permission}`);
+  }
+  return { tenantId };
+}
+
+/** The claims a tenant-scoped transaction runs under (row-level security reads tenant_id). */
+export function claimsOf(caller: Caller): TenantClaims {
+  const tenantId = tenantIdOf(caller);
+  if (!tenantId) throw new AuditError('forbidden', 'No tenant for this credential');
+  return {
+    tenant_id: tenantId,
+    sub: principalOf(caller),
+    role: 'authenticated',
+    ...(caller.kind === 'user' ? { tenant_role: activeRole(caller) ?? undefined } : {}),
+    ...(caller.kind === 'api_key' ? { scopes: caller.scopes } : {}),
+  };
+}
+
+export function writerOf(caller: Caller): WriteCaller {
+  const tenantId = tenantIdOf(caller);
+  if (!tenantId) throw new AuditError('forbidden', 'No tenant for this credential');
+  return { tenantId, principal: principalOf(caller) };
+}

@@ -1,0 +1,40 @@
+/**
+ * tRPC context. createContextInner() takes what a request carries once it is
+ * authenticated, so tests build contexts directly and call procedures through
+ * createCaller() with real credentials and a real database.
+ */
+import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { db } from '@/server/db/client.ts';
+import type { Caller } from '@/server/auth/caller.ts';
+import { observedClient, resolveCaller } from '@/server/auth/credentials.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+
+export interface ContextInner {
+  caller: Caller;
+  observed: ObservedClient;
+  sql: Sql;
+  /** Set when resolving the credential failed: procedures that need a caller answer with it. */
+  authError?: AuditError;
+}
+
+export function createContextInner(opts: { caller: Caller; observed?: ObservedClient; sql?: Sql; authError?: AuditError }): ContextInner {
+  return {
+    caller: opts.caller,
+    observed: opts.observed ?? { ip: null, userAgent: null },
+    sql: opts.sql ?? db(),
+    authError: opts.authError,
+  };
+}
+
+export async function createContext({ req }: { req: Request }): Promise<ContextInner> {
+  const observed = observedClient(req.headers);
+  try {
+    return createContextInner({ caller: await resolveCaller(req.headers), observed });
+  } catch (err) {
+    if (err instanceof AuditError) return createContextInner({ caller: { kind: 'anonymous' }, observed, authError: err });
+    throw err;
+  }
+}
+
+export type Context = ContextInner;

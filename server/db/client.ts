@@ -1,0 +1,24 @@
+/**
+ * The server's connection pool: one per process, kept on globalThis so that
+ * Next.js module reloading in development does not open a new pool each time.
+ */
+import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { env } from '@/server/env.ts';
+
+const holder = globalThis as typeof globalThis & { __omsAuditSql?: Sql };
+
+export function db(): Sql {
+  if (!holder.__omsAuditSql) {
+    const { DATABASE_URL, DB_POOL_MAX, DB_PREPARE } = env();
+    if (!DATABASE_URL) {
+      throw new Error('DATABASE_URL is not set: start oms-audit with `npm start`, which provides embedded PostgreSQL, or set DATABASE_URL');
+    }
+    holder.__omsAuditSql = connect(DATABASE_URL, { max: DB_POOL_MAX, prepare: DB_PREPARE, applicationName: 'oms-audit-server' });
+  }
+  return holder.__omsAuditSql;
+}
+
+/** For tests and scripts that manage their own connection. */
+export function setDb(sql: Sql | undefined): void {
+  holder.__omsAuditSql = sql;
+}

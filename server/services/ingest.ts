@@ -1,0 +1,22 @@
+/**
+ * Server side of the write path: the shared appendEvents() with the server's
+ * pool. REST, tRPC and the CLI call this; the edge function calls
+ * appendEvents() directly with its own connection.
+ */
+import type { AuditEventInput, IngestMethod, IngestResult } from '@/supabase/functions/_shared/contract.ts';
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { appendEvents, type ObservedClient, type WriteCaller } from '@/supabase/functions/_shared/ingest.ts';
+
+export type { ObservedClient, WriteCaller };
+
+export const NO_OBSERVED_CLIENT: ObservedClient = { ip: null, userAgent: null };
+
+export async function logEvents(
+  sql: Sql,
+  writer: WriteCaller,
+  events: readonly AuditEventInput[],
+  observed: ObservedClient,
+  method: IngestMethod,
+): Promise<IngestResult> {
+  return appendEvents(sql, writer, events, observed, method);
+}

@@ -1,0 +1,93 @@
+/**
+ * The read path. Every statement runs inside withTenant(): as the
+ * `authenticated` role with the caller's claims, so row-level security
+ * confines it to one tenant even if a filter were wrong. Pages are keyset
+ * pages over (occurred_at, seq), served by the partitions' primary key
+ * (tenant_id, occurred_at, seq) or the object and actor indexes.
+ */
+import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
+import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
+import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
+import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
+import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
+
+export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
+
+export interface EventPage {
+  events: AuditEvent[];
+  next_cursor: string | null;
+}
+
+/** The WHERE clause for a filter set (tenant first, so every plan starts inside the tenant). */
+export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
+  const conditions = [tx`tenant_id = ${tenantId}`];
+  if (f.object_type) conditions.push(tx`object_type = ${f.object_type}`);
+  if (f.object_id) conditions.push(tx`object_id = ${f.object_id}`);
+  if (f.actor_id) conditions.push(tx`actor_id = ${f.actor_id}`);
+  if (f.actor_type) conditions.push(tx`actor_type = ${f.actor_type}`);
+  if (f.event_type?.length === 1) conditions.push(tx`event_type = ${f.event_type[0]!}`);
+  else if (f.event_type?.length) conditions.push(tx`event_type = any(${f.event_type}::text[])`);
+  if (f.outcome) conditions.push(tx`outcome = ${f.outcome}`);
+  if (f.source) conditions.push(tx`source = ${f.source}`);
+  if (f.request_id) conditions.push(tx`request_id = ${f.request_id}`);
+  if (f.from) conditions.push(tx`occurred_at >= ${f.from}::timestamptz`);
+  if (f.to) conditions.push(tx`occurred_at < ${f.to}::timestamptz`);
+  if (f.context) conditions.push(tx`context @> ${tx.json(f.context as never)}::jsonb`);
+  return conditions.reduce((all, c) => tx`${all} and ${c}`);
+}
+
+export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
+  try {
+    return await withTenant(sql, claims, fn);
+  } catch (err) {
+    if (isConnectionError(err)) throw new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
+    throw err;
+  }
+}
+
+export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list'): Promise<EventPage> {
+  const filters = filtersOf(input);
+  const fingerprint = filterFingerprint(scope, filters);
+  const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
+  const desc = input.order === 'desc';
+  return inTenant(sql, claims, async (tx) => {
+    const where = whereClause(tx, claims.tenant_id, filters);
+    const keyset = after
+      ? desc
+        ? tx`and (occurred_at, seq) < (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
+        : tx`and (occurred_at, seq) > (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
+      : tx``;
+    const rows = (await tx`
+      select ${tx.unsafe(EVENT_COLUMNS)}
+      from public.audit_events
+      where ${where} ${keyset}
+      order by ${desc ? tx`occurred_at desc, seq desc` : tx`occurred_at asc, seq asc`}
+      limit ${input.limit + 1}`) as unknown as AuditEvent[];
+    const more = rows.length > input.limit;
+    const events = more ? rows.slice(0, input.limit) : rows;
+    const last = events[events.length - 1];
+    return { events, next_cursor: more && last ? encodeCursor(last, input.order, fingerprint) : null };
+  });
+}
+
+export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Promise<AuditEvent | null> {
+  return inTenant(sql, claims, async (tx) => {
+    // The ledger knows the event's partition key; the lookup then touches one partition.
+    const [row] = await tx`
+      select ${tx.unsafe(EVENT_FIELDS.map((f) => `e.${f}`).join(', '))}
+      from public.audit_ledger l
+      join public.audit_events e on e.tenant_id = l.tenant_id and e.occurred_at = l.occurred_at and e.seq = l.seq
+      where l.tenant_id = ${claims.tenant_id} and l.id = ${id}`;
+    return (row as unknown as AuditEvent) ?? null;
+  });
+}
+
+/** An object's whole history, oldest first by default, in keyset pages. */
+export async function objectHistory(
+  sql: Sql,
+  claims: TenantClaims,
+  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc' },
+): Promise<EventPage> {
+  return listEvents(sql, claims, { object_type: input.object_type, object_id: input.object_id, cursor: input.cursor, limit: input.limit, order: input.order }, 'history');
+}

@@ -1,0 +1,261 @@
+/**
+ * The oms-audit event contract: one definition for every entry point
+ * (tRPC, REST, the audit-logger edge function, the SDK, exports).
+ */
+import { z } from 'zod';
+import { LIMITS } from './limits.ts';
+import { parseTimestamp } from './timestamps.ts';
+import { canonicalIp } from './ip.ts';
+import { AuditError, invalid, issuesFromZod } from './errors.ts';
+
+export { LIMITS, SCHEMA_VERSION } from './limits.ts';
+
+/**
+ * Stored fields in canonical order: the order of CSV and Parquet columns,
+ * of API responses and of the integrity hash's serialization.
+ */
+export const EVENT_FIELDS = [
+  'id',
+  'tenant_id',
+  'seq',
+  'occurred_at',
+  'received_at',
+  'actor_type',
+  'actor_id',
+  'object_type',
+  'object_id',
+  'event_type',
+  'outcome',
+  'source',
+  'request_id',
+  'ip_address',
+  'user_agent',
+  'device_fingerprint',
+  'observed_ip',
+  'observed_user_agent',
+  'context',
+  'schema_version',
+] as const;
+
+export type EventField = (typeof EVENT_FIELDS)[number];
+
+export const OUTCOMES = ['success', 'failure'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+// C0 and C1 control characters and DEL: CR/LF/tab in an identifier break logs and CSV consumers.
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function printable(max: number) {
+  return z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters (CR, LF, tab, …)')
+    .refine((s) => s.isWellFormed(), 'must be well-formed Unicode');
+}
+
+/** ORDER, STATUS_CHANGE, … accepted in any case, stored upper-case. A new name needs no migration. */
+export const typeName = z
+  .string()
+  .max(LIMITS.typeNameLength, `must be at most ${LIMITS.typeNameLength} characters`)
+  .transform((s) => s.toUpperCase())
+  .pipe(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an identifier of letters, digits and underscores, starting with a letter (e.g. ORDER, STATUS_CHANGE)'));
+
+export const uuid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID')
+  .transform((s) => s.toLowerCase());
+
+export const outcome = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(OUTCOMES, { error: 'must be "success" or "failure"' }));
+
+/** An event timestamp: ISO 8601 with a zone, at most µs, not before 2000, at most 5 minutes ahead. */
+export const occurredAt = z.string().transform((s, ctx) => {
+  const parsed = parseTimestamp(s);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.message });
+    return z.NEVER;
+  }
+  const { iso, micros } = parsed.value;
+  if (iso < LIMITS.earliestOccurredAt) {
+    ctx.addIssue({ code: 'custom', message: `must not be before ${LIMITS.earliestOccurredAt}` });
+    return z.NEVER;
+  }
+  const nowMicros = (performance.timeOrigin + performance.now()) * 1000;
+  if (micros > nowMicros + LIMITS.futureSkewMicros) {
+    ctx.addIssue({ code: 'custom', message: 'is more than 5 minutes in the future' });
+    return z.NEVER;
+  }
+  return iso;
+});
+
+export const ipAddress = z.string().transform((s, ctx) => {
+  const ip = canonicalIp(s);
+  if (ip === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be an IPv4 or IPv6 address (no prefix length or zone)' });
+    return z.NEVER;
+  }
+  return ip;
+});
+
+/** Walks a JSON value: depth, NUL characters and lone surrogates (PostgreSQL's jsonb refuses both). */
+function contextProblem(value: unknown, depth: number): string | null {
+  if (depth > LIMITS.contextDepth) return `is nested deeper than ${LIMITS.contextDepth} levels`;
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return 'must not contain NUL characters';
+    if (!value.isWellFormed()) return 'must be well-formed Unicode';
+    return null;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? null : 'must contain only finite numbers';
+  if (value === null || typeof value === 'boolean') return null;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = contextProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (typeof value === 'object') {
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+      if (key.includes('\u0000') || !key.isWellFormed()) return 'has a key with NUL characters or malformed Unicode';
+      const problem = contextProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  return 'must contain only JSON values';
+}
+
+export function utf8Length(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Free-form structured detail (order fields, before/after). Null means {}. */
+export const context = z
+  .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+  .nullish()
+  .transform((value, ctx) => {
+    const obj = value ?? {};
+    const problem = contextProblem(obj, 1);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    const json = JSON.stringify(obj);
+    if (utf8Length(json) > LIMITS.contextBytes) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.contextBytes} bytes as JSON` });
+      return z.NEVER;
+    }
+    return obj;
+  });
+
+/** One audit event as a client sends it. */
+export const auditEventInput = z.strictObject({
+  id: uuid.nullish(),
+  tenant_id: uuid.nullish(),
+  occurred_at: occurredAt.nullish(),
+  actor_type: typeName,
+  actor_id: printable(LIMITS.identifierLength),
+  object_type: typeName,
+  object_id: printable(LIMITS.identifierLength),
+  event_type: typeName,
+  outcome: outcome.nullish(),
+  source: printable(LIMITS.shortTextLength).nullish(),
+  request_id: printable(LIMITS.shortTextLength).nullish(),
+  ip_address: ipAddress.nullish(),
+  user_agent: printable(LIMITS.userAgentLength).nullish(),
+  device_fingerprint: printable(LIMITS.shortTextLength).nullish(),
+  context,
+});
+
+export type AuditEventInput = z.output<typeof auditEventInput>;
+export type AuditEventRequest = z.input<typeof auditEventInput>;
+
+/** `{"events": [...]}`: the bulk body of REST, tRPC and the edge function. */
+export function batchSchema(maxEvents: number) {
+  return z.strictObject({
+    events: z.array(auditEventInput).min(1, 'must contain at least one event').max(maxEvents, `must contain at most ${maxEvents} events`),
+  });
+}
+
+/** A stored event as every read API returns it. */
+export interface AuditEvent {
+  id: string;
+  tenant_id: string;
+  seq: number;
+  occurred_at: string;
+  received_at: string;
+  actor_type: string;
+  actor_id: string;
+  object_type: string;
+  object_id: string;
+  event_type: string;
+  outcome: Outcome;
+  source: string | null;
+  request_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  device_fingerprint: string | null;
+  observed_ip: string | null;
+  observed_user_agent: string | null;
+  context: Record<string, unknown>;
+  schema_version: number;
+}
+
+/** What every bulk write answers (the seed's "response with performance metrics"). */
+export interface IngestResult {
+  created_count: number;
+  duplicate_count: number;
+  /** The id of every event of the batch, in request order (server-assigned where the client sent none). */
+  ids: string[];
+  /** Ids that were already stored (or repeated within the batch) and were not stored again. */
+  duplicate_ids: string[];
+  duration_ms: number;
+  method: IngestMethod;
+}
+
+export type IngestMethod = 'rest' | 'trpc' | 'edge_function' | 'group_commit' | 'cli';
+
+const batchSchemas = new Map<number, ReturnType<typeof batchSchema>>();
+
+/**
+ * Validates a bulk body. Too many events → 413 before any event is looked at;
+ * any invalid event → 400 naming every bad event's index and field. Either
+ * way the whole batch is refused.
+ */
+export function parseBatch(body: unknown, maxEvents: number): AuditEventInput[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid([{ field: '(body)', message: 'must be a JSON object of the form {"events": [...]}' }], 'batch');
+  }
+  const events = (body as { events?: unknown }).events;
+  if (Array.isArray(events) && events.length > maxEvents) {
+    throw new AuditError('batch_too_large', `A batch holds at most ${maxEvents} events; this one has ${events.length}. Nothing was stored.`, [
+      { field: 'events', message: `must contain at most ${maxEvents} events` },
+    ]);
+  }
+  let schema = batchSchemas.get(maxEvents);
+  if (!schema) batchSchemas.set(maxEvents, (schema = batchSchema(maxEvents)));
+  const result = schema.safeParse(body);
+  if (!result.success) throw invalid(issuesFromZod(result.error, { batch: true }), 'batch');
+  return result.data.events;
+}
+
+/** Validates one event (the single-event endpoints). */
+export function parseEvent(body: unknown): AuditEventInput {
+  const result = auditEventInput.safeParse(body);
+  if (!result.success) throw invalid(issuesFromZod(result.error, { batch: false }), 'event');
+  return result.data;
+}

@@ -1,0 +1,93 @@
+/**
+ * postgres.js settings and the tenant-scoped transaction, shared by the server
+ * (Node) and the audit-logger edge function (Deno).
+ */
+import net from 'node:net';
+import postgres from 'postgres';
+import { pgTimestampToIso } from './timestamps.ts';
+import { canonicalIp } from './ip.ts';
+
+export type Sql = postgres.Sql<Record<string, unknown>>;
+export type TxSql = postgres.TransactionSql<Record<string, unknown>>;
+export type AnySql = Sql | TxSql;
+
+/** Timestamps stay canonical µs strings, bigints become numbers (seq < 2^53), inet is canonical. */
+export const PG_TYPES = {
+  timestamptz: { to: 1184, from: [1184], serialize: (x: unknown) => String(x), parse: pgTimestampToIso },
+  int8: { to: 20, from: [20], serialize: (x: unknown) => String(x), parse: (x: string) => Number(x) },
+  inet: { to: 869, from: [869], serialize: (x: unknown) => String(x), parse: (x: string) => canonicalIp(x) ?? x },
+};
+
+export interface ConnectOptions {
+  /** Pool size. */
+  max?: number;
+  /** false through a transaction pooler (Supabase's port 6543). */
+  prepare?: boolean;
+  applicationName?: string;
+  connectTimeoutSeconds?: number;
+}
+
+/**
+ * TCP sockets with Nagle's algorithm off. postgres.js leaves it on, and a small
+ * write (COMMIT, the end of a COPY) queued behind a large one then waits for the
+ * server's delayed ACK: tens of milliseconds per transaction.
+ */
+function noDelaySocket(options: { host: string[]; port: number[]; path?: string | false }): net.Socket {
+  const socket = options.path ? net.connect(options.path) : net.connect(options.port[0]!, options.host[0]!);
+  socket.setNoDelay(true);
+  return socket;
+}
+
+export function connect(url: string, options: ConnectOptions = {}): Sql {
+  return postgres(url, {
+    // Accepted by postgres.js, missing from its type definitions.
+    ...({ socket: noDelaySocket } as object),
+    max: options.max ?? 10,
+    prepare: options.prepare ?? true,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
+    idle_timeout: 60,
+    types: PG_TYPES,
+    onnotice: () => {},
+    connection: { TimeZone: 'UTC', application_name: options.applicationName ?? 'oms-audit' },
+  }) as unknown as Sql;
+}
+
+/** Claims a tenant-scoped transaction runs under; row-level security reads `tenant_id`. */
+export interface TenantClaims {
+  tenant_id: string;
+  /** The principal: a user id, or `key:<api key id>`. */
+  sub: string;
+  role: 'authenticated';
+  /** The principal's role within the tenant (viewer, auditor, admin) or the key's scopes. */
+  tenant_role?: string;
+  scopes?: string[];
+}
+
+/**
+ * Runs `fn` in a transaction as the `authenticated` role with the caller's
+ * claims in `request.jwt.claims`, so row-level security confines every
+ * statement to the caller's tenant, whatever the SQL says.
+ */
+export async function withTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    return fn(tx);
+  })) as T;
+}
+
+const NEEDS_ESCAPE = /[\\"]/;
+
+/**
+ * A PostgreSQL array literal of text values, built by hand (postgres.js's own
+ * array encoding is slow for big batches). `pick` reads each item's value.
+ */
+export function pgArray<T>(items: ReadonlyArray<T>, pick: (item: T) => string | null): string {
+  let out = '{';
+  for (let i = 0; i < items.length; i++) {
+    if (i) out += ',';
+    const v = pick(items[i]!);
+    if (v === null || v === undefined) out += 'NULL';
+    else out += '"' + (NEEDS_ESCAPE.test(v) ? v.replace(/[\\"]/g, '\\$&') : v) + '"';
+  }
+  return out + '}';
+}

@@ -1,0 +1,78 @@
+/**
+ * The event hash: SHA-256 over the RFC 8785 (JCS) canonical JSON of every stored
+ * field except `seq`. `seq` is not hashed because the tenant's ledger binds each
+ * hash to its position; every other field, context included, is, so a change to
+ * any of them changes the hash. docs/integrity.md describes the form.
+ */
+import * as crypto from 'node:crypto';
+import { canonicalIp } from './ip.ts';
+import { canonicalJson } from './canonical-json.ts';
+
+export interface HashableEvent {
+  id: string;
+  tenant_id: string;
+  occurred_at: string;
+  received_at: string;
+  actor_type: string;
+  actor_id: string;
+  object_type: string;
+  object_id: string;
+  event_type: string;
+  outcome: string;
+  source: string | null;
+  request_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  device_fingerprint: string | null;
+  observed_ip: string | null;
+  observed_user_agent: string | null;
+  context: unknown;
+  schema_version: number;
+}
+
+// Printable ASCII other than " and \ serializes as itself; anything else goes through JSON.stringify.
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const str = (v: string | null) => (v === null ? 'null' : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v));
+const ip = (v: string | null) => (v === null ? 'null' : str(canonicalIp(v) ?? v));
+
+/**
+ * The canonical serialization. Keys appear in JCS order (sorted by UTF-16 code
+ * units); writing them out by hand gives the same bytes as canonicalizing the
+ * whole object, and is faster on the ingest path. `contextJson` may be passed
+ * when the caller already holds canonicalJson(e.context).
+ */
+export function canonicalEventJson(e: HashableEvent, contextJson?: string): string {
+  return (
+    '{"actor_id":' + str(e.actor_id) +
+    ',"actor_type":' + str(e.actor_type) +
+    ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) +
+    ',"device_fingerprint":' + str(e.device_fingerprint) +
+    ',"event_type":' + str(e.event_type) +
+    ',"id":' + str(e.id) +
+    ',"ip_address":' + ip(e.ip_address) +
+    ',"object_id":' + str(e.object_id) +
+    ',"object_type":' + str(e.object_type) +
+    ',"observed_ip":' + ip(e.observed_ip) +
+    ',"observed_user_agent":' + str(e.observed_user_agent) +
+    ',"occurred_at":' + str(e.occurred_at) +
+    ',"outcome":' + str(e.outcome) +
+    ',"received_at":' + str(e.received_at) +
+    ',"request_id":' + str(e.request_id) +
+    ',"schema_version":' + String(e.schema_version) +
+    ',"source":' + str(e.source) +
+    ',"tenant_id":' + str(e.tenant_id) +
+    ',"user_agent":' + str(e.user_agent) +
+    '}'
+  );
+}
+
+// crypto.hash (Node ≥ 20.12, 21.7) skips the Hash object; older runtimes and Deno fall back.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+export const sha256Hex: (data: string) => string = oneShot
+  ? (data) => oneShot('sha256', data, 'hex')
+  : (data) => crypto.createHash('sha256').update(data, 'utf8').digest('hex');
+
+/** Hex SHA-256 of the canonical serialization. */
+export function eventHash(e: HashableEvent, contextJson?: string): string {
+  return sha256Hex(canonicalEventJson(e, contextJson));
+}

@@ -1,0 +1,124 @@
+/**
+ * The query contract: filters for listing and exporting events, shared by
+ * tRPC, REST, the SDK, the console and the CLI.
+ */
+import { z } from 'zod';
+import { LIMITS } from './limits.ts';
+import { outcome, typeName, utf8Length } from './contract.ts';
+import { parseTimeBound } from './timestamps.ts';
+import { invalid, issuesFromZod } from './errors.ts';
+
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+const identifier = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(LIMITS.identifierLength, `must be at most ${LIMITS.identifierLength} characters`)
+  .refine((s) => !CONTROL_CHARS.test(s) && s.isWellFormed(), 'must not contain control characters');
+
+function timeBound(endOfDay: boolean) {
+  return z.string().transform((s, ctx) => {
+    const parsed = parseTimeBound(s, endOfDay);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message.replace('must be', 'must be a date (2025-01-31) or') });
+      return z.NEVER;
+    }
+    return parsed.value.iso;
+  });
+}
+
+const typeList = z
+  .union([typeName, z.array(typeName).min(1).max(50, 'at most 50 values')])
+  .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
+
+/** Containment filter on context, e.g. {"symbol":"AAPL"}: events whose context includes it. */
+const contextFilter = z
+  .record(z.string(), z.unknown(), { error: 'must be a JSON object, e.g. {"symbol":"AAPL"}' })
+  .refine((v) => Object.keys(v).length > 0, 'must name at least one field')
+  .refine((v) => utf8Length(JSON.stringify(v)) <= 4096, 'must be at most 4096 bytes as JSON')
+  .refine((v) => !JSON.stringify(v).includes('\\u0000'), 'must not contain NUL characters');
+
+export const eventFilters = z.strictObject({
+  object_type: typeName.optional(),
+  object_id: identifier.optional(),
+  actor_id: identifier.optional(),
+  actor_type: typeName.optional(),
+  event_type: typeList.optional(),
+  outcome: outcome.optional(),
+  source: identifier.optional(),
+  request_id: identifier.optional(),
+  /** Inclusive. A bare date means midnight UTC. */
+  from: timeBound(false).optional(),
+  /** Exclusive. A bare date includes that whole day. */
+  to: timeBound(true).optional(),
+  context: contextFilter.optional(),
+});
+
+export type EventFilters = z.output<typeof eventFilters>;
+export type EventFiltersInput = z.input<typeof eventFilters>;
+
+export const SORT_ORDERS = ['desc', 'asc'] as const;
+export type SortOrder = (typeof SORT_ORDERS)[number];
+
+export const listEventsInput = eventFilters
+  .extend({
+    /** Opaque; from the previous page's next_cursor. */
+    cursor: z.string().max(512).optional(),
+    limit: z.coerce.number().int('must be a whole number').min(1).max(LIMITS.maxPageSize, `must be at most ${LIMITS.maxPageSize}`).default(LIMITS.defaultPageSize),
+    /** desc: newest first (default); asc: oldest first. */
+    order: z.enum(SORT_ORDERS, { error: 'must be "desc" or "asc"' }).default('desc'),
+  })
+  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
+
+export type ListEventsInput = z.output<typeof listEventsInput>;
+export type ListEventsRequest = z.input<typeof listEventsInput>;
+
+/** The filter part of a list input (what a cursor and an export are bound to). */
+export function filtersOf(input: ListEventsInput): EventFilters {
+  const { cursor: _c, limit: _l, order: _o, ...filters } = input;
+  return filters;
+}
+
+const MULTI_VALUED = new Set(['event_type']);
+
+/**
+ * Query-string form of the list input, as REST clients send it:
+ * `event_type=FILL&event_type=CANCEL` or `event_type=FILL,CANCEL`;
+ * `context={"symbol":"AAPL"}` or `context.symbol=AAPL`.
+ */
+export function filtersFromSearchParams(params: URLSearchParams, options: { allow?: string[] } = {}): ListEventsInput {
+  const raw: Record<string, unknown> = {};
+  const context: Record<string, unknown> = {};
+  const allow = new Set(options.allow ?? []);
+  for (const [key, value] of params) {
+    if (key.startsWith('context.')) {
+      context[key.slice('context.'.length)] = value;
+    } else if (key === 'context') {
+      try {
+        Object.assign(context, JSON.parse(value));
+      } catch {
+        throw invalid([{ field: 'context', message: 'must be a JSON object, e.g. {"symbol":"AAPL"}' }], 'query');
+      }
+    } else if (MULTI_VALUED.has(key)) {
+      const values = value.split(',').filter(Boolean);
+      raw[key] = [...((raw[key] as string[] | undefined) ?? []), ...values];
+    } else if (allow.has(key)) {
+      continue;
+    } else if (key in raw) {
+      throw invalid([{ field: key, message: 'may be given only once' }], 'query');
+    } else {
+      raw[key] = value;
+    }
+  }
+  if (Object.keys(context).length) raw.context = context;
+  const result = listEventsInput.safeParse(raw);
+  if (!result.success) throw invalid(issuesFromZod(result.error, { batch: false }), 'query');
+  return result.data;
+}
+
+export function parseListInput(input: unknown): ListEventsInput {
+  const result = listEventsInput.safeParse(input);
+  if (!result.success) throw invalid(issuesFromZod(result.error, { batch: false }), 'query');
+  return result.data;
+}

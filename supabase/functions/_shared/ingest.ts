@@ -1,0 +1,390 @@
+/**
+ * The one write path. Every entry point (tRPC, REST, the edge function, single
+ * events, the CLI's demo data) ends here with events already parsed by the
+ * contract. Each batch is stamped (ids, received_at, observed client) and
+ * hashed, then committed for its tenant in one transaction:
+ *
+ *   1. lock the tenant's sequence row (writers of one tenant are serialized,
+ *      so `seq` follows commit order and has no gaps);
+ *   2. one INSERT … SELECT FROM unnest(…) that skips ids the tenant already
+ *      has, numbers the fresh events and writes them to the ledger and to
+ *      the month partitions of audit_events.
+ *
+ * Group commit: while a tenant's transaction runs, batches arriving for that
+ * tenant wait and are then committed together, so a busy tenant pays the lock
+ * and the commit flush once per group instead of once per request. A request
+ * is answered only after the transaction holding its events has committed.
+ *
+ * A statement trigger on audit_ledger checks that the new seqs continue the
+ * tenant's sequence, so the database itself refuses gaps and overlaps.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { AuditEventInput, IngestMethod, IngestResult } from './contract.ts';
+import { SCHEMA_VERSION } from './limits.ts';
+import { AuditError, isConnectionError } from './errors.ts';
+import { eventHash } from './event-hash.ts';
+import { canonicalJson } from './canonical-json.ts';
+import { monthOf, nowTimestamp } from './timestamps.ts';
+import { pgArray, type Sql } from './db.ts';
+
+/** Who writes: the tenant comes from the credential, never from the payload. */
+export interface WriteCaller {
+  tenantId: string;
+  /** `key:<id>`, a user id, or `service`. */
+  principal: string;
+}
+
+/** What the server saw of the connection that delivered the batch. */
+export interface ObservedClient {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export const APPEND_EVENTS_SQL = `
+with input as (
+  select *
+  from unnest(
+    $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::inet[], $13::text[], $14::text[], $15::jsonb[], $16::text[],
+    $17::timestamptz[], $18::inet[], $19::text[]
+  ) with ordinality as t(id, occurred_at, actor_type, actor_id, object_type, object_id, event_type,
+                         outcome, source, request_id, ip_address, user_agent, device_fingerprint, context, event_hash,
+                         received_at, observed_ip, observed_user_agent, ord)
+),
+-- Ids the tenant already has: one probe of the ledger's (tenant_id, id) index per event
+-- (LATERAL … LIMIT 1 keeps that plan whatever the statistics say).
+existing as materialized (
+  select c.id
+  from unnest($2::uuid[]) as c(id)
+  cross join lateral (select 1 from public.audit_ledger l where l.tenant_id = $1 and l.id = c.id limit 1) as hit
+),
+-- Numbered from the tenant's last seq, read under the sequence lock (held until commit).
+fresh as (
+  select i.*, (select oms_audit.lock_tenant_sequence()) + row_number() over (order by i.ord) as seq
+  from input i
+  where i.id not in (select id from existing)
+),
+ledger as (
+  insert into public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash)
+  select $1, seq, id, occurred_at, decode(event_hash, 'hex') from fresh
+),
+inserted as (
+  insert into public.audit_events (
+    id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id,
+    event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip,
+    observed_user_agent, context)
+  select id, $1, seq, occurred_at, received_at, $20::smallint, actor_type, actor_id, object_type, object_id,
+    event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip,
+    observed_user_agent, context
+  from fresh
+  returning id
+)
+select id from inserted`;
+
+/** Months known to have a partition, per process. Cleared when an insert finds one missing. */
+const knownPartitions = new Set<string>();
+
+export async function ensureMonthPartitions(sql: Sql, months: Iterable<string>): Promise<void> {
+  for (const month of months) {
+    if (knownPartitions.has(month)) continue;
+    await sql`select oms_audit.ensure_month_partition(${month}::date)`;
+    knownPartitions.add(month);
+  }
+}
+
+export function forgetKnownPartitions(): void {
+  knownPartitions.clear();
+}
+
+/** An event ready to store: validated, stamped and hashed. */
+export interface StampedEvent {
+  id: string;
+  tenant_id: string;
+  schema_version: number;
+  occurred_at: string;
+  received_at: string;
+  actor_type: string;
+  actor_id: string;
+  object_type: string;
+  object_id: string;
+  event_type: string;
+  outcome: string;
+  source: string | null;
+  request_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  device_fingerprint: string | null;
+  observed_ip: string | null;
+  observed_user_agent: string | null;
+  context: Record<string, unknown>;
+  /** canonicalJson(context): hashed, and what is stored (jsonb ignores key order). */
+  contextJson: string;
+  hash: string;
+}
+
+/** Stamps a parsed batch: ids, received_at, the observed client, the event hash. */
+export function stampEvents(
+  tenantId: string,
+  events: readonly AuditEventInput[],
+  observed: ObservedClient,
+): { ids: string[]; rows: StampedEvent[]; batchDuplicates: string[] } {
+  const mismatch = events.findIndex((e) => e.tenant_id != null && e.tenant_id !== tenantId);
+  if (mismatch !== -1) {
+    throw new AuditError('tenant_mismatch', `Event ${mismatch} names tenant ${events[mismatch]!.tenant_id}, but the credential belongs to another tenant. Nothing was stored.`, [
+      { index: mismatch, field: 'tenant_id', message: 'differs from the tenant of the credential' },
+    ]);
+  }
+  const received = nowTimestamp().iso;
+  // One call to the random source per batch, not per id.
+  const random = new Uint8Array(16 * events.length);
+  crypto.getRandomValues(random);
+  const ids: string[] = [];
+  const batchDuplicates: string[] = [];
+  const seen = new Set<string>();
+  const rows: StampedEvent[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const id = e.id ?? uuidv7({ random: random.subarray(i * 16, i * 16 + 16) });
+    ids.push(id);
+    if (seen.has(id)) {
+      batchDuplicates.push(id);
+      continue;
+    }
+    seen.add(id);
+    const row: StampedEvent = {
+      id,
+      tenant_id: tenantId,
+      schema_version: SCHEMA_VERSION,
+      occurred_at: e.occurred_at ?? received,
+      received_at: received,
+      actor_type: e.actor_type,
+      actor_id: e.actor_id,
+      object_type: e.object_type,
+      object_id: e.object_id,
+      event_type: e.event_type,
+      outcome: e.outcome ?? 'success',
+      source: e.source ?? null,
+      request_id: e.request_id ?? null,
+      ip_address: e.ip_address ?? observed.ip,
+      user_agent: e.user_agent ?? observed.userAgent,
+      device_fingerprint: e.device_fingerprint ?? null,
+      observed_ip: observed.ip,
+      observed_user_agent: observed.userAgent,
+      context: e.context,
+      contextJson: canonicalJson(e.context),
+      hash: '',
+    };
+    row.hash = eventHash(row, row.contextJson);
+    rows.push(row);
+  }
+  return { ids, rows, batchDuplicates };
+}
+
+interface Job {
+  rows: StampedEvent[];
+  resolve: (created: Set<string>) => void;
+  reject: (err: unknown) => void;
+}
+
+interface TenantQueue {
+  jobs: Job[];
+  queuedRows: number;
+  /** Transactions of this tenant in flight from this process. */
+  inFlight: number;
+}
+
+export interface AppenderOptions {
+  /** Most events committed in one transaction. */
+  maxGroupEvents?: number;
+  /** Events waiting per tenant before new batches are refused (503 + Retry-After). */
+  maxQueuedEvents?: number;
+  /**
+   * Transactions per tenant in flight at once. The database runs them one after
+   * the other (the sequence lock), but with two in flight the next one is already
+   * waiting there when the current one commits, so PostgreSQL never waits for us.
+   */
+  maxInFlight?: number;
+}
+
+/**
+ * Per-tenant group commit. At most maxInFlight transactions per tenant; batches
+ * that arrive meanwhile are committed together in the next one. Bounded: past
+ * maxQueuedEvents waiting, new batches are shed with 503 instead of piling up.
+ */
+export class TenantAppender {
+  private readonly queues = new Map<string, TenantQueue>();
+  private readonly maxGroupEvents: number;
+  private readonly maxQueuedEvents: number;
+  private readonly maxInFlight: number;
+
+  constructor(
+    private readonly sql: Sql,
+    options: AppenderOptions = {},
+  ) {
+    this.maxGroupEvents = options.maxGroupEvents ?? 5000;
+    this.maxQueuedEvents = options.maxQueuedEvents ?? 50_000;
+    this.maxInFlight = options.maxInFlight ?? 2;
+  }
+
+  /** Events waiting (not yet in a running transaction), over all tenants. */
+  queuedEvents(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.queuedRows;
+    return n;
+  }
+
+  /** Resolves with the ids of `rows` that this call stored (the rest were stored before). */
+  append(tenantId: string, rows: StampedEvent[]): Promise<Set<string>> {
+    let queue = this.queues.get(tenantId);
+    if (!queue) this.queues.set(tenantId, (queue = { jobs: [], queuedRows: 0, inFlight: 0 }));
+    if (queue.queuedRows + rows.length > this.maxQueuedEvents && queue.queuedRows > 0) {
+      return Promise.reject(new AuditError('unavailable', 'Too many events are waiting to be written for this tenant; retry shortly', [], 1));
+    }
+    const q = queue;
+    return new Promise((resolve, reject) => {
+      q.jobs.push({ rows, resolve, reject });
+      q.queuedRows += rows.length;
+      this.pump(tenantId, q);
+    });
+  }
+
+  /** Starts transactions while there is work and room in flight. */
+  private pump(tenantId: string, queue: TenantQueue): void {
+    while (queue.jobs.length && queue.inFlight < this.maxInFlight) {
+      const group: Job[] = [];
+      let size = 0;
+      while (queue.jobs.length && (group.length === 0 || size + queue.jobs[0]!.rows.length <= this.maxGroupEvents)) {
+        const job = queue.jobs.shift()!;
+        size += job.rows.length;
+        group.push(job);
+      }
+      queue.queuedRows -= size;
+      queue.inFlight++;
+      void this.commitGroup(tenantId, group).finally(() => {
+        queue.inFlight--;
+        if (queue.jobs.length) this.pump(tenantId, queue);
+        else if (queue.inFlight === 0) this.queues.delete(tenantId);
+      });
+    }
+  }
+
+  private async commitGroup(tenantId: string, group: Job[]): Promise<void> {
+    // The first batch to carry an id stores it; a later batch of the same group sees a duplicate.
+    const seen = new Set<string>();
+    const owned = group.map((job) => job.rows.filter((r) => !seen.has(r.id) && (seen.add(r.id), true)));
+    try {
+      const created = await commitRows(this.sql, tenantId, owned.flat());
+      group.forEach((job, i) => job.resolve(new Set(owned[i]!.filter((r) => created.has(r.id)).map((r) => r.id))));
+    } catch (err) {
+      if (group.length > 1 && !(err instanceof AuditError)) {
+        // One batch must not fail the others: commit them one by one.
+        for (const job of group) await this.commitGroup(tenantId, [job]);
+        return;
+      }
+      for (const job of group) job.reject(err);
+    }
+  }
+}
+
+const appenders = new WeakMap<Sql, TenantAppender>();
+
+export function appenderFor(sql: Sql, options?: AppenderOptions): TenantAppender {
+  let appender = appenders.get(sql);
+  if (!appender) appenders.set(sql, (appender = new TenantAppender(sql, options)));
+  return appender;
+}
+
+/**
+ * One transaction, sent as a single pipeline (BEGIN, claims, the insert, COMMIT)
+ * so the tenant's sequence lock is held only while PostgreSQL executes, never
+ * while this process is busy with other requests. Returns the ids inserted.
+ */
+async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<Set<string>> {
+  const params: unknown[] = [
+    tenantId,
+    pgArray(rows, (r) => r.id),
+    pgArray(rows, (r) => r.occurred_at),
+    pgArray(rows, (r) => r.actor_type),
+    pgArray(rows, (r) => r.actor_id),
+    pgArray(rows, (r) => r.object_type),
+    pgArray(rows, (r) => r.object_id),
+    pgArray(rows, (r) => r.event_type),
+    pgArray(rows, (r) => r.outcome),
+    pgArray(rows, (r) => r.source),
+    pgArray(rows, (r) => r.request_id),
+    pgArray(rows, (r) => r.ip_address),
+    pgArray(rows, (r) => r.user_agent),
+    pgArray(rows, (r) => r.device_fingerprint),
+    pgArray(rows, (r) => r.contextJson),
+    pgArray(rows, (r) => r.hash),
+    pgArray(rows, (r) => r.received_at),
+    pgArray(rows, (r) => r.observed_ip),
+    pgArray(rows, (r) => r.observed_user_agent),
+    SCHEMA_VERSION,
+  ];
+  const months = new Set(rows.map((r) => monthOf(r.occurred_at)));
+  const claims = JSON.stringify({ tenant_id: tenantId, sub: 'oms-audit-ingest', role: 'authenticated' });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureMonthPartitions(sql, months);
+      const conn = await sql.reserve();
+      try {
+        // Prepared where the connection allows it (not through a transaction pooler): parsed and planned once.
+        const prepare = (sql as unknown as { options: { prepare: boolean } }).options.prepare;
+        const [, , insert, commit] = await Promise.allSettled([
+          conn`begin`,
+          conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`,
+          conn.unsafe(APPEND_EVENTS_SQL, params as never[], { prepare }),
+          conn`commit`,
+        ]);
+        if (insert.status === 'rejected') throw insert.reason;
+        if (commit.status === 'rejected') throw commit.reason;
+        return new Set(insert.value.map((r) => r.id as string));
+      } finally {
+        conn.release();
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // A month partition dropped by retention since we cached it: recreate it and retry.
+      if (attempt <= 2 && isMissingPartition(err)) {
+        forgetKnownPartitions();
+        continue;
+      }
+      // Another process committed one of these ids between our snapshot and our lock: retry, it is now a duplicate.
+      if (attempt <= 3 && code === '23505') continue;
+      if (isConnectionError(err)) throw new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
+      throw err;
+    }
+  }
+}
+
+/**
+ * Stores a parsed batch for the caller's tenant. Idempotent by event id: an id
+ * the tenant already has is counted as a duplicate, stored once, and consumes
+ * no seq. Resolves after the events are committed.
+ */
+export async function appendEvents(
+  sql: Sql,
+  caller: WriteCaller,
+  events: readonly AuditEventInput[],
+  observed: ObservedClient,
+  method: IngestMethod,
+): Promise<IngestResult> {
+  const started = performance.now();
+  const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed);
+  const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
+  const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
+  return {
+    created_count: created.size,
+    duplicate_count: ids.length - created.size,
+    ids,
+    duplicate_ids: duplicateIds,
+    duration_ms: Math.round((performance.now() - started) * 100) / 100,
+    method,
+  };
+}
+
+function isMissingPartition(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23514' && /no partition of relation/.test(e.message ?? '');
+}

@@ -1,0 +1,72 @@
+/** Shared helpers for integration tests: a database connection, fresh tenants with keys, HTTP calls. */
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
+import type { AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
+import { createApiKey } from '@/server/services/api-keys.ts';
+import { createTenant } from '@/server/services/tenants.ts';
+
+export const baseUrl = () => inject('baseUrl');
+
+let shared: Sql | undefined;
+/** One pool per test file. */
+export function testSql(): Sql {
+  shared ??= connect(inject('databaseUrl'), { max: 8, applicationName: 'oms-audit-test' });
+  return shared;
+}
+
+export interface TestTenant {
+  id: string;
+  name: string;
+  /** events:write + events:read */
+  key: string;
+  keyId: string;
+  writeKey: string;
+  readKey: string;
+}
+
+export async function newTenant(label = 'tenant'): Promise<TestTenant> {
+  const sql = testSql();
+  const tenant = await createTenant(sql, `${label}-${randomUUID()}`);
+  const both = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'both' });
+  const write = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write'], name: 'write' });
+  const read = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:read'], name: 'read' });
+  return { id: tenant.id, name: tenant.name, key: both.key, keyId: both.id, writeKey: write.key, readKey: read.key };
+}
+
+export function event(overrides: Partial<AuditEventRequest> = {}): AuditEventRequest {
+  return {
+    actor_id: 'trader-7',
+    actor_type: 'USER',
+    object_type: 'ORDER',
+    object_id: `ORD-${randomUUID().slice(0, 8)}`,
+    event_type: 'CREATE',
+    context: { symbol: 'AAPL', side: 'BUY', quantity: 100 },
+    ...overrides,
+  };
+}
+
+export async function call(method: string, path: string, options: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${baseUrl()}${path}`, {
+    method,
+    headers,
+    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, headers: res.headers, body: json as any };
+}
+
+export async function countEvents(tenantId: string): Promise<number> {
+  const [row] = await testSql()`select count(*)::int as n from public.audit_events where tenant_id = ${tenantId}`;
+  return row!.n as number;
+}

@@ -1,0 +1,49 @@
+/**
+ * One real PostgreSQL (embedded, in a temporary folder, fsync off) and one real
+ * oms-audit server for the whole test run. Tests get their URLs via inject()
+ * and isolate themselves with their own tenants.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { connect } from '../supabase/functions/_shared/db.ts';
+import { startEmbeddedPostgres } from '../server/db/embedded.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { freePort } from './ports.ts';
+import { startServer } from './server.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    baseUrl: string;
+    dataDir: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-test-'));
+  const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true });
+  const sql = connect(pg.url, { max: 1 });
+  await migrate(sql);
+  await sql.end();
+
+  if (!existsSync('.next/BUILD_ID')) {
+    const build = spawnSync(process.execPath, ['node_modules/next/dist/bin/next', 'build'], { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+    if (build.status !== 0) throw new Error('next build failed');
+  }
+  // Keys are re-checked on every request, so a revocation shows at once in tests.
+  const server = await startServer({ databaseUrl: pg.url, dataDir: path.join(dataDir, 'server'), env: { API_KEY_CACHE_SECONDS: '0' } });
+
+  project.provide('databaseUrl', pg.url);
+  project.provide('baseUrl', server.baseUrl);
+  project.provide('dataDir', dataDir);
+
+  return async () => {
+    await server.stop();
+    await pg.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}
