@@ -10,21 +10,19 @@ import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { parseEnv } from '@/server/env.ts';
 import { openDatabase } from '@/server/db/open.ts';
 import { migrate } from '@/server/db/migrate.ts';
-import { commands, type CommandContext } from './commands.ts';
+import { COMMANDS } from './commands.ts';
+import type { CommandContext } from './command.ts';
 import { UsageError } from './usage-error.ts';
+
+const line = (c: (typeof COMMANDS)[number]) => {
+  const head = `  ${c.name}${c.args ? ` ${c.args}` : ''}`;
+  return head.length < 44 ? `${head.padEnd(44)}${c.summary}` : `${head}\n${''.padEnd(44)}${c.summary}`;
+};
 
 export const USAGE = `Usage: oms-audit <command> [options]
 
 Commands:
-  migrate                                   apply pending database migrations
-  tenant create --name NAME                 create a tenant
-  tenant list                               list tenants
-  key create --tenant ID|NAME --scopes S[,S] [--name NAME]
-                                            create an API key (scopes: events:write, events:read); the key is shown once
-  key list --tenant ID|NAME                 list a tenant's API keys
-  key revoke --id KEY_ID                    revoke an API key
-  seed [--orders N]                         load the demo tenant and its events (once)
-  partitions ensure [--months N]            create month partitions up to N months ahead (default 3)
+${COMMANDS.map(line).join('\n')}
 
 Options:
   --json                                    print one JSON object on stdout
@@ -33,7 +31,7 @@ Options:
 Environment: DATABASE_URL (external PostgreSQL) or OMS_AUDIT_DATA_DIR (embedded, default .data).`;
 
 export async function main(argv: string[], io: { out: (s: string) => void; err: (s: string) => void } = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }): Promise<number> {
-  let parsed;
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({
       args: argv,
@@ -42,21 +40,16 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
       options: {
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
-        name: { type: 'string' },
-        tenant: { type: 'string' },
-        scopes: { type: 'string' },
-        id: { type: 'string' },
-        orders: { type: 'string' },
-        months: { type: 'string' },
+        ...(Object.assign({}, ...COMMANDS.map((c) => c.options ?? {})) as Record<string, { type: 'string' | 'boolean' }>),
       },
-    });
+    }) as typeof parsed;
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
   const name = positionals.slice(0, 2).join(' ');
-  const command = commands[name] ?? commands[positionals[0] ?? ''];
+  const command = COMMANDS.find((c) => c.name === name) ?? COMMANDS.find((c) => c.name === positionals[0]);
   if (values.help || !command) {
     if (values.help || positionals.length === 0) {
       io.out(USAGE);
@@ -68,7 +61,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
 
   let sql: Sql | undefined;
   let stopDatabase = async () => {};
-  const json = values.json ?? false;
+  const json = values.json === true;
   try {
     const env = parseEnv(process.env);
     const opened = await openDatabase(env, () => {});
@@ -78,7 +71,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     const ctx: CommandContext = { sql, env, values, positionals, appliedMigrations: applied };
     const result = await command.run(ctx);
     io.out(json ? JSON.stringify(result.json) : result.text);
-    return 0;
+    return result.exitCode ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`${err.message}\n\n${USAGE}`);

