@@ -1,7 +1,8 @@
 /** Every CLI command, in help order. Each area keeps its commands in cli/commands/<area>.ts. */
 import type { Command } from './command.ts';
 import { databaseCommands } from './commands/database.ts';
+import { integrityCommands } from './commands/integrity.ts';
 import { keyCommands } from './commands/keys.ts';
 import { tenantCommands } from './commands/tenants.ts';
 
-export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands];
+export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands, ...integrityCommands];

@@ -2,11 +2,11 @@
  * oms-audit CLI. Honours DATABASE_URL / OMS_AUDIT_DATA_DIR like the server and
  * works while the server runs (it reuses the running embedded PostgreSQL).
  * With --json every command prints one JSON object on stdout.
- * Exit codes: 0 success, 1 failure, 2 usage error.
+ * Exit codes: 0 success, 1 failure (verify: tampering found), 2 usage error or database unreachable.
  */
 import { parseArgs } from 'node:util';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { parseEnv } from '@/server/env.ts';
 import { openDatabase } from '@/server/db/open.ts';
 import { migrate } from '@/server/db/migrate.ts';
@@ -78,9 +78,11 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
       return 2;
     }
     const message = err instanceof AuditError || err instanceof Error ? err.message : String(err);
-    if (json) io.out(JSON.stringify({ error: { code: err instanceof AuditError ? err.code : 'error', message } }));
+    // The database could not be reached: an environment problem (2), not a finding (1).
+    const unreachable = isConnectionError(err) || /Embedded PostgreSQL did not start|ECONNREFUSED/.test(message);
+    if (json) io.out(JSON.stringify({ error: { code: err instanceof AuditError ? err.code : unreachable ? 'unavailable' : 'error', message } }));
     io.err(`oms-audit: ${message}`);
-    return 1;
+    return unreachable ? 2 : 1;
   } finally {
     await sql?.end({ timeout: 5 });
     await stopDatabase();

@@ -5,6 +5,8 @@
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
+import { sealAll } from '@/server/services/integrity/checkpoints.ts';
+import { signer } from '@/server/services/integrity/signing-key.ts';
 
 export interface BackgroundJob {
   name: string;
@@ -19,6 +21,15 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
     everyMs: () => 6 * 3600_000,
     run: async (sql) => {
       await sql`select oms_audit.ensure_partitions_ahead(3)`;
+    },
+  },
+  {
+    // Every committed event under a signed checkpoint within one interval (default 20 s).
+    name: 'sealer',
+    everyMs: (env) => env.INTEGRITY_SEAL_INTERVAL_SECONDS * 1000,
+    run: async (sql) => {
+      const result = await sealAll(sql, signer());
+      if (result.failures.length) throw new Error(result.failures.map((f) => `${f.tenant_id}: ${f.error}`).join('; '));
     },
   },
 ];

@@ -41,6 +41,13 @@ const schema = z.object({
   RATE_LIMIT_READ_REQUESTS_PER_SEC: int(200, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */
   API_KEY_CACHE_SECONDS: int(10, 0),
+  /** Ed25519 private key (PEM) that signs integrity checkpoints; or a file holding it. Default: generated into the data folder. */
+  OMS_AUDIT_SIGNING_KEY: z.string().includes('PRIVATE KEY', { error: 'must be a PEM private key' }).optional(),
+  OMS_AUDIT_SIGNING_KEY_FILE: z.string().optional(),
+  /** Public keys (PEM) of earlier signing keys whose checkpoints still verify. */
+  OMS_AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
+  /** Seconds between sealing runs: every committed event is under a signed checkpoint within this time. */
+  INTEGRITY_SEAL_INTERVAL_SECONDS: int(20, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

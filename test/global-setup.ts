@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -20,6 +21,7 @@ declare module 'vitest' {
     databaseUrl: string;
     baseUrl: string;
     dataDir: string;
+    signingKeyFile: string;
   }
 }
 
@@ -34,12 +36,22 @@ export default async function setup(project: TestProject) {
     const build = spawnSync(process.execPath, ['node_modules/next/dist/bin/next', 'build'], { stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
     if (build.status !== 0) throw new Error('next build failed');
   }
-  // Keys are re-checked on every request, so a revocation shows at once in tests.
-  const server = await startServer({ databaseUrl: pg.url, dataDir: path.join(dataDir, 'server'), env: { API_KEY_CACHE_SECONDS: '0' } });
+  // One checkpoint signing key for the server and the tests.
+  const signingKeyFile = path.join(dataDir, 'signing-key.pem');
+  await writeFile(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+
+  // Keys are re-checked on every request, so a revocation shows at once in tests; tests seal
+  // checkpoints themselves when they need them, so the server's sealer waits.
+  const server = await startServer({
+    databaseUrl: pg.url,
+    dataDir: path.join(dataDir, 'server'),
+    env: { API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile, INTEGRITY_SEAL_INTERVAL_SECONDS: '3600' },
+  });
 
   project.provide('databaseUrl', pg.url);
   project.provide('baseUrl', server.baseUrl);
   project.provide('dataDir', dataDir);
+  project.provide('signingKeyFile', signingKeyFile);
 
   return async () => {
     await server.stop();

@@ -1,0 +1,35 @@
+/** integrity.*: the signed trail's status, an event's proof, and on-demand verification. */
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { router, tenantProcedure } from '@/server/trpc.ts';
+import { principalOf } from '@/server/auth/caller.ts';
+import { eventProof } from '@/server/services/integrity/proofs.ts';
+import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
+import { integrityStatus } from '@/server/services/integrity/status.ts';
+import { verifyTenant } from '@/server/services/integrity/verify.ts';
+import { proofInput, proofOutput, statusOutput, verifyOutput } from './integrity.types.ts';
+
+export const integrityRouter = router({
+  status: tenantProcedure
+    .meta({ permission: 'events:read', rate: 'read' })
+    .output(statusOutput)
+    .query(async ({ ctx }) => ({ ...(await integrityStatus(ctx.sql, ctx.claims.tenant_id)), key_id: signer().keyId })),
+
+  proof: tenantProcedure
+    .meta({ permission: 'events:read', rate: 'read' })
+    .input(proofInput)
+    .output(proofOutput)
+    .query(async ({ ctx, input }) => {
+      const proof = await eventProof(ctx.sql, ctx.claims, input.id, trustedKeys());
+      if (!proof) throw new AuditError('not_found', `No event ${input.id}`);
+      return proof;
+    }),
+
+  verify: tenantProcedure
+    .meta({ permission: 'integrity:verify', rate: 'read' })
+    .output(verifyOutput)
+    .mutation(async ({ ctx }) => {
+      const report = await verifyTenant(ctx.sql, ctx.claims.tenant_id, { keys: trustedKeys(), verifiedBy: principalOf(ctx.caller) });
+      const { ok, events_checked, checkpoints_checked, uncovered_events, problem_count, problems, duration_ms } = report;
+      return { ok, events_checked, checkpoints_checked, uncovered_events, problem_count, problems, duration_ms };
+    }),
+});

@@ -1,0 +1,74 @@
+/** Request and response schemas of the integrity router. */
+import { z } from 'zod';
+import { uuid } from '@/supabase/functions/_shared/contract.ts';
+import { auditEventOutput } from './events.types.ts';
+
+export const signedCheckpointOutput = z.object({
+  version: z.number(),
+  tenant_id: z.string(),
+  number: z.number(),
+  seq_from: z.number(),
+  seq_to: z.number(),
+  count: z.number(),
+  merkle_root: z.string(),
+  prev_hash: z.string(),
+  sealed_at: z.string(),
+  key_id: z.string(),
+  hash: z.string(),
+  signature: z.string(),
+});
+
+export const problemOutput = z.object({
+  seq: z.number().nullable(),
+  id: z.string().nullable(),
+  kind: z.enum(['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature']),
+  detail: z.string(),
+  checkpoint: z.number().optional(),
+});
+
+export const statusOutput = z.object({
+  tenant_id: z.string(),
+  events_total: z.number(),
+  events_covered: z.number(),
+  uncovered_events: z.number(),
+  checkpoints: z.number(),
+  last_checkpoint: signedCheckpointOutput.nullable(),
+  last_verification: z
+    .object({
+      started_at: z.string(),
+      finished_at: z.string(),
+      ok: z.boolean(),
+      events_checked: z.number(),
+      checkpoints_checked: z.number(),
+      problem_count: z.number(),
+      problems: z.array(problemOutput),
+      verified_by: z.string(),
+    })
+    .nullable(),
+  key_id: z.string(),
+});
+
+export const proofInput = z.object({ id: uuid });
+
+export const proofOutput = z.object({
+  status: z.enum(['sealed', 'pending']),
+  event: auditEventOutput,
+  event_hash: z.string(),
+  verified: z.boolean(),
+  checkpoint: signedCheckpointOutput.nullable(),
+  leaf_index: z.number().nullable(),
+  tree_size: z.number().nullable(),
+  audit_path: z.array(z.string()),
+  chain: z.array(signedCheckpointOutput),
+  chain_truncated: z.boolean(),
+});
+
+export const verifyOutput = z.object({
+  ok: z.boolean(),
+  events_checked: z.number(),
+  checkpoints_checked: z.number(),
+  uncovered_events: z.number(),
+  problem_count: z.number(),
+  problems: z.array(problemOutput),
+  duration_ms: z.number(),
+});

@@ -1,0 +1,45 @@
+/** The integrity state of a tenant, as the console and the API show it. */
+import type { SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { latestCheckpoint } from './checkpoints.ts';
+import type { Problem } from './verify.ts';
+
+export interface LastVerification {
+  started_at: string;
+  finished_at: string;
+  ok: boolean;
+  events_checked: number;
+  checkpoints_checked: number;
+  problem_count: number;
+  problems: Problem[];
+  verified_by: string;
+}
+
+export interface IntegrityStatus {
+  tenant_id: string;
+  events_total: number;
+  events_covered: number;
+  uncovered_events: number;
+  checkpoints: number;
+  last_checkpoint: SignedCheckpoint | null;
+  last_verification: LastVerification | null;
+}
+
+export async function integrityStatus(sql: Sql, tenantId: string): Promise<IntegrityStatus> {
+  const last = await latestCheckpoint(sql, tenantId);
+  const [head] = await sql`select last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
+  const [verification] = await sql`
+    select started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, verified_by
+    from oms_audit.integrity_verifications where tenant_id = ${tenantId} order by finished_at desc limit 1`;
+  const total = Number(head?.last_seq ?? 0);
+  const covered = last?.seq_to ?? 0;
+  return {
+    tenant_id: tenantId,
+    events_total: total,
+    events_covered: covered,
+    uncovered_events: Math.max(0, total - covered),
+    checkpoints: last?.number ?? 0,
+    last_checkpoint: last,
+    last_verification: (verification as unknown as LastVerification) ?? null,
+  };
+}

@@ -1,0 +1,264 @@
+/**
+ * Verification: recomputes what the checkpoints promise and reports every way
+ * the stored trail departs from it.
+ *
+ *   1. the checkpoint chain: numbers and seq ranges consecutive, each body hashing
+ *      to its recorded hash and linking to the previous one, each signature valid
+ *      for a trusted key                                  → checkpoint, signature
+ *   2. the ledger, in seq order: no gaps, and the Merkle root of each checkpoint's
+ *      event hashes equals the signed root                → missing, modified
+ *   3. the events against the ledger (one pass, any order): every ledger seq has
+ *      its event, every event its ledger seq and id, and each event's recomputed
+ *      hash equals the ledger's                            → missing, inserted,
+ *                                                            reordered, modified
+ */
+import type { KeyObject } from 'node:crypto';
+import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
+import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
+import { leafHash, nodeHash, toHex, type Hash } from '@/supabase/functions/_shared/merkle.ts';
+import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
+import { listCheckpoints } from './checkpoints.ts';
+
+export const PROBLEM_KINDS = ['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface Problem {
+  seq: number | null;
+  id: string | null;
+  kind: ProblemKind;
+  detail: string;
+  /** The checkpoint concerned, where there is one. */
+  checkpoint?: number;
+}
+
+export interface VerificationReport {
+  ok: boolean;
+  tenant_id: string;
+  events_checked: number;
+  checkpoints_checked: number;
+  /** Committed events not yet under a checkpoint (sealed within seconds normally). */
+  uncovered_events: number;
+  problem_count: number;
+  /** Sorted by seq, the first problem first; at most `maxProblems`. */
+  problems: Problem[];
+  started_at: string;
+  duration_ms: number;
+  scope: { from?: string; to?: string; seq_from: number; seq_to: number };
+}
+
+export interface VerifyOptions {
+  /** Keys whose signatures are accepted, by key id. */
+  keys: Map<string, KeyObject>;
+  /** Only checkpoints sealed in [from, to); events after the last checkpoint are included when `to` is open. */
+  from?: string;
+  to?: string;
+  maxProblems?: number;
+  /** Record the result for the console (default true). */
+  record?: boolean;
+  verifiedBy?: string;
+}
+
+/** Incremental RFC 6962 root: push leaves in order, read the root at the end (O(log n) memory). */
+class RootBuilder {
+  private readonly stack: { hash: Hash; size: number }[] = [];
+  count = 0;
+  push(eventHash: Uint8Array) {
+    let node = { hash: leafHash(eventHash), size: 1 };
+    this.count++;
+    while (this.stack.length && this.stack[this.stack.length - 1]!.size === node.size) {
+      const left = this.stack.pop()!;
+      node = { hash: nodeHash(left.hash, node.hash), size: left.size * 2 };
+    }
+    this.stack.push(node);
+  }
+  root(): Hash {
+    let acc = this.stack[this.stack.length - 1]!.hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!.hash, acc);
+    return acc;
+  }
+}
+
+class Problems {
+  readonly list: Problem[] = [];
+  count = 0;
+  constructor(private readonly max: number) {}
+  add(p: Problem) {
+    this.count++;
+    this.list.push(p);
+    // Keep the earliest by seq; trim now and then so memory stays bounded.
+    if (this.list.length > this.max * 4) this.trim();
+  }
+  trim() {
+    this.list.sort((a, b) => (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER));
+    this.list.length = Math.min(this.list.length, this.max);
+  }
+}
+
+function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, problems: Problems) {
+  let previous: SignedCheckpoint | null = null;
+  for (const c of all) {
+    const expectNumber = (previous?.number ?? 0) + 1;
+    const expectFrom = (previous?.seq_to ?? 0) + 1;
+    if (c.number !== expectNumber) {
+      problems.add({ seq: expectFrom, id: null, kind: 'checkpoint', checkpoint: expectNumber, detail: `checkpoint ${expectNumber} is missing (the next one stored is ${c.number})` });
+    } else if (c.seq_from !== expectFrom) {
+      problems.add({ seq: expectFrom, id: null, kind: 'checkpoint', checkpoint: c.number, detail: `checkpoint ${c.number} starts at seq ${c.seq_from}, expected ${expectFrom}` });
+    }
+    if (c.prev_hash !== (previous ? previous.hash : GENESIS_HASH)) {
+      problems.add({ seq: c.seq_from, id: null, kind: 'checkpoint', checkpoint: c.number, detail: `checkpoint ${c.number} does not link to the checkpoint before it (prev_hash differs)` });
+    }
+    if (checkpointHash(c) !== c.hash) {
+      problems.add({ seq: c.seq_from, id: null, kind: 'checkpoint', checkpoint: c.number, detail: `checkpoint ${c.number} was modified: its fields no longer hash to its recorded hash` });
+    }
+    const key = keys.get(c.key_id);
+    if (!key) {
+      problems.add({ seq: c.seq_from, id: null, kind: 'signature', checkpoint: c.number, detail: `checkpoint ${c.number} is signed by key ${c.key_id.slice(0, 16)}…, which is not trusted` });
+    } else if (!signatureValid(c, key)) {
+      problems.add({ seq: c.seq_from, id: null, kind: 'signature', checkpoint: c.number, detail: `checkpoint ${c.number} has an invalid signature` });
+    }
+    previous = c;
+  }
+}
+
+/** Pass 2: the ledger in seq order against the checkpoints' Merkle roots. */
+async function checkLedger(sql: Sql, tenantId: string, lo: number, hi: number, checkpoints: SignedCheckpoint[], problems: Problems) {
+  let index = 0;
+  let builder = new RootBuilder();
+  let expected = lo;
+  const close = (c: SignedCheckpoint) => {
+    if (builder.count === 0 || toHex(builder.root()) !== c.merkle_root) {
+      problems.add({
+        seq: c.seq_from,
+        id: null,
+        kind: 'modified',
+        checkpoint: c.number,
+        detail: `events seq ${c.seq_from}–${c.seq_to} do not match the signed Merkle root of checkpoint ${c.number}: an event hash in the ledger was changed, added, removed or moved`,
+      });
+    }
+    builder = new RootBuilder();
+  };
+  await sql`
+    select seq, event_hash from public.audit_ledger
+    where tenant_id = ${tenantId} and seq between ${lo} and ${hi} order by seq`.cursor(20_000, (rows) => {
+    for (const row of rows) {
+      const seq = row.seq as number;
+      if (seq > expected) {
+        problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
+      }
+      expected = seq + 1;
+      while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
+      if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(row.event_hash as Buffer);
+    }
+  });
+  while (index < checkpoints.length) close(checkpoints[index++]!);
+  if (expected <= hi) problems.add({ seq: expected, id: null, kind: 'missing', detail: `seq ${expected}–${hi} are missing from the ledger` });
+}
+
+/**
+ * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
+ * beyond the ledger's last are included (and reported). Returns events checked.
+ */
+async function checkEvents(sql: Sql, tenantId: string, lo: number, hi: number, openEnded: boolean, problems: Problems): Promise<number> {
+  const seen = new Uint8Array(Math.max(0, hi - lo + 1));
+  const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
+  let checked = 0;
+  const columns = EVENT_FIELDS.map((f) => `e.${f}`).join(', ');
+  const eventRange = openEnded ? sql`seq >= ${lo}` : sql`seq between ${lo} and ${hi}`;
+  await sql.begin(async (tx) => {
+    // One hash join over the tenant's rows; memory for it rather than temporary files.
+    await tx`select set_config('work_mem', '256MB', true)`;
+    await tx`
+      select l.seq as ledger_seq, l.id as ledger_id, l.event_hash as ledger_hash, ${tx.unsafe(columns)}
+      from (select seq, id, event_hash from public.audit_ledger where tenant_id = ${tenantId} and seq between ${lo} and ${hi}) l
+      full join (select * from public.audit_events where tenant_id = ${tenantId} and ${eventRange}) e on e.seq = l.seq`.cursor(10_000, (rows) => {
+      for (const row of rows) {
+        const seq = (row.seq ?? row.ledger_seq) as number;
+        if (row.id === null) {
+          problems.add({ seq, id: row.ledger_id as string, kind: 'missing', detail: `event ${row.ledger_id} (seq ${seq}) is in the ledger but not among the events` });
+          continue;
+        }
+        checked++;
+        const id = row.id as string;
+        if (row.ledger_seq === null || id !== row.ledger_id) {
+          misplaced.push({ seq, id, ledgerId: (row.ledger_id as string | null) ?? null });
+          continue;
+        }
+        // The same event stored twice under its seq (a copy with another occurred_at).
+        if (seen[seq - lo]) {
+          problems.add({ seq, id, kind: 'inserted', detail: `event ${id} is stored twice at seq ${seq}` });
+          continue;
+        }
+        seen[seq - lo] = 1;
+        const recomputed = eventHash(row as unknown as HashableEvent);
+        if (recomputed !== (row.ledger_hash as Buffer).toString('hex')) {
+          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
+        }
+      }
+    });
+  });
+  if (misplaced.length) {
+    const ids = [...new Set(misplaced.map((m) => m.id))];
+    const rows = await sql`select id, seq from public.audit_ledger where tenant_id = ${tenantId} and id = any(${ids}::uuid[])`;
+    const ledgerSeq = new Map(rows.map((r) => [r.id as string, r.seq as number]));
+    for (const m of misplaced) {
+      const at = ledgerSeq.get(m.id);
+      if (at !== undefined && at !== m.seq) {
+        problems.add({ seq: m.seq, id: m.id, kind: 'reordered', detail: `event ${m.id} is stored at seq ${m.seq}, but the ledger places it at seq ${at}` });
+      } else {
+        problems.add({
+          seq: m.seq,
+          id: m.id,
+          kind: 'inserted',
+          detail: m.ledgerId ? `event ${m.id} claims seq ${m.seq}, which belongs to event ${m.ledgerId}` : `event ${m.id} claims seq ${m.seq}, which the ledger does not have`,
+        });
+      }
+    }
+  }
+  return checked;
+}
+
+export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOptions): Promise<VerificationReport> {
+  const started = performance.now();
+  const startedAt = nowTimestamp().iso;
+  const problems = new Problems(options.maxProblems ?? 100);
+
+  const all = await listCheckpoints(sql, tenantId);
+  checkChain(all, options.keys, problems);
+
+  const inScope = all.filter((c) => (!options.from || c.sealed_at >= options.from) && (!options.to || c.sealed_at < options.to));
+  const [head] = await sql`select coalesce(last_seq, 0)::bigint as last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
+  const lastSeq = (head?.last_seq as number | undefined) ?? 0;
+  const lastSealed = all.length ? all[all.length - 1]!.seq_to : 0;
+  const lo = inScope.length ? inScope[0]!.seq_from : options.to ? 1 : lastSealed + 1;
+  const hi = options.to ? (inScope.length ? inScope[inScope.length - 1]!.seq_to : 0) : lastSeq;
+
+  let checked = 0;
+  if (hi >= lo) {
+    await checkLedger(sql, tenantId, lo, hi, inScope, problems);
+    checked = await checkEvents(sql, tenantId, lo, hi, !options.to, problems);
+  }
+  problems.trim();
+
+  const report: VerificationReport = {
+    ok: problems.count === 0,
+    tenant_id: tenantId,
+    events_checked: checked,
+    checkpoints_checked: all.length,
+    uncovered_events: Math.max(0, lastSeq - lastSealed),
+    problem_count: problems.count,
+    problems: problems.list,
+    started_at: startedAt,
+    duration_ms: Math.round(performance.now() - started),
+    scope: { from: options.from, to: options.to, seq_from: lo, seq_to: Math.max(hi, lo - 1) },
+  };
+  if (options.record !== false) {
+    await sql`
+      insert into oms_audit.integrity_verifications
+        (tenant_id, started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, scope, verified_by)
+      values (${tenantId}, ${startedAt}::timestamptz, now(), ${report.ok}, ${report.events_checked}, ${report.checkpoints_checked},
+        ${report.problem_count}, ${sql.json(report.problems as never)}, ${sql.json(report.scope as never)}, ${options.verifiedBy ?? 'oms-audit'})`;
+  }
+  return report;
+}

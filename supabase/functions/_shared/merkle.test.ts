@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { inclusionProof, leafHash, merkleRoot, nodeHash, rootFromProof, sameBytes, sha256 } from './merkle.ts';
+
+const hashes = (n: number) => Array.from({ length: n }, (_, i) => sha256(new TextEncoder().encode(`event ${i}`)));
+
+/** RFC 6962 §2.1 written as the recursive definition, to check the iterative code against. */
+function mth(d: Uint8Array[]): Uint8Array {
+  if (d.length === 0) return sha256();
+  if (d.length === 1) return leafHash(d[0]!);
+  let k = 1;
+  while (k * 2 < d.length) k *= 2;
+  return nodeHash(mth(d.slice(0, k)), mth(d.slice(k)));
+}
+
+describe('Merkle tree (RFC 6962)', () => {
+  it('builds the same root as the recursive definition for every size', () => {
+    for (let n = 1; n <= 70; n++) expect(sameBytes(merkleRoot(hashes(n)), mth(hashes(n))), `n=${n}`).toBe(true);
+  });
+
+  it('gives inclusion proofs that verify for every leaf, and only for that leaf and root', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.nat(), (n, pick) => {
+        const leaves = hashes(n);
+        const index = pick % n;
+        const root = merkleRoot(leaves);
+        const path = inclusionProof(leaves, index);
+        expect(path.length).toBeLessThanOrEqual(Math.ceil(Math.log2(n)));
+        expect(sameBytes(rootFromProof(leaves[index]!, index, n, path)!, root)).toBe(true);
+        const other = (index + 1) % n;
+        if (other !== index) {
+          const wrong = rootFromProof(leaves[other]!, index, n, path);
+          expect(wrong && sameBytes(wrong, root)).toBeFalsy();
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rejects a proof for the wrong position or tree size', () => {
+    const leaves = hashes(11);
+    const root = merkleRoot(leaves);
+    const path = inclusionProof(leaves, 4);
+    expect(sameBytes(rootFromProof(leaves[4]!, 5, 11, path) ?? new Uint8Array(), root)).toBe(false);
+    // The same path checked against a 12-leaf tree does not reach that tree's root.
+    expect(sameBytes(rootFromProof(leaves[4]!, 4, 12, path) ?? new Uint8Array(), merkleRoot([...leaves, leaves[0]!]))).toBe(false);
+    expect(rootFromProof(leaves[4]!, 11, 11, path)).toBeNull();
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Merkle trees as Certificate Transparency defines them (RFC 6962 §2.1, RFC 9162 §2.1):
+ *   leaf  = SHA-256(0x00 ‖ event_hash)
+ *   node  = SHA-256(0x01 ‖ left ‖ right)
+ * For n leaves the left subtree holds the largest power of two below n. Any RFC 9162
+ * implementation checks our roots and inclusion proofs; the domain separation bytes
+ * keep a leaf from passing for a node.
+ */
+import { createHash } from 'node:crypto';
+
+export type Hash = Uint8Array;
+
+export function sha256(...parts: Uint8Array[]): Hash {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest().buffer.slice(0));
+}
+
+const LEAF = new Uint8Array([0]);
+const NODE = new Uint8Array([1]);
+
+export const leafHash = (eventHash: Uint8Array): Hash => sha256(LEAF, eventHash);
+export const nodeHash = (left: Uint8Array, right: Uint8Array): Hash => sha256(NODE, left, right);
+
+/**
+ * Root over leaves given as event hashes, bottom-up: pair neighbours, carry an odd last
+ * node up unchanged. This builds exactly the RFC 6962 tree.
+ */
+export function merkleRoot(eventHashes: readonly Uint8Array[]): Hash {
+  if (eventHashes.length === 0) return sha256();
+  let level = eventHashes.map(leafHash);
+  while (level.length > 1) {
+    const next: Hash[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? nodeHash(level[i]!, level[i + 1]!) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+/** Inclusion proof (audit path) of leaf `index` among `eventHashes`, from the leaf up. */
+export function inclusionProof(eventHashes: readonly Uint8Array[], index: number): Hash[] {
+  if (index < 0 || index >= eventHashes.length) throw new RangeError(`leaf ${index} outside a tree of ${eventHashes.length}`);
+  const path: Hash[] = [];
+  let level = eventHashes.map(leafHash);
+  let i = index;
+  while (level.length > 1) {
+    const sibling = i % 2 === 1 ? i - 1 : i + 1;
+    if (sibling < level.length) path.push(level[sibling]!);
+    const next: Hash[] = [];
+    for (let j = 0; j < level.length; j += 2) next.push(j + 1 < level.length ? nodeHash(level[j]!, level[j + 1]!) : level[j]!);
+    level = next;
+    i = Math.floor(i / 2);
+  }
+  return path;
+}
+
+/** RFC 9162 §2.1.3.2: recomputes the root from a leaf and its audit path. */
+export function rootFromProof(eventHash: Uint8Array, index: number, treeSize: number, path: readonly Uint8Array[]): Hash | null {
+  if (index < 0 || index >= treeSize) return null;
+  let fn = index;
+  let sn = treeSize - 1;
+  let r = leafHash(eventHash);
+  for (const p of path) {
+    if (sn === 0) return null;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 ? r : null;
+}
+
+export const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+export const fromHex = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
