@@ -15,9 +15,12 @@
 import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
-import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
-import { leafHash, nodeHash, toHex, type Hash } from '@/supabase/functions/_shared/merkle.ts';
+import { nodeHash, toHex, type Hash } from '@/supabase/functions/_shared/merkle.ts';
+import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
+import { copyOut } from '@/server/db/copy-out.ts';
+import { binaryCopyRows, decodeInet, decodeInt2, decodeInt8, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { listCheckpoints } from './checkpoints.ts';
 
@@ -64,11 +67,13 @@ export interface VerifyOptions {
 class RootBuilder {
   private readonly stack: { hash: Hash; size: number }[] = [];
   count = 0;
-  push(eventHash: Uint8Array) {
-    let node = { hash: leafHash(eventHash), size: 1 };
+  /** The next leaf: an event hash (already the RFC 6962 leaf hash). */
+  push(leaf: Uint8Array) {
+    let node = { hash: leaf, size: 1 };
     this.count++;
     while (this.stack.length && this.stack[this.stack.length - 1]!.size === node.size) {
       const left = this.stack.pop()!;
+      // nodeHash returns a fresh buffer each time; keep it, the stack outlives the call.
       node = { hash: nodeHash(left.hash, node.hash), size: left.size * 2 };
     }
     this.stack.push(node);
@@ -122,8 +127,15 @@ function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, probl
   }
 }
 
+/** COPY takes no parameters: only a UUID and whole numbers are ever inlined. */
+function inline(tenantId: string, ...numbers: number[]): void {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenantId) || !numbers.every(Number.isSafeInteger)) {
+    throw new Error('invalid verification scope');
+  }
+}
+
 /** Pass 2: the ledger in seq order against the checkpoints' Merkle roots. */
-async function checkLedger(sql: Sql, tenantId: string, lo: number, hi: number, checkpoints: SignedCheckpoint[], problems: Problems) {
+async function checkLedger(url: string, tenantId: string, lo: number, hi: number, checkpoints: SignedCheckpoint[], problems: Problems) {
   let index = 0;
   let builder = new RootBuilder();
   let expected = lo;
@@ -139,19 +151,19 @@ async function checkLedger(sql: Sql, tenantId: string, lo: number, hi: number, c
     }
     builder = new RootBuilder();
   };
-  await sql`
-    select seq, event_hash from public.audit_ledger
-    where tenant_id = ${tenantId} and seq between ${lo} and ${hi} order by seq`.cursor(20_000, (rows) => {
+  inline(tenantId, lo, hi);
+  const stream = await copyOut(url, `copy (select seq, event_hash from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi} order by seq) to stdout (format binary)`);
+  for await (const rows of binaryCopyRows(stream)) {
     for (const row of rows) {
-      const seq = row.seq as number;
+      const seq = decodeInt8(row[0]!);
       if (seq > expected) {
         problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
       }
       expected = seq + 1;
       while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
-      if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(row.event_hash as Buffer);
+      if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(row[1]!);
     }
-  });
+  }
   while (index < checkpoints.length) close(checkpoints[index++]!);
   if (expected <= hi) problems.add({ seq: expected, id: null, kind: 'missing', detail: `seq ${expected}–${hi} are missing from the ledger` });
 }
@@ -160,29 +172,38 @@ async function checkLedger(sql: Sql, tenantId: string, lo: number, hi: number, c
  * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
  * beyond the ledger's last are included (and reported). Returns events checked.
  */
-async function checkEvents(sql: Sql, tenantId: string, lo: number, hi: number, openEnded: boolean, problems: Problems): Promise<number> {
+async function checkEvents(sql: Sql, url: string, tenantId: string, lo: number, hi: number, openEnded: boolean, problems: Problems): Promise<number> {
   const seen = new Uint8Array(Math.max(0, hi - lo + 1));
   const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
   let checked = 0;
+  inline(tenantId, lo, hi);
   const columns = EVENT_FIELDS.map((f) => `e.${f}`).join(', ');
-  const eventRange = openEnded ? sql`seq >= ${lo}` : sql`seq between ${lo} and ${hi}`;
-  await sql.begin(async (tx) => {
-    // One hash join over the tenant's rows; memory for it rather than temporary files.
-    await tx`select set_config('work_mem', '256MB', true)`;
-    await tx`
-      select l.seq as ledger_seq, l.id as ledger_id, l.event_hash as ledger_hash, ${tx.unsafe(columns)}
-      from (select seq, id, event_hash from public.audit_ledger where tenant_id = ${tenantId} and seq between ${lo} and ${hi}) l
-      full join (select * from public.audit_events where tenant_id = ${tenantId} and ${eventRange}) e on e.seq = l.seq`.cursor(10_000, (rows) => {
-      for (const row of rows) {
-        const seq = (row.seq ?? row.ledger_seq) as number;
-        if (row.id === null) {
-          problems.add({ seq, id: row.ledger_id as string, kind: 'missing', detail: `event ${row.ledger_id} (seq ${seq}) is in the ledger but not among the events` });
+  const eventRange = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
+  {
+    const stream = await copyOut(
+      url,
+      `copy (
+        select l.seq, l.id, l.event_hash, ${columns}
+        from (select seq, id, event_hash from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
+        full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}) e on e.seq = l.seq
+      ) to stdout (format binary)`,
+      // One hash join over the tenant's rows; memory for it rather than temporary files.
+      { setup: [{ text: "set local work_mem = '256MB'" }] },
+    );
+    for await (const rows of binaryCopyRows(stream)) {
+      for (const f of rows) {
+        // f: ledger seq, ledger id, ledger hash, then EVENT_FIELDS in order.
+        const ledgerSeq = f[0] ? decodeInt8(f[0]) : null;
+        const ledgerId = f[1] ? decodeUuid(f[1]) : null;
+        if (!f[3]) {
+          problems.add({ seq: ledgerSeq, id: ledgerId, kind: 'missing', detail: `event ${ledgerId} (seq ${ledgerSeq}) is in the ledger but not among the events` });
           continue;
         }
         checked++;
-        const id = row.id as string;
-        if (row.ledger_seq === null || id !== row.ledger_id) {
-          misplaced.push({ seq, id, ledgerId: (row.ledger_id as string | null) ?? null });
+        const id = decodeUuid(f[3]!);
+        const seq = decodeInt8(f[5]!);
+        if (ledgerSeq === null || id !== ledgerId) {
+          misplaced.push({ seq, id, ledgerId });
           continue;
         }
         // The same event stored twice under its seq (a copy with another occurred_at).
@@ -191,13 +212,34 @@ async function checkEvents(sql: Sql, tenantId: string, lo: number, hi: number, o
           continue;
         }
         seen[seq - lo] = 1;
-        const recomputed = eventHash(row as unknown as HashableEvent);
-        if (recomputed !== (row.ledger_hash as Buffer).toString('hex')) {
+        const contextJson = canonicalJson(JSON.parse(decodeJsonbText(f[21]!)));
+        const event: HashableEvent = {
+          id,
+          tenant_id: decodeUuid(f[4]!),
+          occurred_at: decodeTimestamptz(f[6]!),
+          received_at: decodeTimestamptz(f[7]!),
+          actor_type: decodeText(f[8]!),
+          actor_id: decodeText(f[9]!),
+          object_type: decodeText(f[10]!),
+          object_id: decodeText(f[11]!),
+          event_type: decodeText(f[12]!),
+          outcome: decodeText(f[13]!),
+          source: f[14] ? decodeText(f[14]) : null,
+          request_id: f[15] ? decodeText(f[15]) : null,
+          ip_address: f[16] ? decodeInet(f[16]) : null,
+          user_agent: f[17] ? decodeText(f[17]) : null,
+          device_fingerprint: f[18] ? decodeText(f[18]) : null,
+          observed_ip: f[19] ? decodeInet(f[19]) : null,
+          observed_user_agent: f[20] ? decodeText(f[20]) : null,
+          context: null,
+          schema_version: decodeInt2(f[22]!),
+        };
+        if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
           problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
         }
       }
-    });
-  });
+    }
+  }
   if (misplaced.length) {
     const ids = [...new Set(misplaced.map((m) => m.id))];
     const rows = await sql`select id, seq from public.audit_ledger where tenant_id = ${tenantId} and id = any(${ids}::uuid[])`;
@@ -236,8 +278,9 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
 
   let checked = 0;
   if (hi >= lo) {
-    await checkLedger(sql, tenantId, lo, hi, inScope, problems);
-    checked = await checkEvents(sql, tenantId, lo, hi, !options.to, problems);
+    const url = connectionUrl(sql);
+    await checkLedger(url, tenantId, lo, hi, inScope, problems);
+    checked = await checkEvents(sql, url, tenantId, lo, hi, !options.to, problems);
   }
   problems.trim();
 

@@ -38,8 +38,17 @@ function noDelaySocket(options: { host: string[]; port: number[]; path?: string 
   return socket;
 }
 
+const urls = new WeakMap<object, string>();
+
+/** The URL a pool was opened with (for helpers that need a connection of their own). */
+export function connectionUrl(sql: Sql): string {
+  const url = urls.get(sql);
+  if (!url) throw new Error('connectionUrl: this pool was not opened with connect()');
+  return url;
+}
+
 export function connect(url: string, options: ConnectOptions = {}): Sql {
-  return postgres(url, {
+  const sql = postgres(url, {
     // Accepted by postgres.js, missing from its type definitions.
     ...({ socket: noDelaySocket } as object),
     max: options.max ?? 10,
@@ -50,6 +59,8 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     onnotice: () => {},
     connection: { TimeZone: 'UTC', application_name: options.applicationName ?? 'oms-audit' },
   }) as unknown as Sql;
+  urls.set(sql, url);
+  return sql;
 }
 
 /** Claims a tenant-scoped transaction runs under; row-level security reads `tenant_id`. */

@@ -26,10 +26,10 @@ const e: HashableEvent = {
 };
 
 describe('event hash', () => {
-  it('is SHA-256 of the JCS form of every field but seq', () => {
+  it('is the RFC 6962 leaf hash of the JCS form of every field but seq', () => {
     const expected = canonicalize({ ...e, ip_address: '2001:db8::1' })!;
     expect(canonicalEventJson(e)).toBe(expected);
-    expect(eventHash(e)).toBe(createHash('sha256').update(expected).digest('hex'));
+    expect(eventHash(e)).toBe(createHash('sha256').update(Buffer.from([0])).update(expected).digest('hex'));
   });
 
   it('changes when any field changes', () => {

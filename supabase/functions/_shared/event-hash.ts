@@ -1,8 +1,10 @@
 /**
- * The event hash: SHA-256 over the RFC 8785 (JCS) canonical JSON of every stored
- * field except `seq`. `seq` is not hashed because the tenant's ledger binds each
- * hash to its position; every other field, context included, is, so a change to
- * any of them changes the hash. docs/integrity.md describes the form.
+ * The event hash: the RFC 6962 leaf hash of the event, SHA-256(0x00 ‖ canonical
+ * JSON), where the canonical JSON (RFC 8785) holds every stored field except
+ * `seq`. `seq` is not hashed because the tenant's ledger binds each hash to its
+ * position; every other field, context included, is, so a change to any of them
+ * changes the hash. Being the Merkle leaf itself, it needs no second hashing when
+ * checkpoints are built or checked. docs/integrity.md describes the form.
  */
 import * as crypto from 'node:crypto';
 import { canonicalIp } from './ip.ts';
@@ -66,13 +68,16 @@ export function canonicalEventJson(e: HashableEvent, contextJson?: string): stri
   );
 }
 
+/** The 0x00 byte that marks a Merkle leaf (RFC 6962), as a string prefix of the hashed text. */
+const LEAF_PREFIX = '\u0000';
+
 // crypto.hash (Node ≥ 20.12, 21.7) skips the Hash object; older runtimes and Deno fall back.
 const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
-export const sha256Hex: (data: string) => string = oneShot
+const sha256Hex: (data: string) => string = oneShot
   ? (data) => oneShot('sha256', data, 'hex')
   : (data) => crypto.createHash('sha256').update(data, 'utf8').digest('hex');
 
-/** Hex SHA-256 of the canonical serialization. */
+/** Hex SHA-256(0x00 ‖ canonical JSON): the event's hash and Merkle leaf. */
 export function eventHash(e: HashableEvent, contextJson?: string): string {
-  return sha256Hex(canonicalEventJson(e, contextJson));
+  return sha256Hex(LEAF_PREFIX + canonicalEventJson(e, contextJson));
 }

@@ -1,19 +1,27 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { inclusionProof, leafHash, merkleRoot, nodeHash, rootFromProof, sameBytes, sha256 } from './merkle.ts';
 
-const hashes = (n: number) => Array.from({ length: n }, (_, i) => sha256(new TextEncoder().encode(`event ${i}`)));
+const hashes = (n: number) => Array.from({ length: n }, (_, i) => leafHash(new TextEncoder().encode(`event ${i}`)));
 
-/** RFC 6962 §2.1 written as the recursive definition, to check the iterative code against. */
+/** RFC 6962 §2.1 written as the recursive definition (over leaf hashes), to check the iterative code against. */
 function mth(d: Uint8Array[]): Uint8Array {
-  if (d.length === 0) return sha256();
-  if (d.length === 1) return leafHash(d[0]!);
+  if (d.length === 0) return sha256(new Uint8Array(0));
+  if (d.length === 1) return d[0]!;
   let k = 1;
   while (k * 2 < d.length) k *= 2;
   return nodeHash(mth(d.slice(0, k)), mth(d.slice(k)));
 }
 
 describe('Merkle tree (RFC 6962)', () => {
+  it('hashes leaves and nodes with the RFC 6962 prefixes', () => {
+    const data = new TextEncoder().encode('x');
+    expect(Buffer.from(leafHash(data)).toString('hex')).toBe(createHash('sha256').update(Buffer.from([0])).update(data).digest('hex'));
+    const [a, b] = hashes(2) as [Uint8Array, Uint8Array];
+    expect(Buffer.from(nodeHash(a, b)).toString('hex')).toBe(createHash('sha256').update(Buffer.from([1])).update(a).update(b).digest('hex'));
+  });
+
   it('builds the same root as the recursive definition for every size', () => {
     for (let n = 1; n <= 70; n++) expect(sameBytes(merkleRoot(hashes(n)), mth(hashes(n))), `n=${n}`).toBe(true);
   });

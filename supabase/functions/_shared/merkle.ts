@@ -1,34 +1,42 @@
 /**
  * Merkle trees as Certificate Transparency defines them (RFC 6962 §2.1, RFC 9162 §2.1):
- *   leaf  = SHA-256(0x00 ‖ event_hash)
+ *   leaf  = SHA-256(0x00 ‖ leaf data)      — for us, the event hash (event-hash.ts)
  *   node  = SHA-256(0x01 ‖ left ‖ right)
  * For n leaves the left subtree holds the largest power of two below n. Any RFC 9162
- * implementation checks our roots and inclusion proofs; the domain separation bytes
- * keep a leaf from passing for a node.
+ * implementation checks our roots and inclusion proofs, the leaf data being the
+ * event's canonical JSON; the domain separation bytes keep a leaf from passing for a node.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 export type Hash = Uint8Array;
 
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+
 export function sha256(...parts: Uint8Array[]): Hash {
-  const h = createHash('sha256');
+  if (oneShot) return oneShot('sha256', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
+  const h = crypto.createHash('sha256');
   for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest().buffer.slice(0));
+  return h.digest();
 }
 
-const LEAF = new Uint8Array([0]);
-const NODE = new Uint8Array([1]);
+/** SHA-256(0x00 ‖ data): a leaf over arbitrary leaf data. */
+export const leafHash = (data: Uint8Array): Hash => sha256(new Uint8Array([0]), data);
 
-export const leafHash = (eventHash: Uint8Array): Hash => sha256(LEAF, eventHash);
-export const nodeHash = (left: Uint8Array, right: Uint8Array): Hash => sha256(NODE, left, right);
+const nodeInput = Buffer.alloc(65, 1);
+/** SHA-256(0x01 ‖ left ‖ right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Hash {
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 33);
+  return sha256(nodeInput);
+}
 
 /**
- * Root over leaves given as event hashes, bottom-up: pair neighbours, carry an odd last
+ * Root over leaf hashes (event hashes), bottom-up: pair neighbours, carry an odd last
  * node up unchanged. This builds exactly the RFC 6962 tree.
  */
-export function merkleRoot(eventHashes: readonly Uint8Array[]): Hash {
-  if (eventHashes.length === 0) return sha256();
-  let level = eventHashes.map(leafHash);
+export function merkleRoot(leaves: readonly Uint8Array[]): Hash {
+  if (leaves.length === 0) return sha256(new Uint8Array(0));
+  let level: readonly Hash[] = leaves;
   while (level.length > 1) {
     const next: Hash[] = [];
     for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? nodeHash(level[i]!, level[i + 1]!) : level[i]!);
@@ -37,11 +45,11 @@ export function merkleRoot(eventHashes: readonly Uint8Array[]): Hash {
   return level[0]!;
 }
 
-/** Inclusion proof (audit path) of leaf `index` among `eventHashes`, from the leaf up. */
-export function inclusionProof(eventHashes: readonly Uint8Array[], index: number): Hash[] {
-  if (index < 0 || index >= eventHashes.length) throw new RangeError(`leaf ${index} outside a tree of ${eventHashes.length}`);
+/** Inclusion proof (audit path) of leaf `index` among the leaf hashes, from the leaf up. */
+export function inclusionProof(leaves: readonly Uint8Array[], index: number): Hash[] {
+  if (index < 0 || index >= leaves.length) throw new RangeError(`leaf ${index} outside a tree of ${leaves.length}`);
   const path: Hash[] = [];
-  let level = eventHashes.map(leafHash);
+  let level: readonly Hash[] = leaves;
   let i = index;
   while (level.length > 1) {
     const sibling = i % 2 === 1 ? i - 1 : i + 1;
@@ -54,12 +62,12 @@ export function inclusionProof(eventHashes: readonly Uint8Array[], index: number
   return path;
 }
 
-/** RFC 9162 §2.1.3.2: recomputes the root from a leaf and its audit path. */
-export function rootFromProof(eventHash: Uint8Array, index: number, treeSize: number, path: readonly Uint8Array[]): Hash | null {
+/** RFC 9162 §2.1.3.2: recomputes the root from a leaf hash and its audit path. */
+export function rootFromProof(leaf: Uint8Array, index: number, treeSize: number, path: readonly Uint8Array[]): Hash | null {
   if (index < 0 || index >= treeSize) return null;
   let fn = index;
   let sn = treeSize - 1;
-  let r = leafHash(eventHash);
+  let r: Hash = leaf;
   for (const p of path) {
     if (sn === 0) return null;
     if (fn % 2 === 1 || fn === sn) {

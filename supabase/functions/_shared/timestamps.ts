@@ -81,10 +81,18 @@ export function nowTimestamp(): ParsedTimestamp {
   return fromMicros(micros);
 }
 
+// Many timestamps in a row share their second (a batch's received_at): format each second once.
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 export function fromMicros(micros: number): ParsedTimestamp {
-  const ms = Math.floor(micros / 1000);
-  const frac = String(micros - ms * 1000).padStart(3, '0');
-  return { iso: new Date(ms).toISOString().slice(0, 23) + frac + 'Z', micros };
+  const second = Math.floor(micros / 1_000_000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  const fraction = String(micros - second * 1_000_000).padStart(6, '0');
+  return { iso: cachedPrefix + '.' + fraction + 'Z', micros };
 }
 
 /**

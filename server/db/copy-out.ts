@@ -1,0 +1,47 @@
+/**
+ * COPY … TO STDOUT as a Node stream, for reading millions of rows (verification,
+ * exports, archives). Uses node-postgres with pg-copy-streams, whose COPY streams
+ * handle backpressure reliably; postgres.js's COPY readable can leave its
+ * connection stuck when a slow consumer pauses it (porsager/postgres#499, #917).
+ * Each stream gets its own connection, closed when the stream ends or fails.
+ */
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { Readable } from 'node:stream';
+
+export interface CopyOutOptions {
+  /** Run inside a transaction after these statements (e.g. SET LOCAL role and claims). */
+  setup?: { text: string; values?: unknown[] }[];
+}
+
+export async function copyOut(url: string, statement: string, options: CopyOutOptions = {}): Promise<Readable> {
+  const client = new pg.Client({ connectionString: url, application_name: 'oms-audit-copy' });
+  await client.connect();
+  client.on('error', () => {});
+  let finished = false;
+  const finish = async (ok: boolean) => {
+    if (finished) return;
+    finished = true;
+    try {
+      if (options.setup) await client.query(ok ? 'commit' : 'rollback');
+    } catch {
+      // the connection is closed next anyway
+    }
+    await client.end().catch(() => {});
+  };
+  try {
+    await client.query("set timezone = 'UTC'");
+    if (options.setup) {
+      await client.query('begin');
+      for (const s of options.setup) await client.query(s.text, s.values);
+    }
+  } catch (err) {
+    await finish(false);
+    throw err;
+  }
+  const stream = client.query(copyTo(statement));
+  stream.on('end', () => void finish(true));
+  stream.on('error', () => void finish(false));
+  stream.on('close', () => void finish(false));
+  return stream;
+}
