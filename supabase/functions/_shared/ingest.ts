@@ -137,7 +137,8 @@ export function stampEvents(
   const received = nowTimestamp().iso;
   // One call to the random source per batch, not per id.
   const random = new Uint8Array(16 * events.length);
-  crypto.getRandomValues(random);
+  // getRandomValues fills at most 64 KiB per call.
+  for (let at = 0; at < random.length; at += 65_536) crypto.getRandomValues(random.subarray(at, at + 65_536));
   const ids: string[] = [];
   const batchDuplicates: string[] = [];
   const seen = new Set<string>();
