@@ -10,34 +10,7 @@ import { AuditError, invalid, issuesFromZod } from './errors.ts';
 
 export { LIMITS, SCHEMA_VERSION } from './limits.ts';
 
-/**
- * Stored fields in canonical order: the order of CSV and Parquet columns,
- * of API responses and of the integrity hash's serialization.
- */
-export const EVENT_FIELDS = [
-  'id',
-  'tenant_id',
-  'seq',
-  'occurred_at',
-  'received_at',
-  'actor_type',
-  'actor_id',
-  'object_type',
-  'object_id',
-  'event_type',
-  'outcome',
-  'source',
-  'request_id',
-  'ip_address',
-  'user_agent',
-  'device_fingerprint',
-  'observed_ip',
-  'observed_user_agent',
-  'context',
-  'schema_version',
-] as const;
-
-export type EventField = (typeof EVENT_FIELDS)[number];
+export { EVENT_FIELDS, type EventField } from './fields.ts';
 
 export const OUTCOMES = ['success', 'failure'] as const;
 export type Outcome = (typeof OUTCOMES)[number];

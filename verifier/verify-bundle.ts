@@ -1,0 +1,262 @@
+/**
+ * oms-audit bundle verifier. Checks an export bundle offline, with only the
+ * operator's public key, obtained out of band:
+ *
+ *   node verify.mjs --public-key operator.pem  path/to/bundle-directory
+ *   node verify.mjs --fingerprint <sha256 hex> path/to/bundle-directory
+ *
+ * It proves that every exported row is unmodified and part of the operator's
+ * signed chain of checkpoints, that the file is the one the operator signed
+ * (no row added, dropped or reordered), and, for a complete export, that no
+ * event of the covered range is missing. Exit code 0: verified; 1: not.
+ *
+ * Built into one dependency-free file (verifier/oms-audit-verify.mjs) by
+ * `npm run build:verifier`; the bundle carries that file as verify.mjs.
+ */
+import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parse as parseCsv } from 'csv-parse';
+import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
+import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
+import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
+import { eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
+import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
+import { BUNDLE_FILES, type BundleManifest } from './bundle-format.ts';
+
+export interface VerifyResult {
+  ok: boolean;
+  rows: number;
+  checkpoints: number;
+  problems: string[];
+}
+
+class Failures {
+  readonly list: string[] = [];
+  add(message: string) {
+    if (this.list.length < 50) this.list.push(message);
+    else if (this.list.length === 50) this.list.push('… further problems not listed');
+  }
+}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
+  });
+}
+
+/** A CSV cell back to the stored value: empty is NULL; a leading ' was added against spreadsheet formulas. */
+function csvValue(cell: string): string | null {
+  if (cell === '') return null;
+  return cell.startsWith("'") ? cell.slice(1) : cell;
+}
+
+function toEvent(values: Record<string, unknown>): { event: HashableEvent; seq: number } {
+  const text = (k: string) => (values[k] === null || values[k] === undefined ? null : String(values[k]));
+  const context = typeof values.context === 'string' ? JSON.parse(values.context) : (values.context ?? {});
+  return {
+    seq: Number(values.seq),
+    event: {
+      id: text('id')!,
+      tenant_id: text('tenant_id')!,
+      occurred_at: text('occurred_at')!,
+      received_at: text('received_at')!,
+      actor_type: text('actor_type')!,
+      actor_id: text('actor_id')!,
+      object_type: text('object_type')!,
+      object_id: text('object_id')!,
+      event_type: text('event_type')!,
+      outcome: text('outcome')!,
+      source: text('source'),
+      request_id: text('request_id'),
+      ip_address: text('ip_address'),
+      user_agent: text('user_agent'),
+      device_fingerprint: text('device_fingerprint'),
+      observed_ip: text('observed_ip'),
+      observed_user_agent: text('observed_user_agent'),
+      context,
+      schema_version: Number(values.schema_version),
+    },
+  };
+}
+
+/** Reads the data file row by row, in file order. */
+async function* readRows(file: string, manifest: BundleManifest): AsyncGenerator<Record<string, unknown>> {
+  if (manifest.format === 'jsonl') {
+    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    for await (const line of lines) if (line) yield JSON.parse(line) as Record<string, unknown>;
+    return;
+  }
+  const parser = createReadStream(file).pipe(
+    parseCsv({ bom: true, delimiter: manifest.excel ? ';' : ',', columns: (header: string[]) => header, relax_column_count: false }),
+  );
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    const row: Record<string, unknown> = {};
+    for (const field of EVENT_FIELDS) row[field] = csvValue(record[field] ?? '');
+    yield row;
+  }
+}
+
+export async function verifyBundle(dir: string, trusted: KeyObject): Promise<VerifyResult> {
+  const failures = new Failures();
+  const read = (name: string) => readFileSync(path.join(dir, name), 'utf8');
+  const trustedId = keyIdOf(trusted);
+
+  // 1. The manifest, signed by the operator: what was exported, and the file's hash.
+  const manifest = JSON.parse(read(BUNDLE_FILES.manifest)) as BundleManifest;
+  const manifestSignature = read(BUNDLE_FILES.manifestSignature).trim();
+  if (!verifySignature(null, Buffer.from(canonicalJson(manifest)), trusted, Buffer.from(manifestSignature, 'base64'))) {
+    failures.add(`manifest.json is not signed by the trusted key ${trustedId.slice(0, 16)}… (changed, or signed by another key)`);
+    return { ok: false, rows: 0, checkpoints: 0, problems: failures.list };
+  }
+
+  // 2. The data file is the one the manifest describes.
+  const dataFile = path.join(dir, manifest.file_name);
+  if (!existsSync(dataFile)) failures.add(`the data file ${manifest.file_name} is missing`);
+  else if ((await sha256File(dataFile)) !== manifest.sha256) failures.add(`${manifest.file_name} does not match the SHA-256 in the signed manifest (a row was edited, added, removed or moved)`);
+
+  // 3. The checkpoints: each unchanged, signed by the trusted key, linked to the one before.
+  const checkpoints = JSON.parse(read(BUNDLE_FILES.checkpoints)) as SignedCheckpoint[];
+  checkpoints.forEach((c, i) => {
+    if (c.tenant_id !== manifest.tenant_id) failures.add(`checkpoint ${c.number} belongs to another tenant`);
+    if (checkpointHash(c) !== c.hash) failures.add(`checkpoint ${c.number} was changed: it no longer hashes to its recorded hash`);
+    if (c.key_id !== trustedId || !verifySignature(null, checkpointBytes(c), trusted, Buffer.from(c.signature, 'base64'))) {
+      failures.add(`checkpoint ${c.number} is not signed by the trusted key`);
+    }
+    const prev = checkpoints[i - 1];
+    if (prev && (c.number !== prev.number + 1 || c.seq_from !== prev.seq_to + 1 || c.prev_hash !== prev.hash)) {
+      failures.add(`checkpoint ${c.number} does not follow checkpoint ${prev.number}`);
+    }
+    if (!prev && c.number === 1 && c.prev_hash !== GENESIS_HASH) failures.add('checkpoint 1 does not start the chain');
+  });
+  const byNumber = new Map(checkpoints.map((c) => [c.number, c]));
+  const covering = (seq: number) => {
+    let lo = 0;
+    let hi = checkpoints.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = checkpoints[mid]!;
+      if (seq < c.seq_from) hi = mid - 1;
+      else if (seq > c.seq_to) lo = mid + 1;
+      else return c;
+    }
+    return null;
+  };
+
+  // 4. Leaves of densely exported checkpoints (all hashes, checked against the signed root once).
+  const leaves = new Map<number, Buffer>();
+  for (const number of manifest.bundle.leaves) {
+    const c = byNumber.get(number);
+    const file = path.join(dir, BUNDLE_FILES.leavesDir, `${number}.hashes`);
+    if (!c || !existsSync(file)) {
+      failures.add(`the leaves of checkpoint ${number} are missing`);
+      continue;
+    }
+    const data = readFileSync(file);
+    const list = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
+    if (list.length !== c.count || toHex(merkleRoot(list)) !== c.merkle_root) failures.add(`the leaves of checkpoint ${number} do not give its signed Merkle root`);
+    else leaves.set(number, data);
+  }
+
+  // 5. Audit paths for the other rows.
+  const proofs = new Map<number, { checkpoint: number; leaf_index: number; audit_path: string[] }>();
+  if (existsSync(path.join(dir, BUNDLE_FILES.proofs))) {
+    for (const line of read(BUNDLE_FILES.proofs).split('\n')) {
+      if (!line) continue;
+      const p = JSON.parse(line) as { seq: number; checkpoint: number; leaf_index: number; audit_path: string[] };
+      proofs.set(p.seq, p);
+    }
+  }
+
+  // 6. Every row: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq.
+  let rows = 0;
+  const seen = new Set<number>();
+  if (existsSync(dataFile)) {
+    for await (const values of readRows(dataFile, manifest)) {
+      rows++;
+      let parsed;
+      try {
+        parsed = toEvent(values);
+      } catch {
+        failures.add(`row ${rows} cannot be read as an event`);
+        continue;
+      }
+      const { event, seq } = parsed;
+      if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
+      if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
+      seen.add(seq);
+      const hash = fromHex(eventHash(event));
+      const c = covering(seq);
+      if (!c) {
+        failures.add(`row ${rows} (seq ${seq}): no checkpoint in the bundle covers it`);
+        continue;
+      }
+      const index = seq - c.seq_from;
+      const all = leaves.get(c.number);
+      if (all) {
+        if (!all.subarray(index * 32, index * 32 + 32).equals(Buffer.from(hash))) failures.add(`row ${rows} (seq ${seq}, event ${event.id}) was modified: its hash is not the signed one`);
+        continue;
+      }
+      const proof = proofs.get(seq);
+      const root = proof && proof.checkpoint === c.number && proof.leaf_index === index ? rootFromProof(hash, index, c.count, proof.audit_path.map(fromHex)) : null;
+      if (!root || toHex(root) !== c.merkle_root) failures.add(`row ${rows} (seq ${seq}, event ${event.id}) was modified or is not in checkpoint ${c.number}`);
+    }
+  }
+  if (rows !== manifest.row_count) failures.add(`the file has ${rows} rows; the signed manifest says ${manifest.row_count}`);
+
+  // 7. A complete export holds every event of its seq range.
+  if (manifest.bundle.complete && manifest.bundle.seq_from !== null && manifest.bundle.seq_to !== null) {
+    let missing = 0;
+    for (let seq = manifest.bundle.seq_from; seq <= manifest.bundle.seq_to; seq++) {
+      if (!seen.has(seq)) {
+        if (missing++ < 10) failures.add(`seq ${seq} is missing from this complete export`);
+      }
+    }
+    if (missing > 10) failures.add(`… ${missing} events missing in all`);
+  }
+
+  return { ok: failures.list.length === 0, rows, checkpoints: checkpoints.length, problems: failures.list };
+}
+
+function usage(): never {
+  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY');
+  process.exit(2);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let keyFile: string | undefined;
+  let fingerprint: string | undefined;
+  let dir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--public-key') keyFile = argv[++i];
+    else if (argv[i] === '--fingerprint') fingerprint = argv[++i]?.toLowerCase().replace(/[^0-9a-f]/g, '');
+    else dir = argv[i];
+  }
+  if (!dir || (!keyFile && !fingerprint)) usage();
+  let key: KeyObject;
+  if (keyFile) {
+    key = createPublicKey(readFileSync(keyFile, 'utf8'));
+  } else {
+    // The bundle's copy of the key is used only if it is the one the fingerprint names.
+    key = createPublicKey(readFileSync(path.join(dir, BUNDLE_FILES.publicKey), 'utf8'));
+    if (keyIdOf(key) !== fingerprint) {
+      console.error(`FAILED: the bundle's public key (${keyIdOf(key)}) is not the one with fingerprint ${fingerprint}`);
+      return 1;
+    }
+  }
+  const started = performance.now();
+  const result = await verifyBundle(dir, key);
+  const seconds = (performance.now() - started) / 1000;
+  if (result.ok) {
+    console.log(`VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}…) in ${seconds.toFixed(1)} s`);
+    return 0;
+  }
+  console.log(`FAILED: ${result.problems.length} problem(s)`);
+  for (const p of result.problems) console.log(`  - ${p}`);
+  return 1;
+}
