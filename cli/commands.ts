@@ -2,6 +2,7 @@
 import type { Command } from './command.ts';
 import { databaseCommands } from './commands/database.ts';
 import { keyCommands } from './commands/keys.ts';
+import { retentionCommands } from './commands/retention.ts';
 import { tenantCommands } from './commands/tenants.ts';
 
-export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands];
+export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands, ...retentionCommands];

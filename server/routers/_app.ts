@@ -1,9 +1,11 @@
 /** The application router: one sub-router per domain. */
 import { router } from '@/server/trpc.ts';
 import { eventsRouter } from './events.ts';
+import { retentionRouter } from './retention.ts';
 
 export const appRouter = router({
   events: eventsRouter,
+  retention: retentionRouter,
 });
 
 export type AppRouter = typeof appRouter;
