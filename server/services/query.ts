@@ -16,7 +16,8 @@ import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPag
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
 
 export interface EventPage {
-  events: AuditEvent[];
+  /** Events read from a month's archive carry `archived: true`. */
+  events: (AuditEvent & { archived?: boolean })[];
   next_cursor: string | null;
 }
 

@@ -78,13 +78,10 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
     const open = mine.filter((p) => ['writing', 'written', 'verified'].includes(p.state)).at(-1);
     const nextPart = Math.max(0, ...mine.map((p) => p.part)) + 1;
     if (open && open.state !== 'writing' && matches(open, s)) {
-      if (open.state === 'written') {
-        const problem = await verifyPart(ctx, open, 'exact');
-        await markVerified(ctx, open, problem);
-        results.push({ tenant_id: s.tenant_id, part: open.part, rows: s.n, state: problem ? 'failed' : 'verified', problem });
-      } else {
-        results.push({ tenant_id: s.tenant_id, part: open.part, rows: s.n, state: 'verified', problem: null });
-      }
+      // Written or verified by an earlier run: read it back again, since the storage may have changed since.
+      const problem = await verifyPart(ctx, open, 'exact');
+      await markVerified(ctx, open, problem);
+      results.push({ tenant_id: s.tenant_id, part: open.part, rows: s.n, state: problem ? 'failed' : 'verified', problem });
       continue;
     }
     if (open && open.state !== 'writing') {
@@ -178,6 +175,7 @@ async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: s
       await recordRetention(tx, { tenantId: part.tenant_id, action: 'verify_failed', month: part.month, actor: ctx.actor, detail: { part: part.part, key: part.data_key, problem } });
     } else {
       await setPartState(tx, part, 'verified', { stamp: 'verified_at' });
+      if (part.state === 'verified') return; // verified again before the drop: recorded the first time
       await recordRetention(tx, {
         tenantId: part.tenant_id,
         action: 'archive',
