@@ -76,9 +76,6 @@ describe('retention killed at every step', () => {
       expect(createHash('sha256').update(data).digest('hex')).toBe(p.data_sha256);
       expect(manifest).toMatchObject({ row_count: p.row_count, min_seq: p.min_seq, max_seq: p.max_seq, seq_sum: p.seq_sum, files: [{ sha256: p.data_sha256, bytes: data.length }] });
     }
-    const verify = await cli(['archive', 'verify', '--json']);
-    expect(verify.code, verify.stdout).toBe(0);
-    expect(JSON.parse(verify.stdout).parts).toHaveLength(parts.length);
 
     // Each month's archive and drop is recorded once in each tenant's trail, however often the run was repeated.
     for (const t of tenants) {
@@ -95,12 +92,10 @@ describe('retention killed at every step', () => {
   it('finishes an expiry and a restore after a kill', async () => {
     const t = await tenantWithHistory(db.sql, 'crash-expire', [28, 27, 8], 5);
     const name = (await db.sql`select name from oms_audit.tenants where id = ${t.id}`)[0]!.name as string;
-    const hot = await cli(['retention', 'policy', '--tenant', name, '--hot-months', '3']);
-    expect(hot.code, hot.stderr).toBe(0);
     const hold = await cli(['hold', 'add', '--tenant', t.id, '--reason', 'pending litigation', '--from', `${monthLabel(27)}-01`, '--to', `${monthLabel(27)}-28`, '--json']);
     expect(hold.code, hold.stderr).toBe(0);
     const holdId = JSON.parse(hold.stdout).id as string;
-    const policy = await cli(['retention', 'policy', '--tenant', t.id, '--total-years', '1', '--json']);
+    const policy = await cli(['retention', 'policy', '--tenant', name, '--hot-months', '3', '--total-years', '1', '--json']);
     expect(JSON.parse(policy.stdout)).toMatchObject({ hot_months: 3, total_years: 1 });
     const before = await allEvents(db.sql, t.claims, seed);
 
@@ -128,7 +123,8 @@ describe('retention killed at every step', () => {
     expect(withoutMark(await allEvents(db.sql, t.claims, seed))).toEqual(before.filter((e) => !e.occurred_at.startsWith(monthLabel(28))));
     const release = await cli(['restore', 'release', '--tenant', t.id, '--month', month]);
     expect(release.code, release.stderr).toBe(0);
-    expect((await cli(['hold', 'release', '--id', holdId])).code).toBe(0);
-    expect((await cli(['hold', 'list', '--tenant', t.id, '--all'])).stdout).toContain(`${holdId}  released`);
+    const released = await cli(['hold', 'release', '--id', holdId]);
+    expect(released.code, released.stderr).toBe(0);
+    expect((await db.sql`select released_by from oms_audit.legal_holds where id = ${holdId}`)[0]!.released_by).toBe('cli');
   });
 });
