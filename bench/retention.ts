@@ -39,9 +39,17 @@ const TENANTS = 4;
 const EVENT_COLUMNS = 'id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
 const copyText = (v: unknown) => (v === null || v === undefined ? '\\N' : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
 
+/** Writes `data` to a COPY … FROM STDIN stream; fails instead of hanging if PostgreSQL refuses the data. */
 async function copyIn(tx: TxSql, statement: string, data: string): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
-  await new Promise<void>((resolve, reject) => stream.end(data, (err?: Error | null) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`COPY did not complete: ${statement}`)), 60_000);
+    stream.on('error', reject);
+    stream.end(data, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -64,8 +72,8 @@ async function main() {
     const objects: string[][] = tenants.map(() => []);
     for (const [i, tenant] of tenants.entries()) {
       const raw = generateDemoEvents(Math.ceil(EVENTS / TENANTS / 6.2), monthEnd, 1000 + i).slice(0, Math.floor(EVENTS / TENANTS));
-      for (let at = 0; at < raw.length; at += 20_000) {
-        const parsed = parseBatch({ events: raw.slice(at, at + 20_000) }, 20_000);
+      for (let at = 0; at < raw.length; at += 4000) {
+        const parsed = parseBatch({ events: raw.slice(at, at + 4000) }, 4000);
         const { rows } = stampEvents(tenant.id, parsed, { ip: '10.0.0.1', userAgent: 'bench' });
         let events = '';
         let ledger = '';

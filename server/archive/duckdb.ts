@@ -25,7 +25,8 @@ export async function withDuckDB<T>(fn: (db: DuckDBConnection) => Promise<T>): P
   const connection = await (await instance).connect();
   try {
     // Timestamps print and parse in UTC, as in PostgreSQL sessions of oms-audit.
-    await connection.run(`set TimeZone = 'UTC'`);
+    // Archived files never change: their footers are kept in memory between queries.
+    await connection.run(`set TimeZone = 'UTC'; set parquet_metadata_cache = true`);
     return await fn(connection);
   } finally {
     connection.closeSync();

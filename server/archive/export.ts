@@ -1,11 +1,11 @@
 /**
  * From a month partition to Parquet: one COPY of the partition's rows out of
- * PostgreSQL (a sequential scan, streamed to a local CSV file), loaded into
- * DuckDB, then one zstd Parquet file per tenant with its rows in seq order.
+ * PostgreSQL (a sequential scan, streamed to a local CSV file), then one pass
+ * of DuckDB over it writing a zstd Parquet file per tenant, rows in seq order.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -68,27 +68,29 @@ export async function exportMonth(
     await pipeline(stream, createWriteStream(csv));
 
     await withDuckDB(async (db) => {
-      const table = `rows_${randomUUID().replace(/-/g, '')}`;
       await db.run(`set temp_directory = ${literal(path.join(dir, 'duckdb-tmp'))}`);
       const spec = ARCHIVE_COLUMNS.map(([name, type]) => `${name}: '${type}'`).join(', ');
+      const rows = `read_csv(${literal(csv)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"',
+                             allow_quoted_nulls = false, max_line_size = 4194304, columns = {${spec}})`;
+      // One pass over the export: a file per tenant, rows in seq order.
+      const out = path.join(dir, 'parquet');
       await db.run(
-        `create temp table ${table} as select * from read_csv(${literal(csv)}, header = false, auto_detect = false,
-           delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 4194304, columns = {${spec}})`,
+        `copy (select * from ${rows} order by tenant_id, seq) to ${literal(out)}
+           (format parquet, compression zstd, row_group_size 100000, partition_by (tenant_id), write_partition_columns true,
+            kv_metadata {'oms_audit.schema_version': '${SCHEMA_VERSION}', 'oms_audit.month': '${month.slice(0, 7)}'})`,
       );
-      try {
-        await rm(csv, { force: true });
-        for (const stats of await tenantStats(db, table)) {
-          const file = path.join(dir, `${stats.tenant_id}.parquet`);
-          await db.run(
-            `copy (select * from ${table} where tenant_id = ${literal(stats.tenant_id)} order by seq) to ${literal(file)}
-               (format parquet, compression zstd, row_group_size 100000,
-                kv_metadata {'oms_audit.schema_version': '${SCHEMA_VERSION}', 'oms_audit.tenant_id': ${literal(stats.tenant_id)}, 'oms_audit.month': '${month.slice(0, 7)}'})`,
-          );
-          await each({ ...stats, file, bytes: (await stat(file)).size, sha256: await sha256File(file) });
-          await rm(file, { force: true });
+      await rm(csv, { force: true });
+      for (const stats of await tenantStats(db, `read_parquet(${literal(path.join(out, '*', '*.parquet'))})`)) {
+        const tenantDir = path.join(out, `tenant_id=${stats.tenant_id}`);
+        const written = (await readdir(tenantDir)).filter((f) => f.endsWith('.parquet'));
+        let file = path.join(tenantDir, written[0]!);
+        if (written.length > 1) {
+          // DuckDB split a large tenant: one file per part keeps the manifest simple.
+          file = path.join(dir, `${stats.tenant_id}.parquet`);
+          await db.run(`copy (select * from read_parquet(${literal(path.join(tenantDir, '*.parquet'))}) order by seq) to ${literal(file)} (format parquet, compression zstd, row_group_size 100000)`);
         }
-      } finally {
-        await db.run(`drop table if exists ${table}`);
+        await each({ ...stats, file, bytes: (await stat(file)).size, sha256: await sha256File(file) });
+        await rm(tenantDir, { recursive: true, force: true });
       }
     });
   } finally {
@@ -96,11 +98,11 @@ export async function exportMonth(
   }
 }
 
-async function tenantStats(db: DuckDBConnection, table: string): Promise<TenantRows[]> {
+async function tenantStats(db: DuckDBConnection, source: string): Promise<TenantRows[]> {
   const reader = await db.runAndReadAll(
     `select tenant_id, count(*)::bigint, min(seq), max(seq), sum(seq)::varchar,
             strftime(min(occurred_at), '%Y-%m-%dT%H:%M:%S.%fZ'), strftime(max(occurred_at), '%Y-%m-%dT%H:%M:%S.%fZ')
-     from ${table} group by tenant_id order by tenant_id`,
+     from ${source} group by tenant_id order by tenant_id`,
   );
   return reader.getRows().map((r) => ({
     tenant_id: r[0] as string,

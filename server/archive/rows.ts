@@ -1,5 +1,4 @@
 /** Reading archived rows back as the events every read API returns. */
-import type { DuckDBValue } from '@duckdb/node-api';
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { canonicalIp } from '@/supabase/functions/_shared/ip.ts';
 import { ARCHIVE_COLUMNS } from './format.ts';
@@ -8,35 +7,46 @@ export type ArchivedEvent = AuditEvent & { archived: true };
 
 const TIMESTAMP_FORMAT = `'%Y-%m-%dT%H:%M:%S.%fZ'`;
 
-/** The select list that yields every column in canonical order, timestamps as canonical µs strings. */
-export const ARCHIVE_SELECT = ARCHIVE_COLUMNS.map(([field, type]) => (type === 'TIMESTAMPTZ' ? `strftime(${field}, ${TIMESTAMP_FORMAT}) as ${field}` : field)).join(', ');
+/**
+ * The same columns as one JSON array per row: DuckDB encodes it natively and
+ * JSON.parse decodes it, several times faster than converting each value
+ * through the DuckDB client (verification reads every archived row).
+ */
+export const ARCHIVE_JSON = `json_array(${ARCHIVE_COLUMNS.map(([field, type]) =>
+  type === 'TIMESTAMPTZ' ? `strftime(${field}, ${TIMESTAMP_FORMAT})` : field === 'context' ? 'context::json' : field,
+).join(', ')})::varchar`;
 
-const str = (v: DuckDBValue): string | null => (v === null ? null : String(v));
-const ip = (v: DuckDBValue): string | null => (v === null ? null : (canonicalIp(String(v)) ?? String(v)));
-
-/** A row of ARCHIVE_SELECT as an event. */
-export function archivedEvent(row: DuckDBValue[]): ArchivedEvent {
+/** A row of ARCHIVE_JSON as an event. */
+export function archivedEventFromJson(text: string): ArchivedEvent {
+  const r = JSON.parse(text) as unknown[];
+  const s = (v: unknown) => (v === null ? null : (v as string));
+  const addr = (v: unknown) => (v === null ? null : (canonicalIp(v as string) ?? (v as string)));
   return {
-    id: row[0] as string,
-    tenant_id: row[1] as string,
-    seq: Number(row[2] as bigint),
-    occurred_at: row[3] as string,
-    received_at: row[4] as string,
-    actor_type: row[5] as string,
-    actor_id: row[6] as string,
-    object_type: row[7] as string,
-    object_id: row[8] as string,
-    event_type: row[9] as string,
-    outcome: row[10] as AuditEvent['outcome'],
-    source: str(row[11]!),
-    request_id: str(row[12]!),
-    ip_address: ip(row[13]!),
-    user_agent: str(row[14]!),
-    device_fingerprint: str(row[15]!),
-    observed_ip: ip(row[16]!),
-    observed_user_agent: str(row[17]!),
-    context: JSON.parse(row[18] as string) as Record<string, unknown>,
-    schema_version: Number(row[19]),
+    id: r[0] as string,
+    tenant_id: r[1] as string,
+    seq: r[2] as number,
+    occurred_at: r[3] as string,
+    received_at: r[4] as string,
+    actor_type: r[5] as string,
+    actor_id: r[6] as string,
+    object_type: r[7] as string,
+    object_id: r[8] as string,
+    event_type: r[9] as string,
+    outcome: r[10] as AuditEvent['outcome'],
+    source: s(r[11]),
+    request_id: s(r[12]),
+    ip_address: addr(r[13]),
+    user_agent: s(r[14]),
+    device_fingerprint: s(r[15]),
+    observed_ip: addr(r[16]),
+    observed_user_agent: s(r[17]),
+    context: r[18] as Record<string, unknown>,
+    schema_version: r[19] as number,
     archived: true,
   };
+}
+
+/** Reads the JSON rows of a DuckDB result, chunk by chunk. */
+export async function* jsonRows(result: AsyncIterable<{ getColumnValues(i: number): unknown[] }>): AsyncGenerator<ArchivedEvent> {
+  for await (const chunk of result) for (const text of chunk.getColumnValues(0)) yield archivedEventFromJson(text as string);
 }

@@ -19,7 +19,7 @@ import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filte
 import { env } from '@/server/env.ts';
 import { dataPath } from '@/server/db/open.ts';
 import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
-import { ARCHIVE_SELECT, archivedEvent, type ArchivedEvent } from '@/server/archive/rows.ts';
+import { ARCHIVE_JSON, archivedEventFromJson, jsonRows, type ArchivedEvent } from '@/server/archive/rows.ts';
 import { localFile } from './retention/files.ts';
 import { whereClause } from './query.ts';
 import type { Position } from './cursor.ts';
@@ -105,8 +105,8 @@ export async function findArchivedEvent(tx: TxSql, tenantId: string, position: P
       ? await restoredRows(tx, [p.restore_id], tx`tenant_id = ${tenantId} and seq = ${position.seq}`, 'asc', 1)
       : await withDuckDB(async (db) => {
           const file = await localFile(env(), p, cacheDir());
-          const reader = await db.runAndReadAll(`select ${ARCHIVE_SELECT} from read_parquet(${literal(file)}) where seq = ?::BIGINT`, [position.seq]);
-          return reader.getRows().map(archivedEvent);
+          const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from read_parquet(${literal(file)}) where seq = ?::BIGINT`, [position.seq]);
+          return reader.getColumns()[0]!.map((text) => archivedEventFromJson(text as string));
         });
     if (row) return row;
   }
@@ -179,18 +179,14 @@ async function parquetPage(parts: ArchivedPartRef[], q: ArchivedQuery): Promise<
   const from = `read_parquet([${files.map(literal).join(', ')}])`;
   return withDuckDB(async (db) => {
     if (!q.filters.context) {
-      const reader = await db.runAndReadAll(`select ${ARCHIVE_SELECT} from ${from} where ${where} order by ${order} limit ${q.limit}`, params);
-      return reader.getRows().map(archivedEvent);
+      const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order} limit ${q.limit}`, params);
+      return (reader.getColumns()[0] ?? []).map((text) => archivedEventFromJson(text as string));
     }
     const needle = q.filters.context;
     const out: ArchivedEvent[] = [];
-    const result = await db.stream(`select ${ARCHIVE_SELECT} from ${from} where ${where} order by ${order}`, params);
-    for await (const chunk of result) {
-      for (const row of chunk.getRows()) {
-        const event = archivedEvent(row);
-        if (jsonContains(event.context, needle)) out.push(event);
-        if (out.length >= q.limit) return out;
-      }
+    for await (const event of jsonRows(await db.stream(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order}`, params))) {
+      if (jsonContains(event.context, needle)) out.push(event);
+      if (out.length >= q.limit) return out;
     }
     return out;
   });

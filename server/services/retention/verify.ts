@@ -13,7 +13,7 @@ import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
 import { withDuckDB, literal } from '@/server/archive/duckdb.ts';
 import { sha256File, partitionName } from '@/server/archive/export.ts';
 import { MANIFEST_FORMAT, type ArchiveManifest } from '@/server/archive/format.ts';
-import { ARCHIVE_SELECT, archivedEvent } from '@/server/archive/rows.ts';
+import { ARCHIVE_JSON, jsonRows } from '@/server/archive/rows.ts';
 import { storageAt } from '@/server/archive/storage.ts';
 import { createHash } from 'node:crypto';
 import type { RetentionContext } from './context.ts';
@@ -102,24 +102,21 @@ function ledgerRows(sql: Sql, part: ArchivePart): AsyncGenerator<Expected> {
 async function compareRows(file: string, part: ArchivePart, expected: AsyncGenerator<Expected>, exact: boolean): Promise<string | null> {
   try {
     return await withDuckDB(async (db) => {
-      const result = await db.stream(`select ${ARCHIVE_SELECT} from read_parquet(${literal(file)}) order by seq`);
+      const result = await db.stream(`select ${ARCHIVE_JSON} from read_parquet(${literal(file)}) order by seq`);
       let next = await expected.next();
       let count = 0;
-      for await (const chunk of result) {
-        for (const row of chunk.getRows()) {
-          const event = archivedEvent(row);
-          if (!exact) while (!next.done && next.value.seq < event.seq) next = await expected.next();
-          if (next.done || next.value.seq !== event.seq) {
-            return exact && !next.done && next.value.seq < event.seq
-              ? `seq ${next.value.seq} of the database is missing from the archive`
-              : `seq ${event.seq} in the archive is not an event of this month in the database`;
-          }
-          if (event.tenant_id !== part.tenant_id) return `seq ${event.seq} belongs to another tenant`;
-          const hash = eventHash(event);
-          if (hash !== next.value.hash) return `seq ${event.seq} (id ${event.id}) differs from the event that was written (hash ${hash}, ledger ${next.value.hash})`;
-          count++;
-          next = await expected.next();
+      for await (const event of jsonRows(result)) {
+        if (!exact) while (!next.done && next.value.seq < event.seq) next = await expected.next();
+        if (next.done || next.value.seq !== event.seq) {
+          return exact && !next.done && next.value.seq < event.seq
+            ? `seq ${next.value.seq} of the database is missing from the archive`
+            : `seq ${event.seq} in the archive is not an event of this month in the database`;
         }
+        if (event.tenant_id !== part.tenant_id) return `seq ${event.seq} belongs to another tenant`;
+        const hash = eventHash(event);
+        if (hash !== next.value.hash) return `seq ${event.seq} (id ${event.id}) differs from the event that was written (hash ${hash}, ledger ${next.value.hash})`;
+        count++;
+        next = await expected.next();
       }
       if (exact && !next.done) return `seq ${next.value.seq} of the database is missing from the archive`;
       if (count !== part.row_count) return `the archive holds ${count} rows, the catalog ${part.row_count}`;
