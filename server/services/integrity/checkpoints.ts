@@ -50,6 +50,15 @@ export async function checkpointCovering(sql: Sql | TxSql, tenantId: string, seq
   return row && Number(row.seq_from) <= seq ? toSignedCheckpoint(row) : null;
 }
 
+/** Checkpoints whose seq ranges overlap from..to, in order. */
+export async function checkpointsOverlapping(sql: Sql | TxSql, tenantId: string, from: number, to: number): Promise<SignedCheckpoint[]> {
+  const rows = await sql`
+    select ${sql.unsafe(CHECKPOINT_COLUMNS)} from oms_audit.checkpoints
+    where tenant_id = ${tenantId} and seq_to >= ${from} and seq_from <= ${to}
+    order by number`;
+  return rows.map(toSignedCheckpoint);
+}
+
 export async function latestCheckpoint(sql: Sql | TxSql, tenantId: string): Promise<SignedCheckpoint | null> {
   const [row] = await sql`
     select ${sql.unsafe(CHECKPOINT_COLUMNS)} from oms_audit.checkpoints

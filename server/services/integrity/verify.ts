@@ -11,6 +11,9 @@
  *      its event, every event its ledger seq and id, and each event's recomputed
  *      hash equals the ledger's                            → missing, inserted,
  *                                                            reordered, modified
+ *   4. events of archived months (their partitions dropped): read back from the
+ *      Parquet archive and hashed against the ledger; a month whose archive
+ *      expired under the retention policy is reported as expired, not missing
  */
 import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
@@ -22,6 +25,10 @@ import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { binaryCopyRows, decodeInet, decodeInt2, decodeInt8, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
+import type { Env } from '@/server/env.ts';
+import { partsOf } from '@/server/services/retention/parts.ts';
+import { retentionContext } from '@/server/services/retention/context.ts';
+import { verifyPart } from '@/server/services/retention/verify.ts';
 import { listCheckpoints } from './checkpoints.ts';
 
 export const PROBLEM_KINDS = ['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature'] as const;
@@ -40,6 +47,10 @@ export interface VerificationReport {
   ok: boolean;
   tenant_id: string;
   events_checked: number;
+  /** Of events_checked, those read back from archives of months no longer in PostgreSQL. */
+  archived_events_checked: number;
+  /** Events whose month's archive expired under the retention policy (legitimately gone). */
+  expired_events: number;
   checkpoints_checked: number;
   /** Committed events not yet under a checkpoint (sealed within seconds normally). */
   uncovered_events: number;
@@ -61,6 +72,8 @@ export interface VerifyOptions {
   /** Record the result for the console (default true). */
   record?: boolean;
   verifiedBy?: string;
+  /** Settings to read archived months with (archive storage); without them, archived months are reported unreadable. */
+  env?: Env;
 }
 
 /** Incremental RFC 6962 root: push leaves in order, read the root at the end (O(log n) memory). */
@@ -172,7 +185,23 @@ async function checkLedger(url: string, tenantId: string, lo: number, hi: number
  * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
  * beyond the ledger's last are included (and reported). Returns events checked.
  */
-async function checkEvents(sql: Sql, url: string, tenantId: string, lo: number, hi: number, openEnded: boolean, problems: Problems): Promise<number> {
+interface AbsentEvent {
+  seq: number;
+  id: string;
+  /** YYYY-MM-01 of the event's occurred_at, as the ledger records it. */
+  month: string;
+}
+
+async function checkEvents(
+  sql: Sql,
+  url: string,
+  tenantId: string,
+  lo: number,
+  hi: number,
+  openEnded: boolean,
+  problems: Problems,
+  absent: AbsentEvent[],
+): Promise<number> {
   const seen = new Uint8Array(Math.max(0, hi - lo + 1));
   const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
   let checked = 0;
@@ -183,8 +212,8 @@ async function checkEvents(sql: Sql, url: string, tenantId: string, lo: number, 
     const stream = await copyOut(
       url,
       `copy (
-        select l.seq, l.id, l.event_hash, ${columns}
-        from (select seq, id, event_hash from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
+        select l.seq, l.id, l.event_hash, ${columns}, l.occurred_at
+        from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
         full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}) e on e.seq = l.seq
       ) to stdout (format binary)`,
       // One hash join over the tenant's rows; memory for it rather than temporary files.
@@ -196,7 +225,8 @@ async function checkEvents(sql: Sql, url: string, tenantId: string, lo: number, 
         const ledgerSeq = f[0] ? decodeInt8(f[0]) : null;
         const ledgerId = f[1] ? decodeUuid(f[1]) : null;
         if (!f[3]) {
-          problems.add({ seq: ledgerSeq, id: ledgerId, kind: 'missing', detail: `event ${ledgerId} (seq ${ledgerSeq}) is in the ledger but not among the events` });
+          // Not in PostgreSQL: its month may be archived (checked in pass 4).
+          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[23]!).slice(0, 7)}-01` });
           continue;
         }
         checked++;
@@ -261,6 +291,51 @@ async function checkEvents(sql: Sql, url: string, tenantId: string, lo: number, 
   return checked;
 }
 
+/**
+ * Pass 4: events the ledger has and PostgreSQL does not. Those of a month whose
+ * partition was dropped after archiving must be in its archive, intact; those of
+ * an expired month are gone by policy; any other is missing. Returns the number
+ * of archived events checked and of expired ones.
+ */
+async function checkAbsent(sql: Sql, tenantId: string, absent: AbsentEvent[], env: Env | undefined, problems: Problems) {
+  const result = { archived: 0, expired: 0 };
+  if (!absent.length) return result;
+  const byMonth = new Map<string, AbsentEvent[]>();
+  for (const a of absent) byMonth.set(a.month, [...(byMonth.get(a.month) ?? []), a]);
+  const parts = await partsOf(sql, { tenantId, states: ['dropped', 'expiring', 'expired'] });
+  const context = env ? await retentionContext(sql, env, { actor: 'oms-audit-verify' }) : null;
+  for (const [month, events] of byMonth) {
+    const monthParts = parts.filter((p) => p.month.slice(0, 10) === month);
+    const remaining = new Set(events.map((e) => e.seq));
+    if (monthParts.length && monthParts.every((p) => p.state !== 'dropped')) {
+      result.expired += remaining.size;
+      continue;
+    }
+    for (const part of monthParts.filter((p) => p.state === 'dropped')) {
+      const problem = context
+        ? await verifyPart(context, part, 'ledger', (seq) => {
+            if (remaining.delete(seq)) result.archived++;
+          })
+        : 'no archive settings were given to read it with';
+      if (problem) {
+        problems.add({ seq: part.min_seq, id: null, kind: 'modified', detail: `archive of ${month.slice(0, 7)} (part ${part.part}): ${problem}` });
+      }
+    }
+    for (const e of events) {
+      if (!remaining.has(e.seq)) continue;
+      problems.add({
+        seq: e.seq,
+        id: e.id,
+        kind: 'missing',
+        detail: monthParts.length
+          ? `event ${e.id} (seq ${e.seq}) is in the ledger but not in the archive of ${month.slice(0, 7)}`
+          : `event ${e.id} (seq ${e.seq}) is in the ledger but not among the events`,
+      });
+    }
+  }
+  return result;
+}
+
 export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOptions): Promise<VerificationReport> {
   const started = performance.now();
   const startedAt = nowTimestamp().iso;
@@ -277,10 +352,14 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const hi = options.to ? (inScope.length ? inScope[inScope.length - 1]!.seq_to : 0) : lastSeq;
 
   let checked = 0;
+  let fromArchives = { archived: 0, expired: 0 };
   if (hi >= lo) {
     const url = connectionUrl(sql);
     await checkLedger(url, tenantId, lo, hi, inScope, problems);
-    checked = await checkEvents(sql, url, tenantId, lo, hi, !options.to, problems);
+    const absent: AbsentEvent[] = [];
+    checked = await checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent);
+    fromArchives = await checkAbsent(sql, tenantId, absent, options.env, problems);
+    checked += fromArchives.archived;
   }
   problems.trim();
 
@@ -288,6 +367,8 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
     ok: problems.count === 0,
     tenant_id: tenantId,
     events_checked: checked,
+    archived_events_checked: fromArchives.archived,
+    expired_events: fromArchives.expired,
     checkpoints_checked: all.length,
     uncovered_events: Math.max(0, lastSeq - lastSealed),
     problem_count: problems.count,

@@ -1,0 +1,80 @@
+/** The archive catalog (oms_audit.archive_parts) and the lock that keeps retention steps one at a time. */
+import type { AnySql, Sql } from '@/supabase/functions/_shared/db.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+
+export type PartState = 'writing' | 'written' | 'verified' | 'dropped' | 'failed' | 'expiring' | 'expired';
+
+export interface ArchivePart {
+  tenant_id: string;
+  /** YYYY-MM-01 */
+  month: string;
+  part: number;
+  state: PartState;
+  storage_url: string;
+  data_key: string;
+  manifest_key: string;
+  row_count: number | null;
+  min_seq: number | null;
+  max_seq: number | null;
+  seq_sum: string | null;
+  min_occurred_at: string | null;
+  max_occurred_at: string | null;
+  data_bytes: number | null;
+  data_sha256: string | null;
+  manifest_sha256: string | null;
+  retain_until: string | null;
+  object_lock: boolean;
+  created_at: string;
+  written_at: string | null;
+  verified_at: string | null;
+  dropped_at: string | null;
+  expired_at: string | null;
+  problem: string | null;
+}
+
+const COLUMNS = `tenant_id, month::text as month, part, state, storage_url, data_key, manifest_key, row_count, min_seq, max_seq,
+  seq_sum::text as seq_sum, min_occurred_at, max_occurred_at, data_bytes, data_sha256, manifest_sha256, retain_until, object_lock,
+  created_at, written_at, verified_at, dropped_at, expired_at, problem`;
+
+export async function partsOf(sql: AnySql, where: { tenantId?: string; month?: string; states?: PartState[] }): Promise<ArchivePart[]> {
+  return (await sql`
+    select ${sql.unsafe(COLUMNS)} from oms_audit.archive_parts
+    where true
+      ${where.tenantId ? sql`and tenant_id = ${where.tenantId}` : sql``}
+      ${where.month ? sql`and month = ${where.month}::date` : sql``}
+      ${where.states ? sql`and state = any(${where.states}::text[])` : sql``}
+    order by month, tenant_id, part`) as unknown as ArchivePart[];
+}
+
+export async function setPartState(sql: AnySql, part: Pick<ArchivePart, 'tenant_id' | 'month' | 'part'>, state: PartState, extra: { problem?: string | null; stamp?: 'written_at' | 'verified_at' | 'expired_at' } = {}): Promise<void> {
+  await sql`
+    update oms_audit.archive_parts
+    set state = ${state},
+        problem = ${extra.problem ?? null}
+        ${extra.stamp ? sql`, ${sql(extra.stamp)} = now()` : sql``}
+    where tenant_id = ${part.tenant_id} and month = ${part.month}::date and part = ${part.part}`;
+}
+
+/**
+ * Runs `fn` while holding the retention lock (a session advisory lock, freed
+ * by PostgreSQL if this process dies). `wait: false` gives up at once when
+ * another process holds it.
+ */
+export async function withRetentionLock<T>(sql: Sql, options: { wait: boolean }, fn: () => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
+  try {
+    if (options.wait) {
+      await conn`select pg_advisory_lock(hashtext('oms_audit.retention'))`;
+    } else {
+      const [row] = await conn`select pg_try_advisory_lock(hashtext('oms_audit.retention')) as ok`;
+      if (!row!.ok) throw new AuditError('unavailable', 'Another retention run is in progress; try again when it ends', [], 60);
+    }
+    try {
+      return await fn();
+    } finally {
+      await conn`select pg_advisory_unlock(hashtext('oms_audit.retention'))`;
+    }
+  } finally {
+    conn.release();
+  }
+}
