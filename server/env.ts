@@ -41,6 +41,8 @@ const schema = z.object({
   RATE_LIMIT_READ_REQUESTS_PER_SEC: int(200, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */
   API_KEY_CACHE_SECONDS: int(10, 0),
+  /** Group commit: a small group waits up to this long for more events while the tenant's previous one commits (0: never). */
+  GROUP_COMMIT_LINGER_MS: int(2, 0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

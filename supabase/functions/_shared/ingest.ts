@@ -191,6 +191,9 @@ interface TenantQueue {
   queuedRows: number;
   /** Transactions of this tenant in flight from this process. */
   inFlight: number;
+  /** While a small group waits for company: until when, and the timer that ends the wait. */
+  lingerUntil?: number;
+  lingerTimer?: ReturnType<typeof setTimeout>;
 }
 
 export interface AppenderOptions {
@@ -204,6 +207,14 @@ export interface AppenderOptions {
    * waiting there when the current one commits, so PostgreSQL never waits for us.
    */
   maxInFlight?: number;
+  /**
+   * While a transaction of the tenant is already in flight, a further group of
+   * fewer than lingerEvents waits up to lingerMs for more events before it starts
+   * (it would only wait for the tenant's lock anyway). With nothing in flight a
+   * group starts at once, so a lone request never waits. 0 turns lingering off.
+   */
+  lingerMs?: number;
+  lingerEvents?: number;
 }
 
 /**
@@ -216,6 +227,8 @@ export class TenantAppender {
   private readonly maxGroupEvents: number;
   private readonly maxQueuedEvents: number;
   private readonly maxInFlight: number;
+  private readonly lingerMs: number;
+  private readonly lingerEvents: number;
 
   constructor(
     private readonly sql: Sql,
@@ -224,6 +237,8 @@ export class TenantAppender {
     this.maxGroupEvents = options.maxGroupEvents ?? 5000;
     this.maxQueuedEvents = options.maxQueuedEvents ?? 50_000;
     this.maxInFlight = options.maxInFlight ?? 2;
+    this.lingerMs = options.lingerMs ?? 0;
+    this.lingerEvents = options.lingerEvents ?? 100;
   }
 
   /** Events waiting (not yet in a running transaction), over all tenants. */
@@ -251,6 +266,15 @@ export class TenantAppender {
   /** Starts transactions while there is work and room in flight. */
   private pump(tenantId: string, queue: TenantQueue): void {
     while (queue.jobs.length && queue.inFlight < this.maxInFlight) {
+      if (this.shouldLinger(queue)) {
+        queue.lingerTimer ??= setTimeout(() => {
+          queue.lingerTimer = undefined;
+          this.pump(tenantId, queue);
+        }, queue.lingerUntil! - performance.now());
+        return;
+      }
+      clearTimeout(queue.lingerTimer);
+      queue.lingerTimer = queue.lingerUntil = undefined;
       const group: Job[] = [];
       let size = 0;
       while (queue.jobs.length && (group.length === 0 || size + queue.jobs[0]!.rows.length <= this.maxGroupEvents)) {
@@ -266,6 +290,14 @@ export class TenantAppender {
         else if (queue.inFlight === 0) this.queues.delete(tenantId);
       });
     }
+  }
+
+  /** A small group waits (once, at most lingerMs) while another transaction of the tenant runs. */
+  private shouldLinger(queue: TenantQueue): boolean {
+    if (this.lingerMs <= 0 || queue.inFlight === 0 || queue.queuedRows >= this.lingerEvents) return false;
+    const now = performance.now();
+    queue.lingerUntil ??= now + this.lingerMs;
+    return now < queue.lingerUntil;
   }
 
   private async commitGroup(tenantId: string, group: Job[]): Promise<void> {
