@@ -19,6 +19,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     baseUrl: string;
+    /** supabase-js createClient URL of the running server's edge functions. */
+    functionsBaseUrl: string;
     dataDir: string;
   }
 }
@@ -39,6 +41,7 @@ export default async function setup(project: TestProject) {
 
   project.provide('databaseUrl', pg.url);
   project.provide('baseUrl', server.baseUrl);
+  project.provide('functionsBaseUrl', server.functionsBaseUrl);
   project.provide('dataDir', dataDir);
 
   return async () => {
