@@ -25,9 +25,16 @@ export interface EdgeFunctions {
   stop(): Promise<void>;
 }
 
-/** What the function reads (supabase/functions/audit-logger/config.ts), from the server's settings. */
-function functionEnv(env: Env, databaseUrl: string): Record<string, string> {
-  const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+/** How to run the function locally: Deno from node_modules, the repo's deno.json, network and environment access only. */
+export function denoCommand(): { command: string; args: string[] } {
+  return {
+    command: fromRoot('node_modules', '.bin', 'deno'),
+    args: ['run', '--config', fromRoot('deno.json'), '--allow-net', '--allow-env', fromRoot('supabase', 'functions', 'audit-logger', 'local.ts')],
+  };
+}
+
+/** The process environment of the function: where to listen, the database, and its settings (config.ts). */
+export function denoEnv(host: string, port: number, settings: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const passed: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -35,7 +42,15 @@ function functionEnv(env: Env, databaseUrl: string): Record<string, string> {
     XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
     DENO_NO_UPDATE_CHECK: '1',
     NO_COLOR: '1',
-    DENO_SERVE_ADDRESS: `tcp:${host}:${env.FUNCTIONS_PORT}`,
+    DENO_SERVE_ADDRESS: `tcp:${host.includes(':') ? `[${host}]` : host}:${port}`,
+    ...settings,
+  };
+  return Object.fromEntries(Object.entries(passed).filter((e): e is [string, string] => e[1] !== undefined)) as NodeJS.ProcessEnv;
+}
+
+/** What the function reads (supabase/functions/audit-logger/config.ts), from the server's settings. */
+function functionEnv(env: Env, databaseUrl: string): NodeJS.ProcessEnv {
+  return denoEnv(env.HOST, env.FUNCTIONS_PORT, {
     SUPABASE_DB_URL: databaseUrl,
     DB_PREPARE: String(env.DB_PREPARE),
     TRUST_PROXY: String(env.TRUST_PROXY),
@@ -44,8 +59,7 @@ function functionEnv(env: Env, databaseUrl: string): Record<string, string> {
     GROUP_COMMIT_LINGER_MS: String(env.GROUP_COMMIT_LINGER_MS),
     OMS_AUDIT_JWT_SECRET: env.OMS_AUDIT_JWT_SECRET,
     CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS,
-  };
-  return Object.fromEntries(Object.entries(passed).filter((e): e is [string, string] => e[1] !== undefined));
+  });
 }
 
 function prefixLines(stream: NodeJS.ReadableStream, write: (line: string) => void): void {
@@ -62,7 +76,7 @@ function prefixLines(stream: NodeJS.ReadableStream, write: (line: string) => voi
 export function startEdgeFunctions(env: Env, databaseUrl: string, log: (line: string) => void): EdgeFunctions {
   const shownHost = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   const url = `http://${shownHost}:${env.FUNCTIONS_PORT}${FUNCTION_PATH}`;
-  const deno = fromRoot('node_modules', '.bin', 'deno');
+  const deno = denoCommand();
   let child: ChildProcess | undefined;
   let stopping = false;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -70,7 +84,7 @@ export function startEdgeFunctions(env: Env, databaseUrl: string, log: (line: st
   let markReady: (up: boolean) => void = () => {};
   const ready = new Promise<boolean>((resolve) => (markReady = resolve));
 
-  if (!existsSync(deno)) {
+  if (!existsSync(deno.command)) {
     log('Deno is not installed (npm package deno); the audit-logger edge function is not served');
     markReady(false);
     return { url, ready, pid: () => undefined, stop: async () => {} };
@@ -78,8 +92,7 @@ export function startEdgeFunctions(env: Env, databaseUrl: string, log: (line: st
 
   const launch = () => {
     const startedAt = Date.now();
-    const args = ['run', '--config', fromRoot('deno.json'), '--allow-net', '--allow-env', fromRoot('supabase', 'functions', 'audit-logger', 'local.ts')];
-    const proc = spawn(deno, args, { cwd: projectRoot(), env: functionEnv(env, databaseUrl) as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(deno.command, deno.args, { cwd: projectRoot(), env: functionEnv(env, databaseUrl), stdio: ['pipe', 'pipe', 'pipe'] });
     child = proc;
     const output = (write: (line: string) => void) => (line: string) => {
       // Deno.serve announces its address once it listens.
