@@ -22,6 +22,7 @@ import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
 import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
+import { serveSingleEvent } from '@/server/http/single-event.ts';
 import { fromRoot, projectRoot } from '@/server/paths.ts';
 
 const dev = process.argv.includes('--dev');
@@ -108,6 +109,7 @@ async function main() {
   const server = http.createServer((req, res) => {
     // The client address as our socket saw it; a client cannot supply this header.
     req.headers[OBSERVED_IP_HEADER] = socketAddress(req);
+    if (serveSingleEvent(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       console.error('[oms-audit] request failed', err);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

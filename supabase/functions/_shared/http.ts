@@ -13,8 +13,11 @@ export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
   return new Response(JSON.stringify(body), { ...init, headers });
 }
 
-/** Any failure as {"error":{…}}: AuditErrors as they are, connection loss as 503, the rest as 500 without details. */
-export function errorResponse(err: unknown, headers: HeadersInit = {}): Response {
+/**
+ * Any failure as status, headers and {"error":{…}} body: AuditErrors as they
+ * are, connection loss as 503, the rest as 500 without details.
+ */
+export function errorParts(err: unknown): { status: number; headers: Record<string, string>; body: ReturnType<AuditError['toJSON']> } {
   let audit: AuditError;
   if (err instanceof AuditError) audit = err;
   else if (isConnectionError(err)) audit = new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
@@ -23,14 +26,21 @@ export function errorResponse(err: unknown, headers: HeadersInit = {}): Response
     console.error(`[oms-audit] internal error ${id}:`, err);
     audit = new AuditError('internal', `Internal server error (reference ${id})`);
   }
-  const out = new Headers(headers);
-  if (audit.retryAfter !== undefined) out.set('retry-after', String(audit.retryAfter));
-  if (audit.status === 401) out.set('www-authenticate', 'Bearer realm="oms-audit"');
-  if (audit.status === 405) out.set('allow', 'POST, OPTIONS');
-  return jsonResponse(audit.toJSON(), { status: audit.status, headers: out });
+  const headers: Record<string, string> = {};
+  if (audit.retryAfter !== undefined) headers['retry-after'] = String(audit.retryAfter);
+  if (audit.status === 401) headers['www-authenticate'] = 'Bearer realm="oms-audit"';
+  if (audit.status === 405) headers.allow = 'POST, OPTIONS';
+  return { status: audit.status, headers, body: audit.toJSON() };
 }
 
-function bodyTooLarge(maxBytes: number): AuditError {
+export function errorResponse(err: unknown, headers: HeadersInit = {}): Response {
+  const parts = errorParts(err);
+  const out = new Headers(headers);
+  for (const [name, value] of Object.entries(parts.headers)) out.set(name, value);
+  return jsonResponse(parts.body, { status: parts.status, headers: out });
+}
+
+export function bodyTooLarge(maxBytes: number): AuditError {
   return new AuditError('body_too_large', `The request body exceeds ${maxBytes} bytes. Nothing was stored.`);
 }
 

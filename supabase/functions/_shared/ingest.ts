@@ -318,7 +318,9 @@ export class TenantAppender {
   }
 }
 
-const appenders = new WeakMap<Sql, TenantAppender>();
+// On globalThis: a process that loads this module twice (Next.js's bundle and the Node server) keeps one queue per pool.
+const holder = globalThis as typeof globalThis & { __omsAuditAppenders?: WeakMap<Sql, TenantAppender> };
+const appenders = (holder.__omsAuditAppenders ??= new WeakMap<Sql, TenantAppender>());
 
 export function appenderFor(sql: Sql, options?: AppenderOptions): TenantAppender {
   let appender = appenders.get(sql);

@@ -1,4 +1,4 @@
-/** Single events over real HTTP: REST POST /api/v1/audit/event and tRPC events.log, committed together. */
+/** Single events over real HTTP: POST /api/v1/audit/event (served by the Node server) and tRPC events.log, committed together. */
 import { randomUUID } from 'node:crypto';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,7 @@ describe('POST /api/v1/audit/event', () => {
     expect((await call('POST', EVENT, { key: t.key, body: event({ tenant_id: other.id }) })).status).toBe(403);
     expect((await call('POST', EVENT, { key: t.readKey, body: event() })).status).toBe(403);
     expect((await call('POST', EVENT, { body: event() })).status).toBe(401);
+    expect((await call('GET', EVENT, { key: t.key })).status).toBe(405);
     expect(await countEvents(t.id)).toBe(0);
     expect(await countEvents(other.id)).toBe(0);
 
