@@ -7,12 +7,16 @@ export interface Sized<T> {
   bytes: number;
 }
 
-export function sizeOf(value: unknown): number {
-  // JSON text length in UTF-16 units; a UTF-8 body may be up to 3× that for non-ASCII text.
-  const json = JSON.stringify(value);
-  let bytes = json.length;
-  for (let i = 0; i < json.length; i++) if (json.charCodeAt(i) > 0x7f) bytes += 2;
+/** An upper bound of the UTF-8 size of a string (3 bytes for every non-ASCII UTF-16 unit). */
+export function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) bytes += 2;
   return bytes;
+}
+
+/** Size of a value as JSON. */
+export function sizeOf(value: unknown): number {
+  return utf8Bytes(JSON.stringify(value));
 }
 
 export function chunk<T>(items: readonly Sized<T>[], maxEvents: number, maxBytes: number): T[][] {

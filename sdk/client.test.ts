@@ -109,18 +109,27 @@ describe('log()', () => {
     expect((await storedIds(t.id)).sort()).toEqual([...(ids as string[])].sort());
   });
 
-  it('reports invalid events to onError and sends the rest', async () => {
+  it('hands events the server refuses to onError, never sends them again, and stores the rest', async () => {
     const [t, other] = await Promise.all([newTenant(), newTenant('other')]);
-    const errors: { code: string; events: number }[] = [];
-    const audit = client(t.key, { onError: (err, events) => errors.push({ code: err.code, events: events.length }) });
-    expect(await audit.log(event({ ip_address: 'not-an-ip' }))).toBeNull();
-    expect(errors).toEqual([{ code: 'invalid_request', events: 1 }]);
-
-    // Valid by the contract but refused by the server (another tenant): only that event is dropped.
-    const good = await Promise.all(Array.from({ length: 20 }, () => audit.log(event())));
-    await audit.log(event({ tenant_id: other.id }));
+    const errors: { code: string; status?: number; events: unknown[] }[] = [];
+    const audit = client(t.key, { onError: (err, events) => errors.push({ code: err.code, status: err.status, events }) });
+    const invalid = event({ ip_address: 'not-an-ip' });
+    const foreign = event({ tenant_id: other.id });
+    const good: (string | null)[] = [];
+    for (let i = 0; i < 120; i++) {
+      good.push(await audit.log(event()));
+      if (i === 30) await audit.log(invalid);
+      if (i === 90) await audit.log(foreign);
+    }
     await audit.flush();
-    expect(errors[1]).toEqual({ code: 'tenant_mismatch', events: 1 });
+    expect(errors.map((e) => [e.code, e.status, e.events.length])).toEqual(
+      expect.arrayContaining([
+        ['invalid_request', 400, 1],
+        ['tenant_mismatch', 403, 1],
+      ]),
+    );
+    expect(errors).toHaveLength(2);
+    expect(errors.find((e) => e.code === 'invalid_request')!.events[0]).toMatchObject({ ip_address: 'not-an-ip' });
     expect((await storedIds(t.id)).sort()).toEqual([...(good as string[])].sort());
     expect(await countEvents(other.id)).toBe(0);
   });

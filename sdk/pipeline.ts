@@ -12,7 +12,7 @@
  */
 import { LIMITS, type AuditEventRequest } from '../supabase/functions/_shared/contract.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
-import { chunk, sizeOf } from './chunk.ts';
+import { chunk, utf8Bytes } from './chunk.ts';
 import { AuditClientError } from './errors.ts';
 import type { SpillStore } from './spill.ts';
 import type { Transport } from './transport.ts';
@@ -21,6 +21,8 @@ interface Pending {
   /** Order of entry into the pipeline; flush() waits for everything up to a seq. */
   seq: number;
   event: AuditEventRequest;
+  /** The event as JSON, serialized once. */
+  json: string;
   bytes: number;
   enqueuedAt: number;
   /** The spill segment it was read from, removed once all its events are stored. */
@@ -156,7 +158,7 @@ export class LogPipeline {
   }
 
   private pending(event: AuditEventRequest): Pending {
-    return { seq: ++this.lastSeq, event, bytes: sizeOf(event), enqueuedAt: Date.now() };
+    return { seq: ++this.lastSeq, ...serialized(event), enqueuedAt: Date.now() };
   }
 
   private isFull(): boolean {
@@ -225,7 +227,7 @@ export class LogPipeline {
 
   private async viaEdge(batch: Pending[]): Promise<void> {
     try {
-      await this.transport.edge(JSON.stringify({ events: batch.map((p) => p.event) }));
+      await this.transport.edge(`{"events":[${batch.map((p) => p.json).join(',')}]}`);
       this.stored(batch);
     } catch (err) {
       const error = asClientError(err);
@@ -396,7 +398,7 @@ export class LogPipeline {
         this.spillChunks.shift();
         const now = Date.now();
         this.segmentsOutstanding.set(head.name!, events.length);
-        this.queue.push(...events.map((event, i) => ({ seq: head.firstSeq + i, event, bytes: sizeOf(event), enqueuedAt: now, segment: head.name! })));
+        this.queue.push(...events.map((event, i) => ({ seq: head.firstSeq + i, ...serialized(event), enqueuedAt: now, segment: head.name! })));
         if (!events.length) this.options.spill!.remove(head.name!).catch(() => {});
       })
       .catch((err: unknown) => {
@@ -408,6 +410,11 @@ export class LogPipeline {
         this.settled();
       });
   }
+}
+
+function serialized(event: AuditEventRequest): { event: AuditEventRequest; json: string; bytes: number } {
+  const json = JSON.stringify(event);
+  return { event, json, bytes: utf8Bytes(json) };
 }
 
 export function asClientError(err: unknown): AuditClientError {
