@@ -122,6 +122,26 @@ export interface StampedEvent {
   hash: string;
 }
 
+// Random bytes for ids: calls to the system's random source cost more than the ids themselves, so small
+// batches (single events) take theirs from a pool refilled 4 KiB at a time; large batches get their own.
+const randomPool = new Uint8Array(4096);
+let randomPoolUsed = randomPool.length;
+
+function randomBytes(n: number): Uint8Array {
+  if (n > 1024) {
+    const bytes = new Uint8Array(n);
+    // getRandomValues fills at most 64 KiB per call.
+    for (let at = 0; at < n; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    return bytes;
+  }
+  if (randomPoolUsed + n > randomPool.length) {
+    crypto.getRandomValues(randomPool);
+    randomPoolUsed = 0;
+  }
+  // Used at once (before the pool can be refilled), and each byte only once.
+  return randomPool.subarray(randomPoolUsed, (randomPoolUsed += n));
+}
+
 /** Stamps a parsed batch: ids, received_at, the observed client, the event hash. */
 export function stampEvents(
   tenantId: string,
@@ -135,9 +155,7 @@ export function stampEvents(
     ]);
   }
   const received = nowTimestamp().iso;
-  // One call to the random source per batch, not per id.
-  const random = new Uint8Array(16 * events.length);
-  crypto.getRandomValues(random);
+  const random = randomBytes(16 * events.length);
   const ids: string[] = [];
   const batchDuplicates: string[] = [];
   const seen = new Set<string>();
