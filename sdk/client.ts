@@ -40,7 +40,7 @@ export interface AuditClientOptions {
   maxBufferedEvents?: number;
   /** How long a partial batch waits for more events. Default 50 ms. */
   flushIntervalMs?: number;
-  /** Requests in flight at once. Default 2. */
+  /** Requests in flight at once. Default 4. */
   maxConcurrentRequests?: number;
   /** Pauses between retries: random up to min(maxMs, baseMs · 2ⁿ). Default 100 ms … 30 s. */
   retry?: { baseMs?: number; maxMs?: number };
@@ -125,7 +125,7 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
   const pipeline = new LogPipeline(transport, {
     maxBufferedEvents: options.maxBufferedEvents ?? 10_000,
     flushIntervalMs: options.flushIntervalMs ?? 50,
-    maxConcurrentRequests: options.maxConcurrentRequests ?? 2,
+    maxConcurrentRequests: options.maxConcurrentRequests ?? 4,
     edgeThreshold,
     retry: { baseMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 30_000 },
     edgeCooldownMs: options.edgeCooldownMs ?? 30_000,
