@@ -1,26 +1,63 @@
 /**
- * Ingest benchmark: batches through the HTTP APIs (REST and tRPC) against the
- * real server, beside raw COPY of the same rows into the same tables in the
- * same run, so every figure is also a ratio to what PostgreSQL itself does here.
+ * Ingest benchmark: batches through the HTTP APIs (REST, tRPC, the audit-logger
+ * edge function under Deno), the SDK's log() with many producers, and single
+ * events with group commit beside one INSERT per request, all against the real
+ * server, beside raw COPY of the same rows into the same tables in the same
+ * run, so every figure is also a ratio to what PostgreSQL itself does here.
  *
  *   npm run bench:ingest [-- --seconds 12]
  */
+import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
-import type { TxSql } from '@/supabase/functions/_shared/db.ts';
-import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
+import { parseBatch, parseEvent, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
+import { connect, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { appendEvents, appenderFor, stampEvents, type AppenderOptions } from '@/supabase/functions/_shared/ingest.ts';
+import { createAuditClient } from '@/sdk/index.ts';
+import { freePort } from '@/test/ports.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
-import { machine, measure, startBenchEnv, table, writeReport, type Measurement } from './lib.ts';
+import { machine, measure, percentile, startBenchEnv, table, writeReport, type Measurement } from './lib.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '12' } } });
 const SECONDS = Number(values.seconds);
 const BATCH = 500;
+const EDGE_BATCH = 1000;
 
 // Realistic order-lifecycle events (about 600 bytes each as JSON), without ids: every request stores new events.
 const pool: AuditEventRequest[] = generateDemoEvents(4000, Date.now() * 1000, 7).map(({ occurred_at: _o, ...e }) => e);
 const bodies = Array.from({ length: 40 }, (_, i) => JSON.stringify({ events: Array.from({ length: BATCH }, (_, j) => pool[(i * BATCH + j) % pool.length]) }));
+const edgeBodies = Array.from({ length: 20 }, (_, i) => JSON.stringify({ events: Array.from({ length: EDGE_BATCH }, (_, j) => pool[(i * EDGE_BATCH + j) % pool.length]) }));
+const singleBodies = pool.slice(0, 1000).map((e) => JSON.stringify(e));
+
+/**
+ * Single events committed by an HTTP endpoint in this process, with the write
+ * path's appender configured as given: `maxGroupEvents: 1` is the baseline of
+ * one INSERT (one transaction) per request; the others group concurrent
+ * events, with or without lingering. Same HTTP handling for all of them.
+ */
+async function singleEventEndpoint(databaseUrl: string, tenantId: string, options: AppenderOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const sql = connect(databaseUrl, { max: 10, applicationName: 'oms-audit-bench-single' });
+  appenderFor(sql, options);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    new Promise((resolve) => req.on('end', resolve))
+      .then(() => JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown)
+      .then((body) => appendEvents(sql, { tenantId, principal: 'bench' }, [parseEvent(body)], { ip: '127.0.0.1', userAgent: 'bench' }, 'rest'))
+      .then((result) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(result)))
+      .catch((err: unknown) => res.writeHead(500).end(String(err)));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: async () => {
+      await new Promise((r) => server.close(r));
+      await sql.end();
+    },
+  };
+}
 
 function escapeCopy(v: string | null): string {
   if (v === null) return '\\N';
@@ -118,6 +155,56 @@ async function main() {
     return body.result.data.created_count;
   };
 
+  const edge = (tenantOf: (loop: number) => number) => async (loop: number) => {
+    const res = await fetch(server.functionsUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys[tenantOf(loop)]!.key}`, 'content-type': 'application/json' },
+      body: edgeBodies[k++ % edgeBodies.length],
+    });
+    const body = (await res.json()) as { created_count: number };
+    if (res.status !== 201) throw new Error(`edge function ${res.status}: ${JSON.stringify(body)}`);
+    return body.created_count;
+  };
+  // Small requests go through node:http with keep-alive: here fetch costs the client more CPU per request than the server spends.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  const single = (url: string, key: string) => () =>
+    new Promise<number>((resolve, reject) => {
+      const target = new URL(url);
+      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => (res.statusCode === 201 ? resolve((JSON.parse(text) as { created_count: number }).created_count) : reject(new Error(`single event ${res.statusCode}: ${text}`))));
+      });
+      req.on('error', reject);
+      req.end(singleBodies[k++ % singleBodies.length]);
+    });
+
+  /** SDK log() from many producers in this process: events/s until everything is stored; latency of the log() call itself. */
+  async function sdkLog(producers: number, tenant: number): Promise<Measurement> {
+    const audit = createAuditClient({ baseUrl: server.baseUrl, functionsUrl: server.functionsBaseUrl, apiKey: keys[tenant]!.key });
+    const latencies: number[] = [];
+    let events = 0;
+    const started = performance.now();
+    const deadline = started + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: producers }, async (_, p) => {
+        for (let i = p; performance.now() < deadline; i += producers) {
+          const t = performance.now();
+          await audit.log(pool[i % pool.length]!);
+          latencies.push(performance.now() - t);
+          events++;
+        }
+      }),
+    );
+    await audit.flush();
+    const seconds = (performance.now() - started) / 1000;
+    const [stored] = await sql`select count(*)::int as n from public.audit_events where tenant_id = ${tenants[tenant]!.id}`;
+    if ((stored!.n as number) < events) throw new Error(`SDK log(): ${events} logged, ${stored!.n} stored`);
+    latencies.sort((a, b) => a - b);
+    return { name: 'SDK log() → edge function (latency: log() call)', concurrency: producers, batch: 1, events, seconds, eventsPerSec: events / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
+  }
+
   console.log(`oms-audit ingest benchmark — ${machine()}\n`);
   // Warm up the server (JIT, prepared statements) before measuring.
   await measure('warm-up', 4, BATCH, 3, rest((l) => l));
@@ -127,6 +214,26 @@ async function main() {
   for (const c of [1, 2, 4, 8]) log(await measure('REST POST /api/v1/audit/events', c, BATCH, SECONDS, rest((l) => l % 8)));
   log(await measure('REST, all clients one tenant', 4, BATCH, SECONDS, rest(() => 0)));
   for (const c of [2, 4]) log(await measure('tRPC events.logBulk', c, BATCH, SECONDS, trpc((l) => l % 8)));
+  for (const c of [2, 4]) log(await measure('edge function audit-logger (Deno)', c, EDGE_BATCH, SECONDS, edge((l) => l % 8)));
+  log(await sdkLog(64, 0));
+
+  // Single events, all for one tenant: the server's endpoint (group commit), and the same write path
+  // behind a minimal HTTP endpoint in this process with one transaction per request, or grouped.
+  const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
+  const singleKey = await createApiKey(sql, { tenantId: singleTenant.id, scopes: ['events:write'] });
+  const endpoints = [
+    { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
+    { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { lingerMs: 0 }) },
+    { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { lingerMs: 2 }) },
+  ];
+  const singles: Measurement[] = [];
+  for (const c of [50, 200]) {
+    for (const { name, endpoint } of endpoints) singles.push(await measure(name, c, 1, SECONDS, single(endpoint.url, singleKey.key)));
+    singles.push(await measure('single events POST /api/v1/audit/event (server)', c, 1, SECONDS, single(`${server.baseUrl}/api/v1/audit/event`, singleKey.key)));
+  }
+  await Promise.all(endpoints.map((e) => e.endpoint.close()));
+  agent.destroy();
+  singles.forEach(log);
   const copyAfter = await copyBaseline(2);
   log(copyAfter);
 
@@ -137,6 +244,14 @@ async function main() {
     from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'public.audit_events'::regclass`;
   const bytesPerEvent = Number(size!.bytes) / Number(size!.events);
   const apiBest = Math.max(...results.filter((r) => !r.name.startsWith('raw')).map((r) => r.eventsPerSec));
+  const best = (prefix: string) => Math.max(...results.filter((r) => r.name.startsWith(prefix)).map((r) => r.eventsPerSec));
+  const edgeBest = best('edge function');
+  const sdkBest = best('SDK log()');
+  const groupGain = [50, 200].map((c) => {
+    const at = (part: string) => singles.find((m) => m.concurrency === c && m.name.includes(part))!.eventsPerSec;
+    const baseline = at('one INSERT');
+    return `${c} clients: server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
+  });
 
   const md = `# Ingest benchmark (${new Date().toISOString().slice(0, 10)})
 
@@ -147,6 +262,8 @@ Baseline: raw \`COPY … FROM STDIN\` (text) of the same rows into the same tabl
 ${table(results, copyBest)}
 
 Best HTTP path: **${Math.round(apiBest).toLocaleString('en-US')} events/s = ${(apiBest / copyBest).toFixed(2)} × raw COPY**.
+Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).
+Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**.
 Storage after the run: ${Math.round(bytesPerEvent)} bytes per event (tables + indexes, ${Number(size!.events).toLocaleString('en-US')} events).
 `;
   const file = await writeReport('ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, apiBest, bytesPerEvent });

@@ -65,7 +65,7 @@ describe('npm start on embedded PostgreSQL', () => {
   it('starts with demo data, serves the CLI beside it, and survives being killed', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-start-'));
     dirs.push(dataDir);
-    const env = { OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(await freePort()), HOST: '127.0.0.1' };
+    const env = { OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(await freePort()), FUNCTIONS_PORT: String(await freePort()), HOST: '127.0.0.1' };
     const baseUrl = `http://127.0.0.1:${env.PORT}`;
 
     const first = start(env);
@@ -94,6 +94,15 @@ describe('npm start on embedded PostgreSQL', () => {
     await healthy(baseUrl, again.child, again.output);
     expect(again.output()).toContain('reusing embedded PostgreSQL');
     expect(again.output()).not.toContain('demo data:');
+    // The edge function of the killed server went with it; the new one serves on the same port.
+    const functionUrl = `http://127.0.0.1:${env.FUNCTIONS_PORT}/functions/v1/audit-logger`;
+    for (let i = 0; i < 300 && (await fetch(functionUrl, { method: 'OPTIONS' }).catch(() => null))?.status !== 204; i++) await new Promise((r) => setTimeout(r, 100));
+    const edge = await fetch(functionUrl, {
+      method: 'POST',
+      headers: { apikey: key, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ actor_id: 'u', actor_type: 'USER', object_type: 'ORDER', object_id: 'O-1', event_type: 'CREATE' }] }),
+    });
+    expect(edge.status).toBe(201);
     const tenants = await cli(['tenant', 'list', '--json'], env);
     expect(JSON.parse(tenants.stdout).tenants.map((t: { name: string }) => t.name)).toEqual(['Demo Brokerage', 'beside the server']);
 

@@ -4,7 +4,8 @@
  *   2. opens the database: DATABASE_URL, or embedded PostgreSQL in the data folder;
  *   3. applies pending migrations and (embedded) loads demo data into an empty store;
  *   4. builds the console when no build exists, then serves it and the APIs on PORT;
- *   5. runs the background jobs (server/background.ts), e.g. month partitions ahead.
+ *   5. runs the background jobs (server/background.ts), e.g. month partitions ahead;
+ *   6. serves the audit-logger edge function under Deno on FUNCTIONS_PORT (server/functions.ts).
  * `--dev` serves with Next.js's development server instead.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,9 @@ import { migrate } from '@/server/db/migrate.ts';
 import { dataPath, openDatabase } from '@/server/db/open.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
+import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
+import { serveSingleEvent } from '@/server/http/single-event.ts';
 import { fromRoot, projectRoot } from '@/server/paths.ts';
 
 const dev = process.argv.includes('--dev');
@@ -90,6 +93,7 @@ async function main() {
 
   await sql`select oms_audit.ensure_partitions_ahead(3)`;
   const stopBackground = startBackgroundJobs(sql, env, log);
+  const functions = env.OMS_AUDIT_FUNCTIONS ? startEdgeFunctions(env, database.url, log) : null;
 
   if (!dev && !existsSync(fromRoot('.next', 'BUILD_ID'))) {
     log('no production build found; building (about a minute)…');
@@ -105,6 +109,7 @@ async function main() {
   const server = http.createServer((req, res) => {
     // The client address as our socket saw it; a client cannot supply this header.
     req.headers[OBSERVED_IP_HEADER] = socketAddress(req);
+    if (serveSingleEvent(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       console.error('[oms-audit] request failed', err);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -124,7 +129,7 @@ async function main() {
     log('shutting down');
     server.close();
     server.closeIdleConnections();
-    void stopBackground()
+    void Promise.all([stopBackground(), functions?.stop()])
       .then(() => sql.end({ timeout: 5 }))
       .catch(() => {})
       .then(() => database.embedded?.stop())

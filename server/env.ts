@@ -66,6 +66,14 @@ const schema = z.object({
   RETENTION_MIN_TOTAL_YEARS: int(6, 1),
   /** Minutes between the server's retention runs (archive, verify, drop, expire); 0 turns them off. */
   RETENTION_RUN_EVERY_MINUTES: int(360, 0),
+  /** Group commit: a small group waits up to this long for more events while the tenant's previous one commits (0: never). */
+  GROUP_COMMIT_LINGER_MS: int(2, 0),
+  /** Serve the audit-logger edge function under Deno beside the server (npm start). */
+  OMS_AUDIT_FUNCTIONS: bool(true),
+  /** Port of the local edge functions (Supabase's local stack uses 54321 too): /functions/v1/audit-logger. */
+  FUNCTIONS_PORT: int(54321, 1),
+  /** The project's JWT secret: lets trusted back-ends write through the edge function with a service-role JWT. */
+  OMS_AUDIT_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

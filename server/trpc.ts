@@ -30,6 +30,7 @@ const TRPC_CODES: Record<AuditError['code'], TRPC_ERROR_CODE_KEY> = {
   forbidden: 'FORBIDDEN',
   tenant_mismatch: 'FORBIDDEN',
   not_found: 'NOT_FOUND',
+  method_not_allowed: 'METHOD_NOT_SUPPORTED',
   batch_too_large: 'PAYLOAD_TOO_LARGE',
   body_too_large: 'PAYLOAD_TOO_LARGE',
   rate_limited: 'TOO_MANY_REQUESTS',

@@ -20,6 +20,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     baseUrl: string;
+    /** supabase-js createClient URL of the running server's edge functions. */
+    functionsBaseUrl: string;
     dataDir: string;
     signingKeyFile: string;
   }
@@ -50,6 +52,7 @@ export default async function setup(project: TestProject) {
 
   project.provide('databaseUrl', pg.url);
   project.provide('baseUrl', server.baseUrl);
+  project.provide('functionsBaseUrl', server.functionsBaseUrl);
   project.provide('dataDir', dataDir);
   project.provide('signingKeyFile', signingKeyFile);
 

@@ -1,6 +1,7 @@
 /**
  * Starts the real oms-audit server (scripts/start.ts: Next.js production build,
- * real HTTP) as a child process against a given database.
+ * real HTTP, and the audit-logger edge function under Deno on its own free
+ * port) as a child process against a given database.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from './ports.ts';
@@ -8,6 +9,10 @@ import { freePort } from './ports.ts';
 export interface RunningServer {
   baseUrl: string;
   port: number;
+  /** The Supabase-style base URL of the edge functions (supabase-js createClient's URL). */
+  functionsBaseUrl: string;
+  /** POST target of the audit-logger edge function. */
+  functionsUrl: string;
   process: ChildProcess;
   output: () => string;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -15,6 +20,7 @@ export interface RunningServer {
 
 export async function startServer(options: { databaseUrl: string; env?: Record<string, string>; port?: number; dataDir?: string }): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
+  const functionsPort = Number(options.env?.FUNCTIONS_PORT ?? (await freePort()));
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: process.cwd(),
@@ -25,6 +31,7 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
       PORT: String(port),
       HOST: '127.0.0.1',
       OMS_AUDIT_DEMO: 'false',
+      FUNCTIONS_PORT: String(functionsPort),
       ...(options.dataDir ? { OMS_AUDIT_DATA_DIR: options.dataDir } : {}),
       ...options.env,
     },
@@ -48,16 +55,32 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  const functionsBaseUrl = `http://127.0.0.1:${functionsPort}`;
+  const functionsUrl = `${functionsBaseUrl}/functions/v1/audit-logger`;
+  if (options.env?.OMS_AUDIT_FUNCTIONS !== 'false') await functionListening(functionsUrl, deadline, child, () => output);
   return {
     baseUrl,
     port,
+    functionsBaseUrl,
+    functionsUrl,
     process: child,
     output: () => output,
     stop: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill(signal);
       }),
   };
+}
+
+/** Waits until the edge function answers a CORS preflight. */
+export async function functionListening(functionsUrl: string, deadline: number, child?: ChildProcess, output?: () => string): Promise<void> {
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${output?.()}`);
+    const res = await fetch(functionsUrl, { method: 'OPTIONS' }).catch(() => null);
+    if (res?.status === 204) return;
+    if (Date.now() > deadline) throw new Error(`the edge function did not start:\n${output?.()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -3,17 +3,19 @@
  * Next.js module reloading in development does not open a new pool each time.
  */
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { appenderFor } from '@/supabase/functions/_shared/ingest.ts';
 import { env } from '@/server/env.ts';
 
 const holder = globalThis as typeof globalThis & { __omsAuditSql?: Sql };
 
 export function db(): Sql {
   if (!holder.__omsAuditSql) {
-    const { DATABASE_URL, DB_POOL_MAX, DB_PREPARE } = env();
+    const { DATABASE_URL, DB_POOL_MAX, DB_PREPARE, GROUP_COMMIT_LINGER_MS } = env();
     if (!DATABASE_URL) {
       throw new Error('DATABASE_URL is not set: start oms-audit with `npm start`, which provides embedded PostgreSQL, or set DATABASE_URL');
     }
     holder.__omsAuditSql = connect(DATABASE_URL, { max: DB_POOL_MAX, prepare: DB_PREPARE, applicationName: 'oms-audit-server' });
+    appenderFor(holder.__omsAuditSql, { lingerMs: GROUP_COMMIT_LINGER_MS });
   }
   return holder.__omsAuditSql;
 }

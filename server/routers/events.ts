@@ -1,9 +1,9 @@
-/** events.*: bulk logging and reading. Thin: credentials → service call → result. */
+/** events.*: logging (one event or a batch) and reading. Thin: credentials → service call → result. */
 import { router, tenantProcedure } from '@/server/trpc.ts';
-import { logEvents } from '@/server/services/ingest.ts';
+import { logEvent, logEvents } from '@/server/services/ingest.ts';
 import { getEvent, listEvents, objectHistory } from '@/server/services/query.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
-import { auditEventOutput, eventPageOutput, getInput, ingestResultOutput, listInput, logBulkInput, objectHistoryInput } from './events.types.ts';
+import { auditEventOutput, eventPageOutput, getInput, ingestResultOutput, listInput, logBulkInput, logInput, objectHistoryInput } from './events.types.ts';
 
 export const eventsRouter = router({
   logBulk: tenantProcedure
@@ -11,6 +11,12 @@ export const eventsRouter = router({
     .input(logBulkInput)
     .output(ingestResultOutput)
     .mutation(({ ctx, input }) => logEvents(ctx.sql, ctx.writer, input.events, ctx.observed, 'trpc')),
+
+  log: tenantProcedure
+    .meta({ permission: 'events:write', rate: 'write' })
+    .input(logInput)
+    .output(ingestResultOutput)
+    .mutation(({ ctx, input }) => logEvent(ctx.sql, ctx.writer, input, ctx.observed)),
 
   list: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })

@@ -1,9 +1,12 @@
 /** Request and response schemas of the events router. */
 import { z } from 'zod';
-import { batchSchema, LIMITS, OUTCOMES, typeName, uuid } from '@/supabase/functions/_shared/contract.ts';
+import { auditEventInput, batchSchema, LIMITS, OUTCOMES, typeName, uuid } from '@/supabase/functions/_shared/contract.ts';
 import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
 
 export const logBulkInput = batchSchema(LIMITS.apiBatch);
+
+/** One event, the same contract as each event of a batch. */
+export const logInput = auditEventInput;
 
 export const ingestResultOutput = z.object({
   created_count: z.number().int(),

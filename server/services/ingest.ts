@@ -20,3 +20,12 @@ export async function logEvents(
 ): Promise<IngestResult> {
   return appendEvents(sql, writer, events, observed, method);
 }
+
+/**
+ * One event (tRPC events.log, POST /api/v1/audit/event). Concurrent single
+ * events of a tenant are committed together in one multi-row insert (the
+ * appender's group commit); the call resolves once its event is committed.
+ */
+export async function logEvent(sql: Sql, writer: WriteCaller, event: AuditEventInput, observed: ObservedClient): Promise<IngestResult> {
+  return appendEvents(sql, writer, [event], observed, 'group_commit');
+}

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'tenant_mismatch'
   | 'not_found'
+  | 'method_not_allowed'
   | 'batch_too_large'
   | 'body_too_large'
   | 'rate_limited'
@@ -32,6 +33,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   tenant_mismatch: 403,
   not_found: 404,
+  method_not_allowed: 405,
   batch_too_large: 413,
   body_too_large: 413,
   rate_limited: 429,

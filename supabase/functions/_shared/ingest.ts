@@ -122,6 +122,26 @@ export interface StampedEvent {
   hash: string;
 }
 
+// Random bytes for ids: calls to the system's random source cost more than the ids themselves, so small
+// batches (single events) take theirs from a pool refilled 4 KiB at a time; large batches get their own.
+const randomPool = new Uint8Array(4096);
+let randomPoolUsed = randomPool.length;
+
+function randomBytes(n: number): Uint8Array {
+  if (n > 1024) {
+    const bytes = new Uint8Array(n);
+    // getRandomValues fills at most 64 KiB per call.
+    for (let at = 0; at < n; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    return bytes;
+  }
+  if (randomPoolUsed + n > randomPool.length) {
+    crypto.getRandomValues(randomPool);
+    randomPoolUsed = 0;
+  }
+  // Used at once (before the pool can be refilled), and each byte only once.
+  return randomPool.subarray(randomPoolUsed, (randomPoolUsed += n));
+}
+
 /** Stamps a parsed batch: ids, received_at, the observed client, the event hash. */
 export function stampEvents(
   tenantId: string,
@@ -135,10 +155,7 @@ export function stampEvents(
     ]);
   }
   const received = nowTimestamp().iso;
-  // One call to the random source per batch, not per id.
-  const random = new Uint8Array(16 * events.length);
-  // getRandomValues fills at most 64 KiB per call.
-  for (let at = 0; at < random.length; at += 65_536) crypto.getRandomValues(random.subarray(at, at + 65_536));
+  const random = randomBytes(16 * events.length);
   const ids: string[] = [];
   const batchDuplicates: string[] = [];
   const seen = new Set<string>();
@@ -192,6 +209,9 @@ interface TenantQueue {
   queuedRows: number;
   /** Transactions of this tenant in flight from this process. */
   inFlight: number;
+  /** While a small group waits for company: until when, and the timer that ends the wait. */
+  lingerUntil?: number;
+  lingerTimer?: ReturnType<typeof setTimeout>;
 }
 
 export interface AppenderOptions {
@@ -205,6 +225,14 @@ export interface AppenderOptions {
    * waiting there when the current one commits, so PostgreSQL never waits for us.
    */
   maxInFlight?: number;
+  /**
+   * While a transaction of the tenant is already in flight, a further group of
+   * fewer than lingerEvents waits up to lingerMs for more events before it starts
+   * (it would only wait for the tenant's lock anyway). With nothing in flight a
+   * group starts at once, so a lone request never waits. 0 turns lingering off.
+   */
+  lingerMs?: number;
+  lingerEvents?: number;
 }
 
 /**
@@ -217,6 +245,8 @@ export class TenantAppender {
   private readonly maxGroupEvents: number;
   private readonly maxQueuedEvents: number;
   private readonly maxInFlight: number;
+  private readonly lingerMs: number;
+  private readonly lingerEvents: number;
 
   constructor(
     private readonly sql: Sql,
@@ -225,6 +255,8 @@ export class TenantAppender {
     this.maxGroupEvents = options.maxGroupEvents ?? 5000;
     this.maxQueuedEvents = options.maxQueuedEvents ?? 50_000;
     this.maxInFlight = options.maxInFlight ?? 2;
+    this.lingerMs = options.lingerMs ?? 0;
+    this.lingerEvents = options.lingerEvents ?? 100;
   }
 
   /** Events waiting (not yet in a running transaction), over all tenants. */
@@ -252,6 +284,15 @@ export class TenantAppender {
   /** Starts transactions while there is work and room in flight. */
   private pump(tenantId: string, queue: TenantQueue): void {
     while (queue.jobs.length && queue.inFlight < this.maxInFlight) {
+      if (this.shouldLinger(queue)) {
+        queue.lingerTimer ??= setTimeout(() => {
+          queue.lingerTimer = undefined;
+          this.pump(tenantId, queue);
+        }, queue.lingerUntil! - performance.now());
+        return;
+      }
+      clearTimeout(queue.lingerTimer);
+      queue.lingerTimer = queue.lingerUntil = undefined;
       const group: Job[] = [];
       let size = 0;
       while (queue.jobs.length && (group.length === 0 || size + queue.jobs[0]!.rows.length <= this.maxGroupEvents)) {
@@ -267,6 +308,14 @@ export class TenantAppender {
         else if (queue.inFlight === 0) this.queues.delete(tenantId);
       });
     }
+  }
+
+  /** A small group waits (once, at most lingerMs) while another transaction of the tenant runs. */
+  private shouldLinger(queue: TenantQueue): boolean {
+    if (this.lingerMs <= 0 || queue.inFlight === 0 || queue.queuedRows >= this.lingerEvents) return false;
+    const now = performance.now();
+    queue.lingerUntil ??= now + this.lingerMs;
+    return now < queue.lingerUntil;
   }
 
   private async commitGroup(tenantId: string, group: Job[]): Promise<void> {
@@ -287,7 +336,9 @@ export class TenantAppender {
   }
 }
 
-const appenders = new WeakMap<Sql, TenantAppender>();
+// On globalThis: a process that loads this module twice (Next.js's bundle and the Node server) keeps one queue per pool.
+const holder = globalThis as typeof globalThis & { __omsAuditAppenders?: WeakMap<Sql, TenantAppender> };
+const appenders = (holder.__omsAuditAppenders ??= new WeakMap<Sql, TenantAppender>());
 
 export function appenderFor(sql: Sql, options?: AppenderOptions): TenantAppender {
   let appender = appenders.get(sql);

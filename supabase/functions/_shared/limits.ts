@@ -22,6 +22,8 @@ export const LIMITS = {
   /** Request body sizes. */
   apiBodyBytes: 4 * 1024 * 1024,
   edgeBodyBytes: 8 * 1024 * 1024,
+  /** One event (`POST /api/v1/audit/event`): a full context and every field, with room to spare. */
+  eventBodyBytes: 64 * 1024,
   /** Rows per page when listing. */
   maxPageSize: 1000,
   defaultPageSize: 100,

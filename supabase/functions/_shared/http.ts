@@ -1,0 +1,84 @@
+/**
+ * HTTP pieces every transport shares (Next.js route handlers and the
+ * audit-logger edge function): JSON responses, errors in one JSON shape with
+ * the right status and headers, and bounded body reading. Web-standard
+ * Request/Response only, so it runs under Node and Deno alike.
+ */
+import { AuditError, isConnectionError } from './errors.ts';
+
+export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set('content-type', 'application/json; charset=utf-8');
+  headers.set('cache-control', 'no-store');
+  return new Response(JSON.stringify(body), { ...init, headers });
+}
+
+/**
+ * Any failure as status, headers and {"error":{…}} body: AuditErrors as they
+ * are, connection loss as 503, the rest as 500 without details.
+ */
+export function errorParts(err: unknown): { status: number; headers: Record<string, string>; body: ReturnType<AuditError['toJSON']> } {
+  let audit: AuditError;
+  if (err instanceof AuditError) audit = err;
+  else if (isConnectionError(err)) audit = new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
+  else {
+    const id = crypto.randomUUID();
+    console.error(`[oms-audit] internal error ${id}:`, err);
+    audit = new AuditError('internal', `Internal server error (reference ${id})`);
+  }
+  const headers: Record<string, string> = {};
+  if (audit.retryAfter !== undefined) headers['retry-after'] = String(audit.retryAfter);
+  if (audit.status === 401) headers['www-authenticate'] = 'Bearer realm="oms-audit"';
+  if (audit.status === 405) headers.allow = 'POST, OPTIONS';
+  return { status: audit.status, headers, body: audit.toJSON() };
+}
+
+export function errorResponse(err: unknown, headers: HeadersInit = {}): Response {
+  const parts = errorParts(err);
+  const out = new Headers(headers);
+  for (const [name, value] of Object.entries(parts.headers)) out.set(name, value);
+  return jsonResponse(parts.body, { status: parts.status, headers: out });
+}
+
+export function bodyTooLarge(maxBytes: number): AuditError {
+  return new AuditError('body_too_large', `The request body exceeds ${maxBytes} bytes. Nothing was stored.`);
+}
+
+/** 413 when the declared Content-Length is over the limit: checked before anything else is done. */
+export function checkDeclaredLength(req: Request, maxBytes: number): void {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) throw bodyTooLarge(maxBytes);
+}
+
+/**
+ * Reads a JSON body of at most `maxBytes`. A larger body is refused (413)
+ * as soon as it is seen to be larger, before it is read to the end.
+ */
+export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  checkDeclaredLength(req, maxBytes);
+  if (!req.body) throw new AuditError('malformed_json', 'The request has no body; send JSON');
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw bodyTooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new AuditError('malformed_json', `The body is not valid JSON: ${(err as Error).message}`);
+  }
+}
