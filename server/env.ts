@@ -41,6 +41,12 @@ const schema = z.object({
   RATE_LIMIT_READ_REQUESTS_PER_SEC: int(200, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */
   API_KEY_CACHE_SECONDS: int(10, 0),
+  /** HS256 secret of console sessions and Supabase JWTs. Unset: generated into <data dir>/secrets/jwt-secret. */
+  SUPABASE_JWT_SECRET: z.string().min(32, 'must have at least 32 characters').optional(),
+  /** Also accept asymmetric JWTs (RS256/ES256) signed by the keys at this JWKS URL, e.g. Supabase Auth's. */
+  SUPABASE_JWKS_URL: z.url({ error: 'must be a URL' }).optional(),
+  /** Lifetime of a console sign-in. */
+  SESSION_HOURS: int(8, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
