@@ -3,5 +3,7 @@ import type { Command } from './command.ts';
 import { databaseCommands } from './commands/database.ts';
 import { keyCommands } from './commands/keys.ts';
 import { tenantCommands } from './commands/tenants.ts';
+import { userCommands } from './commands/users.ts';
+import { exportCommands } from './commands/exports.ts';
 
-export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands];
+export const COMMANDS: Command[] = [...databaseCommands, ...tenantCommands, ...keyCommands, ...userCommands, ...exportCommands];

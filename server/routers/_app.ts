@@ -1,9 +1,17 @@
 /** The application router: one sub-router per domain. */
 import { router } from '@/server/trpc.ts';
+import { apiKeysRouter } from './api-keys.ts';
 import { eventsRouter } from './events.ts';
+import { savedSearchesRouter } from './saved-searches.ts';
+import { sessionRouter } from './session.ts';
+import { usersRouter } from './users.ts';
 
 export const appRouter = router({
   events: eventsRouter,
+  session: sessionRouter,
+  apiKeys: apiKeysRouter,
+  users: usersRouter,
+  savedSearches: savedSearchesRouter,
 });
 
 export type AppRouter = typeof appRouter;

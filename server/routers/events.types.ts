@@ -1,7 +1,7 @@
 /** Request and response schemas of the events router. */
 import { z } from 'zod';
 import { batchSchema, LIMITS, OUTCOMES, typeName, uuid } from '@/supabase/functions/_shared/contract.ts';
-import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
+import { eventFilters, listEventsInput } from '@/supabase/functions/_shared/filters.ts';
 
 export const logBulkInput = batchSchema(LIMITS.apiBatch);
 
@@ -52,4 +52,15 @@ export const objectHistoryInput = z.object({
   cursor: z.string().max(512).optional(),
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
   order: z.enum(['asc', 'desc']).default('asc'),
+});
+
+export const countInput = eventFilters.refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
+
+export const countOutput = z.object({ count: z.number().int(), exact: z.boolean() });
+
+export const facetsOutput = z.object({
+  event_types: z.array(z.string()),
+  object_types: z.array(z.string()),
+  actor_types: z.array(z.string()),
+  sources: z.array(z.string()),
 });
