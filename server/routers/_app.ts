@@ -2,6 +2,7 @@
 import { router } from '@/server/trpc.ts';
 import { apiKeysRouter } from './api-keys.ts';
 import { eventsRouter } from './events.ts';
+import { exportsRouter } from './exports.ts';
 import { savedSearchesRouter } from './saved-searches.ts';
 import { sessionRouter } from './session.ts';
 import { usersRouter } from './users.ts';
@@ -12,6 +13,7 @@ export const appRouter = router({
   apiKeys: apiKeysRouter,
   users: usersRouter,
   savedSearches: savedSearchesRouter,
+  exports: exportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -31,7 +31,7 @@ export const eventsRouter = router({
     .meta({ permission: 'events:read', rate: 'read' })
     .input(listInput)
     .output(eventPageOutput)
-    .query(async ({ ctx, input }) => {
+    .query(async ({ ctx, input: { direction: _direction, ...input } }) => {
       // A console user's search is recorded once (its first page), not for every page scrolled.
       const [page] = await Promise.all([
         listEvents(ctx.sql, ctx.claims, input),

@@ -42,7 +42,8 @@ export const eventPageOutput = z.object({
   next_cursor: z.string().nullable(),
 });
 
-export const listInput = listEventsInput;
+/** The list input plus `direction`, which TanStack infinite queries send with every page (always forward here). */
+export const listInput = listEventsInput.safeExtend({ direction: z.enum(['forward', 'backward']).optional() });
 
 export const getInput = z.object({ id: uuid });
 
