@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from './timestamp.tsx';
+import { formatUtc } from '@/lib/time.ts';
 
 export function ApiKeys() {
   const trpc = useTRPC();

@@ -12,7 +12,7 @@ import { useEffect, useMemo, useRef } from 'react';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
 import { COLUMNS, type ColumnKey } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from './timestamp.tsx';
+import { formatUtc } from '@/lib/time.ts';
 
 const PAGE_SIZE = 250;
 const ROW_HEIGHT = 34;
@@ -97,62 +97,77 @@ export function EventTable({ filters, order, columns, label }: { filters: EventF
     );
   }
 
-  return (
-    <div role="table" aria-label={label} aria-rowcount={query.hasNextPage ? -1 : rows.length + 1} className="card overflow-hidden text-sm" onKeyDown={onKeyDown}>
-      <div role="rowgroup">
-        <div role="row" className="grid border-b border-slate-200 bg-slate-100 px-2 font-medium text-slate-800 dark:border-slate-700 dark:bg-slate-800 dark:text-slate-200" style={{ gridTemplateColumns: template }}>
-          {shown.map((c) => (
-            <div role="columnheader" key={c.key} className="truncate px-2 py-1.5">
-              {c.label}
-            </div>
-          ))}
-        </div>
-      </div>
-      {query.isPending ? (
-        <div className="space-y-2 p-3" aria-busy="true" aria-label="Loading events">
-          {Array.from({ length: 8 }, (_, i) => (
-            <div key={i} className="skeleton h-6" />
-          ))}
-        </div>
-      ) : rows.length === 0 ? (
-        <div className="p-8 text-center text-slate-700 dark:text-slate-300">
-          <p className="font-medium">No events match these filters.</p>
-          <p className="mt-1 text-sm">Widen the time range or clear a filter.</p>
-        </div>
-      ) : (
-        <div ref={parentRef} role="rowgroup" className="h-[calc(100vh-22rem)] min-h-80 overflow-auto" data-testid="results-scroll">
-          <div className="relative w-full" style={{ height: virtualizer.getTotalSize() }}>
-            {items.map((item) => {
-              const row = rows[item.index]!;
-              return (
-                <div
-                  key={row.id}
-                  role="row"
-                  aria-rowindex={item.index + 2}
-                  data-row-index={item.index}
-                  className="absolute left-0 grid w-full items-center border-b border-slate-100 px-2 hover:bg-blue-50 focus-within:bg-blue-50 dark:border-slate-800 dark:hover:bg-slate-800 dark:focus-within:bg-slate-800"
-                  style={{ height: ROW_HEIGHT, transform: `translateY(${item.start}px)`, gridTemplateColumns: template }}
-                >
-                  {shown.map((c, i) => (
-                    <div role="cell" key={c.key} className="truncate px-2">
-                      {i === 0 ? (
-                        <Link href={`/events/${row.id}`} className="link">
-                          {cell(row as Row, c.key)}
-                        </Link>
-                      ) : (
-                        cell(row as Row, c.key)
-                      )}
-                    </div>
-                  ))}
-                </div>
-              );
-            })}
+  const header = (
+    <div role="rowgroup">
+      <div role="row" className="grid border-b border-slate-200 bg-slate-100 px-2 font-medium text-slate-800 dark:border-slate-700 dark:bg-slate-800 dark:text-slate-200" style={{ gridTemplateColumns: template }}>
+        {shown.map((c) => (
+          <div role="columnheader" key={c.key} className="truncate px-2 py-1.5">
+            {c.label}
           </div>
-          {isFetchingNextPage ? <p className="p-2 text-center text-slate-600 dark:text-slate-400">Loading more…</p> : null}
+        ))}
+      </div>
+    </div>
+  );
+
+  return (
+    <div className="card overflow-hidden text-sm">
+      {query.isPending ? (
+        <>
+          <div role="table" aria-label={label} aria-rowcount={1}>
+            {header}
+          </div>
+          <div className="space-y-2 p-3" aria-busy="true" aria-label="Loading events">
+            {Array.from({ length: 8 }, (_, i) => (
+              <div key={i} className="skeleton h-6" />
+            ))}
+          </div>
+        </>
+      ) : rows.length === 0 ? (
+        <>
+          <div role="table" aria-label={label} aria-rowcount={1}>
+            {header}
+          </div>
+          <div className="p-8 text-center text-slate-700 dark:text-slate-300">
+            <p className="font-medium">No events match these filters.</p>
+            <p className="mt-1 text-sm">Widen the time range or clear a filter.</p>
+          </div>
+        </>
+      ) : (
+        <div role="table" aria-label={label} aria-rowcount={hasNextPage ? -1 : rows.length + 1} onKeyDown={onKeyDown}>
+          {header}
+          <div ref={parentRef} role="rowgroup" className="h-[calc(100vh-22rem)] min-h-80 overflow-auto" data-testid="results-scroll">
+            <div className="relative w-full" style={{ height: virtualizer.getTotalSize() }}>
+              {items.map((item) => {
+                const row = rows[item.index]!;
+                return (
+                  <div
+                    key={row.id}
+                    role="row"
+                    aria-rowindex={item.index + 2}
+                    data-row-index={item.index}
+                    className="absolute left-0 grid w-full items-center border-b border-slate-100 px-2 hover:bg-blue-50 focus-within:bg-blue-50 dark:border-slate-800 dark:hover:bg-slate-800 dark:focus-within:bg-slate-800"
+                    style={{ height: ROW_HEIGHT, transform: `translateY(${item.start}px)`, gridTemplateColumns: template }}
+                  >
+                    {shown.map((c, i) => (
+                      <div role="cell" key={c.key} className="truncate px-2">
+                        {i === 0 ? (
+                          <Link href={`/events/${row.id}`} className="link">
+                            {cell(row as Row, c.key)}
+                          </Link>
+                        ) : (
+                          cell(row as Row, c.key)
+                        )}
+                      </div>
+                    ))}
+                  </div>
+                );
+              })}
+            </div>
+          </div>
         </div>
       )}
       <p className="border-t border-slate-200 px-3 py-1.5 text-xs text-slate-600 dark:border-slate-700 dark:text-slate-400" aria-live="polite">
-        {rows.length.toLocaleString('en-US')} loaded{hasNextPage ? ' · scroll for more' : rows.length ? ' · end of results' : ''}
+        {rows.length.toLocaleString('en-US')} loaded{isFetchingNextPage ? ' · loading more…' : hasNextPage ? ' · scroll for more' : rows.length ? ' · end of results' : ''}
       </p>
     </div>
   );

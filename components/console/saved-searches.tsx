@@ -2,7 +2,7 @@
 import Link from 'next/link';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from './timestamp.tsx';
+import { formatUtc } from '@/lib/time.ts';
 
 export function SavedSearches({ userId, isAdmin }: { userId: string; isAdmin: boolean }) {
   const trpc = useTRPC();

@@ -11,7 +11,7 @@ import { useEffect, useId, useState } from 'react';
 import { apiQueryString, COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey, type SearchState } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { EventTable } from './event-table.tsx';
-import { formatUtc, localTime } from './timestamp.tsx';
+import { formatUtc, localTime } from '@/lib/time.ts';
 
 const TEXT_FIELDS = [
   { key: 'object_id', label: 'Object ID', placeholder: 'ORD-100001' },

@@ -2,7 +2,7 @@
 /** "State as of": replays the `after` fields of an object's events up to a chosen moment (UTC). */
 import { useId, useState } from 'react';
 import { formatValue, stateAsOf, type ReplayEvent } from '@/lib/diff.ts';
-import { formatUtc } from './timestamp.tsx';
+import { formatUtc } from '@/lib/time.ts';
 
 function inputToIso(value: string): string {
   // datetime-local with seconds, read as UTC; the end of that second includes events within it.

@@ -1,5 +1,6 @@
 'use client';
 import { useSyncExternalStore } from 'react';
+import { formatUtc, localTime } from '@/lib/time.ts';
 
 const subscribe = () => () => {};
 
@@ -18,15 +19,4 @@ export function Timestamp({ iso, showLocal = true }: { iso: string; showLocal?: 
       {showLocal && local ? <span className="ml-2 text-slate-600 dark:text-slate-400">({local})</span> : null}
     </span>
   );
-}
-
-/** 2026-11-26T14:00:00.123456Z → 2026-11-26 14:00:00.123456 UTC */
-export function formatUtc(iso: string): string {
-  return iso.replace('T', ' ').replace('Z', ' UTC');
-}
-
-export function localTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
 }

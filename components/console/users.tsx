@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { TENANT_ROLES, type TenantRole } from '@/server/auth/caller.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from './timestamp.tsx';
+import { formatUtc } from '@/lib/time.ts';
 
 export function Users({ selfId }: { selfId: string }) {
   const trpc = useTRPC();

@@ -170,9 +170,9 @@ const holder = globalThis as typeof globalThis & { __omsAuditExportsRunning?: nu
 async function saveManifest(sql: Sql, claims: TenantClaims, manifest: ExportManifest, insert: boolean): Promise<void> {
   await inTenant(sql, claims, async (tx) => {
     if (insert) {
-      await tx`insert into public.audit_exports (id, tenant_id, status, manifest) values (${manifest.export_id}, ${manifest.tenant_id}, ${manifest.status}, ${tx.json(manifest as never)})`;
+      await tx`insert into public.audit_exports (id, tenant_id, status, manifest) values (${manifest.export_id}, ${manifest.tenant_id}, ${manifest.status}, ${JSON.stringify(manifest)}::text::json)`;
     } else {
-      await tx`update public.audit_exports set status = ${manifest.status}, manifest = ${tx.json(manifest as never)}, completed_at = now() where id = ${manifest.export_id}`;
+      await tx`update public.audit_exports set status = ${manifest.status}, manifest = ${JSON.stringify(manifest)}::text::json, completed_at = now() where id = ${manifest.export_id}`;
     }
   });
 }

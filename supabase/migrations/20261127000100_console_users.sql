@@ -47,7 +47,8 @@ create table public.audit_exports (
   id uuid primary key,
   tenant_id uuid not null,
   status text not null check (status in ('streaming', 'complete', 'failed')),
-  manifest jsonb not null,
+  -- json, not jsonb: the manifest keeps the documented key order.
+  manifest json not null,
   created_at timestamptz not null default now(),
   completed_at timestamptz
 );

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
-import { formatUtc } from '@/components/console/timestamp.tsx';
+import { formatUtc } from '@/lib/time.ts';
 
 export const metadata: Metadata = { title: 'Exports' };
 
