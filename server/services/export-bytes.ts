@@ -30,6 +30,8 @@ export interface RecordStats {
 export interface ByteTransformer {
   /** Transforms one chunk; the result may share no memory with the input. */
   push(chunk: Uint8Array): Uint8Array;
+  /** Bytes held back at the end of the stream (a closing quote whose meaning depended on the next byte). */
+  end(): Uint8Array;
   stats(): RecordStats;
 }
 
@@ -85,7 +87,8 @@ export function csvTransformer(options: { delimiter: number; contextColumn: numb
       // At most one extra byte per record end (CR); compaction only shrinks.
       let records_in_chunk = 0;
       for (let i = 0; i < chunk.length; i++) if (chunk[i] === LF) records_in_chunk++;
-      const out = new Uint8Array(chunk.length + records_in_chunk);
+      // A quote held back from the previous chunk may be written here too.
+      const out = new Uint8Array(chunk.length + records_in_chunk + (quotePending ? 1 : 0));
       let o = 0;
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i]!;
@@ -145,6 +148,12 @@ export function csvTransformer(options: { delimiter: number; contextColumn: numb
         }
       }
       return o === out.length ? out : out.subarray(0, o);
+    },
+    end() {
+      if (!quotePending) return new Uint8Array(0);
+      quotePending = false;
+      quoted = false;
+      return new Uint8Array([QUOTE]);
     },
     stats() {
       return { rows: Math.max(0, records - 1), firstOccurredAt: time.firstValue(), lastOccurredAt: time.lastValue() };
@@ -207,6 +216,9 @@ export function jsonlTransformer(options: { timeKeyIndex: number }): ByteTransfo
         out[o++] = b;
       }
       return out.subarray(0, o);
+    },
+    end() {
+      return new Uint8Array(0);
     },
     stats() {
       return { rows: records, firstOccurredAt: time.firstValue(), lastOccurredAt: time.lastValue() };

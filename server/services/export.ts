@@ -317,6 +317,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
           if (!emit(output, transformer.push(chunk))) copy.pause();
         });
         copy.once('end', () => {
+          emit(output, transformer.end());
           void transaction.then(
             () =>
               finish('complete').then((m) => {
