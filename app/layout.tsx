@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import './globals.css';
 
 export const metadata: Metadata = {
-  title: 'oms-audit',
+  title: { default: 'oms-audit', template: '%s · oms-audit' },
   description: 'Audit trail for order management systems',
 };
 

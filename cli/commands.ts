@@ -5,6 +5,8 @@ import { integrityCommands } from './commands/integrity.ts';
 import { keyCommands } from './commands/keys.ts';
 import { retentionCommands } from './commands/retention.ts';
 import { tenantCommands } from './commands/tenants.ts';
+import { userCommands } from './commands/users.ts';
+import { exportCommands } from './commands/exports.ts';
 
 export const COMMANDS: Command[] = [
   ...databaseCommands,
@@ -12,4 +14,6 @@ export const COMMANDS: Command[] = [
   ...keyCommands,
   ...integrityCommands,
   ...retentionCommands,
+  ...userCommands,
+  ...exportCommands,
 ];

@@ -89,6 +89,13 @@ async function main() {
     }
     const key = existsSync(keyFile) ? (await readFile(keyFile, 'utf8')).trim() : '(created earlier; see oms-audit key create)';
     log(`demo tenant "${seeded.tenant.name}" (${seeded.tenant.id}); demo API key: ${key}`);
+    const auditorFile = dataPath(env, 'secrets', 'demo-auditor');
+    if (seeded.auditor) {
+      await mkdir(path.dirname(auditorFile), { recursive: true, mode: 0o700 });
+      await writeFile(auditorFile, `${seeded.auditor.email}\n${seeded.auditor.password}\n`, { mode: 0o600 });
+    }
+    const [auditorEmail, auditorPassword] = existsSync(auditorFile) ? (await readFile(auditorFile, 'utf8')).split('\n') : [];
+    if (auditorEmail) log(`demo console sign-in: ${auditorEmail} / ${auditorPassword} (auditor)`);
   }
 
   await sql`select oms_audit.ensure_partitions_ahead(3)`;

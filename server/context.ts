@@ -7,7 +7,7 @@ import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { db } from '@/server/db/client.ts';
 import type { Caller } from '@/server/auth/caller.ts';
-import { observedClient, resolveCaller } from '@/server/auth/credentials.ts';
+import { checkCsrf, observedClient, resolveCredential } from '@/server/auth/credentials.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 
 export interface ContextInner {
@@ -30,7 +30,9 @@ export function createContextInner(opts: { caller: Caller; observed?: ObservedCl
 export async function createContext({ req }: { req: Request }): Promise<ContextInner> {
   const observed = observedClient(req.headers);
   try {
-    return createContextInner({ caller: await resolveCaller(req.headers), observed });
+    const credential = await resolveCredential(req.headers);
+    checkCsrf(req.method, req.headers, credential);
+    return createContextInner({ caller: credential.caller, observed });
   } catch (err) {
     if (err instanceof AuditError) return createContextInner({ caller: { kind: 'anonymous' }, observed, authError: err });
     throw err;

@@ -74,6 +74,12 @@ const schema = z.object({
   FUNCTIONS_PORT: int(54321, 1),
   /** The project's JWT secret: lets trusted back-ends write through the edge function with a service-role JWT. */
   OMS_AUDIT_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** HS256 secret of console sessions and Supabase JWTs. Unset: generated into <data dir>/secrets/jwt-secret. */
+  SUPABASE_JWT_SECRET: z.string().min(32, 'must have at least 32 characters').optional(),
+  /** Also accept asymmetric JWTs (RS256/ES256) signed by the keys at this JWKS URL, e.g. Supabase Auth's. */
+  SUPABASE_JWKS_URL: z.url({ error: 'must be a URL' }).optional(),
+  /** Lifetime of a console sign-in. */
+  SESSION_HOURS: int(8, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -19,7 +19,8 @@ export const databaseCommands: Command[] = [
     async run(ctx) {
       const result = await seedDemo(ctx.sql, { orders: positiveInt(ctx, 'orders', 900) });
       const text = result.apiKey ? `demo tenant ${result.tenant.id} with ${result.events} events\nAPI key: ${result.apiKey.key}` : `demo tenant ${result.tenant.id} exists already`;
-      return { text, json: { tenant_id: result.tenant.id, events: result.events, key: result.apiKey?.key ?? null } };
+      const auditor = result.auditor ? `\nconsole sign-in: ${result.auditor.email} / ${result.auditor.password} (auditor)` : '';
+      return { text: text + auditor, json: { tenant_id: result.tenant.id, events: result.events, key: result.apiKey?.key ?? null, auditor: result.auditor } };
     },
   },
   {

@@ -77,7 +77,7 @@ export function principalOf(caller: Caller): string {
 /** 401 without a credential, 403 without the permission in the active tenant. */
 export function requirePermission(caller: Caller, permission: Permission): { tenantId: string } {
   if (caller.kind === 'anonymous') {
-    throw new AuditError('unauthorized', 'Authentication required: send Authorization: Bearer <API key>');
+    throw new AuditError('unauthorized', 'Authentication required: send Authorization: Bearer <API key>, or sign in');
   }
   const tenantId = tenantIdOf(caller);
   if (!tenantId) throw new AuditError('forbidden', 'Choose a tenant first');

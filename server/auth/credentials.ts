@@ -1,14 +1,19 @@
 /**
- * From request headers to a Caller. Accepts `Authorization: Bearer <key>` and
- * Supabase's `apikey: <key>` header (what supabase-js sends).
+ * From request headers to a Caller. Accepts, in this order:
+ *   `Authorization: Bearer <API key>` or Supabase's `apikey: <key>` header (apps);
+ *   `Authorization: Bearer <JWT>` (console users calling the API; tenant in `x-oms-tenant`);
+ *   the console's session cookie (tenant chosen in the header, kept in a cookie).
  */
-import { ApiKeyCache } from '@/supabase/functions/_shared/api-keys.ts';
+import { ApiKeyCache, looksLikeApiKey } from '@/supabase/functions/_shared/api-keys.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
 import { canonicalIp } from '@/supabase/functions/_shared/ip.ts';
 import { db } from '@/server/db/client.ts';
 import { env } from '@/server/env.ts';
-import type { Caller } from './caller.ts';
+import { getUser } from '@/server/services/users.ts';
+import type { Caller, Membership } from './caller.ts';
+import { LOCAL_ISSUER, looksLikeJwt, verifySessionToken, type SessionClaims } from './jwt.ts';
+import { CSRF_HEADER, csrfMatches, readCookie, SESSION_COOKIE, TENANT_COOKIE, TENANT_HEADER } from './session.ts';
 
 const holder = globalThis as typeof globalThis & { __omsAuditKeyCache?: ApiKeyCache };
 
@@ -21,7 +26,7 @@ export function bearerToken(headers: Headers): string | null {
   const auth = headers.get('authorization');
   if (auth) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (!match) throw new AuditError('unauthorized', 'Authorization header must be "Bearer <API key>"');
+    if (!match) throw new AuditError('unauthorized', 'Authorization header must be "Bearer <API key or token>"');
     return match[1]!;
   }
   return headers.get('apikey')?.trim() || null;
@@ -34,10 +39,72 @@ export async function callerFromApiKey(token: string): Promise<Caller> {
   return { kind: 'api_key', keyId: record.id, tenantId: record.tenantId, scopes: record.scopes };
 }
 
-export async function resolveCaller(headers: Headers): Promise<Caller> {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Memberships from the database (authoritative); a user only an external issuer knows brings them in the token. */
+async function userMemberships(claims: SessionClaims): Promise<{ email: string; memberships: Membership[] }> {
+  const user = UUID.test(claims.sub) ? await getUser(db(), claims.sub.toLowerCase()) : null;
+  if (user) {
+    if (user.disabled) throw new AuditError('unauthorized', 'This user is disabled');
+    return { email: user.email, memberships: user.memberships };
+  }
+  if (claims.iss === LOCAL_ISSUER) throw new AuditError('unauthorized', 'This user no longer exists; sign in again');
+  const ids = claims.tenants.map((t) => t.tenant_id).filter((id) => UUID.test(id));
+  const names = ids.length ? await db()`select id, name from oms_audit.tenants where id = any(${ids}::uuid[])` : [];
+  const nameOf = new Map(names.map((r) => [r.id as string, r.name as string]));
+  return {
+    email: claims.email,
+    memberships: claims.tenants.filter((t) => nameOf.has(t.tenant_id)).map((t) => ({ tenantId: t.tenant_id, tenantName: nameOf.get(t.tenant_id)!, role: t.role })),
+  };
+}
+
+/**
+ * The active tenant: an explicit `x-oms-tenant` must be one of the user's
+ * tenants (403 otherwise); the console's cookie falls back to the first
+ * tenant when it names one the user has left.
+ */
+function activeTenant(headers: Headers, memberships: Membership[]): string | null {
+  const asked = headers.get(TENANT_HEADER)?.trim().toLowerCase();
+  if (asked) {
+    if (!memberships.some((m) => m.tenantId === asked)) throw new AuditError('forbidden', 'You are not a member of that tenant');
+    return asked;
+  }
+  const remembered = readCookie(headers, TENANT_COOKIE)?.toLowerCase();
+  if (remembered && memberships.some((m) => m.tenantId === remembered)) return remembered;
+  return memberships[0]?.tenantId ?? null;
+}
+
+export async function callerFromJwt(token: string, headers: Headers): Promise<{ caller: Caller; sessionId: string }> {
+  const claims = await verifySessionToken(token);
+  const { email, memberships } = await userMemberships(claims);
+  return {
+    caller: { kind: 'user', userId: claims.sub.toLowerCase(), email, memberships, tenantId: activeTenant(headers, memberships) },
+    sessionId: claims.sid,
+  };
+}
+
+export type CredentialSource = 'none' | 'api_key' | 'bearer_jwt' | 'cookie';
+
+export interface ResolvedCredential {
+  caller: Caller;
+  source: CredentialSource;
+  /** The sign-in session (JWT `sid`), which the CSRF token is bound to. */
+  sessionId?: string;
+}
+
+export async function resolveCredential(headers: Headers): Promise<ResolvedCredential> {
   const token = bearerToken(headers);
-  if (!token) return { kind: 'anonymous' };
-  return callerFromApiKey(token);
+  if (token) {
+    if (!looksLikeApiKey(token) && looksLikeJwt(token)) return { ...(await callerFromJwt(token, headers)), source: 'bearer_jwt' };
+    return { caller: await callerFromApiKey(token), source: 'api_key' };
+  }
+  const session = readCookie(headers, SESSION_COOKIE);
+  if (session) return { ...(await callerFromJwt(session, headers)), source: 'cookie' };
+  return { caller: { kind: 'anonymous' }, source: 'none' };
+}
+
+export async function resolveCaller(headers: Headers): Promise<Caller> {
+  return (await resolveCredential(headers)).caller;
 }
 
 /** Header our HTTP server sets from the socket; anything a client sends under this name is replaced. */
@@ -53,4 +120,18 @@ export function observedClient(headers: Headers): ObservedClient {
   const ua = headers.get('user-agent');
   const userAgent = ua && !/[\u0000-\u001f\u007f]/.test(ua) ? ua.slice(0, 1024) : null;
   return { ip, userAgent };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Cookie-authenticated requests that change something must echo the CSRF
+ * token (bound to the session) in `x-csrf-token`: a page on another site can
+ * make the browser send our cookie, but cannot read the token.
+ */
+export function checkCsrf(method: string, headers: Headers, credential: ResolvedCredential): void {
+  if (credential.source !== 'cookie' || SAFE_METHODS.has(method.toUpperCase())) return;
+  if (!csrfMatches(credential.sessionId ?? '', headers.get(CSRF_HEADER))) {
+    throw new AuditError('forbidden', 'Missing or invalid CSRF token: reload the page and try again');
+  }
 }

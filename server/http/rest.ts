@@ -3,7 +3,7 @@
  * one shape, and the credential → permission → rate-limit guard.
  */
 import { principalOf, requirePermission, type Caller, type Permission } from '@/server/auth/caller.ts';
-import { resolveCaller } from '@/server/auth/credentials.ts';
+import { checkCsrf, resolveCredential } from '@/server/auth/credentials.ts';
 import { enforceRateLimit } from '@/server/auth/rate-limit.ts';
 import { env } from '@/server/env.ts';
 
@@ -13,9 +13,10 @@ export { jsonResponse as json, errorResponse, readJsonBody } from '@/supabase/fu
 
 /** Resolves the caller (401) and checks it holds `permission` in its tenant (403). */
 export async function authorize(req: Request, permission: Permission): Promise<Caller> {
-  const caller = await resolveCaller(req.headers);
-  requirePermission(caller, permission);
-  return caller;
+  const credential = await resolveCredential(req.headers);
+  checkCsrf(req.method, req.headers, credential);
+  requirePermission(credential.caller, permission);
+  return credential.caller;
 }
 
 /** Charges the caller's rate limit: writes in events, reads in requests (429 with Retry-After). */

@@ -1,11 +1,21 @@
 /** The application router: one sub-router per domain. */
 import { router } from '@/server/trpc.ts';
+import { apiKeysRouter } from './api-keys.ts';
 import { eventsRouter } from './events.ts';
 import { integrityRouter } from './integrity.ts';
+import { exportsRouter } from './exports.ts';
+import { savedSearchesRouter } from './saved-searches.ts';
+import { sessionRouter } from './session.ts';
 import { retentionRouter } from './retention.ts';
+import { usersRouter } from './users.ts';
 
 export const appRouter = router({
   events: eventsRouter,
+  session: sessionRouter,
+  apiKeys: apiKeysRouter,
+  users: usersRouter,
+  savedSearches: savedSearchesRouter,
+  exports: exportsRouter,
   integrity: integrityRouter,
   retention: retentionRouter,
 });

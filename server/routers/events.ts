@@ -2,8 +2,24 @@
 import { router, tenantProcedure } from '@/server/trpc.ts';
 import { logEvent, logEvents } from '@/server/services/ingest.ts';
 import { getEvent, listEvents, objectHistory } from '@/server/services/query.ts';
+import { countMatching } from '@/server/services/count.ts';
+import { tenantFacets } from '@/server/services/facets.ts';
+import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
-import { auditEventOutput, eventPageOutput, getInput, ingestResultOutput, listInput, logBulkInput, logInput, objectHistoryInput } from './events.types.ts';
+import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import {
+  auditEventOutput,
+  countInput,
+  countOutput,
+  eventPageOutput,
+  facetsOutput,
+  getInput,
+  ingestResultOutput,
+  listInput,
+  logBulkInput,
+  logInput,
+  objectHistoryInput,
+} from './events.types.ts';
 
 export const eventsRouter = router({
   logBulk: tenantProcedure
@@ -22,7 +38,16 @@ export const eventsRouter = router({
     .meta({ permission: 'events:read', rate: 'read' })
     .input(listInput)
     .output(eventPageOutput)
-    .query(({ ctx, input }) => listEvents(ctx.sql, ctx.claims, input)),
+    .query(async ({ ctx, input: { direction: _direction, ...input } }) => {
+      // A console user's search is recorded once (its first page), not for every page scrolled.
+      const [page] = await Promise.all([
+        listEvents(ctx.sql, ctx.claims, input),
+        input.cursor
+          ? null
+          : recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.search, objectType: 'AUDIT_TRAIL', objectId: ctx.claims.tenant_id, context: { filters: filtersOf(input), order: input.order } }, ctx.observed),
+      ]);
+      return page;
+    }),
 
   get: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
@@ -31,6 +56,7 @@ export const eventsRouter = router({
     .query(async ({ ctx, input }) => {
       const event = await getEvent(ctx.sql, ctx.claims, input.id);
       if (!event) throw new AuditError('not_found', `No event ${input.id}`);
+      await recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.view, objectType: 'AUDIT_EVENT', objectId: event.id, context: { seq: event.seq } }, ctx.observed);
       return event;
     }),
 
@@ -39,4 +65,17 @@ export const eventsRouter = router({
     .input(objectHistoryInput)
     .output(eventPageOutput)
     .query(({ ctx, input }) => objectHistory(ctx.sql, ctx.claims, input)),
+
+  /** How many events match (exact up to a cap, else "more than"). */
+  count: tenantProcedure
+    .meta({ permission: 'events:read', rate: 'read' })
+    .input(countInput)
+    .output(countOutput)
+    .query(({ ctx, input }) => countMatching(ctx.sql, ctx.claims, input)),
+
+  /** The tenant's event types, object types, actor types and sources, for filter pickers. */
+  facets: tenantProcedure
+    .meta({ permission: 'events:read', rate: 'read' })
+    .output(facetsOutput)
+    .query(({ ctx }) => tenantFacets(ctx.sql, ctx.claims)),
 });

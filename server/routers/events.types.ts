@@ -1,7 +1,7 @@
 /** Request and response schemas of the events router. */
 import { z } from 'zod';
 import { auditEventInput, batchSchema, LIMITS, OUTCOMES, typeName, uuid } from '@/supabase/functions/_shared/contract.ts';
-import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
+import { eventFilters, listEventsInput } from '@/supabase/functions/_shared/filters.ts';
 
 export const logBulkInput = batchSchema(LIMITS.apiBatch);
 
@@ -47,7 +47,8 @@ export const eventPageOutput = z.object({
   next_cursor: z.string().nullable(),
 });
 
-export const listInput = listEventsInput;
+/** The list input plus `direction`, which TanStack infinite queries send with every page (always forward here). */
+export const listInput = listEventsInput.safeExtend({ direction: z.enum(['forward', 'backward']).optional() });
 
 export const getInput = z.object({ id: uuid });
 
@@ -57,4 +58,15 @@ export const objectHistoryInput = z.object({
   cursor: z.string().max(512).optional(),
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
   order: z.enum(['asc', 'desc']).default('asc'),
+});
+
+export const countInput = eventFilters.refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
+
+export const countOutput = z.object({ count: z.number().int(), exact: z.boolean() });
+
+export const facetsOutput = z.object({
+  event_types: z.array(z.string()),
+  object_types: z.array(z.string()),
+  actor_types: z.array(z.string()),
+  sources: z.array(z.string()),
 });

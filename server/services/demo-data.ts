@@ -5,6 +5,7 @@
  * start. Written through the normal write path (seq, hashes, partitions).
  * Deterministic: the same seed gives the same orders (times follow "now").
  */
+import { randomBytes } from 'node:crypto';
 import type { AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { LIMITS } from '@/supabase/functions/_shared/contract.ts';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
@@ -13,8 +14,11 @@ import { fromMicros } from '@/supabase/functions/_shared/timestamps.ts';
 import { createApiKey, type CreatedApiKey } from './api-keys.ts';
 import { logEvents } from './ingest.ts';
 import { createTenant, findTenantByName, type Tenant } from './tenants.ts';
+import { createUser, findUserByEmail } from './users.ts';
 
 export const DEMO_TENANT_NAME = 'Demo Brokerage';
+/** The console user of the demo tenant (role auditor: search, inspect, export). */
+export const DEMO_AUDITOR_EMAIL = 'auditor@demo-brokerage.example';
 
 /** mulberry32: small, fast, deterministic. */
 function prng(seed: number) {
@@ -294,12 +298,22 @@ export interface DemoResult {
   tenant: Tenant;
   apiKey: CreatedApiKey | null;
   events: number;
+  /** Set when the demo auditor was created now (the password is shown once). */
+  auditor: { email: string; password: string } | null;
 }
 
-/** Creates the demo tenant with a key and its events, unless it exists already. */
+/** The demo auditor, once: a random password, since a known one would open any forgotten demo install. */
+async function ensureDemoAuditor(sql: Sql, tenant: Tenant): Promise<DemoResult['auditor']> {
+  if (await findUserByEmail(sql, DEMO_AUDITOR_EMAIL)) return null;
+  const password = randomBytes(12).toString('base64url');
+  await createUser(sql, { email: DEMO_AUDITOR_EMAIL, password, tenantId: tenant.id, role: 'auditor', createdBy: 'oms-audit seed' });
+  return { email: DEMO_AUDITOR_EMAIL, password };
+}
+
+/** Creates the demo tenant with a key, its events and a console auditor, unless they exist already. */
 export async function seedDemo(sql: Sql, options: { orders?: number; log?: (line: string) => void } = {}): Promise<DemoResult> {
   const existing = await findTenantByName(sql, DEMO_TENANT_NAME);
-  if (existing) return { tenant: existing, apiKey: null, events: 0 };
+  if (existing) return { tenant: existing, apiKey: null, events: 0, auditor: await ensureDemoAuditor(sql, existing) };
   const tenant = await createTenant(sql, DEMO_TENANT_NAME);
   const apiKey = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'demo', createdBy: 'oms-audit seed' });
   const nowMicros = Date.now() * 1000;
@@ -310,5 +324,5 @@ export async function seedDemo(sql: Sql, options: { orders?: number; log?: (line
     await logEvents(sql, writer, batch, { ip: null, userAgent: 'oms-audit seed' }, 'cli');
   }
   options.log?.(`demo data: tenant "${tenant.name}" with ${events.length} events`);
-  return { tenant, apiKey, events: events.length };
+  return { tenant, apiKey, events: events.length, auditor: await ensureDemoAuditor(sql, tenant) };
 }

@@ -7,11 +7,15 @@ import { AuditError } from './errors.ts';
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly ratePerSec: number) {}
+  constructor(
+    private readonly ratePerSec: number,
+    /** Most tokens a bucket holds (default: two seconds' worth). */
+    private readonly burst = ratePerSec * 2,
+  ) {}
 
   /** Takes `cost` tokens for `key`, or throws 429 with the seconds until they are available. */
   take(key: string, cost = 1): void {
-    const capacity = this.ratePerSec * 2;
+    const capacity = this.burst;
     const now = performance.now();
     const bucket = this.buckets.get(key) ?? { tokens: capacity, at: now };
     bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSec);

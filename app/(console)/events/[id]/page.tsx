@@ -1,0 +1,105 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { TRPCError } from '@trpc/server';
+import { consoleSession } from '@/server/console.ts';
+import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
+import { beforeAfter } from '@/lib/diff.ts';
+import { serializeSearch } from '@/lib/search-params.ts';
+import { DiffTable } from '@/components/console/diff-table.tsx';
+import { Timestamp } from '@/components/console/timestamp.tsx';
+
+export const metadata: Metadata = { title: 'Event' };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export default async function EventPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  const session = (await consoleSession())!;
+  if (!UUID.test(id)) notFound();
+  const event = await session.api.events.get({ id }).catch((err: unknown) => {
+    if (err instanceof TRPCError && err.code === 'NOT_FOUND') return null;
+    throw err;
+  });
+  if (!event) notFound();
+  const pair = beforeAfter(event.context);
+  const objectHref = `/objects/${encodeURIComponent(event.object_type)}/${encodeURIComponent(event.object_id)}`;
+  const actorHref = `/actors/${encodeURIComponent(event.actor_id)}`;
+
+  return (
+    <article className="space-y-4">
+      <nav aria-label="Breadcrumb" className="text-sm">
+        <Link href="/" className="link">
+          Search
+        </Link>{' '}
+        / Event
+      </nav>
+      <header>
+        <h1 className="text-xl font-semibold">
+          {event.event_type} of {event.object_type} {event.object_id}
+        </h1>
+        <p className="text-sm text-slate-700 dark:text-slate-300">
+          by {event.actor_id} ({event.actor_type}) · <Timestamp iso={event.occurred_at} /> ·{' '}
+          <span className={event.outcome === 'failure' ? 'font-medium text-red-700 dark:text-red-300' : ''}>{event.outcome}</span>
+        </p>
+        <ul className="mt-2 flex flex-wrap gap-2 text-sm">
+          <li>
+            <Link className="btn" href={objectHref}>
+              Object timeline
+            </Link>
+          </li>
+          <li>
+            <Link className="btn" href={actorHref}>
+              Actor activity
+            </Link>
+          </li>
+          {event.request_id ? (
+            <li>
+              <Link className="btn" href={`/${serializeSearch({ request_id: event.request_id, order: 'asc' })}`}>
+                Same request ID
+              </Link>
+            </li>
+          ) : null}
+        </ul>
+      </header>
+
+      {pair ? (
+        <section className="card p-3" aria-labelledby="diff-heading">
+          <h2 id="diff-heading" className="mb-2 font-semibold">
+            Change
+          </h2>
+          <DiffTable before={pair.before} after={pair.after} caption="Fields before and after this event" />
+        </section>
+      ) : null}
+
+      <div className="grid gap-4 lg:grid-cols-2">
+        <section className="card p-3" aria-labelledby="fields-heading">
+          <h2 id="fields-heading" className="mb-2 font-semibold">
+            Fields
+          </h2>
+          <dl className="grid grid-cols-[11rem_1fr] gap-x-3 gap-y-1 text-sm">
+            {EVENT_FIELDS.filter((f) => f !== 'context').map((f) => {
+              const value = event[f];
+              return (
+                <div key={f} className="contents">
+                  <dt className="font-mono text-slate-700 dark:text-slate-300">{f}</dt>
+                  <dd className="break-all font-mono">
+                    {value === null ? <span className="text-slate-600 dark:text-slate-400">null</span> : f === 'occurred_at' || f === 'received_at' ? <Timestamp iso={String(value)} /> : String(value)}
+                  </dd>
+                </div>
+              );
+            })}
+          </dl>
+        </section>
+        <section className="card p-3" aria-labelledby="context-heading">
+          <h2 id="context-heading" className="mb-2 font-semibold">
+            Context
+          </h2>
+          <pre className="overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-950" tabIndex={0} aria-label="Context as JSON">
+            {JSON.stringify(event.context, null, 2)}
+          </pre>
+        </section>
+      </div>
+    </article>
+  );
+}

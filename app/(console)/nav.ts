@@ -1,0 +1,19 @@
+/**
+ * The console's navigation. A page joins the header by adding an entry here;
+ * entries whose permission the user lacks in the active tenant are hidden.
+ */
+import type { Permission } from '@/server/auth/caller.ts';
+
+export interface NavItem {
+  href: string;
+  label: string;
+  permission: Permission;
+}
+
+export const NAV_ITEMS: NavItem[] = [
+  { href: '/', label: 'Search', permission: 'events:read' },
+  { href: '/saved', label: 'Saved searches', permission: 'events:read' },
+  { href: '/exports', label: 'Exports', permission: 'events:export' },
+  { href: '/admin/api-keys', label: 'API keys', permission: 'keys:manage' },
+  { href: '/admin/users', label: 'Users', permission: 'users:manage' },
+];

@@ -1,0 +1,81 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { filtersFromSearchParams, filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import { recordExport } from '@/server/services/console-audit.ts';
+import { EXPORT_FORMATS, startExport, type ExportFormat } from '@/server/services/export.ts';
+import type { Command } from '../command.ts';
+import { optional, required, tenantArg } from '../args.ts';
+import { UsageError } from '../usage-error.ts';
+
+/** CLI option → the list endpoint's query parameter. */
+const FILTER_OPTIONS: Record<string, string> = {
+  'object-type': 'object_type',
+  'object-id': 'object_id',
+  'actor-id': 'actor_id',
+  'actor-type': 'actor_type',
+  'event-type': 'event_type',
+  outcome: 'outcome',
+  source: 'source',
+  'request-id': 'request_id',
+  from: 'from',
+  to: 'to',
+  context: 'context',
+  order: 'order',
+};
+
+export const exportCommands: Command[] = [
+  {
+    name: 'export',
+    args: '--tenant ID|NAME --format csv|jsonl --out FILE [--excel] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --order asc|desc]',
+    summary: 'export matching events to a file, with its manifest beside it (FILE.manifest.json)',
+    options: {
+      format: { type: 'string' },
+      out: { type: 'string' },
+      excel: { type: 'boolean' },
+      ...Object.fromEntries(Object.keys(FILTER_OPTIONS).filter((o) => o !== 'from' && o !== 'to').map((o) => [o, { type: 'string' as const }])),
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
+    async run(ctx) {
+      const tenant = await tenantArg(ctx);
+      const format = (optional(ctx, 'format') ?? 'csv').toLowerCase();
+      if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError('--format must be csv or jsonl');
+      const out = required(ctx, 'out');
+      const params = new URLSearchParams();
+      for (const [option, param] of Object.entries(FILTER_OPTIONS)) {
+        const value = optional(ctx, option);
+        if (value !== undefined) params.set(param, value);
+      }
+      const input = filtersFromSearchParams(params);
+      const claims = { tenant_id: tenant.id, sub: 'cli', role: 'authenticated' as const };
+      const started = await startExport(ctx.sql, claims, {
+        format: format as ExportFormat,
+        excel: ctx.values.excel === true,
+        filters: filtersOf(input),
+        order: params.has('order') ? input.order : 'asc',
+        exporter: { kind: 'cli', os_user: userInfo().username },
+        tenantName: tenant.name,
+      });
+      // Written beside the target and renamed at the end, so a failed export leaves no partial file under the name asked for.
+      const partial = `${out}.partial`;
+      try {
+        await pipeline(started.stream, createWriteStream(partial));
+      } catch (err) {
+        await rm(partial, { force: true });
+        await started.done.then((m) => recordExport(ctx.sql, tenant.id, m, { ip: null, userAgent: 'oms-audit-cli' })).catch(() => {});
+        throw err;
+      }
+      const manifest = await started.done;
+      await recordExport(ctx.sql, tenant.id, manifest, { ip: null, userAgent: 'oms-audit-cli' });
+      if (manifest.status !== 'complete') throw new Error(manifest.error ?? 'The export did not complete');
+      await rename(partial, out);
+      await writeFile(`${out}.manifest.json`, JSON.stringify(manifest, null, 2) + '\n');
+      return {
+        text: `exported ${manifest.row_count} events to ${out} (sha256 ${manifest.sha256})\nmanifest: ${out}.manifest.json`,
+        json: { file: out, manifest_file: `${out}.manifest.json`, manifest },
+      };
+    },
+  },
+];

@@ -1,0 +1,72 @@
+/** `oms-audit user create` and `oms-audit export`, run as real processes. */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, inject, it } from 'vitest';
+import { call, event, newTenant } from '@/test/fixtures.ts';
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/oms-audit.mjs', ...args], { env: { ...process.env, DATABASE_URL: inject('databaseUrl') } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('oms-audit user create', () => {
+  it('creates a console user who can sign in, and refuses a short password or an unknown role', async () => {
+    const t = await newTenant('cli-user');
+    const email = `cli-${Date.now()}@example.com`;
+    const created = await cli(['user', 'create', '--email', email, '--password', 'a long enough password', '--tenant', t.name, '--role', 'auditor', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toEqual({ id: expect.any(String), email, tenant_id: t.id, role: 'auditor', created: true });
+    const signIn = await call('POST', '/api/auth/sign-in', { body: { email, password: 'a long enough password' } });
+    expect(signIn.status).toBe(200);
+    expect(signIn.body.tenants).toEqual([{ id: t.id, name: t.name, role: 'auditor' }]);
+
+    const short = await cli(['user', 'create', '--email', `x-${email}`, '--password', 'short', '--tenant', t.id, '--role', 'viewer', '--json']);
+    expect(short.code).toBe(1);
+    expect(JSON.parse(short.stdout).error.message).toMatch(/Password must have at least 10 characters/);
+    expect((await cli(['user', 'create', '--email', `y-${email}`, '--password', 'a long enough password', '--tenant', t.id, '--role', 'root'])).code).toBe(1);
+    expect((await cli(['user', 'create', '--tenant', t.id])).code).toBe(2);
+  });
+});
+
+describe('oms-audit export', () => {
+  it('writes the file and its manifest, with the same filters as the API', async () => {
+    const t = await newTenant('cli-export');
+    await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: [event({ object_id: 'ORD-CLI' }), event({ object_id: 'ORD-CLI', event_type: 'CANCEL' }), event({ object_id: 'OTHER' })] } });
+    const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-cli-export-'));
+    try {
+      const out = path.join(dir, 'orders.csv');
+      const run = await cli(['export', '--tenant', t.id, '--format', 'csv', '--out', out, '--object-id', 'ORD-CLI', '--event-type', 'CREATE,CANCEL', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const file = await readFile(out);
+      const manifest = JSON.parse(await readFile(`${out}.manifest.json`, 'utf8'));
+      expect(JSON.parse(run.stdout).manifest).toEqual(manifest);
+      expect(manifest).toMatchObject({ status: 'complete', row_count: 2, sha256: createHash('sha256').update(file).digest('hex'), filters: { object_id: 'ORD-CLI', event_type: ['CREATE', 'CANCEL'] }, exported_by: { kind: 'cli' } });
+      expect((parse(file, { columns: true }) as { object_id: string }[]).map((r) => r.object_id)).toEqual(['ORD-CLI', 'ORD-CLI']);
+
+      const jsonl = path.join(dir, 'all.jsonl');
+      expect((await cli(['export', '--tenant', t.name, '--format', 'jsonl', '--out', jsonl])).code).toBe(0);
+      // Three events and the first export's own AUDIT_EXPORT.
+      expect((await readFile(jsonl, 'utf8')).trimEnd().split('\n')).toHaveLength(4);
+      expect((await cli(['export', '--tenant', t.id, '--format', 'xml', '--out', jsonl])).code).toBe(2);
+      expect((await cli(['export', '--tenant', t.id, '--out', jsonl, '--from', 'yesterday'])).code).toBe(1);
+      // The exports are in the tenant's trail.
+      const trail = await call('GET', '/api/v1/audit/events?event_type=AUDIT_EXPORT', { key: t.readKey });
+      expect(trail.body.events.map((e: { actor_id: string; outcome: string }) => [e.actor_id, e.outcome])).toEqual([
+        ['oms-audit-cli', 'success'],
+        ['oms-audit-cli', 'success'],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,339 @@
+'use client';
+/**
+ * The search page: a filter bar whose every value lives in the URL (nuqs),
+ * the match count, exports of exactly this filter set, and the results.
+ * Text fields apply on "Search" (Enter); pickers apply at once. Each applied
+ * change is a history entry, so back/forward step through searches.
+ */
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { useQueryStates } from 'nuqs';
+import { useEffect, useId, useState } from 'react';
+import { apiQueryString, COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey, type SearchState } from '@/lib/search-params.ts';
+import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
+import { EventTable } from './event-table.tsx';
+import { formatUtc, localTime } from '@/lib/time.ts';
+
+const TEXT_FIELDS = [
+  { key: 'object_id', label: 'Object ID', placeholder: 'ORD-100001' },
+  { key: 'actor_id', label: 'Actor', placeholder: 'alice@example.com' },
+  { key: 'request_id', label: 'Request ID', placeholder: 'req-…' },
+  { key: 'source', label: 'Source', placeholder: 'oms-gateway' },
+] as const;
+
+type Draft = Record<'object_id' | 'actor_id' | 'request_id' | 'source' | 'q' | 'from' | 'to', string>;
+
+function draftOf(state: SearchState): Draft {
+  return {
+    object_id: state.object_id ?? '',
+    actor_id: state.actor_id ?? '',
+    request_id: state.request_id ?? '',
+    source: state.source ?? '',
+    q: state.q ?? '',
+    from: state.from ?? '',
+    to: state.to ?? '',
+  };
+}
+
+export function SearchPage({ canExport }: { canExport: boolean }) {
+  const trpc = useTRPC();
+  const [state, setState] = useQueryStates(searchParsers, { history: 'push' });
+  const [draft, setDraft] = useState<Draft>(() => draftOf(state));
+  const [draftKey, setDraftKey] = useState(() => JSON.stringify(draftOf(state)));
+  const [nowMs, setNowMs] = useState(() => Date.now());
+  const ids = useId();
+
+  // The URL changed under us (back/forward, a saved search): show its values in the fields.
+  const urlKey = JSON.stringify(draftOf(state));
+  if (urlKey !== draftKey) {
+    setDraftKey(urlKey);
+    setDraft(draftOf(state));
+  }
+  useEffect(() => {
+    const onPop = () => setNowMs(Date.now());
+    window.addEventListener('popstate', onPop);
+    return () => window.removeEventListener('popstate', onPop);
+  }, []);
+
+  const facets = useQuery(trpc.events.facets.queryOptions());
+  const { filters, error: filterError } = filtersFromSearch(state, nowMs);
+  const count = useQuery({ ...trpc.events.count.queryOptions(filters), enabled: !filterError });
+
+  type Patch = Exclude<Parameters<typeof setState>[0], null | ((...args: never[]) => unknown)>;
+  function apply(patch: Patch) {
+    setNowMs(Date.now());
+    void setState(patch);
+  }
+
+  function onSubmit(e: React.FormEvent) {
+    e.preventDefault();
+    const blank = (s: string) => (s.trim() ? s.trim() : null);
+    apply({
+      object_id: blank(draft.object_id),
+      actor_id: blank(draft.actor_id),
+      request_id: blank(draft.request_id),
+      source: blank(draft.source),
+      q: blank(draft.q),
+      from: state.range === 'custom' ? toIso(draft.from) : null,
+      to: state.range === 'custom' ? toIso(draft.to) : null,
+    });
+  }
+
+  const eventTypes = [...new Set([...(facets.data?.event_types ?? []), ...state.event_type])].sort();
+  const objectTypes = [...new Set([...(facets.data?.object_types ?? []), ...(state.object_type ? [state.object_type] : [])])].sort();
+  const actorTypes = [...new Set([...(facets.data?.actor_types ?? []), ...(state.actor_type ? [state.actor_type] : [])])].sort();
+  const exportQuery = (extra: Record<string, string>) => `/api/v1/audit/events/export?${apiQueryString(filters, { order: state.order, ...extra })}`;
+
+  return (
+    <div className="space-y-3">
+      <h1 className="sr-only">Search events</h1>
+      <form onSubmit={onSubmit} className="card grid grid-cols-2 gap-3 p-3 md:grid-cols-4 xl:grid-cols-8" aria-label="Filters">
+        <div>
+          <label htmlFor={`${ids}-object-type`} className="field-label">
+            Object type
+          </label>
+          <select id={`${ids}-object-type`} className="field-input" value={state.object_type ?? ''} onChange={(e) => apply({ object_type: e.target.value || null })}>
+            <option value="">Any</option>
+            {objectTypes.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        </div>
+        {TEXT_FIELDS.map((f) => (
+          <div key={f.key}>
+            <label htmlFor={`${ids}-${f.key}`} className="field-label">
+              {f.label}
+            </label>
+            <input
+              id={`${ids}-${f.key}`}
+              className="field-input"
+              value={draft[f.key]}
+              placeholder={f.placeholder}
+              list={f.key === 'source' ? `${ids}-sources` : undefined}
+              onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
+            />
+          </div>
+        ))}
+        <datalist id={`${ids}-sources`}>
+          {(facets.data?.sources ?? []).map((s) => (
+            <option key={s} value={s} />
+          ))}
+        </datalist>
+        <div>
+          <label htmlFor={`${ids}-actor-type`} className="field-label">
+            Actor type
+          </label>
+          <select id={`${ids}-actor-type`} className="field-input" value={state.actor_type ?? ''} onChange={(e) => apply({ actor_type: e.target.value || null })}>
+            <option value="">Any</option>
+            {actorTypes.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor={`${ids}-outcome`} className="field-label">
+            Outcome
+          </label>
+          <select id={`${ids}-outcome`} className="field-input" value={state.outcome ?? ''} onChange={(e) => apply({ outcome: (e.target.value || null) as 'success' | 'failure' | null })}>
+            <option value="">Any</option>
+            <option value="success">success</option>
+            <option value="failure">failure</option>
+          </select>
+        </div>
+        <div className="row-span-2">
+          <label htmlFor={`${ids}-event-type`} className="field-label">
+            Event type
+          </label>
+          <select
+            id={`${ids}-event-type`}
+            multiple
+            size={5}
+            className="field-input"
+            value={state.event_type}
+            onChange={(e) => apply({ event_type: [...e.target.selectedOptions].map((o) => o.value) })}
+          >
+            {eventTypes.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+          <p className="mt-0.5 text-[11px] text-slate-600 dark:text-slate-400">Ctrl/⌘-click for several</p>
+        </div>
+        <div className="col-span-2">
+          <label htmlFor={`${ids}-q`} className="field-label">
+            JSON field
+          </label>
+          <input id={`${ids}-q`} className="field-input font-mono" value={draft.q} placeholder="symbol = AAPL and after.status = FILLED" onChange={(e) => setDraft({ ...draft, q: e.target.value })} />
+        </div>
+        <div>
+          <label htmlFor={`${ids}-range`} className="field-label">
+            Time range
+          </label>
+          <select id={`${ids}-range`} className="field-input" value={state.range} onChange={(e) => apply({ range: e.target.value as typeof state.range, ...(e.target.value === 'custom' ? {} : { from: null, to: null }) })}>
+            {TIME_PRESETS.map((p) => (
+              <option key={p.value} value={p.value}>
+                {p.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        {state.range === 'custom' ? (
+          <>
+            <div>
+              <label htmlFor={`${ids}-from`} className="field-label">
+                From (UTC)
+              </label>
+              <input id={`${ids}-from`} type="datetime-local" step="1" className="field-input" value={toLocalInput(draft.from)} onChange={(e) => setDraft({ ...draft, from: e.target.value })} />
+            </div>
+            <div>
+              <label htmlFor={`${ids}-to`} className="field-label">
+                To (UTC)
+              </label>
+              <input id={`${ids}-to`} type="datetime-local" step="1" className="field-input" value={toLocalInput(draft.to)} onChange={(e) => setDraft({ ...draft, to: e.target.value })} />
+            </div>
+          </>
+        ) : null}
+        <div>
+          <label htmlFor={`${ids}-order`} className="field-label">
+            Order
+          </label>
+          <select id={`${ids}-order`} className="field-input" value={state.order} onChange={(e) => apply({ order: e.target.value as 'asc' | 'desc' })}>
+            <option value="desc">Newest first</option>
+            <option value="asc">Oldest first</option>
+          </select>
+        </div>
+        <div className="flex items-end gap-2">
+          <button type="submit" className="btn-primary">
+            Search
+          </button>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => apply({ object_type: null, object_id: null, actor_id: null, actor_type: null, event_type: null, outcome: null, source: null, request_id: null, q: null, range: null, from: null, to: null })}
+          >
+            Reset
+          </button>
+        </div>
+      </form>
+
+      <div className="flex flex-wrap items-center gap-x-4 gap-y-2 text-sm">
+        <p aria-live="polite" data-testid="result-count" className="font-medium">
+          {filterError ? null : count.isPending ? <span className="skeleton inline-block h-4 w-24 align-middle" /> : count.isError ? '' : count.data.exact ? `${count.data.count.toLocaleString('en-US')} events` : `more than ${count.data.count.toLocaleString('en-US')} events`}
+        </p>
+        <TimeRangeNote from={filters.from} to={filters.to} />
+        <ColumnPicker columns={state.cols} onChange={(cols) => void setState({ cols })} />
+        <SaveSearch />
+        {canExport ? (
+          <div className="ml-auto flex items-center gap-2" role="group" aria-label="Export">
+            <a className="btn" href={exportQuery({ format: 'csv' })} download data-testid="export-csv">
+              Export CSV
+            </a>
+            <a className="btn" href={exportQuery({ format: 'csv', excel: 'true' })} download>
+              CSV for Excel
+            </a>
+            <a className="btn" href={exportQuery({ format: 'jsonl' })} download>
+              JSON Lines
+            </a>
+          </div>
+        ) : null}
+      </div>
+      {filterError ? (
+        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+          JSON field: {filterError}
+        </p>
+      ) : (
+        <EventTable filters={filters} order={state.order} columns={state.cols} label="Matching events" />
+      )}
+      {count.isError ? (
+        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+          {errorMessage(count.error)}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** datetime-local (no zone; read as UTC) → canonical ISO. */
+function toIso(value: string): string | null {
+  if (!value.trim()) return null;
+  if (/Z$|[+-]\d\d:?\d\d$/.test(value)) return value;
+  return `${value.length === 16 ? `${value}:00` : value}Z`;
+}
+
+function toLocalInput(value: string): string {
+  return value.replace(/(\.\d+)?Z$/, '').slice(0, 19);
+}
+
+function TimeRangeNote({ from, to }: { from?: string; to?: string }) {
+  if (!from && !to) return <span className="text-slate-600 dark:text-slate-400">All time</span>;
+  const part = (iso: string) => `${formatUtc(iso)}`;
+  return (
+    <span className="text-slate-700 dark:text-slate-300" data-testid="time-range">
+      {from ? part(from) : 'the beginning'} → {to ? part(to) : 'now'}
+      <span className="ml-1 text-slate-600 dark:text-slate-400" suppressHydrationWarning>
+        (local: {from ? localTime(from) : '…'} → {to ? localTime(to) : 'now'})
+      </span>
+    </span>
+  );
+}
+
+function ColumnPicker({ columns, onChange }: { columns: ColumnKey[]; onChange: (cols: ColumnKey[]) => void }) {
+  return (
+    <details className="relative">
+      <summary className="btn cursor-pointer list-none">Columns</summary>
+      <fieldset className="card absolute z-20 mt-1 w-56 space-y-1 p-3 shadow-lg">
+        <legend className="sr-only">Columns shown</legend>
+        {COLUMNS.map((c) => (
+          <label key={c.key} className="flex items-center gap-2 text-sm">
+            <input
+              type="checkbox"
+              checked={columns.includes(c.key)}
+              onChange={(e) => onChange(e.target.checked ? COLUMNS.map((x) => x.key).filter((k) => k === c.key || columns.includes(k)) : columns.filter((k) => k !== c.key))}
+            />
+            {c.label}
+          </label>
+        ))}
+      </fieldset>
+    </details>
+  );
+}
+
+function SaveSearch() {
+  const trpc = useTRPC();
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const save = useMutation(trpc.savedSearches.create.mutationOptions());
+  const id = useId();
+  if (!open) {
+    return (
+      <button type="button" className="btn" onClick={() => setOpen(true)}>
+        Save search
+      </button>
+    );
+  }
+  return (
+    <form
+      className="flex items-end gap-2"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save.mutate({ name, query: window.location.search }, { onSuccess: () => setOpen(false) });
+      }}
+    >
+      <div>
+        <label htmlFor={id} className="field-label">
+          Name
+        </label>
+        <input id={id} className="field-input" value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
+      </div>
+      <button type="submit" className="btn-primary" disabled={save.isPending}>
+        Save
+      </button>
+      <button type="button" className="btn" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+      {save.isError ? (
+        <span role="alert" className="text-red-700 dark:text-red-300">
+          {errorMessage(save.error)}
+        </span>
+      ) : null}
+    </form>
+  );
+}

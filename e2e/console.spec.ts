@@ -1,0 +1,174 @@
+/** The compliance console, in Chromium, against the product started with demo data. */
+import { readFile } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
+import { expect, test } from '@playwright/test';
+import { EVENT_FIELDS } from '../supabase/functions/_shared/contract.ts';
+import { auditor, base, expectAccessible, screenshot, signIn, user } from './helpers.ts';
+
+const ORDER = 'ORD-100001';
+
+test('the sign-in page is accessible and refuses a wrong password', async ({ page }, testInfo) => {
+  await page.goto(`${base()}/`);
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await expectAccessible(page, 'sign-in');
+  await screenshot(page, testInfo, 'sign-in');
+  await page.getByLabel('Email').fill(auditor().email);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Wrong email or password' })).toBeVisible();
+});
+
+test('an auditor finds an order by its id, and filters live in the URL', async ({ page }, testInfo) => {
+  await signIn(page, auditor());
+  await expect(page.getByTestId('result-count')).toHaveText(/[\d,]+ events/);
+  await expect(page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1)).toBeVisible();
+  await expectAccessible(page, 'search');
+  await screenshot(page, testInfo, 'search');
+
+  await page.getByLabel('Object ID').fill(ORDER);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`object_id=${ORDER}`));
+  const table = page.getByRole('table', { name: 'Matching events' });
+  await expect(table.getByRole('row').filter({ hasText: ORDER }).first()).toBeVisible();
+  const rows = table.getByRole('row').filter({ hasText: 'ORDER' });
+  const count = Number((await page.getByTestId('result-count').textContent())!.replace(/\D/g, ''));
+  expect(count).toBeGreaterThan(1);
+  await expect(rows).toHaveCount(count);
+  await expect(table.getByRole('row').filter({ hasText: 'CREATE' })).toHaveCount(1);
+
+  // A picker applies at once and becomes part of the URL; reload keeps every filter.
+  await page.getByLabel('Order', { exact: true }).selectOption('asc');
+  await expect(page).toHaveURL(/order=asc/);
+  await page.getByRole('combobox', { name: 'Outcome' }).selectOption('success');
+  await expect(page).toHaveURL(/outcome=success/);
+  await page.reload();
+  await expect(page.getByLabel('Object ID')).toHaveValue(ORDER);
+  await expect(page.getByRole('combobox', { name: 'Outcome' })).toHaveValue('success');
+  await expect(page.getByLabel('Order', { exact: true })).toHaveValue('asc');
+  await expect(table.getByRole('row').nth(1)).toContainText('CREATE');
+  // Back goes to the search before the outcome was chosen.
+  await page.goBack();
+  await expect(page).not.toHaveURL(/outcome=/);
+  await expect(page.getByRole('combobox', { name: 'Outcome' })).toHaveValue('');
+  await expect(page.getByLabel('Object ID')).toHaveValue(ORDER);
+});
+
+test('an event shows its fields and diff, and links to the object timeline', async ({ page }, testInfo) => {
+  await signIn(page, auditor());
+  await page.goto(`${base()}/?object_id=${ORDER}&event_type=ROUTE`);
+  const table = page.getByRole('table', { name: 'Matching events' });
+  await table.getByRole('row').nth(1).getByRole('link').click();
+  await expect(page).toHaveURL(/\/events\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`ROUTE of ORDER ${ORDER}`);
+  const diff = page.getByRole('table', { name: 'Fields before and after this event' });
+  await expect(diff.getByRole('row', { name: /venue/ })).toBeVisible();
+  await expect(diff.locator('tr[data-changed="true"]')).not.toHaveCount(0);
+  await expect(page.getByLabel('Context as JSON')).toContainText('"venue"');
+  await expectAccessible(page, 'event');
+  await screenshot(page, testInfo, 'event');
+
+  await page.getByRole('link', { name: 'Object timeline' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`ORDER ${ORDER}`);
+  const timeline = page.getByRole('list', { name: 'Timeline' });
+  await expect(timeline.getByRole('listitem').first()).toContainText('CREATE');
+  await expect(page.getByTestId('state-summary')).toContainText('After');
+  // Replaying to the first event shows the order as created.
+  await page.getByRole('group', { name: 'Jump to an event' }).getByRole('button').first().click();
+  await expect(page.getByTestId('state-summary')).toContainText('After 1 of');
+  await expect(page.getByTestId('state-fields')).toContainText('NEW');
+  await expectAccessible(page, 'object timeline');
+  await screenshot(page, testInfo, 'object-timeline');
+
+  await page.getByRole('link', { name: /@demo-brokerage\.example|smart-order-router/ }).first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Activity of');
+  await expect(page.getByRole('table').getByRole('row').nth(1)).toBeVisible();
+  await expectAccessible(page, 'actor activity');
+  await screenshot(page, testInfo, 'actor-activity');
+});
+
+test('a CSV export holds exactly the events the search counts, with a manifest', async ({ page }, testInfo) => {
+  await signIn(page, auditor());
+  await page.goto(`${base()}/?object_id=${ORDER}`);
+  await expect(page.getByTestId('result-count')).toHaveText(/\d+ events/);
+  const count = Number((await page.getByTestId('result-count').textContent())!.replace(/\D/g, ''));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);
+  expect(download.suggestedFilename()).toMatch(/^oms-audit-demo-brokerage-\d{8}T\d{6}Z\.csv$/);
+  const text = await readFile((await download.path())!, 'utf8');
+  const records = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  expect(Object.keys(records[0]!)).toEqual([...EVENT_FIELDS]);
+  expect(records).toHaveLength(count);
+  expect(new Set(records.map((r) => r.object_id))).toEqual(new Set([ORDER]));
+  expect(text.includes('\r\n')).toBe(true);
+
+  await page.getByRole('link', { name: 'Exports' }).click();
+  const latest = page.getByRole('table', { name: 'Recent exports' }).getByRole('row').nth(1);
+  await expect(latest).toContainText(String(count));
+  await expect(latest).toContainText('complete');
+  await expectAccessible(page, 'exports');
+  await screenshot(page, testInfo, 'exports');
+
+  // Save the search and find it in the tenant's list.
+  await page.goto(`${base()}/?object_id=${ORDER}`);
+  await page.getByRole('button', { name: 'Save search' }).click();
+  await page.getByLabel('Name').fill(`Order ${ORDER}`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('link', { name: 'Saved searches' }).click();
+  await expect(page.getByRole('link', { name: `Order ${ORDER}` })).toBeVisible();
+  await expectAccessible(page, 'saved searches');
+  await screenshot(page, testInfo, 'saved-searches');
+});
+
+test('an admin creates an API key shown once and manages users', async ({ page }, testInfo) => {
+  await signIn(page, user('admin@demo-brokerage.example'));
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByLabel('Key name').fill('e2e gateway');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = await page.getByLabel('New API key').inputValue();
+  expect(secret).toMatch(/^omsk_/);
+  const res = await page.request.get(`${base()}/api/v1/audit/events?limit=1`, { headers: { authorization: `Bearer ${secret}` } });
+  expect(res.status()).toBe(403); // write-only key
+  await expect(page.getByRole('table', { name: 'API keys of this tenant' })).toContainText('e2e gateway');
+  await expectAccessible(page, 'API keys');
+  await screenshot(page, testInfo, 'api-keys');
+
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByLabel('Email').fill('new.viewer@demo-brokerage.example');
+  await page.getByLabel('Initial password').fill('a long enough password');
+  await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  const users = page.getByRole('table', { name: 'Users of this tenant' });
+  await expect(users).toContainText('new.viewer@demo-brokerage.example');
+  await users.getByLabel('Role of new.viewer@demo-brokerage.example').selectOption('auditor');
+  await expect(users.getByLabel('Role of new.viewer@demo-brokerage.example')).toHaveValue('auditor');
+  await expectAccessible(page, 'users');
+  await screenshot(page, testInfo, 'users');
+});
+
+test('a viewer can search but cannot export or open API keys', async ({ page }) => {
+  await signIn(page, user('viewer@demo-brokerage.example'));
+  await expect(page.getByTestId('result-count')).toHaveText(/events/);
+  await expect(page.getByRole('link', { name: 'Export CSV' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'API keys' })).toHaveCount(0);
+  await page.goto(`${base()}/admin/api-keys`);
+  await expect(page.getByRole('alert').filter({ hasText: 'needs the admin role' })).toBeVisible();
+  const exported = await page.request.get(`${base()}/api/v1/audit/events/export?format=csv`);
+  expect(exported.status()).toBe(403);
+});
+
+test("a user of another tenant cannot reach this tenant's event by URL", async ({ page, browser }) => {
+  await signIn(page, auditor());
+  await page.goto(`${base()}/?object_id=${ORDER}`);
+  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  await expect(page).toHaveURL(/\/events\//);
+  const eventUrl = page.url();
+
+  const other = await browser.newContext();
+  const otherPage = await other.newPage();
+  await signIn(otherPage, user('compliance@other-brokerage.example'));
+  await otherPage.goto(eventUrl);
+  await expect(otherPage.getByRole('heading', { name: 'Not found' })).toBeVisible();
+  await expect(otherPage.getByText(ORDER)).toHaveCount(0);
+  const api = await otherPage.request.get(`${base()}/api/v1/audit/events/${eventUrl.split('/').pop()}`);
+  expect(api.status()).toBe(404);
+  await other.close();
+});

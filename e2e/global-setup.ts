@@ -1,0 +1,67 @@
+/**
+ * Starts oms-audit the way a user does (`npm start` = scripts/start.ts) on
+ * embedded PostgreSQL in a temporary data folder with free ports and demo
+ * data, reads the demo auditor it prints, and adds the other users the tests
+ * need with the oms-audit CLI. Returns the teardown.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from '../test/ports.ts';
+
+function cli(args: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const run = spawnSync(process.execPath, ['bin/oms-audit.mjs', ...args, '--json'], { env, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`oms-audit ${args.join(' ')} failed: ${run.stdout}${run.stderr}`);
+  return JSON.parse(run.stdout) as Record<string, unknown>;
+}
+
+export default async function globalSetup() {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-e2e-'));
+  const port = await freePort();
+  const { DATABASE_URL: _db, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
+  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' };
+  let output = '';
+  const server = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (d) => (output += d));
+  server.stderr.on('data', (d) => (output += d));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`oms-audit exited (${server.exitCode}):\n${output}`);
+    const res = await fetch(`${baseUrl}/api/health`).catch(() => null);
+    if (res?.status === 200) break;
+    if (Date.now() > deadline) throw new Error(`oms-audit did not become healthy:\n${output}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const signIn = /demo console sign-in: (\S+) \/ (\S+) \(auditor\)/.exec(output);
+  if (!signIn) throw new Error(`npm start printed no demo auditor:\n${output}`);
+
+  const password = 'correct horse battery staple';
+  const demo = 'Demo Brokerage';
+  cli(['user', 'create', '--email', 'viewer@demo-brokerage.example', '--password', password, '--tenant', demo, '--role', 'viewer'], env);
+  cli(['user', 'create', '--email', 'admin@demo-brokerage.example', '--password', password, '--tenant', demo, '--role', 'admin'], env);
+  const other = cli(['tenant', 'create', '--name', 'Other Brokerage'], env);
+  cli(['user', 'create', '--email', 'compliance@other-brokerage.example', '--password', password, '--tenant', String(other.id), '--role', 'admin'], env);
+
+  Object.assign(process.env, {
+    OMS_E2E_BASE_URL: baseUrl,
+    OMS_E2E_AUDITOR_EMAIL: signIn[1],
+    OMS_E2E_AUDITOR_PASSWORD: signIn[2],
+    OMS_E2E_PASSWORD: password,
+    OMS_E2E_API_KEY: existsSync(path.join(dataDir, 'secrets', 'demo-api-key')) ? (await readFile(path.join(dataDir, 'secrets', 'demo-api-key'), 'utf8')).trim() : '',
+  });
+
+  return async () => {
+    await new Promise<void>((resolve) => {
+      if (server.exitCode !== null) return resolve();
+      server.once('exit', () => resolve());
+      server.kill('SIGTERM');
+    });
+    // The server's own log, kept with the test artefacts.
+    await mkdir('test-results', { recursive: true });
+    await writeFile('test-results/oms-audit-server.log', output);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}

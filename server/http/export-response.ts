@@ -1,0 +1,63 @@
+/** Turns a started export into an HTTP response: streamed body, file name, manifest URL. */
+import type { Readable } from 'node:stream';
+import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { recordExport } from '@/server/services/console-audit.ts';
+import { env } from '@/server/env.ts';
+import type { StartedExport } from '@/server/services/export.ts';
+
+export const MANIFEST_HEADER = 'X-Audit-Manifest';
+
+export function manifestPath(exportId: string): string {
+  return `/api/v1/audit/exports/${exportId}/manifest`;
+}
+
+/** The origin the client used (Host header; behind a trusted proxy, X-Forwarded-*). */
+export function publicOrigin(req: Request): string {
+  const url = new URL(req.url);
+  const trusted = env().TRUST_PROXY;
+  const proto = (trusted && req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim()) || url.protocol.replace(':', '');
+  const host = (trusted && req.headers.get('x-forwarded-host')) || req.headers.get('host') || url.host;
+  return `${proto}://${host}`;
+}
+
+/** A pull-based web stream over a Node stream: the next chunk is read only when the client takes one (backpressure). */
+export function toWebStream(stream: Readable): ReadableStream<Uint8Array> {
+  const chunks = stream[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await chunks.next();
+          if (done) controller.close();
+          else controller.enqueue(value as Uint8Array);
+        } catch (err) {
+          controller.error(err);
+        }
+      },
+      cancel(reason) {
+        stream.destroy(reason instanceof Error ? reason : new Error('The client went away'));
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
+
+/** Streams the export, and records it in the tenant's trail when it completes or fails. */
+export function exportResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Response {
+  void started.done
+    .then((manifest) => recordExport(sql, tenantId, manifest, observed))
+    .catch((err: unknown) => console.error('[oms-audit] recording an export failed:', err));
+  const origin = publicOrigin(req);
+  return new Response(toWebStream(started.stream), {
+    headers: {
+      'content-type': started.mediaType,
+      'content-disposition': `attachment; filename="${started.fileName}"`,
+      // no-transform: the file goes out as hashed, never recompressed on the way (and without the CPU cost).
+      'cache-control': 'no-store, no-transform',
+      'x-content-type-options': 'nosniff',
+      [MANIFEST_HEADER]: `${origin}${manifestPath(started.id)}`,
+      'x-audit-export-id': started.id,
+    },
+  });
+}

@@ -1,0 +1,27 @@
+/**
+ * How many events match a filter set: exact up to COUNT_CAP (counting stops
+ * there, so the cost is bounded whatever the trail's size), otherwise
+ * "more than COUNT_CAP".
+ */
+import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
+import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
+import { inTenant, whereClause } from './query.ts';
+
+export const COUNT_CAP = 100_000;
+
+export interface EventCount {
+  /** Exact when `exact`; otherwise a lower bound (COUNT_CAP). */
+  count: number;
+  exact: boolean;
+}
+
+export async function countMatching(sql: Sql, claims: TenantClaims, filters: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
+  return inTenant(sql, claims, async (tx) => {
+    const [row] = await tx`
+      select count(*)::int as n from (
+        select 1 from public.audit_events where ${whereClause(tx, claims.tenant_id, filters)} limit ${cap + 1}
+      ) as capped`;
+    const n = row!.n as number;
+    return n > cap ? { count: cap, exact: false } : { count: n, exact: true };
+  });
+}
