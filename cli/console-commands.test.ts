@@ -57,11 +57,18 @@ describe('oms-audit export', () => {
       expect((await cli(['export', '--tenant', t.name, '--format', 'jsonl', '--out', jsonl])).code).toBe(0);
       // Three events and the first export's own AUDIT_EXPORT.
       expect((await readFile(jsonl, 'utf8')).trimEnd().split('\n')).toHaveLength(4);
+      // A verifiable bundle: a zip (local file header signature) whose manifest the CLI reports signed.
+      const bundle = path.join(dir, 'orders.zip');
+      const bundled = await cli(['export', '--tenant', t.id, '--format', 'csv', '--out', bundle, '--object-id', 'ORD-CLI', '--bundle', '--json']);
+      expect(bundled.code, bundled.stderr).toBe(0);
+      expect((await readFile(bundle)).subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+      expect(JSON.parse(bundled.stdout).manifest).toMatchObject({ row_count: 2, bundle: { complete: false, key_id: expect.stringMatching(/^[0-9a-f]{64}$/) } });
       expect((await cli(['export', '--tenant', t.id, '--format', 'xml', '--out', jsonl])).code).toBe(2);
       expect((await cli(['export', '--tenant', t.id, '--out', jsonl, '--from', 'yesterday'])).code).toBe(1);
       // The exports are in the tenant's trail.
       const trail = await call('GET', '/api/v1/audit/events?event_type=AUDIT_EXPORT', { key: t.readKey });
       expect(trail.body.events.map((e: { actor_id: string; outcome: string }) => [e.actor_id, e.outcome])).toEqual([
+        ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
       ]);

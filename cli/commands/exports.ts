@@ -5,6 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { filtersFromSearchParams, filtersOf } from '@/supabase/functions/_shared/filters.ts';
 import { recordExport } from '@/server/services/console-audit.ts';
 import { EXPORT_FORMATS, startExport, type ExportFormat } from '@/server/services/export.ts';
+import { bundleExport } from '@/server/services/integrity/bundle.ts';
+import { signer } from '@/server/services/integrity/signing-key.ts';
 import type { Command } from '../command.ts';
 import { optional, required, tenantArg } from '../args.ts';
 import { UsageError } from '../usage-error.ts';
@@ -28,12 +30,13 @@ const FILTER_OPTIONS: Record<string, string> = {
 export const exportCommands: Command[] = [
   {
     name: 'export',
-    args: '--tenant ID|NAME --format csv|jsonl --out FILE [--excel] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --order asc|desc]',
-    summary: 'export matching events to a file, with its manifest beside it (FILE.manifest.json)',
+    args: '--tenant ID|NAME --format csv|jsonl --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --order asc|desc]',
+    summary: 'export matching events to a file, with its manifest beside it (FILE.manifest.json); --bundle: a verifiable zip',
     options: {
       format: { type: 'string' },
       out: { type: 'string' },
       excel: { type: 'boolean' },
+      bundle: { type: 'boolean' },
       ...Object.fromEntries(Object.keys(FILTER_OPTIONS).filter((o) => o !== 'from' && o !== 'to').map((o) => [o, { type: 'string' as const }])),
       from: { type: 'string' },
       to: { type: 'string' },
@@ -60,6 +63,22 @@ export const exportCommands: Command[] = [
       });
       // Written beside the target and renamed at the end, so a failed export leaves no partial file under the name asked for.
       const partial = `${out}.partial`;
+      if (ctx.values.bundle === true) {
+        try {
+          const bundle = await bundleExport(ctx.sql, started, signer());
+          await pipeline(bundle.stream, createWriteStream(partial));
+          const manifest = await started.done;
+          await recordExport(ctx.sql, tenant.id, manifest, { ip: null, userAgent: 'oms-audit-cli' });
+          await rename(partial, out);
+          return {
+            text: `exported ${manifest.row_count} events in a verifiable bundle: ${out} (unzip it, then: node verify.mjs --fingerprint ${bundle.manifest.bundle.key_id} <folder>)`,
+            json: { file: out, manifest: bundle.manifest },
+          };
+        } catch (err) {
+          await rm(partial, { force: true });
+          throw err;
+        }
+      }
       try {
         await pipeline(started.stream, createWriteStream(partial));
       } catch (err) {

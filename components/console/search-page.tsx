@@ -232,6 +232,15 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
             <a className="btn" href={exportQuery({ format: 'jsonl' })} download>
               JSON Lines
             </a>
+            <a
+              className="btn"
+              href={exportQuery({ format: 'csv', bundle: 'true' })}
+              download
+              data-testid="export-bundle"
+              title="CSV with its signed manifest, checkpoints, proofs and a standalone verifier, for a regulator to check offline"
+            >
+              Verifiable bundle
+            </a>
           </div>
         ) : null}
       </div>

@@ -5,6 +5,8 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { recordExport } from '@/server/services/console-audit.ts';
 import { env } from '@/server/env.ts';
 import type { StartedExport } from '@/server/services/export.ts';
+import { bundleExport } from '@/server/services/integrity/bundle.ts';
+import { signer } from '@/server/services/integrity/signing-key.ts';
 
 export const MANIFEST_HEADER = 'X-Audit-Manifest';
 
@@ -57,6 +59,24 @@ export function exportResponse(req: Request, sql: Sql, tenantId: string, started
       'cache-control': 'no-store, no-transform',
       'x-content-type-options': 'nosniff',
       [MANIFEST_HEADER]: `${origin}${manifestPath(started.id)}`,
+      'x-audit-export-id': started.id,
+    },
+  });
+}
+
+/** The export as a verifiable bundle (a zip): built once the file is complete, then streamed. */
+export async function bundleResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Promise<Response> {
+  void started.done
+    .then((manifest) => recordExport(sql, tenantId, manifest, observed))
+    .catch((err: unknown) => console.error('[oms-audit] recording an export failed:', err));
+  const bundle = await bundleExport(sql, started, signer());
+  return new Response(toWebStream(bundle.stream), {
+    headers: {
+      'content-type': 'application/zip',
+      'content-disposition': `attachment; filename="${bundle.fileName}"`,
+      'cache-control': 'no-store, no-transform',
+      'x-content-type-options': 'nosniff',
+      [MANIFEST_HEADER]: `${publicOrigin(req)}${manifestPath(started.id)}`,
       'x-audit-export-id': started.id,
     },
   });

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
-import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
+import { connect, connectionUrl, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
@@ -98,11 +98,12 @@ const FREE_TEXT = new Set(['actor_type', 'actor_id', 'object_type', 'object_id',
 
 /**
  * OWASP CSV injection: a cell starting with = + - @ tab or CR gets a leading
- * single quote. Most values start with a letter or digit (>= 'A' or a digit
+ * single quote; so does one that starts with a quote already, so that a reader
+ * (the bundle verifier) restores every value by removing one leading quote. Most values start with a letter or digit (>= 'A' or a digit
  * is checked first, byte-wise), so the full test rarely runs.
  */
 function neutralised(column: string): string {
-  return `case when ${column} collate "C" >= 'A' then ${column} when left(${column}, 1) in ('=', '+', '-', '@', e'\\t', e'\\r') then '''' || ${column} else ${column} end`;
+  return `case when ${column} collate "C" >= 'A' then ${column} when left(${column}, 1) in ('=', '+', '-', '@', e'\\t', e'\\r', '''') then '''' || ${column} else ${column} end`;
 }
 
 function selectList(format: ExportFormat): string {
@@ -246,27 +247,32 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     openFailed = reject;
   });
   holder.__omsAuditExportsRunning = running + 1;
-  const transaction = sql
-    .begin('isolation level repeatable read read only', async (tx) => {
-      await tx`select set_config('role', 'authenticated', true),
-                      set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-                      set_config('oms_export.filters', ${filterSetting}, true)`;
-      const query = tx.unsafe(copySql);
-      const copy = (await query.readable()) as unknown as Readable;
-      const ended = new Promise<void>((resolve, reject) => {
-        copy.once('end', resolve);
-        copy.once('error', reject);
-        copy.once('close', resolve);
-      });
-      opened({ copy, cancel: () => void Promise.resolve(query.cancel()).catch(() => {}) });
-      await ended;
-    })
+  // A connection of its own, closed (not committed) once COPY has delivered its last byte: the
+  // transaction is read-only, and postgres.js can leave a connection's socket paused after a COPY
+  // ends under backpressure, so nothing may run on it afterwards.
+  const connection = connect(connectionUrl(sql), { max: 1, prepare: false, applicationName: 'oms-audit-export' });
+  const transaction = (async () => {
+    await connection.unsafe('begin isolation level repeatable read read only');
+    await connection`select set_config('role', 'authenticated', true),
+                            set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+                            set_config('oms_export.filters', ${filterSetting}, true)`;
+    const query = connection.unsafe(copySql);
+    const copy = (await query.readable()) as unknown as Readable;
+    const ended = new Promise<void>((resolve, reject) => {
+      copy.once('end', resolve);
+      copy.once('error', reject);
+      copy.once('close', resolve);
+    });
+    opened({ copy, cancel: () => void Promise.resolve(query.cancel()).catch(() => {}) });
+    await ended;
+  })()
     .catch((err: unknown) => {
       openFailed(err);
       throw err;
     })
     .finally(() => {
       holder.__omsAuditExportsRunning = Math.max(0, (holder.__omsAuditExportsRunning ?? 1) - 1);
+      void connection.end({ timeout: 0 }).catch(() => {});
     });
   // Failures surface through the stream and `done`.
   transaction.catch(() => {});

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { inclusionProof, leafHash, merkleRoot, nodeHash, rootFromProof, sameBytes, sha256 } from './merkle.ts';
+import { inclusionProof, inclusionProofs, leafHash, merkleRoot, nodeHash, rootFromProof, sameBytes, sha256 } from './merkle.ts';
 
 const hashes = (n: number) => Array.from({ length: n }, (_, i) => leafHash(new TextEncoder().encode(`event ${i}`)));
 
@@ -42,6 +42,22 @@ describe('Merkle tree (RFC 6962)', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('gives the same audit paths for many leaves at once as one by one', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), (size, picks) => {
+        const leaves = Array.from({ length: size }, (_, i) => leafHash(new TextEncoder().encode(`event ${i}`)));
+        const indices = picks.map((p) => p % size);
+        const all = inclusionProofs(leaves, indices);
+        const root = merkleRoot(leaves);
+        for (const index of indices) {
+          expect(all.get(index)!.map((h) => Buffer.from(h).toString('hex'))).toEqual(inclusionProof(leaves, index).map((h) => Buffer.from(h).toString('hex')));
+          expect(sameBytes(rootFromProof(leaves[index]!, index, size, all.get(index)!)!, root)).toBe(true);
+        }
+      }),
+      { numRuns: 60, seed: 6962 },
     );
   });
 

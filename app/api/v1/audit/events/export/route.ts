@@ -1,7 +1,8 @@
 /**
- * GET /api/v1/audit/events/export?format=csv|jsonl[&excel=true]&<the list endpoint's filters>[&order=asc|desc]
+ * GET /api/v1/audit/events/export?format=csv|jsonl[&excel=true][&bundle=true]&<the list endpoint's filters>[&order=asc|desc]
  * Streams every matching event (oldest first by default). The manifest's URL is
- * in the X-Audit-Manifest header. API keys need events:read; console users the
+ * in the X-Audit-Manifest header. With bundle=true: a zip with the file, its
+ * signed manifest, checkpoints, proofs and the standalone verifier. API keys need events:read; console users the
  * auditor or admin role.
  */
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
@@ -9,7 +10,7 @@ import { filtersFromSearchParams, filtersOf } from '@/supabase/functions/_shared
 import { claimsOf, type Caller } from '@/server/auth/caller.ts';
 import { observedClient } from '@/server/auth/credentials.ts';
 import { db } from '@/server/db/client.ts';
-import { exportResponse } from '@/server/http/export-response.ts';
+import { bundleResponse, exportResponse } from '@/server/http/export-response.ts';
 import { authorize, chargeRate, route } from '@/server/http/rest.ts';
 import { checkTenantParam } from '@/server/http/tenant-param.ts';
 import { EXPORT_FORMATS, startExport, type ExportFormat, type Exporter } from '@/server/services/export.ts';
@@ -32,6 +33,10 @@ export const GET = route(async (req) => {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
     throw new AuditError('invalid_request', 'format must be csv or jsonl', [{ field: 'format', message: 'must be csv or jsonl' }]);
   }
+  const bundleParam = params.get('bundle');
+  if (bundleParam !== null && !['true', 'false', '1', '0'].includes(bundleParam)) {
+    throw new AuditError('invalid_request', 'bundle must be true or false', [{ field: 'bundle', message: 'must be true or false' }]);
+  }
   const excelParam = params.get('excel');
   if (excelParam !== null && !['true', 'false', '1', '0'].includes(excelParam)) {
     throw new AuditError('invalid_request', 'excel must be true or false', [{ field: 'excel', message: 'must be true or false' }]);
@@ -39,7 +44,7 @@ export const GET = route(async (req) => {
   if (params.has('cursor') || params.has('limit')) {
     throw new AuditError('invalid_request', 'An export holds every matching event: it takes no cursor or limit', [{ field: params.has('cursor') ? 'cursor' : 'limit', message: 'is not accepted by exports' }]);
   }
-  const input = filtersFromSearchParams(params, { allow: ['tenant_id', 'format', 'excel'] });
+  const input = filtersFromSearchParams(params, { allow: ['tenant_id', 'format', 'excel', 'bundle'] });
   const claims = claimsOf(caller);
   const sql = db();
   const tenant = await getTenant(sql, claims.tenant_id);
@@ -51,5 +56,6 @@ export const GET = route(async (req) => {
     exporter: exporterOf(caller),
     tenantName: tenant?.name,
   });
+  if (bundleParam === 'true' || bundleParam === '1') return bundleResponse(req, sql, claims.tenant_id, started, observedClient(req.headers));
   return exportResponse(req, sql, claims.tenant_id, started, observedClient(req.headers));
 });

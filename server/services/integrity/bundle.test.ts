@@ -1,0 +1,161 @@
+/**
+ * Export bundles, checked the way a regulator would: downloaded over HTTP,
+ * unzipped, and run through the bundled standalone verifier with the
+ * operator's public key obtained separately.
+ */
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yauzl from 'yauzl';
+import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
+import { keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
+import { baseUrl, call, event, newTenant, type TestTenant } from '@/test/fixtures.ts';
+
+const run = promisify(execFile);
+let work: string;
+let operatorKeyFile: string;
+let operatorKeyId: string;
+let tenant: TestTenant;
+
+/** Unzips a bundle into a fresh folder; returns the bundle's own folder inside it. */
+async function unzip(bytes: Buffer): Promise<string> {
+  const into = await mkdtemp(path.join(work, 'bundle-'));
+  const zip = await promisify<Buffer, yauzl.Options, yauzl.ZipFile>(yauzl.fromBuffer)(bytes, { lazyEntries: true });
+  const openEntry = promisify(zip.openReadStream.bind(zip));
+  let root = '';
+  for (;;) {
+    const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
+      zip.once('entry', resolve).once('end', () => resolve(null)).once('error', reject);
+      zip.readEntry();
+    });
+    zip.removeAllListeners('entry').removeAllListeners('end');
+    if (!entry) return root;
+    const target = path.join(into, entry.fileName);
+    root = path.join(into, entry.fileName.split('/')[0]!);
+    await mkdir(path.dirname(target), { recursive: true });
+    const chunks: Buffer[] = [];
+    for await (const chunk of await openEntry(entry)) chunks.push(chunk as Buffer);
+    await writeFile(target, Buffer.concat(chunks));
+  }
+}
+
+async function download(query: string): Promise<string> {
+  const res = await fetch(`${baseUrl()}/api/v1/audit/events/export?bundle=true&${query}`, { headers: { authorization: `Bearer ${tenant.readKey}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('application/zip');
+  return unzip(Buffer.from(await res.arrayBuffer()));
+}
+
+/** Runs the bundle's own verify.mjs; returns its exit code and output. */
+async function verify(dir: string, ...keyArgs: string[]): Promise<{ code: number; out: string }> {
+  const args = keyArgs.length ? keyArgs : ['--public-key', operatorKeyFile];
+  try {
+    const { stdout } = await run(process.execPath, [path.join(dir, 'verify.mjs'), ...args, dir]);
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+const dataFileOf = async (dir: string) => path.join(dir, JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')).file_name as string);
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'oms-audit-bundles-'));
+  const { body: published } = await call('GET', '/api/integrity/public-key');
+  operatorKeyFile = path.join(work, 'operator.pem');
+  operatorKeyId = published.key_id;
+  await writeFile(operatorKeyFile, published.public_key_pem);
+
+  tenant = await newTenant('bundle');
+  // Values a CSV or a canonical form could get wrong: formula and quote prefixes, quotes, commas,
+  // line breaks, non-ASCII, IPv6, nested context with numbers, booleans and nulls.
+  const tricky = [
+    event({ object_id: 'ORD-1', actor_id: '=HYPERLINK("x")', context: { symbol: 'AAPL', px: 187.25, qty: 100, note: 'a "quoted", comma\nline' } }),
+    event({ object_id: 'ORD-1', actor_id: "'already quoted", event_type: 'UPDATE', context: { before: { qty: 100 }, after: { qty: 50 }, flag: true, none: null } }),
+    event({ object_id: 'ORD-2', actor_id: '+1-555', ip_address: '2001:db8::1', user_agent: 'Agent/1.0 (Überweisung; 東京)', context: { symbol: 'ÄÖÜ', big: 12345678901234 } }),
+    event({ object_id: 'ORD-2', actor_id: '-minus', source: '@source', request_id: 'req-1', event_type: 'CANCEL', outcome: 'failure', context: {} }),
+  ];
+  const filler = Array.from({ length: 120 }, (_, i) => event({ object_id: `ORD-${3 + (i % 30)}`, context: { symbol: i % 2 ? 'MSFT' : 'AAPL', i } }));
+  for (const batch of [tricky, filler]) {
+    const res = await call('POST', '/api/v1/audit/events', { key: tenant.writeKey, body: { events: batch } });
+    expect(res.status).toBe(201);
+  }
+});
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+describe('export bundles', () => {
+  it('verifies a complete CSV export offline with the operator key, by file or by fingerprint', async () => {
+    const dir = await download('format=csv');
+    const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ tenant_id: tenant.id, format: 'csv', row_count: 124, bundle: { complete: true, seq_from: 1, seq_to: 124, key_id: operatorKeyId } });
+    expect(await readFile(path.join(dir, 'README.txt'), 'utf8')).toContain(`--fingerprint ${operatorKeyId}`);
+
+    const byKey = await verify(dir);
+    expect(byKey).toMatchObject({ code: 0, out: expect.stringContaining('VERIFIED: 124 rows') });
+    expect((await verify(dir, '--fingerprint', operatorKeyId)).code).toBe(0);
+  });
+
+  it('verifies filtered exports in CSV for Excel and JSON Lines, row by row with audit paths', async () => {
+    const csv = await download('format=csv&excel=true&object_id=ORD-2');
+    const manifest = JSON.parse(await readFile(path.join(csv, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ row_count: 2, excel: true, bundle: { complete: false } });
+    expect((await readFile(path.join(csv, 'proofs.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(2);
+    expect(await verify(csv)).toMatchObject({ code: 0, out: expect.stringContaining('VERIFIED: 2 rows') });
+
+    const jsonl = await download('format=jsonl&context.symbol=MSFT');
+    expect(await verify(jsonl)).toMatchObject({ code: 0, out: expect.stringContaining('VERIFIED: 60 rows') });
+  });
+
+  it('fails when a cell is edited, a row dropped or rows reordered, naming the problem', async () => {
+    const pristine = await download('format=csv');
+    const file = await dataFileOf(pristine);
+    const original = await readFile(file, 'utf8');
+    const lines = original.split('\r\n');
+
+    const cases: [string, string][] = [
+      ['edited cell', original.replace('ORD-2', 'ORD-9')],
+      ['dropped row', [...lines.slice(0, 5), ...lines.slice(6)].join('\r\n')],
+      ['reordered rows', [lines[0], lines[2], lines[1], ...lines.slice(3)].join('\r\n')],
+    ];
+    for (const [label, content] of cases) {
+      await writeFile(file, content);
+      const result = await verify(pristine);
+      expect(result.code, label).toBe(1);
+      expect(result.out, label).toContain('does not match the SHA-256 in the signed manifest');
+    }
+
+    // The file edited and the manifest updated to match: the manifest's signature no longer holds.
+    const edited = original.replace('ORD-2', 'ORD-9');
+    await writeFile(file, edited);
+    const manifestFile = path.join(pristine, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    const { createHash } = await import('node:crypto');
+    manifest.sha256 = createHash('sha256').update(edited).digest('hex');
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    expect(await verify(pristine)).toMatchObject({ code: 1, out: expect.stringContaining('manifest.json is not signed by the trusted key') });
+  });
+
+  it('fails when the bundle is re-signed with another key, whatever public key it carries', async () => {
+    const dir = await download('format=csv&object_id=ORD-1');
+    const file = await dataFileOf(dir);
+    const forged = (await readFile(file, 'utf8')).replace('trader-7', 'trader-8');
+    await writeFile(file, forged);
+    const { createHash } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const manifestFile = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.sha256 = createHash('sha256').update(forged).digest('hex');
+    manifest.bundle.key_id = keyIdOf(publicKey);
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    await writeFile(path.join(dir, 'manifest.sig'), sign(null, Buffer.from(canonicalJson(manifest)), privateKey).toString('base64'));
+    await writeFile(path.join(dir, 'public-key.pem'), publicKey.export({ format: 'pem', type: 'spki' }));
+
+    expect(await verify(dir)).toMatchObject({ code: 1, out: expect.stringContaining('not signed by the trusted key') });
+    expect(await verify(dir, '--fingerprint', operatorKeyId)).toMatchObject({ code: 1, out: expect.stringContaining('is not the one with fingerprint') });
+  });
+});
