@@ -1,9 +1,11 @@
 /** The compliance console, in Chromium, against the product started with demo data. */
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { expect, test } from '@playwright/test';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/contract.ts';
-import { auditor, base, expectAccessible, screenshot, signIn, user } from './helpers.ts';
+import { auditor, base, expectAccessible, screenshot, signIn, unzipTo, user } from './helpers.ts';
 
 const ORDER = 'ORD-100001';
 
@@ -171,4 +173,36 @@ test("a user of another tenant cannot reach this tenant's event by URL", async (
   const api = await otherPage.request.get(`${base()}/api/v1/audit/events/${eventUrl.split('/').pop()}`);
   expect(api.status()).toBe(404);
   await other.close();
+});
+
+test('an auditor sees the trail verified, an event with its proof, and a bundle that verifies offline', async ({ page }, testInfo) => {
+  await signIn(page, auditor());
+  await page.getByRole('link', { name: 'Integrity' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Integrity');
+  const keyId = (await page.getByTitle('SHA-256 of the public key (DER)').textContent())!.trim();
+  expect(keyId).toMatch(/^[0-9a-f]{64}$/);
+  await page.getByRole('button', { name: 'Verify now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
+  await expect(page.getByTestId('verification-result')).toHaveText('Intact');
+  await expectAccessible(page, 'integrity');
+  await screenshot(page, testInfo, 'integrity');
+
+  // The demo data is sealed within one sealing interval of the start.
+  await page.goto(`${base()}/?object_id=${ORDER}&event_type=CREATE`);
+  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId('integrity-state')).toHaveText('Verified', { timeout: 1000 });
+  }).toPass({ timeout: 45_000 });
+  await expect(page.getByRole('link', { name: 'Download proof (JSON)' })).toBeVisible();
+
+  // The bundle of a filtered search, checked by its own verifier with the key's fingerprint.
+  await page.goto(`${base()}/?object_id=${ORDER}`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-bundle').click()]);
+  expect(download.suggestedFilename()).toMatch(/-bundle\.zip$/);
+  const dir = testInfo.outputPath('bundle');
+  const root = await unzipTo((await download.path())!, dir);
+  const run = spawnSync(process.execPath, [path.join(root, 'verify.mjs'), '--fingerprint', keyId, root], { encoding: 'utf8' });
+  expect(run.stdout).toMatch(/^VERIFIED: \d+ rows/);
+  expect(run.status).toBe(0);
 });

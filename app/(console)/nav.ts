@@ -14,6 +14,7 @@ export const NAV_ITEMS: NavItem[] = [
   { href: '/', label: 'Search', permission: 'events:read' },
   { href: '/saved', label: 'Saved searches', permission: 'events:read' },
   { href: '/exports', label: 'Exports', permission: 'events:export' },
+  { href: '/integrity', label: 'Integrity', permission: 'events:read' },
   { href: '/admin/api-keys', label: 'API keys', permission: 'keys:manage' },
   { href: '/admin/users', label: 'Users', permission: 'users:manage' },
 ];

@@ -5,15 +5,15 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
 import { baseUrl, call, event, newTenant, type TestTenant } from '@/test/fixtures.ts';
+import { unzipTo } from '@/test/unzip.ts';
 
 const run = promisify(execFile);
 let work: string;
@@ -24,23 +24,8 @@ let tenant: TestTenant;
 /** Unzips a bundle into a fresh folder; returns the bundle's own folder inside it. */
 async function unzip(bytes: Buffer): Promise<string> {
   const into = await mkdtemp(path.join(work, 'bundle-'));
-  const zip = await promisify<Buffer, yauzl.Options, yauzl.ZipFile>(yauzl.fromBuffer)(bytes, { lazyEntries: true });
-  const openEntry = promisify(zip.openReadStream.bind(zip));
-  let root = '';
-  for (;;) {
-    const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
-      zip.once('entry', resolve).once('end', () => resolve(null)).once('error', reject);
-      zip.readEntry();
-    });
-    zip.removeAllListeners('entry').removeAllListeners('end');
-    if (!entry) return root;
-    const target = path.join(into, entry.fileName);
-    root = path.join(into, entry.fileName.split('/')[0]!);
-    await mkdir(path.dirname(target), { recursive: true });
-    const chunks: Buffer[] = [];
-    for await (const chunk of await openEntry(entry)) chunks.push(chunk as Buffer);
-    await writeFile(target, Buffer.concat(chunks));
-  }
+  await writeFile(`${into}.zip`, bytes);
+  return unzipTo(`${into}.zip`, into);
 }
 
 async function download(query: string): Promise<string> {

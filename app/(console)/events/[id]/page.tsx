@@ -22,6 +22,7 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
     throw err;
   });
   if (!event) notFound();
+  const proof = await session.api.integrity.proof({ id }).catch(() => null);
   const pair = beforeAfter(event.context);
   const objectHref = `/objects/${encodeURIComponent(event.object_type)}/${encodeURIComponent(event.object_id)}`;
   const actorHref = `/actors/${encodeURIComponent(event.actor_id)}`;
@@ -100,6 +101,44 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
           </pre>
         </section>
       </div>
+
+      <section className="card p-3" aria-labelledby="integrity-heading">
+        <h2 id="integrity-heading" className="mb-2 font-semibold">
+          Integrity
+        </h2>
+        {!proof ? (
+          <p className="text-sm">The proof could not be computed.</p>
+        ) : proof.status === 'pending' ? (
+          <p className="text-sm" data-testid="integrity-state">
+            Pending: this event is sealed under a signed checkpoint within seconds of being written.
+          </p>
+        ) : (
+          <div className="space-y-2 text-sm">
+            <p data-testid="integrity-state" className={proof.verified ? 'font-semibold text-emerald-700 dark:text-emerald-300' : 'font-semibold text-red-700 dark:text-red-300'}>
+              {proof.verified ? 'Verified' : 'Not verified: this event no longer matches what was signed'}
+            </p>
+            <dl className="grid grid-cols-[11rem_1fr] gap-x-3 gap-y-1">
+              <dt>Event hash</dt>
+              <dd className="break-all font-mono text-xs">{proof.event_hash}</dd>
+              <dt>Checkpoint</dt>
+              <dd>
+                #{proof.checkpoint!.number} (seq {proof.checkpoint!.seq_from}–{proof.checkpoint!.seq_to}), sealed <Timestamp iso={proof.checkpoint!.sealed_at} />
+              </dd>
+              <dt>Merkle root</dt>
+              <dd className="break-all font-mono text-xs">{proof.checkpoint!.merkle_root}</dd>
+              <dt>Audit path</dt>
+              <dd>
+                leaf {proof.leaf_index} of {proof.tree_size}, {proof.audit_path.length} hashes
+              </dd>
+              <dt>Signing key</dt>
+              <dd className="break-all font-mono text-xs">{proof.checkpoint!.key_id}</dd>
+            </dl>
+            <a className="btn" href={`/api/v1/audit/events/${event.id}/proof`} download={`proof-${event.id}.json`}>
+              Download proof (JSON)
+            </a>
+          </div>
+        )}
+      </section>
     </article>
   );
 }

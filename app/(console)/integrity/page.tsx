@@ -1,0 +1,20 @@
+import type { Metadata } from 'next';
+import { consoleSession } from '@/server/console.ts';
+import { IntegrityStatus } from '@/components/console/integrity-status.tsx';
+
+export const metadata: Metadata = { title: 'Integrity' };
+
+export default async function IntegrityPage() {
+  const session = (await consoleSession())!;
+  return (
+    <div className="space-y-3">
+      <h1 className="text-xl font-semibold">Integrity</h1>
+      <p className="max-w-3xl text-sm text-slate-700 dark:text-slate-300">
+        Every event is hashed when it is written and sealed within seconds under a checkpoint signed with the operator&apos;s Ed25519 key; each
+        checkpoint links to the one before. Verification recomputes every hash, Merkle root, link and signature, in PostgreSQL and in archived
+        months, and names the first event or checkpoint that departs from what was signed.
+      </p>
+      <IntegrityStatus canVerify={session.can('integrity:verify')} />
+    </div>
+  );
+}

@@ -1,0 +1,119 @@
+'use client';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
+import { formatUtc } from '@/lib/time.ts';
+
+type Problem = { seq: number | null; id: string | null; kind: string; detail: string };
+
+function Problems({ problems, total }: { problems: Problem[]; total: number }) {
+  if (!problems.length) return null;
+  return (
+    <div className="mt-2">
+      <p className="text-sm font-medium text-red-700 dark:text-red-300">
+        {total} problem{total === 1 ? '' : 's'}; the first {problems.length}:
+      </p>
+      <ul className="mt-1 space-y-1 text-sm" aria-label="Problems found">
+        {problems.map((p, i) => (
+          <li key={i}>
+            <span className="rounded bg-red-100 px-1 font-mono text-xs text-red-800 dark:bg-red-900 dark:text-red-100">{p.kind}</span>{' '}
+            {p.seq !== null ? <span className="font-mono">seq {p.seq}</span> : null} {p.detail}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const status = useQuery(trpc.integrity.status.queryOptions());
+  const verify = useMutation(
+    trpc.integrity.verify.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.integrity.status.queryKey() }) }),
+  );
+  if (status.isError) return <p role="alert">{errorMessage(status.error)}</p>;
+  if (!status.data) return <p>Loading…</p>;
+  const s = status.data;
+  const last = s.last_verification;
+
+  return (
+    <div className="space-y-4">
+      <dl className="card grid grid-cols-2 gap-3 p-3 text-sm md:grid-cols-4" aria-label="Integrity status">
+        <div>
+          <dt className="field-label">Events written</dt>
+          <dd className="text-lg font-semibold">{s.events_total.toLocaleString('en-US')}</dd>
+        </div>
+        <div>
+          <dt className="field-label">Under a signed checkpoint</dt>
+          <dd className="text-lg font-semibold">{s.events_covered.toLocaleString('en-US')}</dd>
+          {s.uncovered_events ? <dd className="text-xs">{s.uncovered_events} waiting for the next seal</dd> : null}
+        </div>
+        <div>
+          <dt className="field-label">Last checkpoint</dt>
+          <dd>
+            {s.last_checkpoint ? (
+              <>
+                #{s.last_checkpoint.number} · seq {s.last_checkpoint.seq_from}–{s.last_checkpoint.seq_to}
+                <br />
+                <span className="text-xs">{formatUtc(s.last_checkpoint.sealed_at)}</span>
+              </>
+            ) : (
+              'none yet'
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt className="field-label">Signing key</dt>
+          <dd className="font-mono text-xs break-all" title="SHA-256 of the public key (DER)">
+            {s.key_id}
+          </dd>
+          <dd>
+            <a className="link text-xs" href="/api/integrity/public-key">
+              Public key
+            </a>
+          </dd>
+        </div>
+      </dl>
+
+      <section className="card p-3" aria-label="Last verification">
+        <h2 className="font-semibold">Last verification</h2>
+        {last ? (
+          <div className="text-sm">
+            <p>
+              <span
+                data-testid="verification-result"
+                className={last.ok ? 'font-semibold text-emerald-700 dark:text-emerald-300' : 'font-semibold text-red-700 dark:text-red-300'}
+              >
+                {last.ok ? 'Intact' : 'Tampering found'}
+              </span>{' '}
+              · {last.events_checked.toLocaleString('en-US')} events, {last.checkpoints_checked} checkpoints · {formatUtc(last.finished_at)} by{' '}
+              {last.verified_by}
+            </p>
+            <Problems problems={last.problems} total={last.problem_count} />
+          </div>
+        ) : (
+          <p className="text-sm">Never verified.</p>
+        )}
+        {canVerify ? (
+          <div className="mt-3 flex items-center gap-3">
+            <button type="button" className="btn-primary" disabled={verify.isPending} onClick={() => verify.mutate()}>
+              {verify.isPending ? 'Verifying…' : 'Verify now'}
+            </button>
+            {verify.data ? (
+              <span role="status" className="text-sm">
+                {verify.data.ok ? 'Intact' : 'Tampering found'}: {verify.data.events_checked.toLocaleString('en-US')} events checked
+                {verify.data.archived_events_checked ? ` (${verify.data.archived_events_checked.toLocaleString('en-US')} from archives)` : ''} in{' '}
+                {verify.data.duration_ms} ms
+              </span>
+            ) : null}
+            {verify.isError ? (
+              <span role="alert" className="text-sm text-red-700 dark:text-red-300">
+                {errorMessage(verify.error)}
+              </span>
+            ) : null}
+          </div>
+        ) : null}
+      </section>
+    </div>
+  );
+}
