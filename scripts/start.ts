@@ -23,6 +23,7 @@ import { startBackgroundJobs } from '@/server/background.ts';
 import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
 import { serveSingleEvent } from '@/server/http/single-event.ts';
+import { admitWrite } from '@/server/http/admission.ts';
 import { fromRoot, projectRoot } from '@/server/paths.ts';
 
 const dev = process.argv.includes('--dev');
@@ -116,6 +117,7 @@ async function main() {
   const server = http.createServer((req, res) => {
     // The client address as our socket saw it; a client cannot supply this header.
     req.headers[OBSERVED_IP_HEADER] = socketAddress(req);
+    if (!admitWrite(req, res)) return;
     if (serveSingleEvent(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       console.error('[oms-audit] request failed', err);

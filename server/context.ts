@@ -8,7 +8,7 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { db } from '@/server/db/client.ts';
 import type { Caller } from '@/server/auth/caller.ts';
 import { checkCsrf, observedClient, resolveCredential } from '@/server/auth/credentials.ts';
-import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { AuditError, databaseUnavailable, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 
 export interface ContextInner {
   caller: Caller;
@@ -35,6 +35,8 @@ export async function createContext({ req }: { req: Request }): Promise<ContextI
     return createContextInner({ caller: credential.caller, observed });
   } catch (err) {
     if (err instanceof AuditError) return createContextInner({ caller: { kind: 'anonymous' }, observed, authError: err });
+    // The key or user could not be looked up: procedures answer 503, not 500.
+    if (isConnectionError(err)) return createContextInner({ caller: { kind: 'anonymous' }, observed, authError: databaseUnavailable() });
     throw err;
   }
 }

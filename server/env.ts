@@ -39,6 +39,8 @@ const schema = z.object({
   RATE_LIMIT_WRITE_EVENTS_PER_SEC: int(50_000, 1),
   /** Per API key: read requests per second (sustained; bursts up to twice this). */
   RATE_LIMIT_READ_REQUESTS_PER_SEC: int(200, 1),
+  /** Write requests handled at once by this process; more are answered 503 with Retry-After (bounded memory under overload). */
+  MAX_INFLIGHT_WRITES: int(256, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */
   API_KEY_CACHE_SECONDS: int(10, 0),
   /** Ed25519 private key (PEM) that signs integrity checkpoints; or a file holding it. Default: generated into the data folder. */

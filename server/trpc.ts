@@ -9,7 +9,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { z } from 'zod';
-import { AuditError, issuesFromZod, type FieldIssue } from '@/supabase/functions/_shared/errors.ts';
+import { AuditError, databaseUnavailable, isConnectionError, issuesFromZod, type FieldIssue } from '@/supabase/functions/_shared/errors.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
 import { claimsOf, requirePermission, writerOf, principalOf, type Permission } from '@/server/auth/caller.ts';
 import { enforceRateLimit } from '@/server/auth/rate-limit.ts';
@@ -42,6 +42,8 @@ const TRPC_CODES: Record<AuditError['code'], TRPC_ERROR_CODE_KEY> = {
 export function toAuditError(error: unknown): AuditError | null {
   if (error instanceof AuditError) return error;
   if (error instanceof TRPCError && error.cause instanceof AuditError) return error.cause;
+  // A lost or refused database connection is temporary: 503 with Retry-After, as on REST.
+  if (isConnectionError(error) || (error instanceof TRPCError && isConnectionError(error.cause))) return databaseUnavailable();
   const zodError = error instanceof z.ZodError ? error : error instanceof TRPCError && error.cause instanceof z.ZodError ? error.cause : null;
   if (zodError) {
     const tooMany = zodError.issues.find((i) => i.code === 'too_big' && i.path.length === 1 && i.path[0] === 'events');

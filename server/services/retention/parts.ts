@@ -1,5 +1,5 @@
 /** The archive catalog (oms_audit.archive_parts) and the lock that keeps retention steps one at a time. */
-import type { AnySql, Sql } from '@/supabase/functions/_shared/db.ts';
+import { releaseReserved, type AnySql, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 
 export type PartState = 'writing' | 'written' | 'verified' | 'dropped' | 'failed' | 'expiring' | 'expired';
@@ -62,6 +62,7 @@ export async function setPartState(sql: AnySql, part: Pick<ArchivePart, 'tenant_
  */
 export async function withRetentionLock<T>(sql: Sql, options: { wait: boolean }, fn: () => Promise<T>): Promise<T> {
   const conn = await sql.reserve();
+  let failure: unknown;
   try {
     if (options.wait) {
       await conn`select pg_advisory_lock(hashtext('oms_audit.retention'))`;
@@ -74,7 +75,10 @@ export async function withRetentionLock<T>(sql: Sql, options: { wait: boolean },
     } finally {
       await conn`select pg_advisory_unlock(hashtext('oms_audit.retention'))`;
     }
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
-    conn.release();
+    releaseReserved(conn, failure);
   }
 }

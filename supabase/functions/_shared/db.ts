@@ -6,6 +6,7 @@ import net from 'node:net';
 import postgres from 'postgres';
 import { pgTimestampToIso } from './timestamps.ts';
 import { canonicalIp } from './ip.ts';
+import { isConnectionError } from './errors.ts';
 
 export type Sql = postgres.Sql<Record<string, unknown>>;
 export type TxSql = postgres.TransactionSql<Record<string, unknown>>;
@@ -59,12 +60,27 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     prepare: options.prepare ?? true,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     idle_timeout: 60,
+    // Seconds before reconnecting after a failed connection. postgres.js's default grows to 20 s
+    // (3^n / 100), so a short database restart would leave requests waiting long after it is back.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     types: PG_TYPES,
     onnotice: () => {},
     connection: { TimeZone: 'UTC', application_name: options.applicationName ?? 'oms-audit' },
   }) as unknown as Sql;
   urls.set(sql, url);
   return sql;
+}
+
+/**
+ * Hands a reserved connection back to the pool, unless `failure` says its
+ * connection was lost: postgres.js has then already set the connection aside
+ * to reconnect, and releasing it would queue the next query on a socket that
+ * no longer exists (the pool would hang, or the process crash, once the
+ * database is back).
+ */
+export function releaseReserved(conn: postgres.ReservedSql<Record<string, unknown>>, failure: unknown): void {
+  if (failure !== undefined && isConnectionError(failure)) return;
+  conn.release();
 }
 
 /** Claims a tenant-scoped transaction runs under; row-level security reads `tenant_id`. */

@@ -90,6 +90,11 @@ export function invalid(issues: FieldIssue[], what = 'request'): AuditError {
   return new AuditError('invalid_request', `Invalid ${what}${where ? ` — ${where}` : ''}${more}`, issues);
 }
 
+/** What a client is told while the database cannot be reached: come back in a second. */
+export function databaseUnavailable(): AuditError {
+  return new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
+}
+
 /** PostgreSQL connection failures are a temporary unavailability (503), not a server fault. */
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; errno?: string } | null;

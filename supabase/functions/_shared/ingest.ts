@@ -21,11 +21,11 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditEventInput, IngestMethod, IngestResult } from './contract.ts';
 import { SCHEMA_VERSION } from './limits.ts';
-import { AuditError, isConnectionError } from './errors.ts';
+import { AuditError, databaseUnavailable, isConnectionError } from './errors.ts';
 import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
-import { pgArray, type Sql } from './db.ts';
+import { pgArray, releaseReserved, type Sql } from './db.ts';
 
 /** Who writes: the tenant comes from the credential, never from the payload. */
 export interface WriteCaller {
@@ -347,6 +347,21 @@ export function appenderFor(sql: Sql, options?: AppenderOptions): TenantAppender
 }
 
 /**
+ * How long a transaction may go unanswered. When the database goes away in the
+ * middle of a pipeline, postgres.js can leave its last queries waiting forever;
+ * the batch is then answered 503 and the client's retry (same ids) is safe.
+ */
+const COMMIT_TIMEOUT_MS = 10_000;
+
+function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(databaseUnavailable()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
  * One transaction, sent as a single pipeline (BEGIN, claims, the insert, COMMIT)
  * so the tenant's sequence lock is held only while PostgreSQL executes, never
  * while this process is busy with other requests. Returns the ids inserted.
@@ -380,21 +395,22 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
     try {
       await ensureMonthPartitions(sql, months);
       const conn = await sql.reserve();
-      try {
-        // Prepared where the connection allows it (not through a transaction pooler): parsed and planned once.
-        const prepare = (sql as unknown as { options: { prepare: boolean } }).options.prepare;
-        const [, , insert, commit] = await Promise.allSettled([
-          conn`begin`,
-          conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`,
-          conn.unsafe(APPEND_EVENTS_SQL, params as never[], { prepare }),
-          conn`commit`,
-        ]);
-        if (insert.status === 'rejected') throw insert.reason;
-        if (commit.status === 'rejected') throw commit.reason;
-        return new Set(insert.value.map((r) => r.id as string));
-      } finally {
-        conn.release();
-      }
+      // Prepared where the connection allows it (not through a transaction pooler): parsed and planned once.
+      const prepare = (sql as unknown as { options: { prepare: boolean } }).options.prepare;
+      const pipeline = Promise.allSettled([
+        conn`begin`,
+        conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`,
+        conn.unsafe(APPEND_EVENTS_SQL, params as never[], { prepare }),
+        conn`commit`,
+      ]);
+      // The connection goes back to the pool once the pipeline settles, unless it was lost.
+      void pipeline.then(([, , insert, commit]) => {
+        releaseReserved(conn, insert.status === 'rejected' ? insert.reason : commit.status === 'rejected' ? commit.reason : undefined);
+      });
+      const [, , insert, commit] = await settleWithin(pipeline, COMMIT_TIMEOUT_MS);
+      if (insert.status === 'rejected') throw insert.reason;
+      if (commit.status === 'rejected') throw commit.reason;
+      return new Set(insert.value.map((r) => r.id as string));
     } catch (err) {
       const code = (err as { code?: string }).code;
       // A month partition dropped by retention since we cached it: recreate it and retry.
@@ -404,7 +420,7 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
       }
       // Another process committed one of these ids between our snapshot and our lock: retry, it is now a duplicate.
       if (attempt <= 3 && code === '23505') continue;
-      if (isConnectionError(err)) throw new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
+      if (isConnectionError(err)) throw databaseUnavailable();
       throw err;
     }
   }
