@@ -206,3 +206,33 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   expect(run.stdout).toMatch(/^VERIFIED: \d+ rows/);
   expect(run.status).toBe(0);
 });
+
+test('an admin sets the retention policy and places and releases a legal hold', async ({ page }, testInfo) => {
+  await signIn(page, user('admin@demo-brokerage.example'));
+  await page.getByRole('link', { name: 'Retention' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Retention');
+  await expect(page.getByRole('table', { name: 'Months and where their events are' }).getByRole('row').nth(1)).toBeVisible();
+
+  // Below the operator's floor is refused; a longer retention is accepted and shown.
+  await page.getByLabel('Total years').fill('2');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page.getByRole('alert')).toContainText('floor');
+  await page.getByLabel('Total years').fill('12');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page.getByTestId('retention-policy')).toContainText('12 years in total');
+
+  await page.getByLabel('Reason').fill('FINRA inquiry e2e');
+  await page.getByLabel('Object type').fill('ORDER');
+  await page.getByLabel('Object ID').fill(ORDER);
+  await page.getByRole('button', { name: 'Place hold' }).click();
+  const holds = page.getByRole('list', { name: 'Active legal holds' });
+  await expect(holds).toContainText('FINRA inquiry e2e');
+  await expectAccessible(page, 'retention');
+  await screenshot(page, testInfo, 'retention');
+  await holds.getByRole('listitem').filter({ hasText: 'FINRA inquiry e2e' }).getByRole('button', { name: 'Release' }).click();
+  await expect(page.getByText('No active legal hold.')).toBeVisible();
+
+  // Both changes are in the tenant's own trail.
+  await page.goto(`${base()}/?source=oms-audit-retention`);
+  await expect(page.getByRole('table', { name: 'Matching events' })).toContainText('LEGAL_HOLD');
+});

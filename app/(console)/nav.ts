@@ -15,6 +15,7 @@ export const NAV_ITEMS: NavItem[] = [
   { href: '/saved', label: 'Saved searches', permission: 'events:read' },
   { href: '/exports', label: 'Exports', permission: 'events:export' },
   { href: '/integrity', label: 'Integrity', permission: 'events:read' },
+  { href: '/retention', label: 'Retention', permission: 'retention:view' },
   { href: '/admin/api-keys', label: 'API keys', permission: 'keys:manage' },
   { href: '/admin/users', label: 'Users', permission: 'users:manage' },
 ];
