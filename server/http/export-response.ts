@@ -5,6 +5,7 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { recordExport } from '@/server/services/console-audit.ts';
 import { env } from '@/server/env.ts';
 import type { StartedExport } from '@/server/services/export.ts';
+import { log } from '@/server/observability/log.ts';
 
 export const MANIFEST_HEADER = 'X-Audit-Manifest';
 
@@ -47,7 +48,7 @@ export function toWebStream(stream: Readable): ReadableStream<Uint8Array> {
 export function exportResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Response {
   void started.done
     .then((manifest) => recordExport(sql, tenantId, manifest, observed))
-    .catch((err: unknown) => console.error('[oms-audit] recording an export failed:', err));
+    .catch((err: unknown) => log().error({ request_id: observed.requestId, err: (err as Error)?.message }, 'recording an export failed'));
   const origin = publicOrigin(req);
   return new Response(toWebStream(started.stream), {
     headers: {
