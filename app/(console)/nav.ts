@@ -16,4 +16,5 @@ export const NAV_ITEMS: NavItem[] = [
   { href: '/exports', label: 'Exports', permission: 'events:export' },
   { href: '/admin/api-keys', label: 'API keys', permission: 'keys:manage' },
   { href: '/admin/users', label: 'Users', permission: 'users:manage' },
+  { href: '/admin/system', label: 'System', permission: 'system:view' },
 ];
