@@ -13,11 +13,11 @@ export async function ingestPerMinute(sql: Sql, claims: TenantClaims, now = new 
   const from = new Date(last - 59 * MINUTE);
   const to = new Date(last + MINUTE);
   const rows = await withTenant(sql, claims, (tx) => tx`
-    select date_trunc('minute', received_at) as minute, count(*)::int as events
+    select extract(epoch from date_trunc('minute', received_at))::float8 * 1000 as minute_ms, count(*)::int as events
     from public.audit_events
-    where received_at >= ${from} and received_at < ${to}
+    where received_at >= ${from.toISOString()}::timestamptz and received_at < ${to.toISOString()}::timestamptz
     group by 1`);
-  const counts = new Map(rows.map((r) => [(r.minute as Date).getTime(), r.events as number]));
+  const counts = new Map(rows.map((r) => [Number(r.minute_ms), r.events as number]));
   const minutes = Array.from({ length: 60 }, (_, i) => {
     const t = from.getTime() + i * MINUTE;
     return { minute: new Date(t).toISOString(), events: counts.get(t) ?? 0 };
