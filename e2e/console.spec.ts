@@ -236,3 +236,34 @@ test('an admin sets the retention policy and places and releases a legal hold', 
   await page.goto(`${base()}/?source=oms-audit-retention`);
   await expect(page.getByRole('table', { name: 'Matching events' })).toContainText('LEGAL_HOLD');
 });
+
+test('an admin sees the System page: ingest chart, process figures and month partition sizes', async ({ page }, testInfo) => {
+  const key = process.env.OMS_E2E_API_KEY!;
+  const logged = await page.request.post(`${base()}/api/v1/audit/events`, {
+    headers: { authorization: `Bearer ${key}` },
+    data: { events: [1, 2, 3].map((n) => ({ actor_id: 'e2e-system', actor_type: 'SYSTEM', object_type: 'ORDER', object_id: `ORD-SYS-${n}`, event_type: 'CREATE', context: {} })) },
+  });
+  expect(logged.status()).toBe(201);
+
+  await signIn(page, user('admin@demo-brokerage.example'));
+  await page.getByRole('link', { name: 'System' }).click();
+  await expect(page.getByRole('heading', { name: 'System', level: 1 })).toBeVisible();
+  const chart = page.getByTestId('ingest-chart');
+  await expect(chart).toBeVisible();
+  await expect(chart.locator('rect')).toHaveCount(60);
+  expect(await chart.locator('rect:not([data-events="0"])').count()).toBeGreaterThan(0);
+  await expect(page.getByTestId('ingest-total')).toContainText(/[1-9][\d,]* events received/);
+  await expect(page.getByTestId('error-rate')).toBeVisible();
+  const month = new Date().toISOString().slice(0, 7);
+  const partitions = page.getByRole('table', { name: 'Month partitions and their size' });
+  await expect(partitions.getByRole('row').filter({ hasText: month })).toContainText(/\d+(\.\d)? (B|KiB|MiB|GiB)/);
+  await expectAccessible(page, 'system');
+  await screenshot(page, testInfo, 'system');
+
+  // Not for viewers: no link, and the page says who may see it.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, user('viewer@demo-brokerage.example'));
+  await expect(page.getByRole('link', { name: 'System' })).toHaveCount(0);
+  await page.goto(`${base()}/admin/system`);
+  await expect(page.getByRole('alert').filter({ hasText: 'needs the admin role' })).toBeVisible();
+});

@@ -24,6 +24,10 @@ import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
 import { serveSingleEvent } from '@/server/http/single-event.ts';
 import { admitWrite } from '@/server/http/admission.ts';
+import { serveMetrics } from '@/server/http/metrics.ts';
+import { observeRequest } from '@/server/http/request-log.ts';
+import { registerIngestMetrics } from '@/server/observability/ingest-metrics.ts';
+import { log as logger } from '@/server/observability/log.ts';
 import { fromRoot, projectRoot } from '@/server/paths.ts';
 
 const dev = process.argv.includes('--dev');
@@ -114,13 +118,16 @@ async function main() {
   const handle = app.getRequestHandler();
   await app.prepare();
 
+  registerIngestMetrics();
   const server = http.createServer((req, res) => {
     // The client address as our socket saw it; a client cannot supply this header.
     req.headers[OBSERVED_IP_HEADER] = socketAddress(req);
+    const requestId = observeRequest(req, res);
+    if (serveMetrics(req, res)) return;
     if (!admitWrite(req, res)) return;
     if (serveSingleEvent(req, res)) return;
     handle(req, res).catch((err: unknown) => {
-      console.error('[oms-audit] request failed', err);
+      logger().error({ request_id: requestId, err: (err as Error)?.message }, 'request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'internal', message: 'Internal server error' } }));
     });

@@ -82,6 +82,8 @@ const schema = z.object({
   SUPABASE_JWKS_URL: z.url({ error: 'must be a URL' }).optional(),
   /** Lifetime of a console sign-in. */
   SESSION_HOURS: int(8, 1),
+  /** Bearer token that /api/metrics requires; unset: metrics are served to loopback clients only. */
+  METRICS_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

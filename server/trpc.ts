@@ -14,6 +14,8 @@ import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
 import { claimsOf, requirePermission, writerOf, principalOf, type Permission } from '@/server/auth/caller.ts';
 import { enforceRateLimit } from '@/server/auth/rate-limit.ts';
 import { env } from '@/server/env.ts';
+import { recordIngestFailure, type IngestPath } from '@/server/observability/ingest-metrics.ts';
+import { metrics } from '@/server/observability/metrics.ts';
 import type { Context } from './context.ts';
 
 export interface Meta {
@@ -95,7 +97,18 @@ const auditErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(auditErrors);
+/** Read latency by procedure, and write requests refused before the write path (bad input, credentials, rate). */
+const observed = t.middleware(async ({ path, type, next }) => {
+  const started = performance.now();
+  const result = await next();
+  if (type === 'query') metrics().queryDurationSeconds.observe({ procedure: path }, (performance.now() - started) / 1000);
+  else if (!result.ok && INGEST_PROCEDURES[path]) recordIngestFailure(INGEST_PROCEDURES[path], result.error);
+  return result;
+});
+
+const INGEST_PROCEDURES: Record<string, IngestPath> = { 'events.logBulk': 'trpc', 'events.log': 'single' };
+
+export const publicProcedure = t.procedure.use(observed).use(auditErrors);
 
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (ctx.authError) throw ctx.authError;

@@ -18,4 +18,5 @@ export const NAV_ITEMS: NavItem[] = [
   { href: '/retention', label: 'Retention', permission: 'retention:view' },
   { href: '/admin/api-keys', label: 'API keys', permission: 'keys:manage' },
   { href: '/admin/users', label: 'Users', permission: 'users:manage' },
+  { href: '/admin/system', label: 'System', permission: 'system:view' },
 ];

@@ -17,6 +17,7 @@ export const PERMISSIONS = [
   'users:manage',
   'retention:view',
   'retention:manage',
+  'system:view',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -26,7 +27,7 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 const ROLE_PERMISSIONS: Record<TenantRole, Permission[]> = {
   viewer: ['events:read'],
   auditor: ['events:read', 'events:export', 'integrity:verify', 'retention:view'],
-  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage'],
+  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view'],
 };
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, Permission[]> = {

@@ -13,6 +13,7 @@ import { env } from '@/server/env.ts';
 import { getUser } from '@/server/services/users.ts';
 import type { Caller, Membership } from './caller.ts';
 import { LOCAL_ISSUER, looksLikeJwt, verifySessionToken, type SessionClaims } from './jwt.ts';
+import { REQUEST_ID_HEADER, validRequestId } from '@/server/http/request-id.ts';
 import { CSRF_HEADER, csrfMatches, readCookie, SESSION_COOKIE, TENANT_COOKIE, TENANT_HEADER } from './session.ts';
 
 const holder = globalThis as typeof globalThis & { __omsAuditKeyCache?: ApiKeyCache };
@@ -119,7 +120,8 @@ export function observedClient(headers: Headers): ObservedClient {
   ip ??= canonicalIp(headers.get(OBSERVED_IP_HEADER) ?? '');
   const ua = headers.get('user-agent');
   const userAgent = ua && !/[\u0000-\u001f\u007f]/.test(ua) ? ua.slice(0, 1024) : null;
-  return { ip, userAgent };
+  const id = headers.get(REQUEST_ID_HEADER);
+  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null };
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -7,6 +7,7 @@ import { env } from '@/server/env.ts';
 import type { StartedExport } from '@/server/services/export.ts';
 import { bundleExport } from '@/server/services/integrity/bundle.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
+import { log } from '@/server/observability/log.ts';
 
 export const MANIFEST_HEADER = 'X-Audit-Manifest';
 
@@ -49,7 +50,7 @@ export function toWebStream(stream: Readable): ReadableStream<Uint8Array> {
 export function exportResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Response {
   void started.done
     .then((manifest) => recordExport(sql, tenantId, manifest, observed))
-    .catch((err: unknown) => console.error('[oms-audit] recording an export failed:', err));
+    .catch((err: unknown) => log().error({ request_id: observed.requestId, err: (err as Error)?.message }, 'recording an export failed'));
   const origin = publicOrigin(req);
   return new Response(toWebStream(started.stream), {
     headers: {
@@ -68,7 +69,7 @@ export function exportResponse(req: Request, sql: Sql, tenantId: string, started
 export async function bundleResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Promise<Response> {
   void started.done
     .then((manifest) => recordExport(sql, tenantId, manifest, observed))
-    .catch((err: unknown) => console.error('[oms-audit] recording an export failed:', err));
+    .catch((err: unknown) => log().error({ request_id: observed.requestId, err: (err as Error)?.message }, 'recording an export failed'));
   const bundle = await bundleExport(sql, started, signer());
   return new Response(toWebStream(bundle.stream), {
     headers: {

@@ -17,6 +17,7 @@ import { observedClient, resolveCaller } from '@/server/auth/credentials.ts';
 import { db } from '@/server/db/client.ts';
 import { chargeRate } from '@/server/http/rest.ts';
 import { logEvent } from '@/server/services/ingest.ts';
+import { recordIngestFailure } from '@/server/observability/ingest-metrics.ts';
 
 export const SINGLE_EVENT_PATH = '/api/v1/audit/event';
 
@@ -62,6 +63,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     chargeRate(caller, 'write', 1);
     send(res, 201, await logEvent(db(), writerOf(caller), event, observedClient(headers)));
   } catch (err) {
+    recordIngestFailure('single', err);
     // Whatever of the body was not read is discarded, so the connection stays usable.
     req.resume();
     const { status, headers, body } = errorParts(err);

@@ -12,16 +12,18 @@ function create() {
     registry,
     ingestEvents: new client.Counter({ name: 'oms_audit_ingest_events_total', help: 'Events received for writing, by path and outcome (created, duplicate, rejected)', labelNames: ['path', 'outcome'] as const, registers: [registry] }),
     ingestBatches: new client.Counter({ name: 'oms_audit_ingest_batches_total', help: 'Write requests, by path and outcome (ok, invalid, unauthorized, rate_limited, unavailable, error)', labelNames: ['path', 'outcome'] as const, registers: [registry] }),
-    ingestBatchSeconds: new client.Histogram({ name: 'oms_audit_ingest_batch_seconds', help: 'Time to validate, stamp and commit a write request', labelNames: ['path'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    ingestBatchSeconds: new client.Histogram({ name: 'oms_audit_ingest_batch_seconds', help: 'Time to stamp and commit a write request, by path', labelNames: ['path'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     groupCommitQueued: new client.Gauge({ name: 'oms_audit_group_commit_queued_events', help: 'Events waiting for their tenant\'s next group commit', registers: [registry] }),
     groupCommitSize: new client.Histogram({ name: 'oms_audit_group_commit_events', help: 'Events committed per transaction', buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 2500, 5000], registers: [registry] }),
     queryDurationSeconds: new client.Histogram({ name: 'oms_audit_query_duration_seconds', help: 'Read requests by procedure', labelNames: ['procedure'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
     exportRows: new client.Counter({ name: 'oms_audit_export_rows_total', help: 'Rows written to exports, by format', labelNames: ['format'] as const, registers: [registry] }),
     sealerLagSeconds: new client.Gauge({ name: 'oms_audit_sealer_lag_seconds', help: 'Age of the oldest committed event not yet under a signed checkpoint', registers: [registry] }),
     checkpointsSealed: new client.Counter({ name: 'oms_audit_checkpoints_sealed_total', help: 'Signed checkpoints closed', registers: [registry] }),
-    archiveMonths: new client.Gauge({ name: 'oms_audit_archive_months', help: 'Tenant-months by retention state', labelNames: ['state'] as const, registers: [registry] }),
-    dbPoolConnections: new client.Gauge({ name: 'oms_audit_db_pool_connections', help: 'Connections of the server\'s PostgreSQL pool, by state', labelNames: ['state'] as const, registers: [registry] }),
-    httpRequests: new client.Counter({ name: 'oms_audit_http_requests_total', help: 'HTTP requests by route and status class', labelNames: ['route', 'status'] as const, registers: [registry] }),
+    archiveParts: new client.Gauge({ name: 'oms_audit_archive_parts', help: 'Archive parts (pieces of tenant-months) by retention state', labelNames: ['state'] as const, registers: [registry] }),
+    dbPoolConnections: new client.Gauge({ name: 'oms_audit_db_pool_connections', help: 'Connections of the server pool (application_name oms-audit-server) as PostgreSQL sees them, by state', labelNames: ['state'] as const, registers: [registry] }),
+    dbPoolMax: new client.Gauge({ name: 'oms_audit_db_pool_max_connections', help: 'Size limit of this process\'s PostgreSQL pool (DB_POOL_MAX)', registers: [registry] }),
+    httpRequests: new client.Counter({ name: 'oms_audit_http_requests_total', help: 'HTTP requests by route and status code', labelNames: ['route', 'status'] as const, registers: [registry] }),
+    httpRequestSeconds: new client.Histogram({ name: 'oms_audit_http_request_seconds', help: 'HTTP request duration by route', labelNames: ['route'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: [registry] }),
   };
   return m;
 }

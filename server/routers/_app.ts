@@ -8,6 +8,7 @@ import { savedSearchesRouter } from './saved-searches.ts';
 import { sessionRouter } from './session.ts';
 import { retentionRouter } from './retention.ts';
 import { usersRouter } from './users.ts';
+import { systemRouter } from './system.ts';
 
 export const appRouter = router({
   events: eventsRouter,
@@ -18,6 +19,7 @@ export const appRouter = router({
   exports: exportsRouter,
   integrity: integrityRouter,
   retention: retentionRouter,
+  system: systemRouter,
 });
 
 export type AppRouter = typeof appRouter;

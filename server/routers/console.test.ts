@@ -40,6 +40,7 @@ const PROCEDURES: [string, TenantRole[], (a: Api) => Promise<unknown>][] = [
   ['users.create', ['admin'], (a) => a.users.create({ email: `new-${randomUUID()}@example.com`, password: 'a long enough password', role: 'viewer' })],
   ['users.setRole', ['admin'], (a) => a.users.setRole({ user_id: id, role: 'viewer' })],
   ['users.remove', ['admin'], (a) => a.users.remove({ user_id: id })],
+  ['system.overview', ['admin'], (a) => a.system.overview()],
 ];
 
 describe('role checks', () => {

@@ -23,6 +23,7 @@ import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filte
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { CopyRecords, csvOccurredAt, jsonOccurredAt } from './export-bytes.ts';
 import { inTenant } from './query.ts';
+import { metrics } from '@/server/observability/metrics.ts';
 
 export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -288,6 +289,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
 
   async function finish(status: 'complete' | 'failed', err?: unknown): Promise<ExportManifest> {
     const stats = records.stats();
+    metrics().exportRows.inc({ format: manifest.format }, stats.rows);
     manifest.status = status;
     manifest.completed_at = nowTimestamp().iso;
     manifest.time_range.covered = { first_occurred_at: stats.firstOccurredAt, last_occurred_at: stats.lastOccurredAt };

@@ -38,6 +38,30 @@ export interface WriteCaller {
 export interface ObservedClient {
   ip: string | null;
   userAgent: string | null;
+  /** The request's id (x-request-id): the request_id of events that bring none. */
+  requestId?: string | null;
+}
+
+/**
+ * Optional observer of the write path: a host process registers one to count
+ * what happens here (the Node server feeds its Prometheus metrics with it);
+ * without one nothing is recorded, so this module stays free of any metrics library.
+ */
+export interface IngestObserver {
+  /** A batch handed to appendEvents finished: stored (ok) or failed, with its timing. */
+  batch(report: { method: IngestMethod; ok: boolean; error?: unknown; events: number; created: number; duplicates: number; seconds: number }): void;
+  /** One group-commit transaction: how many events it carried, and how many wait behind it. */
+  groupCommitted(report: { events: number; queued: number }): void;
+}
+
+const observerHolder = globalThis as typeof globalThis & { __omsAuditIngestObserver?: IngestObserver };
+
+export function setIngestObserver(observer: IngestObserver | undefined): void {
+  observerHolder.__omsAuditIngestObserver = observer;
+}
+
+function observer(): IngestObserver | undefined {
+  return observerHolder.__omsAuditIngestObserver;
 }
 
 export const APPEND_EVENTS_SQL = `
@@ -182,7 +206,7 @@ export function stampEvents(
       event_type: e.event_type,
       outcome: e.outcome ?? 'success',
       source: e.source ?? null,
-      request_id: e.request_id ?? null,
+      request_id: e.request_id ?? observed.requestId ?? null,
       ip_address: e.ip_address ?? observed.ip,
       user_agent: e.user_agent ?? observed.userAgent,
       device_fingerprint: e.device_fingerprint ?? null,
@@ -323,7 +347,9 @@ export class TenantAppender {
     const seen = new Set<string>();
     const owned = group.map((job) => job.rows.filter((r) => !seen.has(r.id) && (seen.add(r.id), true)));
     try {
-      const created = await commitRows(this.sql, tenantId, owned.flat());
+      const rows = owned.flat();
+      observer()?.groupCommitted({ events: rows.length, queued: this.queuedEvents() });
+      const created = await commitRows(this.sql, tenantId, rows);
       group.forEach((job, i) => job.resolve(new Set(owned[i]!.filter((r) => created.has(r.id)).map((r) => r.id))));
     } catch (err) {
       if (group.length > 1 && !(err instanceof AuditError)) {
@@ -439,17 +465,26 @@ export async function appendEvents(
   method: IngestMethod,
 ): Promise<IngestResult> {
   const started = performance.now();
-  const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed);
-  const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
-  const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
-  return {
-    created_count: created.size,
-    duplicate_count: ids.length - created.size,
-    ids,
-    duplicate_ids: duplicateIds,
-    duration_ms: Math.round((performance.now() - started) * 100) / 100,
-    method,
-  };
+  let result: IngestResult;
+  try {
+    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed);
+    const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
+    const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
+    result = {
+      created_count: created.size,
+      duplicate_count: ids.length - created.size,
+      ids,
+      duplicate_ids: duplicateIds,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      method,
+    };
+  } catch (error) {
+    const seconds = (performance.now() - started) / 1000;
+    observer()?.batch({ method, ok: false, error, events: events.length, created: 0, duplicates: 0, seconds });
+    throw error;
+  }
+  observer()?.batch({ method, ok: true, events: events.length, created: result.created_count, duplicates: result.duplicate_count, seconds: result.duration_ms / 1000 });
+  return result;
 }
 
 function isMissingPartition(err: unknown): boolean {

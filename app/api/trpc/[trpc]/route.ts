@@ -4,6 +4,8 @@ import { createContext } from '@/server/context.ts';
 import { errorResponse } from '@/server/http/rest.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
+import { REQUEST_ID_HEADER } from '@/server/http/request-id.ts';
+import { log } from '@/server/observability/log.ts';
 
 export const dynamic = 'force-dynamic';
 
@@ -18,7 +20,10 @@ function handler(req: Request) {
     router: appRouter,
     createContext: () => createContext({ req }),
     onError({ error, path }) {
-      if (error.code === 'INTERNAL_SERVER_ERROR') console.error(`[oms-audit] tRPC ${path ?? '?'} failed:`, error.cause ?? error);
+      if (error.code === 'INTERNAL_SERVER_ERROR') {
+        const cause = (error.cause ?? error) as Error;
+        log().error({ request_id: req.headers.get(REQUEST_ID_HEADER), procedure: path ?? '?', err: { name: cause.name, message: cause.message, stack: cause.stack } }, 'tRPC procedure failed');
+      }
     },
     responseMeta({ errors }) {
       const retryAfter = errors.map((e) => (e.cause instanceof AuditError ? e.cause.retryAfter : undefined)).find((v) => v !== undefined);

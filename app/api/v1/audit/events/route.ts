@@ -12,16 +12,22 @@ import { observedClient } from '@/server/auth/credentials.ts';
 import { db } from '@/server/db/client.ts';
 import { authorize, chargeRate, json, readJsonBody, route } from '@/server/http/rest.ts';
 import { logEvents } from '@/server/services/ingest.ts';
+import { recordIngestFailure } from '@/server/observability/ingest-metrics.ts';
 import { listEvents } from '@/server/services/query.ts';
 
 export const dynamic = 'force-dynamic';
 
 export const POST = route(async (req) => {
-  const caller = await authorize(req, 'events:write');
-  const events = parseBatch(await readJsonBody(req, LIMITS.apiBodyBytes), LIMITS.apiBatch);
-  chargeRate(caller, 'write', events.length);
-  const result = await logEvents(db(), writerOf(caller), events, observedClient(req.headers), 'rest');
-  return json(result, { status: 201 });
+  try {
+    const caller = await authorize(req, 'events:write');
+    const events = parseBatch(await readJsonBody(req, LIMITS.apiBodyBytes), LIMITS.apiBatch);
+    chargeRate(caller, 'write', events.length);
+    const result = await logEvents(db(), writerOf(caller), events, observedClient(req.headers), 'rest');
+    return json(result, { status: 201 });
+  } catch (err) {
+    recordIngestFailure('rest', err);
+    throw err;
+  }
 });
 
 export const GET = route(async (req) => {
