@@ -33,7 +33,7 @@ describe('console pages', () => {
     const posted = await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: [event()] } });
     const eventPage = `/events/${posted.body.ids[0]}`;
     for (const page of ['/', '/sign-in', eventPage, '/admin/users']) {
-      for (const headers of [{}, { cookie }]) {
+      for (const headers of [{}, { cookie }] as Record<string, string>[]) {
         const res = await fetch(`${baseUrl()}${page}`, { headers, redirect: 'manual' });
         expect(res.status, page).toBeLessThan(500);
         expectHardened(res, `${page} ${'cookie' in headers ? 'signed in' : 'anonymous'}`);
