@@ -50,7 +50,8 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
 
 export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list'): Promise<EventPage> {
   const filters = filtersOf(input);
-  const fingerprint = filterFingerprint(scope, filters);
+  // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
+  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, filters);
   const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
   const desc = input.order === 'desc';
   return inTenant(sql, claims, async (tx) => {
