@@ -105,6 +105,7 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'retention.restores': rule(retentionViewers),
   'retention.restore': rule(admins, { mutation: true }),
   'retention.releaseRestore': rule(admins, { mutation: true }),
+  'system.overview': rule(admins),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
