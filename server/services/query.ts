@@ -11,6 +11,7 @@ import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
+import { contextConditions } from './context-filter.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
@@ -35,7 +36,7 @@ export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) 
   if (f.request_id) conditions.push(tx`request_id = ${f.request_id}`);
   if (f.from) conditions.push(tx`occurred_at >= ${f.from}::timestamptz`);
   if (f.to) conditions.push(tx`occurred_at < ${f.to}::timestamptz`);
-  if (f.context) conditions.push(tx`context @> ${tx.json(f.context as never)}::jsonb`);
+  if (f.context) conditions.push(...contextConditions(tx, f.context));
   return conditions.reduce((all, c) => tx`${all} and ${c}`);
 }
 
