@@ -21,8 +21,9 @@ import { createApiKey } from '@/server/services/api-keys.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { EVENT_COLUMNS, whereClause } from '@/server/services/query.ts';
 import { decodeCursor, filterFingerprint } from '@/server/services/cursor.ts';
-import { machine, percentile, startBenchEnv, writeReport } from './lib.ts';
+import { machine, percentile, resultsDir, startBenchEnv, writeReport } from './lib.ts';
 import { loadTenantEvents } from './load.ts';
+import { plansStayInTenant } from './plans.ts';
 import { prng, SYMBOL_COUNT, symbolOf, tenantFlow, tenantSizes, zipf, type TenantFlow } from './query-data.ts';
 
 const { values } = parseArgs({
@@ -62,18 +63,6 @@ interface Shape {
 
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** Every scan of an events partition is an index scan (or bitmap scan) whose condition starts with the tenant. */
-function plansStayInTenant(plan: string, tenantId: string): boolean {
-  const lines = plan.split('\n');
-  return lines.every((line, k) => {
-    if (!/ on audit_events_\d{4}_\d{2}/.test(line)) return true;
-    if (!/(Index Scan|Index Only Scan|Bitmap Heap Scan)/.test(line)) return false;
-    const details = [];
-    for (let j = k + 1; j < lines.length && !lines[j]!.includes('->'); j++) details.push(lines[j]!);
-    return details.some((d) => new RegExp(`(Index|Recheck) Cond: \\(\\(?tenant_id = '${tenantId}'::uuid\\)`).test(d));
-  });
-}
 
 async function main() {
   const env = await startBenchEnv();
@@ -350,8 +339,8 @@ async function main() {
     const naiveBuilt = await naiveSize();
 
     // Ingest figures of the latest ingest report, for the comparison.
-    const ingestFiles = (await readdir('bench/results')).filter((f) => /^ingest-.*\.json$/.test(f)).sort();
-    const ingest = ingestFiles.length ? (JSON.parse(await readFile(`bench/results/${ingestFiles.at(-1)!}`, 'utf8')) as { apiBest: number; copyBest: number }) : null;
+    const ingestFiles = (await readdir(resultsDir())).filter((f) => /^ingest-.*\.json$/.test(f)).sort();
+    const ingest = ingestFiles.length ? (JSON.parse(await readFile(`${resultsDir()}/${ingestFiles.at(-1)!}`, 'utf8')) as { apiBest: number; copyBest: number }) : null;
 
     // ---- Report ----
     const rows = results.map((r) => {
