@@ -1,7 +1,7 @@
 /**
  * Context filters (`context.symbol=AAPL`, `context={"symbol":"AAPL"}`) keep
  * jsonb containment as their meaning. For the fields with an indexed column
- * (migration *_context_field_indexes.sql: context_symbol = context->>'symbol')
+ * (migration *_query_indexes.sql: context_symbol = context->>'symbol')
  * a string value also gets `context_symbol = value`: implied by the
  * containment, so results are the same, but the planner can then walk that
  * index in (occurred_at, seq) order. Numbers, booleans, null, arrays and

@@ -35,6 +35,11 @@ create index audit_events_context_account_idx on public.audit_events
 create index audit_events_context_client_order_id_idx on public.audit_events
   (tenant_id, context_client_order_id, occurred_at, seq) where context_client_order_id is not null;
 
+-- Event-type filters (CANCEL, RISK_REJECT, …) walk the tenant's events of that
+-- type in keyset order. Without this index a rare type in a large tenant makes
+-- the planner scan whole month partitions, other tenants' rows included.
+create index audit_events_event_type_idx on public.audit_events (tenant_id, event_type, occurred_at, seq);
+
 -- Restored archive months are searched with the same conditions.
 alter table public.restored_events
   add column context_symbol text collate "C" generated always as (context ->> 'symbol') stored,
