@@ -42,7 +42,12 @@ export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) 
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
   try {
-    return await withTenant(sql, claims, fn);
+    return await withTenant(sql, claims, async (tx) => {
+      // Plan every read for its values: a cached generic plan cannot tell a rare symbol or event type from a
+      // common one and may walk the tenant's whole time index to find a handful of rows.
+      await tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
+      return fn(tx);
+    });
   } catch (err) {
     if (isConnectionError(err)) throw new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
     throw err;
