@@ -8,6 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { createTenant } from '@/server/services/tenants.ts';
@@ -61,7 +63,8 @@ try {
       await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
       const stream = await tx.unsafe(baselineSql).readable();
       let n = 0;
-      for await (const chunk of stream) n += (chunk as Buffer).length;
+      // A Writable sink rather than for-await: the async iterator could stall on postgres.js's COPY stream.
+      await pipeline(stream, new Writable({ write: (chunk: Buffer, _enc, done) => ((n += chunk.length), done()) }));
       return n;
     });
     const seconds = (performance.now() - started) / 1000;

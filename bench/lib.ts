@@ -89,9 +89,12 @@ export function table(rows: Measurement[], baseline: number): string {
   return [head, ...lines].join('\n');
 }
 
+/** Where reports go: bench/results, or BENCH_RESULTS_DIR (scaled-down runs keep out of the published figures). */
+export const resultsDir = () => process.env.BENCH_RESULTS_DIR ?? path.join('bench', 'results');
+
 export async function writeReport(name: string, markdown: string, data: unknown): Promise<string> {
   const stamp = new Date().toISOString().slice(0, 10);
-  const file = path.join('bench', 'results', `${name}-${stamp}.md`);
+  const file = path.join(resultsDir(), `${name}-${stamp}.md`);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, markdown);
   await writeFile(file.replace(/\.md$/, '.json'), JSON.stringify(data, null, 2));

@@ -39,6 +39,8 @@ export interface LoadOptions {
   lastSeq?: number;
   seed?: number;
   chunk?: number;
+  /** Event content for the i-th event of the tenant (occurred_at is assigned by the loader); default: demo order flow. */
+  make?: (i: number) => AuditEventRequest;
   onProgress?: (loaded: number) => void;
 }
 
@@ -48,7 +50,10 @@ export async function loadTenantEvents(sql: Sql, options: LoadOptions): Promise<
   const now = Date.now() * 1000;
   const span = options.months * 30 * 86_400_000_000;
   // A pool of realistic order-lifecycle events whose content is reused; times and ids are fresh.
-  const pool: AuditEventRequest[] = generateDemoEvents(3000, now, options.seed ?? 11).map(({ occurred_at: _o, ...e }) => e);
+  const pool: AuditEventRequest[] = options.make ? [] : generateDemoEvents(3000, now, options.seed ?? 11).map(({ occurred_at: _o, ...e }) => e);
+  const make = options.make ?? ((i: number) => pool[i % pool.length]!);
+  // PostgreSQL writes one chunk while the next is prepared here: two cores busy instead of one.
+  let writing: Promise<void> | null = null;
   let seq = options.lastSeq ?? 0;
   let rng = options.seed ?? 11;
   const random = () => ((rng = (rng * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
@@ -57,7 +62,7 @@ export async function loadTenantEvents(sql: Sql, options: LoadOptions): Promise<
     // Time runs forward through the load (later seq, later time), with some backfilled stragglers.
     const base = now - span + Math.floor((span * done) / options.events);
     const requests = Array.from({ length: n }, (_, i) => ({
-      ...pool[(done + i) % pool.length]!,
+      ...make(done + i),
       occurred_at: fromMicros(random() < 0.02 ? now - Math.floor(random() * span) : base + Math.floor((i * span) / options.events)).iso,
     }));
     const { rows } = stampEvents(options.tenantId, parseBatch({ events: requests }, n), { ip: '10.0.0.9', userAgent: 'oms-audit-loader' });
@@ -72,11 +77,16 @@ export async function loadTenantEvents(sql: Sql, options: LoadOptions): Promise<
           .join('\t') + '\n';
       ledger += `${options.tenantId}\t${seq}\t${r.id}\t${r.occurred_at}\t\\\\x${r.hash}\n`;
     }
-    await sql.begin(async (tx) => {
-      await copyIn(tx, `copy public.audit_events (${EVENT_COLUMNS}) from stdin`, events);
-      await copyIn(tx, 'copy public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) from stdin', ledger);
-    });
-    options.onProgress?.(done + n);
+    await writing;
+    writing = sql
+      .begin(async (tx) => {
+        await copyIn(tx, `copy public.audit_events (${EVENT_COLUMNS}) from stdin`, events);
+        await copyIn(tx, 'copy public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) from stdin', ledger);
+      })
+      .then(() => options.onProgress?.(done + n));
+    // Surface a failure at the next await, not as an unhandled rejection.
+    writing.catch(() => {});
   }
+  await writing;
   return seq;
 }

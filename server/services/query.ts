@@ -11,6 +11,7 @@ import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
+import { contextConditions } from './context-filter.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
@@ -35,13 +36,18 @@ export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) 
   if (f.request_id) conditions.push(tx`request_id = ${f.request_id}`);
   if (f.from) conditions.push(tx`occurred_at >= ${f.from}::timestamptz`);
   if (f.to) conditions.push(tx`occurred_at < ${f.to}::timestamptz`);
-  if (f.context) conditions.push(tx`context @> ${tx.json(f.context as never)}::jsonb`);
+  if (f.context) conditions.push(...contextConditions(tx, f.context));
   return conditions.reduce((all, c) => tx`${all} and ${c}`);
 }
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
   try {
-    return await withTenant(sql, claims, fn);
+    return await withTenant(sql, claims, async (tx) => {
+      // Plan every read for its values: a cached generic plan cannot tell a rare symbol or event type from a
+      // common one and may walk the tenant's whole time index to find a handful of rows.
+      await tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
+      return fn(tx);
+    });
   } catch (err) {
     if (isConnectionError(err)) throw new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
     throw err;

@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointBytes, checkpointHash, keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
+import { EVENT_FIELDS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
 import { event, newTenant, testSql } from '@/test/fixtures.ts';
@@ -100,7 +100,8 @@ describe('tampering as a database superuser is detected', () => {
     const [row] = await testSql()`select * from public.audit_events where tenant_id = ${t.id} and seq = 12`;
     // A second event at seq 12, a microsecond apart so the primary key lets it in.
     const forged = { ...row, id: '01234567-89ab-7cde-8f01-23456789abcd', actor_id: 'ghost', occurred_at: (row!.occurred_at as string).replace(/\d{6}Z$/, '999999Z') };
-    const cols = Object.keys(forged);
+    // The event's own columns (the generated context_* columns are computed by PostgreSQL).
+    const cols = Object.keys(forged).filter((c) => (EVENT_FIELDS as readonly string[]).includes(c));
     await testSql().begin(async (tx) => {
       await tx`set local session_replication_role = replica`;
       await tx`insert into public.audit_events ${tx(forged as never, cols)}`;
