@@ -7,10 +7,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { copyOut } from '@/server/db/copy-out.ts';
 import { EVENT_FIELDS, SCHEMA_VERSION } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from './duckdb.ts';
 import { ARCHIVE_COLUMNS } from './format.ts';
@@ -64,7 +64,8 @@ export async function exportMonth(
       ? `(select ${columns} from oms_audit.${partition} where tenant_id in (${tenants.map((t) => `'${t.replace(/[^0-9a-f-]/gi, '')}'`).join(', ')}))`
       : `oms_audit.${partition} (${columns})`;
     // COPY straight from the partition: PostgreSQL's fastest way out, no row passes through JavaScript.
-    const stream = (await sql.unsafe(`copy ${source} to stdout (format csv)`).readable()) as Readable;
+    // On a connection of its own (copyOut): a COPY read through the pool can leave a pooled connection stuck.
+    const stream = await copyOut(connectionUrl(sql), `copy ${source} to stdout (format csv)`);
     await pipeline(stream, createWriteStream(csv));
 
     await withDuckDB(async (db) => {

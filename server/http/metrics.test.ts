@@ -88,8 +88,12 @@ describe('GET /api/metrics with METRICS_TOKEN, and request ids', () => {
     expect(delta('oms_audit_ingest_batches_total{path="rest",outcome="invalid"}')).toBe(1);
     expect(delta('oms_audit_ingest_batch_seconds_count{path="rest"}')).toBe(1);
     expect(delta('oms_audit_group_commit_events_count')).toBe(1);
-    expect(delta('oms_audit_http_requests_total{route="/api/v1/audit/events",status="201"}')).toBe(1);
-    expect(delta('oms_audit_http_requests_total{route="/api/v1/audit/events",status="400"}')).toBe(1);
+    // Requests are counted when their response has been handed to the socket, which may come a moment after the client reads it.
+    const requests = async (status: number) =>
+      (samples((await scrape()).text).get(`oms_audit_http_requests_total{route="/api/v1/audit/events",status="${status}"}`) ?? 0) -
+      (before.get(`oms_audit_http_requests_total{route="/api/v1/audit/events",status="${status}"}`) ?? 0);
+    await expect.poll(() => requests(201), { timeout: 5000 }).toBe(1);
+    await expect.poll(() => requests(400), { timeout: 5000 }).toBe(1);
     expect(after.get('oms_audit_db_pool_max_connections')).toBe(10);
     expect(after.has('oms_audit_sealer_lag_seconds')).toBe(true);
     expect(after.has('oms_audit_archive_parts{state="verified"}')).toBe(true);

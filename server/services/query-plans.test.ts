@@ -20,7 +20,21 @@ describe('list query plans', () => {
       const rows = await tx`explain (format json) select seq from public.audit_events where ${whereClause(tx, t.id, { event_type: ['RISK_REJECT'] })} order by occurred_at desc, seq desc limit 50`;
       return JSON.stringify(rows[0]!['QUERY PLAN']);
     });
-    expect(plan).toMatch(/"Index Cond":"\(\(tenant_id = '[0-9a-f-]+'::uuid\) AND \(event_type = 'RISK_REJECT'::text\)\)"/);
-    expect(plan).not.toMatch(/"Filter":"\(\(tenant_id = /);
+    // Every partition holding the tenant's events is read through the index, never scanned; tiny partitions of
+    // other tests without statistics may be planned either way and say nothing about this query.
+    type Node = { 'Relation Name'?: string; 'Node Type': string; 'Index Cond'?: string; Plans?: Node[] };
+    const scans: Node[] = [];
+    const walk = (n: Node) => {
+      if (n['Relation Name']) scans.push(n);
+      n.Plans?.forEach(walk);
+    };
+    walk((JSON.parse(plan) as { Plan: Node }[])[0]!.Plan);
+    const ours = new Set(partitions.map((p) => (p.name as string).replace(/^oms_audit\./, '')));
+    const relevant = scans.filter((n) => ours.has(n['Relation Name']!));
+    expect(relevant.length).toBe(ours.size);
+    for (const n of relevant) {
+      expect(n['Node Type']).toMatch(/Index/);
+      expect(n['Index Cond']).toMatch(/^\(\(tenant_id = '[0-9a-f-]+'::uuid\) AND \(event_type = 'RISK_REJECT'::text\)\)$/);
+    }
   });
 });
