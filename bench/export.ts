@@ -11,6 +11,8 @@ import { parseArgs } from 'node:util';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
+import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
+import { copyOut } from '@/server/db/copy-out.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { machine, startBenchEnv, writeReport } from './lib.ts';
@@ -59,14 +61,12 @@ try {
 
   async function copyBaseline(): Promise<Run> {
     const started = performance.now();
-    const bytes = await sql.begin(async (tx) => {
-      await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`;
-      const stream = await tx.unsafe(baselineSql).readable();
-      let n = 0;
-      // A Writable sink rather than for-await: the async iterator could stall on postgres.js's COPY stream.
-      await pipeline(stream, new Writable({ write: (chunk: Buffer, _enc, done) => ((n += chunk.length), done()) }));
-      return n;
+    // As the tenant, under row-level security, on a connection of its own (node-postgres).
+    const stream = await copyOut(connectionUrl(sql), baselineSql, {
+      setup: [{ text: "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", values: [claims] }],
     });
+    let bytes = 0;
+    await pipeline(stream, new Writable({ write: (chunk: Buffer, _enc, done) => ((bytes += chunk.length), done()) }));
     const seconds = (performance.now() - started) / 1000;
     return { path: 'COPY (SELECT …) TO STDOUT (FORMAT csv)', seconds, rowsPerSec: ROWS / seconds, bytes };
   }

@@ -15,7 +15,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
-import { connect, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { connect, connectionUrl, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { copyOut } from '@/server/db/copy-out.ts';
 import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
 import { migrate } from '@/server/db/migrate.ts';
@@ -97,14 +98,15 @@ async function main() {
     const pgBytes = Number(size!.total);
 
     // Baseline: PostgreSQL's own export of the partition, the bytes only (no conversion).
-    const copyOut = async () => {
+    const copyBaseline = async () => {
       const t = performance.now();
       let bytes = 0;
-      const stream = await sql.unsafe(`copy oms_audit.${partition} (${EVENT_COLUMNS}) to stdout (format csv)`).readable();
+      // node-postgres on a connection of its own, as the archiver reads it.
+      const stream = await copyOut(connectionUrl(sql), `copy oms_audit.${partition} (${EVENT_COLUMNS}) to stdout (format csv)`);
       await pipeline(stream, new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
       return { ms: performance.now() - t, bytes };
     };
-    const copyRuns = [await copyOut(), await copyOut()];
+    const copyRuns = [await copyBaseline(), await copyBaseline()];
     const copyBest = Math.min(...copyRuns.map((r) => r.ms));
 
     // Archive throughput: PostgreSQL → Parquet files on disk (the export step alone), twice.
