@@ -22,6 +22,8 @@ export async function startBenchEnv(serverEnv: Record<string, string> = {}): Pro
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
   const sql = connect(pg.url, { max: 8, applicationName: 'oms-audit-bench' });
   await migrate(sql);
+  // In-process services (cursor decoding, signing) read the same secrets as the server.
+  process.env.OMS_AUDIT_DATA_DIR = path.join(dataDir, 'server');
   const server = await startServer({ databaseUrl: pg.url, dataDir: path.join(dataDir, 'server'), env: { RATE_LIMIT_WRITE_EVENTS_PER_SEC: '10000000', RATE_LIMIT_READ_REQUESTS_PER_SEC: '1000000', ...serverEnv } });
   return {
     pg,
