@@ -269,7 +269,7 @@ async function main() {
         // A page deep into the range: follow the cursor through the API first.
         let page = await get(biggest, path);
         for (let p = 2; p < DEEP_PAGES && page.next; p++) page = await get(biggest, `${path}&cursor=${encodeURIComponent(page.next)}`);
-        if (page.next) after = decodeCursor(page.next, input.order, filterFingerprint('list', filters));
+        if (page.next) after = decodeCursor(page.next, input.order, filterFingerprint(`list:${biggest.id}`, filters));
       }
       const plan = await withTenant(sql, biggest.claims, async (tx: TxSql) => {
         const where = whereClause(tx, biggest.id, filters);
