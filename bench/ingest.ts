@@ -5,7 +5,7 @@
  * server, beside raw COPY of the same rows into the same tables in the same
  * run, so every figure is also a ratio to what PostgreSQL itself does here.
  *
- *   npm run bench:ingest [-- --seconds 12]
+ *   npm run bench:ingest [-- --seconds 12] [--singles-only]
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -19,7 +19,7 @@ import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { machine, measure, percentile, startBenchEnv, table, writeReport, type Measurement } from './lib.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '12' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '12' }, 'singles-only': { type: 'boolean', default: false } } });
 const SECONDS = Number(values.seconds);
 const BATCH = 500;
 const EDGE_BATCH = 1000;
@@ -29,6 +29,7 @@ const pool: AuditEventRequest[] = generateDemoEvents(4000, Date.now() * 1000, 7)
 const bodies = Array.from({ length: 40 }, (_, i) => JSON.stringify({ events: Array.from({ length: BATCH }, (_, j) => pool[(i * BATCH + j) % pool.length]) }));
 const edgeBodies = Array.from({ length: 20 }, (_, i) => JSON.stringify({ events: Array.from({ length: EDGE_BATCH }, (_, j) => pool[(i * EDGE_BATCH + j) % pool.length]) }));
 const singleBodies = pool.slice(0, 1000).map((e) => JSON.stringify(e));
+const edgeSingleBodies = pool.slice(0, 1000).map((e) => JSON.stringify({ events: [e] }));
 
 /**
  * Single events committed by an HTTP endpoint in this process, with the write
@@ -167,7 +168,7 @@ async function main() {
   };
   // Small requests go through node:http with keep-alive: here fetch costs the client more CPU per request than the server spends.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
-  const single = (url: string, key: string) => () =>
+  const single = (url: string, key: string, payloads = singleBodies) => () =>
     new Promise<number>((resolve, reject) => {
       const target = new URL(url);
       const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
@@ -177,7 +178,7 @@ async function main() {
         res.on('end', () => (res.statusCode === 201 ? resolve((JSON.parse(text) as { created_count: number }).created_count) : reject(new Error(`single event ${res.statusCode}: ${text}`))));
       });
       req.on('error', reject);
-      req.end(singleBodies[k++ % singleBodies.length]);
+      req.end(payloads[k++ % payloads.length]);
     });
 
   /** SDK log() from many producers in this process: events/s until everything is stored; latency of the log() call itself. */
@@ -211,14 +212,17 @@ async function main() {
 
   const copyBefore = [await copyBaseline(1), await copyBaseline(2)];
   copyBefore.forEach(log);
+  if (!values['singles-only']) {
   for (const c of [1, 2, 4, 8]) log(await measure('REST POST /api/v1/audit/events', c, BATCH, SECONDS, rest((l) => l % 8)));
   log(await measure('REST, all clients one tenant', 4, BATCH, SECONDS, rest(() => 0)));
   for (const c of [2, 4]) log(await measure('tRPC events.logBulk', c, BATCH, SECONDS, trpc((l) => l % 8)));
   for (const c of [2, 4]) log(await measure('edge function audit-logger (Deno)', c, EDGE_BATCH, SECONDS, edge((l) => l % 8)));
   log(await sdkLog(64, 0));
+  }
 
-  // Single events, all for one tenant: the server's endpoint (group commit), and the same write path
-  // behind a minimal HTTP endpoint in this process with one transaction per request, or grouped.
+  // Single events, all for one tenant: the Next.js server's endpoint and the edge function (both group
+  // commit), and the same write path behind a minimal HTTP endpoint in this process with one
+  // transaction per request, or grouped.
   const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
   const singleKey = await createApiKey(sql, { tenantId: singleTenant.id, scopes: ['events:write'] });
   const endpoints = [
@@ -230,6 +234,7 @@ async function main() {
   for (const c of [50, 200]) {
     for (const { name, endpoint } of endpoints) singles.push(await measure(name, c, 1, SECONDS, single(endpoint.url, singleKey.key)));
     singles.push(await measure('single events POST /api/v1/audit/event (server)', c, 1, SECONDS, single(`${server.baseUrl}/api/v1/audit/event`, singleKey.key)));
+    singles.push(await measure('single events → edge function (Deno, group commit)', c, 1, SECONDS, single(server.functionsUrl, singleKey.key, edgeSingleBodies)));
   }
   await Promise.all(endpoints.map((e) => e.endpoint.close()));
   agent.destroy();
@@ -250,20 +255,19 @@ async function main() {
   const groupGain = [50, 200].map((c) => {
     const at = (part: string) => singles.find((m) => m.concurrency === c && m.name.includes(part))!.eventsPerSec;
     const baseline = at('one INSERT');
-    return `${c} clients: server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
+    return `${c} clients: edge function ${(at('edge function') / baseline).toFixed(1)}×, Next.js server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
   });
 
   const md = `# Ingest benchmark (${new Date().toISOString().slice(0, 10)})
 
 Machine: ${machine()}. PostgreSQL: embedded ${((await sql`select version()`)[0]!.version as string).split(' ').slice(0, 2).join(' ')}, durable settings (fsync on, synchronous_commit on).
-Command: \`npm run bench:ingest -- --seconds ${SECONDS}\`. Events: realistic order-lifecycle events (~600 bytes of JSON each), ${BATCH} per request, sent pre-serialized over HTTP from the same machine.
+Command: \`npm run bench:ingest -- --seconds ${SECONDS}${values['singles-only'] ? ' --singles-only' : ''}\`. Events: realistic order-lifecycle events (~600 bytes of JSON each), ${BATCH} per request, sent pre-serialized over HTTP from the same machine.
 Baseline: raw \`COPY … FROM STDIN\` (text) of the same rows into the same tables (audit_events partitions and audit_ledger), ${(copyBest).toFixed(0)} events/s at best in this run.
 
 ${table(results, copyBest)}
 
 Best HTTP path: **${Math.round(apiBest).toLocaleString('en-US')} events/s = ${(apiBest / copyBest).toFixed(2)} × raw COPY**.
-Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).
-Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**.
+${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**.
 Storage after the run: ${Math.round(bytesPerEvent)} bytes per event (tables + indexes, ${Number(size!.events).toLocaleString('en-US')} events).
 `;
   const file = await writeReport('ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, apiBest, bytesPerEvent });
