@@ -190,6 +190,8 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   // The demo data is sealed within one sealing interval of the start.
   await page.goto(`${base()}/?object_id=${ORDER}&event_type=CREATE`);
   await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  // The link navigates client-side: reload only once the event's URL is current.
+  await expect(page).toHaveURL(/\/events\/[0-9a-f-]{36}$/);
   await expect(async () => {
     await page.reload();
     await expect(page.getByTestId('integrity-state')).toHaveText('Verified', { timeout: 1000 });
