@@ -213,14 +213,14 @@ async function main() {
   const copyBefore = [await copyBaseline(1), await copyBaseline(2)];
   copyBefore.forEach(log);
   if (!values['singles-only']) {
-  for (const c of [1, 2, 4, 8]) log(await measure('REST POST /api/v1/audit/events', c, BATCH, SECONDS, rest((l) => l % 8)));
-  log(await measure('REST, all clients one tenant', 4, BATCH, SECONDS, rest(() => 0)));
-  for (const c of [2, 4]) log(await measure('tRPC events.logBulk', c, BATCH, SECONDS, trpc((l) => l % 8)));
-  for (const c of [2, 4]) log(await measure('edge function audit-logger (Deno)', c, EDGE_BATCH, SECONDS, edge((l) => l % 8)));
-  log(await sdkLog(64, 0));
+    for (const c of [1, 2, 4, 8]) log(await measure('REST POST /api/v1/audit/events', c, BATCH, SECONDS, rest((l) => l % 8)));
+    log(await measure('REST, all clients one tenant', 4, BATCH, SECONDS, rest(() => 0)));
+    for (const c of [2, 4]) log(await measure('tRPC events.logBulk', c, BATCH, SECONDS, trpc((l) => l % 8)));
+    for (const c of [2, 4]) log(await measure('edge function audit-logger (Deno)', c, EDGE_BATCH, SECONDS, edge((l) => l % 8)));
+    log(await sdkLog(64, 0));
   }
 
-  // Single events, all for one tenant: the Next.js server's endpoint and the edge function (both group
+  // Single events, all for one tenant: the Node server's endpoint and the edge function (both group
   // commit), and the same write path behind a minimal HTTP endpoint in this process with one
   // transaction per request, or grouped.
   const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
@@ -255,7 +255,7 @@ async function main() {
   const groupGain = [50, 200].map((c) => {
     const at = (part: string) => singles.find((m) => m.concurrency === c && m.name.includes(part))!.eventsPerSec;
     const baseline = at('one INSERT');
-    return `${c} clients: edge function ${(at('edge function') / baseline).toFixed(1)}×, Next.js server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
+    return `${c} clients: edge function ${(at('edge function') / baseline).toFixed(1)}×, Node server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
   });
 
   const md = `# Ingest benchmark (${new Date().toISOString().slice(0, 10)})
