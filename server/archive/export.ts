@@ -1,11 +1,14 @@
 /**
  * From a month partition to Parquet: one COPY of the partition's rows out of
- * PostgreSQL (a sequential scan, streamed to a local CSV file), then one pass
- * of DuckDB over it writing a zstd Parquet file per tenant, rows in seq order.
+ * PostgreSQL (a sequential scan, as CSV), and one pass of DuckDB over it
+ * writing a zstd Parquet file per tenant, rows in seq order. The CSV goes
+ * through a named pipe where the OS has them, so DuckDB converts while
+ * PostgreSQL is still sending; through a temporary file otherwise.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -65,8 +68,16 @@ export async function exportMonth(
       : `oms_audit.${partition} (${columns})`;
     // COPY straight from the partition: PostgreSQL's fastest way out, no row passes through JavaScript.
     // On a connection of its own (copyOut): a COPY read through the pool can leave a pooled connection stuck.
-    const stream = await copyOut(connectionUrl(sql), `copy ${source} to stdout (format csv)`);
-    await pipeline(stream, createWriteStream(csv));
+    const exportCsv = async (sink: WriteStream) => {
+      try {
+        await pipeline(await copyOut(connectionUrl(sql), `copy ${source} to stdout (format csv)`), sink);
+      } catch (err) {
+        sink.destroy();
+        throw err;
+      }
+    };
+    const piped = makeFifo(csv);
+    if (!piped) await exportCsv(createWriteStream(csv));
 
     await withDuckDB(async (db) => {
       await db.run(`set temp_directory = ${literal(path.join(dir, 'duckdb-tmp'))}`);
@@ -75,11 +86,21 @@ export async function exportMonth(
                              allow_quoted_nulls = false, max_line_size = 4194304, columns = {${spec}})`;
       // One pass over the export: a file per tenant, rows in seq order.
       const out = path.join(dir, 'parquet');
-      await db.run(
+      const convert = db.run(
         `copy (select * from ${rows} order by tenant_id, seq) to ${literal(out)}
            (format parquet, compression zstd, row_group_size 100000, partition_by (tenant_id), write_partition_columns true,
             kv_metadata {'oms_audit.schema_version': '${SCHEMA_VERSION}', 'oms_audit.month': '${month.slice(0, 7)}'})`,
       );
+      if (piped) {
+        // A writer still waiting for DuckDB to open the pipe (DuckDB failed first) is let go, so nothing hangs.
+        const converted = convert.finally(() => releasePipe(csv));
+        const [written, done] = await Promise.allSettled([exportCsv(createWriteStream(csv)), converted]);
+        // A COPY that failed part-way ends the pipe early: DuckDB may have converted only part of the rows.
+        if (written.status === 'rejected') throw written.reason;
+        if (done.status === 'rejected') throw done.reason;
+      } else {
+        await convert;
+      }
       await rm(csv, { force: true });
       for (const stats of await tenantStats(db, `read_parquet(${literal(path.join(out, '*', '*.parquet'))})`)) {
         const tenantDir = path.join(out, `tenant_id=${stats.tenant_id}`);
@@ -97,6 +118,18 @@ export async function exportMonth(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A named pipe at `file`; false where the OS has none (Windows) or mkfifo is missing. */
+function makeFifo(file: string): boolean {
+  if (process.platform === 'win32') return false;
+  return spawnSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' }).status === 0;
+}
+
+/** Opens and closes the pipe's reading end: a writer blocked in open() proceeds, then fails with EPIPE. */
+async function releasePipe(file: string): Promise<void> {
+  const reader = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
+  await reader?.close();
 }
 
 async function tenantStats(db: DuckDBConnection, source: string): Promise<TenantRows[]> {
