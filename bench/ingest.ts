@@ -10,7 +10,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { parseBatch, parseEvent, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
-import { connect, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { connect } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents, appenderFor, stampEvents, type AppenderOptions } from '@/supabase/functions/_shared/ingest.ts';
 import { createAuditClient } from '@/sdk/index.ts';
 import { freePort } from '@/test/ports.ts';
@@ -18,6 +18,7 @@ import { createApiKey } from '@/server/services/api-keys.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { machine, measure, percentile, startBenchEnv, table, writeReport, type Measurement } from './lib.ts';
+import { copyEvents, copyPayload, type CopyPayload } from './load.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '12' }, 'singles-only': { type: 'boolean', default: false } } });
 const SECONDS = Number(values.seconds);
@@ -60,28 +61,12 @@ async function singleEventEndpoint(databaseUrl: string, tenantId: string, option
   };
 }
 
-function escapeCopy(v: string | null): string {
-  if (v === null) return '\\N';
-  return v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-}
-
-/** COPY text for `n` events of `tenantId` starting after `lastSeq`: rows for audit_events and audit_ledger. */
-function copyPayload(tenantId: string, lastSeq: number, n: number): { events: string; ledger: string } {
+/** COPY text for `n` events of `tenantId` starting after `lastSeq`. */
+function copyBaselinePayload(tenantId: string, lastSeq: number, n: number): CopyPayload {
   const parsed = parseBatch({ events: Array.from({ length: n }, (_, j) => pool[j % pool.length]) }, n);
   const { rows } = stampEvents(tenantId, parsed, { ip: '127.0.0.1', userAgent: 'bench-copy' });
-  let events = '';
-  let ledger = '';
-  rows.forEach((r, i) => {
-    const seq = lastSeq + i + 1;
-    events += [r.id, tenantId, seq, r.occurred_at, r.received_at, 1, r.actor_type, r.actor_id, r.object_type, r.object_id, r.event_type, r.outcome, r.source, r.request_id, r.ip_address, r.user_agent, r.device_fingerprint, r.observed_ip, r.observed_user_agent, JSON.stringify(r.context)]
-      .map((v) => escapeCopy(v === null ? null : String(v)))
-      .join('\t') + '\n';
-    ledger += `${tenantId}\t${seq}\t${r.id}\t${r.occurred_at}\t\\\\x${r.hash}\n`;
-  });
-  return { events, ledger };
+  return copyPayload(tenantId, rows, lastSeq + 1);
 }
-
-const EVENT_COLUMNS = 'id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
 
 async function main() {
   const env = await startBenchEnv();
@@ -95,26 +80,13 @@ async function main() {
   const tenants = await Promise.all(Array.from({ length: 8 }, (_, i) => createTenant(sql, `bench-${i}-${Date.now()}`)));
   const keys = await Promise.all(tenants.map((t) => createApiKey(sql, { tenantId: t.id, scopes: ['events:write', 'events:read'] })));
 
-  /** Writes `data` to a COPY … FROM STDIN stream; fails instead of hanging if PostgreSQL refuses the data. */
-  async function copyIn(tx: TxSql, statement: string, data: string): Promise<void> {
-    const stream = await tx.unsafe(statement).writable();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`COPY did not complete: ${statement}`)), 60_000);
-      stream.end(data, (err?: Error | null) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
-  }
-
   async function copyBaseline(concurrency: number): Promise<Measurement> {
     // One tenant per COPY client; payloads are built ahead of the timed COPY, in seq order.
     const copyTenants = await Promise.all(Array.from({ length: concurrency }, (_, i) => createTenant(sql, `copy-${concurrency}-${i}-${Date.now()}`)));
     const nextSeq = copyTenants.map(() => 0);
-    const prepared = copyTenants.map(() => [] as { events: string; ledger: string }[]);
+    const prepared = copyTenants.map(() => [] as CopyPayload[]);
     const prepare = (loop: number) => {
-      prepared[loop]!.push(copyPayload(copyTenants[loop]!.id, nextSeq[loop]!, 1000));
+      prepared[loop]!.push(copyBaselinePayload(copyTenants[loop]!.id, nextSeq[loop]!, 1000));
       nextSeq[loop]! += 1000;
     };
     copyTenants.forEach((_, loop) => prepare(loop));
@@ -122,10 +94,7 @@ async function main() {
     const m = await measure('raw COPY (same rows, same tables)', concurrency, 1000, SECONDS, async (loop) => {
       const payload = prepared[loop]!.shift()!;
       const t = performance.now();
-      await sql.begin(async (tx) => {
-        await copyIn(tx, `copy public.audit_events (${EVENT_COLUMNS}) from stdin`, payload.events);
-        await copyIn(tx, 'copy public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) from stdin', payload.ledger);
-      });
+      await copyEvents(sql, payload);
       timed += performance.now() - t;
       prepare(loop);
       return 1000;

@@ -5,7 +5,7 @@
  */
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql, TxSql } from '@/supabase/functions/_shared/db.ts';
-import { ensureMonthPartitions, stampEvents } from '@/supabase/functions/_shared/ingest.ts';
+import { ensureMonthPartitions, stampEvents, type StampedEvent } from '@/supabase/functions/_shared/ingest.ts';
 import { fromMicros, monthOf } from '@/supabase/functions/_shared/timestamps.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 
@@ -18,6 +18,28 @@ function escapeCopy(v: string | number | null): string {
   return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s;
 }
 
+/** COPY text for audit_events and audit_ledger. */
+export interface CopyPayload {
+  events: string;
+  ledger: string;
+}
+
+/** COPY text of stamped events of a tenant, numbered from `firstSeq`. */
+export function copyPayload(tenantId: string, rows: readonly StampedEvent[], firstSeq: number): CopyPayload {
+  let events = '';
+  let ledger = '';
+  rows.forEach((r, i) => {
+    const seq = firstSeq + i;
+    events +=
+      [r.id, tenantId, seq, r.occurred_at, r.received_at, 1, r.actor_type, r.actor_id, r.object_type, r.object_id, r.event_type, r.outcome, r.source, r.request_id, r.ip_address, r.user_agent, r.device_fingerprint, r.observed_ip, r.observed_user_agent, r.contextJson]
+        .map(escapeCopy)
+        .join('\t') + '\n';
+    ledger += `${tenantId}\t${seq}\t${r.id}\t${r.occurred_at}\t\\\\x${r.hash}\n`;
+  });
+  return { events, ledger };
+}
+
+/** Writes `data` to a COPY … FROM STDIN stream; fails instead of hanging if PostgreSQL refuses the data. */
 async function copyIn(tx: TxSql, statement: string, data: string): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
   await new Promise<void>((resolve, reject) => {
@@ -27,6 +49,14 @@ async function copyIn(tx: TxSql, statement: string, data: string): Promise<void>
       if (err) reject(err);
       else resolve();
     });
+  });
+}
+
+/** Events and their ledger rows in one transaction, as the write path commits them. */
+export async function copyEvents(sql: Sql, payload: CopyPayload): Promise<void> {
+  await sql.begin(async (tx) => {
+    await copyIn(tx, `copy public.audit_events (${EVENT_COLUMNS}) from stdin`, payload.events);
+    await copyIn(tx, 'copy public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) from stdin', payload.ledger);
   });
 }
 
@@ -67,23 +97,10 @@ export async function loadTenantEvents(sql: Sql, options: LoadOptions): Promise<
     }));
     const { rows } = stampEvents(options.tenantId, parseBatch({ events: requests }, n), { ip: '10.0.0.9', userAgent: 'oms-audit-loader' });
     await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
-    let events = '';
-    let ledger = '';
-    for (const r of rows) {
-      seq++;
-      events +=
-        [r.id, options.tenantId, seq, r.occurred_at, r.received_at, 1, r.actor_type, r.actor_id, r.object_type, r.object_id, r.event_type, r.outcome, r.source, r.request_id, r.ip_address, r.user_agent, r.device_fingerprint, r.observed_ip, r.observed_user_agent, r.contextJson]
-          .map(escapeCopy)
-          .join('\t') + '\n';
-      ledger += `${options.tenantId}\t${seq}\t${r.id}\t${r.occurred_at}\t\\\\x${r.hash}\n`;
-    }
+    const payload = copyPayload(options.tenantId, rows, seq + 1);
+    seq += rows.length;
     await writing;
-    writing = sql
-      .begin(async (tx) => {
-        await copyIn(tx, `copy public.audit_events (${EVENT_COLUMNS}) from stdin`, events);
-        await copyIn(tx, 'copy public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) from stdin', ledger);
-      })
-      .then(() => options.onProgress?.(done + n));
+    writing = copyEvents(sql, payload).then(() => options.onProgress?.(done + n));
     // Surface a failure at the next await, not as an unhandled rejection.
     writing.catch(() => {});
   }

@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
-import { connect, connectionUrl, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { connect, connectionUrl } from '@/supabase/functions/_shared/db.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
@@ -23,35 +23,20 @@ import { migrate } from '@/server/db/migrate.ts';
 import { parseEnv } from '@/server/env.ts';
 import { exportMonth, partitionName } from '@/server/archive/export.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
-import { listEvents } from '@/server/services/query.ts';
+import { EVENT_COLUMNS, listEvents } from '@/server/services/query.ts';
 import { archiveMonth } from '@/server/services/retention/archive.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
 import { withRetentionLock } from '@/server/services/retention/parts.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { freePort } from '@/test/ports.ts';
 import { machine, percentile, writeReport } from './lib.ts';
+import { copyEvents, copyPayload } from './load.ts';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '300000' }, queries: { type: 'string', default: '200' } } });
 const EVENTS = Number(values.events);
 const QUERIES = Number(values.queries);
 const MONTH = '2024-01-01';
 const TENANTS = 4;
-
-const EVENT_COLUMNS = 'id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
-const copyText = (v: unknown) => (v === null || v === undefined ? '\\N' : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
-
-/** Writes `data` to a COPY … FROM STDIN stream; fails instead of hanging if PostgreSQL refuses the data. */
-async function copyIn(tx: TxSql, statement: string, data: string): Promise<void> {
-  const stream = await tx.unsafe(statement).writable();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`COPY did not complete: ${statement}`)), 60_000);
-    stream.on('error', reject);
-    stream.end(data, () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const rate = (n: number, ms: number) => Math.round(n / (ms / 1000));
@@ -76,19 +61,11 @@ async function main() {
       for (let at = 0; at < raw.length; at += 4000) {
         const parsed = parseBatch({ events: raw.slice(at, at + 4000) }, 4000);
         const { rows } = stampEvents(tenant.id, parsed, { ip: '10.0.0.1', userAgent: 'bench' });
-        let events = '';
-        let ledger = '';
         rows.forEach((r, j) => {
-          const seq = at + j + 1;
-          events += [r.id, tenant.id, seq, r.occurred_at, r.received_at, 1, r.actor_type, r.actor_id, r.object_type, r.object_id, r.event_type, r.outcome, r.source, r.request_id, r.ip_address, r.user_agent, r.device_fingerprint, r.observed_ip, r.observed_user_agent, r.contextJson].map(copyText).join('\t') + '\n';
-          ledger += `${tenant.id}\t${seq}\t${r.id}\t${r.occurred_at}\t\\\\x${r.hash}\n`;
           if (r.object_type === 'ORDER' && j % 7 === 0) objects[i]!.push(r.object_id);
         });
         await sql`select oms_audit.ensure_month_partition(${MONTH}::date)`;
-        await sql.begin(async (tx) => {
-          await copyIn(tx, `copy public.audit_events (${EVENT_COLUMNS}) from stdin`, events);
-          await copyIn(tx, 'copy public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) from stdin', ledger);
-        });
+        await copyEvents(sql, copyPayload(tenant.id, rows, at + 1));
       }
     }
     const partition = partitionName(MONTH);
