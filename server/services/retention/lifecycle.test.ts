@@ -3,7 +3,7 @@
  * a retention run, and everything a user relies on afterwards.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEvent, listEvents } from '@/server/services/query.ts';
@@ -42,6 +42,10 @@ describe('retention on the filesystem', () => {
 
     const result = await runRetention(ctx);
     expect(result.problems).toEqual([]);
+    // The run worked in a private scratch folder under the data directory and left nothing there.
+    expect(ctx.workDir).toBe(path.join(db.dir, 'scratch'));
+    expect((await stat(ctx.workDir)).mode & 0o777).toBe(0o700);
+    expect(await readdir(ctx.workDir)).toEqual([]);
     const archived = MONTHS.filter((m) => pastHotWindow(m, 13)).map((m) => monthLabel(m));
     expect(archived.length).toBeGreaterThanOrEqual(4);
     expect(result.archived.map((r) => [r.month.slice(0, 7), r.outcome]).sort()).toEqual(archived.map((m) => [m, 'dropped']).sort());

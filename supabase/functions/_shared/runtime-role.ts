@@ -34,7 +34,7 @@ export async function checkRuntimeRole(sql: AnySql): Promise<RuntimeRoleCheck> {
   const [row] = await sql`
     with me as (select * from pg_roles where rolname = current_user),
     trail as (
-      select c.oid, c.oid::regclass::text as name, c.relowner, o.rolname as owner
+      select c.oid, t.name, c.relowner, o.rolname as owner
       from unnest(${TRAIL_TABLES as unknown as string[]}::text[]) as t(name)
       join pg_class c on c.oid = to_regclass(t.name)
       join pg_roles o on o.oid = c.relowner
@@ -69,19 +69,28 @@ export async function checkRuntimeRole(sql: AnySql): Promise<RuntimeRoleCheck> {
         where c.relowner = (select oid from me)
           and c.relnamespace in (coalesce(to_regnamespace('oms_audit')::oid, 0::oid), 'public'::regnamespace::oid)) as owned`;
   const r = row as Record<string, unknown>;
+  const user = r.user as string;
+  // What makes the role dangerous, most telling first.
   const problems: string[] = [];
-  if (r.superuser) problems.push('it is a superuser (it could disable the append-only triggers and drop partitions)');
-  if (r.bypassrls) problems.push('it has BYPASSRLS');
-  if (r.replication_role && !r.superuser) problems.push('it may set session_replication_role');
-  if (r.acts_as_owner) problems.push(`it can act as ${OWNER_ROLE}, which owns the trail`);
-  for (const role of r.privileged_roles as string[]) if (role !== OWNER_ROLE) problems.push(`it can act as ${role}, a superuser or a role with BYPASSRLS`);
-  const owns = r.owns_trail as string[];
-  if (owns.length && !r.acts_as_owner && !r.superuser) problems.push(`it owns or can act as the owner of ${owns.join(', ')}`);
-  for (const rights of r.trail_rights as string[]) if (!r.superuser) problems.push(`it may change ${rights}`);
-  if ((r.owned as number) > 0 && !owns.length) problems.push(`it owns ${r.owned as number} oms-audit objects`);
-  if (!r.is_runtime) problems.push(`it is not ${RUNTIME_ROLE} (nor a member of it), the role oms-audit grants its rights to`);
-  if (!r.can_be_authenticated && !r.superuser) problems.push('it cannot SET ROLE authenticated (grant authenticated to it)');
-  return { user: r.user as string, problems };
+  if (r.superuser) {
+    problems.push('it is a superuser (it could disable the append-only triggers and drop partitions)');
+  } else {
+    if (user === OWNER_ROLE) problems.push(`it is ${OWNER_ROLE}, which owns the trail`);
+    else if (r.acts_as_owner) problems.push(`it can act as ${OWNER_ROLE}, which owns the trail`);
+    if (r.bypassrls) problems.push('it has BYPASSRLS');
+    if (r.replication_role) problems.push('it may set session_replication_role');
+    for (const role of r.privileged_roles as string[]) if (role !== OWNER_ROLE) problems.push(`it can act as ${role}, a superuser or a role with BYPASSRLS`);
+    const owns = r.owns_trail as string[];
+    if (owns.length && !r.acts_as_owner) problems.push(`it owns or can act as the owner of ${owns.join(', ')}`);
+    for (const rights of r.trail_rights as string[]) problems.push(`it may change ${rights}`);
+    if ((r.owned as number) > 0 && !owns.length) problems.push(`it owns ${r.owned as number} oms-audit objects`);
+  }
+  // What makes it unfit to work, when nothing worse was found.
+  if (!problems.length) {
+    if (!r.is_runtime) problems.push(`it is not ${RUNTIME_ROLE} (nor a member of it), the role oms-audit grants its rights to`);
+    if (!r.can_be_authenticated) problems.push('it cannot SET ROLE authenticated (grant authenticated to it)');
+  }
+  return { user, problems };
 }
 
 /**
