@@ -259,7 +259,7 @@ describe('retention on the filesystem', () => {
   });
 
   it('removes a month only through the drop function, and only once its archive is verified', async () => {
-    const t = await tenantWithHistory(db.sql, 'guard', [20], 4);
+    await tenantWithHistory(db.sql, 'guard', [20], 4);
     const month = `${monthLabel(20)}-01`;
     // The API roles may not call it at all.
     for (const role of ['authenticated', 'service_role']) {
