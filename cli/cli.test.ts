@@ -40,7 +40,7 @@ describe('oms-audit CLI', () => {
   });
 
   it('reports migrations as up to date', async () => {
-    const res = await runCli(['migrate', '--json']);
+    const res = await runCli(['migrate', '--json'], { DATABASE_OWNER_URL: inject('ownerDatabaseUrl') });
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({ applied: [] });
   });

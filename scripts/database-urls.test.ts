@@ -70,7 +70,7 @@ describe('npm start with an external database', () => {
     const result = await boot({ DATABASE_URL: inject('ownerDatabaseUrl') });
     expect(result.code).toBe(1);
     expect(result.output).toContain('DATABASE_URL connects as oms_audit_owner, which oms-audit will not serve as');
-    expect(result.output).toContain('it can act as oms_audit_owner, which owns the trail');
+    expect(result.output).toContain('it is oms_audit_owner, which owns the trail');
   });
 
   it('stops when migrations are pending and it has no DATABASE_OWNER_URL to apply them', async () => {

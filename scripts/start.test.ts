@@ -70,7 +70,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 describe('npm start on embedded PostgreSQL', () => {
-  it('starts with demo data, serves the CLI beside it, and survives being killed', async () => {
+  it('starts with demo data, serves the CLI beside it, and survives being killed', { timeout: 180_000 }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-start-'));
     dirs.push(dataDir);
     const env = { OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(await freePort()), FUNCTIONS_PORT: String(await freePort()), HOST: '127.0.0.1' };
@@ -126,7 +126,7 @@ describe('npm start on embedded PostgreSQL', () => {
 const ROLES_MIGRATION = '20261207100000';
 
 describe('npm start on a data folder from before the database roles', () => {
-  it('hands its objects to oms_audit_owner, applies the new migrations, and serves the old events as oms_audit_runtime', async () => {
+  it('hands its objects to oms_audit_owner, applies the new migrations, and serves the old events as oms_audit_runtime', { timeout: 180_000 }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-upgrade-'));
     dirs.push(dataDir);
     const pgPort = await freePort();

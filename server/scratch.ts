@@ -9,6 +9,7 @@
  */
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { isAlive } from '@/server/pids.ts';
 import type { Env } from '@/server/env.ts';
 import { fromRoot } from '@/server/paths.ts';
 
@@ -35,15 +36,6 @@ export async function withScratchDir<T>(root: string, label: string, fn: (dir: s
     return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

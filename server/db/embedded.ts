@@ -13,6 +13,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { isAlive } from '@/server/pids.ts';
 import { handOverToOwner, OWNER_ROLE, RUNTIME_ROLE, setUpEmbeddedRoles } from './roles.ts';
 
 export interface EmbeddedOptions {
@@ -38,15 +39,6 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'oms_audit';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function runningPostmaster(pgDir: string): Promise<{ pid: number; port: number } | null> {
   const pidFile = path.join(pgDir, 'postmaster.pid');
