@@ -119,6 +119,13 @@ describe('migrations', () => {
         expect((await migrate(db.admin)).length).toBe((await readMigrations()).length);
         expect(await migrate(db.admin)).toEqual([]);
         expect(await notOwnedByOwner(db.admin)).toEqual([]);
+        // A later migration run by the superuser (as by `supabase db push`) is handed over by the next `migrate`.
+        await db.admin`create type oms_audit.later_kind as enum ('a', 'b'); create table oms_audit.later_table (id int, kind oms_audit.later_kind)`.simple();
+        await db.admin`create function oms_audit.later_fn() returns int language sql as 'select 1'`;
+        expect((await notOwnedByOwner(db.admin)).sort()).toEqual(['oms_audit.later_fn()', 'oms_audit.later_table']);
+        expect(await migrate(db.admin)).toEqual([]);
+        expect(await notOwnedByOwner(db.admin)).toEqual([]);
+        expect((await db.admin`select pg_get_userbyid(typowner) as owner from pg_type where typname = 'later_kind'`)[0]!.owner).toBe('oms_audit_owner');
         await db.admin`alter role oms_audit_runtime login`;
         await exercise(runtime);
       } finally {

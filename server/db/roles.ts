@@ -15,8 +15,8 @@ export { OWNER_ROLE, RUNTIME_ROLE };
 export const PUBLIC_TABLES = ['audit_events', 'audit_ledger', 'saved_searches', 'audit_exports', 'restored_events'] as const;
 
 /**
- * Gives oms_audit_owner the oms_audit schema, every relation and function in
- * it, and oms-audit's tables in public, where another role owns them. Run by
+ * Gives oms_audit_owner the oms_audit schema, every relation, type and
+ * function in it, and oms-audit's tables in public, where another role owns them. Run by
  * a superuser or a member of oms_audit_owner; changes nothing when all is in
  * order. Another application's tables in public are never touched.
  */
@@ -43,6 +43,15 @@ begin
         select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i')))
   loop
     execute format('alter table %s owner to ${OWNER_ROLE}', r.rel);
+  end loop;
+  -- Enums, domains and composite types of their own (a table's row type and array types follow their owner).
+  for r in
+    select t.oid::regtype as typ
+    from pg_type t
+    where t.typnamespace = 'oms_audit'::regnamespace and t.typowner <> to_regrole('${OWNER_ROLE}')
+      and (t.typtype in ('e', 'd') or (t.typtype = 'c' and (select relkind from pg_class where oid = t.typrelid) = 'c'))
+  loop
+    execute format('alter type %s owner to ${OWNER_ROLE}', r.typ);
   end loop;
   for r in
     select p.oid::regprocedure as fn, p.prokind
