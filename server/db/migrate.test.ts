@@ -110,8 +110,10 @@ describe('migrations', () => {
 
     it('apply unchanged as the superuser, hand every object to oms_audit_owner, and work as oms_audit_runtime', async () => {
       const db = await freshDatabase(pg15.url);
-      // Trust authentication: the roles the first migration creates NOLOGIN only need LOGIN.
-      const runtime = connect(inDatabase(pg15.url, db.name).replace('//postgres@', '//oms_audit_runtime@'), { max: 2 });
+      // The first migration creates the roles NOLOGIN; the operator then gives the runtime role a password.
+      const password = randomUUID();
+      const runtimeUrl = Object.assign(new URL(inDatabase(pg15.url, db.name)), { username: 'oms_audit_runtime', password }).toString();
+      const runtime = connect(runtimeUrl, { max: 2 });
       try {
         const [version] = await db.admin`select current_setting('server_version_num')::int as v`;
         expect(version!.v).toBeGreaterThanOrEqual(150000);
@@ -126,7 +128,7 @@ describe('migrations', () => {
         expect(await migrate(db.admin)).toEqual([]);
         expect(await notOwnedByOwner(db.admin)).toEqual([]);
         expect((await db.admin`select pg_get_userbyid(typowner) as owner from pg_type where typname = 'later_kind'`)[0]!.owner).toBe('oms_audit_owner');
-        await db.admin`alter role oms_audit_runtime login`;
+        await db.admin.unsafe(`alter role oms_audit_runtime login password '${password}'`);
         await exercise(runtime);
       } finally {
         await runtime.end();
