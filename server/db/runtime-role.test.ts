@@ -7,11 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
+import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { checkRuntimeRole } from '@/supabase/functions/_shared/runtime-role.ts';
 import { sealTenant } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
-import { adminSql, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { adminSql, call, event, newTenant, testSql } from '@/test/fixtures.ts';
 
 async function sealedTenant() {
   const t = await newTenant('runtime-attack');
@@ -149,6 +150,19 @@ describe('the runtime role', () => {
       }),
     ).rejects.toMatchObject({ code: 'OA001' });
     expect(await trailOf(t.id)).toEqual(before);
+  });
+
+  it('cannot rewrite the manifest of a finished export', async () => {
+    const t = await newTenant('runtime-manifest');
+    const exported = await call('GET', '/api/v1/audit/events/export?format=csv', { key: t.readKey });
+    expect(exported.status).toBe(200);
+    const id = /exports\/([0-9a-f-]{36})\/manifest/.exec(exported.headers.get('x-audit-manifest') ?? '')![1]!;
+    const claims = { tenant_id: t.id, sub: 'attacker', role: 'authenticated' as const };
+    await expect(
+      withTenant(testSql(), claims, (tx) => tx`update public.audit_exports set manifest = '{"sha256":"forged"}'::json where id = ${id}`),
+    ).rejects.toMatchObject({ code: '42501', message: expect.stringContaining('does not change any more') });
+    const [row] = await adminSql()`select status, manifest->>'sha256' as sha256 from public.audit_exports where id = ${id}`;
+    expect(row).toEqual({ status: 'complete', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
   it('creates month partitions only for months an event may fall in', async () => {
