@@ -195,9 +195,9 @@ async function main() {
   const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
   const singleKey = await createApiKey(sql, { tenantId: singleTenant.id, scopes: ['events:write'] });
   const endpoints = [
-    { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
-    { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { lingerMs: 0 }) },
-    { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { lingerMs: 2 }) },
+    { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
+    { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 0 }) },
+    { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
   ];
   const singles: Measurement[] = [];
   for (const c of [50, 200]) {

@@ -30,15 +30,19 @@ async function main() {
   const dataDir = await mkdtemp(path.resolve('bench/.work/verify-'));
   process.env.OMS_AUDIT_DATA_DIR = dataDir;
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-  const sql = connect(pg.url, { max: 4 });
+  const owner = connect(pg.ownerUrl, { max: 1 });
+  await migrate(owner);
+  await owner.end();
+  // Sealing and verification run as the runtime role, as in the product; the superuser loads the events with COPY.
+  const sql = connect(pg.runtimeUrl, { max: 4 });
+  const admin = connect(pg.superuserUrl, { max: 2 });
   try {
-    await migrate(sql);
     const tenant = await createTenant(sql, 'verify-bench');
     console.log(`oms-audit integrity benchmark — ${machine()}\nloading ${EVENTS.toLocaleString('en-US')} events…`);
     let t = performance.now();
-    await loadTenantEvents(sql, { tenantId: tenant.id, events: EVENTS, months: 12 });
+    await loadTenantEvents(admin, { tenantId: tenant.id, events: EVENTS, months: 12 });
     const loadSeconds = (performance.now() - t) / 1000;
-    await sql`vacuum analyze public.audit_ledger`;
+    await admin`vacuum analyze public.audit_ledger`;
 
     t = performance.now();
     const checkpoints = await sealTenant(sql, tenant.id, signer());
@@ -86,6 +90,7 @@ Hashing at ingest: ${hashMicros.toFixed(1)} µs per event (canonical JSON + SHA-
     console.log(`\n${md}\nreport: ${file}`);
   } finally {
     await sql.end();
+    await admin.end();
     await pg.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

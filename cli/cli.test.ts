@@ -40,7 +40,7 @@ describe('oms-audit CLI', () => {
   });
 
   it('reports migrations as up to date', async () => {
-    const res = await runCli(['migrate', '--json']);
+    const res = await runCli(['migrate', '--json'], { DATABASE_OWNER_URL: inject('ownerDatabaseUrl') });
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({ applied: [] });
   });
@@ -59,7 +59,7 @@ describe('oms-audit CLI', () => {
 
 describe('oms-audit seal and verify', () => {
   it('seals, verifies intact (exit 0), finds tampering (exit 1) and reports a usage error (exit 2)', async () => {
-    const { newTenant, testSql } = await import('@/test/fixtures.ts');
+    const { newTenant, tamper } = await import('@/test/fixtures.ts');
     const t = await newTenant('cli-verify');
     await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: Array.from({ length: 25 }, () => event()) } });
     const seal = await runCli(['seal', '--tenant', t.id, '--json']);
@@ -70,10 +70,7 @@ describe('oms-audit seal and verify', () => {
     expect(intact.code).toBe(0);
     expect(JSON.parse(intact.stdout)).toMatchObject({ ok: true, events_checked: 25, checkpoints_checked: 1, problems: [] });
 
-    await testSql().begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`update public.audit_events set outcome = 'failure' where tenant_id = ${t.id} and seq = 7`;
-    });
+    await tamper(`update public.audit_events set outcome = 'failure' where tenant_id = '${t.id}' and seq = 7`);
     const tampered = await runCli(['verify', '--tenant', t.id, '--json']);
     expect(tampered.code).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, problems: [{ seq: 7, id: expect.any(String), kind: 'modified', detail: expect.any(String) }] });

@@ -13,13 +13,20 @@ const bool = (fallback: boolean) =>
 const int = (fallback: number, min = 0) =>
   z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).default(fallback);
 
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
-  /** An external PostgreSQL (a Supabase project, a Debian server). Unset: embedded PostgreSQL. */
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-    .optional(),
+  /**
+   * An external PostgreSQL (a Supabase project, a Debian server), as the runtime role
+   * oms_audit_runtime: what the server, the edge function and everyday CLI commands use.
+   * Unset: embedded PostgreSQL.
+   */
+  DATABASE_URL: postgresUrl.optional(),
+  /** The same database as oms_audit_owner (or a role that may act as it): migrations and DDL only. */
+  DATABASE_OWNER_URL: postgresUrl.optional(),
+  /** Serve even when DATABASE_URL connects as a superuser, the owner, or a role that may change the trail. */
+  OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: bool(false),
   /** Where embedded PostgreSQL, generated secrets and local archives live. */
   OMS_AUDIT_DATA_DIR: z.string().min(1).default('.data'),
   /** Port of embedded PostgreSQL (Supabase's local stack uses 54322 too). */
@@ -85,6 +92,14 @@ const schema = z.object({
   /** Bearer token that /api/metrics requires; unset: metrics are served to loopback clients only. */
   METRICS_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((env, ctx) => {
+  // The runtime and the owner are two roles: the server must not hold the owner's rights.
+  if (env.DATABASE_OWNER_URL && !env.DATABASE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: "required with DATABASE_OWNER_URL: the runtime role's URL (oms_audit_runtime); DATABASE_OWNER_URL is for migrations only" });
+  }
+  if (env.DATABASE_OWNER_URL && env.DATABASE_OWNER_URL === env.DATABASE_URL && !env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_OWNER_URL'], message: 'must differ from DATABASE_URL: the server connects as oms_audit_runtime, migrations as oms_audit_owner' });
+  }
 });
 
 export type Env = z.output<typeof schema>;

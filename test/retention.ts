@@ -20,33 +20,48 @@ import { createTenant } from '@/server/services/tenants.ts';
 import { freePort } from './ports.ts';
 
 export interface RetentionDb {
+  /** The runtime role's URL of this database (what the server and the CLI connect as). */
   url: string;
+  /** As the runtime role. */
   sql: Sql;
+  /** As the superuser, for tests that play an attacker with database rights. */
+  admin: Sql;
   dir: string;
   env(extra?: Record<string, string>): Env;
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated database and a scratch folder, removed by drop(). */
+/** The URL of another database on the same server, as the same role. */
+function inDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh database owned by oms_audit_owner and migrated as it, and a scratch folder, removed by drop(). */
 export async function retentionDatabase(): Promise<RetentionDb> {
   const name = `oms_retention_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = connect(inject('databaseUrl'), { max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(inject('databaseUrl'));
-  url.pathname = `/${name}`;
-  const sql = connect(url.toString(), { max: 6, applicationName: 'oms-audit-retention-test' });
-  await migrate(sql);
+  const server = connect(inject('adminDatabaseUrl'), { max: 1 });
+  await server.unsafe(`create database ${name} owner oms_audit_owner`);
+  const owner = connect(inDatabase(inject('ownerDatabaseUrl'), name), { max: 1 });
+  await migrate(owner);
+  await owner.end();
+  const url = inDatabase(inject('databaseUrl'), name);
+  const sql = connect(url, { max: 6, applicationName: 'oms-audit-retention-test' });
+  const admin = connect(inDatabase(inject('adminDatabaseUrl'), name), { max: 2, applicationName: 'oms-audit-retention-test-admin' });
   const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-retention-'));
   return {
-    url: url.toString(),
+    url,
     sql,
+    admin,
     dir,
     env: (extra = {}) =>
-      parseEnv({ DATABASE_URL: url.toString(), OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1', ...extra }),
+      parseEnv({ DATABASE_URL: url, OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1', ...extra }),
     drop: async () => {
       await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop database ${name} with (force)`);
-      await admin.end();
+      await admin.end({ timeout: 5 });
+      await server.unsafe(`drop database ${name} with (force)`);
+      await server.end();
       await rm(dir, { recursive: true, force: true });
     },
   };

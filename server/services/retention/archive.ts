@@ -13,7 +13,6 @@
  * and are archived as the month's next part.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { exportMonth, partitionName, type ParquetFile } from '@/server/archive/export.ts';
 import type { ArchiveStorage } from '@/server/archive/storage.ts';
 import { manifestColumns, MANIFEST_FORMAT, MANIFEST_VERSION, partKeys, SCHEMA_VERSION, type ArchiveManifest } from '@/server/archive/format.ts';
@@ -94,7 +93,6 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
   }
 
   if (toWrite.length) {
-    await mkdir(ctx.workDir, { recursive: true });
     const byTenant = new Map(toWrite.map((w) => [w.stats.tenant_id, w]));
     for (const w of toWrite) await beginPart(ctx, storage.url, month, w.stats.tenant_id, w.part);
     await exportMonth(ctx.sql, month, toWrite.length === stats.length ? null : [...byTenant.keys()], ctx.workDir, async (file) => {
@@ -121,10 +119,7 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
 
 async function beginPart(ctx: RetentionContext, storageUrl: string, month: string, tenantId: string, part: number): Promise<void> {
   const keys = partKeys(tenantId, month, part);
-  await ctx.sql`
-    insert into oms_audit.archive_parts (tenant_id, month, part, state, storage_url, data_key, manifest_key)
-    values (${tenantId}, ${month}::date, ${part}, 'writing', ${storageUrl}, ${keys.data}, ${keys.manifest})
-    on conflict (tenant_id, month, part) do update set state = 'writing', storage_url = excluded.storage_url, problem = null`;
+  await ctx.sql`select oms_audit.begin_archive_part(${tenantId}, ${month}::date, ${part}, ${storageUrl}, ${keys.data}, ${keys.manifest})`;
 }
 
 /** Uploads a tenant's Parquet file and its manifest, then records the part as written. */
@@ -158,15 +153,11 @@ async function uploadPart(ctx: RetentionContext, storage: ArchiveStorage, month:
   const manifestSha = createHash('sha256').update(bytes).digest('hex');
   await storage.putBytes(keys.manifest, bytes, { sha256: manifestSha, contentType: 'application/json', retainUntil });
   failpoint('archive:after-upload');
-  const [row] = await ctx.sql`
-    update oms_audit.archive_parts set state = 'written', written_at = now(), problem = null,
-      row_count = ${file.row_count}, min_seq = ${file.min_seq}, max_seq = ${file.max_seq}, seq_sum = ${file.seq_sum}::numeric,
-      min_occurred_at = ${file.min_occurred_at}, max_occurred_at = ${file.max_occurred_at},
-      data_bytes = ${file.bytes}, data_sha256 = ${file.sha256}, manifest_sha256 = ${manifestSha},
-      retain_until = ${retainUntil.toISOString()}, object_lock = ${objectLock}
-    where tenant_id = ${file.tenant_id} and month = ${month}::date and part = ${part}
-    returning tenant_id`;
-  if (!row) throw new Error(`archive part ${keys.data} vanished from the catalog`);
+  await ctx.sql`
+    select oms_audit.record_archive_part_written(${file.tenant_id}, ${month}::date, ${part},
+      ${file.row_count}, ${file.min_seq}, ${file.max_seq}, ${file.seq_sum}::numeric,
+      ${file.min_occurred_at}::timestamptz, ${file.max_occurred_at}::timestamptz,
+      ${file.bytes}, ${file.sha256}, ${manifestSha}, ${retainUntil.toISOString()}::timestamptz, ${objectLock})`;
   return (await partsOf(ctx.sql, { tenantId: file.tenant_id, month })).find((p) => p.part === part)!;
 }
 
@@ -176,7 +167,7 @@ async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: s
       await setPartState(tx, part, 'failed', { problem });
       await recordRetention(tx, { tenantId: part.tenant_id, action: 'verify_failed', month: part.month, actor: ctx.actor, detail: { part: part.part, key: part.data_key, problem } });
     } else {
-      await setPartState(tx, part, 'verified', { stamp: 'verified_at' });
+      await setPartState(tx, part, 'verified');
       if (part.state === 'verified') return; // verified again before the drop: recorded the first time
       await recordRetention(tx, {
         tenantId: part.tenant_id,
@@ -190,13 +181,13 @@ async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: s
 }
 
 /**
- * Removes the month's partition through oms_audit.drop_archived_month, as the
- * dedicated role oms_audit_retention: the function checks again, under a lock
- * that stops writes to the month, that the rows are exactly the verified parts.
+ * Removes the month's partition through oms_audit.drop_archived_month, the
+ * only path that removes events: the function checks again, under a lock that
+ * stops writes to the month, that the month is past its tenants' hot windows
+ * and that its rows are exactly the verified parts.
  */
 export async function dropMonth(ctx: RetentionContext, month: string): Promise<number> {
   const removed = await ctx.sql.begin(async (tx) => {
-    await tx`set local role oms_audit_retention`;
     const [row] = await tx`select oms_audit.drop_archived_month(${month}::date, ${ctx.actor}) as removed`;
     failpoint('archive:in-drop');
     return (row!.removed ?? {}) as Record<string, number>;
@@ -225,9 +216,7 @@ export async function reverifyArchives(ctx: RetentionContext, where: { tenantId?
   const results: ReverifyResult[] = [];
   for (const part of await partsOf(ctx.sql, { ...where, states: ['dropped'] })) {
     const problem = await verifyPart(ctx, part, 'ledger');
-    await ctx.sql`
-      update oms_audit.archive_parts set problem = ${problem}, verified_at = case when ${problem === null} then now() else verified_at end
-      where tenant_id = ${part.tenant_id} and month = ${part.month}::date and part = ${part.part}`;
+    await setPartState(ctx.sql, part, 'dropped', { problem });
     if (problem) ctx.log(`${part.month.slice(0, 7)}: archive of tenant ${part.tenant_id} part ${part.part} does not verify: ${problem}`);
     results.push({ tenant_id: part.tenant_id, month: part.month.slice(0, 7), part: part.part, ok: !problem, problem });
   }

@@ -5,8 +5,7 @@
  * hash the ledger kept since ingest, seq by seq. So a part verifies only if it
  * holds exactly the events that were written, every field intact.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
@@ -15,6 +14,7 @@ import { sha256File, partitionName } from '@/server/archive/export.ts';
 import { MANIFEST_FORMAT, type ArchiveManifest } from '@/server/archive/format.ts';
 import { ARCHIVE_JSON, jsonRows } from '@/server/archive/rows.ts';
 import { storageAt } from '@/server/archive/storage.ts';
+import { scratchDir } from '@/server/scratch.ts';
 import { createHash } from 'node:crypto';
 import type { RetentionContext } from './context.ts';
 import { nextMonth } from './context.ts';
@@ -60,8 +60,8 @@ export async function verifyPart(
     let local = storage.localPath(part.data_key);
     let scratch: string | null = null;
     if (!local) {
-      await mkdir(ctx.workDir, { recursive: true });
-      scratch = local = path.join(ctx.workDir, `verify-${randomUUID()}.parquet`);
+      scratch = await scratchDir(ctx.workDir, 'verify');
+      local = path.join(scratch, 'part.parquet');
       await storage.download(part.data_key, local);
     }
     try {
@@ -70,7 +70,7 @@ export async function verifyPart(
       const expected = mode === 'exact' ? partitionRows(ctx.sql, part) : ledgerRows(ctx.sql, part);
       return await compareRows(local, part, expected, mode === 'exact', onVerified);
     } finally {
-      if (scratch) await rm(scratch, { force: true });
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   } catch (err) {
     return `verification failed: ${(err as Error).message}`;

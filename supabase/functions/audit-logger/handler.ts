@@ -5,6 +5,10 @@
  *
  *   credential → tenant (auth.ts) → body ≤ LIMITS.edgeBodyBytes → parseBatch(≤ 1000)
  *   → rate limit → appendEvents (group commit per tenant) → 201 after commit
+ *
+ * Before its first write the function checks that its database role is the
+ * runtime role, which cannot change the trail (_shared/runtime-role.ts); a
+ * privileged one gets every write refused with 503 until it is fixed.
  */
 import { ApiKeyCache } from '../_shared/api-keys.ts';
 import { LIMITS, parseBatch } from '../_shared/contract.ts';
@@ -14,6 +18,7 @@ import { checkDeclaredLength, errorResponse, jsonResponse, readJsonBody } from '
 import { appendEvents, appenderFor, type ObservedClient } from '../_shared/ingest.ts';
 import { canonicalIp } from '../_shared/ip.ts';
 import { RateLimiter } from '../_shared/rate-limit.ts';
+import { checkRuntimeRole, runtimeRoleRefusal } from '../_shared/runtime-role.ts';
 import { authenticate, TenantCache, type Authenticator } from './auth.ts';
 import type { AuditLoggerConfig } from './config.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
@@ -28,7 +33,7 @@ export type AuditLoggerHandler = ((req: Request, info?: ConnectionInfo) => Promi
 // Supabase routes /functions/v1/audit-logger to the function as /audit-logger; npm start serves the full path.
 const PATH = /(^|\/)audit-logger\/?$/;
 
-export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(config.SUPABASE_DB_URL, { max: config.DB_POOL_MAX, prepare: config.DB_PREPARE, applicationName: 'oms-audit-edge' })): AuditLoggerHandler {
+export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(config.databaseUrl, { max: config.DB_POOL_MAX, prepare: config.DB_PREPARE, applicationName: 'oms-audit-edge' })): AuditLoggerHandler {
   const auth: Authenticator = {
     sql,
     keys: new ApiKeyCache(config.API_KEY_CACHE_SECONDS * 1000),
@@ -37,6 +42,25 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
   };
   const limiter = new RateLimiter(config.RATE_LIMIT_WRITE_EVENTS_PER_SEC);
   appenderFor(sql, { lingerMs: config.GROUP_COMMIT_LINGER_MS });
+
+  // Checked once (again after a failure to reach the database); a refusal is logged once.
+  let roleChecked: Promise<void> | undefined;
+  const roleFitToWrite = (): Promise<void> => {
+    roleChecked ??= checkRuntimeRole(sql).then(
+      (check) => {
+        if (!check.problems.length) return;
+        const message = runtimeRoleRefusal(config.databaseUrlVariable, check, 'OMS_AUDIT_DB_URL');
+        if (config.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) return console.warn(`audit-logger: writing anyway (OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME=true): ${message}`);
+        console.error(`audit-logger: ${message}`);
+        throw new AuditError('unavailable', `The function is misconfigured: its database role may change the audit trail (${config.databaseUrlVariable}); see the function's log`, [], 60);
+      },
+      (err) => {
+        roleChecked = undefined;
+        throw err;
+      },
+    );
+    return roleChecked;
+  };
 
   function observed(req: Request, info?: ConnectionInfo): ObservedClient {
     let ip: string | null = null;
@@ -59,6 +83,7 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
       const writer = await authenticate(req.headers, auth);
       const events = parseBatch(await readJsonBody(req, LIMITS.edgeBodyBytes), LIMITS.edgeBatch);
       limiter.take(`${writer.tenantId}/${writer.principal}`, events.length);
+      await roleFitToWrite();
       const result = await appendEvents(sql, writer, events, observed(req, info), 'edge_function');
       return jsonResponse(result, { status: 201, headers: cors });
     } catch (err) {

@@ -11,7 +11,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventInput } from '@/supabase/functions/_shared/contract.ts';
-import { baseUrl, call, countEvents, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { adminSql, baseUrl, call, countEvents, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 
 const EVENTS = '/api/v1/audit/events';
 const SEED = 7_2026;
@@ -245,10 +245,10 @@ describe('injection through every filter and header', () => {
   beforeAll(async () => {
     t = await newTenant('hostile-injection');
     // Writable by every role: any statement an injection managed to run would show here.
-    await sql().unsafe(`create table public.${marker} (note text); insert into public.${marker} values ('intact'); grant all on public.${marker} to public`);
+    await adminSql().unsafe(`create table public.${marker} (note text); insert into public.${marker} values ('intact'); grant all on public.${marker} to public`);
   });
   afterAll(async () => {
-    await sql().unsafe(`drop table if exists public.${marker}`);
+    await adminSql().unsafe(`drop table if exists public.${marker}`);
   });
 
   const payloads = [
