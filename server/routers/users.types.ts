@@ -25,7 +25,8 @@ export const invitationOutput = z.object({
   revoked_at: z.string().nullable(),
 });
 
-export const inviteInput = z.object({
+/** Strict: a password (or anything else) sent along is refused, not silently dropped. */
+export const inviteInput = z.strictObject({
   email: z.string().trim().min(3).max(320),
   role: z.enum(TENANT_ROLES),
 });

@@ -36,7 +36,7 @@ export async function startSession(sql: Sql, user: ConsoleUser, observed: Observ
   const expiresAt = new Date(Date.now() + env().SESSION_HOURS * 3600_000);
   await sql`
     insert into oms_audit.console_sessions (id, user_id, expires_at, ip, user_agent, method)
-    values (${sessionId}, ${user.id}, ${expiresAt}, ${observed.ip}, ${observed.userAgent?.slice(0, 1024) ?? null}, ${method})`;
+    values (${sessionId}, ${user.id}, ${expiresAt.toISOString()}, ${observed.ip}, ${observed.userAgent?.slice(0, 1024) ?? null}, ${method})`;
   const { token } = await signSessionToken({
     userId: user.id,
     email: user.email,
