@@ -154,6 +154,14 @@ function Invitations() {
   );
 }
 
+function ConfirmedButton({ label, name, question, danger, onConfirm }: { label: string; name: string; question: string; danger?: boolean; onConfirm: () => void }) {
+  return (
+    <button type="button" className={danger ? 'btn-danger' : 'btn'} aria-label={name} onClick={() => window.confirm(question) && onConfirm()}>
+      {label}
+    </button>
+  );
+}
+
 function Members({ selfId }: { selfId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -221,27 +229,9 @@ function Members({ selfId }: { selfId: string }) {
                       Enable
                     </button>
                   ) : (
-                    <button
-                      type="button"
-                      className="btn"
-                      aria-label={`Disable ${m.email} in this tenant`}
-                      onClick={() => {
-                        if (window.confirm(`Disable ${m.email}? Their sessions stop reaching this tenant at once.`)) disable.mutate({ user_id: m.user_id });
-                      }}
-                    >
-                      Disable
-                    </button>
+                    <ConfirmedButton label="Disable" name={`Disable ${m.email} in this tenant`} question={`Disable ${m.email}? Their sessions stop reaching this tenant at once.`} onConfirm={() => disable.mutate({ user_id: m.user_id })} />
                   )}
-                  <button
-                    type="button"
-                    className="btn-danger"
-                    aria-label={`Remove ${m.email} from this tenant`}
-                    onClick={() => {
-                      if (window.confirm(`Remove ${m.email} from this tenant?`)) remove.mutate({ user_id: m.user_id });
-                    }}
-                  >
-                    Remove
-                  </button>
+                  <ConfirmedButton label="Remove" danger name={`Remove ${m.email} from this tenant`} question={`Remove ${m.email} from this tenant?`} onConfirm={() => remove.mutate({ user_id: m.user_id })} />
                 </td>
               </tr>
             ))}

@@ -19,6 +19,18 @@ function recordMembership(ctx: Context, member: TenantMember, action: string) {
   return recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.membership, objectType: 'CONSOLE_USER', objectId: member.email, context: { action, member_user_id: member.user_id, role: member.role } }, ctx.observed);
 }
 
+/** users.disable / users.enable: the member's sessions stop (or start again) reaching this tenant. */
+function setDisabled(disabled: boolean) {
+  return admin
+    .input(memberInput)
+    .output(memberOutput)
+    .mutation(async ({ ctx, input }) => {
+      const member = await setMemberDisabled(ctx.sql, { tenantId: ctx.claims.tenant_id, userId: input.user_id, disabled, by: principalOf(ctx.caller) });
+      await recordMembership(ctx, member, disabled ? 'disabled' : 'enabled');
+      return member;
+    });
+}
+
 export const usersRouter = router({
   list: admin.output(z.array(memberOutput)).query(({ ctx }) => listMembers(ctx.sql, ctx.claims.tenant_id)),
 
@@ -51,23 +63,9 @@ export const usersRouter = router({
       return member;
     }),
 
-  disable: admin
-    .input(memberInput)
-    .output(memberOutput)
-    .mutation(async ({ ctx, input }) => {
-      const member = await setMemberDisabled(ctx.sql, { tenantId: ctx.claims.tenant_id, userId: input.user_id, disabled: true, by: principalOf(ctx.caller) });
-      await recordMembership(ctx, member, 'disabled');
-      return member;
-    }),
+  disable: setDisabled(true),
 
-  enable: admin
-    .input(memberInput)
-    .output(memberOutput)
-    .mutation(async ({ ctx, input }) => {
-      const member = await setMemberDisabled(ctx.sql, { tenantId: ctx.claims.tenant_id, userId: input.user_id, disabled: false, by: principalOf(ctx.caller) });
-      await recordMembership(ctx, member, 'enabled');
-      return member;
-    }),
+  enable: setDisabled(false),
 
   remove: admin
     .input(memberInput)

@@ -47,15 +47,20 @@ export async function startSession(sql: Sql, user: ConsoleUser, observed: Observ
   return { user, token, sessionId, expiresAt };
 }
 
+/** The per-request check: two primary-key lookups (server/services/sessions.test.ts holds its plan). */
+export function sessionLookup(sql: Sql, sessionId: string, userId: string) {
+  return sql`
+    select s.revoked_at is not null as revoked, s.expires_at <= now() as expired, u.disabled_at is not null as disabled
+    from oms_audit.console_sessions s join oms_audit.users u on u.id = s.user_id
+    where s.id = ${sessionId} and s.user_id = ${userId}`;
+}
+
 /**
  * The user of a live session: 401 when the session was revoked, has expired,
  * belongs to someone else, or the user is disabled or gone.
  */
 export async function sessionUser(sql: Sql, sessionId: string, userId: string): Promise<ConsoleUser> {
-  const [row] = await sql`
-    select s.revoked_at is not null as revoked, s.expires_at <= now() as expired, u.disabled_at is not null as disabled
-    from oms_audit.console_sessions s join oms_audit.users u on u.id = s.user_id
-    where s.id = ${sessionId} and s.user_id = ${userId}`;
+  const [row] = await sessionLookup(sql, sessionId, userId);
   if (!row) throw new AuditError('unauthorized', 'This session is not known; sign in again');
   if (row.revoked) throw new AuditError('unauthorized', 'This session has ended; sign in again');
   if (row.expired) throw new AuditError('unauthorized', 'Your session has expired; sign in again');
