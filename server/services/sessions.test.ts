@@ -9,10 +9,13 @@ describe('session lookup plan', () => {
   it('reads one session row and one user row through their primary keys', async () => {
     const t = await newTenant('session-plan');
     const m = await newMember(t.id, 'viewer');
-    // Many sessions of many sign-ins, so the planner has a real choice to make.
+    // Many sessions and many users, so the planner has a real choice to make.
     await testSql()`
       insert into oms_audit.console_sessions (id, user_id, expires_at, method)
       select 'plan-' || md5(g::text || ${m.user.id}), ${m.user.id}, now() + interval '1 hour', 'password' from generate_series(1, 5000) g`;
+    await testSql()`
+      insert into oms_audit.users (email, created_by)
+      select 'plan-' || g || '-' || md5(${m.user.id} || g::text) || '@example.com', 'test' from generate_series(1, 5000) g`;
     await testSql()`analyze oms_audit.console_sessions`;
     await testSql()`analyze oms_audit.users`;
     const [row] = await testSql()`explain (format json) ${sessionLookup(testSql(), m.sessionId, m.user.id)}`;
