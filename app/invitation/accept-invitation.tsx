@@ -92,9 +92,21 @@ export function AcceptInvitation({ signedInAs }: { signedInAs: string | null }) 
             Join {offer.tenant_name} as {signedInAs}
           </button>
         ) : (
-          <p role="status" className="text-sm">
-            You are signed in as {signedInAs}. This invitation is for {offer.email}: sign out first, then open the link again.
-          </p>
+          <div className="space-y-2">
+            <p role="status" className="text-sm">
+              You are signed in as {signedInAs}. This invitation is for {offer.email}: sign out first to accept it.
+            </p>
+            <button
+              type="button"
+              className="btn w-full justify-center py-2"
+              onClick={() => {
+                // The link stays in the address bar: after signing out, this page offers the invitation again.
+                void fetch('/api/auth/sign-out', { method: 'POST', headers: { 'x-csrf-token': csrfToken() } }).then(() => window.location.reload());
+              }}
+            >
+              Sign out of {signedInAs}
+            </button>
+          </div>
         )}
         {error ? <Alert>{error}</Alert> : null}
       </div>

@@ -40,7 +40,10 @@ beforeAll(async () => {
   process.env.PUBLIC_URL = 'https://audit.brokerage.example';
 });
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(async () => {
+  for (const name of ['SMTP_URL', 'SMTP_FROM', 'PUBLIC_URL']) delete process.env[name];
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 describe('invitation mail', () => {
   it('mails the one-time link under PUBLIC_URL to the invited address, and the mailed link is the one that works', async () => {
