@@ -2,7 +2,7 @@
  * Outgoing mail (invitations) through nodemailer to the SMTP server of
  * SMTP_URL. Without it, nothing is sent and the console shows links only.
  */
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { env } from '@/server/env.ts';
 import { log } from '@/server/observability/log.ts';
 
@@ -12,9 +12,13 @@ export function mailConfigured(): boolean {
   return Boolean(env().SMTP_URL);
 }
 
-function transport(): Transporter {
+/** Loaded on first use: processes that send no mail (the CLI, most servers) do not pay for nodemailer. */
+async function transport(): Promise<Transporter> {
   const url = env().SMTP_URL!;
-  if (holder.__omsAuditMailer?.url !== url) holder.__omsAuditMailer = { url, transport: nodemailer.createTransport(url) };
+  if (holder.__omsAuditMailer?.url !== url) {
+    const { default: nodemailer } = await import('nodemailer');
+    holder.__omsAuditMailer = { url, transport: nodemailer.createTransport(url) };
+  }
   return holder.__omsAuditMailer.transport;
 }
 
@@ -22,7 +26,7 @@ function transport(): Transporter {
 export async function sendMail(message: { to: string; subject: string; text: string }): Promise<boolean> {
   if (!mailConfigured()) return false;
   try {
-    await transport().sendMail({ from: env().SMTP_FROM, ...message });
+    await (await transport()).sendMail({ from: env().SMTP_FROM, ...message });
     return true;
   } catch (err) {
     log().warn({ err: (err as Error)?.message }, 'sending mail failed');
