@@ -92,6 +92,15 @@ const schema = z.object({
   /** Bearer token that /api/metrics requires; unset: metrics are served to loopback clients only. */
   METRICS_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The console's address as people reach it (https://audit.example.com): links in invitation mails and printed by the CLI. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** Mail invitations through this SMTP server: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…:465. Unset: links are only shown. */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/.+/, 'must be smtp://… or smtps://…')
+    .optional(),
+  /** Sender of invitation mails. */
+  SMTP_FROM: z.string().default('oms-audit <oms-audit@localhost>'),
 }).superRefine((env, ctx) => {
   // The runtime and the owner are two roles: the server must not hold the owner's rights.
   if (env.DATABASE_OWNER_URL && !env.DATABASE_URL) {
@@ -100,6 +109,8 @@ const schema = z.object({
   if (env.DATABASE_OWNER_URL && env.DATABASE_OWNER_URL === env.DATABASE_URL && !env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) {
     ctx.addIssue({ code: 'custom', path: ['DATABASE_OWNER_URL'], message: 'must differ from DATABASE_URL: the server connects as oms_audit_runtime, migrations as oms_audit_owner' });
   }
+  // A link in a mail must not be built from a request's Host header (an attacker chooses it).
+  if (env.SMTP_URL && !env.PUBLIC_URL) ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'is required when SMTP_URL is set (the address in invitation mails)' });
 });
 
 export type Env = z.output<typeof schema>;

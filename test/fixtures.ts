@@ -3,8 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import type { AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
+import type { TenantRole } from '@/server/auth/caller.ts';
+import { hashPassword } from '@/server/auth/passwords.ts';
+import { csrfTokenFor } from '@/server/auth/session.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
+import { startSession } from '@/server/services/sessions.ts';
 import { createTenant } from '@/server/services/tenants.ts';
+import { addMembership, createAccount, getUser, type ConsoleUser } from '@/server/services/users.ts';
 
 export const baseUrl = () => inject('baseUrl');
 
@@ -96,4 +101,33 @@ export async function call(method: string, path: string, options: { key?: string
 export async function countEvents(tenantId: string): Promise<number> {
   const [row] = await testSql()`select count(*)::int as n from public.audit_events where tenant_id = ${tenantId}`;
   return row!.n as number;
+}
+
+export const TEST_PASSWORD = 'a long enough password';
+
+export interface TestMember {
+  user: ConsoleUser;
+  email: string;
+  password: string;
+  /** A recorded session of the member: its cookie header, CSRF token, bearer token and id. */
+  cookie: string;
+  csrf: string;
+  token: string;
+  sessionId: string;
+}
+
+/**
+ * A person with an account (password TEST_PASSWORD) and a role in a tenant,
+ * signed in once: the state an accepted invitation leaves, without the
+ * invitation's own events in the tenant's trail.
+ */
+export async function newMember(tenantId: string, role: TenantRole, options: { email?: string } = {}): Promise<TestMember> {
+  const sql = testSql();
+  const email = options.email ?? `${role}-${randomUUID()}@example.com`;
+  const userId = await createAccount(sql, { email, passwordHash: await hashPassword(TEST_PASSWORD), createdBy: 'test' });
+  if (!userId) throw new Error(`${email} has an account already`);
+  await addMembership(sql, { tenantId, userId, role, createdBy: 'test' });
+  const user = (await getUser(sql, userId))!;
+  const session = await startSession(sql, user, { ip: null, userAgent: 'test' }, 'password');
+  return { user, email, password: TEST_PASSWORD, cookie: `oms_session=${encodeURIComponent(session.token)}`, csrf: csrfTokenFor(session.sessionId), token: session.token, sessionId: session.sessionId };
 }

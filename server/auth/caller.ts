@@ -52,6 +52,8 @@ export type Caller =
       memberships: Membership[];
       /** The tenant the user is working in (chosen in the console header). */
       tenantId: string | null;
+      /** The server-side session of a sign-in to this server (absent for an external issuer's token). */
+      sessionId?: string;
     };
 
 export function activeRole(caller: Caller): TenantRole | null {

@@ -10,6 +10,7 @@ import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
 import { canonicalIp } from '@/supabase/functions/_shared/ip.ts';
 import { db } from '@/server/db/client.ts';
 import { env } from '@/server/env.ts';
+import { sessionUser } from '@/server/services/sessions.ts';
 import { getUser } from '@/server/services/users.ts';
 import type { Caller, Membership } from './caller.ts';
 import { LOCAL_ISSUER, looksLikeJwt, verifySessionToken, type SessionClaims } from './jwt.ts';
@@ -44,6 +45,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Memberships from the database (authoritative); a user only an external issuer knows brings them in the token. */
 async function userMemberships(claims: SessionClaims): Promise<{ email: string; memberships: Membership[] }> {
+  // A token this server signed is good only while its recorded session is (sign-out, password change, …).
+  if (claims.iss === LOCAL_ISSUER) {
+    if (!UUID.test(claims.sub) || !claims.sid) throw new AuditError('unauthorized', 'This session is not known; sign in again');
+    const user = await sessionUser(db(), claims.sid, claims.sub.toLowerCase());
+    return { email: user.email, memberships: user.memberships };
+  }
   const user = UUID.test(claims.sub) ? await getUser(db(), claims.sub.toLowerCase()) : null;
   if (user) {
     if (user.disabled) throw new AuditError('unauthorized', 'This user is disabled');
@@ -79,7 +86,7 @@ export async function callerFromJwt(token: string, headers: Headers): Promise<{ 
   const claims = await verifySessionToken(token);
   const { email, memberships } = await userMemberships(claims);
   return {
-    caller: { kind: 'user', userId: claims.sub.toLowerCase(), email, memberships, tenantId: activeTenant(headers, memberships) },
+    caller: { kind: 'user', userId: claims.sub.toLowerCase(), email, memberships, tenantId: activeTenant(headers, memberships), sessionId: claims.iss === LOCAL_ISSUER ? claims.sid : undefined },
     sessionId: claims.sid,
   };
 }

@@ -1,5 +1,6 @@
 /** The application router: one sub-router per domain. */
 import { router } from '@/server/trpc.ts';
+import { accountRouter } from './account.ts';
 import { apiKeysRouter } from './api-keys.ts';
 import { eventsRouter } from './events.ts';
 import { integrityRouter } from './integrity.ts';
@@ -13,6 +14,7 @@ import { systemRouter } from './system.ts';
 export const appRouter = router({
   events: eventsRouter,
   session: sessionRouter,
+  account: accountRouter,
   apiKeys: apiKeysRouter,
   users: usersRouter,
   savedSearches: savedSearchesRouter,

@@ -1,6 +1,7 @@
 /**
  * The audit trail audits itself (PCI DSS 10.2): sign-ins, searches, event
- * views and exports by console users become audit events of the tenant,
+ * views, exports and the admins' changes to who may sign in (invitations,
+ * roles, disabled members) by console users become audit events of the tenant,
  * written through the normal write path (seq, hash, ledger) with the user as
  * the actor.
  */
@@ -16,6 +17,10 @@ export const CONSOLE_EVENT_TYPES = {
   search: 'AUDIT_SEARCH',
   view: 'AUDIT_VIEW',
   export: 'AUDIT_EXPORT',
+  /** An admin invited someone, or withdrew an invitation; a person accepted one. */
+  invitation: 'AUDIT_INVITATION',
+  /** An admin changed a member's role, disabled, re-enabled or removed them. */
+  membership: 'AUDIT_MEMBERSHIP',
 } as const;
 
 export const CONSOLE_SOURCE = 'oms-audit-console';

@@ -14,7 +14,8 @@ import { fromMicros } from '@/supabase/functions/_shared/timestamps.ts';
 import { createApiKey, type CreatedApiKey } from './api-keys.ts';
 import { logEvents } from './ingest.ts';
 import { createTenant, findTenantByName, type Tenant } from './tenants.ts';
-import { createUser, findUserByEmail } from './users.ts';
+import { hashPassword } from '@/server/auth/passwords.ts';
+import { addMembership, createAccount } from './users.ts';
 
 export const DEMO_TENANT_NAME = 'Demo Brokerage';
 /** The console user of the demo tenant (role auditor: search, inspect, export). */
@@ -302,11 +303,16 @@ export interface DemoResult {
   auditor: { email: string; password: string } | null;
 }
 
-/** The demo auditor, once: a random password, since a known one would open any forgotten demo install. */
+/**
+ * The demo auditor, once: a new account with a random password (a known one
+ * would open any forgotten demo install), shown to the operator who started
+ * the demo. An existing account of that email is left alone.
+ */
 async function ensureDemoAuditor(sql: Sql, tenant: Tenant): Promise<DemoResult['auditor']> {
-  if (await findUserByEmail(sql, DEMO_AUDITOR_EMAIL)) return null;
   const password = randomBytes(12).toString('base64url');
-  await createUser(sql, { email: DEMO_AUDITOR_EMAIL, password, tenantId: tenant.id, role: 'auditor', createdBy: 'oms-audit seed' });
+  const userId = await createAccount(sql, { email: DEMO_AUDITOR_EMAIL, passwordHash: await hashPassword(password), createdBy: 'oms-audit seed' });
+  if (!userId) return null;
+  await addMembership(sql, { tenantId: tenant.id, userId, role: 'auditor', createdBy: 'oms-audit seed' });
   return { email: DEMO_AUDITOR_EMAIL, password };
 }
 
