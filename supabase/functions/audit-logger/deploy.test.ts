@@ -9,6 +9,7 @@
  * no cache). An import of anything else from the repository fails here.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -135,7 +136,7 @@ describe('the audit-logger function as supabase functions deploy uploads it', ()
     const url = `http://127.0.0.1:${port}/functions/v1/audit-logger`;
     const deadline = Date.now() + 90_000;
     let res: Response | null = null;
-    const events = Array.from({ length: 3 }, () => event());
+    const events = Array.from({ length: 3 }, () => event({ id: randomUUID() }));
     while (!res) {
       if (functionProcess.exitCode !== null) throw new Error(`the function exited:\n${output}`);
       if (Date.now() > deadline) throw new Error(`the function did not answer:\n${output}`);
