@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject } from 'zod-openapi';
 import { auditEventInput, batchSchema, LIMITS, uuid } from '@/supabase/functions/_shared/contract.ts';
-import type { ErrorCode } from '@/supabase/functions/_shared/errors.ts';
+import { ERROR_STATUS, type ErrorCode } from '@/supabase/functions/_shared/errors.ts';
 import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { auditEventOutput, eventPageOutput, ingestResultOutput } from '@/server/routers/events.types.ts';
 import { manifestOutput } from '@/server/routers/exports.types.ts';
@@ -27,21 +27,6 @@ import { SINGLE_EVENT_PATH } from './single-event.ts';
 export const API_VERSION = '1.0';
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
-/** Every error code, with its status (exhaustive: a new code in errors.ts must be added here). */
-const ERROR_STATUS = {
-  invalid_request: 400,
-  malformed_json: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  tenant_mismatch: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  batch_too_large: 413,
-  body_too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-  internal: 500,
-} satisfies Record<ErrorCode, number>;
 const errorCodes = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
 
 const errorBody = z
