@@ -139,6 +139,7 @@ const ROUTE_RULES: Record<string, Row | 'trpc'> = {
   'GET /api/v1/audit/events/export': rule(exporters),
   'GET /api/v1/audit/exports/[id]/manifest': rule(exporters, { idOfTenantA: true }),
   'GET /api/v1/retention/report': rule(retentionViewers),
+  'GET /api/v1/openapi.json': rule(anyone),
 };
 
 /** Every route file under app/api with the methods it exports. */

@@ -74,3 +74,14 @@ export const verifyOutput = z.object({
   problems: z.array(problemOutput),
   duration_ms: z.number(),
 });
+
+/** GET /api/v1/audit/checkpoints?from_number=&limit= (REST only). */
+export const checkpointsQuery = z.strictObject({
+  from_number: z.coerce.number().int().min(1).default(1),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const checkpointPageOutput = z.object({
+  checkpoints: z.array(signedCheckpointOutput),
+  next_from_number: z.number().int().nullable(),
+});

@@ -108,3 +108,6 @@ export function isConnectionError(err: unknown): boolean {
     code === '57P03' // cannot_connect_now (starting up / shutting down)
   );
 }
+
+/** The HTTP status of every error code (the OpenAPI document lists them). */
+export { STATUS as ERROR_STATUS };

@@ -1,17 +1,12 @@
 /** GET /api/v1/audit/checkpoints?from_number=&limit= — the tenant's signed checkpoints, oldest first. */
-import { z } from 'zod';
 import { invalid, issuesFromZod } from '@/supabase/functions/_shared/errors.ts';
 import { tenantIdOf } from '@/server/auth/caller.ts';
 import { db } from '@/server/db/client.ts';
 import { authorize, chargeRate, json, route } from '@/server/http/rest.ts';
 import { listCheckpoints } from '@/server/services/integrity/checkpoints.ts';
+import { checkpointsQuery as query } from '@/server/routers/integrity.types.ts';
 
 export const dynamic = 'force-dynamic';
-
-const query = z.strictObject({
-  from_number: z.coerce.number().int().min(1).default(1),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-});
 
 export const GET = route(async (req) => {
   const caller = await authorize(req, 'events:read');
