@@ -149,6 +149,8 @@ function postHttp(delivery: Delivery, options: DeliveryOptions): Promise<Deliver
 async function putS3(delivery: Delivery, options: DeliveryOptions): Promise<DeliveryOutcome> {
   const s = delivery.settings;
   if (s.endpoint) checkDestination(s.endpoint, options.allowPrivateNetworks, 'endpoint');
+  // The SDK warns that its releases from 2027 on need Node 22; oms-audit pins one that supports Node 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
   const { createHash } = await import('node:crypto');
   const c = delivery.credential as { access_key_id: string; secret_access_key: string };

@@ -115,7 +115,6 @@ export function checkDestination(raw: string, allowPrivate: boolean, field = 'ur
   if (ipaddr.isValid(host) && !addressAllowed(host, allowPrivate)) {
     refuse('must not point at a loopback, private, link-local or otherwise reserved address (set STREAM_ALLOW_PRIVATE_NETWORKS=true for receivers inside your network)');
   }
-  if (!allowPrivate && (host === 'localhost' || host.endsWith('.localhost'))) refuse('must not point at this machine');
   return u;
 }
 
