@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { signSessionToken } from '@/server/auth/jwt.ts';
 import { createApiKey, revokeApiKey } from '@/server/services/api-keys.ts';
 import { createUser } from '@/server/services/users.ts';
+import { createStream } from '@/server/services/streams/streams.ts';
 import { appRouter } from '@/server/routers/_app.ts';
 import { baseUrl, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 
@@ -106,6 +107,12 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'retention.restore': rule(admins, { mutation: true }),
   'retention.releaseRestore': rule(admins, { mutation: true }),
   'system.overview': rule(admins),
+  'streams.list': rule(admins),
+  'streams.create': rule(admins, { mutation: true }),
+  'streams.pause': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.resume': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.changeSecret': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.remove': rule(admins, { mutation: true, idOfTenantA: true }),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
@@ -190,6 +197,7 @@ interface World {
   holdId: string;
   spareKeyId: string;
   spareUserId: string;
+  streamId: string;
 }
 
 let world: World;
@@ -246,7 +254,8 @@ beforeAll(async () => {
   const hold = await fetch(`${baseUrl()}/api/trpc/retention.addHold`, { method: 'POST', headers: { ...headers.admin(true), 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'matrix' }) });
   expect(hold.status).toBe(200);
   const holdId = ((await hold.json()) as { result: { data: { id: string } } }).result.data.id;
-  world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id };
+  const { stream } = await createStream(sql, a.id, { format: 'webhook', name: 'matrix', url: 'https://siem.example.com/hook' }, { actorType: 'SERVICE', actorId: 'matrix', principal: 'test', source: 'test', method: 'cli', observed: { ip: null, userAgent: null } });
+  world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id, streamId: stream.id };
 });
 
 /** A minimal valid input per procedure; one that names a resource names tenant A's. */
@@ -273,6 +282,11 @@ function inputOf(name: string, w: World): unknown {
     'retention.releaseHold': { id: w.holdId },
     'retention.restore': { month: '2001-01' },
     'retention.releaseRestore': { month: '2001-01' },
+    'streams.create': { format: 'webhook', name: `matrix-${randomUUID()}`, url: 'https://siem.example.com/hook' },
+    'streams.pause': { id: w.streamId },
+    'streams.resume': { id: w.streamId },
+    'streams.changeSecret': { id: w.streamId },
+    'streams.remove': { id: w.streamId },
   };
   return inputs[name];
 }
