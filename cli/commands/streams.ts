@@ -50,6 +50,21 @@ function line(s: StreamInfo): string {
   return `${s.id}  ${s.name}  ${s.format}  ${s.destination}  ${s.status}  ${progress}${s.last_error ? `  last error: ${s.last_error}` : ''}`;
 }
 
+/** `stream pause` and `stream resume`: the same shape, another state. */
+function stateCommand(word: 'pause' | 'resume', summary: string, change: typeof pauseStream): Command {
+  return {
+    name: `stream ${word}`,
+    args: '--id STREAM_ID',
+    summary,
+    options: { id: { type: 'string' } },
+    async run(ctx) {
+      const id = streamId(ctx);
+      const stream = await change(ctx.sql, await tenantOfStream(ctx, id), id, CLI_ACTOR);
+      return { text: line(stream), json: { stream } };
+    },
+  };
+}
+
 export const streamCommands: Command[] = [
   {
     name: 'stream add',
@@ -120,28 +135,8 @@ export const streamCommands: Command[] = [
       return { text: streams.map(line).join('\n') || 'no streams', json: { streams } };
     },
   },
-  {
-    name: 'stream pause',
-    args: '--id STREAM_ID',
-    summary: 'stop delivering a log stream (it keeps its place)',
-    options: { id: { type: 'string' } },
-    async run(ctx) {
-      const id = streamId(ctx);
-      const stream = await pauseStream(ctx.sql, await tenantOfStream(ctx, id), id, CLI_ACTOR);
-      return { text: line(stream), json: { stream } };
-    },
-  },
-  {
-    name: 'stream resume',
-    args: '--id STREAM_ID',
-    summary: 'deliver a paused or failing log stream again, from where it stopped',
-    options: { id: { type: 'string' } },
-    async run(ctx) {
-      const id = streamId(ctx);
-      const stream = await resumeStream(ctx.sql, await tenantOfStream(ctx, id), id, CLI_ACTOR);
-      return { text: line(stream), json: { stream } };
-    },
-  },
+  stateCommand('pause', 'stop delivering a log stream (it keeps its place)', pauseStream),
+  stateCommand('resume', 'deliver a paused or failing log stream again, from where it stopped', resumeStream),
   {
     name: 'stream remove',
     args: '--id STREAM_ID',
