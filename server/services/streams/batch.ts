@@ -11,7 +11,7 @@
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import type { SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
-import { withTenant, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { withTenant, type Sql, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { inclusionProofs, toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { findArchivedEvent } from '@/server/services/archived-events.ts';
@@ -48,17 +48,30 @@ export async function planRange(sql: Sql, stream: BatchStream, delivered: number
   return { from, to };
 }
 
+/**
+ * The stored events of seq from..to in seq order: a range of the ledger's primary key gives each seq's
+ * partition key, and each event is then one primary-key lookup in its month's partition.
+ */
+export function batchEventsQuery(tx: TxSql, tenantId: string, from: number, to: number) {
+  // LATERAL … LIMIT 1 keeps the lookup per ledger row (a nested loop with run-time partition pruning):
+  // a plain join may be planned as a hash join over all the tenant's events of a month.
+  return tx`
+    select ${tx.unsafe(EVENT_FIELDS.map((f) => `e.${f}`).join(', '))}
+    from public.audit_ledger l
+    cross join lateral (
+      select * from public.audit_events x
+      where x.tenant_id = l.tenant_id and x.occurred_at = l.occurred_at and x.seq = l.seq
+      limit 1
+    ) e
+    where l.tenant_id = ${tenantId} and l.seq between ${from} and ${to}
+    order by l.seq`;
+}
+
 /** The events of seq from..to, in seq order, every field as stored; archived months are read from their archive. */
 async function readEvents(sql: Sql, tenantId: string, from: number, to: number): Promise<StreamEvent[]> {
   const claims = { tenant_id: tenantId, sub: 'oms-audit-stream', role: 'authenticated' as const };
   return withTenant(sql, claims, async (tx) => {
-    // The ledger gives each seq's partition key; each event is then one primary-key lookup.
-    const rows = (await tx`
-      select ${tx.unsafe(EVENT_FIELDS.map((f) => `e.${f}`).join(', '))}
-      from public.audit_ledger l
-      join public.audit_events e on e.tenant_id = l.tenant_id and e.occurred_at = l.occurred_at and e.seq = l.seq
-      where l.tenant_id = ${tenantId} and l.seq between ${from} and ${to}
-      order by l.seq`) as unknown as StreamEvent[];
+    const rows = (await batchEventsQuery(tx, tenantId, from, to)) as unknown as StreamEvent[];
     if (rows.length === to - from + 1) return rows;
     const found = new Map(rows.map((r) => [r.seq, r]));
     const ledger = await tx`select seq, occurred_at from public.audit_ledger where tenant_id = ${tenantId} and seq between ${from} and ${to} order by seq`;

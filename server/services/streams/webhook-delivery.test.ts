@@ -198,4 +198,32 @@ describe('webhook streams', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('bounds each batch by the bytes of its events (never below one event), and the bounded batches verify', async () => {
+    const sql = testSql();
+    const t = await newTenant('stream-bytes');
+    await writeEvents(sql, t.id, 40);
+    await seal(sql, t.id);
+    const receiver = await startReceiver();
+    try {
+      const { stream } = await createStream(sql, t.id, { format: 'webhook', name: 'small', url: receiver.url, start: 'beginning', batch_size: 1000 }, TEST_ACTOR);
+      const maxBatchBytes = 1500;
+      await deliverUntilCaughtUp(sql, t.id, stream.id, testWorkerSettings({ maxBatchBytes }));
+      const batches = receiver.requests.map(batchOf);
+      expect(batches.length).toBeGreaterThan(5);
+      for (const b of batches) {
+        const bytes = b.events.reduce((n, e) => n + JSON.stringify(e).length, 0);
+        expect(b.events.length === 1 || bytes <= maxBatchBytes, `batch ${b.batch_id}: ${bytes} bytes`).toBe(true);
+      }
+      expectInSeqOrder(receiver.requests, 1);
+      const copy = await folderOf(receiver.requests.map((r) => r.body));
+      try {
+        expect((await runStreamVerifier(['--public-key', keyFile, copy.dir])).code).toBe(0);
+      } finally {
+        await copy.remove();
+      }
+    } finally {
+      await receiver.stop();
+    }
+  });
 });
