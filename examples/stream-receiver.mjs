@@ -6,12 +6,17 @@
  * acknowledges (204) only once the file is on disk. A batch sent again (oms-audit
  * delivers at least once) lands in the same file. Node.js 20+, no dependencies.
  *
- *   STREAM_SECRETS=whsec_… node examples/stream-receiver.mjs --port 8080 --dir ./deliveries
+ *   STREAM_SECRETS=whsec_… node examples/stream-receiver.mjs --port 8080 --dir ./deliveries \
+ *       [--verifier verify.mjs --fingerprint <operator key id>]
+ *
+ * With --verifier, the standalone verifier checks the folder a second after each quiet spell
+ * of deliveries and prints its verdict (VERIFIED … or FAILED …); run it by hand any time:
  *   node verify.mjs stream --fingerprint <operator key id> ./deliveries
  *
  * STREAM_SECRETS may hold several secrets, comma-separated (during a rotation).
  * Put it behind your TLS terminator: oms-audit sends only to https:// URLs.
  */
+import { execFile } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import http from 'node:http';
@@ -21,7 +26,9 @@ import { parseArgs } from 'node:util';
 const TOLERANCE_SECONDS = 5 * 60;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-const { values: args } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, dir: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { port: { type: 'string' }, host: { type: 'string' }, dir: { type: 'string' }, verifier: { type: 'string' }, fingerprint: { type: 'string' } },
+});
 const port = Number(args.port ?? 8080);
 const host = args.host ?? '127.0.0.1';
 const dir = path.resolve(args.dir ?? 'deliveries');
@@ -62,6 +69,22 @@ function storeDurably(name, body) {
   }
 }
 
+/** Runs the verifier over the folder once deliveries pause for a second (one run at a time). */
+let verifyTimer = null;
+let verifying = false;
+function verifySoon() {
+  if (!args.verifier || !args.fingerprint) return;
+  clearTimeout(verifyTimer);
+  verifyTimer = setTimeout(() => {
+    if (verifying) return verifySoon();
+    verifying = true;
+    execFile(process.execPath, [args.verifier, 'stream', '--fingerprint', args.fingerprint, dir], (err, stdout) => {
+      verifying = false;
+      console.log(stdout.trim() || `the verifier did not run: ${err?.message}`);
+    });
+  }, 1000);
+}
+
 const server = http.createServer((req, res) => {
   const answer = (status, message) => {
     res.writeHead(status, { 'content-type': 'text/plain' }).end(message);
@@ -90,6 +113,7 @@ const server = http.createServer((req, res) => {
       return answer(500, 'not stored');
     }
     res.writeHead(204).end();
+    verifySoon();
   });
 });
 

@@ -81,12 +81,15 @@ export async function startReceiver(behaviour: Behaviour = () => ({ status: 204 
 export interface ExampleReceiver {
   url: string;
   process: ChildProcess;
+  /** What it printed (its verifier's verdicts among it). */
+  output(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** examples/stream-receiver.mjs as its own process, on the given port and folder. */
-export async function startExampleReceiver(port: number, dir: string, secret: string): Promise<ExampleReceiver> {
-  const child = spawn(process.execPath, ['examples/stream-receiver.mjs', '--port', String(port), '--dir', dir], { env: { ...process.env, STREAM_SECRETS: secret }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startExampleReceiver(port: number, dir: string, secret: string, verifyWithFingerprint?: string): Promise<ExampleReceiver> {
+  const verify = verifyWithFingerprint ? ['--verifier', 'verifier/oms-audit-verify.mjs', '--fingerprint', verifyWithFingerprint] : [];
+  const child = spawn(process.execPath, ['examples/stream-receiver.mjs', '--port', String(port), '--dir', dir, ...verify], { env: { ...process.env, STREAM_SECRETS: secret }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
@@ -99,6 +102,7 @@ export async function startExampleReceiver(port: number, dir: string, secret: st
   return {
     url: `http://127.0.0.1:${port}`,
     process: child,
+    output: () => output,
     stop: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -174,7 +174,7 @@ describe('webhook streams', () => {
       expect(down.delivered_seq).toBeLessThan(3000);
       expect(down.last_error).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
 
-      receiver = await startExampleReceiver(port, dir, secret!);
+      receiver = await startExampleReceiver(port, dir, secret!, signer().keyId);
       const done = await deliverUntilCaughtUp(sql, t.id, stream.id, settings);
       expect(done).toMatchObject({ status: 'up_to_date', delivered_seq: 3000 });
 
@@ -184,6 +184,10 @@ describe('webhook streams', () => {
       const result = await runStreamVerifier(['--public-key', keyFile, dir]);
       expect(result.code, result.stdout).toBe(0);
       expect(result.stdout).toContain('every event of seq 1 to 3000 present');
+      // The restarted receiver ran the verifier itself once the deliveries paused.
+      const deadline = Date.now() + 20_000;
+      while (!receiver.output().includes('every event of seq 1 to 3000 present') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(receiver.output()).toContain('VERIFIED: stream');
 
       // The example receiver refuses a forged request and stores nothing for it.
       const forged = await fetch(receiver.url, {
