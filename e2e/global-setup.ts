@@ -22,7 +22,7 @@ export default async function globalSetup() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-e2e-'));
   const port = await freePort();
   const { DATABASE_URL: _db, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
-  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' };
+  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1', STREAM_ALLOW_PRIVATE_NETWORKS: 'true' };
   let output = '';
   const server = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', (d) => (output += d));

@@ -13,6 +13,7 @@ import { signSessionToken } from '@/server/auth/jwt.ts';
 import { csrfTokenFor } from '@/server/auth/session.ts';
 import { createApiKey, revokeApiKey } from '@/server/services/api-keys.ts';
 import { startSession } from '@/server/services/sessions.ts';
+import { createStream } from '@/server/services/streams/streams.ts';
 import { appRouter } from '@/server/routers/_app.ts';
 import { baseUrl, event, newMember, newTenant, testSql, type TestMember, type TestTenant } from '@/test/fixtures.ts';
 
@@ -115,6 +116,12 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'retention.restore': rule(admins, { mutation: true }),
   'retention.releaseRestore': rule(admins, { mutation: true }),
   'system.overview': rule(admins),
+  'streams.list': rule(admins),
+  'streams.create': rule(admins, { mutation: true }),
+  'streams.pause': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.resume': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.changeSecret': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.remove': rule(admins, { mutation: true, idOfTenantA: true }),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
@@ -208,6 +215,7 @@ interface World {
   spareUserId: string;
   invitationId: string;
   members: Partial<Record<Credential, TestMember>>;
+  streamId: string;
 }
 
 let world: World;
@@ -269,7 +277,8 @@ beforeAll(async () => {
   const invited = await fetch(`${baseUrl()}/api/trpc/users.invite`, { method: 'POST', headers: { ...headers.admin(true), 'content-type': 'application/json' }, body: JSON.stringify({ email: `matrix-${randomUUID()}@example.com`, role: 'viewer' }) });
   expect(invited.status).toBe(200);
   const invitationId = ((await invited.json()) as { result: { data: { invitation: { id: string } } } }).result.data.invitation.id;
-  world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id, invitationId, members };
+  const { stream } = await createStream(sql, a.id, { format: 'webhook', name: 'matrix', url: 'https://siem.example.com/hook' }, { actorType: 'SERVICE', actorId: 'matrix', principal: 'test', source: 'test', method: 'cli', observed: { ip: null, userAgent: null } });
+  world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id, invitationId, members, streamId: stream.id };
 });
 
 /** A minimal valid input per procedure; one that names a resource names tenant A's. */
@@ -302,6 +311,11 @@ function inputOf(name: string, w: World): unknown {
     'retention.releaseHold': { id: w.holdId },
     'retention.restore': { month: '2001-01' },
     'retention.releaseRestore': { month: '2001-01' },
+    'streams.create': { format: 'webhook', name: `matrix-${randomUUID()}`, url: 'https://siem.example.com/hook' },
+    'streams.pause': { id: w.streamId },
+    'streams.resume': { id: w.streamId },
+    'streams.changeSecret': { id: w.streamId },
+    'streams.remove': { id: w.streamId },
   };
   return inputs[name];
 }

@@ -10,6 +10,7 @@ import { signer } from '@/server/services/integrity/signing-key.ts';
 import { requireArchiveUrl } from '@/server/archive/storage.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
 import { runRetention } from '@/server/services/retention/run.ts';
+import { deliverStreamsInBackground } from '@/server/services/streams/worker.ts';
 
 export interface BackgroundJob {
   name: string;
@@ -44,6 +45,12 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
       const result = await runRetention(await retentionContext(sql, env, { actor: 'oms-audit-server' }));
       if (result.problems.length) throw new Error(result.problems.join('; '));
     },
+  },
+  {
+    // Log streams: sealed events to tenants' SIEMs, at least once, in seq order (docs/streams.md).
+    name: 'streams',
+    everyMs: (env) => env.STREAM_POLL_INTERVAL_MS,
+    run: (sql, env) => deliverStreamsInBackground(sql, env, signer()),
   },
 ];
 

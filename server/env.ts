@@ -91,6 +91,26 @@ const schema = z.object({
   SESSION_HOURS: int(8, 1),
   /** Bearer token that /api/metrics requires; unset: metrics are served to loopback clients only. */
   METRICS_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
+  /** Log streams (docs/streams.md): milliseconds between this server's delivery rounds; 0: this server delivers none. */
+  STREAM_POLL_INTERVAL_MS: int(1000, 0),
+  /** Streams one server process delivers at once (each stream has one worker across all processes). */
+  STREAM_WORKERS: int(4, 1),
+  /** Timeout of one delivery request (HTTP or S3). */
+  STREAM_REQUEST_TIMEOUT_SECONDS: int(15, 1),
+  /** Retries wait an exponentially growing time from this base, with jitter, up to STREAM_RETRY_MAX_SECONDS. */
+  STREAM_RETRY_BASE_MS: int(1000, 1),
+  STREAM_RETRY_MAX_SECONDS: int(300, 1),
+  /** A stream whose deliveries have failed for this long is marked failing (console, metrics). */
+  STREAM_FAILING_AFTER_SECONDS: int(300, 1),
+  /** Bytes of event JSON per batch (a batch always holds at least one event). */
+  STREAM_MAX_BATCH_BYTES: int(1_048_576, 1024),
+  /** Allow http:// and destinations in loopback, private and link-local ranges (receivers inside your own network). */
+  STREAM_ALLOW_PRIVATE_NETWORKS: bool(false),
+  /** AES-256 key (base64 of 32 bytes) encrypting stream credentials. Unset: generated into <data dir>/secrets/stream-secrets-key. */
+  STREAM_SECRETS_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The console's address as people reach it (https://audit.example.com): links in invitation mails and printed by the CLI. */
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

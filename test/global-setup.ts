@@ -57,11 +57,12 @@ export default async function setup(project: TestProject) {
   await writeFile(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
 
   // Keys are re-checked on every request, so a revocation shows at once in tests; tests seal
-  // checkpoints themselves when they need them, so the server's sealer waits.
+  // checkpoints themselves when they need them, so the server's sealer waits; log stream tests deliver
+  // in their own processes, so this server delivers no stream.
   const server = await startServer({
     databaseUrl: pg.runtimeUrl,
     dataDir: path.join(dataDir, 'server'),
-    env: { API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile, INTEGRITY_SEAL_INTERVAL_SECONDS: '3600' },
+    env: { API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile, INTEGRITY_SEAL_INTERVAL_SECONDS: '3600', STREAM_POLL_INTERVAL_MS: '0' },
   });
 
   project.provide('databaseUrl', pg.runtimeUrl);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // oms-audit export bundle verifier. Usage: node verify.mjs (--public-key FILE | --fingerprint SHA256) BUNDLE_DIR
-// Generated from verifier/verify-bundle.ts; no dependencies beyond Node.js 18+.
+// Log stream deliveries: node verify.mjs stream (--public-key FILE | --fingerprint SHA256) DELIVERIES_DIR
+// Generated from verifier/verify-bundle.ts and verifier/verify-stream.ts; no dependencies beyond Node.js 18+.
 
 // verifier/verify-bundle.ts
 import { createHash as createHash4, createPublicKey as createPublicKey2, verify as verifySignature } from "node:crypto";
@@ -1943,12 +1944,12 @@ function merkleRoot(leaves) {
   }
   return level[0];
 }
-function rootFromProof(leaf, index, treeSize, path2) {
+function rootFromProof(leaf, index, treeSize, path3) {
   if (index < 0 || index >= treeSize) return null;
   let fn = index;
   let sn = treeSize - 1;
   let r = leaf;
-  for (const p of path2) {
+  for (const p of path3) {
     if (sn === 0) return null;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
@@ -2151,14 +2152,14 @@ function usage() {
   console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY");
   process.exit(2);
 }
-async function main(argv) {
+async function main(argv2) {
   let keyFile;
   let fingerprint;
   let dir;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--public-key") keyFile = argv[++i];
-    else if (argv[i] === "--fingerprint") fingerprint = argv[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
-    else dir = argv[i];
+  for (let i = 0; i < argv2.length; i++) {
+    if (argv2[i] === "--public-key") keyFile = argv2[++i];
+    else if (argv2[i] === "--fingerprint") fingerprint = argv2[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
+    else dir = argv2[i];
   }
   if (!dir || !keyFile && !fingerprint) usage();
   let key;
@@ -2183,8 +2184,350 @@ async function main(argv) {
   return 1;
 }
 
+// verifier/verify-stream.ts
+import { createPublicKey as createPublicKey3, verify as verifySignature2 } from "node:crypto";
+import { readdirSync, readFileSync as readFileSync2, statSync } from "node:fs";
+import path2 from "node:path";
+
+// verifier/stream-format.ts
+var BATCH_TYPE = "oms-audit.stream.batch";
+var STATEMENT_FIELDS = ["type", "version", "stream_id", "tenant_id", "batch_id", "start_seq", "seq_from", "seq_to", "event_count", "key_id"];
+function statementOf(header) {
+  return Object.fromEntries(STATEMENT_FIELDS.map((f) => [f, header[f]]));
+}
+function headerRecord(h) {
+  return { ...statementOf(h), signature: h.signature, public_key: h.public_key, checkpoints: h.checkpoints, proofs: h.proofs };
+}
+var epochSeconds = (iso) => Math.round(Date.parse(iso)) / 1e3;
+var headerTime = (h) => h.checkpoints[h.checkpoints.length - 1]?.sealed_at ?? (/* @__PURE__ */ new Date(0)).toISOString();
+var STREAM_FORMATS = {
+  /** One JSON document: the header's fields and `events`. Signed per Standard Webhooks by the transport. */
+  webhook: {
+    contentType: "application/json",
+    maxEvents: 1e3,
+    encode: (batch) => JSON.stringify({ ...headerRecord(batch.header), events: batch.events })
+  },
+  /** Splunk HTTP Event Collector: one HEC event per record, newline-separated, header first. */
+  splunk_hec: {
+    contentType: "application/json",
+    maxEvents: 1e3,
+    encode: (batch, o) => {
+      const wrap = (time, sourcetype, event) => JSON.stringify({ time, ...o.host ? { host: o.host } : {}, source: "oms-audit", sourcetype, ...o.index ? { index: o.index } : {}, event });
+      return [
+        wrap(epochSeconds(headerTime(batch.header)), "oms-audit:batch", headerRecord(batch.header)),
+        ...batch.events.map((e) => wrap(epochSeconds(String(e.occurred_at)), "oms-audit:event", e))
+      ].join("\n");
+    }
+  },
+  /** Datadog logs intake (v2): an array of log entries; each record is the entry's `message`, as JSON text. */
+  datadog: {
+    contentType: "application/json",
+    // The intake takes at most 1000 entries per request; one is the header.
+    maxEvents: 999,
+    encode: (batch, o) => {
+      const entry = (kind, record) => ({
+        ddsource: "oms-audit",
+        ddtags: [`oms_audit_stream:${batch.header.stream_id}`, `oms_audit_record:${kind}`, ...o.tags ? [o.tags] : []].join(","),
+        ...o.host ? { hostname: o.host } : {},
+        service: o.service ?? "oms-audit",
+        message: JSON.stringify(record)
+      });
+      return JSON.stringify([entry("batch", headerRecord(batch.header)), ...batch.events.map((e) => entry("event", e))]);
+    }
+  },
+  /** S3 NDJSON: one object per batch; its first line is the header, then one event per line. */
+  s3_ndjson: {
+    contentType: "application/x-ndjson",
+    maxEvents: 1e3,
+    encode: (batch) => [JSON.stringify(headerRecord(batch.header)), ...batch.events.map((e) => JSON.stringify(e))].join("\n") + "\n"
+  }
+};
+var STREAM_FORMAT_NAMES = Object.keys(STREAM_FORMATS);
+var isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+function decodeDelivery(text) {
+  const out = { headers: [], events: [], unknown: [] };
+  const visit = (value, where) => {
+    if (Array.isArray(value)) return value.forEach((v, i) => visit(v, `${where}[${i}]`));
+    if (!isObject(value)) return void out.unknown.push(where);
+    if (value.type === BATCH_TYPE) {
+      const { events, ...header } = value;
+      out.headers.push(header);
+      if (Array.isArray(events)) events.forEach((e, i) => visit(e, `${where}.events[${i}]`));
+      return;
+    }
+    if (isObject(value.event) && ("sourcetype" in value || "time" in value)) return visit(value.event, where);
+    if (typeof value.message === "string" && value.message.startsWith("{")) {
+      try {
+        return visit(JSON.parse(value.message), where);
+      } catch {
+        return void out.unknown.push(where);
+      }
+    }
+    if (typeof value.id === "string" && typeof value.seq === "number" && typeof value.tenant_id === "string") return void out.events.push(value);
+    out.unknown.push(where);
+  };
+  const trimmed = text.trim();
+  if (!trimmed) return out;
+  try {
+    visit(JSON.parse(trimmed), "document");
+    return out;
+  } catch {
+  }
+  trimmed.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      visit(JSON.parse(line), `line ${i + 1}`);
+    } catch {
+      out.unknown.push(`line ${i + 1} (not JSON)`);
+    }
+  });
+  return out;
+}
+
+// verifier/verify-stream.ts
+var Problems = class {
+  list = [];
+  add(message) {
+    if (this.list.length < 50) this.list.push(message);
+    else if (this.list.length === 50) this.list.push("\u2026 further problems not listed");
+  }
+};
+function filesUnder(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith(".")) continue;
+    const full = path2.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...filesUnder(full));
+    else out.push(full);
+  }
+  return out;
+}
+function signatureValid(data, key, signature) {
+  if (!key) return false;
+  try {
+    return verifySignature2(null, data, key, Buffer.from(signature, "base64"));
+  } catch {
+    return false;
+  }
+}
+async function verifyStream(dir, trusted, options = {}) {
+  const problems = new Problems();
+  const result = {
+    ok: false,
+    stream_id: options.streamId ?? null,
+    tenant_id: null,
+    from_seq: null,
+    to_seq: null,
+    files: 0,
+    batches: 0,
+    events: 0,
+    duplicates: 0,
+    checkpoints: 0,
+    last_checkpoint: null,
+    problems: problems.list
+  };
+  let startSeq = null;
+  const checkpoints = /* @__PURE__ */ new Map();
+  const proofs = /* @__PURE__ */ new Map();
+  const events = /* @__PURE__ */ new Map();
+  const batchIds = /* @__PURE__ */ new Set();
+  const eventTenants = /* @__PURE__ */ new Map();
+  for (const file of filesUnder(dir)) {
+    result.files++;
+    const name = path2.relative(dir, file);
+    let decoded;
+    try {
+      decoded = decodeDelivery(readFileSync2(file, "utf8"));
+    } catch (err) {
+      problems.add(`${name}: cannot be read (${err.message})`);
+      continue;
+    }
+    for (const where of decoded.unknown) problems.add(`${name}, ${where}: neither a batch header nor an audit event`);
+    for (const header of decoded.headers) checkHeader(name, header);
+    for (const event of decoded.events) {
+      if (!eventTenants.has(event.tenant_id)) eventTenants.set(event.tenant_id, `${name}: event ${event.id} (seq ${event.seq})`);
+      let hash3;
+      try {
+        hash3 = eventHash(event);
+      } catch {
+        problems.add(`${name}: event ${event.id} (seq ${event.seq}) cannot be read as an audit event`);
+        continue;
+      }
+      const seen = events.get(event.seq);
+      if (!seen) events.set(event.seq, { id: event.id, hash: hash3 });
+      else if (seen.id === event.id && seen.hash === hash3) result.duplicates++;
+      else if (seen.id !== event.id) problems.add(`${name}: seq ${event.seq} was delivered as two different events (${seen.id} and ${event.id})`);
+      else problems.add(`${name}: event ${event.id} (seq ${event.seq}) was delivered twice with different contents`);
+    }
+  }
+  function checkHeader(name, h) {
+    if (!batchIds.has(h.batch_id)) {
+      batchIds.add(h.batch_id);
+      result.batches++;
+    }
+    if (!signatureValid(Buffer.from(canonicalJson(statementOf(h))), trusted.get(h.key_id), h.signature)) {
+      problems.add(`${name}: batch ${h.batch_id} is not signed by a trusted key (changed, or signed by another key)`);
+      return;
+    }
+    result.stream_id ??= h.stream_id;
+    if (h.stream_id !== result.stream_id) problems.add(`${name}: batch ${h.batch_id} belongs to stream ${h.stream_id}, not ${result.stream_id}`);
+    result.tenant_id ??= h.tenant_id;
+    if (h.tenant_id !== result.tenant_id) problems.add(`${name}: batch ${h.batch_id} belongs to another tenant`);
+    startSeq ??= h.start_seq;
+    if (h.start_seq !== startSeq) problems.add(`${name}: batch ${h.batch_id} says the stream starts at seq ${h.start_seq}, others say ${startSeq}`);
+    for (const c of h.checkpoints) {
+      const known = checkpoints.get(c.number);
+      if (!known) checkpoints.set(c.number, c);
+      else if (known.hash !== c.hash || canonicalJson(known) !== canonicalJson(c)) problems.add(`${name}: checkpoint ${c.number} differs from another copy of it`);
+    }
+    for (const p of h.proofs) proofs.set(p.seq, [...proofs.get(p.seq) ?? [], p]);
+  }
+  result.events = events.size;
+  for (const [tenant, first] of eventTenants) if (tenant !== result.tenant_id) problems.add(`${first} belongs to another tenant than the stream's batches`);
+  if (events.size === 0) {
+    if (result.batches === 0) problems.add("no delivery found: nothing to verify");
+    result.ok = problems.list.length === 0 && result.batches > 0;
+    return result;
+  }
+  const chain = [...checkpoints.values()].sort((a, b) => a.number - b.number);
+  result.checkpoints = chain.length;
+  chain.forEach((c, i) => {
+    if (c.tenant_id !== result.tenant_id) problems.add(`checkpoint ${c.number} belongs to another tenant`);
+    if (checkpointHash(c) !== c.hash) problems.add(`checkpoint ${c.number} was changed: it no longer hashes to its recorded hash`);
+    if (!signatureValid(checkpointBytes(c), trusted.get(c.key_id), c.signature)) problems.add(`checkpoint ${c.number} is not signed by a trusted key`);
+    const prev = chain[i - 1];
+    if (prev && c.number !== prev.number + 1) problems.add(`checkpoints ${prev.number + 1}\u2013${c.number - 1} are missing`);
+    else if (prev && (c.seq_from !== prev.seq_to + 1 || c.prev_hash !== prev.hash)) problems.add(`checkpoint ${c.number} does not follow checkpoint ${prev.number}`);
+    if (c.number === 1 && c.prev_hash !== GENESIS_HASH) problems.add("checkpoint 1 does not start the chain");
+  });
+  const covering = (seq) => chain.find((c) => c.seq_from <= seq && seq <= c.seq_to) ?? null;
+  const seqs = [...events.keys()].sort((a, b) => a - b).filter((seq) => options.fromSeq === void 0 || seq >= options.fromSeq);
+  const from = options.fromSeq ?? startSeq ?? seqs[0];
+  const to = seqs.length ? seqs[seqs.length - 1] : from - 1;
+  result.from_seq = from;
+  result.to_seq = to;
+  let missing = 0;
+  for (let seq = from; seq <= to; seq++) {
+    if (!events.has(seq) && missing++ < 10) problems.add(`seq ${seq} is missing`);
+  }
+  if (missing > 10) problems.add(`\u2026 ${missing} events missing in all between seq ${from} and ${to}`);
+  for (const seq of seqs) if (startSeq !== null && seq < startSeq) problems.add(`seq ${seq} precedes the stream's start (seq ${startSeq})`);
+  const leafChecked = /* @__PURE__ */ new Set();
+  for (const c of chain) {
+    let all = true;
+    for (let seq = c.seq_from; seq <= c.seq_to && all; seq++) all = events.has(seq);
+    if (!all) continue;
+    const leaves = [];
+    for (let seq = c.seq_from; seq <= c.seq_to; seq++) leaves.push(fromHex(events.get(seq).hash));
+    if (toHex(merkleRoot(leaves)) === c.merkle_root) {
+      for (let seq = c.seq_from; seq <= c.seq_to; seq++) leafChecked.add(seq);
+    }
+  }
+  for (const seq of seqs) {
+    if (leafChecked.has(seq)) continue;
+    const { id, hash: hash3 } = events.get(seq);
+    const c = covering(seq);
+    if (!c) {
+      problems.add(`seq ${seq} (event ${id}): no delivered checkpoint covers it`);
+      continue;
+    }
+    const index = seq - c.seq_from;
+    const proven = (proofs.get(seq) ?? []).some((p) => {
+      if (p.checkpoint !== c.number || p.leaf_index !== index) return false;
+      const root = rootFromProof(fromHex(hash3), index, c.count, p.audit_path.map(fromHex));
+      return root !== null && toHex(root) === c.merkle_root;
+    });
+    if (!proven) problems.add(`seq ${seq} (event ${id}) was modified or is not in checkpoint ${c.number}: its hash is not a leaf of the signed root`);
+  }
+  const last = chain[chain.length - 1];
+  if (last) {
+    let complete = true;
+    for (let seq = Math.max(last.seq_from, from); seq <= last.seq_to && complete; seq++) complete = events.has(seq);
+    result.last_checkpoint = { number: last.number, seq_from: last.seq_from, seq_to: last.seq_to, complete };
+  }
+  result.ok = problems.list.length === 0;
+  return result;
+}
+function usage2() {
+  console.error("usage: node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX)... [--stream-id ID] [--from-seq N] [--json] DELIVERIES_DIRECTORY");
+  process.exit(2);
+}
+function trustedKeys(keyFiles, fingerprints, dir) {
+  const keys = /* @__PURE__ */ new Map();
+  for (const file of keyFiles) {
+    const key = createPublicKey3(readFileSync2(file, "utf8"));
+    keys.set(keyIdOf(key), key);
+  }
+  if (fingerprints.length) {
+    for (const file of filesUnder(dir)) {
+      let decoded;
+      try {
+        decoded = decodeDelivery(readFileSync2(file, "utf8"));
+      } catch {
+        continue;
+      }
+      for (const h of decoded.headers) {
+        if (keys.has(h.key_id) || !fingerprints.includes(h.key_id)) continue;
+        try {
+          const key = createPublicKey3(h.public_key);
+          if (keyIdOf(key) === h.key_id) keys.set(h.key_id, key);
+        } catch {
+        }
+      }
+    }
+  }
+  return keys;
+}
+async function main2(argv2) {
+  const keyFiles = [];
+  const fingerprints = [];
+  let dir;
+  let streamId;
+  let fromSeq;
+  let json = false;
+  for (let i = 0; i < argv2.length; i++) {
+    const a = argv2[i];
+    if (a === "--public-key") keyFiles.push(argv2[++i] ?? usage2());
+    else if (a === "--fingerprint") fingerprints.push((argv2[++i] ?? usage2()).toLowerCase().replace(/[^0-9a-f]/g, ""));
+    else if (a === "--stream-id") streamId = argv2[++i] ?? usage2();
+    else if (a === "--from-seq") {
+      fromSeq = Number(argv2[++i]);
+      if (!Number.isInteger(fromSeq) || fromSeq < 1) usage2();
+    } else if (a === "--json") json = true;
+    else if (a.startsWith("--") || dir) usage2();
+    else dir = a;
+  }
+  if (!dir || !keyFiles.length && !fingerprints.length) usage2();
+  const keys = trustedKeys(keyFiles, fingerprints, dir);
+  const missingKeys = fingerprints.filter((f) => !keys.has(f));
+  if (missingKeys.length) {
+    console.log(`FAILED: no delivery carries the public key with fingerprint ${missingKeys.join(", ")}`);
+    return 1;
+  }
+  const started = performance.now();
+  const result = await verifyStream(dir, keys, { streamId, fromSeq });
+  const seconds = (performance.now() - started) / 1e3;
+  if (json) {
+    console.log(JSON.stringify(result));
+    return result.ok ? 0 : 1;
+  }
+  if (!result.ok) {
+    console.log(`FAILED: ${result.problems.length} problem(s)`);
+    for (const p of result.problems) console.log(`  - ${p}`);
+    return 1;
+  }
+  const last = result.last_checkpoint;
+  const range = result.from_seq === null ? "no events yet" : `every event of seq ${result.from_seq} to ${result.to_seq}`;
+  console.log(
+    `VERIFIED: stream ${result.stream_id}: ${range} present and unmodified (${result.events} events, ${result.duplicates} duplicate copies by id) under ${result.checkpoints} signed, linked checkpoints, in ${result.files} files, ${seconds.toFixed(1)} s.` + (last ? ` Last checkpoint ${last.number} (seq ${last.seq_from}\u2013${last.seq_to}) ${last.complete ? "delivered in full" : `delivered up to seq ${result.to_seq}`}.` : "")
+  );
+  return 0;
+}
+
 // verifier/cli.ts
-main(process.argv.slice(2)).then(
+var argv = process.argv.slice(2);
+var run = argv[0] === "stream" ? main2(argv.slice(1)) : main(argv);
+run.then(
   (code) => process.exit(code),
   (err) => {
     console.error(`FAILED: ${err.message}`);

@@ -10,6 +10,7 @@ import { sessionRouter } from './session.ts';
 import { retentionRouter } from './retention.ts';
 import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
+import { streamsRouter } from './streams.ts';
 
 export const appRouter = router({
   events: eventsRouter,
@@ -22,6 +23,7 @@ export const appRouter = router({
   integrity: integrityRouter,
   retention: retentionRouter,
   system: systemRouter,
+  streams: streamsRouter,
 });
 
 export type AppRouter = typeof appRouter;
