@@ -19,7 +19,7 @@ import { ARGON2_PARAMETERS, passwordWork } from '@/server/auth/passwords.ts';
 import { acceptInvitation } from '@/server/services/invitations.ts';
 import { signIn } from '@/server/services/sign-in.ts';
 import { addMembership } from '@/server/services/users.ts';
-import { baseUrl, call, newMember, newTenant, testSql, TEST_PASSWORD, type TestMember } from '@/test/fixtures.ts';
+import { adminSql, baseUrl, call, newMember, newTenant, testSql, TEST_PASSWORD, type TestMember } from '@/test/fixtures.ts';
 
 /** A client address of its own per call, so the in-process sign-in limit never interferes. */
 const from = (): ObservedClient => ({ ip: `10.${randomBytes(3).join('.')}`, userAgent: 'identities-test' });
@@ -131,7 +131,7 @@ describe('invitations', () => {
     const late = await invite();
     const [row] = await testSql()`select extract(epoch from expires_at - created_at)::int as lifetime from oms_audit.invitations where id = ${late.id}`;
     expect(row!.lifetime).toBe(72 * 3600);
-    await testSql()`update oms_audit.invitations set created_at = now() - interval '73 hours', expires_at = now() - interval '1 hour' where id = ${late.id}`;
+    await adminSql()`update oms_audit.invitations set created_at = now() - interval '73 hours', expires_at = now() - interval '1 hour' where id = ${late.id}`;
     const expired = await accept(late.token);
     expect(expired.status).toBe(404);
     expect(expired.body.error.message).toMatch(/expired/);
@@ -365,7 +365,7 @@ describe('passwords', () => {
 
     await signIn(testSql(), { email: m.email, password: m.password }, from());
     const [row] = await testSql()`select password_hash from oms_audit.users where id = ${m.user.id}`;
-    expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
     expect((await signIn(testSql(), { email: m.email, password: m.password }, from())).user.id).toBe(m.user.id);
   });
 });

@@ -1,21 +1,22 @@
 /**
- * Console passwords: argon2id (RFC 9106) through the `argon2` library, stored
+ * Console passwords: argon2id (RFC 9106) through `hash-wasm` (WebAssembly: no
+ * native binary to build or to crash on load, the same code on every platform), stored
  * as PHC strings (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) so the parameters
  * travel with each hash. Hashes of older releases (`scrypt$N$r$p$salt$hash`,
  * N = 2^15) still verify, and `needsRehash` tells the caller to replace them
  * after the next successful sign-in.
  *
- * Parameters: OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane): ~50–100 ms
- * on one core here, and 19 MiB per hash in flight (hashes run on libuv's pool
- * of 4 threads, so at most ~76 MiB at once, whatever the number of attempts).
+ * Parameters: OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane): ~50–80 ms
+ * on one core here. Hashes run one at a time (a queue), so at most 19 MiB is in
+ * use whatever the number of attempts; sign-in's rate limits bound the queue.
  *
  * Verification does the same work whether or not the user exists: an unknown
  * email is checked against a dummy hash with the current parameters.
  */
-import { scrypt, timingSafeEqual } from 'node:crypto';
-import argon2 from 'argon2';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { argon2id, argon2Verify } from 'hash-wasm';
 
-export const ARGON2_PARAMETERS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 export const MIN_PASSWORD_LENGTH = 10;
 export const MAX_PASSWORD_LENGTH = 1024;
 
@@ -28,8 +29,26 @@ export function passwordProblem(password: string): string | null {
   return null;
 }
 
+// One hash at a time: each holds 19 MiB while it runs.
+let queue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const next = queue.then(work, work);
+  queue = next.catch(() => {});
+  return next;
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password.normalize('NFKC'), ARGON2_PARAMETERS);
+  return oneAtATime(() =>
+    argon2id({
+      password: password.normalize('NFKC'),
+      salt: randomBytes(16),
+      parallelism: ARGON2_PARAMETERS.parallelism,
+      iterations: ARGON2_PARAMETERS.timeCost,
+      memorySize: ARGON2_PARAMETERS.memoryCost,
+      hashLength: 32,
+      outputType: 'encoded',
+    }),
+  );
 }
 
 /** The scheme and parameters of a stored hash, e.g. `argon2id m=19456,t=2,p=1` or `scrypt N=32768,r=8,p=1`. */
@@ -74,7 +93,7 @@ export async function verifyPassword(password: string, stored: string | null | u
   let ok: boolean;
   if (hash.startsWith('$argon2')) {
     try {
-      ok = await argon2.verify(hash, password.normalize('NFKC'));
+      ok = await oneAtATime(() => argon2Verify({ password: password.normalize('NFKC'), hash }));
     } catch {
       ok = false;
     }
