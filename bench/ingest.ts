@@ -46,7 +46,7 @@ async function singleEventEndpoint(databaseUrl: string, tenantId: string, option
     req.on('data', (c: Buffer) => chunks.push(c));
     new Promise((resolve) => req.on('end', resolve))
       .then(() => JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown)
-      .then((body) => appendEvents(sql, { tenantId, principal: 'bench' }, [parseEvent(body)], { ip: '127.0.0.1', userAgent: 'bench' }, 'rest'))
+      .then((body) => appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'bench' } }, [parseEvent(body)], { ip: '127.0.0.1', userAgent: 'bench' }, 'rest'))
       .then((result) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(result)))
       .catch((err: unknown) => res.writeHead(500).end(String(err)));
   });

@@ -32,7 +32,7 @@ async function freshDatabase(serverUrl: string): Promise<{ sql: Sql; drop: () =>
 
 async function exercise(sql: Sql) {
   const tenant = await createTenant(sql, 'migration check');
-  const result = await appendEvents(sql, { tenantId: tenant.id, principal: 't' }, parseBatch({ events: [event(), event({ occurred_at: '2020-05-05T05:05:05.555555Z' })] }, 500), { ip: null, userAgent: null }, 'cli');
+  const result = await appendEvents(sql, { tenantId: tenant.id, writer: { kind: 'operator', name: 't' } }, parseBatch({ events: [event(), event({ occurred_at: '2020-05-05T05:05:05.555555Z' })] }, 500), { ip: null, userAgent: null }, 'cli');
   expect(result.created_count).toBe(2);
   const rows = await sql.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ tenant_id: randomUUID() })}, true)`;

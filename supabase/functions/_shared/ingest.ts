@@ -26,13 +26,9 @@ import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql } from './db.ts';
+import type { WriteCaller } from './writers.ts';
 
-/** Who writes: the tenant comes from the credential, never from the payload. */
-export interface WriteCaller {
-  tenantId: string;
-  /** `key:<id>`, a user id, or `service`. */
-  principal: string;
-}
+export type { WriteCaller, Writer } from './writers.ts';
 
 /** What the server saw of the connection that delivered the batch. */
 export interface ObservedClient {
