@@ -64,7 +64,7 @@ async function singleEventEndpoint(databaseUrl: string, tenantId: string, option
 /** COPY text for `n` events of `tenantId` starting after `lastSeq`. */
 function copyBaselinePayload(tenantId: string, lastSeq: number, n: number): CopyPayload {
   const parsed = parseBatch({ events: Array.from({ length: n }, (_, j) => pool[j % pool.length]) }, n);
-  const { rows } = stampEvents(tenantId, parsed, { ip: '127.0.0.1', userAgent: 'bench-copy' });
+  const { rows } = stampEvents(tenantId, parsed, { ip: '127.0.0.1', userAgent: 'bench-copy' }, { kind: 'operator', name: 'bench' });
   return copyPayload(tenantId, rows, lastSeq + 1);
 }
 

@@ -1884,7 +1884,9 @@ var EVENT_FIELDS = [
   "observed_ip",
   "observed_user_agent",
   "context",
-  "schema_version"
+  "schema_version",
+  /** The credential that wrote the event (schema version 2 on; null before). */
+  "written_by"
 ];
 
 // supabase/functions/_shared/event-hash.ts
@@ -1892,24 +1894,80 @@ import * as crypto from "node:crypto";
 
 // supabase/functions/_shared/ip.ts
 var IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+function ipv6Groups(input) {
+  if (!input.includes(":") || /[^0-9a-fA-F:.]/.test(input)) return null;
+  let host;
+  try {
+    host = new URL(`http://[${input}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  const [head, tail] = host.includes("::") ? host.split("::") : [host, null];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const zeros = tail === null ? 0 : 8 - left.length - right.length;
+  return [...left, ...Array(zeros).fill("0"), ...right].map((g) => parseInt(g, 16));
+}
+function postgresIpv6(words) {
+  let best = { base: -1, len: 0 };
+  let cur = { base: -1, len: 0 };
+  for (let i = 0; i < 8; i++) {
+    if (words[i] === 0) {
+      if (cur.base === -1) cur = { base: i, len: 1 };
+      else cur.len++;
+    } else if (cur.base !== -1) {
+      if (best.base === -1 || cur.len > best.len) best = cur;
+      cur = { base: -1, len: 0 };
+    }
+  }
+  if (cur.base !== -1 && (best.base === -1 || cur.len > best.len)) best = cur;
+  if (best.base !== -1 && best.len < 2) best = { base: -1, len: 0 };
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
+      if (i === best.base) out += ":";
+      continue;
+    }
+    if (i !== 0) out += ":";
+    if (i === 6 && best.base === 0 && (best.len === 6 || best.len === 5 && words[5] === 65535)) {
+      out += `${words[6] >> 8}.${words[6] & 255}.${words[7] >> 8}.${words[7] & 255}`;
+      return out;
+    }
+    out += words[i].toString(16);
+  }
+  if (best.base !== -1 && best.base + best.len === 8) out += ":";
+  return out;
+}
 function canonicalIp(input) {
+  if (input.length === 0 || input.length > 64) return null;
+  if (IPV4.test(input)) return input;
+  const groups = ipv6Groups(input);
+  return groups ? postgresIpv6(groups) : null;
+}
+function ipV1Form(input) {
   if (input.length === 0 || input.length > 64) return null;
   if (IPV4.test(input)) return input;
   if (!input.includes(":") || /[^0-9a-fA-F:.]/.test(input)) return null;
   try {
-    const host = new URL(`http://[${input}]/`).hostname;
-    return host.slice(1, -1);
+    return new URL(`http://[${input}]/`).hostname.slice(1, -1);
   } catch {
     return null;
   }
 }
 
 // supabase/functions/_shared/event-hash.ts
+function isHashVersion(version) {
+  return version === 1 || version === 2;
+}
 var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-var str = (v) => v === null ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
-var ip = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
+var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
+var ipV1 = (v) => v === null ? "null" : str(ipV1Form(v) ?? v);
+var ipV2 = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
 function canonicalEventJson(e, contextJson) {
-  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(e.schema_version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + "}";
+  const version = e.schema_version;
+  if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
+  const ip = version === 1 ? ipV1 : ipV2;
+  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + (version === 1 ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
 var oneShot = crypto.hash;
@@ -2023,7 +2081,8 @@ function toEvent(values) {
       observed_ip: text("observed_ip"),
       observed_user_agent: text("observed_user_agent"),
       context,
-      schema_version: Number(values.schema_version)
+      schema_version: Number(values.schema_version),
+      written_by: text("written_by")
     }
   };
 }
@@ -2118,6 +2177,10 @@ async function verifyBundle(dir, trusted) {
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
+      if (!isHashVersion(event.schema_version)) {
+        failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
+        continue;
+      }
       const hash3 = fromHex(eventHash(event));
       const c = covering(seq);
       if (!c) {

@@ -21,7 +21,7 @@ import { parse as parseCsv } from 'csv-parse';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
-import { eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
+import { eventHash, isHashVersion, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
 import { BUNDLE_FILES, type BundleManifest } from './bundle-format.ts';
 
@@ -81,6 +81,7 @@ function toEvent(values: Record<string, unknown>): { event: HashableEvent; seq: 
       observed_user_agent: text('observed_user_agent'),
       context,
       schema_version: Number(values.schema_version),
+      written_by: text('written_by'),
     },
   };
 }
@@ -190,6 +191,10 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
+      if (!isHashVersion(event.schema_version)) {
+        failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
+        continue;
+      }
       const hash = fromHex(eventHash(event));
       const c = covering(seq);
       if (!c) {

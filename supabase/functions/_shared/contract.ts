@@ -186,6 +186,8 @@ export interface AuditEvent {
   observed_user_agent: string | null;
   context: Record<string, unknown>;
   schema_version: number;
+  /** The credential that wrote the event (api_key:<id>, service_role, user:<id>, console[:<user id>], operator:<name>); null before schema version 2. */
+  written_by: string | null;
 }
 
 /** What every bulk write answers (the seed's "response with performance metrics"). */
