@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
 import { createUser } from '@/server/services/users.ts';
@@ -71,7 +71,6 @@ describe('provenance', () => {
     t = await newTenant('provenance');
     [{ id: keyId }] = (await testSql()`select id from oms_audit.api_keys where tenant_id = ${t.id} and name = 'write'`) as unknown as [{ id: string }];
   });
-  afterAll(() => undefined);
 
   it('records the API key that wrote an event on every entry point, hashed and returned by the read API', async () => {
     const writes = [
