@@ -1967,7 +1967,8 @@ function canonicalEventJson(e, contextJson) {
   const version = e.schema_version;
   if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
   const ip = version === 1 ? ipV1 : ipV2;
-  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + (version === 1 ? "}" : ',"written_by":' + str(e.written_by) + "}");
+  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+  (version === 1 && (e.written_by ?? null) === null ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
 var oneShot = crypto.hash;
@@ -2001,12 +2002,12 @@ function merkleRoot(leaves) {
   }
   return level[0];
 }
-function rootFromProof(leaf, index, treeSize, path2) {
+function rootFromProof(leaf, index, treeSize, path3) {
   if (index < 0 || index >= treeSize) return null;
   let fn = index;
   let sn = treeSize - 1;
   let r = leaf;
-  for (const p of path2) {
+  for (const p of path3) {
     if (sn === 0) return null;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
@@ -2086,6 +2087,11 @@ function toEvent(values) {
     }
   };
 }
+function follows(prev, next, descending) {
+  const after = next.occurred_at > prev.occurred_at || next.occurred_at === prev.occurred_at && next.seq > prev.seq;
+  const before = next.occurred_at < prev.occurred_at || next.occurred_at === prev.occurred_at && next.seq < prev.seq;
+  return descending ? before : after;
+}
 async function* readRows(file, manifest) {
   if (manifest.format === "jsonl") {
     const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
@@ -2163,6 +2169,8 @@ async function verifyBundle(dir, trusted) {
   }
   let rows = 0;
   const seen = /* @__PURE__ */ new Set();
+  const descending = manifest.order === "desc";
+  let previous = null;
   if (existsSync(dataFile)) {
     for await (const values of readRows(dataFile, manifest)) {
       rows++;
@@ -2174,6 +2182,11 @@ async function verifyBundle(dir, trusted) {
         continue;
       }
       const { event, seq } = parsed;
+      const position = { occurred_at: event.occurred_at, seq };
+      if (previous && !follows(previous, position, descending)) {
+        failures.add(`row ${rows} (seq ${seq}) is out of order: an export lists events by occurred_at, then seq${descending ? ", newest first" : ""}`);
+      }
+      previous = position;
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
@@ -2211,17 +2224,17 @@ async function verifyBundle(dir, trusted) {
   return { ok: failures.list.length === 0, rows, checkpoints: checkpoints.length, problems: failures.list };
 }
 function usage() {
-  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY");
+  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
   process.exit(2);
 }
-async function main(argv) {
+async function main(argv2) {
   let keyFile;
   let fingerprint;
   let dir;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--public-key") keyFile = argv[++i];
-    else if (argv[i] === "--fingerprint") fingerprint = argv[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
-    else dir = argv[i];
+  for (let i = 0; i < argv2.length; i++) {
+    if (argv2[i] === "--public-key") keyFile = argv2[++i];
+    else if (argv2[i] === "--fingerprint") fingerprint = argv2[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
+    else dir = argv2[i];
   }
   if (!dir || !keyFile && !fingerprint) usage();
   let key;
@@ -2246,8 +2259,68 @@ async function main(argv) {
   return 1;
 }
 
+// verifier/test-vectors.ts
+import { createPublicKey as createPublicKey3, verify as verifySignature2 } from "node:crypto";
+import { readFileSync as readFileSync2 } from "node:fs";
+import path2 from "node:path";
+function checkTestVectors(dir) {
+  const read = (name) => JSON.parse(readFileSync2(path2.join(dir, name), "utf8"));
+  const failures = [];
+  let checks = 0;
+  const check = (ok, what) => {
+    checks++;
+    if (!ok) failures.push(what);
+  };
+  const events = read("events.json").vectors;
+  for (const v of events) {
+    check(canonicalEventJson(v.event) === v.canonical_json, `events.json "${v.name}": canonical JSON differs`);
+    check(eventHash(v.event) === v.event_hash, `events.json "${v.name}": event hash differs`);
+  }
+  for (const tree of read("trees.json").trees) {
+    const leaves = tree.leaves.map(fromHex);
+    check(tree.leaves.length === tree.size && toHex(merkleRoot(leaves)) === tree.root, `trees.json size ${tree.size}: root differs`);
+    for (const p of tree.proofs) {
+      const root = rootFromProof(leaves[p.leaf_index], p.leaf_index, tree.size, p.audit_path.map(fromHex));
+      check(root !== null && toHex(root) === tree.root, `trees.json size ${tree.size}: the proof of leaf ${p.leaf_index} does not lead to the root`);
+    }
+  }
+  const vectors = read("checkpoints.json");
+  const key = createPublicKey3(vectors.test_key.public_key_pem);
+  check(keyIdOf(key) === vectors.test_key.key_id, "checkpoints.json: key_id is not the SHA-256 of the public key");
+  const hashOf = new Map(events.map((v) => [v.event.seq, v.event_hash]));
+  let prev = null;
+  for (const { canonical_json: canonical, checkpoint: c, inclusion } of vectors.checkpoints) {
+    const label = `checkpoints.json #${c.number}`;
+    check(checkpointBytes(c).toString("utf8") === canonical, `${label}: canonical body differs`);
+    check(checkpointHash(c) === c.hash, `${label}: hash differs`);
+    check(verifySignature2(null, Buffer.from(canonical, "utf8"), key, Buffer.from(c.signature, "base64")), `${label}: signature does not verify`);
+    check(c.key_id === vectors.test_key.key_id, `${label}: signed by another key`);
+    check(c.prev_hash === (prev ? prev.hash : GENESIS_HASH) && c.number === (prev?.number ?? 0) + 1 && c.seq_from === (prev?.seq_to ?? 0) + 1, `${label}: does not follow the checkpoint before`);
+    const leaves = Array.from({ length: c.count }, (_, i) => fromHex(hashOf.get(c.seq_from + i) ?? ""));
+    check(toHex(merkleRoot(leaves)) === c.merkle_root, `${label}: the event hashes of seq ${c.seq_from}\u2013${c.seq_to} do not give its merkle_root`);
+    for (const p of inclusion) {
+      const root = rootFromProof(fromHex(hashOf.get(p.seq) ?? ""), p.leaf_index, p.tree_size, p.audit_path.map(fromHex));
+      check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
+    }
+    prev = c;
+  }
+  return { checks, failures };
+}
+
 // verifier/cli.ts
-main(process.argv.slice(2)).then(
+function testVectors(dir) {
+  const { checks, failures } = checkTestVectors(dir);
+  if (!failures.length) {
+    console.log(`TEST VECTORS OK: ${checks} checks`);
+    return 0;
+  }
+  console.log(`FAILED: ${failures.length} of ${checks} test vector checks`);
+  for (const f of failures) console.log(`  - ${f}`);
+  return 1;
+}
+var argv = process.argv.slice(2);
+var at = argv.indexOf("--test-vectors");
+(at !== -1 ? Promise.resolve().then(() => testVectors(argv[at + 1] ?? ".")) : main(argv)).then(
   (code) => process.exit(code),
   (err) => {
     console.error(`FAILED: ${err.message}`);

@@ -86,6 +86,13 @@ function toEvent(values: Record<string, unknown>): { event: HashableEvent; seq: 
   };
 }
 
+/** Whether `next` comes after `prev` in the export's order (canonical timestamps compare as strings). */
+function follows(prev: { occurred_at: string; seq: number }, next: { occurred_at: string; seq: number }, descending: boolean): boolean {
+  const after = next.occurred_at > prev.occurred_at || (next.occurred_at === prev.occurred_at && next.seq > prev.seq);
+  const before = next.occurred_at < prev.occurred_at || (next.occurred_at === prev.occurred_at && next.seq < prev.seq);
+  return descending ? before : after;
+}
+
 /** Reads the data file row by row, in file order. */
 async function* readRows(file: string, manifest: BundleManifest): AsyncGenerator<Record<string, unknown>> {
   if (manifest.format === 'jsonl') {
@@ -174,9 +181,12 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
     }
   }
 
-  // 6. Every row: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq.
+  // 6. Every row: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq,
+  //    and the rows come in the export's order: occurred_at, then seq (newest first for order=desc).
   let rows = 0;
   const seen = new Set<number>();
+  const descending = manifest.order === 'desc';
+  let previous: { occurred_at: string; seq: number } | null = null;
   if (existsSync(dataFile)) {
     for await (const values of readRows(dataFile, manifest)) {
       rows++;
@@ -188,6 +198,11 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
         continue;
       }
       const { event, seq } = parsed;
+      const position = { occurred_at: event.occurred_at, seq };
+      if (previous && !follows(previous, position, descending)) {
+        failures.add(`row ${rows} (seq ${seq}) is out of order: an export lists events by occurred_at, then seq${descending ? ', newest first' : ''}`);
+      }
+      previous = position;
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
@@ -229,7 +244,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
 }
 
 function usage(): never {
-  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY');
+  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY');
   process.exit(2);
 }
 

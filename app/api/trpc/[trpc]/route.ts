@@ -25,8 +25,13 @@ async function strictBody(req: Request): Promise<{ req: Request; refusal: AuditE
   const bytes = await readBodyBytes(req, LIMITS.apiBodyBytes);
   const forwarded = new Request(req.url, { method: req.method, headers: req.headers, body: bytes });
   const result = parseStrictJson(bytes);
+  if (result.ok) {
+    // tRPC reads a JSON body with json(): it gets the value parsed and checked here rather than parsing the bytes again.
+    Object.defineProperty(forwarded, 'json', { value: () => Promise.resolve(result.value) });
+    return { req: forwarded, refusal: null };
+  }
   // Malformed JSON is tRPC's to report, as before.
-  if (result.ok || result.kind === 'malformed') return { req: forwarded, refusal: null };
+  if (result.kind === 'malformed') return { req: forwarded, refusal: null };
   // A batched call (?batch=1) keys each call's input by its position: "0", "1", …
   const batched = new URL(req.url).searchParams.get('batch') === '1';
   const path = batched ? result.problem.path.slice(1) : result.problem.path;
