@@ -64,7 +64,7 @@ async function main() {
       const raw = generateDemoEvents(Math.ceil(EVENTS / TENANTS / 6.2), monthEnd, 1000 + i).slice(0, Math.floor(EVENTS / TENANTS));
       for (let at = 0; at < raw.length; at += 4000) {
         const parsed = parseBatch({ events: raw.slice(at, at + 4000) }, 4000);
-        const { rows } = stampEvents(tenant.id, parsed, { ip: '10.0.0.1', userAgent: 'bench' });
+        const { rows } = stampEvents(tenant.id, parsed, { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
         rows.forEach((r, j) => {
           if (r.object_type === 'ORDER' && j % 7 === 0) objects[i]!.push(r.object_id);
         });

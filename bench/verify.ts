@@ -62,7 +62,7 @@ async function main() {
     // The ingest path's cost of hashing: stamp a realistic batch with and without the hash.
     const batch = parseBatch({ events: generateDemoEvents(200, Date.now() * 1000, 3).slice(0, 500).map(({ occurred_at: _o, ...e }) => e) }, 500);
     const rounds = 200;
-    const stampOnce = () => stampEvents(tenant.id, batch, { ip: '10.0.0.1', userAgent: 'bench' });
+    const stampOnce = () => stampEvents(tenant.id, batch, { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
     for (let i = 0; i < 20; i++) stampOnce();
     t = performance.now();
     for (let i = 0; i < rounds; i++) stampOnce();

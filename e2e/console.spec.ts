@@ -330,6 +330,8 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
     await expect(page.getByTestId('integrity-state')).toHaveText('Verified', { timeout: 1000 });
   }).toPass({ timeout: 45_000 });
   await expect(page.getByRole('link', { name: 'Download proof (JSON)' })).toBeVisible();
+  // Which credential wrote the event: the demo data is the operator's.
+  await expect(page.getByTestId('written-by')).toHaveText('Written with operator:demo-data');
 
   // The bundle of a filtered search, checked by its own verifier with the key's fingerprint.
   await page.goto(`${base()}/?object_id=${ORDER}`);

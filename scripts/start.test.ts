@@ -146,7 +146,7 @@ describe('npm start on a data folder from before the database roles', () => {
     await migrate(old, { dir: oldMigrations });
     const tenant = await createTenant(old, 'from before the roles');
     const { key } = await createApiKey(old, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'old key' });
-    await appendEvents(old, { tenantId: tenant.id, principal: 'old' }, parseBatch({ events: Array.from({ length: 7 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli');
+    await appendEvents(old, { tenantId: tenant.id, writer: { kind: 'operator', name: 'old' } }, parseBatch({ events: Array.from({ length: 7 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli');
     const [ownedBefore] = await old`select pg_get_userbyid(relowner) as owner from pg_class where oid = 'public.audit_events'::regclass`;
     expect(ownedBefore!.owner).toBe('postgres');
     await old.end();

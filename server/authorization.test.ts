@@ -277,7 +277,7 @@ beforeAll(async () => {
   const invited = await fetch(`${baseUrl()}/api/trpc/users.invite`, { method: 'POST', headers: { ...headers.admin(true), 'content-type': 'application/json' }, body: JSON.stringify({ email: `matrix-${randomUUID()}@example.com`, role: 'viewer' }) });
   expect(invited.status).toBe(200);
   const invitationId = ((await invited.json()) as { result: { data: { invitation: { id: string } } } }).result.data.invitation.id;
-  const { stream } = await createStream(sql, a.id, { format: 'webhook', name: 'matrix', url: 'https://siem.example.com/hook' }, { actorType: 'SERVICE', actorId: 'matrix', principal: 'test', source: 'test', method: 'cli', observed: { ip: null, userAgent: null } });
+  const { stream } = await createStream(sql, a.id, { format: 'webhook', name: 'matrix', url: 'https://siem.example.com/hook' }, { actorType: 'SERVICE', actorId: 'matrix', principal: 'test', writer: { kind: 'operator', name: 'test' }, source: 'test', method: 'cli', observed: { ip: null, userAgent: null } });
   world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id, invitationId, members, streamId: stream.id };
 });
 

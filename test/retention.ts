@@ -109,7 +109,7 @@ export async function addEvents(sql: Sql, tenantId: string, monthsAgo: number, n
   }));
   const ids: string[] = [];
   for (let i = 0; i < events.length; i += 500) {
-    const result = await appendEvents(sql, { tenantId, principal: 'test' }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: '198.51.100.1', userAgent: 'retention-test' }, 'cli');
+    const result = await appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: '198.51.100.1', userAgent: 'retention-test' }, 'cli');
     ids.push(...result.ids);
   }
   return ids;

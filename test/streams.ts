@@ -18,7 +18,7 @@ import { getStream, type StreamActor, type StreamInfo } from '@/server/services/
 import { deliverStreams, type StreamWorkerSettings } from '@/server/services/streams/worker.ts';
 import { freePort } from './ports.ts';
 
-export const TEST_ACTOR: StreamActor = { actorType: 'SERVICE', actorId: 'stream-test', principal: 'test', source: 'stream-test', method: 'cli', observed: { ip: null, userAgent: null } };
+export const TEST_ACTOR: StreamActor = { actorType: 'SERVICE', actorId: 'stream-test', principal: 'test', writer: { kind: 'operator', name: 'test' }, source: 'stream-test', method: 'cli', observed: { ip: null, userAgent: null } };
 
 /** Small timeouts and backoffs, so failures and retries happen within a test. */
 export function testWorkerSettings(overrides: Partial<StreamWorkerSettings> = {}): StreamWorkerSettings {
@@ -125,7 +125,7 @@ export async function writeEvents(sql: Sql, tenantId: string, n: number, label =
       ip_address: (i + j) % 2 ? '203.0.113.7' : '2001:db8::7',
       context: { symbol: 'AAPL', qty: 100 + i + j, px: 187.25, note: `line "${i + j}", ü 🚀` },
     }));
-    const result = await appendEvents(sql, { tenantId, principal: 'test' }, parseBatch({ events }, 500), { ip: '198.51.100.1', userAgent: 'stream-test' }, 'cli');
+    const result = await appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events }, 500), { ip: '198.51.100.1', userAgent: 'stream-test' }, 'cli');
     ids.push(...result.ids);
   }
   return ids;

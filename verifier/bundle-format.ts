@@ -19,6 +19,8 @@ export interface BundleManifest {
   file_name: string;
   row_count: number;
   sha256: string;
+  /** Row order: by occurred_at, then seq; `desc` newest first. */
+  order?: 'asc' | 'desc';
   bundle: {
     version: 1;
     key_id: string;

@@ -1885,7 +1885,9 @@ var EVENT_FIELDS = [
   "observed_ip",
   "observed_user_agent",
   "context",
-  "schema_version"
+  "schema_version",
+  /** The credential that wrote the event (schema version 2 on; null before). */
+  "written_by"
 ];
 
 // supabase/functions/_shared/event-hash.ts
@@ -1893,24 +1895,81 @@ import * as crypto from "node:crypto";
 
 // supabase/functions/_shared/ip.ts
 var IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+function ipv6Groups(input) {
+  if (!input.includes(":") || /[^0-9a-fA-F:.]/.test(input)) return null;
+  let host;
+  try {
+    host = new URL(`http://[${input}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  const [head, tail] = host.includes("::") ? host.split("::") : [host, null];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const zeros = tail === null ? 0 : 8 - left.length - right.length;
+  return [...left, ...Array(zeros).fill("0"), ...right].map((g) => parseInt(g, 16));
+}
+function postgresIpv6(words) {
+  let best = { base: -1, len: 0 };
+  let cur = { base: -1, len: 0 };
+  for (let i = 0; i < 8; i++) {
+    if (words[i] === 0) {
+      if (cur.base === -1) cur = { base: i, len: 1 };
+      else cur.len++;
+    } else if (cur.base !== -1) {
+      if (best.base === -1 || cur.len > best.len) best = cur;
+      cur = { base: -1, len: 0 };
+    }
+  }
+  if (cur.base !== -1 && (best.base === -1 || cur.len > best.len)) best = cur;
+  if (best.base !== -1 && best.len < 2) best = { base: -1, len: 0 };
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
+      if (i === best.base) out += ":";
+      continue;
+    }
+    if (i !== 0) out += ":";
+    if (i === 6 && best.base === 0 && (best.len === 6 || best.len === 5 && words[5] === 65535)) {
+      out += `${words[6] >> 8}.${words[6] & 255}.${words[7] >> 8}.${words[7] & 255}`;
+      return out;
+    }
+    out += words[i].toString(16);
+  }
+  if (best.base !== -1 && best.base + best.len === 8) out += ":";
+  return out;
+}
 function canonicalIp(input) {
+  if (input.length === 0 || input.length > 64) return null;
+  if (IPV4.test(input)) return input;
+  const groups = ipv6Groups(input);
+  return groups ? postgresIpv6(groups) : null;
+}
+function ipV1Form(input) {
   if (input.length === 0 || input.length > 64) return null;
   if (IPV4.test(input)) return input;
   if (!input.includes(":") || /[^0-9a-fA-F:.]/.test(input)) return null;
   try {
-    const host = new URL(`http://[${input}]/`).hostname;
-    return host.slice(1, -1);
+    return new URL(`http://[${input}]/`).hostname.slice(1, -1);
   } catch {
     return null;
   }
 }
 
 // supabase/functions/_shared/event-hash.ts
+function isHashVersion(version) {
+  return version === 1 || version === 2;
+}
 var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-var str = (v) => v === null ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
-var ip = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
+var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
+var ipV1 = (v) => v === null ? "null" : str(ipV1Form(v) ?? v);
+var ipV2 = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
 function canonicalEventJson(e, contextJson) {
-  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(e.schema_version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + "}";
+  const version = e.schema_version;
+  if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
+  const ip = version === 1 ? ipV1 : ipV2;
+  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+  (version === 1 && (e.written_by ?? null) === null ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
 var oneShot = crypto.hash;
@@ -1944,12 +2003,12 @@ function merkleRoot(leaves) {
   }
   return level[0];
 }
-function rootFromProof(leaf, index, treeSize, path3) {
+function rootFromProof(leaf, index, treeSize, path4) {
   if (index < 0 || index >= treeSize) return null;
   let fn = index;
   let sn = treeSize - 1;
   let r = leaf;
-  for (const p of path3) {
+  for (const p of path4) {
     if (sn === 0) return null;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
@@ -2024,9 +2083,15 @@ function toEvent(values) {
       observed_ip: text("observed_ip"),
       observed_user_agent: text("observed_user_agent"),
       context,
-      schema_version: Number(values.schema_version)
+      schema_version: Number(values.schema_version),
+      written_by: text("written_by")
     }
   };
+}
+function follows(prev, next, descending) {
+  const after = next.occurred_at > prev.occurred_at || next.occurred_at === prev.occurred_at && next.seq > prev.seq;
+  const before = next.occurred_at < prev.occurred_at || next.occurred_at === prev.occurred_at && next.seq < prev.seq;
+  return descending ? before : after;
 }
 async function* readRows(file, manifest) {
   if (manifest.format === "jsonl") {
@@ -2105,6 +2170,8 @@ async function verifyBundle(dir, trusted) {
   }
   let rows = 0;
   const seen = /* @__PURE__ */ new Set();
+  const descending = manifest.order === "desc";
+  let previous = null;
   if (existsSync(dataFile)) {
     for await (const values of readRows(dataFile, manifest)) {
       rows++;
@@ -2116,9 +2183,18 @@ async function verifyBundle(dir, trusted) {
         continue;
       }
       const { event, seq } = parsed;
+      const position = { occurred_at: event.occurred_at, seq };
+      if (previous && !follows(previous, position, descending)) {
+        failures.add(`row ${rows} (seq ${seq}) is out of order: an export lists events by occurred_at, then seq${descending ? ", newest first" : ""}`);
+      }
+      previous = position;
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
+      if (!isHashVersion(event.schema_version)) {
+        failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
+        continue;
+      }
       const hash3 = fromHex(eventHash(event));
       const c = covering(seq);
       if (!c) {
@@ -2149,7 +2225,7 @@ async function verifyBundle(dir, trusted) {
   return { ok: failures.list.length === 0, rows, checkpoints: checkpoints.length, problems: failures.list };
 }
 function usage() {
-  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY");
+  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
   process.exit(2);
 }
 async function main(argv2) {
@@ -2524,9 +2600,68 @@ async function main2(argv2) {
   return 0;
 }
 
+// verifier/test-vectors.ts
+import { createPublicKey as createPublicKey4, verify as verifySignature3 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
+import path3 from "node:path";
+function checkTestVectors(dir) {
+  const read = (name) => JSON.parse(readFileSync3(path3.join(dir, name), "utf8"));
+  const failures = [];
+  let checks = 0;
+  const check = (ok, what) => {
+    checks++;
+    if (!ok) failures.push(what);
+  };
+  const events = read("events.json").vectors;
+  for (const v of events) {
+    check(canonicalEventJson(v.event) === v.canonical_json, `events.json "${v.name}": canonical JSON differs`);
+    check(eventHash(v.event) === v.event_hash, `events.json "${v.name}": event hash differs`);
+  }
+  for (const tree of read("trees.json").trees) {
+    const leaves = tree.leaves.map(fromHex);
+    check(tree.leaves.length === tree.size && toHex(merkleRoot(leaves)) === tree.root, `trees.json size ${tree.size}: root differs`);
+    for (const p of tree.proofs) {
+      const root = rootFromProof(leaves[p.leaf_index], p.leaf_index, tree.size, p.audit_path.map(fromHex));
+      check(root !== null && toHex(root) === tree.root, `trees.json size ${tree.size}: the proof of leaf ${p.leaf_index} does not lead to the root`);
+    }
+  }
+  const vectors = read("checkpoints.json");
+  const key = createPublicKey4(vectors.test_key.public_key_pem);
+  check(keyIdOf(key) === vectors.test_key.key_id, "checkpoints.json: key_id is not the SHA-256 of the public key");
+  const hashOf = new Map(events.map((v) => [v.event.seq, v.event_hash]));
+  let prev = null;
+  for (const { canonical_json: canonical, checkpoint: c, inclusion } of vectors.checkpoints) {
+    const label = `checkpoints.json #${c.number}`;
+    check(checkpointBytes(c).toString("utf8") === canonical, `${label}: canonical body differs`);
+    check(checkpointHash(c) === c.hash, `${label}: hash differs`);
+    check(verifySignature3(null, Buffer.from(canonical, "utf8"), key, Buffer.from(c.signature, "base64")), `${label}: signature does not verify`);
+    check(c.key_id === vectors.test_key.key_id, `${label}: signed by another key`);
+    check(c.prev_hash === (prev ? prev.hash : GENESIS_HASH) && c.number === (prev?.number ?? 0) + 1 && c.seq_from === (prev?.seq_to ?? 0) + 1, `${label}: does not follow the checkpoint before`);
+    const leaves = Array.from({ length: c.count }, (_, i) => fromHex(hashOf.get(c.seq_from + i) ?? ""));
+    check(toHex(merkleRoot(leaves)) === c.merkle_root, `${label}: the event hashes of seq ${c.seq_from}\u2013${c.seq_to} do not give its merkle_root`);
+    for (const p of inclusion) {
+      const root = rootFromProof(fromHex(hashOf.get(p.seq) ?? ""), p.leaf_index, p.tree_size, p.audit_path.map(fromHex));
+      check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
+    }
+    prev = c;
+  }
+  return { checks, failures };
+}
+
 // verifier/cli.ts
+function testVectors(dir) {
+  const { checks, failures } = checkTestVectors(dir);
+  if (!failures.length) {
+    console.log(`TEST VECTORS OK: ${checks} checks`);
+    return 0;
+  }
+  console.log(`FAILED: ${failures.length} of ${checks} test vector checks`);
+  for (const f of failures) console.log(`  - ${f}`);
+  return 1;
+}
 var argv = process.argv.slice(2);
-var run = argv[0] === "stream" ? main2(argv.slice(1)) : main(argv);
+var at = argv.indexOf("--test-vectors");
+var run = at !== -1 ? Promise.resolve().then(() => testVectors(argv[at + 1] ?? ".")) : argv[0] === "stream" ? main2(argv.slice(1)) : main(argv);
 run.then(
   (code) => process.exit(code),
   (err) => {

@@ -21,7 +21,7 @@ import { parse as parseCsv } from 'csv-parse';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
-import { eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
+import { eventHash, isHashVersion, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
 import { BUNDLE_FILES, type BundleManifest } from './bundle-format.ts';
 
@@ -81,8 +81,16 @@ function toEvent(values: Record<string, unknown>): { event: HashableEvent; seq: 
       observed_user_agent: text('observed_user_agent'),
       context,
       schema_version: Number(values.schema_version),
+      written_by: text('written_by'),
     },
   };
+}
+
+/** Whether `next` comes after `prev` in the export's order (canonical timestamps compare as strings). */
+function follows(prev: { occurred_at: string; seq: number }, next: { occurred_at: string; seq: number }, descending: boolean): boolean {
+  const after = next.occurred_at > prev.occurred_at || (next.occurred_at === prev.occurred_at && next.seq > prev.seq);
+  const before = next.occurred_at < prev.occurred_at || (next.occurred_at === prev.occurred_at && next.seq < prev.seq);
+  return descending ? before : after;
 }
 
 /** Reads the data file row by row, in file order. */
@@ -173,9 +181,12 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
     }
   }
 
-  // 6. Every row: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq.
+  // 6. Every row: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq,
+  //    and the rows come in the export's order: occurred_at, then seq (newest first for order=desc).
   let rows = 0;
   const seen = new Set<number>();
+  const descending = manifest.order === 'desc';
+  let previous: { occurred_at: string; seq: number } | null = null;
   if (existsSync(dataFile)) {
     for await (const values of readRows(dataFile, manifest)) {
       rows++;
@@ -187,9 +198,18 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
         continue;
       }
       const { event, seq } = parsed;
+      const position = { occurred_at: event.occurred_at, seq };
+      if (previous && !follows(previous, position, descending)) {
+        failures.add(`row ${rows} (seq ${seq}) is out of order: an export lists events by occurred_at, then seq${descending ? ', newest first' : ''}`);
+      }
+      previous = position;
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
+      if (!isHashVersion(event.schema_version)) {
+        failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
+        continue;
+      }
       const hash = fromHex(eventHash(event));
       const c = covering(seq);
       if (!c) {
@@ -224,7 +244,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
 }
 
 function usage(): never {
-  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY');
+  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY');
   process.exit(2);
 }
 

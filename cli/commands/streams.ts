@@ -12,7 +12,7 @@ import type { Command, CommandContext } from '../command.ts';
 import { optional, positiveInt, required, tenantArg, UUID } from '../args.ts';
 import { UsageError } from '../usage-error.ts';
 
-const CLI_ACTOR: StreamActor = { actorType: 'SERVICE', actorId: 'oms-audit-cli', principal: 'cli', source: 'oms-audit-cli', method: 'cli', observed: NO_OBSERVED_CLIENT };
+const CLI_ACTOR: StreamActor = { actorType: 'SERVICE', actorId: 'oms-audit-cli', principal: 'cli', writer: { kind: 'operator', name: 'cli' }, source: 'oms-audit-cli', method: 'cli', observed: NO_OBSERVED_CLIENT };
 
 /** The credential in --secret-file (`-`: standard input), trimmed. */
 function secretFromFile(ctx: CommandContext): string | undefined {

@@ -77,10 +77,6 @@ export async function signSessionToken(input: { userId: string; email: string; s
   return { token, expiresAt };
 }
 
-export function looksLikeJwt(token: string): boolean {
-  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
-}
-
 function unauthorized(message: string): AuditError {
   return new AuditError('unauthorized', message);
 }

@@ -41,7 +41,7 @@ async function freshDatabase(adminUrl: string, owner = 'postgres'): Promise<{ na
 /** Everyday work as the runtime role, and the trail's defences against it. */
 async function exercise(runtime: Sql) {
   const tenant = await createTenant(runtime, 'migration check');
-  const result = await appendEvents(runtime, { tenantId: tenant.id, principal: 't' }, parseBatch({ events: [event(), event({ occurred_at: '2020-05-05T05:05:05.555555Z' })] }, 500), { ip: null, userAgent: null }, 'cli');
+  const result = await appendEvents(runtime, { tenantId: tenant.id, writer: { kind: 'operator', name: 't' } }, parseBatch({ events: [event(), event({ occurred_at: '2020-05-05T05:05:05.555555Z' })] }, 500), { ip: null, userAgent: null }, 'cli');
   expect(result.created_count).toBe(2);
   const rows = await runtime.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ tenant_id: randomUUID() })}, true)`;

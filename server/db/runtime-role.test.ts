@@ -16,7 +16,7 @@ import { adminSql, call, event, newTenant, testSql } from '@/test/fixtures.ts';
 
 async function sealedTenant() {
   const t = await newTenant('runtime-attack');
-  await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: Array.from({ length: 5 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli');
+  await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: Array.from({ length: 5 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli');
   await sealTenant(testSql(), t.id, signer());
   return t;
 }

@@ -12,7 +12,7 @@ import { adminSql, event, newTenant, testSql } from '@/test/fixtures.ts';
 async function seeded() {
   const [a, b] = await Promise.all([newTenant('rls-a'), newTenant('rls-b')]);
   for (const t of [a, b]) {
-    await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: [event(), event()] }, 500), { ip: null, userAgent: null }, 'cli');
+    await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: [event(), event()] }, 500), { ip: null, userAgent: null }, 'cli');
   }
   return { a, b };
 }

@@ -8,8 +8,8 @@ import { changeStreamSecret, createStream, listStreams, pauseStream, removeStrea
 import { changeSecretInput, createStreamInput, streamIdInput, streamOutput, streamWithSecretOutput } from './streams.types.ts';
 
 function actorOf(caller: Caller, observed: ObservedClient): StreamActor {
-  if (caller.kind === 'user') return { actorType: 'USER', actorId: caller.email || caller.userId, principal: `user:${caller.userId}`, source: CONSOLE_SOURCE, method: 'trpc', observed, context: { user_id: caller.userId } };
-  return { actorType: 'SERVICE', actorId: caller.kind === 'api_key' ? caller.keyId : 'unknown', principal: caller.kind === 'api_key' ? `key:${caller.keyId}` : 'unknown', source: CONSOLE_SOURCE, method: 'trpc', observed };
+  if (caller.kind === 'user') return { actorType: 'USER', actorId: caller.email || caller.userId, principal: `user:${caller.userId}`, writer: { kind: 'console', userId: caller.userId }, source: CONSOLE_SOURCE, method: 'trpc', observed, context: { user_id: caller.userId } };
+  return { actorType: 'SERVICE', actorId: caller.kind === 'api_key' ? caller.keyId : 'unknown', principal: caller.kind === 'api_key' ? `key:${caller.keyId}` : 'unknown', writer: { kind: 'console', userId: null }, source: CONSOLE_SOURCE, method: 'trpc', observed };
 }
 
 const manage = tenantProcedure.meta({ permission: 'streams:manage' });

@@ -18,8 +18,8 @@ import type { TxSql } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { env } from '@/server/env.ts';
 import { dataPath } from '@/server/db/open.ts';
-import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
-import { ARCHIVE_JSON, archivedEventFromJson, jsonRows, type ArchivedEvent } from '@/server/archive/rows.ts';
+import { withDuckDB } from '@/server/archive/duckdb.ts';
+import { ARCHIVE_JSON, archivedEventFromJson, archiveRelation, jsonRows, type ArchivedEvent } from '@/server/archive/rows.ts';
 import { localFile } from './retention/files.ts';
 import { whereClause } from './query.ts';
 import type { Position } from './cursor.ts';
@@ -105,7 +105,7 @@ export async function findArchivedEvent(tx: TxSql, tenantId: string, position: P
       ? await restoredRows(tx, [p.restore_id], tx`tenant_id = ${tenantId} and seq = ${position.seq}`, 'asc', 1)
       : await withDuckDB(async (db) => {
           const file = await localFile(env(), p, cacheDir());
-          const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from read_parquet(${literal(file)}) where seq = ?::BIGINT`, [position.seq]);
+          const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${archiveRelation([file])} where seq = ?::BIGINT`, [position.seq]);
           return reader.getColumns()[0]!.map((text) => archivedEventFromJson(text as string));
         });
     if (row) return row;
@@ -176,7 +176,7 @@ async function parquetPage(parts: ArchivedPartRef[], q: ArchivedQuery): Promise<
   const files = await Promise.all(parts.map((p) => localFile(env(), p, cacheDir())));
   const { where, params } = duckConditions(q);
   const order = q.order === 'desc' ? 'occurred_at desc, seq desc' : 'occurred_at asc, seq asc';
-  const from = `read_parquet([${files.map(literal).join(', ')}])`;
+  const from = archiveRelation(files);
   return withDuckDB(async (db) => {
     if (!q.filters.context) {
       const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order} limit ${q.limit}`, params);

@@ -7,7 +7,7 @@
  */
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
+import type { ObservedClient, Writer } from '@/supabase/functions/_shared/ingest.ts';
 import type { Caller } from '@/server/auth/caller.ts';
 import type { Exporter } from './export.ts';
 import { logEvents } from './ingest.ts';
@@ -49,7 +49,7 @@ function actorEvent(user: { id: string; email: string }, action: ConsoleAction):
 /** Records an action of a user in one tenant. */
 export async function recordUserAction(sql: Sql, user: { id: string; email: string }, tenantId: string, action: ConsoleAction, observed: ObservedClient): Promise<void> {
   const events = parseBatch({ events: [actorEvent(user, action)] }, 1);
-  await logEvents(sql, { tenantId, principal: `user:${user.id}` }, events, observed, 'trpc');
+  await logEvents(sql, { tenantId, writer: { kind: 'console', userId: user.id } }, events, observed, 'trpc');
 }
 
 /** Records an action of the calling console user in their active tenant; API keys are audited by their own apps. */
@@ -66,12 +66,12 @@ export async function recordExport(
   observed: ObservedClient,
 ): Promise<void> {
   const by = manifest.exported_by;
-  const actor =
+  const actor: { actor_type: string; actor_id: string; writer: Writer; extra: Record<string, unknown> } =
     by.kind === 'user'
-      ? { actor_type: 'USER', actor_id: by.email || by.user_id, principal: `user:${by.user_id}`, extra: { user_id: by.user_id } }
+      ? { actor_type: 'USER', actor_id: by.email || by.user_id, writer: { kind: 'console', userId: by.user_id }, extra: { user_id: by.user_id } }
       : by.kind === 'api_key'
-        ? { actor_type: 'API_KEY', actor_id: by.key_id, principal: `key:${by.key_id}`, extra: {} }
-        : { actor_type: 'SERVICE', actor_id: 'oms-audit-cli', principal: 'cli', extra: { os_user: by.os_user } };
+        ? { actor_type: 'API_KEY', actor_id: by.key_id, writer: { kind: 'console', userId: null }, extra: {} }
+        : { actor_type: 'SERVICE', actor_id: 'oms-audit-cli', writer: { kind: 'operator', name: 'cli' }, extra: { os_user: by.os_user } };
   const events = parseBatch(
     {
       events: [
@@ -89,5 +89,5 @@ export async function recordExport(
     },
     1,
   );
-  await logEvents(sql, { tenantId, principal: actor.principal }, events, observed, by.kind === 'cli' ? 'cli' : 'rest');
+  await logEvents(sql, { tenantId, writer: actor.writer }, events, observed, by.kind === 'cli' ? 'cli' : 'rest');
 }

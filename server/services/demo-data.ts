@@ -12,7 +12,7 @@ import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { fromMicros } from '@/supabase/functions/_shared/timestamps.ts';
 import { createApiKey, type CreatedApiKey } from './api-keys.ts';
-import { logEvents } from './ingest.ts';
+import { logEvents, type WriteCaller } from './ingest.ts';
 import { createTenant, findTenantByName, type Tenant } from './tenants.ts';
 import { hashPassword } from '@/server/auth/passwords.ts';
 import { addMembership, createAccount } from './users.ts';
@@ -324,7 +324,7 @@ export async function seedDemo(sql: Sql, options: { orders?: number; log?: (line
   const apiKey = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'demo', createdBy: 'oms-audit seed' });
   const nowMicros = Date.now() * 1000;
   const events = generateDemoEvents(options.orders ?? 900, nowMicros);
-  const writer = { tenantId: tenant.id, principal: 'demo-seed' };
+  const writer: WriteCaller = { tenantId: tenant.id, writer: { kind: 'operator', name: 'demo-data' } };
   for (let i = 0; i < events.length; i += LIMITS.apiBatch) {
     const batch = parseBatch({ events: events.slice(i, i + LIMITS.apiBatch) }, LIMITS.apiBatch);
     await logEvents(sql, writer, batch, { ip: null, userAgent: 'oms-audit seed' }, 'cli');

@@ -37,7 +37,7 @@ async function insertRaw(t: TestTenant) {
 
 async function seeded() {
   const t = await newTenant('export');
-  await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: TRICKY }, 500), { ip: '10.0.0.1', userAgent: 'test' }, 'cli');
+  await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: TRICKY }, 500), { ip: '10.0.0.1', userAgent: 'test' }, 'cli');
   await insertRaw(t);
   return t;
 }

@@ -4,12 +4,12 @@
  * operator's public key obtained separately.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
 import { baseUrl, call, event, newTenant, type TestTenant } from '@/test/fixtures.ts';
@@ -123,6 +123,27 @@ describe('export bundles', () => {
     manifest.sha256 = createHash('sha256').update(edited).digest('hex');
     await writeFile(manifestFile, JSON.stringify(manifest));
     expect(await verify(pristine)).toMatchObject({ code: 1, out: expect.stringContaining('manifest.json is not signed by the trusted key') });
+  });
+
+  it('fails when rows are reordered even if the manifest is re-signed with the operator key; newest-first exports verify', async () => {
+    const dir = await download('format=csv');
+    const file = await dataFileOf(dir);
+    const lines = (await readFile(file, 'utf8')).split('\r\n');
+    // Rows 3 and 4 swapped: each row is still genuine, the file is complete, but not in the export's order.
+    const reordered = [...lines.slice(0, 3), lines[4], lines[3], ...lines.slice(5)].join('\r\n');
+    await writeFile(file, reordered);
+    const manifestFile = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.sha256 = createHash('sha256').update(reordered).digest('hex');
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    // Someone holding the operator's own signing key re-signs the manifest.
+    const operatorKey = createPrivateKey(await readFile(inject('signingKeyFile'), 'utf8'));
+    await writeFile(path.join(dir, 'manifest.sig'), sign(null, Buffer.from(canonicalJson(manifest)), operatorKey).toString('base64') + '\n');
+    const result = await verify(dir);
+    expect(result).toMatchObject({ code: 1, out: expect.stringContaining('row 4 (seq 3) is out of order') });
+
+    const newest = await download('format=jsonl&order=desc');
+    expect(await verify(newest)).toMatchObject({ code: 0, out: expect.stringContaining('VERIFIED') });
   });
 
   it('fails when the bundle is re-signed with another key, whatever public key it carries', async () => {

@@ -20,7 +20,7 @@ async function tenantWithEvents(n: number, options: { seal?: boolean; maxEvents?
   const t = await newTenant('integrity');
   for (let i = 0; i < n; i += 500) {
     const batch = Array.from({ length: Math.min(500, n - i) }, (_, k) => event({ object_id: `ORD-${i + k}`, context: { n: i + k, side: 'BUY' } }));
-    await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: batch }, 500), { ip: '10.0.0.1', userAgent: 'integrity-test' }, 'cli');
+    await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: batch }, 500), { ip: '10.0.0.1', userAgent: 'integrity-test' }, 'cli');
   }
   if (options.seal !== false) await sealTenant(testSql(), t.id, signer(), { maxEvents: options.maxEvents });
   return t;
@@ -163,7 +163,7 @@ describe('concurrent ingest while sealing', () => {
     })();
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        appendEvents(pools[i % 2]!, { tenantId: tenants[i % 3]!.id, principal: 't' }, parseBatch({ events: Array.from({ length: 40 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli'),
+        appendEvents(pools[i % 2]!, { tenantId: tenants[i % 3]!.id, writer: { kind: 'operator', name: 't' } }, parseBatch({ events: Array.from({ length: 40 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli'),
       ),
     );
     writing = false;

@@ -19,7 +19,7 @@ import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
+import { eventHash, isHashVersion, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
 import { nodeHash, toHex, type Hash } from '@/supabase/functions/_shared/merkle.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
@@ -140,6 +140,9 @@ function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, probl
   }
 }
 
+/** Column of the ledger's occurred_at in checkEvents' COPY: after the ledger's seq, id, hash and EVENT_FIELDS. */
+const LEDGER_OCCURRED_AT = 3 + EVENT_FIELDS.length;
+
 /** COPY takes no parameters: only a UUID and whole numbers are ever inlined. */
 function inline(tenantId: string, ...numbers: number[]): void {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenantId) || !numbers.every(Number.isSafeInteger)) {
@@ -226,7 +229,7 @@ async function checkEvents(
         const ledgerId = f[1] ? decodeUuid(f[1]) : null;
         if (!f[3]) {
           // Not in PostgreSQL: its month may be archived (checked in pass 4).
-          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[23]!).slice(0, 7)}-01` });
+          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[LEDGER_OCCURRED_AT]!).slice(0, 7)}-01` });
           continue;
         }
         checked++;
@@ -263,8 +266,11 @@ async function checkEvents(
           observed_user_agent: f[20] ? decodeText(f[20]) : null,
           context: null,
           schema_version: decodeInt2(f[22]!),
+          written_by: f[23] ? decodeText(f[23]) : null,
         };
-        if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
+        if (!isHashVersion(event.schema_version)) {
+          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) claims schema version ${event.schema_version}, which no event was written under` });
+        } else if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
           problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
         }
       }

@@ -60,7 +60,7 @@ describe('retention on the filesystem', () => {
     expect(parts.map((p) => [p.month.slice(0, 7), p.part, p.state]).sort()).toEqual(archived.map((m) => [m, 1, 'dropped']).sort());
     for (const p of parts) {
       const manifest = JSON.parse(await readFile(path.join(db.dir, 'archive', p.manifest_key), 'utf8'));
-      expect(manifest).toMatchObject({ format: 'oms-audit-archive', tenant_id: a.id, month: p.month.slice(0, 7), part: 1, row_count: 24, min_seq: p.min_seq, max_seq: p.max_seq, schema_version: 1, checkpoints: expect.any(Array) });
+      expect(manifest).toMatchObject({ format: 'oms-audit-archive', tenant_id: a.id, month: p.month.slice(0, 7), part: 1, row_count: 24, min_seq: p.min_seq, max_seq: p.max_seq, schema_version: 2, checkpoints: expect.any(Array) });
       // The signed checkpoints covering the part's seqs travel with it.
       expect(manifest.checkpoints.length).toBeGreaterThan(0);
       expect(manifest.checkpoints[0].seq_from).toBeLessThanOrEqual(p.min_seq!);

@@ -13,6 +13,7 @@ import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
 import { withScratchDir } from '@/server/scratch.ts';
+import { archiveRelation } from '@/server/archive/rows.ts';
 import type { RetentionContext } from './context.ts';
 import { failpoint } from './failpoints.ts';
 import { localFile } from './files.ts';
@@ -57,7 +58,7 @@ export async function restoreMonth(ctx: RetentionContext, input: { tenantId: str
       await withDuckDB(async (db) => {
         const select = EVENT_FIELDS.map((f) => (f === 'occurred_at' || f === 'received_at' ? `strftime(${f}, '%Y-%m-%d %H:%M:%S.%f+00') as ${f}` : f)).join(', ');
         await db.run(
-          `copy (select ${select}, ${literal(id)} as restore_id from read_parquet([${files.map(literal).join(', ')}]) order by seq)
+          `copy (select ${select}, ${literal(id)} as restore_id from ${archiveRelation(files)} order by seq)
              to ${literal(csv)} (format csv, header false, quote '"', escape '"')`,
         );
       });

@@ -9,10 +9,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
-import { withDuckDB, literal } from '@/server/archive/duckdb.ts';
+import { withDuckDB } from '@/server/archive/duckdb.ts';
 import { sha256File, partitionName } from '@/server/archive/export.ts';
 import { MANIFEST_FORMAT, type ArchiveManifest } from '@/server/archive/format.ts';
-import { ARCHIVE_JSON, jsonRows } from '@/server/archive/rows.ts';
+import { ARCHIVE_JSON, archiveRelation, jsonRows } from '@/server/archive/rows.ts';
 import { storageAt } from '@/server/archive/storage.ts';
 import { scratchDir } from '@/server/scratch.ts';
 import { createHash } from 'node:crypto';
@@ -108,7 +108,7 @@ function ledgerRows(sql: Sql, part: ArchivePart): AsyncGenerator<Expected> {
 async function compareRows(file: string, part: ArchivePart, expected: AsyncGenerator<Expected>, exact: boolean, onVerified?: (seq: number) => void): Promise<string | null> {
   try {
     return await withDuckDB(async (db) => {
-      const result = await db.stream(`select ${ARCHIVE_JSON} from read_parquet(${literal(file)}) order by seq`);
+      const result = await db.stream(`select ${ARCHIVE_JSON} from ${archiveRelation([file])} order by seq`);
       let next = await expected.next();
       let count = 0;
       for await (const event of jsonRows(result)) {

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { parseBatch, type IngestMethod } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, invalid, issuesFromZod } from '@/supabase/functions/_shared/errors.ts';
-import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
+import type { ObservedClient, Writer } from '@/supabase/functions/_shared/ingest.ts';
 import { env } from '@/server/env.ts';
 import { logEvents } from '@/server/services/ingest.ts';
 import type { StreamFormatName } from '@/verifier/stream-format.ts';
@@ -60,7 +60,10 @@ export interface StreamInfo {
 export interface StreamActor {
   actorType: 'USER' | 'SERVICE';
   actorId: string;
+  /** Recorded in created_by. */
   principal: string;
+  /** Who writes the stream's records in the trail (`written_by`). */
+  writer: Writer;
   source: string;
   method: IngestMethod;
   observed: ObservedClient;
@@ -140,7 +143,7 @@ async function record(sql: Sql, tenantId: string, actor: StreamActor, eventType:
     },
     1,
   );
-  await logEvents(sql, { tenantId, principal: actor.principal }, events, actor.observed, actor.method);
+  await logEvents(sql, { tenantId, writer: actor.writer }, events, actor.observed, actor.method);
 }
 
 function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {

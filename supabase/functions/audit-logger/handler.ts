@@ -12,12 +12,12 @@
  */
 import { ApiKeyCache } from '../_shared/api-keys.ts';
 import { LIMITS, parseBatch } from '../_shared/contract.ts';
+import { observedClient, writerOf } from '../_shared/credentials.ts';
 import { connect, type Sql } from '../_shared/db.ts';
 import { AuditError } from '../_shared/errors.ts';
 import { checkDeclaredLength, errorResponse, jsonResponse, readJsonBody } from '../_shared/http.ts';
-import { appendEvents, appenderFor, type ObservedClient } from '../_shared/ingest.ts';
-import { canonicalIp } from '../_shared/ip.ts';
-import { RateLimiter } from '../_shared/rate-limit.ts';
+import { appendEvents, appenderFor } from '../_shared/ingest.ts';
+import { RateLimits } from '../_shared/rate-limit.ts';
 import { checkRuntimeRole, runtimeRoleRefusal } from '../_shared/runtime-role.ts';
 import { authenticate, TenantCache, type Authenticator } from './auth.ts';
 import type { AuditLoggerConfig } from './config.ts';
@@ -40,7 +40,8 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
     jwtSecret: config.jwtSecret,
     tenants: new TenantCache(60_000),
   };
-  const limiter = new RateLimiter(config.RATE_LIMIT_WRITE_EVENTS_PER_SEC);
+  // The function only writes: its read limit is never charged.
+  const limits = new RateLimits({ writeEventsPerSec: config.RATE_LIMIT_WRITE_EVENTS_PER_SEC, readRequestsPerSec: 1 });
   appenderFor(sql, { lingerMs: config.GROUP_COMMIT_LINGER_MS });
 
   // Checked once (again after a failure to reach the database); a refusal is logged once.
@@ -62,16 +63,6 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
     return roleChecked;
   };
 
-  function observed(req: Request, info?: ConnectionInfo): ObservedClient {
-    let ip: string | null = null;
-    if (config.TRUST_PROXY) ip = canonicalIp(req.headers.get('x-forwarded-for')?.split(',')[0]?.trim() ?? '');
-    ip ??= canonicalIp(info?.remoteAddr?.hostname ?? '');
-    const ua = req.headers.get('user-agent');
-    // deno-lint-ignore no-control-regex
-    const userAgent = ua && !/[\u0000-\u001f\u007f]/.test(ua) ? ua.slice(0, LIMITS.userAgentLength) : null;
-    return { ip, userAgent };
-  }
-
   const handler = async (req: Request, info?: ConnectionInfo): Promise<Response> => {
     const origin = req.headers.get('origin');
     const cors = corsHeaders(origin, config.CORS_ALLOWED_ORIGINS);
@@ -80,11 +71,12 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
       if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: preflightHeaders(origin, config.CORS_ALLOWED_ORIGINS) });
       if (req.method !== 'POST') throw new AuditError('method_not_allowed', 'Send events with POST');
       checkDeclaredLength(req, LIMITS.edgeBodyBytes);
-      const writer = await authenticate(req.headers, auth);
+      const caller = await authenticate(req.headers, auth);
       const events = parseBatch(await readJsonBody(req, LIMITS.edgeBodyBytes), LIMITS.edgeBatch);
-      limiter.take(`${writer.tenantId}/${writer.principal}`, events.length);
+      limits.charge(caller, 'write', events.length);
       await roleFitToWrite();
-      const result = await appendEvents(sql, writer, events, observed(req, info), 'edge_function');
+      const observed = observedClient(req.headers, { trustProxy: config.TRUST_PROXY, socketIp: info?.remoteAddr?.hostname });
+      const result = await appendEvents(sql, writerOf(caller), events, observed, 'edge_function');
       return jsonResponse(result, { status: 201, headers: cors });
     } catch (err) {
       return errorResponse(err, cors);
