@@ -45,6 +45,17 @@ async function expectStoredExactlyOnce(tenantId: string, result: WaveResult): Pr
   }
 }
 
+/** The server's metrics, by `name{labels}` as printed. */
+async function metricsOf(server: RunningServer): Promise<Record<string, number>> {
+  const text = await (await fetch(`${server.baseUrl}/api/metrics`)).text();
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]),
+  );
+}
+
 function summary(result: WaveResult, pid: number): string {
   return `${JSON.stringify(Object.fromEntries(result.statuses))}, peak RSS ${Math.round(result.peakRssMb.get(pid)!)} MB`;
 }
@@ -89,6 +100,12 @@ describe('a wave of maximum-size batches against the server', () => {
     expect([...result.retryAfter]).toEqual(['1']);
     expect(result.peakRssMb.get(pid)).toBeLessThan(SERVER_BOUND_MB);
     await expectStoredExactlyOnce(t.id, result);
+    // Every refusal is counted, and every charge given back.
+    await expect.poll(() => metricsOf(server), { timeout: 30_000 }).toMatchObject({
+      'oms_audit_ingest_batches_total{path="rest",outcome="unavailable"}': result.statuses.get(503),
+      oms_audit_write_bytes_in_flight: 0,
+      oms_audit_write_requests_in_flight: 0,
+    });
   });
 
   it(`keeps ${WAVE} concurrent batches of 500 order events (~330 KiB) under the bound`, { timeout: 600_000 }, async () => {

@@ -17,17 +17,20 @@ import { errorParts } from '@/supabase/functions/_shared/http.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
 import { atCapacity, WriteBudget, writeCharge } from '@/supabase/functions/_shared/write-budget.ts';
 import { env, writeBudgetBytes } from '@/server/env.ts';
+import type { IngestPath } from '@/server/observability/ingest-metrics.ts';
+import { metrics } from '@/server/observability/metrics.ts';
 
-/** What a write endpoint accepts at most: body bytes and events. */
+/** What a write endpoint accepts at most: body bytes and events; and its label in the ingest metrics. */
 interface WriteRoute {
   maxBodyBytes: number;
   maxEvents: number;
+  path: IngestPath;
 }
 
-const REST_BULK: WriteRoute = { maxBodyBytes: LIMITS.apiBodyBytes, maxEvents: LIMITS.apiBatch };
-const SINGLE: WriteRoute = { maxBodyBytes: LIMITS.eventBodyBytes, maxEvents: 1 };
+const REST_BULK: WriteRoute = { maxBodyBytes: LIMITS.apiBodyBytes, maxEvents: LIMITS.apiBatch, path: 'rest' };
+const SINGLE: WriteRoute = { maxBodyBytes: LIMITS.eventBodyBytes, maxEvents: 1, path: 'single' };
 // A batched tRPC request may hold many events.log / events.logBulk calls: as many events as fit in its body.
-const TRPC: WriteRoute = { maxBodyBytes: LIMITS.apiBodyBytes, maxEvents: Number.POSITIVE_INFINITY };
+const TRPC: WriteRoute = { maxBodyBytes: LIMITS.apiBodyBytes, maxEvents: Number.POSITIVE_INFINITY, path: 'trpc' };
 
 /** The write endpoint a request is for: REST batches, the single-event endpoint, tRPC events.log / events.logBulk. */
 export function writeRouteOf(method: string | undefined, url: string | undefined): WriteRoute | null {
@@ -85,6 +88,7 @@ function whenBodyReceived(req: IncomingMessage, done: (bytes: number) => void): 
  * A body beyond what the endpoint accepts ends the connection.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, route: WriteRoute): void {
+  metrics().ingestBatches.inc({ path: route.path, outcome: 'unavailable' });
   const { status, headers, body } = errorParts(atCapacity());
   const json = JSON.stringify(body);
   res.shouldKeepAlive = true;
@@ -108,12 +112,26 @@ export function admitWrite(req: IncomingMessage, res: ServerResponse): boolean {
   const declared = declaredLength(req);
   // A body declared larger than the endpoint accepts is refused (413) by the endpoint before it is read.
   const expected = Math.min(declared ?? route.maxBodyBytes, route.maxBodyBytes);
-  const ticket = writeBudget().admit(writeCharge(expected, route.maxEvents));
+  const budget = writeBudget();
+  const ticket = budget.admit(writeCharge(expected, route.maxEvents));
   if (!ticket) {
     refuse(req, res, route);
     return false;
   }
-  res.once('close', ticket.release);
-  if (declared === null) whenBodyReceived(req, (bytes) => ticket.resize(writeCharge(Math.min(bytes, route.maxBodyBytes), route.maxEvents)));
+  const gauges = () => {
+    metrics().writeBytesInFlight.set(budget.bytes);
+    metrics().writeRequestsInFlight.set(budget.requests);
+  };
+  gauges();
+  res.once('close', () => {
+    ticket.release();
+    gauges();
+  });
+  if (declared === null) {
+    whenBodyReceived(req, (bytes) => {
+      ticket.resize(writeCharge(Math.min(bytes, route.maxBodyBytes), route.maxEvents));
+      gauges();
+    });
+  }
   return true;
 }
