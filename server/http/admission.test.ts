@@ -69,6 +69,9 @@ describe('write admission', () => {
     expect(isWriteRequest('GET', '/api/v1/audit/events?limit=5')).toBe(false);
     expect(isWriteRequest('POST', '/api/trpc/events.list')).toBe(false);
     expect(isWriteRequest('POST', '/api/trpc/savedSearches.create')).toBe(false);
+    // A malformed escape is no reason to fail.
+    expect(isWriteRequest('POST', '/api/trpc/%E0%A4%A,events.logBulk')).toBe(true);
+    expect(isWriteRequest('POST', '/api/trpc/%E0%A4%A')).toBe(false);
   });
 });
 
@@ -131,6 +134,13 @@ describe('a wave of maximum-size batches against the server', () => {
     expect([...result.statuses.keys()].sort()).toEqual([201, 503]);
     expect(result.peakRssMb.get(pid)).toBeLessThan(SERVER_BOUND_MB);
     await expectStoredExactlyOnce(tenant.id, result);
+  });
+
+  it('answers a write whose procedure path has a malformed escape, and keeps serving', async () => {
+    const res = await fetch(`${server.baseUrl}/api/trpc/%E0%A4%A,events.logBulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect((await fetch(`${server.baseUrl}/api/health`)).status).toBe(200);
   });
 
   it('refuses a chunked tRPC body beyond the limit with 413, and stores nothing', async () => {

@@ -4,9 +4,9 @@
  * body is read, and is answered 503 with Retry-After when the charges of the
  * writes in flight would pass MAX_INFLIGHT_WRITE_BYTES (derived from
  * MEMORY_LIMIT_MB), or when MAX_INFLIGHT_WRITES requests are in flight.
- * Refused bodies are never read, so an overload costs short answers instead
- * of memory, however many maximum-size batches arrive at once. Reads are
- * never refused here.
+ * Refused bodies are never parsed (they are discarded as they arrive), so an
+ * overload costs short answers instead of memory, however many maximum-size
+ * batches arrive at once. Reads are never refused here.
  *
  * A declared Content-Length is charged up front. A chunked body is charged as
  * the largest body its endpoint accepts until it has been read, then as the
@@ -38,8 +38,14 @@ export function writeRouteOf(method: string | undefined, url: string | undefined
   const path = url.split('?')[0]!;
   if (path === '/api/v1/audit/events') return REST_BULK;
   if (path === '/api/v1/audit/event') return SINGLE;
-  if (path.startsWith('/api/trpc/') && /(^|,)events\.log(Bulk)?(,|$)/.test(decodeURIComponent(path.slice('/api/trpc/'.length)))) return TRPC;
-  return null;
+  if (!path.startsWith('/api/trpc/')) return null;
+  let procedures = path.slice('/api/trpc/'.length);
+  try {
+    procedures = decodeURIComponent(procedures);
+  } catch {
+    // Malformed escapes: judged as sent (tRPC refuses such a path anyway).
+  }
+  return /(^|,)events\.log(Bulk)?(,|$)/.test(procedures) ? TRPC : null;
 }
 
 export function isWriteRequest(method: string | undefined, url: string | undefined): boolean {
@@ -52,10 +58,6 @@ const holder = globalThis as typeof globalThis & { __omsAuditWriteBudget?: Write
 export function writeBudget(): WriteBudget {
   holder.__omsAuditWriteBudget ??= new WriteBudget(writeBudgetBytes(env()), env().MAX_INFLIGHT_WRITES);
   return holder.__omsAuditWriteBudget;
-}
-
-export function inFlightWrites(): number {
-  return writeBudget().requests;
 }
 
 function declaredLength(req: IncomingMessage): number | null {
