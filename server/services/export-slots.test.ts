@@ -114,9 +114,11 @@ describe('exports whose readers read nothing', () => {
     });
   }
 
-  async function manifestOf(id: string): Promise<{ status: string; error: string | null; row_count: number | null }> {
-    const [row] = await testSql()`select manifest from public.audit_exports where id = ${id}`;
-    return row!.manifest as { status: string; error: string | null; row_count: number | null };
+  /** The export's manifest, as its tenant reads it. */
+  async function manifestOf(tenant: TestTenant, id: string): Promise<{ status: string; error: string | null; row_count: number | null }> {
+    const res = await fetch(`${server.baseUrl}/api/v1/audit/exports/${id}/manifest`, { headers: { authorization: `Bearer ${tenant.readKey}` } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { status: string; error: string | null; row_count: number | null };
   }
 
   /** A whole export of the tenant (its trail also holds the records of its earlier exports). */
@@ -125,7 +127,7 @@ describe('exports whose readers read nothing', () => {
     expect(res.status).toBe(200);
     const rows = (await res.text()).split('\r\n').filter(Boolean).length - 1;
     expect(rows).toBeGreaterThanOrEqual(atLeast);
-    await expect.poll(() => manifestOf(res.headers.get('x-audit-export-id')!), { timeout: 60_000 }).toMatchObject({ status: 'complete', row_count: rows });
+    await expect.poll(() => manifestOf(tenant, res.headers.get('x-audit-export-id')!), { timeout: 60_000 }).toMatchObject({ status: 'complete', row_count: rows });
   }
 
   it("ends tenant A's stalled exports after the stall time while tenant B exports, and frees A's slots", { timeout: 300_000 }, async () => {
@@ -140,7 +142,7 @@ describe('exports whose readers read nothing', () => {
 
     // A's exports end: the reason in their manifests, their slots free again.
     for (const id of stalled) {
-      await expect.poll(() => manifestOf(id), { timeout: 120_000, interval: 250 }).toMatchObject({ status: 'failed', error: `The export was ended: its reader took no data for ${STALL_SECONDS} s` });
+      await expect.poll(() => manifestOf(a, id), { timeout: 120_000, interval: 250 }).toMatchObject({ status: 'failed', error: `The export was ended: its reader took no data for ${STALL_SECONDS} s` });
     }
     await expectComplete(a, 1200);
   });
