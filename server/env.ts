@@ -14,6 +14,13 @@ const int = (fallback: number, min = 0) =>
   z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).default(fallback);
 
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+/** Bytes of write requests in flight when MAX_INFLIGHT_WRITE_BYTES is not set: what MEMORY_LIMIT_MB leaves after the idle server and room for reads, exports and collection. */
+export function writeBudgetBytes(e: Pick<Env, 'MEMORY_LIMIT_MB' | 'MAX_INFLIGHT_WRITE_BYTES'>): number {
+  return e.MAX_INFLIGHT_WRITE_BYTES ?? Math.max(32, e.MEMORY_LIMIT_MB - MEMORY_NOT_FOR_WRITES_MB) * 1024 * 1024;
+}
+
+/** Resident memory of the idle server (about 190 MB: Next.js, the pools) plus headroom for reads, exports, verification and garbage not yet collected. */
+const MEMORY_NOT_FOR_WRITES_MB = 448;
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
@@ -48,6 +55,18 @@ const schema = z.object({
   RATE_LIMIT_READ_REQUESTS_PER_SEC: int(200, 1),
   /** Write requests handled at once by this process; more are answered 503 with Retry-After (bounded memory under overload). */
   MAX_INFLIGHT_WRITES: int(256, 1),
+  /** Resident memory (MB) the server process is sized to stay under; the write budget below is derived from it. */
+  MEMORY_LIMIT_MB: int(768, 512),
+  /** Bytes charged to write requests in flight (body and what parsing makes of it); more are answered 503. Default: (MEMORY_LIMIT_MB − 448) MiB. */
+  MAX_INFLIGHT_WRITE_BYTES: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1024 * 1024, 'must be at least 1048576 (1 MiB)').optional(),
+  /** Integrity verifications running at once in this process (each tenant runs at most one; callers meanwhile share its result). */
+  MAX_CONCURRENT_VERIFICATIONS: int(2, 1),
+  /** Exports streaming at once in this process (each holds a database connection and a snapshot). */
+  MAX_CONCURRENT_EXPORTS: int(4, 1),
+  /** Exports streaming at once per tenant: below MAX_CONCURRENT_EXPORTS, so no tenant can take every slot. */
+  EXPORTS_PER_TENANT: int(2, 1),
+  /** An export whose reader takes nothing for this long is ended (marked failed) and its slot freed; 0 never ends one. */
+  EXPORT_STALL_SECONDS: int(60, 0),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */
   API_KEY_CACHE_SECONDS: int(10, 0),
   /** Ed25519 private key (PEM) that signs integrity checkpoints; or a file holding it. Default: generated into the data folder. */
@@ -144,6 +163,10 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  const { EXPORTS_PER_TENANT, MAX_CONCURRENT_EXPORTS } = result.data;
+  if (MAX_CONCURRENT_EXPORTS > 1 && EXPORTS_PER_TENANT >= MAX_CONCURRENT_EXPORTS) {
+    throw new Error(`Invalid environment:\n  EXPORTS_PER_TENANT: must be below MAX_CONCURRENT_EXPORTS (${MAX_CONCURRENT_EXPORTS}), or one tenant could hold every export slot`);
   }
   return result.data;
 }

@@ -1816,25 +1816,28 @@ function canonicalJson(value) {
     return JSON.stringify(value) ?? "null";
   }
   if (Array.isArray(value)) {
-    let out2 = "[";
+    const items = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
-      if (i) out2 += ",";
       const item = value[i];
-      out2 += item === void 0 || typeof item === "function" || typeof item === "symbol" ? "null" : canonicalJson(item);
+      items[i] = item === void 0 || typeof item === "function" || typeof item === "symbol" ? "null" : canonicalJson(item);
     }
-    return out2 + "]";
+    return "[" + joined(items) + "]";
   }
   const record = value;
   const keys = Object.keys(record).sort();
-  let out = "{";
-  let first = true;
+  const members = [];
   for (const key of keys) {
     const item = record[key];
     if (item === void 0 || typeof item === "function" || typeof item === "symbol") continue;
-    out += (first ? "" : ",") + JSON.stringify(key) + ":" + canonicalJson(item);
-    first = false;
+    members.push(JSON.stringify(key) + ":" + canonicalJson(item));
   }
-  return out + "}";
+  return "{" + joined(members) + "}";
+}
+function joined(parts) {
+  if (parts.length > 8) return parts.join(",");
+  let out = parts.length ? parts[0] : "";
+  for (let i = 1; i < parts.length; i++) out += "," + parts[i];
+  return out;
 }
 
 // supabase/functions/_shared/checkpoint.ts

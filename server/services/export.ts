@@ -22,6 +22,7 @@ import { AuditError, isConnectionError } from '@/supabase/functions/_shared/erro
 import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { CopyRecords, csvOccurredAt, jsonOccurredAt } from './export-bytes.ts';
+import { exportSlots } from './export-slots.ts';
 import { inTenant } from './query.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 
@@ -168,10 +169,6 @@ const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
 /** Bytes gathered from COPY before they are transformed, hashed and passed on. */
 const BATCH_BYTES = 128 * 1024;
 
-/** Exports at once per server process: each holds a connection for its whole duration. */
-const MAX_CONCURRENT_EXPORTS = 2;
-const holder = globalThis as typeof globalThis & { __omsAuditExportsRunning?: number };
-
 async function saveManifest(sql: Sql, claims: TenantClaims, manifest: ExportManifest, insert: boolean): Promise<void> {
   await inTenant(sql, claims, async (tx) => {
     if (insert) {
@@ -202,8 +199,8 @@ export async function listExports(sql: Sql, claims: TenantClaims, limit = 50): P
  * completed (or marked failed) when the stream ends.
  */
 export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest): Promise<StartedExport> {
-  const running = holder.__omsAuditExportsRunning ?? 0;
-  if (running >= MAX_CONCURRENT_EXPORTS) throw new AuditError('unavailable', 'Too many exports are running; retry in a minute', [], 30);
+  // Per tenant and per process (429/503 when full); freed once the export's connection is closed.
+  const slot = exportSlots().acquire(claims.tenant_id);
   const format = request.format;
   const excel = format === 'csv' && request.excel === true;
   const order = request.order ?? 'asc';
@@ -229,7 +226,10 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     sha256: null,
     error: null,
   };
-  await saveManifest(sql, claims, manifest, true);
+  await saveManifest(sql, claims, manifest, true).catch((err: unknown) => {
+    slot.release();
+    throw err;
+  });
 
   const records = new CopyRecords(
     format === 'csv' ? { header: true, crlf: true, occurredAt: csvOccurredAt(excel ? 0x3b : 0x2c) } : { header: false, crlf: false, occurredAt: jsonOccurredAt },
@@ -247,7 +247,6 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     opened = resolve;
     openFailed = reject;
   });
-  holder.__omsAuditExportsRunning = running + 1;
   // A connection of its own, closed (not committed) once COPY has delivered its last byte: the
   // transaction is read-only, and postgres.js can leave a connection's socket paused after a COPY
   // ends under backpressure, so nothing may run on it afterwards.
@@ -272,7 +271,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
       throw err;
     })
     .finally(() => {
-      holder.__omsAuditExportsRunning = Math.max(0, (holder.__omsAuditExportsRunning ?? 1) - 1);
+      slot.release();
       void connection.end({ timeout: 0 }).catch(() => {});
     });
   // Failures surface through the stream and `done`.
@@ -320,6 +319,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     // About what one COPY burst holds: enough to keep PostgreSQL busy, small enough to stay constant.
     highWaterMark: 256 * 1024,
     read() {
+      slot.progress();
       if (!started) {
         started = true;
         if (excel) emit(this, BOM);
@@ -361,6 +361,9 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
       callback(err);
     },
   });
+
+  // A reader that takes nothing while data waits for it (or never asks) is ended: manifest failed, slot freed.
+  slot.watch(() => !started || output.readableLength > 0, (reason) => output.destroy(reason));
 
   return { id: manifest.export_id, fileName: manifest.file_name, mediaType: manifest.media_type, stream: output, done };
 }

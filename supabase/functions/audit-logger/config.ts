@@ -43,6 +43,12 @@ const schema = z.object({
   GROUP_COMMIT_LINGER_MS: int(2),
   /** Take the client IP from X-Forwarded-For. On Supabase the platform's proxy sets it; npm start sets false. */
   TRUST_PROXY: bool(true),
+  /** Resident memory (MB) the function's process is sized to stay under (Supabase's hosted limit is 256 MB). */
+  MEMORY_LIMIT_MB: int(256, 128),
+  /** Bytes charged to write requests in flight (body and what parsing makes of it); more are answered 503. Default: (MEMORY_LIMIT_MB − 96) MiB. */
+  MAX_INFLIGHT_WRITE_BYTES: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1024 * 1024, 'must be at least 1048576 (1 MiB)').optional(),
+  /** Write requests handled at once, whatever their size. */
+  MAX_INFLIGHT_WRITES: int(64, 1),
   /** Browser origins allowed to call the function, comma-separated, or * for any. */
   CORS_ALLOWED_ORIGINS: z.string().default('*'),
 });

@@ -19,6 +19,8 @@ import { checkDeclaredLength, errorResponse, jsonResponse, readJsonBody } from '
 import { appendEvents, appenderFor } from '../_shared/ingest.ts';
 import { RateLimits } from '../_shared/rate-limit.ts';
 import { checkRuntimeRole, runtimeRoleRefusal } from '../_shared/runtime-role.ts';
+import { WriteBudget } from '../_shared/write-budget.ts';
+import { admitWrite, functionWriteBudgetBytes, type Admitted } from './admission.ts';
 import { authenticate, TenantCache, type Authenticator } from './auth.ts';
 import type { AuditLoggerConfig } from './config.ts';
 import { corsHeaders, preflightHeaders } from './cors.ts';
@@ -42,6 +44,7 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
   };
   // The function only writes: its read limit is never charged.
   const limits = new RateLimits({ writeEventsPerSec: config.RATE_LIMIT_WRITE_EVENTS_PER_SEC, readRequestsPerSec: 1 });
+  const budget = new WriteBudget(functionWriteBudgetBytes(config.MEMORY_LIMIT_MB, config.MAX_INFLIGHT_WRITE_BYTES), config.MAX_INFLIGHT_WRITES);
   appenderFor(sql, { lingerMs: config.GROUP_COMMIT_LINGER_MS });
 
   // Checked once (again after a failure to reach the database); a refusal is logged once.
@@ -66,13 +69,16 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
   const handler = async (req: Request, info?: ConnectionInfo): Promise<Response> => {
     const origin = req.headers.get('origin');
     const cors = corsHeaders(origin, config.CORS_ALLOWED_ORIGINS);
+    let admitted: Admitted | undefined;
     try {
       if (!PATH.test(new URL(req.url).pathname)) throw new AuditError('not_found', 'No such function; POST to /functions/v1/audit-logger');
       if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: preflightHeaders(origin, config.CORS_ALLOWED_ORIGINS) });
       if (req.method !== 'POST') throw new AuditError('method_not_allowed', 'Send events with POST');
       checkDeclaredLength(req, LIMITS.edgeBodyBytes);
+      // Charged until answered; refused (503) before the body is read when the budget cannot take it.
+      admitted = admitWrite(budget, req);
       const caller = await authenticate(req.headers, auth);
-      const events = parseBatch(await readJsonBody(req, LIMITS.edgeBodyBytes), LIMITS.edgeBatch);
+      const events = parseBatch(await readJsonBody(admitted.req, LIMITS.edgeBodyBytes), LIMITS.edgeBatch);
       limits.charge(caller, 'write', events.length);
       await roleFitToWrite();
       const observed = observedClient(req.headers, { trustProxy: config.TRUST_PROXY, socketIp: info?.remoteAddr?.hostname });
@@ -80,6 +86,8 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
       return jsonResponse(result, { status: 201, headers: cors });
     } catch (err) {
       return errorResponse(err, cors);
+    } finally {
+      admitted?.ticket.release();
     }
   };
   return Object.assign(handler, { sql });
