@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@/supabase/functions/_shared/db.ts';
-import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
-import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
 import { migrate, migrationsDir } from '@/server/db/migrate.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { event } from '@/test/fixtures.ts';
+import { writeVersion1Events } from '@/test/legacy-events.ts';
 import { freePort } from '@/test/ports.ts';
 
 const dirs: string[] = [];
@@ -146,7 +145,8 @@ describe('npm start on a data folder from before the database roles', () => {
     await migrate(old, { dir: oldMigrations });
     const tenant = await createTenant(old, 'from before the roles');
     const { key } = await createApiKey(old, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'old key' });
-    await appendEvents(old, { tenantId: tenant.id, writer: { kind: 'operator', name: 'old' } }, parseBatch({ events: Array.from({ length: 7 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli');
+    // Version 1 rows, as the write path of that release stored them (no written_by column yet).
+    await writeVersion1Events(old, tenant.id, Array.from({ length: 7 }, () => event()));
     const [ownedBefore] = await old`select pg_get_userbyid(relowner) as owner from pg_class where oid = 'public.audit_events'::regclass`;
     expect(ownedBefore!.owner).toBe('postgres');
     await old.end();

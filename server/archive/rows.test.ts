@@ -33,7 +33,7 @@ describe('archiveRelation', () => {
       ip_address: i % 2 ? '::ffff:10.0.0.1' : '2001:db8::7',
       context: { qty: i, note: 'ü 🚀' },
     }));
-    await writeVersion1Events(db.sql, tenant.id, legacy);
+    await writeVersion1Events(db.admin, tenant.id, legacy);
     await addEvents(db.sql, tenant.id, 7, 5, 100);
 
     // The month's archive as written now, and the same rows as an archive written before the column

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
-import { baseUrl, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { adminSql, baseUrl, call, event, newTenant, tamper, testSql, type TestTenant } from '@/test/fixtures.ts';
 import { writeVersion1Events } from '@/test/legacy-events.ts';
 import { unzipTo } from '@/test/unzip.ts';
 import { sealTenant } from './checkpoints.ts';
@@ -36,7 +36,7 @@ const tricky = (i: number) =>
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'oms-audit-versions-'));
   t = await newTenant('versions');
-  v1Ids = await writeVersion1Events(testSql(), t.id, Array.from({ length: 6 }, (_, i) => tricky(i)));
+  v1Ids = await writeVersion1Events(adminSql(), t.id, Array.from({ length: 6 }, (_, i) => tricky(i)));
   const written = await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events: Array.from({ length: 6 }, (_, i) => tricky(i + 6)) }, headers: { 'x-forwarded-for': '::ffff:10.9.9.9' } });
   expect(written.status).toBe(201);
   v2Ids = written.body.ids;
@@ -86,15 +86,14 @@ describe('events of schema versions 1 and 2 in one trail', () => {
 
   it('detect a version downgrade, a writer added to a version 1 event and a changed writer', async () => {
     const other = await newTenant('versions-tamper');
-    await writeVersion1Events(testSql(), other.id, [tricky(0), tricky(1)]);
+    await writeVersion1Events(adminSql(), other.id, [tricky(0), tricky(1)]);
     await call('POST', '/api/v1/audit/events', { key: other.key, body: { events: [tricky(2), tricky(3)] } });
     await sealTenant(testSql(), other.id, signer());
-    await testSql().begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`update public.audit_events set written_by = ${`api_key:${other.keyId}`} where tenant_id = ${other.id} and seq = 1`;
-      await tx`update public.audit_events set schema_version = 1, written_by = null where tenant_id = ${other.id} and seq = 3`;
-      await tx`update public.audit_events set written_by = 'console' where tenant_id = ${other.id} and seq = 4`;
-    });
+    await tamper(
+      `update public.audit_events set written_by = 'api_key:${other.keyId}' where tenant_id = '${other.id}' and seq = 1`,
+      `update public.audit_events set schema_version = 1, written_by = null where tenant_id = '${other.id}' and seq = 3`,
+      `update public.audit_events set written_by = 'console' where tenant_id = '${other.id}' and seq = 4`,
+    );
     const report = await verifyTenant(testSql(), other.id, { keys: trustedKeys(), record: false });
     expect(report.problems.map((p) => [p.seq, p.kind])).toEqual([
       [1, 'modified'],
