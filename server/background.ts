@@ -7,6 +7,7 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
 import { sealAll } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
+import { anchorEverything } from '@/server/services/anchors/sources.ts';
 import { requireArchiveUrl } from '@/server/archive/storage.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
 import { runRetention } from '@/server/services/retention/run.ts';
@@ -27,12 +28,18 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
     },
   },
   {
-    // Every committed event under a signed checkpoint within one interval (default 20 s).
+    // Every committed event under a signed checkpoint within one interval (default 20 s), and every
+    // checkpoint (and retention record) anchored outside the database; what failed is retried next time.
     name: 'sealer',
     everyMs: (env) => env.INTEGRITY_SEAL_INTERVAL_SECONDS * 1000,
-    run: async (sql) => {
+    run: async (sql, env) => {
       const result = await sealAll(sql, signer());
-      if (result.failures.length) throw new Error(result.failures.map((f) => `${f.tenant_id}: ${f.error}`).join('; '));
+      const anchors = await anchorEverything(sql, env);
+      const failures = [
+        ...result.failures.map((f) => `${f.tenant_id}: ${f.error}`),
+        ...anchors.failures.map((f) => `anchoring ${f.kind} ${f.number} of ${f.tenant_id}: ${f.error}`),
+      ];
+      if (failures.length) throw new Error(failures.join('; '));
     },
   },
   {

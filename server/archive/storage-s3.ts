@@ -122,6 +122,51 @@ export class S3Storage implements ArchiveStorage {
     }
   }
 
+  async putBytesOnce(key: string, bytes: Uint8Array, options: PutOptions): Promise<boolean> {
+    if ((await this.size(key)) !== null) return false;
+    try {
+      await this.client.send(
+        new s3.PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.keyOf(key),
+          Body: bytes,
+          ContentType: options.contentType,
+          ChecksumSHA256: Buffer.from(options.sha256, 'hex').toString('base64'),
+          // S3 refuses to replace an existing object (412); under Object Lock a replaced version would survive anyway.
+          IfNoneMatch: '*',
+          ...(await this.lockParams(options)),
+        }),
+      );
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw err;
+    }
+  }
+
+  async getBytesIfExists(key: string): Promise<Buffer | null> {
+    try {
+      return await this.getBytes(key);
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as Error).name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    const base = this.prefix ? `${this.prefix}/` : '';
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }));
+      for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+
   async delete(key: string): Promise<void> {
     const full = this.keyOf(key);
     if (await this.objectLock()) {
