@@ -42,7 +42,7 @@ export const integrityCommands: Command[] = [
     async run(ctx) {
       const tenants = ctx.values.tenant ? [(await tenantArg(ctx)).id] : undefined;
       const result = await sealAll(ctx.sql, signer(), tenants);
-      const anchors = await anchorEverything(ctx.sql, ctx.env, tenants);
+      const anchors = await anchorEverything(ctx.sql, ctx.env, tenants, result.checkpoints);
       const text = [
         `${result.checkpoints.length} checkpoint(s) sealed for ${result.tenants} tenant(s)`,
         ...result.checkpoints.map((c) => `  ${c.tenant_id} #${c.number}: seq ${c.seq_from}–${c.seq_to} root ${c.merkle_root.slice(0, 16)}…`),

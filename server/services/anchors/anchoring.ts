@@ -140,7 +140,7 @@ async function timestamp(run: TenantRun, item: AnchorItem): Promise<void> {
   }
 }
 
-async function anchorTenant(run: TenantRun, tenantId: string, head: number): Promise<void> {
+async function anchorTenant(run: TenantRun, tenantId: string, head: number, recheckFrom: number | undefined): Promise<void> {
   const { sql, source, settings, summary } = run;
   const p: AnchorProgress = (await anchorProgress(sql, source.kind, tenantId)) ?? {
     tenant_id: tenantId,
@@ -160,12 +160,16 @@ async function anchorTenant(run: TenantRun, tenantId: string, head: number): Pro
     p.timestamps_from = p.anchored_through + 1;
   }
   // First the objects, then the tokens: a time-stamp authority that is down does not hold back the anchors.
-  const objectsOk = await step(run, p, async () => {
-    while (p.anchored_through < head) {
-      const items = await source.items(sql, tenantId, p.anchored_through + 1, Math.min(head, p.anchored_through + BATCH));
+  const objectsOk = await step(run, p, () => p.anchored_through + 1, true, async () => {
+    // Items just sealed under numbers already anchored are written too: an identical object is fine, another one a conflict.
+    let next = Math.min(p.anchored_through + 1, recheckFrom ?? Infinity);
+    while (next <= head) {
+      const items = await source.items(sql, tenantId, next, Math.min(head, next + BATCH - 1));
       if (!items.length) return;
       for (const item of items) {
         await writeObject(run, item);
+        next = item.number + 1;
+        if (item.number <= p.anchored_through) continue;
         p.anchored_through = item.number;
         summary.anchored++;
         await saveProgress(sql, succeeded(p));
@@ -173,7 +177,8 @@ async function anchorTenant(run: TenantRun, tenantId: string, head: number): Pro
     }
   });
   if (!tsa) return;
-  await step(run, p, async () => {
+  // The objects' failure, if any, stays the one on record: it is the more serious.
+  await step(run, p, () => p.timestamped_through! + 1, objectsOk, async () => {
     while (p.timestamped_through! < p.anchored_through) {
       const from = p.timestamped_through! + 1;
       const items = await source.items(sql, tenantId, from, Math.min(p.anchored_through, from + BATCH - 1));
@@ -182,7 +187,6 @@ async function anchorTenant(run: TenantRun, tenantId: string, head: number): Pro
         await timestamp(run, item);
         p.timestamped_through = item.number;
         summary.timestamped++;
-        // A failure of the objects above stays on record until they succeed.
         await saveProgress(sql, objectsOk ? succeeded(p) : p);
       }
     }
@@ -191,22 +195,26 @@ async function anchorTenant(run: TenantRun, tenantId: string, head: number): Pro
 
 const succeeded = (p: AnchorProgress): AnchorProgress => Object.assign(p, { failing_number: null, last_error: null, last_error_at: null });
 
-async function step(run: TenantRun, p: AnchorProgress, work: () => Promise<void>): Promise<boolean> {
+async function step(run: TenantRun, p: AnchorProgress, at: () => number, record: boolean, work: () => Promise<void>): Promise<boolean> {
   try {
     await work();
     return true;
   } catch (err) {
-    const number = err instanceof AnchorError ? err.number : p.anchored_through + 1;
+    const number = err instanceof AnchorError ? err.number : at();
     const error = (err as Error).message;
-    Object.assign(p, { failing_number: number, last_error: error, last_error_at: new Date().toISOString() });
+    if (record) Object.assign(p, { failing_number: number, last_error: error, last_error_at: new Date().toISOString() });
     await saveProgress(run.sql, p);
     run.summary.failures.push({ tenant_id: p.tenant_id, kind: p.kind, number, error });
     return false;
   }
 }
 
-/** Anchors (and time-stamps) every item not yet anchored, of every tenant or the given ones. */
-export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[], tenantIds?: string[]): Promise<AnchorSummary> {
+/**
+ * Anchors (and time-stamps) every item not yet anchored, of every tenant or the
+ * given ones. `fresh`: items just sealed or issued, written (or found identical)
+ * even where the progress row says their numbers are anchored already.
+ */
+export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[], tenantIds?: string[], fresh: { kind: AnchorKind; tenant_id: string; number: number }[] = []): Promise<AnchorSummary> {
   const storage = await anchorStorage(env);
   const summary: AnchorSummary = { configured: storage !== null, anchored: 0, timestamped: 0, failures: [] };
   if (!storage) return summary;
@@ -215,11 +223,16 @@ export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[],
     const run: TenantRun = { sql, env, settings, storage, source, summary, retainUntil: new Map() };
     const progress = await sql`select tenant_id, anchored_through, timestamped_through from oms_audit.anchor_progress where kind = ${source.kind}`;
     const done = new Map(progress.map((r) => [r.tenant_id as string, r]));
+    const recheck = new Map<string, number>();
+    for (const f of fresh.filter((f) => f.kind === source.kind)) recheck.set(f.tenant_id, Math.min(f.number, recheck.get(f.tenant_id) ?? Infinity));
     for (const { tenant_id, head } of await source.heads(sql, tenantIds)) {
       const p = done.get(tenant_id);
       const anchored = Number(p?.anchored_through ?? 0);
       const stamped = p?.timestamped_through === null || p?.timestamped_through === undefined ? null : Number(p.timestamped_through);
-      if (head > anchored || (settings.tsaUrl && (stamped === null || stamped < anchored))) await anchorTenant(run, tenant_id, head);
+      const from = recheck.get(tenant_id);
+      if (head > anchored || (from !== undefined && from <= anchored) || (settings.tsaUrl && (stamped === null || stamped < anchored))) {
+        await anchorTenant(run, tenant_id, head, from);
+      }
     }
   }
   return summary;

@@ -1,4 +1,5 @@
 /** What gets anchored: checkpoints and retention records, each read from its table in number order. */
+import type { SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import type { AnySql, Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
 import { listCheckpoints } from '@/server/services/integrity/checkpoints.ts';
@@ -31,7 +32,12 @@ export const RETENTION_RECORD_SOURCE: AnchorSource = {
   items: async (sql, tenantId, from, to) => (await listRecords(sql, tenantId, { fromNumber: from, toNumber: to })).map(recordAnchorItem),
 };
 
-/** Anchors every checkpoint and retention record not yet anchored (of the given tenants, or all). */
-export function anchorEverything(sql: Sql, env: Env, tenantIds?: string[]): Promise<AnchorSummary> {
-  return anchorPending(sql, env, [CHECKPOINT_SOURCE, RETENTION_RECORD_SOURCE], tenantIds);
+/**
+ * Anchors every checkpoint and retention record not yet anchored (of the given
+ * tenants, or all), and the checkpoints just sealed whatever the bookkeeping
+ * says, so a tail sealed again under numbers already anchored is refused at once.
+ */
+export function anchorEverything(sql: Sql, env: Env, tenantIds?: string[], justSealed: SignedCheckpoint[] = []): Promise<AnchorSummary> {
+  const fresh = justSealed.map((c) => ({ kind: 'checkpoint' as const, tenant_id: c.tenant_id, number: c.number }));
+  return anchorPending(sql, env, [CHECKPOINT_SOURCE, RETENTION_RECORD_SOURCE], tenantIds, fresh);
 }
