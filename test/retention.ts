@@ -5,7 +5,7 @@
  * S3-compatible server on loopback.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
@@ -13,7 +13,7 @@ import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shar
 import { parseBatch, type AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
-import { migrate } from '@/server/db/migrate.ts';
+import { migrate, readMigrations } from '@/server/db/migrate.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { streamEvents } from '@/server/services/event-stream.ts';
 import { createTenant } from '@/server/services/tenants.ts';
@@ -27,16 +27,26 @@ export interface RetentionDb {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated database and a scratch folder, removed by drop(). */
-export async function retentionDatabase(): Promise<RetentionDb> {
+/**
+ * A fresh, migrated database and a scratch folder, removed by drop().
+ * `migratedBefore`: apply only the migrations older than this version (an upgrade test migrates the rest itself).
+ */
+export async function retentionDatabase(options: { migratedBefore?: string } = {}): Promise<RetentionDb> {
   const name = `oms_retention_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = connect(inject('databaseUrl'), { max: 1 });
   await admin.unsafe(`create database ${name}`);
   const url = new URL(inject('databaseUrl'));
   url.pathname = `/${name}`;
   const sql = connect(url.toString(), { max: 6, applicationName: 'oms-audit-retention-test' });
-  await migrate(sql);
   const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-retention-'));
+  if (options.migratedBefore) {
+    const older = path.join(dir, 'migrations-before');
+    await mkdir(older);
+    for (const f of (await readMigrations()).filter((m) => m.version < options.migratedBefore!)) await writeFile(path.join(older, f.file), f.sql);
+    await migrate(sql, { dir: older });
+  } else {
+    await migrate(sql);
+  }
   return {
     url: url.toString(),
     sql,
