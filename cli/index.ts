@@ -2,7 +2,7 @@
  * oms-audit CLI. Honours DATABASE_URL / OMS_AUDIT_DATA_DIR like the server and
  * works while the server runs (it reuses the running embedded PostgreSQL).
  * With --json every command prints one JSON object on stdout.
- * Exit codes: 0 success, 1 failure (verify: tampering found), 2 usage error or database unreachable.
+ * Exit codes: 0 success, 1 failure (verify: tampering found; monitor: fork or rollback), 2 usage error or database (monitor: server) unreachable.
  */
 import { parseArgs } from 'node:util';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
@@ -64,12 +64,17 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   const json = values.json === true;
   try {
     const env = parseEnv(process.env);
+    if (command.runOffline) {
+      const result = await command.runOffline({ env, values, positionals });
+      io.out(json ? JSON.stringify(result.json) : result.text);
+      return result.exitCode ?? 0;
+    }
     const opened = await openDatabase(env, () => {});
     if (opened.embedded?.owned) stopDatabase = () => opened.embedded!.stop();
     sql = connect(opened.url, { max: 4, prepare: env.DB_PREPARE, applicationName: 'oms-audit-cli' });
     const applied = await migrate(sql);
     const ctx: CommandContext = { sql, env, values, positionals, appliedMigrations: applied };
-    const result = await command.run(ctx);
+    const result = await command.run!(ctx);
     io.out(json ? JSON.stringify(result.json) : result.text);
     return result.exitCode ?? 0;
   } catch (err) {
