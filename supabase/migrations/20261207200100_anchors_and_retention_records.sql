@@ -7,6 +7,8 @@
 create table oms_audit.anchor_progress (
   tenant_id uuid not null references oms_audit.tenants (id),
   kind text not null check (kind in ('checkpoint', 'retention_record')),
+  -- The anchor location this progress is about; another location starts again from number 1.
+  anchor_url text not null,
   -- Every number up to this one has its anchor object.
   anchored_through bigint not null default 0,
   -- Every number from timestamps_from up to this one has its time-stamp token; null: never time-stamped.

@@ -31,6 +31,7 @@ export interface AnchorSource {
 export interface AnchorProgress {
   tenant_id: string;
   kind: AnchorKind;
+  anchor_url: string;
   anchored_through: number;
   timestamped_through: number | null;
   timestamps_from: number | null;
@@ -67,7 +68,7 @@ const BATCH = 500;
 
 export async function anchorProgress(sql: AnySql, kind: AnchorKind, tenantId: string): Promise<AnchorProgress | null> {
   const [row] = await sql`
-    select tenant_id, kind, anchored_through, timestamped_through, timestamps_from, failing_number, last_error, last_error_at
+    select tenant_id, kind, anchor_url, anchored_through, timestamped_through, timestamps_from, failing_number, last_error, last_error_at
     from oms_audit.anchor_progress where tenant_id = ${tenantId} and kind = ${kind}`;
   return (row as unknown as AnchorProgress) ?? null;
 }
@@ -75,14 +76,19 @@ export async function anchorProgress(sql: AnySql, kind: AnchorKind, tenantId: st
 async function saveProgress(sql: AnySql, p: AnchorProgress): Promise<void> {
   await sql`
     insert into oms_audit.anchor_progress
-      (tenant_id, kind, anchored_through, timestamped_through, timestamps_from, failing_number, last_error, last_error_at, updated_at)
-    values (${p.tenant_id}, ${p.kind}, ${p.anchored_through}, ${p.timestamped_through}, ${p.timestamps_from}, ${p.failing_number},
+      (tenant_id, kind, anchor_url, anchored_through, timestamped_through, timestamps_from, failing_number, last_error, last_error_at, updated_at)
+    values (${p.tenant_id}, ${p.kind}, ${p.anchor_url}, ${p.anchored_through}, ${p.timestamped_through}, ${p.timestamps_from}, ${p.failing_number},
       ${p.last_error}, ${p.last_error_at}, now())
     on conflict (tenant_id, kind) do update set
-      anchored_through = greatest(oms_audit.anchor_progress.anchored_through, excluded.anchored_through),
-      timestamped_through = case when excluded.timestamped_through is null then oms_audit.anchor_progress.timestamped_through
-        else greatest(coalesce(oms_audit.anchor_progress.timestamped_through, 0), excluded.timestamped_through) end,
-      timestamps_from = coalesce(oms_audit.anchor_progress.timestamps_from, excluded.timestamps_from),
+      anchor_url = excluded.anchor_url,
+      -- Monotonic at one location (concurrent sealers); a new location starts again.
+      anchored_through = case when oms_audit.anchor_progress.anchor_url = excluded.anchor_url
+        then greatest(oms_audit.anchor_progress.anchored_through, excluded.anchored_through) else excluded.anchored_through end,
+      timestamped_through = case when oms_audit.anchor_progress.anchor_url <> excluded.anchor_url or oms_audit.anchor_progress.timestamped_through is null
+        then excluded.timestamped_through
+        else greatest(oms_audit.anchor_progress.timestamped_through, coalesce(excluded.timestamped_through, 0)) end,
+      timestamps_from = case when oms_audit.anchor_progress.anchor_url = excluded.anchor_url
+        then coalesce(oms_audit.anchor_progress.timestamps_from, excluded.timestamps_from) else excluded.timestamps_from end,
       failing_number = excluded.failing_number, last_error = excluded.last_error, last_error_at = excluded.last_error_at,
       updated_at = now()`;
 }
@@ -142,9 +148,12 @@ async function timestamp(run: TenantRun, item: AnchorItem): Promise<void> {
 
 async function anchorTenant(run: TenantRun, tenantId: string, head: number, recheckFrom: number | undefined): Promise<void> {
   const { sql, source, settings, summary } = run;
-  const p: AnchorProgress = (await anchorProgress(sql, source.kind, tenantId)) ?? {
+  const stored = await anchorProgress(sql, source.kind, tenantId);
+  // Progress at another anchor location says nothing about this one: start again from number 1.
+  const p: AnchorProgress = stored?.anchor_url === settings.url ? stored : {
     tenant_id: tenantId,
     kind: source.kind,
+    anchor_url: settings.url!,
     anchored_through: 0,
     timestamped_through: null,
     timestamps_from: null,
@@ -221,7 +230,8 @@ export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[],
   const settings = anchorSettings(env);
   for (const source of sources) {
     const run: TenantRun = { sql, env, settings, storage, source, summary, retainUntil: new Map() };
-    const progress = await sql`select tenant_id, anchored_through, timestamped_through from oms_audit.anchor_progress where kind = ${source.kind}`;
+    const progress = await sql`
+      select tenant_id, anchored_through, timestamped_through from oms_audit.anchor_progress where kind = ${source.kind} and anchor_url = ${settings.url}`;
     const done = new Map(progress.map((r) => [r.tenant_id as string, r]));
     const recheck = new Map<string, number>();
     for (const f of fresh.filter((f) => f.kind === source.kind)) recheck.set(f.tenant_id, Math.min(f.number, recheck.get(f.tenant_id) ?? Infinity));

@@ -174,8 +174,9 @@ async function checkTokens<T>(
 ): Promise<void> {
   const withToken = read.filter((r) => r.token).map((r) => r.number);
   const progress = await anchorProgress(sql, kind.kind, tenantId);
+  const stampedSince = progress?.anchor_url === settings.url ? (progress.timestamps_from ?? undefined) : undefined;
   // Tokens are expected from the first item time-stamped (by the anchors, or by the database's record of when time-stamping began).
-  const starts = [withToken[0], progress?.timestamps_from ?? undefined].filter((n): n is number => n !== undefined);
+  const starts = [withToken[0], stampedSince].filter((n): n is number => n !== undefined);
   const expectedFrom = settings.tsaUrl && starts.length ? Math.min(...starts) : null;
   await mapLimit(read, 8, async ({ number, token }) => {
     const item = anchoredItems.get(number);

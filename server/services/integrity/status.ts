@@ -42,8 +42,9 @@ export interface IntegrityStatus {
 
 export async function integrityStatus(sql: Sql, tenantId: string, env: Env): Promise<IntegrityStatus> {
   const last = await latestCheckpoint(sql, tenantId);
-  const progress = await anchorProgress(sql, 'checkpoint', tenantId);
   const location = anchorUrl(env);
+  const stored = await anchorProgress(sql, 'checkpoint', tenantId);
+  const progress = stored?.anchor_url === location ? stored : null;
   const [head] = await sql`select last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
   const [verification] = await sql`
     select started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, verified_by
