@@ -84,7 +84,7 @@ export class S3Storage implements ArchiveStorage {
     );
   }
 
-  async putBytes(key: string, bytes: Uint8Array, options: PutOptions): Promise<void> {
+  async putBytes(key: string, bytes: Uint8Array, options: PutOptions, condition: { IfNoneMatch?: string } = {}): Promise<void> {
     await this.client.send(
       new s3.PutObjectCommand({
         Bucket: this.bucket,
@@ -92,6 +92,7 @@ export class S3Storage implements ArchiveStorage {
         Body: bytes,
         ContentType: options.contentType,
         ChecksumSHA256: Buffer.from(options.sha256, 'hex').toString('base64'),
+        ...condition,
         ...(await this.lockParams(options)),
       }),
     );
@@ -125,18 +126,8 @@ export class S3Storage implements ArchiveStorage {
   async putBytesOnce(key: string, bytes: Uint8Array, options: PutOptions): Promise<boolean> {
     if ((await this.size(key)) !== null) return false;
     try {
-      await this.client.send(
-        new s3.PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.keyOf(key),
-          Body: bytes,
-          ContentType: options.contentType,
-          ChecksumSHA256: Buffer.from(options.sha256, 'hex').toString('base64'),
-          // S3 refuses to replace an existing object (412); under Object Lock a replaced version would survive anyway.
-          IfNoneMatch: '*',
-          ...(await this.lockParams(options)),
-        }),
-      );
+      // S3 refuses to replace an existing object (412); under Object Lock a replaced version would survive anyway.
+      await this.putBytes(key, bytes, options, { IfNoneMatch: '*' });
       return true;
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
