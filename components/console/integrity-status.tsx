@@ -138,7 +138,10 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
               <span role="status" className="text-sm">
                 {verify.data.ok ? 'Intact' : 'Tampering found'}: {verify.data.events_checked.toLocaleString('en-US')} events checked
                 {verify.data.archived_events_checked ? ` (${verify.data.archived_events_checked.toLocaleString('en-US')} from archives)` : ''} in{' '}
-                {verify.data.duration_ms} ms
+                {verify.data.duration_ms} ms;{' '}
+                {verify.data.anchors.checkpoints.configured
+                  ? `${verify.data.anchors.checkpoints.anchors_checked} anchored checkpoints compared, ${verify.data.anchors.checkpoints.timestamps_checked} time stamps checked`
+                  : 'not checked against anchors (none configured)'}
               </span>
             ) : null}
             {verify.isError ? (
