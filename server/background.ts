@@ -61,11 +61,17 @@ export function startBackgroundJobs(sql: Sql, env: Env, log: (line: string) => v
   let stopped = false;
   for (const job of BACKGROUND_JOBS) {
     if (job.everyMs(env) <= 0) continue;
+    let busy = false;
     const tick = () => {
-      if (stopped) return;
+      // A run still going (a slow time-stamp authority, a long archive) is not joined by a second one.
+      if (stopped || busy) return;
+      busy = true;
       const run = job.run(sql, env).catch((err: unknown) => log(`${job.name} failed: ${(err as Error).message}`));
       running.add(run);
-      void run.finally(() => running.delete(run));
+      void run.finally(() => {
+        busy = false;
+        running.delete(run);
+      });
     };
     tick();
     const timer = setInterval(tick, job.everyMs(env));

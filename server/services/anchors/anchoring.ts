@@ -18,6 +18,7 @@ import { getPolicy } from '@/server/services/retention/policy.ts';
 import { anchorKeys, type AnchorItem, type AnchorKind } from './format.ts';
 import { anchorSettings, anchorStorage, writeOnce, type AnchorSettings } from './store.ts';
 import { checkTimestamp, requestTimestamp } from './timestamp.ts';
+import { mapLimit } from './map-limit.ts';
 
 /** Where the items of one kind come from. */
 export interface AnchorSource {
@@ -65,6 +66,7 @@ class AnchorError extends Error {
 }
 
 const BATCH = 500;
+const TENANTS_AT_ONCE = 4;
 
 export async function anchorProgress(sql: AnySql, kind: AnchorKind, tenantId: string): Promise<AnchorProgress | null> {
   const [row] = await sql`
@@ -235,15 +237,15 @@ export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[],
     const done = new Map(progress.map((r) => [r.tenant_id as string, r]));
     const recheck = new Map<string, number>();
     for (const f of fresh.filter((f) => f.kind === source.kind)) recheck.set(f.tenant_id, Math.min(f.number, recheck.get(f.tenant_id) ?? Infinity));
-    for (const { tenant_id, head } of await source.heads(sql, tenantIds)) {
+    const due = (await source.heads(sql, tenantIds)).filter(({ tenant_id, head }) => {
       const p = done.get(tenant_id);
       const anchored = Number(p?.anchored_through ?? 0);
       const stamped = p?.timestamped_through === null || p?.timestamped_through === undefined ? null : Number(p.timestamped_through);
       const from = recheck.get(tenant_id);
-      if (head > anchored || (from !== undefined && from <= anchored) || (settings.tsaUrl && (stamped === null || stamped < anchored))) {
-        await anchorTenant(run, tenant_id, head, from);
-      }
-    }
+      return head > anchored || (from !== undefined && from <= anchored) || (settings.tsaUrl !== null && (stamped === null || stamped < anchored));
+    });
+    // Tenants in parallel (each in number order): a slow time-stamp authority delays one tenant's items, not every tenant's.
+    await mapLimit(due, TENANTS_AT_ONCE, ({ tenant_id, head }) => anchorTenant(run, tenant_id, head, recheck.get(tenant_id)));
   }
   return summary;
 }

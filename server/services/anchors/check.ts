@@ -15,6 +15,7 @@ import { anchorProgress } from './anchoring.ts';
 import { anchorKeys, type AnchorItem, type AnchorKind } from './format.ts';
 import { anchorSettings, anchorStorage, listAnchored, type AnchorSettings } from './store.ts';
 import { checkTimestamp } from './timestamp.ts';
+import { mapLimit } from './map-limit.ts';
 
 export interface AnchorFinding {
   kind: 'anchor' | 'timestamp';
@@ -57,20 +58,6 @@ export interface AnchorCheck<T> {
   /** Valid anchored items by number. */
   anchored: Map<number, T>;
   findings: AnchorFinding[];
-}
-
-async function mapLimit<A, B>(items: readonly A[], limit: number, fn: (a: A) => Promise<B>): Promise<B[]> {
-  const out: B[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
 }
 
 export function emptyAnchorReport(databaseHead: number): AnchorReport {
