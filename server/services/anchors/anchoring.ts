@@ -148,7 +148,7 @@ async function timestamp(run: TenantRun, item: AnchorItem): Promise<void> {
   }
 }
 
-async function anchorTenant(run: TenantRun, tenantId: string, head: number, recheckFrom: number | undefined): Promise<void> {
+async function anchorTenant(run: TenantRun, tenantId: string, head: number, recheckFrom: number | undefined, withTokens: boolean): Promise<void> {
   const { sql, source, settings, summary } = run;
   const stored = await anchorProgress(sql, source.kind, tenantId);
   // Progress at another anchor location says nothing about this one: start again from number 1.
@@ -187,7 +187,7 @@ async function anchorTenant(run: TenantRun, tenantId: string, head: number, rech
       }
     }
   });
-  if (!tsa) return;
+  if (!tsa || !withTokens) return;
   // The objects' failure, if any, stays the one on record: it is the more serious.
   await step(run, p, () => p.timestamped_through! + 1, objectsOk, async () => {
     while (p.timestamped_through! < p.anchored_through) {
@@ -225,7 +225,16 @@ async function step(run: TenantRun, p: AnchorProgress, at: () => number, record:
  * given ones. `fresh`: items just sealed or issued, written (or found identical)
  * even where the progress row says their numbers are anchored already.
  */
-export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[], tenantIds?: string[], fresh: { kind: AnchorKind; tenant_id: string; number: number }[] = []): Promise<AnchorSummary> {
+export async function anchorPending(
+  sql: Sql,
+  env: Env,
+  sources: AnchorSource[],
+  tenantIds?: string[],
+  fresh: { kind: AnchorKind; tenant_id: string; number: number }[] = [],
+  /** false: write the objects only, leaving the time-stamp tokens to a later run (the server's time-stamping job). */
+  options: { timestamps?: boolean } = {},
+): Promise<AnchorSummary> {
+  const withTokens = options.timestamps !== false;
   const storage = await anchorStorage(env);
   const summary: AnchorSummary = { configured: storage !== null, anchored: 0, timestamped: 0, failures: [] };
   if (!storage) return summary;
@@ -242,10 +251,10 @@ export async function anchorPending(sql: Sql, env: Env, sources: AnchorSource[],
       const anchored = Number(p?.anchored_through ?? 0);
       const stamped = p?.timestamped_through === null || p?.timestamped_through === undefined ? null : Number(p.timestamped_through);
       const from = recheck.get(tenant_id);
-      return head > anchored || (from !== undefined && from <= anchored) || (settings.tsaUrl !== null && (stamped === null || stamped < anchored));
+      return head > anchored || (from !== undefined && from <= anchored) || (withTokens && settings.tsaUrl !== null && (stamped === null || stamped < anchored));
     });
     // Tenants in parallel (each in number order): a slow time-stamp authority delays one tenant's items, not every tenant's.
-    await mapLimit(due, TENANTS_AT_ONCE, ({ tenant_id, head }) => anchorTenant(run, tenant_id, head, recheck.get(tenant_id)));
+    await mapLimit(due, TENANTS_AT_ONCE, ({ tenant_id, head }) => anchorTenant(run, tenant_id, head, recheck.get(tenant_id), withTokens));
   }
   return summary;
 }

@@ -226,6 +226,17 @@ describe('anchoring checkpoints outside the database', () => {
     expect((await integrityStatus(testSql(), t.id, env)).anchors).toMatchObject({ anchored_through: 3, timestamped_through: 3, last_error: null });
   });
 
+  it('lets the sealer write the anchors at once and the time stamps in a run of their own, none skipped', async () => {
+    const { env } = anchorEnv('split');
+    const t = await tenantWithCheckpoints(40, 20);
+    const sealed = await sealTenant(testSql(), t.id, signer());
+    expect(await anchorEverything(testSql(), env, [t.id], sealed, { timestamps: false })).toMatchObject({ anchored: 2, timestamped: 0, failures: [] });
+    await addEvents(t.id, 5);
+    expect(await anchorEverything(testSql(), env, [t.id], await sealTenant(testSql(), t.id, signer()), { timestamps: false })).toMatchObject({ anchored: 1, timestamped: 0 });
+    expect(await anchorEverything(testSql(), env, [t.id])).toMatchObject({ anchored: 0, timestamped: 3, failures: [] });
+    expect((await verify(t.id, env)).anchors.checkpoints).toMatchObject({ anchors_checked: 3, timestamps_checked: 3 });
+  });
+
   it('reports a checkpoint left unanchored past the grace period', async () => {
     const { env } = anchorEnv('grace', { ANCHOR_GRACE_SECONDS: '60' });
     const t = await tenantWithCheckpoints(30, 30);

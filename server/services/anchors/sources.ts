@@ -37,7 +37,7 @@ export const RETENTION_RECORD_SOURCE: AnchorSource = {
  * tenants, or all), and the checkpoints just sealed whatever the bookkeeping
  * says, so a tail sealed again under numbers already anchored is refused at once.
  */
-export function anchorEverything(sql: Sql, env: Env, tenantIds?: string[], justSealed: SignedCheckpoint[] = []): Promise<AnchorSummary> {
+export function anchorEverything(sql: Sql, env: Env, tenantIds?: string[], justSealed: SignedCheckpoint[] = [], options: { timestamps?: boolean } = {}): Promise<AnchorSummary> {
   const fresh = justSealed.map((c) => ({ kind: 'checkpoint' as const, tenant_id: c.tenant_id, number: c.number }));
-  return anchorPending(sql, env, [CHECKPOINT_SOURCE, RETENTION_RECORD_SOURCE], tenantIds, fresh);
+  return anchorPending(sql, env, [CHECKPOINT_SOURCE, RETENTION_RECORD_SOURCE], tenantIds, fresh, options);
 }
