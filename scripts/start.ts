@@ -18,6 +18,7 @@ import { connect } from '@/supabase/functions/_shared/db.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { migrate } from '@/server/db/migrate.ts';
 import { dataPath, openDatabase } from '@/server/db/open.ts';
+import { configuredArchiveUrl } from '@/server/archive/storage.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
 import { startEdgeFunctions } from '@/server/functions.ts';
@@ -78,6 +79,9 @@ async function main() {
   const releaseLock = embeddedDefault ? await claimServerLock(env) : async () => {};
   const database = await openDatabase(env, log, { adopt: true }).catch((err) => fail(`cannot open the database: ${(err as Error).message}`));
   process.env.DATABASE_URL = database.url;
+  // The request handlers see DATABASE_URL from here on: name the embedded store's archive (and anchor) location
+  // for them too, as the background jobs resolve it.
+  if (embeddedDefault && !env.ARCHIVE_URL) process.env.ARCHIVE_URL = configuredArchiveUrl(env)!;
 
   const sql = connect(database.url, { max: 2, prepare: env.DB_PREPARE, applicationName: 'oms-audit-maintenance' });
   const applied = await migrate(sql, { log }).catch((err) => fail(`migrations failed: ${(err as Error).message}`));
