@@ -80,7 +80,9 @@ export async function checkAnchored<T>(
   if (!storage) return result;
   const settings = anchorSettings(env);
   Object.assign(result.report, { configured: true, location: settings.url });
-  const { objects, tokens } = await listAnchored(storage, kind.kind, tenantId);
+  const { objects, tokens } = await listAnchored(storage, kind.kind, tenantId).catch((err: Error) => {
+    throw new Error(`the anchors at ${settings.url} cannot be read, so the trail cannot be checked against them: ${err.message}`);
+  });
   result.report.anchored_head = objects.length ? objects[objects.length - 1]! : null;
   const graceEnd = now.getTime() - settings.graceSeconds * 1000;
   const find = (f: AnchorFinding) => result.findings.push(f);
