@@ -1,9 +1,19 @@
 /** The oms-audit command, run as a real process. */
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
 import { call, event } from '@/test/fixtures.ts';
-import { runOmsAudit } from '@/test/cli.ts';
 
-const runCli = runOmsAudit;
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/oms-audit.mjs', ...args], { env: { ...process.env, DATABASE_URL: inject('databaseUrl'), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 describe('oms-audit CLI', () => {
   it('creates a tenant and a key that the API accepts, and revokes it', async () => {

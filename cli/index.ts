@@ -2,7 +2,7 @@
  * oms-audit CLI. Honours DATABASE_URL / OMS_AUDIT_DATA_DIR like the server and
  * works while the server runs (it reuses the running embedded PostgreSQL).
  * With --json every command prints one JSON object on stdout.
- * Exit codes: 0 success, 1 failure (verify: tampering found; monitor: fork or rollback), 2 usage error or database (monitor: server) unreachable.
+ * Exit codes: 0 success, 1 failure (verify: tampering found), 2 usage error or database unreachable.
  */
 import { parseArgs } from 'node:util';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
@@ -11,7 +11,7 @@ import { parseEnv } from '@/server/env.ts';
 import { openDatabase } from '@/server/db/open.ts';
 import { migrate } from '@/server/db/migrate.ts';
 import { COMMANDS } from './commands.ts';
-import type { CommandContext } from './command.ts';
+import type { Command, CommandContext } from './command.ts';
 import { UsageError } from './usage-error.ts';
 
 const line = (c: (typeof COMMANDS)[number]) => {
@@ -62,13 +62,9 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   let sql: Sql | undefined;
   let stopDatabase = async () => {};
   const json = values.json === true;
+  if (command.runOffline) return runOffline(command, values, positionals, json, io);
   try {
     const env = parseEnv(process.env);
-    if (command.runOffline) {
-      const result = await command.runOffline({ env, values, positionals });
-      io.out(json ? JSON.stringify(result.json) : result.text);
-      return result.exitCode ?? 0;
-    }
     const opened = await openDatabase(env, () => {});
     if (opened.embedded?.owned) stopDatabase = () => opened.embedded!.stop();
     sql = connect(opened.url, { max: 4, prepare: env.DB_PREPARE, applicationName: 'oms-audit-cli' });
@@ -91,5 +87,23 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   } finally {
     await sql?.end({ timeout: 5 });
     await stopDatabase();
+  }
+}
+
+/** A command that needs no database (e.g. `monitor`, on a customer's machine): nothing is opened or migrated. */
+async function runOffline(command: Command, values: Record<string, string | boolean | undefined>, positionals: string[], json: boolean, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  try {
+    const result = await command.runOffline!({ env: parseEnv(process.env), values, positionals });
+    io.out(json ? JSON.stringify(result.json) : result.text);
+    return result.exitCode ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const message = (err as Error).message ?? String(err);
+    if (json) io.out(JSON.stringify({ error: { code: 'error', message } }));
+    io.err(`oms-audit: ${message}`);
+    return 1;
   }
 }

@@ -18,9 +18,9 @@ import { connect } from '@/supabase/functions/_shared/db.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { migrate } from '@/server/db/migrate.ts';
 import { dataPath, openDatabase } from '@/server/db/open.ts';
-import { configuredArchiveUrl } from '@/server/archive/storage.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
+import { configuredArchiveUrl } from '@/server/archive/storage.ts';
 import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
 import { serveSingleEvent } from '@/server/http/single-event.ts';
@@ -74,14 +74,14 @@ async function main() {
   }
   (process.env as Record<string, string>).NODE_ENV = dev ? 'development' : 'production';
   process.env.NEXT_TELEMETRY_DISABLED ??= '1';
+  // The request handlers will see DATABASE_URL: name the embedded store's archive (and anchor) location for them
+  // as the background jobs resolve it, so the console checks the same anchors the sealer writes.
+  if (!env.DATABASE_URL && !env.ARCHIVE_URL) process.env.ARCHIVE_URL = configuredArchiveUrl(env)!;
 
   const embeddedDefault = !env.DATABASE_URL;
   const releaseLock = embeddedDefault ? await claimServerLock(env) : async () => {};
   const database = await openDatabase(env, log, { adopt: true }).catch((err) => fail(`cannot open the database: ${(err as Error).message}`));
   process.env.DATABASE_URL = database.url;
-  // The request handlers see DATABASE_URL from here on: name the embedded store's archive (and anchor) location
-  // for them too, as the background jobs resolve it.
-  if (embeddedDefault && !env.ARCHIVE_URL) process.env.ARCHIVE_URL = configuredArchiveUrl(env)!;
 
   const sql = connect(database.url, { max: 2, prepare: env.DB_PREPARE, applicationName: 'oms-audit-maintenance' });
   const applied = await migrate(sql, { log }).catch((err) => fail(`migrations failed: ${(err as Error).message}`));

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealTenant } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
-import { runOmsAudit } from '@/test/cli.ts';
+import { runCli } from '@/test/cli.ts';
 import { baseUrl, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 import { cutOffTail } from '@/test/tamper.ts';
 import { MONITOR_STATE_FORMAT, monitorCheckpoints, type MonitorState } from './monitor.ts';
@@ -29,7 +29,7 @@ async function write(t: TestTenant, n: number) {
   return sealTenant(testSql(), t.id, signer());
 }
 
-const monitor = (t: TestTenant, state: string, pin: string[]) => runOmsAudit(['monitor', '--url', baseUrl(), '--key', t.readKey, '--state', state, ...pin, '--json']);
+const monitor = (t: TestTenant, state: string, pin: string[]) => runCli(['monitor', '--url', baseUrl(), '--key', t.readKey, '--state', state, ...pin, '--json']);
 const outcome = (run: { stdout: string }) => JSON.parse(run.stdout) as { ok: boolean; outcome: string; checkpoint: number | null; message: string };
 
 describe('oms-audit monitor', () => {
@@ -67,7 +67,7 @@ describe('oms-audit monitor', () => {
     run = await monitor(t, state, []);
     expect(run.code).toBe(1);
     expect(outcome(run)).toMatchObject({ ok: false, outcome: 'fork', checkpoint: 3, message: expect.stringContaining('the history was rewritten and signed again') });
-    run = await runOmsAudit(['monitor', '--url', baseUrl(), '--key', t.readKey, '--state', state]);
+    run = await runCli(['monitor', '--url', baseUrl(), '--key', t.readKey, '--state', state]);
     expect(run.stdout).toMatch(/^ALERT fork: the server's checkpoint 3 /);
   });
 

@@ -1,14 +1,8 @@
-/** Runs the oms-audit command as a real process (bin/oms-audit.mjs) against the test database. */
+/** The oms-audit command as a real process against the test database. */
 import { spawn } from 'node:child_process';
 import { inject } from 'vitest';
 
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export function runOmsAudit(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['bin/oms-audit.mjs', ...args], { env: { ...process.env, DATABASE_URL: inject('databaseUrl'), ...env } });
     let stdout = '';

@@ -21,7 +21,7 @@ import { listCheckpoints, sealTenant } from '@/server/services/integrity/checkpo
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
 import { integrityStatus } from '@/server/services/integrity/status.ts';
 import { verifyTenant } from '@/server/services/integrity/verify.ts';
-import { runOmsAudit } from '@/test/cli.ts';
+import { runCli } from '@/test/cli.ts';
 import { event, newTenant, testSql } from '@/test/fixtures.ts';
 import { asSuperuser, cutOffTail } from '@/test/tamper.ts';
 import { startTsa, type TestTsa } from '@/test/tsa.ts';
@@ -117,7 +117,7 @@ describe('anchoring checkpoints outside the database', () => {
     ]);
 
     // The command a person runs says the same, and exits 1.
-    const cli = await runOmsAudit(['verify', '--tenant', t.id], vars);
+    const cli = await runCli(['verify', '--tenant', t.id], vars);
     expect(cli.code, cli.stderr).toBe(1);
     expect(cli.stdout).toMatch(/TAMPERING FOUND/);
     expect(cli.stdout).toMatch(/anchor\s+checkpoint 3 seq 61 the database ends at checkpoint 2/);
