@@ -54,7 +54,7 @@ describe('oms-audit monitor', () => {
     expect(outcome(run)).toMatchObject({ ok: true, outcome: 'unchanged', checkpoint: 3 });
 
     // The database owner cuts the last two checkpoints off: the server now serves a shorter trail.
-    await cutOffTail(testSql(), t.id, 1);
+    await cutOffTail(t.id, 1);
     run = await monitor(t, state, []);
     expect(run.code).toBe(1);
     expect(outcome(run)).toMatchObject({ ok: false, outcome: 'rollback', checkpoint: 3, message: expect.stringContaining("the server's newest checkpoint is 1, behind checkpoint 3") });

@@ -22,6 +22,10 @@ import { freePort } from './ports.ts';
 export interface RetentionDb {
   url: string;
   sql: Sql;
+  /** The database as its superuser: for tests that play an attacker with every database right. */
+  admin: Sql;
+  /** Applies the migrations left out by `migratedBefore` (an upgrade). */
+  migrateRest(): Promise<void>;
   dir: string;
   env(extra?: Record<string, string>): Env;
   drop(): Promise<void>;
@@ -50,6 +54,8 @@ export async function retentionDatabase(options: { migratedBefore?: string } = {
   return {
     url: url.toString(),
     sql,
+    admin: sql,
+    migrateRest: async () => void (await migrate(sql)),
     dir,
     env: (extra = {}) =>
       parseEnv({ DATABASE_URL: url.toString(), OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1', ...extra }),

@@ -23,7 +23,7 @@ import { integrityStatus } from '@/server/services/integrity/status.ts';
 import { verifyTenant } from '@/server/services/integrity/verify.ts';
 import { runCli } from '@/test/cli.ts';
 import { event, newTenant, testSql } from '@/test/fixtures.ts';
-import { asSuperuser, cutOffTail } from '@/test/tamper.ts';
+import { asSuperuser, cutOffTail, superuserSql } from '@/test/tamper.ts';
 import { startTsa, type TestTsa } from '@/test/tsa.ts';
 import { anchorKeys, checkpointObject } from './format.ts';
 import { anchorEverything } from './sources.ts';
@@ -103,7 +103,7 @@ describe('anchoring checkpoints outside the database', () => {
     const { env, vars } = anchorEnv('cut');
     const t = await tenantWithCheckpoints(120, 30);
     await anchorEverything(testSql(), env, [t.id]);
-    await cutOffTail(testSql(), t.id, 2);
+    await cutOffTail(t.id, 2);
 
     // The database alone looks intact: that is the attack.
     const blind = await verifyTenant(testSql(), t.id, { keys: trustedKeys(), record: false });
@@ -127,7 +127,7 @@ describe('anchoring checkpoints outside the database', () => {
     const { env } = anchorEnv('resealed');
     const t = await tenantWithCheckpoints(90, 30);
     await anchorEverything(testSql(), env, [t.id]);
-    await cutOffTail(testSql(), t.id, 1);
+    await cutOffTail(t.id, 1);
     await addEvents(t.id, 45);
     const resealed = await sealTenant(testSql(), t.id, signer(), { maxEvents: 30 });
     expect(resealed.map((c) => c.number)).toEqual([2, 3]);
@@ -152,7 +152,7 @@ describe('anchoring checkpoints outside the database', () => {
     const forged = { ...second!, sealed_at: '2020-01-01T00:00:00.000000Z' };
     const hash = checkpointHash(forged);
     const signature = signer().sign(checkpointBytes(forged));
-    await asSuperuser(testSql(), [
+    await asSuperuser(superuserSql(), [
       `update oms_audit.checkpoints set sealed_at = '${forged.sealed_at}', checkpoint_hash = decode('${hash}', 'hex'), signature = decode('${signature}', 'base64') where tenant_id = '${t.id}' and number = 2`,
     ]);
     const report = await verify(t.id, env);

@@ -65,7 +65,7 @@ describe('anchors on S3', () => {
     const intact = await verifyTenant(testSql(), t.id, { keys: trustedKeys(), record: false, env });
     expect(intact).toMatchObject({ ok: true, anchors: { checkpoints: { location: `${s3.env.ARCHIVE_URL}/anchors`, anchored_head: 3, anchors_checked: 3, timestamps_checked: 3 } } });
 
-    await cutOffTail(testSql(), t.id, 1);
+    await cutOffTail(t.id, 1);
     const cut = await verifyTenant(testSql(), t.id, { keys: trustedKeys(), record: false, env });
     expect(cut.problems).toEqual([expect.objectContaining({ kind: 'anchor', checkpoint: 2, seq: 26, detail: expect.stringContaining('checkpoints 2–3 are anchored') })]);
   });

@@ -170,7 +170,7 @@ describe('export bundles against a checkpoint known from before', () => {
     expect((await verify(same, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).code).toBe(0);
 
     // The operator cuts the history back and seals a different one with the real key: bundles of it are signed and complete, but not the known history.
-    await cutOffTail(testSql(), t.id, known.number - 1);
+    await cutOffTail(t.id, known.number - 1);
     await post(6);
     await post(2);
     const forked = await download('format=csv', t.readKey);

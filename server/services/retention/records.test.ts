@@ -11,7 +11,6 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
-import { migrate } from '@/server/db/migrate.ts';
 import { trustedKeys, signer, type Signer } from '@/server/services/integrity/signing-key.ts';
 import { verifyTenant } from '@/server/services/integrity/verify.ts';
 import { listEvents } from '@/server/services/query.ts';
@@ -24,8 +23,6 @@ import { partsOf } from './parts.ts';
 import { setPolicy } from './policy.ts';
 import { issueRecord, listRecords, partOfRecord, type SignedRecord } from './records.ts';
 import { runRetention } from './run.ts';
-
-const RECORD_TRIGGERS = [{ table: 'oms_audit.retention_records', triggers: ['retention_records_append_only', 'retention_records_no_truncate'] }];
 
 let db: RetentionDb;
 let ctx: RetentionContext;
@@ -69,8 +66,8 @@ describe('retention records', () => {
 
   it('a fake expiry — the catalog says expired and the rows are deleted — is reported as missing, and no retention run legitimises it', async () => {
     const t = await tenantWithHistory(db.sql, 'fake-expiry', [2, 1], 5);
-    const [range] = await db.sql`select min(seq)::int as lo, max(seq)::int as hi from public.audit_events where tenant_id = ${t.id} and occurred_at < ${month(1)}::timestamptz`;
-    await asSuperuser(db.sql, [
+    const [range] = await db.admin`select min(seq)::int as lo, max(seq)::int as hi from public.audit_events where tenant_id = ${t.id} and occurred_at < ${month(1)}::timestamptz`;
+    await asSuperuser(db.admin, [
       `insert into oms_audit.archive_parts (tenant_id, month, part, state, storage_url, data_key, manifest_key, row_count, min_seq, max_seq, seq_sum, data_sha256, manifest_sha256, dropped_at, expired_at)
        values ('${t.id}', '${month(2)}', 1, 'expired', 'file:///nowhere', 'gone.parquet', 'gone.json', 5, ${range!.lo}, ${range!.hi}, 15, '${'ab'.repeat(32)}', '${'cd'.repeat(32)}', now(), now())`,
       `delete from public.audit_events where tenant_id = '${t.id}' and occurred_at < '${month(1)}'`,
@@ -88,7 +85,7 @@ describe('retention records', () => {
     const t = await tenantWithHistory(db.sql, 'state-edit', [20], 6);
     expect((await runRetention(ctx)).problems).toEqual([]);
     const [part] = await partsOf(db.sql, { tenantId: t.id, month: month(20) });
-    await asSuperuser(db.sql, [`update oms_audit.archive_parts set state = 'expired', expired_at = now() where tenant_id = '${t.id}'`]);
+    await asSuperuser(db.admin, [`update oms_audit.archive_parts set state = 'expired', expired_at = now() where tenant_id = '${t.id}'`]);
     expect(await verify(t.id)).toMatchObject({ ok: true, archived_events_checked: 6, expired_events: 0 });
 
     await rm(path.join(db.dir, 'archive', part!.data_key), { force: true });
@@ -101,7 +98,7 @@ describe('retention records', () => {
   it("an edited database copy of a record is reported and the anchored one stands; a forged or premature expiry record accounts for nothing", async () => {
     const t = await tenantWithHistory(db.sql, 'record-edit', [22], 4);
     expect((await runRetention(ctx)).problems).toEqual([]);
-    await asSuperuser(db.sql, [`update oms_audit.retention_records set body = replace(body, '"kind":"archived"', '"kind":"expired"') where tenant_id = '${t.id}'`], RECORD_TRIGGERS);
+    await asSuperuser(db.admin, [`update oms_audit.retention_records set body = replace(body, '"kind":"archived"', '"kind":"expired"') where tenant_id = '${t.id}'`]);
     let report = await verify(t.id);
     expect(report.archived_events_checked).toBe(4);
     expect(report.problems).toEqual([
@@ -143,7 +140,7 @@ describe('retention records', () => {
     const run = await runRetention(blockedCtx);
     expect(run.archived.find((a) => a.month === month(25))).toMatchObject({ outcome: 'failed', rows_dropped: 0 });
     expect(run.problems.join('\n')).toMatch(/retention record is not anchored yet, so the month is kept/);
-    expect((await db.sql`select count(*)::int as n from public.audit_events where tenant_id = ${t.id} and source = 'seed'`)[0]!.n).toBe(3);
+    expect((await db.admin`select count(*)::int as n from public.audit_events where tenant_id = ${t.id} and source = 'seed'`)[0]!.n).toBe(3);
 
     expect((await runRetention(ctx)).problems).toEqual([]);
     expect((await partsOf(db.sql, { tenantId: t.id }))[0]!.state).toBe('dropped');
@@ -163,21 +160,21 @@ describe('upgrading a deployment whose months were archived and expired before r
     await addEvents(old.sql, tenant.id, 20, 7);
     await addEvents(old.sql, tenant.id, 1, 2);
     // What the earlier release left after expiring month 40: its catalog row, its events gone from PostgreSQL.
-    const [range] = await old.sql`select min(seq)::int as lo, max(seq)::int as hi from public.audit_events where tenant_id = ${tenant.id} and occurred_at < ${month(39)}::timestamptz`;
-    await asSuperuser(old.sql, [
+    const [range] = await old.admin`select min(seq)::int as lo, max(seq)::int as hi from public.audit_events where tenant_id = ${tenant.id} and occurred_at < ${month(39)}::timestamptz`;
+    await asSuperuser(old.admin, [
       `insert into oms_audit.archive_parts (tenant_id, month, part, state, storage_url, data_key, manifest_key, row_count, min_seq, max_seq, seq_sum, data_sha256, manifest_sha256, written_at, verified_at, dropped_at, expired_at)
        values ('${tenant.id}', '${month(40)}', 1, 'expired', 'file://${old.dir}/archive', 'tenant_id=${tenant.id}/month=${monthLabel(40)}/part-0001.parquet', 'tenant_id=${tenant.id}/month=${monthLabel(40)}/part-0001.manifest.json',
                5, ${range!.lo}, ${range!.hi}, 15, '${'ef'.repeat(32)}', '${'01'.repeat(32)}', now(), now(), now(), now())`,
       `delete from public.audit_events where tenant_id = '${tenant.id}' and occurred_at < '${month(39)}'`,
     ]);
 
-    await migrate(old.sql);
-    expect(await old.sql`select tenant_id, month::text as month, part from oms_audit.expired_before_records`).toEqual([{ tenant_id: tenant.id, month: month(40), part: 1 }]);
+    await old.migrateRest();
+    expect(await old.admin`select tenant_id, month::text as month, part from oms_audit.expired_before_records`).toEqual([{ tenant_id: tenant.id, month: month(40), part: 1 }]);
 
     // Month 20 archived and dropped, then stripped of its record, as the earlier release would have left it.
     const oldCtx = await retentionContext(old.sql, old.env(), { actor: 'test-upgrade' });
     expect((await runRetention(oldCtx)).problems).toEqual([]);
-    await asSuperuser(old.sql, [`delete from oms_audit.retention_records`, `delete from oms_audit.anchor_progress where kind = 'retention_record'`], RECORD_TRIGGERS);
+    await asSuperuser(old.admin, [`delete from oms_audit.retention_records`, `delete from oms_audit.anchor_progress where kind = 'retention_record'`]);
     await rm(path.join(old.dir, 'archive', 'anchors', `tenant_id=${tenant.id}`, 'retention-records'), { recursive: true, force: true });
     const before = await verifyTenant(old.sql, tenant.id, { keys: trustedKeys(), record: false, env: old.env() });
     expect(before.problems.filter((p) => p.kind === 'missing')).toHaveLength(5 + 7);
@@ -196,9 +193,11 @@ describe('upgrading a deployment whose months were archived and expired before r
 
     // From now on an expiry the catalog claims, without a record, is not attested: it is missing.
     await addEvents(old.sql, tenant.id, 30, 4);
-    await asSuperuser(old.sql, [`delete from public.audit_events where tenant_id = '${tenant.id}' and source = 'seed' and occurred_at >= '${month(30)}' and occurred_at < '${month(29)}'`]);
-    await old.sql`insert into oms_audit.archive_parts (tenant_id, month, part, state, storage_url, data_key, manifest_key, row_count, min_seq, max_seq, dropped_at, expired_at)
-      values (${tenant.id}, ${month(30)}, 1, 'expired', 'file:///x', 'k', 'm', 4, 1, 100, now(), now())`;
+    await asSuperuser(old.admin, [`delete from public.audit_events where tenant_id = '${tenant.id}' and source = 'seed' and occurred_at >= '${month(30)}' and occurred_at < '${month(29)}'`]);
+    await asSuperuser(old.admin, [
+      `insert into oms_audit.archive_parts (tenant_id, month, part, state, storage_url, data_key, manifest_key, row_count, min_seq, max_seq, dropped_at, expired_at)
+       values ('${tenant.id}', '${month(30)}', 1, 'expired', 'file:///x', 'k', 'm', 4, 1, 100, now(), now())`,
+    ]);
     expect((await runRetention(oldCtx)).problems).toEqual([]);
     const later = await verifyTenant(old.sql, tenant.id, { keys: trustedKeys(), record: false, env: old.env() });
     expect(later.problems.filter((p) => p.kind === 'missing')).toHaveLength(4);
