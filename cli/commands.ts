@@ -8,6 +8,7 @@ import { tenantCommands } from './commands/tenants.ts';
 import { userCommands } from './commands/users.ts';
 import { exportCommands } from './commands/exports.ts';
 import { streamCommands } from './commands/streams.ts';
+import { monitorCommands } from './commands/monitor.ts';
 
 export const COMMANDS: Command[] = [
   ...databaseCommands,
@@ -18,4 +19,5 @@ export const COMMANDS: Command[] = [
   ...userCommands,
   ...exportCommands,
   ...streamCommands,
+  ...monitorCommands,
 ];

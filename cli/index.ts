@@ -15,7 +15,7 @@ import { openDatabase } from '@/server/db/open.ts';
 import { DatabaseSetupError, migrateAsOwner, ownerConnection, prepareDatabase } from '@/server/db/prepare.ts';
 import { sweepScratch } from '@/server/scratch.ts';
 import { COMMANDS } from './commands.ts';
-import type { CommandContext } from './command.ts';
+import type { Command, CommandContext } from './command.ts';
 import { UsageError } from './usage-error.ts';
 
 const line = (c: (typeof COMMANDS)[number]) => {
@@ -67,6 +67,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   let sql: Sql | undefined;
   let stopDatabase = async () => {};
   const json = values.json === true;
+  if (command.runOffline) return runOffline(command, values, positionals, json, io);
   try {
     const env = parseEnv(process.env);
     await sweepScratch(env);
@@ -81,7 +82,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
       applied = await prepareDatabase(opened, sql, env, (line) => io.err(`oms-audit: ${line}`));
     }
     const ctx: CommandContext = { sql, env, values, positionals, appliedMigrations: applied };
-    const result = await command.run(ctx);
+    const result = await command.run!(ctx);
     io.out(json ? JSON.stringify(result.json) : result.text);
     return result.exitCode ?? 0;
   } catch (err) {
@@ -98,5 +99,23 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   } finally {
     await sql?.end({ timeout: 5 });
     await stopDatabase();
+  }
+}
+
+/** A command that needs no database (e.g. `monitor`, on a customer's machine): nothing is opened or migrated. */
+async function runOffline(command: Command, values: Record<string, string | boolean | undefined>, positionals: string[], json: boolean, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  try {
+    const result = await command.runOffline!({ env: parseEnv(process.env), values, positionals });
+    io.out(json ? JSON.stringify(result.json) : result.text);
+    return result.exitCode ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const message = (err as Error).message ?? String(err);
+    if (json) io.out(JSON.stringify({ error: { code: 'error', message } }));
+    io.err(`oms-audit: ${message}`);
+    return 1;
   }
 }

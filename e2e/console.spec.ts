@@ -314,6 +314,9 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Integrity');
   const keyId = (await page.getByTitle('SHA-256 of the public key (DER)').textContent())!.trim();
   expect(keyId).toMatch(/^[0-9a-f]{64}$/);
+  // The fingerprint a customer pins their own monitor to, with the command to run.
+  await expect(page.getByTestId('monitor-command')).toContainText(`--fingerprint ${keyId}`);
+  await expect(page.getByTestId('anchor-state')).toContainText('Checkpoints anchored through');
   await page.getByRole('button', { name: 'Verify now' }).click();
   await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
   await expect(page.getByTestId('verification-result')).toHaveText('Intact');

@@ -23,6 +23,7 @@ import { DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
 import { sweepScratch } from '@/server/scratch.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
+import { configuredArchiveUrl } from '@/server/archive/storage.ts';
 import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
 import { serveSingleEvent } from '@/server/http/single-event.ts';
@@ -76,6 +77,9 @@ async function main() {
   }
   (process.env as Record<string, string>).NODE_ENV = dev ? 'development' : 'production';
   process.env.NEXT_TELEMETRY_DISABLED ??= '1';
+  // The request handlers will see DATABASE_URL: name the embedded store's archive (and anchor) location for them
+  // as the background jobs resolve it, so the console checks the same anchors the sealer writes.
+  if (!env.DATABASE_URL && !env.ARCHIVE_URL) process.env.ARCHIVE_URL = configuredArchiveUrl(env)!;
 
   const embeddedDefault = !env.DATABASE_URL;
   const releaseLock = embeddedDefault ? await claimServerLock(env) : async () => {};

@@ -90,6 +90,17 @@ const schema = z.object({
   ARCHIVE_S3_FORCE_PATH_STYLE: bool(false),
   /** Write archives under S3 Object Lock (compliance mode): auto = when the bucket has Object Lock enabled. */
   ARCHIVE_S3_OBJECT_LOCK: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** Where signed checkpoints and retention records are anchored (write-once objects); default: <archive location>/anchors. */
+  ANCHOR_URL: z
+    .string()
+    .regex(/^(file:\/\/\/.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?)$/, 'must be file:///absolute/path or s3://bucket[/prefix]')
+    .optional(),
+  /** An RFC 3161 time-stamp authority: each anchored checkpoint and retention record is time-stamped by it. */
+  ANCHOR_TSA_URL: z.url({ error: 'must be a URL' }).optional(),
+  /** PEM certificate(s) of the time-stamp authority or its CA; tokens signed under any other are refused. Required with ANCHOR_TSA_URL. */
+  ANCHOR_TSA_CA_FILE: z.string().optional(),
+  /** How long a sealed checkpoint or issued record may wait for its anchor before verification reports it. */
+  ANCHOR_GRACE_SECONDS: int(600, 1),
   /** Operator floor: no tenant may set a total retention shorter than this. */
   RETENTION_MIN_TOTAL_YEARS: int(6, 1),
   /** Minutes between the server's retention runs (archive, verify, drop, expire); 0 turns them off. */
@@ -150,6 +161,9 @@ const schema = z.object({
   }
   // A link in a mail must not be built from a request's Host header (an attacker chooses it).
   if (env.SMTP_URL && !env.PUBLIC_URL) ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'is required when SMTP_URL is set (the address in invitation mails)' });
+  if (env.ANCHOR_TSA_URL && !env.ANCHOR_TSA_CA_FILE) {
+    ctx.addIssue({ code: 'custom', path: ['ANCHOR_TSA_CA_FILE'], message: 'is required with ANCHOR_TSA_URL: the certificate(s) that time-stamp tokens must chain to' });
+  }
 });
 
 export type Env = z.output<typeof schema>;

@@ -5,7 +5,7 @@
  * S3-compatible server on loopback.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
@@ -13,7 +13,7 @@ import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shar
 import { parseBatch, type AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
-import { migrate } from '@/server/db/migrate.ts';
+import { migrate, readMigrations } from '@/server/db/migrate.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { streamEvents } from '@/server/services/event-stream.ts';
 import { createTenant } from '@/server/services/tenants.ts';
@@ -26,6 +26,8 @@ export interface RetentionDb {
   sql: Sql;
   /** As the superuser, for tests that play an attacker with database rights. */
   admin: Sql;
+  /** Applies the migrations left out by `migratedBefore` (an upgrade), as the owner. */
+  migrateRest(): Promise<void>;
   dir: string;
   env(extra?: Record<string, string>): Env;
   drop(): Promise<void>;
@@ -38,22 +40,40 @@ function inDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-/** A fresh database owned by oms_audit_owner and migrated as it, and a scratch folder, removed by drop(). */
-export async function retentionDatabase(): Promise<RetentionDb> {
+/**
+ * A fresh database owned by oms_audit_owner and migrated as it, and a scratch folder, removed by drop().
+ * `migratedBefore`: apply only the migrations older than this version (an upgrade test migrates the rest itself).
+ */
+export async function retentionDatabase(options: { migratedBefore?: string } = {}): Promise<RetentionDb> {
   const name = `oms_retention_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const server = connect(inject('adminDatabaseUrl'), { max: 1 });
   await server.unsafe(`create database ${name} owner oms_audit_owner`);
-  const owner = connect(inDatabase(inject('ownerDatabaseUrl'), name), { max: 1 });
-  await migrate(owner);
-  await owner.end();
+  const ownerUrl = inDatabase(inject('ownerDatabaseUrl'), name);
+  const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-retention-'));
+  const asOwner = async (migrationsDir?: string) => {
+    const owner = connect(ownerUrl, { max: 1 });
+    try {
+      await migrate(owner, migrationsDir ? { dir: migrationsDir } : {});
+    } finally {
+      await owner.end();
+    }
+  };
+  if (options.migratedBefore) {
+    const older = path.join(dir, 'migrations-before');
+    await mkdir(older);
+    for (const f of (await readMigrations()).filter((m) => m.version < options.migratedBefore!)) await writeFile(path.join(older, f.file), f.sql);
+    await asOwner(older);
+  } else {
+    await asOwner();
+  }
   const url = inDatabase(inject('databaseUrl'), name);
   const sql = connect(url, { max: 6, applicationName: 'oms-audit-retention-test' });
   const admin = connect(inDatabase(inject('adminDatabaseUrl'), name), { max: 2, applicationName: 'oms-audit-retention-test-admin' });
-  const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-retention-'));
   return {
     url,
     sql,
     admin,
+    migrateRest: () => asOwner(),
     dir,
     env: (extra = {}) =>
       parseEnv({ DATABASE_URL: url, OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1', ...extra }),

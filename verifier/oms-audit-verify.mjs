@@ -2111,7 +2111,30 @@ async function* readRows(file, manifest) {
     yield row;
   }
 }
-async function verifyBundle(dir, trusted) {
+function readKnownCheckpoint(file) {
+  const json = JSON.parse(readFileSync(file, "utf8"));
+  return json.format === "oms-audit-monitor-state" ? json.checkpoint : json;
+}
+function knownCheckpointProblems(checkpoints, known, trusted, tenantId) {
+  if (known.tenant_id !== tenantId) return [`the known checkpoint ${known.number} belongs to another tenant`];
+  if (checkpointHash(known) !== known.hash || known.key_id !== keyIdOf(trusted) || !verifySignature(null, checkpointBytes(known), trusted, Buffer.from(known.signature, "base64"))) {
+    return [`the known checkpoint ${known.number} is not a checkpoint signed by the trusted key`];
+  }
+  const first = checkpoints[0];
+  const last = checkpoints[checkpoints.length - 1];
+  if (!first || !last) return [`the bundle holds no checkpoint to compare with the known checkpoint ${known.number}`];
+  const same = checkpoints.find((c) => c.number === known.number);
+  if (same) {
+    return same.hash === known.hash ? [] : [`the bundle's checkpoint ${known.number} (hash ${same.hash}) is not the known checkpoint ${known.number} (hash ${known.hash}): the bundle comes from a different, re-signed history`];
+  }
+  if (first.number === known.number + 1) {
+    return first.prev_hash === known.hash ? [] : [`the bundle's checkpoint ${first.number} does not follow the known checkpoint ${known.number}: the bundle comes from a different history`];
+  }
+  return [
+    known.number > last.number ? `the bundle's chain ends at checkpoint ${last.number}, before the known checkpoint ${known.number}: it cannot be shown to be the same history (export again, or use an earlier known checkpoint)` : `the bundle's chain starts at checkpoint ${first.number}, after the known checkpoint ${known.number}: it cannot be shown to be the same history`
+  ];
+}
+async function verifyBundle(dir, trusted, options = {}) {
   const failures = new Failures();
   const read = (name) => readFileSync(path.join(dir, name), "utf8");
   const trustedId = keyIdOf(trusted);
@@ -2137,6 +2160,7 @@ async function verifyBundle(dir, trusted) {
     }
     if (!prev && c.number === 1 && c.prev_hash !== GENESIS_HASH) failures.add("checkpoint 1 does not start the chain");
   });
+  if (options.known) for (const problem of knownCheckpointProblems(checkpoints, options.known, trusted, manifest.tenant_id)) failures.add(problem);
   const byNumber = new Map(checkpoints.map((c) => [c.number, c]));
   const covering = (seq) => {
     let lo = 0;
@@ -2228,15 +2252,17 @@ async function verifyBundle(dir, trusted) {
   return { ok: failures.list.length === 0, rows, checkpoints: checkpoints.length, problems: failures.list };
 }
 function usage() {
-  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
+  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
   process.exit(2);
 }
 async function main(argv2) {
   let keyFile;
   let fingerprint;
   let dir;
+  let knownFile;
   for (let i = 0; i < argv2.length; i++) {
     if (argv2[i] === "--public-key") keyFile = argv2[++i];
+    else if (argv2[i] === "--known-checkpoint") knownFile = argv2[++i];
     else if (argv2[i] === "--fingerprint") fingerprint = argv2[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
     else dir = argv2[i];
   }
@@ -2252,10 +2278,13 @@ async function main(argv2) {
     }
   }
   const started = performance.now();
-  const result = await verifyBundle(dir, key);
+  const known = knownFile ? readKnownCheckpoint(knownFile) : void 0;
+  const result = await verifyBundle(dir, key, { known });
   const seconds = (performance.now() - started) / 1e3;
   if (result.ok) {
-    console.log(`VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}\u2026) in ${seconds.toFixed(1)} s`);
+    console.log(
+      `VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}\u2026)` + (known ? `, consistent with the known checkpoint ${known.number}` : "") + ` in ${seconds.toFixed(1)} s`
+    );
     return 0;
   }
   console.log(`FAILED: ${result.problems.length} problem(s)`);

@@ -13,7 +13,7 @@ export const integrityRouter = router({
   status: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
     .output(statusOutput)
-    .query(async ({ ctx }) => ({ ...(await integrityStatus(ctx.sql, ctx.claims.tenant_id)), key_id: signer().keyId })),
+    .query(async ({ ctx }) => ({ ...(await integrityStatus(ctx.sql, ctx.claims.tenant_id, env())), key_id: signer().keyId })),
 
   proof: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })

@@ -11,8 +11,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
-import { keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
-import { baseUrl, call, event, newTenant, type TestTenant } from '@/test/fixtures.ts';
+import { keyIdOf, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
+import { baseUrl, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { cutOffTail } from '@/test/tamper.ts';
+import { latestCheckpoint, sealTenant } from './checkpoints.ts';
+import { signer } from './signing-key.ts';
 import { unzipTo } from '@/test/unzip.ts';
 
 const run = promisify(execFile);
@@ -28,8 +31,8 @@ async function unzip(bytes: Buffer): Promise<string> {
   return unzipTo(`${into}.zip`, into);
 }
 
-async function download(query: string): Promise<string> {
-  const res = await fetch(`${baseUrl()}/api/v1/audit/events/export?bundle=true&${query}`, { headers: { authorization: `Bearer ${tenant.readKey}` } });
+async function download(query: string, key = tenant.readKey): Promise<string> {
+  const res = await fetch(`${baseUrl()}/api/v1/audit/events/export?bundle=true&${query}`, { headers: { authorization: `Bearer ${key}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/zip');
   return unzip(Buffer.from(await res.arrayBuffer()));
@@ -163,5 +166,52 @@ describe('export bundles', () => {
 
     expect(await verify(dir)).toMatchObject({ code: 1, out: expect.stringContaining('not signed by the trusted key') });
     expect(await verify(dir, '--fingerprint', operatorKeyId)).toMatchObject({ code: 1, out: expect.stringContaining('is not the one with fingerprint') });
+  });
+});
+
+describe('export bundles against a checkpoint known from before', () => {
+  it('verifies a bundle of the same history, and fails one whose chain is inconsistent with the known checkpoint or does not reach it', async () => {
+    const t = await newTenant('bundle-known');
+    const post = async (n: number) => {
+      expect((await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events: Array.from({ length: n }, (_, i) => event({ context: { i } })) } })).status).toBe(201);
+      await sealTenant(testSql(), t.id, signer());
+    };
+    await post(10);
+    await post(5);
+    // What a monitor kept: its state file (the signed checkpoint it accepted last).
+    const known = (await latestCheckpoint(testSql(), t.id))!;
+    const stateFile = path.join(work, `${t.id}-monitor.json`);
+    await writeFile(stateFile, JSON.stringify({ format: 'oms-audit-monitor-state', version: 1, url: baseUrl(), tenant_id: t.id, pinned_keys: [], checkpoint: known, accepted_at: new Date().toISOString() }));
+    const checkpointFile = path.join(work, `${t.id}-checkpoint.json`);
+    await writeFile(checkpointFile, JSON.stringify(known));
+
+    await post(3);
+    const same = await download('format=csv&object_type=ORDER', t.readKey);
+    expect(await verify(same, '--public-key', operatorKeyFile, '--known-checkpoint', stateFile)).toMatchObject({ code: 0, out: expect.stringContaining(`consistent with the known checkpoint ${known.number}`) });
+    expect((await verify(same, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).code).toBe(0);
+
+    // The operator cuts the history back and seals a different one with the real key: bundles of it are signed and complete, but not the known history.
+    await cutOffTail(t.id, known.number - 1);
+    await post(6);
+    await post(2);
+    const forked = await download('format=csv', t.readKey);
+    expect(await verify(forked)).toMatchObject({ code: 0 });
+    expect(await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', stateFile)).toMatchObject({
+      code: 1,
+      out: expect.stringContaining(`the bundle's checkpoint ${known.number} (hash`),
+    });
+    expect((await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', stateFile)).out).toContain('a different, re-signed history');
+
+    // A known checkpoint newer than the bundle's chain cannot be related to it: not verified.
+    const newer = (JSON.parse(await readFile(path.join(forked, 'checkpoints.json'), 'utf8')) as SignedCheckpoint[]).at(-1)!;
+    await writeFile(checkpointFile, JSON.stringify({ ...newer, number: newer.number + 5 }));
+    expect((await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).out).toContain('is not a checkpoint signed by the trusted key');
+    await post(1);
+    const later = (await latestCheckpoint(testSql(), t.id))!;
+    await writeFile(checkpointFile, JSON.stringify(later));
+    expect(await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).toMatchObject({
+      code: 1,
+      out: expect.stringContaining(`ends at checkpoint ${newer.number}, before the known checkpoint ${later.number}`),
+    });
   });
 });

@@ -88,6 +88,11 @@ Checks by hand, without the verifier:
     # manifest.sig is an Ed25519 signature over the RFC 8785 canonical JSON of manifest.json;
     # each checkpoint's signature covers its canonical body (see docs/integrity.md).
 
+With a checkpoint you know from before (an oms-audit monitor's state file, or a signed checkpoint
+kept from an earlier bundle), also check that this bundle is the same history:
+
+    node verify.mjs --public-key operator-public-key.pem --known-checkpoint monitor-state.json .
+
 Files: manifest.json (+ manifest.sig), checkpoints.json, leaves/<checkpoint>.hashes (32-byte
 leaf hashes in seq order), proofs.jsonl (audit paths of the other rows), public-key.pem, verify.mjs.
 `;
@@ -112,13 +117,14 @@ export async function bundleExport(sql: Sql, started: StartedExport, signer: Sig
     const maxSeq = seqs.reduce((m, s) => Math.max(m, s), 0);
     const minSeq = complete ? 1 : seqs.reduce((m, s) => Math.min(m, s), Number.MAX_SAFE_INTEGER);
 
-    // The contiguous run of checkpoints from the one covering the lowest exported seq to the highest.
+    // The contiguous run of checkpoints from the one covering the lowest exported seq to the newest, so a
+    // checkpoint the recipient knows from before (a monitor's) can be found in the bundle's chain.
     let checkpoints: SignedCheckpoint[] = [];
     if (seqs.length) {
       const [range] = await sql`
-        select min(number)::bigint as lo, max(number)::bigint as hi from oms_audit.checkpoints
+        select min(number)::bigint as lo from oms_audit.checkpoints
         where tenant_id = ${tenantId} and seq_to >= ${minSeq} and seq_from <= ${maxSeq}`;
-      checkpoints = await listCheckpoints(sql, tenantId, { fromNumber: Number(range!.lo), toNumber: Number(range!.hi) });
+      checkpoints = await listCheckpoints(sql, tenantId, { fromNumber: Number(range!.lo) });
     }
 
     const zip = new yazl.ZipFile();
@@ -128,6 +134,7 @@ export async function bundleExport(sql: Sql, started: StartedExport, signer: Sig
     const sorted = [...seqs].sort((a, b) => a - b);
     let at = 0;
     for (const c of checkpoints) {
+      if (c.seq_from > maxSeq) break;
       const inside: number[] = [];
       while (at < sorted.length && sorted[at]! <= c.seq_to) {
         if (sorted[at]! >= c.seq_from) inside.push(sorted[at]!);

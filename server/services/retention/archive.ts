@@ -23,7 +23,10 @@ import { failpoint } from './failpoints.ts';
 import { flushRetentionEvents, recordRetention } from './log.ts';
 import { partsOf, setPartState, type ArchivePart } from './parts.ts';
 import { getPolicy } from './policy.ts';
+import { ensureArchivedRecord } from './record-issuing.ts';
 import { verifyPart } from './verify.ts';
+import { anchorPending } from '@/server/services/anchors/anchoring.ts';
+import { RETENTION_RECORD_SOURCE } from '@/server/services/anchors/sources.ts';
 
 export interface TenantMonthResult {
   tenant_id: string;
@@ -80,8 +83,9 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
     const nextPart = Math.max(0, ...mine.map((p) => p.part)) + 1;
     if (open && open.state !== 'writing' && matches(open, s)) {
       // Written or verified by an earlier run: read it back again, since the storage may have changed since.
-      const problem = await verifyPart(ctx, open, 'exact');
-      await markVerified(ctx, open, problem);
+      const seqs: number[] = [];
+      const problem = await verifyPart(ctx, open, 'exact', (seq) => seqs.push(seq));
+      await markVerified(ctx, open, problem, seqs);
       results.push({ tenant_id: s.tenant_id, part: open.part, rows: s.n, state: problem ? 'failed' : 'verified', problem });
       continue;
     }
@@ -100,8 +104,9 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
       failpoint('archive:after-export');
       const part = await uploadPart(ctx, storage, month, w.part, file);
       failpoint('archive:before-verify');
-      const problem = await verifyPart(ctx, part, 'exact');
-      await markVerified(ctx, part, problem);
+      const seqs: number[] = [];
+      const problem = await verifyPart(ctx, part, 'exact', (seq) => seqs.push(seq));
+      await markVerified(ctx, part, problem, seqs);
       results.push({ tenant_id: file.tenant_id, part: w.part, rows: file.row_count, state: problem ? 'failed' : 'verified', problem });
     });
   }
@@ -112,6 +117,17 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
   for (const f of failed) ctx.log(`${label}: archive of tenant ${f.tenant_id} part ${f.part} did not verify: ${f.problem}`);
   if (failed.length || results.length !== stats.length) return { month, outcome: 'failed', tenants: results, rows_dropped: 0 };
   if (!options.drop) return { month, outcome: 'kept', tenants: results, rows_dropped: 0 };
+
+  // Events leave PostgreSQL only once the signed records saying where they went are anchored outside it.
+  const anchoring = await anchorPending(ctx.sql, ctx.env, [RETENTION_RECORD_SOURCE], results.map((r) => r.tenant_id));
+  if (anchoring.failures.length) {
+    for (const f of anchoring.failures) {
+      const r = results.find((t) => t.tenant_id === f.tenant_id);
+      if (r) Object.assign(r, { problem: `its retention record is not anchored yet, so the month is kept: ${f.error}` });
+      ctx.log(`${label}: retention record ${f.number} of tenant ${f.tenant_id} not anchored; not dropping the month: ${f.error}`);
+    }
+    return { month, outcome: 'failed', tenants: results, rows_dropped: 0 };
+  }
 
   const removed = await dropMonth(ctx, month);
   return { month, outcome: 'dropped', tenants: results, rows_dropped: removed };
@@ -161,13 +177,15 @@ async function uploadPart(ctx: RetentionContext, storage: ArchiveStorage, month:
   return (await partsOf(ctx.sql, { tenantId: file.tenant_id, month })).find((p) => p.part === part)!;
 }
 
-async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: string | null): Promise<void> {
+/** Records the outcome of a read-back; a verified part gets its signed archived record (with the seqs verified) the first time. */
+async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: string | null, verifiedSeqs: number[]): Promise<void> {
   await ctx.sql.begin(async (tx) => {
     if (problem) {
       await setPartState(tx, part, 'failed', { problem });
       await recordRetention(tx, { tenantId: part.tenant_id, action: 'verify_failed', month: part.month, actor: ctx.actor, detail: { part: part.part, key: part.data_key, problem } });
     } else {
       await setPartState(tx, part, 'verified');
+      await ensureArchivedRecord(tx, part, verifiedSeqs);
       if (part.state === 'verified') return; // verified again before the drop: recorded the first time
       await recordRetention(tx, {
         tenantId: part.tenant_id,

@@ -16,6 +16,9 @@ import { getPolicy, holdsOverlapping, listHolds, type LegalHold } from './policy
 import { storageAt } from '@/server/archive/storage.ts';
 import { withScratchDir } from '@/server/scratch.ts';
 import path from 'node:path';
+import { anchorPending } from '@/server/services/anchors/anchoring.ts';
+import { RETENTION_RECORD_SOURCE } from '@/server/services/anchors/sources.ts';
+import { ensureExpiredRecord } from './record-issuing.ts';
 
 export interface ExpiryDecision {
   tenant_id: string;
@@ -86,6 +89,19 @@ export async function expireArchives(ctx: RetentionContext, decisions: ExpiryDec
     if (!part || !['dropped', 'failed', 'expiring'].includes(part.state)) continue;
     // Only parts that held the month's only copy (dropped from PostgreSQL) are expiries of events; superseded parts are not.
     const superseded = part.dropped_at === null;
+    if (!superseded) {
+      // Its signed expiry record first, anchored outside the database; only then may the only copy go.
+      const record = await ensureExpiredRecord(ctx, part);
+      if (!record) {
+        ctx.log(`${d.month.slice(0, 7)}: archive of tenant ${d.tenant_id} part ${d.part} kept: it has no signed archived record, so its expiry cannot be proven`);
+        continue;
+      }
+      const anchoring = await anchorPending(ctx.sql, ctx.env, [RETENTION_RECORD_SOURCE], [part.tenant_id]);
+      if (anchoring.failures.length) {
+        ctx.log(`${d.month.slice(0, 7)}: archive of tenant ${d.tenant_id} part ${d.part} kept until its expiry record is anchored: ${anchoring.failures[0]!.error}`);
+        continue;
+      }
+    }
     try {
       // The database checks again that the retention has ended and no tenant-wide hold covers the month.
       await setPartState(ctx.sql, part, 'expiring', { problem: part.problem });
