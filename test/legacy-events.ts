@@ -6,7 +6,7 @@
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
-import { ensureMonthPartitions, stampEvents } from '@/supabase/functions/_shared/ingest.ts';
+import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { monthOf } from '@/supabase/functions/_shared/timestamps.ts';
 
 export async function writeVersion1Events(sql: Sql, tenantId: string, events: AuditEventRequest[], observed = { ip: '::ffff:10.0.0.9', userAgent: 'legacy-client/1' }): Promise<string[]> {
@@ -15,7 +15,8 @@ export async function writeVersion1Events(sql: Sql, tenantId: string, events: Au
     const v1 = { ...row, schema_version: 1, written_by: null };
     return { ...v1, context: contextJson, hash: eventHash(v1, contextJson) };
   });
-  await ensureMonthPartitions(sql, new Set(legacy.map((r) => monthOf(r.occurred_at))));
+  // Asked of this database every time: the write path's per-process cache of known months may describe another one.
+  for (const month of new Set(legacy.map((r) => monthOf(r.occurred_at)))) await sql`select oms_audit.ensure_month_partition(${month}::date)`;
   await sql.begin(async (tx) => {
     await tx`select set_config('request.jwt.claims', ${JSON.stringify({ tenant_id: tenantId })}, true)`;
     const [{ last }] = (await tx`select oms_audit.lock_tenant_sequence()::bigint as last`) as unknown as [{ last: number }];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
-import { parseBatch, type AuditEvent } from '@/supabase/functions/_shared/contract.ts';
+import { parseBatch, type AuditEvent, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { migrate, readMigrations } from '@/server/db/migrate.ts';
@@ -87,6 +87,22 @@ export async function retentionDatabase(options: { migratedBefore?: string } = {
   };
 }
 
+/**
+ * Waits until no session holds the retention lock: PostgreSQL frees the lock of a process that was killed only
+ * once its server process has seen the connection close, which on a busy machine takes a moment.
+ */
+export async function retentionLockFreed(admin: Sql, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [held] = await admin`
+      select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and objid = hashtext('oms_audit.retention')::oid and granted`;
+    if (held!.n === 0) return;
+    if (Date.now() > deadline) throw new Error('the retention lock of a killed run was not freed');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A time inside the month `monthsAgo` months back (the 5th, noon UTC); this month: an hour ago. */
 export function timeInMonth(monthsAgo: number, offsetSeconds = 0, now = new Date()): string {
   if (monthsAgo === 0) return new Date(now.getTime() - 3600_000 + offsetSeconds * 1000).toISOString();
@@ -115,7 +131,18 @@ export async function tenantWithHistory(sql: Sql, label: string, months: number[
 
 /** `n` order events of a tenant in the month `monthsAgo` back, through the normal write path. */
 export async function addEvents(sql: Sql, tenantId: string, monthsAgo: number, n: number, offset = 0): Promise<string[]> {
-  const events = Array.from({ length: n }, (_, i) => ({
+  const events = seedEvents(monthsAgo, n, offset);
+  const ids: string[] = [];
+  for (let i = 0; i < events.length; i += 500) {
+    const result = await appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: '198.51.100.1', userAgent: 'retention-test' }, 'cli');
+    ids.push(...result.ids);
+  }
+  return ids;
+}
+
+/** The order events addEvents writes: `n` in the month `monthsAgo` back. */
+export function seedEvents(monthsAgo: number, n: number, offset = 0): AuditEventRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
     actor_id: `trader-${i % 3}`,
     actor_type: 'USER',
     object_type: 'ORDER',
@@ -127,12 +154,6 @@ export async function addEvents(sql: Sql, tenantId: string, monthsAgo: number, n
     ip_address: i % 2 ? '203.0.113.7' : '2001:db8::7',
     context: { symbol: i % 3 ? 'AAPL' : 'MSFT', qty: 100 * (i + 1), px: 187.25, note: `line "${i}", comma\nnewline ü 🚀` },
   }));
-  const ids: string[] = [];
-  for (let i = 0; i < events.length; i += 500) {
-    const result = await appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: '198.51.100.1', userAgent: 'retention-test' }, 'cli');
-    ids.push(...result.ids);
-  }
-  return ids;
 }
 
 /** Every event of a filter set through the export stream, without the `archived` mark. */

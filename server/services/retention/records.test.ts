@@ -15,7 +15,8 @@ import { trustedKeys, signer, type Signer } from '@/server/services/integrity/si
 import { verifyTenant } from '@/server/services/integrity/verify.ts';
 import { listEvents } from '@/server/services/query.ts';
 import { createTenant } from '@/server/services/tenants.ts';
-import { addEvents, monthLabel, retentionDatabase, tenantWithHistory, type RetentionDb } from '@/test/retention.ts';
+import { addEvents, monthLabel, retentionDatabase, seedEvents, tenantWithHistory, type RetentionDb } from '@/test/retention.ts';
+import { writeVersion1Events } from '@/test/legacy-events.ts';
 import { asSuperuser } from '@/test/tamper.ts';
 import { anchorKeys } from '@/server/services/anchors/format.ts';
 import { addMonths, monthStart, nextMonth, retentionContext, type RetentionContext } from './context.ts';
@@ -155,10 +156,8 @@ describe('upgrading a deployment whose months were archived and expired before r
   it('snapshots the parts already expired at migration, attests them from the catalog, issues read-back records for archived ones, and verifies', async () => {
     old = await retentionDatabase({ migratedBefore: '20261207200100' });
     const tenant = await createTenant(old.sql, `upgrade-${Date.now()}`);
-    await setPolicy(old.sql, { tenantId: tenant.id, change: { hot_months: 3, total_years: 2 }, actor: 'test', minTotalYears: 1 });
-    await addEvents(old.sql, tenant.id, 40, 5);
-    await addEvents(old.sql, tenant.id, 20, 7);
-    await addEvents(old.sql, tenant.id, 1, 2);
+    // Written as that release's write path stored them: schema version 1, no written_by column yet.
+    for (const [monthsAgo, n] of [[40, 5], [20, 7], [1, 2]] as const) await writeVersion1Events(old.admin, tenant.id, seedEvents(monthsAgo, n));
     // What the earlier release left after expiring month 40: its catalog row, its events gone from PostgreSQL.
     const [range] = await old.admin`select min(seq)::int as lo, max(seq)::int as hi from public.audit_events where tenant_id = ${tenant.id} and occurred_at < ${month(39)}::timestamptz`;
     await asSuperuser(old.admin, [
@@ -169,6 +168,8 @@ describe('upgrading a deployment whose months were archived and expired before r
     ]);
 
     await old.migrateRest();
+    // The policy change is itself an event of the trail, written as this release writes events.
+    await setPolicy(old.sql, { tenantId: tenant.id, change: { hot_months: 3, total_years: 2 }, actor: 'test', minTotalYears: 1 });
     expect(await old.admin`select tenant_id, month::text as month, part from oms_audit.expired_before_records`).toEqual([{ tenant_id: tenant.id, month: month(40), part: 1 }]);
 
     // Month 20 archived and dropped, then stripped of its record, as the earlier release would have left it.
