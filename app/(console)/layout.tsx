@@ -1,4 +1,6 @@
+import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
+import { REQUESTED_PATH_HEADER, signInPathFor } from '@/lib/safe-next.ts';
 import { consoleSession } from '@/server/console.ts';
 import { ConsoleProviders } from '@/lib/trpc.tsx';
 import { ConsoleHeader } from '@/components/console/header.tsx';
@@ -8,7 +10,7 @@ export const dynamic = 'force-dynamic';
 
 export default async function ConsoleLayout({ children }: { children: React.ReactNode }) {
   const session = await consoleSession();
-  if (!session) redirect('/sign-in');
+  if (!session) redirect(signInPathFor((await headers()).get(REQUESTED_PATH_HEADER)));
   const nav = NAV_ITEMS.filter((item) => session.can(item.permission)).map(({ href, label }) => ({ href, label }));
   return (
     <ConsoleProviders>

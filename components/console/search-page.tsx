@@ -2,16 +2,21 @@
 /**
  * The search page: a filter bar whose every value lives in the URL (nuqs),
  * the match count, exports of exactly this filter set, and the results.
- * Text fields apply on "Search" (Enter); pickers apply at once. Each applied
+ * Text fields and event types apply on "Search" (Enter); the other pickers
+ * apply at once. Each applied
  * change is a history entry, so back/forward step through searches.
  */
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useQueryStates } from 'nuqs';
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
+import { useSearchParams } from 'next/navigation';
 import { apiQueryString, COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey, type SearchState } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { EventTable } from './event-table.tsx';
 import { formatUtc, localTime } from '@/lib/time.ts';
+import { matchCount } from '@/lib/count-words.ts';
+import { unknownSearchValues } from '@/lib/url-check.ts';
+import { useHydrated } from './use-hydrated.ts';
 
 const TEXT_FIELDS = [
   { key: 'object_id', label: 'Object ID', placeholder: 'ORD-100001' },
@@ -20,7 +25,7 @@ const TEXT_FIELDS = [
   { key: 'source', label: 'Source', placeholder: 'oms-gateway' },
 ] as const;
 
-type Draft = Record<'object_id' | 'actor_id' | 'request_id' | 'source' | 'q' | 'from' | 'to', string>;
+type Draft = Record<'object_id' | 'actor_id' | 'request_id' | 'source' | 'q' | 'from' | 'to', string> & { event_type: string[] };
 
 function draftOf(state: SearchState): Draft {
   return {
@@ -31,6 +36,7 @@ function draftOf(state: SearchState): Draft {
     q: state.q ?? '',
     from: state.from ?? '',
     to: state.to ?? '',
+    event_type: state.event_type,
   };
 }
 
@@ -73,12 +79,14 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
       request_id: blank(draft.request_id),
       source: blank(draft.source),
       q: blank(draft.q),
+      event_type: draft.event_type.length ? draft.event_type : null,
       from: state.range === 'custom' ? toIso(draft.from) : null,
       to: state.range === 'custom' ? toIso(draft.to) : null,
     });
   }
 
   const eventTypes = [...new Set([...(facets.data?.event_types ?? []), ...state.event_type])].sort();
+  const urlProblems = unknownSearchValues(new URLSearchParams(useSearchParams().toString()), { eventTypes: facets.data?.event_types ?? null });
   const objectTypes = [...new Set([...(facets.data?.object_types ?? []), ...(state.object_type ? [state.object_type] : [])])].sort();
   const actorTypes = [...new Set([...(facets.data?.actor_types ?? []), ...(state.actor_type ? [state.actor_type] : [])])].sort();
   const exportQuery = (extra: Record<string, string>) => `/api/v1/audit/events/export?${apiQueryString(filters, { order: state.order, ...extra })}`;
@@ -148,14 +156,14 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
             multiple
             size={5}
             className="field-input"
-            value={state.event_type}
-            onChange={(e) => apply({ event_type: [...e.target.selectedOptions].map((o) => o.value) })}
+            value={draft.event_type}
+            onChange={(e) => setDraft({ ...draft, event_type: [...e.target.selectedOptions].map((o) => o.value) })}
           >
             {eventTypes.map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>
-          <p className="mt-0.5 text-[11px] text-slate-600 dark:text-slate-400">Ctrl/⌘-click for several</p>
+          <p className="mt-0.5 text-[11px] text-slate-600 dark:text-slate-400">Ctrl/⌘-click for several; applies on Search</p>
         </div>
         <div className="col-span-2">
           <label htmlFor={`${ids}-q`} className="field-label">
@@ -216,7 +224,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
 
       <div className="flex flex-wrap items-center gap-x-4 gap-y-2 text-sm">
         <p aria-live="polite" data-testid="result-count" className="font-medium">
-          {filterError ? null : count.isPending ? <span className="skeleton inline-block h-4 w-24 align-middle" /> : count.isError ? '' : count.data.exact ? `${count.data.count.toLocaleString('en-US')} events` : `more than ${count.data.count.toLocaleString('en-US')} events`}
+          {filterError ? null : count.isPending ? <span className="skeleton inline-block h-4 w-24 align-middle" /> : count.isError ? 'Count unavailable' : matchCount(count.data)}
         </p>
         <TimeRangeNote from={filters.from} to={filters.to} />
         <ColumnPicker columns={state.cols} onChange={(cols) => void setState({ cols })} />
@@ -244,6 +252,16 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
           </div>
         ) : null}
       </div>
+      {urlProblems.length ? (
+        <div role="status" className="card border-amber-300 p-2 text-sm dark:border-amber-700" data-testid="url-problems">
+          <p className="font-medium">This link asks for something the console cannot apply:</p>
+          <ul className="list-disc pl-5">
+            {urlProblems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       {filterError ? (
         <p role="alert" className="text-sm text-red-700 dark:text-red-300">
           JSON field: {filterError}
@@ -251,11 +269,6 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
       ) : (
         <EventTable filters={filters} order={state.order} columns={state.cols} label="Matching events" />
       )}
-      {count.isError ? (
-        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-          {errorMessage(count.error)}
-        </p>
-      ) : null}
     </div>
   );
 }
@@ -272,12 +285,15 @@ function toLocalInput(value: string): string {
 }
 
 function TimeRangeNote({ from, to }: { from?: string; to?: string }) {
+  // A relative range is resolved against the browser's clock, and local times need the browser's zone: both only once hydrated.
+  const hydrated = useHydrated();
+  if (!hydrated) return <span className="skeleton inline-block h-4 w-48 align-middle" />;
   if (!from && !to) return <span className="text-slate-600 dark:text-slate-400">All time</span>;
   const part = (iso: string) => `${formatUtc(iso)}`;
   return (
     <span className="text-slate-700 dark:text-slate-300" data-testid="time-range">
       {from ? part(from) : 'the beginning'} → {to ? part(to) : 'now'}
-      <span className="ml-1 text-slate-600 dark:text-slate-400" suppressHydrationWarning>
+      <span className="ml-1 text-slate-600 dark:text-slate-400">
         (local: {from ? localTime(from) : '…'} → {to ? localTime(to) : 'now'})
       </span>
     </span>
@@ -285,8 +301,15 @@ function TimeRangeNote({ from, to }: { from?: string; to?: string }) {
 }
 
 function ColumnPicker({ columns, onChange }: { columns: ColumnKey[]; onChange: (cols: ColumnKey[]) => void }) {
+  const ref = useRef<HTMLDetailsElement>(null);
+  function onKeyDown(e: React.KeyboardEvent) {
+    if (e.key !== 'Escape' || !ref.current?.open) return;
+    e.preventDefault();
+    ref.current.open = false;
+    ref.current.querySelector('summary')?.focus();
+  }
   return (
-    <details className="relative">
+    <details className="relative" ref={ref} onKeyDown={onKeyDown}>
       <summary className="btn cursor-pointer list-none">Columns</summary>
       <fieldset className="card absolute z-20 mt-1 w-56 space-y-1 p-3 shadow-lg">
         <legend className="sr-only">Columns shown</legend>

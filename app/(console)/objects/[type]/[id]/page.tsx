@@ -1,5 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { LIMITS, typeName } from '@/supabase/functions/_shared/contract.ts';
 import { consoleSession } from '@/server/console.ts';
 import { beforeAfter } from '@/lib/diff.ts';
 import { serializeSearch } from '@/lib/search-params.ts';
@@ -14,8 +16,11 @@ const MAX_PAGES = 10;
 
 export default async function ObjectTimeline({ params }: { params: Promise<{ type: string; id: string }> }) {
   const { type, id } = await params;
-  const objectType = decodeURIComponent(type).toUpperCase();
-  const objectId = decodeURIComponent(id);
+  // A type that cannot exist (`<script>`, a malformed escape) is a page that does not exist, not an error.
+  const parsedType = typeName.safeParse(decodeOrNull(type));
+  const objectId = decodeOrNull(id);
+  if (!parsedType.success || !objectId || objectId.length > LIMITS.identifierLength) notFound();
+  const objectType = parsedType.data;
   const session = (await consoleSession())!;
   const events = [];
   let cursor: string | undefined;
@@ -83,4 +88,12 @@ export default async function ObjectTimeline({ params }: { params: Promise<{ typ
       )}
     </div>
   );
+}
+
+function decodeOrNull(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
 }
