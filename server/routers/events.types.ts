@@ -61,6 +61,11 @@ export const objectHistoryInput = z.object({
   order: z.enum(['asc', 'desc']).default('asc'),
 });
 
+export const activityInput = z.object({
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(100),
+});
+
 export const countInput = eventFilters.refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
 
 export const countOutput = z.object({ count: z.number().int(), exact: z.boolean() });

@@ -7,6 +7,7 @@ import { eventProof } from '@/server/services/integrity/proofs.ts';
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
 import { integrityStatus } from '@/server/services/integrity/status.ts';
 import { verifyTenantBounded } from '@/server/services/integrity/verify-runs.ts';
+import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { proofInput, proofOutput, statusOutput, verifyOutput } from './integrity.types.ts';
 
 export const integrityRouter = router({
@@ -31,6 +32,19 @@ export const integrityRouter = router({
     .mutation(async ({ ctx }) => {
       // One run per tenant at a time (callers meanwhile share it), and a cap per process.
       const report = await verifyTenantBounded(ctx.sql, ctx.claims.tenant_id, { keys: trustedKeys(), verifiedBy: principalOf(ctx.caller), env: env() });
+      // Who verified, and what they were told, is itself on the record.
+      await recordConsoleAction(
+        ctx.sql,
+        ctx.caller,
+        {
+          eventType: CONSOLE_EVENT_TYPES.verification,
+          objectType: 'AUDIT_TRAIL',
+          objectId: ctx.claims.tenant_id,
+          outcome: report.ok ? 'success' : 'failure',
+          context: { ok: report.ok, events_checked: report.events_checked, checkpoints_checked: report.checkpoints_checked, problem_count: report.problem_count, started_at: report.started_at },
+        },
+        ctx.observed,
+      );
       // The output schema keeps the fields the console shows (scope and timing details stay in the recorded verification).
       return report;
     }),
