@@ -8,7 +8,7 @@ describe('values of a search link the console cannot apply', () => {
     expect(check('object_id=ORD-1&range=30d&outcome=failure&order=asc&cols=occurred_at,event_type&event_type=CREATE', ['CREATE'])).toEqual([]);
   });
   it('names an unknown time range, outcome and order', () => {
-    expect(check('range=2y')).toEqual(['range=2y is not one of 15m, 1h, 24h, 7d, 30d, 90d, all, custom; it was not applied.']);
+    expect(check('range=2y')).toEqual([expect.stringMatching(/^range=2y is not one of 15m, 1h, 24h, 7d, 30d, 90d, today, .*, all, custom; it was not applied\.$/)]);
     expect(check('outcome=ok&order=up')).toHaveLength(2);
   });
   it('names an event type the tenant never recorded, once the types are known', () => {

@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState } from 'react';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 const n = (v: number) => v.toLocaleString('en-US');
 
@@ -30,7 +30,12 @@ function Policy({ canManage, onChange }: { canManage: boolean; onChange: () => v
       {p ? (
         <p className="text-sm" data-testid="retention-policy">
           {p.hot_months} months hot in PostgreSQL, {p.total_years} years in total{p.is_default ? ' (default)' : ''}; the operator&apos;s floor is{' '}
-          {p.min_total_years} years.{p.updated_by ? ` Last changed by ${p.updated_by}, ${formatUtc(p.updated_at!)}.` : ''}
+          {p.min_total_years} years.{p.updated_by ? (
+            <>
+              {' '}
+              Last changed by {p.updated_by}, <Timestamp iso={p.updated_at!} />.
+            </>
+          ) : null}
         </p>
       ) : null}
       {canManage ? (
@@ -161,7 +166,12 @@ function Holds({ canManage, onChange }: { canManage: boolean; onChange: () => vo
             <li key={h.id} className="flex flex-wrap items-center gap-2">
               <span>
                 <strong>{h.reason}</strong> — {h.object_type ? `${h.object_type} ${h.object_id ?? '(all)'}` : 'whole tenant'}
-                {h.from || h.to ? `, ${h.from ? formatUtc(h.from) : '…'} to ${h.to ? formatUtc(h.to) : '…'}` : ''} · placed by {h.created_by}
+                {h.from || h.to ? (
+                  <>
+                    , {h.from ? <Timestamp iso={h.from} /> : '…'} to before {h.to ? <Timestamp iso={h.to} /> : '…'}
+                  </>
+                ) : null}{' '}
+                · placed by {h.created_by}
               </span>
               {canManage ? <ReleaseHold hold={h} onReleased={onChange} /> : null}
             </li>

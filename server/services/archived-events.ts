@@ -22,6 +22,7 @@ import { withDuckDB } from '@/server/archive/duckdb.ts';
 import { ARCHIVE_JSON, archivedEventFromJson, archiveRelation, jsonRows, type ArchivedEvent } from '@/server/archive/rows.ts';
 import { localFile } from './retention/files.ts';
 import { whereClause } from './query.ts';
+import { isAbout } from './about-filter.ts';
 import type { Position } from './cursor.ts';
 
 export type { ArchivedEvent };
@@ -135,7 +136,7 @@ async function restoredPage(tx: TxSql, restores: string[], q: ArchivedQuery): Pr
   return restoredRows(tx, restores, tx`${whereClause(tx, q.tenantId, q.filters)} and ${keyset}`, q.order, q.limit);
 }
 
-/** DuckDB conditions for a filter set and keyset (context containment is checked afterwards, in JavaScript). */
+/** DuckDB conditions for a filter set and keyset (context containment and `about` are checked afterwards, in JavaScript). */
 function duckConditions(q: ArchivedQuery): { where: string; params: DuckDBValue[] } {
   const f = q.filters;
   const conditions = ['tenant_id = ?'];
@@ -178,14 +179,14 @@ async function parquetPage(parts: ArchivedPartRef[], q: ArchivedQuery): Promise<
   const order = q.order === 'desc' ? 'occurred_at desc, seq desc' : 'occurred_at asc, seq asc';
   const from = archiveRelation(files);
   return withDuckDB(async (db) => {
-    if (!q.filters.context) {
+    if (!q.filters.context && !q.filters.about) {
       const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order} limit ${q.limit}`, params);
       return (reader.getColumns()[0] ?? []).map((text) => archivedEventFromJson(text as string));
     }
     const needle = q.filters.context;
     const out: ArchivedEvent[] = [];
     for await (const event of jsonRows(await db.stream(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order}`, params))) {
-      if (jsonContains(event.context, needle)) out.push(event);
+      if ((!needle || jsonContains(event.context, needle)) && (!q.filters.about || isAbout(q.filters, event))) out.push(event);
       if (out.length >= q.limit) return out;
     }
     return out;

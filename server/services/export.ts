@@ -24,6 +24,7 @@ import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { CopyRecords, csvOccurredAt, jsonOccurredAt } from './export-bytes.ts';
 import { exportSlots } from './export-slots.ts';
 import { inTenant } from './query.ts';
+import { aboutCopySql } from './about-filter.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 
 export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
@@ -134,6 +135,7 @@ function whereSql(filters: EventFilters): string {
   if (filters.from) c.push(`e.occurred_at >= ${param('from', '::timestamptz')}`);
   if (filters.to) c.push(`e.occurred_at < ${param('to', '::timestamptz')}`);
   if (filters.context) c.push(`e.context @> (select current_setting('oms_export.filters')::jsonb -> 'context')`);
+  if (filters.about) c.push(aboutCopySql(filters, (path) => param(path), `(select current_setting('oms_export.filters')::jsonb)`));
   return c.join('\n      and ');
 }
 

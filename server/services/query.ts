@@ -12,6 +12,7 @@ import { AuditError, isConnectionError } from '@/supabase/functions/_shared/erro
 import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { contextConditions } from './context-filter.ts';
+import { aboutCondition } from './about-filter.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
@@ -37,6 +38,7 @@ export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) 
   if (f.from) conditions.push(tx`occurred_at >= ${f.from}::timestamptz`);
   if (f.to) conditions.push(tx`occurred_at < ${f.to}::timestamptz`);
   if (f.context) conditions.push(...contextConditions(tx, f.context));
+  if (f.about) conditions.push(aboutCondition(tx, f));
   return conditions.reduce((all, c) => tx`${all} and ${c}`);
 }
 
@@ -99,11 +101,12 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Prom
   });
 }
 
-/** An object's whole history, oldest first by default, in keyset pages. */
+/** An object's whole history, oldest first by default, in keyset pages; with `related`, the events naming it too. */
 export async function objectHistory(
   sql: Sql,
   claims: TenantClaims,
-  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc' },
+  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc'; related?: boolean },
 ): Promise<EventPage> {
-  return listEvents(sql, claims, { object_type: input.object_type, object_id: input.object_id, cursor: input.cursor, limit: input.limit, order: input.order }, 'history');
+  const filters = input.related ? { about: input.object_id, about_type: input.object_type } : { object_type: input.object_type, object_id: input.object_id };
+  return listEvents(sql, claims, { ...filters, cursor: input.cursor, limit: input.limit, order: input.order }, input.related ? 'related' : 'history');
 }

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from '@/components/console/timestamp.tsx';
 
 export const metadata: Metadata = { title: 'Exports' };
 
@@ -34,7 +34,7 @@ export default async function ExportsPage() {
           <tbody>
             {exports.map((m) => (
               <tr key={m.export_id} className="border-t border-slate-200 dark:border-slate-700">
-                <td className="px-3 py-2 tabular-nums">{formatUtc(m.started_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={m.started_at} /></td>
                 <td className="px-3 py-2">{m.exported_by.kind === 'user' ? m.exported_by.email : m.exported_by.kind === 'api_key' ? `API key ${m.exported_by.key_id.slice(0, 8)}…` : `CLI (${m.exported_by.os_user})`}</td>
                 <td className="px-3 py-2">{m.format === 'csv' ? (m.excel ? 'CSV (Excel)' : 'CSV') : 'JSON Lines'}</td>
                 <td className="px-3 py-2 tabular-nums">{m.row_count?.toLocaleString('en-US') ?? '—'}</td>

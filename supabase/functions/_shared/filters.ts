@@ -39,6 +39,24 @@ const contextFilter = z
   .refine((v) => utf8Length(JSON.stringify(v)) <= 4096, 'must be at most 4096 bytes as JSON')
   .refine((v) => !JSON.stringify(v).includes('\\u0000'), 'must not contain NUL characters');
 
+/**
+ * Context keys under which an event names the order it is about: a fill
+ * (EXECUTION) or an allocation carries its order's id as `order_id`, a child
+ * order its parent's as `parent_order_id`, any event the client's id as
+ * `client_order_id`. The `about` filter's default keys.
+ */
+export const RELATED_CONTEXT_KEYS = ['order_id', 'parent_order_id', 'client_order_id'] as const;
+
+const contextKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a context field name of letters, digits and underscores');
+const keyList = z
+  .union([contextKey, z.array(contextKey).min(1).max(10, 'at most 10 keys')])
+  .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
+
+/** The keys an `about` filter looks under (its about_keys, or the default). */
+export function aboutKeysOf(filters: Pick<EventFilters, 'about_keys'>): readonly string[] {
+  return filters.about_keys ?? RELATED_CONTEXT_KEYS;
+}
+
 export const eventFilters = z.strictObject({
   object_type: typeName.optional(),
   object_id: identifier.optional(),
@@ -53,6 +71,15 @@ export const eventFilters = z.strictObject({
   /** Exclusive. A bare date includes that whole day. */
   to: timeBound(true).optional(),
   context: contextFilter.optional(),
+  /**
+   * Everything about one object (the whole order): its own events (object_id,
+   * of object type about_type when given) and every event whose context holds
+   * this id as a string under one of about_keys (default RELATED_CONTEXT_KEYS),
+   * such as its fills and allocations.
+   */
+  about: identifier.optional(),
+  about_type: typeName.optional(),
+  about_keys: keyList.optional(),
 });
 
 export type EventFilters = z.output<typeof eventFilters>;
@@ -69,7 +96,8 @@ export const listEventsInput = eventFilters
     /** desc: newest first (default); asc: oldest first. */
     order: z.enum(SORT_ORDERS, { error: 'must be "desc" or "asc"' }).default('desc'),
   })
-  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
+  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] })
+  .refine((v) => v.about !== undefined || (v.about_type === undefined && v.about_keys === undefined), { message: 'is given only with "about"', path: ['about'] });
 
 export type ListEventsInput = z.output<typeof listEventsInput>;
 export type ListEventsRequest = z.input<typeof listEventsInput>;
@@ -80,7 +108,7 @@ export function filtersOf(input: ListEventsInput): EventFilters {
   return filters;
 }
 
-const MULTI_VALUED = new Set(['event_type']);
+const MULTI_VALUED = new Set(['event_type', 'about_keys']);
 
 /**
  * Query-string form of the list input, as REST clients send it:

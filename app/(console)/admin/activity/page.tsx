@@ -50,7 +50,7 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
                 <tr key={e.id} className="border-t border-slate-200 dark:border-slate-700">
                   <td className="whitespace-nowrap px-3 py-2">
                     <Link href={`/events/${e.id}`} className="link">
-                      <Timestamp iso={e.occurred_at} showLocal={false} />
+                      <Timestamp iso={e.occurred_at} />
                     </Link>
                   </td>
                   <td className="px-3 py-2">
