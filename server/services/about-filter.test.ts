@@ -77,6 +77,7 @@ describe('the about filter (the whole order)', () => {
 
     const res = await fetch(`${baseUrl()}/api/v1/audit/events/export?format=csv&about=ORD-7&about_type=ORDER&about_keys=order_id,parent_order_id`, { headers: { authorization: `Bearer ${t.readKey}` } });
     expect(res.status).toBe(200);
+    expect(res.headers.get('x-audit-time-zone')).toBe('UTC');
     const rows = parse(await res.text(), { columns: true }) as { object_id: string }[];
     expect(ids(rows)).toEqual(['ORD-7', 'EXE-7-1', 'ORD-7-C', 'EXE-7-2', 'ALC-7']);
     const manifest = await call('GET', res.headers.get('x-audit-manifest')!.replace(baseUrl(), ''), { key: t.readKey });

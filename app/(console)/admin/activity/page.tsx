@@ -31,18 +31,11 @@ export default async function ActivityPage({ searchParams }: { searchParams: Pro
           <table className="w-full text-sm" aria-label="Administration activity">
             <thead className="bg-slate-100 text-left dark:bg-slate-800">
               <tr>
-                <th scope="col" className="px-3 py-2">
-                  Time
-                </th>
-                <th scope="col" className="px-3 py-2">
-                  Who
-                </th>
-                <th scope="col" className="px-3 py-2">
-                  What
-                </th>
-                <th scope="col" className="px-3 py-2">
-                  Outcome
-                </th>
+                {['Time', 'Who', 'What', 'Outcome'].map((h) => (
+                  <th key={h} scope="col" className="px-3 py-2">
+                    {h}
+                  </th>
+                ))}
               </tr>
             </thead>
             <tbody>
