@@ -18,6 +18,9 @@ async function filledOrder(page: Page): Promise<{ order: string; fills: number }
   return { order, fills: (await fills.json()).events.length };
 }
 
+/** React's words (development) or error numbers (production) for a server/browser mismatch. */
+const HYDRATION = /hydrat|react\.dev\/errors\/4(18|19|23|25)/i;
+
 async function chooseZone(page: Page, zone: string) {
   await page.getByLabel('Time zone').selectOption(zone);
 }
@@ -142,7 +145,10 @@ test('admin changes are on the record: a hold is released only with a reason, an
 test('small breakages stay fixed', async ({ page }) => {
   const hydrationErrors: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error' && /hydrat/i.test(m.text())) hydrationErrors.push(m.text());
+    if (m.type() === 'error' && HYDRATION.test(m.text())) hydrationErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => {
+    if (HYDRATION.test(e.message)) hydrationErrors.push(e.message);
   });
   // A deep link opened while signed out comes back after sign-in.
   const { order } = await (async () => {
