@@ -101,8 +101,8 @@ test('Today in New York on the day DST ends is 25 hours, and "To" reads as "befo
   await page.getByLabel('From (America/New_York)').fill('2026-10-31 20:00:00');
   await page.getByLabel('Before (America/New_York)').fill('2026-11-01 01:30:00');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await expect(page).toHaveURL(/from=2026-11-01T00%3A00%3A00\.000000Z/);
-  await expect(page).toHaveURL(/to=2026-11-01T05%3A30%3A00\.000000Z/);
+  await expect(page).toHaveURL(/from=2026-11-01T00(:|%3A)00(:|%3A)00\.000000Z/);
+  await expect(page).toHaveURL(/to=2026-11-01T05(:|%3A)30(:|%3A)00\.000000Z/);
   await expectAccessible(page, 'search with a custom range');
   await chooseZone(page, 'UTC');
 });
@@ -188,7 +188,7 @@ test('small breakages stay fixed', async ({ page }) => {
   page.on('request', (r) => {
     if (r.url().includes('events.list')) searches++;
   });
-  const types = page.getByLabel('Event type');
+  const types = page.getByRole('listbox', { name: 'Event type' });
   await types.focus();
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');

@@ -23,8 +23,9 @@ export function StateAsOf({ events, related, initialAt }: { events: ReplayEvent[
   const router = useRouter();
   const params = useSearchParams();
   const { zone } = useTimeZone();
-  const last = events[events.length - 1];
-  const at = initialAt ?? (last ? last.occurred_at : '');
+  // Without a chosen moment: after the last event of the whole order (its allocation often comes after its own last event).
+  const latest = [...events, ...related].reduce((max, e) => (e.occurred_at > max ? e.occurred_at : max), '');
+  const at = initialAt ?? latest;
   const [typed, setTyped] = useState<{ zone: string; at: string; text: string } | null>(null);
   const text = typed && typed.zone === zone && typed.at === at ? typed.text : at ? formatInZone(at, zone, { withZone: false }).replace(/\.0+$/, '') : '';
   const [error, setError] = useState<string | null>(null);
