@@ -16,7 +16,7 @@ import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { EVENT_FIELDS, SCHEMA_VERSION } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from './duckdb.ts';
-import { ARCHIVE_COLUMNS } from './format.ts';
+import { archiveCsvSource } from './format.ts';
 
 export interface TenantRows {
   tenant_id: string;
@@ -81,9 +81,7 @@ export async function exportMonth(
 
     await withDuckDB(async (db) => {
       await db.run(`set temp_directory = ${literal(path.join(dir, 'duckdb-tmp'))}`);
-      const spec = ARCHIVE_COLUMNS.map(([name, type]) => `${name}: '${type}'`).join(', ');
-      const rows = `read_csv(${literal(csv)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"',
-                             allow_quoted_nulls = false, max_line_size = 4194304, columns = {${spec}})`;
+      const rows = archiveCsvSource(literal(csv));
       // One pass over the export: a file per tenant, rows in seq order.
       const out = path.join(dir, 'parquet');
       const convert = db.run(
@@ -121,13 +119,13 @@ export async function exportMonth(
 }
 
 /** A named pipe at `file`; false where the OS has none (Windows) or mkfifo is missing. */
-function makeFifo(file: string): boolean {
+export function makeFifo(file: string): boolean {
   if (process.platform === 'win32') return false;
   return spawnSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' }).status === 0;
 }
 
 /** Opens and closes the pipe's reading end: a writer blocked in open() proceeds, then fails with EPIPE. */
-async function releasePipe(file: string): Promise<void> {
+export async function releasePipe(file: string): Promise<void> {
   const reader = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
   await reader?.close();
 }

@@ -65,12 +65,12 @@ export function exportResponse(req: Request, sql: Sql, tenantId: string, started
   });
 }
 
-/** The export as a verifiable bundle (a zip): built once the file is complete, then streamed. */
-export async function bundleResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Promise<Response> {
+/** The export as a verifiable bundle (a zip), streamed as it is built. */
+export function bundleResponse(req: Request, sql: Sql, tenantId: string, started: StartedExport, observed: ObservedClient): Response {
   void started.done
     .then((manifest) => recordExport(sql, tenantId, manifest, observed))
     .catch((err: unknown) => log().error({ request_id: observed.requestId, err: (err as Error)?.message }, 'recording an export failed'));
-  const bundle = await bundleExport(sql, started, signer());
+  const bundle = bundleExport(sql, started, signer());
   return new Response(toWebStream(bundle.stream), {
     headers: {
       'content-type': 'application/zip',

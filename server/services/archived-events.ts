@@ -113,7 +113,8 @@ export async function findArchivedEvent(tx: TxSql, tenantId: string, position: P
   return null;
 }
 
-function cacheDir(): string {
+/** Where downloaded archive files are kept. */
+export function cacheDir(): string {
   return dataPath(env(), 'archive-cache');
 }
 

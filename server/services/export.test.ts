@@ -93,7 +93,7 @@ describe('CSV export over HTTP', () => {
     expect(records).toHaveLength(4);
     const manifest = await (await fetch(manifestUrl, { headers: { authorization: `Bearer ${t.readKey}` } })).json();
     expect(manifest).toMatchObject({
-      manifest_version: 1,
+      manifest_version: 2,
       tenant_id: t.id,
       status: 'complete',
       format: 'csv',
