@@ -58,7 +58,9 @@ export const exportCommands: Command[] = [
       try {
         request = parseExportRequest(params);
       } catch (err) {
-        if (err instanceof AuditError) throw new UsageError(`--${(err.issues[0]?.field ?? '').replace(/_/g, '-')} ${err.issues[0]?.message ?? err.message}`);
+        // A wrong option is a usage error; a filter value the API would refuse is refused the same way (exit 1).
+        const field = err instanceof AuditError ? err.issues[0]?.field : undefined;
+        if (field && ['format', 'excel', 'bundle'].includes(field)) throw new UsageError(`--${field} ${err instanceof AuditError ? err.issues[0]!.message : ''}`);
         throw err;
       }
       const claims = { tenant_id: tenant.id, sub: 'cli', role: 'authenticated' as const };

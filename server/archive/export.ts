@@ -5,10 +5,9 @@
  * through a named pipe where the OS has them, so DuckDB converts while
  * PostgreSQL is still sending; through a temporary file otherwise.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -17,6 +16,7 @@ import { copyOut } from '@/server/db/copy-out.ts';
 import { EVENT_FIELDS, SCHEMA_VERSION } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from './duckdb.ts';
 import { archiveCsvSource } from './format.ts';
+import { makeFifo, releasePipe } from './fifo.ts';
 
 export interface TenantRows {
   tenant_id: string;
@@ -116,18 +116,6 @@ export async function exportMonth(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** A named pipe at `file`; false where the OS has none (Windows) or mkfifo is missing. */
-export function makeFifo(file: string): boolean {
-  if (process.platform === 'win32') return false;
-  return spawnSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' }).status === 0;
-}
-
-/** Opens and closes the pipe's reading end: a writer blocked in open() proceeds, then fails with EPIPE. */
-export async function releasePipe(file: string): Promise<void> {
-  const reader = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
-  await reader?.close();
 }
 
 async function tenantStats(db: DuckDBConnection, source: string): Promise<TenantRows[]> {

@@ -21,7 +21,7 @@ import type { SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { env } from '@/server/env.ts';
 import { dataPath } from '@/server/db/open.ts';
 import { duckConnection, literal } from '@/server/archive/duckdb.ts';
-import { makeFifo, releasePipe } from '@/server/archive/export.ts';
+import { makeFifo, releaseUntil } from '@/server/archive/fifo.ts';
 import { archiveCsvSource } from '@/server/archive/format.ts';
 import { cacheDir, parquetSource, type ArchivedPartRef } from '../archived-events.ts';
 import { checkedLocalFile, storedFileExists } from '../retention/files.ts';
@@ -94,12 +94,13 @@ export async function archivedSource(snapshot: ExportSnapshot, files: string[], 
   const dir = await exportWorkDir();
   const pipe = path.join(dir, 'hot.csv');
   let feeding: Promise<RecordStats> | null = null;
+  const abort = new AbortController();
   if (hot) {
     parts.push(`select ${columns} from ${archiveCsvSource(literal(pipe))}`);
     if (makeFifo(pipe)) {
-      feeding = feedHotRows(snapshot, hot.expr, hot.order, pipe, hot.months);
+      feeding = feedHotRows(snapshot, hot.expr, hot.order, pipe, hot.months, abort.signal);
     } else {
-      const written = await feedHotRows(snapshot, hot.expr, hot.order, pipe, hot.months);
+      const written = await feedHotRows(snapshot, hot.expr, hot.order, pipe, hot.months, abort.signal);
       feeding = Promise.resolve(written);
     }
     feeding.catch(() => {});
@@ -107,13 +108,15 @@ export async function archivedSource(snapshot: ExportSnapshot, files: string[], 
   if (!parts.length) throw new Error('nothing to read: no archive files and no hot rows');
   return {
     sql: parts.join(' union all '),
-    params,
+    // The filter's values are in the Parquet part only.
+    params: files.length ? params : [],
     hot: feeding,
     dir,
     cleanup: async () => {
       if (feeding) {
-        await releasePipe(pipe);
-        await feeding.catch(() => {});
+        // Done with DuckDB: a writer still running (DuckDB failed, or the export was aborted) stops, even if blocked on the pipe.
+        abort.abort(new Error('the export no longer reads these rows'));
+        await releaseUntil(pipe, 'writer', feeding);
       }
       await rm(dir, { recursive: true, force: true });
     },

@@ -6,20 +6,14 @@
  * through JavaScript. A COPY that fails, part-way or before it opened the
  * pipe, fails the reader too: never a short file that looks complete.
  */
-import { constants, createReadStream, type ReadStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { literal } from '@/server/archive/duckdb.ts';
-import { makeFifo } from '@/server/archive/export.ts';
+import { makeFifo, releaseUntil } from '@/server/archive/fifo.ts';
 
 let outputs = 0;
-
-/** Opens and closes the pipe's writing end: a reader blocked in open() proceeds and sees the end. */
-async function releaseReader(file: string): Promise<void> {
-  const writer = await open(file, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => null);
-  await writer?.close();
-}
 
 /**
  * Runs `statement(target)` — a COPY … TO target — and yields what it writes
@@ -31,11 +25,15 @@ export async function* duckCopyChunks(duck: DuckDBConnection, dir: string, state
   const copy = duck.runAndReadAll(statement(literal(out)), params);
   copy.catch(() => {});
   let reader: ReadStream | null = null;
+  let closed: Promise<unknown> = Promise.resolve();
   let finished = false;
   try {
-    if (piped) void copy.finally(() => releaseReader(out)).catch(() => {});
-    else await copy;
+    if (!piped) await copy;
     reader = createReadStream(out, { highWaterMark: 256 * 1024 });
+    const stream = reader;
+    closed = new Promise((resolve) => stream.once('close', () => resolve(undefined)));
+    // DuckDB fails before it opened the pipe: the reader, blocked in open(), is let go and sees the end.
+    if (piped) void copy.catch(() => releaseUntil(out, 'reader', closed));
     for await (const chunk of reader) yield chunk as Buffer;
     const rows = Number((await copy).getRows()[0]![0] as bigint);
     finished = true;
@@ -45,7 +43,8 @@ export async function* duckCopyChunks(duck: DuckDBConnection, dir: string, state
       // Stop DuckDB (it may be sorting, or blocked writing into the pipe nobody reads now).
       duck.interrupt();
       reader?.destroy();
-      await releaseReader(out);
+      // Whichever end is still blocked in open() is let go: our reader, or DuckDB's writer (which then fails).
+      if (piped) await Promise.all([releaseUntil(out, 'reader', closed), releaseUntil(out, 'writer', copy)]);
       await copy.catch(() => {});
     }
     await rm(out, { force: true });

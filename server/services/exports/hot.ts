@@ -103,21 +103,31 @@ export async function* hotRecords(
 
 /**
  * Writes hot rows of `expr` as plain CSV into `file` (a named pipe DuckDB
- * reads, or a file), counting them per month. Resolves once all are written.
+ * reads, or a file), counting them per month. Resolves once all are written;
+ * `signal` stops it (the caller then lets a writer blocked on the pipe go).
  */
-export async function feedHotRows(snapshot: ExportSnapshot, expr: FilterExpr, order: SortOrder, file: string, months: MonthTally): Promise<RecordStats> {
+export async function feedHotRows(snapshot: ExportSnapshot, expr: FilterExpr, order: SortOrder, file: string, months: MonthTally, signal: AbortSignal): Promise<RecordStats> {
   const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e' });
   const records = new CopyRecords({ crlf: false, layout: csvLayout(0x2c), months });
   const copy = await snapshot.copy(postgresRawCopy(sql, order), settingValue);
+  const rows = chunksOf(copy, records);
+  if (signal.aborted) {
+    await rows.return(undefined);
+    throw signal.reason;
+  }
   const sink = createWriteStream(file);
+  const stop = () => sink.destroy(signal.reason as Error);
+  signal.addEventListener('abort', stop);
   try {
-    for await (const chunk of chunksOf(copy, records)) {
-      if (!sink.write(chunk)) await once(sink, 'drain');
+    for await (const chunk of rows) {
+      if (!sink.write(chunk)) await once(sink, 'drain', { signal });
     }
     await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
   } catch (err) {
     sink.destroy();
     throw err;
+  } finally {
+    signal.removeEventListener('abort', stop);
   }
   months.flush();
   return records.stats();

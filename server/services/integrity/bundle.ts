@@ -174,8 +174,9 @@ verify.mjs. The byte-level format: docs/export-format.md of oms-audit.
 
 /**
  * Builds the bundle of a started export (started with `bundle: true`) as it
- * streams. The export's manifest completes when the zip's last byte has been
- * read; any failure ends the zip stream with an error and fails the manifest.
+ * streams. The export's manifest is completed when the zip's last byte has
+ * been produced, before the reader sees the end; any failure ends the zip
+ * stream with an error and fails the manifest.
  */
 export function bundleExport(sql: Sql, started: StartedExport, signer: Signer): Bundle {
   const evidence = started.evidence;
@@ -197,7 +198,8 @@ export function bundleExport(sql: Sql, started: StartedExport, signer: Signer): 
   out.on('close', () => {
     if (!out.readableEnded) fail(new Error('The bundle was not read to its end'));
   });
-  zip.outputStream.pipe(out);
+  // The zip's end reaches the reader only once the manifest is recorded complete: a reader that has every byte finds it so.
+  zip.outputStream.pipe(out, { end: false });
   // Fast deflate: the data compresses well even so, and the zip keeps up with the export.
   zip.addReadStream(started.stream, `${folder}/${started.fileName}`, { compressionLevel: 1 });
 
@@ -250,10 +252,11 @@ export function bundleExport(sql: Sql, started: StartedExport, signer: Signer): 
     zip.addBuffer(Buffer.from(signer.publicKeyPem), `${folder}/${BUNDLE_FILES.publicKey}`);
     zip.addBuffer(readFileSync(fromRoot('verifier', 'oms-audit-verify.mjs')), `${folder}/${BUNDLE_FILES.verifier}`);
     zip.addBuffer(Buffer.from(readme(signed, signer.keyId)), `${folder}/${BUNDLE_FILES.readme}`);
-    zip.end();
-    out.once('end', () => {
-      if (!failed) void evidence.finish({ bundle: { file_name: `${folder}.zip`, key_id: signer.keyId, complete: evidence.complete, seq_from: walk.minSeq, seq_to: walk.maxSeq } });
+    zip.outputStream.once('end', () => {
+      if (failed) return;
+      void evidence.finish({ bundle: { file_name: `${folder}.zip`, key_id: signer.keyId, complete: evidence.complete, seq_from: walk.minSeq, seq_to: walk.maxSeq } }).then(() => out.end(), fail);
     });
+    zip.end();
     return signed;
   })();
   manifest.catch(fail);
