@@ -75,7 +75,7 @@ function sha256File(file: string): Promise<string> {
 }
 
 /** Reads the data file record by record, in file order, each as the event's values (lib/export-formats.ts). */
-async function* readRows(file: string, spec: ExportFormatSpec): AsyncGenerator<Record<string, unknown>> {
+export async function* readRows(file: string, spec: ExportFormatSpec): AsyncGenerator<Record<string, unknown>> {
   if (spec.framing === 'jsonl') {
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
     for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line) as Record<string, unknown>);
