@@ -17,22 +17,14 @@
  *   path matches numbers only, `exists` matches a present key (JSON null too).
  */
 
-/** Text columns (identifiers and free text). */
-export const TEXT_COLUMNS = [
-  'id',
-  'actor_type',
-  'actor_id',
-  'object_type',
-  'object_id',
-  'event_type',
-  'outcome',
-  'source',
-  'request_id',
-  'user_agent',
-  'device_fingerprint',
-  'observed_user_agent',
-] as const;
-export type TextColumn = (typeof TEXT_COLUMNS)[number];
+import { EVENT_FIELDS, type EventField } from './fields.ts';
+
+/** Fields that are not text columns: the tenant (implied by the caller), times, numbers, addresses, the context. */
+const NOT_TEXT = ['tenant_id', 'seq', 'occurred_at', 'received_at', 'ip_address', 'observed_ip', 'context', 'schema_version'] as const;
+
+/** Text columns (identifiers and free text): every field of the contract that is not in NOT_TEXT. */
+export type TextColumn = Exclude<EventField, (typeof NOT_TEXT)[number]>;
+export const TEXT_COLUMNS = EVENT_FIELDS.filter((f): f is TextColumn => !(NOT_TEXT as readonly string[]).includes(f));
 
 /** Text columns that may be absent (null). */
 export const NULLABLE_TEXT_COLUMNS = ['source', 'request_id', 'user_agent', 'device_fingerprint', 'observed_user_agent'] as const satisfies readonly TextColumn[];
