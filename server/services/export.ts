@@ -87,7 +87,7 @@ const failureMessage = (err: unknown) => (err instanceof AuditError ? err.messag
 export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest): Promise<StartedExport> {
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
-  const slot = acquireExportSlot(claims);
+  const slot = await acquireExportSlot(claims);
   const order = request.order ?? 'asc';
   const startedAt = nowTimestamp().iso;
   const expr = filterExpr(request.filters);

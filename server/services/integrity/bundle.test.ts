@@ -4,7 +4,7 @@
  * operator's public key obtained separately.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -174,7 +174,9 @@ describe('a bundle as it streams', () => {
     const { testSql } = await import('@/test/fixtures.ts');
     const big = await newTenant('bundle-stream');
     for (let i = 0; i < 40; i++) {
-      const res = await call('POST', '/api/v1/audit/events', { key: big.writeKey, body: { events: Array.from({ length: 500 }, (_, k) => event({ object_id: `ORD-${i}-${k}`, context: { symbol: 'AAPL', note: 'x'.repeat(200), k } })) } });
+      // Random payloads: the zip's deflate must not shrink 20,000 rows into what the buffers hold.
+      const events = Array.from({ length: 500 }, (_, k) => event({ object_id: `ORD-${i}-${k}`, context: { symbol: 'AAPL', noise: randomBytes(96).toString('base64'), k } }));
+      const res = await call('POST', '/api/v1/audit/events', { key: big.writeKey, body: { events } });
       expect(res.status).toBe(201);
     }
     const claims = { tenant_id: big.id, sub: 'test', role: 'authenticated' as const };
