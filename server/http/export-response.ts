@@ -24,7 +24,7 @@ export function publicOrigin(req: Request): string {
   return `${proto}://${host}`;
 }
 
-/** A pull-based web stream over a Node stream: the next chunk is read only when the client takes one (backpressure). */
+/** A pull-based web stream over a Node stream, a few chunks ahead of the client (backpressure; one chunk ahead made PostgreSQL wait). */
 export function toWebStream(stream: Readable): ReadableStream<Uint8Array> {
   const chunks = stream[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
@@ -42,7 +42,7 @@ export function toWebStream(stream: Readable): ReadableStream<Uint8Array> {
         stream.destroy(reason instanceof Error ? reason : new Error('The client went away'));
       },
     },
-    { highWaterMark: 1 },
+    { highWaterMark: 4 },
   );
 }
 

@@ -255,8 +255,8 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
       }
     : null;
 
-  // About what one COPY burst holds: enough to keep PostgreSQL busy, small enough to stay constant.
-  const stream = Readable.from(delivered(), { objectMode: false, highWaterMark: 256 * 1024 });
+  // A few COPY bursts ahead of the reader: enough to keep PostgreSQL busy, small enough to stay constant.
+  const stream = Readable.from(delivered(), { objectMode: false, highWaterMark: 1024 * 1024 });
   // Destroyed before its first read: the generator never runs, so its cleanup happens here.
   stream.once('close', () => {
     if (started) return;

@@ -22,8 +22,12 @@ import type { CopyStream, ExportSnapshot } from './snapshot.ts';
 
 /** Bytes gathered from COPY before they are hashed and passed on. */
 const BATCH_BYTES = 128 * 1024;
-/** Chunks waiting for the consumer before the COPY is paused. */
-const QUEUED_CHUNKS = 2;
+/**
+ * Chunks (2 MiB) waiting for the consumer before the COPY is paused: enough
+ * that PostgreSQL keeps sending while the HTTP side catches up (a smaller
+ * queue pauses and resumes it so often that it waits), still a constant.
+ */
+const QUEUED_CHUNKS = 16;
 
 /** The rows of a COPY through `records`, as chunks; an early return cancels the COPY and frees its connection. */
 export async function* chunksOf(copy: CopyStream, records: CopyRecords): AsyncGenerator<Buffer> {
