@@ -5,7 +5,7 @@ const config = [
   ...nextCoreWebVitals,
   ...nextTypescript,
   {
-    ignores: ['.next/**', '.data/**', '.test-data/**', 'node_modules/**', 'bench/.work/**', 'bench/results/**', 'test-results/**', 'playwright-report/**', 'next-env.d.ts', 'verifier/oms-audit-verify.mjs'],
+    ignores: ['.next/**', '.data/**', '.test-data/**', 'node_modules/**', 'bench/.work/**', 'bench/results/**', 'test-results/**', 'playwright-report/**', 'next-env.d.ts', 'verifier/oms-audit-verify.mjs', 'sdk/dist/**'],
   },
   {
     rules: {

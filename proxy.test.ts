@@ -4,17 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signSessionToken } from '@/server/auth/jwt.ts';
-import { csrfTokenFor } from '@/server/auth/session.ts';
-import { createUser } from '@/server/services/users.ts';
-import { baseUrl, call, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { baseUrl, call, event, newMember, newTenant } from '@/test/fixtures.ts';
 
 async function adminSession() {
   const t = await newTenant('headers');
-  const { user } = await createUser(testSql(), { email: `headers-${randomUUID()}@example.com`, password: 'a long enough password', tenantId: t.id, role: 'admin', createdBy: 'test' });
-  const sessionId = randomUUID();
-  const { token } = await signSessionToken({ userId: user.id, email: user.email, sessionId, tenants: [{ tenant_id: t.id, role: 'admin' }] });
-  return { t, cookie: `oms_session=${encodeURIComponent(token)}`, csrf: csrfTokenFor(sessionId) };
+  const { cookie, csrf } = await newMember(t.id, 'admin');
+  return { t, cookie, csrf };
 }
 
 function expectHardened(res: Response, page: string) {
@@ -55,7 +50,7 @@ describe('CSRF tokens', () => {
     const [mine, theirs] = await Promise.all([adminSession(), adminSession()]);
     const attempts = [
       () => call('POST', '/api/trpc/apiKeys.create', { headers: { cookie: mine.cookie, 'x-csrf-token': theirs.csrf }, body: { name: 'csrf', scopes: ['events:read'] } }),
-      () => call('POST', '/api/trpc/users.create', { headers: { cookie: mine.cookie, 'x-csrf-token': '' }, body: { email: `x-${randomUUID()}@example.com`, password: 'a long enough password', role: 'viewer' } }),
+      () => call('POST', '/api/trpc/users.invite', { headers: { cookie: mine.cookie, 'x-csrf-token': '' }, body: { email: `x-${randomUUID()}@example.com`, role: 'viewer' } }),
       () => call('POST', '/api/auth/tenant', { headers: { cookie: mine.cookie, 'x-csrf-token': theirs.csrf }, body: { tenant_id: mine.t.id } }),
       // A GET carrying a mutation's input is not a way around it.
       () => call('GET', `/api/trpc/apiKeys.create?input=${encodeURIComponent(JSON.stringify({ name: 'csrf', scopes: ['events:read'] }))}`, { headers: { cookie: mine.cookie } }),

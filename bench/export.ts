@@ -79,7 +79,7 @@ try {
   for (let loaded = 0, slice = 0; loaded < ROWS; slice++) {
     const raw = generateDemoEvents(5000, monthEnd, 7 + slice).slice(0, ROWS - loaded);
     for (let at = 0; at < raw.length; at += 5000) {
-      const { rows } = stampEvents(tenant.id, parseBatch({ events: raw.slice(at, at + 5000) }, 5000), { ip: '10.0.0.1', userAgent: 'bench' });
+      const { rows } = stampEvents(tenant.id, parseBatch({ events: raw.slice(at, at + 5000) }, 5000), { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
       await copyEvents(sql, copyPayload(tenant.id, rows, loaded + 1));
       loaded += rows.length;
     }
@@ -171,7 +171,7 @@ try {
 
   console.log(`archiving ${MONTH.slice(0, 7)}…`);
   const archiveStarted = performance.now();
-  const ctx = await retentionContext(sql, parseEnv({ DATABASE_URL: pg.url, OMS_AUDIT_DATA_DIR: dataDir, ARCHIVE_URL: `file://${dataDir}/archive` }), { actor: 'bench' });
+  const ctx = await retentionContext(sql, parseEnv({ DATABASE_URL: pg.runtimeUrl, OMS_AUDIT_DATA_DIR: dataDir, ARCHIVE_URL: `file://${dataDir}/archive` }), { actor: 'bench' });
   const archived = await withRetentionLock(sql, { wait: true }, () => archiveMonth(ctx, MONTH, { drop: true }));
   if (archived.outcome !== 'dropped') throw new Error(`archiving ended ${archived.outcome}`);
   const archiveSeconds = (performance.now() - archiveStarted) / 1000;

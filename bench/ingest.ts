@@ -11,6 +11,7 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { parseBatch, parseEvent, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { connect } from '@/supabase/functions/_shared/db.ts';
+import { parseJsonBody } from '@/supabase/functions/_shared/http.ts';
 import { appendEvents, appenderFor, stampEvents, type AppenderOptions } from '@/supabase/functions/_shared/ingest.ts';
 import { createAuditClient } from '@/sdk/index.ts';
 import { freePort } from '@/test/ports.ts';
@@ -46,7 +47,7 @@ async function singleEventEndpoint(databaseUrl: string, tenantId: string, option
     req.on('data', (c: Buffer) => chunks.push(c));
     new Promise((resolve) => req.on('end', resolve))
       .then(() => JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown)
-      .then((body) => appendEvents(sql, { tenantId, principal: 'bench' }, [parseEvent(body)], { ip: '127.0.0.1', userAgent: 'bench' }, 'rest'))
+      .then((body) => appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'bench' } }, [parseEvent(body)], { ip: '127.0.0.1', userAgent: 'bench' }, 'rest'))
       .then((result) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(result)))
       .catch((err: unknown) => res.writeHead(500).end(String(err)));
   });
@@ -61,10 +62,33 @@ async function singleEventEndpoint(databaseUrl: string, tenantId: string, option
   };
 }
 
+/**
+ * What reading a body costs per event: JSON.parse of the decoded text (what
+ * every entry point did before) beside the strict reader that refuses what it
+ * cannot store exactly (parseJsonBody), on the same 500-event bodies, in turns
+ * within one loop so that both see the same machine load.
+ */
+function bodyReadingCost(rounds = 60): { plainMicros: number; strictMicros: number } {
+  const encoded = bodies.map((b) => new TextEncoder().encode(b));
+  const events = encoded.length * BATCH;
+  const decoder = new TextDecoder();
+  let plain = 0;
+  let strict = 0;
+  for (let round = 0; round < rounds; round++) {
+    let t = performance.now();
+    for (const b of encoded) JSON.parse(decoder.decode(b));
+    plain += performance.now() - t;
+    t = performance.now();
+    for (const b of encoded) parseJsonBody(b);
+    strict += performance.now() - t;
+  }
+  return { plainMicros: (plain * 1000) / (rounds * events), strictMicros: (strict * 1000) / (rounds * events) };
+}
+
 /** COPY text for `n` events of `tenantId` starting after `lastSeq`. */
 function copyBaselinePayload(tenantId: string, lastSeq: number, n: number): CopyPayload {
   const parsed = parseBatch({ events: Array.from({ length: n }, (_, j) => pool[j % pool.length]) }, n);
-  const { rows } = stampEvents(tenantId, parsed, { ip: '127.0.0.1', userAgent: 'bench-copy' });
+  const { rows } = stampEvents(tenantId, parsed, { ip: '127.0.0.1', userAgent: 'bench-copy' }, { kind: 'operator', name: 'bench' });
   return copyPayload(tenantId, rows, lastSeq + 1);
 }
 
@@ -176,6 +200,8 @@ async function main() {
   }
 
   console.log(`oms-audit ingest benchmark — ${machine()}\n`);
+  const reading = bodyReadingCost();
+  console.log(`reading bodies: JSON.parse ${reading.plainMicros.toFixed(2)} µs/event, strict reader ${reading.strictMicros.toFixed(2)} µs/event\n`);
   // Warm up the server (JIT, prepared statements) before measuring.
   await measure('warm-up', 4, BATCH, 3, rest((l) => l));
 
@@ -195,9 +221,9 @@ async function main() {
   const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
   const singleKey = await createApiKey(sql, { tenantId: singleTenant.id, scopes: ['events:write'] });
   const endpoints = [
-    { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
-    { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { lingerMs: 0 }) },
-    { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.url, singleTenant.id, { lingerMs: 2 }) },
+    { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
+    { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 0 }) },
+    { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
   ];
   const singles: Measurement[] = [];
   for (const c of [50, 200]) {
@@ -237,9 +263,10 @@ ${table(results, copyBest)}
 
 Best HTTP path: **${Math.round(apiBest).toLocaleString('en-US')} events/s = ${(apiBest / copyBest).toFixed(2)} × raw COPY**.
 ${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**.
+Reading request bodies (same ${BATCH}-event bodies, in turns, this run): JSON.parse of the decoded text **${reading.plainMicros.toFixed(2)} µs per event**; the strict reader that refuses invalid UTF-8, duplicate keys, numbers a double would change and lone surrogates (\`parseJsonBody\`) **${reading.strictMicros.toFixed(2)} µs per event** (+${(reading.strictMicros - reading.plainMicros).toFixed(2)} µs).
 Storage after the run: ${Math.round(bytesPerEvent)} bytes per event (tables + indexes, ${Number(size!.events).toLocaleString('en-US')} events).
 `;
-  const file = await writeReport('ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, apiBest, bytesPerEvent });
+  const file = await writeReport('ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, apiBest, bytesPerEvent, bodyReading: reading });
   console.log(`\n${md}\nreport: ${file}`);
   await env.cleanup();
 }

@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '@/test/server.ts';
 
 export interface BenchEnv {
   pg: EmbeddedDatabase;
+  /** As the superuser: loading data with COPY for baselines. The server runs as the runtime role. */
   sql: Sql;
   server: RunningServer;
   cleanup(): Promise<void>;
@@ -20,11 +21,13 @@ export async function startBenchEnv(serverEnv: Record<string, string> = {}): Pro
   await mkdir('bench/.work', { recursive: true });
   const dataDir = await mkdtemp(path.resolve('bench/.work/run-'));
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-  const sql = connect(pg.url, { max: 8, applicationName: 'oms-audit-bench' });
-  await migrate(sql);
+  const owner = connect(pg.ownerUrl, { max: 1 });
+  await migrate(owner);
+  await owner.end();
+  const sql = connect(pg.superuserUrl, { max: 8, applicationName: 'oms-audit-bench' });
   // In-process services (cursor decoding, signing) read the same secrets as the server.
   process.env.OMS_AUDIT_DATA_DIR = path.join(dataDir, 'server');
-  const server = await startServer({ databaseUrl: pg.url, dataDir: path.join(dataDir, 'server'), env: { RATE_LIMIT_WRITE_EVENTS_PER_SEC: '10000000', RATE_LIMIT_READ_REQUESTS_PER_SEC: '1000000', ...serverEnv } });
+  const server = await startServer({ databaseUrl: pg.runtimeUrl, dataDir: path.join(dataDir, 'server'), env: { RATE_LIMIT_WRITE_EVENTS_PER_SEC: '10000000', RATE_LIMIT_READ_REQUESTS_PER_SEC: '1000000', ...serverEnv } });
   return {
     pg,
     sql,

@@ -10,7 +10,7 @@ import { fromMicros, monthOf } from '@/supabase/functions/_shared/timestamps.ts'
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 
 const EVENT_COLUMNS =
-  'id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
+  'id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context, written_by';
 
 function escapeCopy(v: string | number | null): string {
   if (v === null) return '\\N';
@@ -31,7 +31,7 @@ export function copyPayload(tenantId: string, rows: readonly StampedEvent[], fir
   rows.forEach((r, i) => {
     const seq = firstSeq + i;
     events +=
-      [r.id, tenantId, seq, r.occurred_at, r.received_at, 1, r.actor_type, r.actor_id, r.object_type, r.object_id, r.event_type, r.outcome, r.source, r.request_id, r.ip_address, r.user_agent, r.device_fingerprint, r.observed_ip, r.observed_user_agent, r.contextJson]
+      [r.id, tenantId, seq, r.occurred_at, r.received_at, r.schema_version, r.actor_type, r.actor_id, r.object_type, r.object_id, r.event_type, r.outcome, r.source, r.request_id, r.ip_address, r.user_agent, r.device_fingerprint, r.observed_ip, r.observed_user_agent, r.contextJson, r.written_by]
         .map(escapeCopy)
         .join('\t') + '\n';
     ledger += `${tenantId}\t${seq}\t${r.id}\t${r.occurred_at}\t\\\\x${r.hash}\n`;
@@ -95,7 +95,7 @@ export async function loadTenantEvents(sql: Sql, options: LoadOptions): Promise<
       ...make(done + i),
       occurred_at: fromMicros(random() < 0.02 ? now - Math.floor(random() * span) : base + Math.floor((i * span) / options.events)).iso,
     }));
-    const { rows } = stampEvents(options.tenantId, parseBatch({ events: requests }, n), { ip: '10.0.0.9', userAgent: 'oms-audit-loader' });
+    const { rows } = stampEvents(options.tenantId, parseBatch({ events: requests }, n), { ip: '10.0.0.9', userAgent: 'oms-audit-loader' }, { kind: 'operator', name: 'bench' });
     await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
     const payload = copyPayload(options.tenantId, rows, seq + 1);
     seq += rows.length;

@@ -45,11 +45,15 @@ async function main() {
   await mkdir('bench/.work', { recursive: true });
   const dir = await mkdtemp(path.resolve('bench/.work/retention-'));
   const pg = await startEmbeddedPostgres({ dataDir: dir, port: await freePort() });
-  const sql = connect(pg.url, { max: 4, applicationName: 'oms-audit-bench' });
+  const owner = connect(pg.ownerUrl, { max: 1 });
+  await migrate(owner);
+  await owner.end();
+  // The product's paths run as the runtime role; the superuser only loads the month with COPY and vacuums it.
+  const sql = connect(pg.runtimeUrl, { max: 4, applicationName: 'oms-audit-bench' });
+  const admin = connect(pg.superuserUrl, { max: 2, applicationName: 'oms-audit-bench-load' });
   try {
-    await migrate(sql);
     process.env.OMS_AUDIT_DATA_DIR = dir;
-    const env = parseEnv({ DATABASE_URL: pg.url, OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive` });
+    const env = parseEnv({ DATABASE_URL: pg.runtimeUrl, OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive` });
     console.log(`oms-audit retention benchmark — ${machine()}\nloading ${EVENTS.toLocaleString('en-US')} events into ${MONTH.slice(0, 7)}…`);
 
     // A month of order-lifecycle events (~600 bytes each), loaded with COPY in seq order, ledger included.
@@ -60,16 +64,16 @@ async function main() {
       const raw = generateDemoEvents(Math.ceil(EVENTS / TENANTS / 6.2), monthEnd, 1000 + i).slice(0, Math.floor(EVENTS / TENANTS));
       for (let at = 0; at < raw.length; at += 4000) {
         const parsed = parseBatch({ events: raw.slice(at, at + 4000) }, 4000);
-        const { rows } = stampEvents(tenant.id, parsed, { ip: '10.0.0.1', userAgent: 'bench' });
+        const { rows } = stampEvents(tenant.id, parsed, { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
         rows.forEach((r, j) => {
           if (r.object_type === 'ORDER' && j % 7 === 0) objects[i]!.push(r.object_id);
         });
         await sql`select oms_audit.ensure_month_partition(${MONTH}::date)`;
-        await copyEvents(sql, copyPayload(tenant.id, rows, at + 1));
+        await copyEvents(admin, copyPayload(tenant.id, rows, at + 1));
       }
     }
     const partition = partitionName(MONTH);
-    await sql.unsafe(`vacuum analyze oms_audit.${partition}`);
+    await admin.unsafe(`vacuum analyze oms_audit.${partition}`);
     const [size] = await sql.unsafe(`select pg_relation_size('oms_audit.${partition}') as heap, pg_total_relation_size('oms_audit.${partition}') as total, (select count(*) from oms_audit.${partition}) as n`);
     const rows = Number(size!.n);
     const pgBytes = Number(size!.total);
@@ -169,6 +173,7 @@ Goals: archive ≥ 100,000 rows/s; Parquet ≤ 1/5 of table + indexes.
     console.log(`\n${md}\nreport: ${file}`);
   } finally {
     await sql.end({ timeout: 5 });
+    await admin.end({ timeout: 5 });
     await pg.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -19,6 +19,9 @@ import { sealTenant } from '@/server/services/integrity/checkpoints.ts';
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
 import { verifyTenant } from '@/server/services/integrity/verify.ts';
 import { freePort } from '@/test/ports.ts';
+import { startTsa } from '@/test/tsa.ts';
+import { parseEnv } from '@/server/env.ts';
+import { anchorEverything } from '@/server/services/anchors/sources.ts';
 import { machine, writeReport } from './lib.ts';
 import { loadTenantEvents } from './load.ts';
 
@@ -30,24 +33,54 @@ async function main() {
   const dataDir = await mkdtemp(path.resolve('bench/.work/verify-'));
   process.env.OMS_AUDIT_DATA_DIR = dataDir;
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-  const sql = connect(pg.url, { max: 4 });
+  const owner = connect(pg.ownerUrl, { max: 1 });
+  await migrate(owner);
+  await owner.end();
+  // Sealing and verification run as the runtime role, as in the product; the superuser loads the events with COPY.
+  const sql = connect(pg.runtimeUrl, { max: 4 });
+  const admin = connect(pg.superuserUrl, { max: 2 });
   try {
-    await migrate(sql);
     const tenant = await createTenant(sql, 'verify-bench');
     console.log(`oms-audit integrity benchmark — ${machine()}\nloading ${EVENTS.toLocaleString('en-US')} events…`);
     let t = performance.now();
-    await loadTenantEvents(sql, { tenantId: tenant.id, events: EVENTS, months: 12 });
+    await loadTenantEvents(admin, { tenantId: tenant.id, events: EVENTS, months: 12 });
     const loadSeconds = (performance.now() - t) / 1000;
-    await sql`vacuum analyze public.audit_ledger`;
+    await admin`vacuum analyze public.audit_ledger`;
 
     t = performance.now();
     const checkpoints = await sealTenant(sql, tenant.id, signer());
     const sealSeconds = (performance.now() - t) / 1000;
 
+    // Anchoring, per checkpoint: a write-once file and an RFC 3161 token from a local openssl TSA.
+    const tsa = await startTsa({ key: 'ec' });
+    const env = parseEnv({ DATABASE_URL: pg.runtimeUrl, OMS_AUDIT_DATA_DIR: dataDir, ANCHOR_URL: `file://${dataDir}/anchors`, ANCHOR_TSA_URL: tsa.url, ANCHOR_TSA_CA_FILE: tsa.caFile });
+    const fileOnly = parseEnv({ DATABASE_URL: pg.runtimeUrl, OMS_AUDIT_DATA_DIR: dataDir, ANCHOR_URL: `file://${dataDir}/anchors-files` });
+    t = performance.now();
+    const anchored = await anchorEverything(sql, env, [tenant.id]);
+    const anchorSeconds = (performance.now() - t) / 1000;
+    if (anchored.failures.length || anchored.anchored !== checkpoints.length) throw new Error(`anchoring failed: ${JSON.stringify(anchored.failures)}`);
+    // Small checkpoints (as the sealer makes them every 20 s): sealing alone, then anchoring them, on a tenant of its own.
+    const small = await createTenant(sql, 'verify-bench-small');
+    await loadTenantEvents(admin, { tenantId: small.id, events: 20_000, months: 1 });
+    t = performance.now();
+    const smallCheckpoints = await sealTenant(sql, small.id, signer(), { maxEvents: 1000 });
+    const smallSealSeconds = (performance.now() - t) / 1000;
+    t = performance.now();
+    await anchorEverything(sql, fileOnly, [small.id]);
+    const smallFileSeconds = (performance.now() - t) / 1000;
+    t = performance.now();
+    await anchorEverything(sql, env, [small.id]);
+    const smallTsaSeconds = (performance.now() - t) / 1000;
+    await tsa.stop();
+
     t = performance.now();
     const report = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), record: false });
     const verifySeconds = (performance.now() - t) / 1000;
     if (!report.ok) throw new Error(`verification found problems: ${JSON.stringify(report.problems.slice(0, 3))}`);
+    t = performance.now();
+    const anchoredReport = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), record: false, env: { ...env, ANCHOR_TSA_URL: undefined } });
+    const verifyAnchoredSeconds = (performance.now() - t) / 1000;
+    if (!anchoredReport.ok) throw new Error(`verification with anchors found problems: ${JSON.stringify(anchoredReport.problems.slice(0, 3))}`);
 
     // Chain and Merkle pass alone: the ledger against the signed roots (what proves nothing was removed or reordered).
     t = performance.now();
@@ -58,7 +91,7 @@ async function main() {
     // The ingest path's cost of hashing: stamp a realistic batch with and without the hash.
     const batch = parseBatch({ events: generateDemoEvents(200, Date.now() * 1000, 3).slice(0, 500).map(({ occurred_at: _o, ...e }) => e) }, 500);
     const rounds = 200;
-    const stampOnce = () => stampEvents(tenant.id, batch, { ip: '10.0.0.1', userAgent: 'bench' });
+    const stampOnce = () => stampEvents(tenant.id, batch, { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
     for (let i = 0; i < 20; i++) stampOnce();
     t = performance.now();
     for (let i = 0; i < rounds; i++) stampOnce();
@@ -77,15 +110,35 @@ One tenant, ${EVENTS.toLocaleString('en-US')} realistic events over 12 months (l
 | step | time | events/s |
 |---|---:|---:|
 | seal (${checkpoints.length} checkpoints of ≤ 65,536 events, Ed25519) | ${sealSeconds.toFixed(1)} s | ${rate(EVENTS, sealSeconds)} |
+| seal, then anchor each checkpoint (write-once file + RFC 3161 token from a local openssl TSA) | ${(sealSeconds + anchorSeconds).toFixed(1)} s | ${rate(EVENTS, sealSeconds + anchorSeconds)} |
 | verify: chain + ledger Merkle roots + every event re-hashed against the ledger | ${verifySeconds.toFixed(1)} s | ${rate(EVENTS, verifySeconds)} |
 | verify again (warm cache) | ${bothSeconds.toFixed(1)} s | ${rate(EVENTS, bothSeconds)} |
+| verify with the anchors (read back, compared, tokens checked) | ${verifyAnchoredSeconds.toFixed(1)} s | ${rate(EVENTS, verifyAnchoredSeconds)} |
+
+Anchoring is per checkpoint, never per event. With small checkpoints (20,000 events in ${smallCheckpoints.length} checkpoints of 1,000,
+as the sealer makes them every few seconds): sealing ${(smallSealSeconds * 1000 / smallCheckpoints.length).toFixed(1)} ms per checkpoint; anchoring
+${(smallFileSeconds * 1000 / smallCheckpoints.length).toFixed(1)} ms per checkpoint to a file, ${(smallTsaSeconds * 1000 / smallCheckpoints.length).toFixed(1)} ms per checkpoint with the TSA's token.
 
 Hashing at ingest: ${hashMicros.toFixed(1)} µs per event (canonical JSON + SHA-256) of ${stampMicros.toFixed(1)} µs to stamp it.
 `;
-    const file = await writeReport('verify', md, { machine: machine(), events: EVENTS, loadSeconds, sealSeconds, verifySeconds, bothSeconds, stampMicros, hashMicros, checkpoints: checkpoints.length });
+    const file = await writeReport('verify', md, {
+      machine: machine(),
+      events: EVENTS,
+      loadSeconds,
+      sealSeconds,
+      anchorSeconds,
+      verifySeconds,
+      bothSeconds,
+      verifyAnchoredSeconds,
+      stampMicros,
+      hashMicros,
+      checkpoints: checkpoints.length,
+      small: { checkpoints: smallCheckpoints.length, sealSeconds: smallSealSeconds, anchorFileSeconds: smallFileSeconds, anchorTsaSeconds: smallTsaSeconds },
+    });
     console.log(`\n${md}\nreport: ${file}`);
   } finally {
     await sql.end();
+    await admin.end();
     await pg.stop();
     await rm(dataDir, { recursive: true, force: true });
   }

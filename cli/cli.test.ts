@@ -1,19 +1,7 @@
 /** The oms-audit command, run as a real process. */
-import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { runCli } from '@/test/cli.ts';
 import { call, event } from '@/test/fixtures.ts';
-
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/oms-audit.mjs', ...args], { env: { ...process.env, DATABASE_URL: inject('databaseUrl'), ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe('oms-audit CLI', () => {
   it('creates a tenant and a key that the API accepts, and revokes it', async () => {
@@ -40,7 +28,7 @@ describe('oms-audit CLI', () => {
   });
 
   it('reports migrations as up to date', async () => {
-    const res = await runCli(['migrate', '--json']);
+    const res = await runCli(['migrate', '--json'], { DATABASE_OWNER_URL: inject('ownerDatabaseUrl') });
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toEqual({ applied: [] });
   });
@@ -59,7 +47,7 @@ describe('oms-audit CLI', () => {
 
 describe('oms-audit seal and verify', () => {
   it('seals, verifies intact (exit 0), finds tampering (exit 1) and reports a usage error (exit 2)', async () => {
-    const { newTenant, testSql } = await import('@/test/fixtures.ts');
+    const { newTenant, tamper } = await import('@/test/fixtures.ts');
     const t = await newTenant('cli-verify');
     await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: Array.from({ length: 25 }, () => event()) } });
     const seal = await runCli(['seal', '--tenant', t.id, '--json']);
@@ -70,10 +58,7 @@ describe('oms-audit seal and verify', () => {
     expect(intact.code).toBe(0);
     expect(JSON.parse(intact.stdout)).toMatchObject({ ok: true, events_checked: 25, checkpoints_checked: 1, problems: [] });
 
-    await testSql().begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
-      await tx`update public.audit_events set outcome = 'failure' where tenant_id = ${t.id} and seq = 7`;
-    });
+    await tamper(`update public.audit_events set outcome = 'failure' where tenant_id = '${t.id}' and seq = 7`);
     const tampered = await runCli(['verify', '--tenant', t.id, '--json']);
     expect(tampered.code).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, problems: [{ seq: 7, id: expect.any(String), kind: 'modified', detail: expect.any(String) }] });

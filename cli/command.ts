@@ -10,6 +10,9 @@ export interface CommandContext {
   appliedMigrations: string[];
 }
 
+/** What a command that needs no database gets (e.g. `monitor`, run on a customer's machine). */
+export type OfflineContext = Omit<CommandContext, 'sql' | 'appliedMigrations'>;
+
 export interface CommandResult {
   text: string;
   json: unknown;
@@ -26,5 +29,7 @@ export interface Command {
   summary: string;
   /** Options this command accepts (besides --json and --help). */
   options?: Record<string, { type: 'string' | 'boolean' }>;
-  run(ctx: CommandContext): Promise<CommandResult>;
+  run?(ctx: CommandContext): Promise<CommandResult>;
+  /** Instead of run: a command that needs no database, which is then neither opened nor migrated. */
+  runOffline?(ctx: OfflineContext): Promise<CommandResult>;
 }

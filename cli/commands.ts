@@ -7,6 +7,8 @@ import { retentionCommands } from './commands/retention.ts';
 import { tenantCommands } from './commands/tenants.ts';
 import { userCommands } from './commands/users.ts';
 import { exportCommands } from './commands/exports.ts';
+import { streamCommands } from './commands/streams.ts';
+import { monitorCommands } from './commands/monitor.ts';
 
 export const COMMANDS: Command[] = [
   ...databaseCommands,
@@ -16,4 +18,6 @@ export const COMMANDS: Command[] = [
   ...retentionCommands,
   ...userCommands,
   ...exportCommands,
+  ...streamCommands,
+  ...monitorCommands,
 ];

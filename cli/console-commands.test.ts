@@ -1,4 +1,4 @@
-/** `oms-audit user create` and `oms-audit export`, run as real processes. */
+/** `oms-audit user invite`/`user list` and `oms-audit export`, run as real processes. */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -19,22 +19,31 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-describe('oms-audit user create', () => {
-  it('creates a console user who can sign in, and refuses a short password or an unknown role', async () => {
+describe('oms-audit user invite', () => {
+  it('prints a one-time link with which the person sets their own password; no command sets one', async () => {
     const t = await newTenant('cli-user');
     const email = `cli-${Date.now()}@example.com`;
-    const created = await cli(['user', 'create', '--email', email, '--password', 'a long enough password', '--tenant', t.name, '--role', 'auditor', '--json']);
-    expect(created.code, created.stderr).toBe(0);
-    expect(JSON.parse(created.stdout)).toEqual({ id: expect.any(String), email, tenant_id: t.id, role: 'auditor', created: true });
-    const signIn = await call('POST', '/api/auth/sign-in', { body: { email, password: 'a long enough password' } });
-    expect(signIn.status).toBe(200);
-    expect(signIn.body.tenants).toEqual([{ id: t.id, name: t.name, role: 'auditor' }]);
+    const invited = await cli(['user', 'invite', '--email', email, '--tenant', t.name, '--role', 'admin', '--url', 'https://audit.example.com', '--json']);
+    expect(invited.code, invited.stderr).toBe(0);
+    const out = JSON.parse(invited.stdout);
+    expect(out).toEqual({ id: expect.any(String), email, tenant_id: t.id, role: 'admin', expires_at: expect.any(String), link: expect.stringMatching(/^https:\/\/audit\.example\.com\/invitation#omsi_/), token: expect.any(String), mailed: false });
+    expect(out.link.endsWith(`#${out.token}`)).toBe(true);
+    // The first admin of the tenant accepts it, choosing the password.
+    const accepted = await call('POST', '/api/auth/invitation/accept', { body: { token: out.token, as: 'new_account', password: 'a long enough password' } });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body.tenant).toEqual({ id: t.id, name: t.name, role: 'admin' });
+    const listed = await cli(['user', 'list', '--tenant', t.id, '--json']);
+    expect(JSON.parse(listed.stdout).members).toEqual([expect.objectContaining({ email, role: 'admin', disabled_at: null })]);
 
-    const short = await cli(['user', 'create', '--email', `x-${email}`, '--password', 'short', '--tenant', t.id, '--role', 'viewer', '--json']);
-    expect(short.code).toBe(1);
-    expect(JSON.parse(short.stdout).error.message).toMatch(/Password must have at least 10 characters/);
-    expect((await cli(['user', 'create', '--email', `y-${email}`, '--password', 'a long enough password', '--tenant', t.id, '--role', 'root'])).code).toBe(1);
-    expect((await cli(['user', 'create', '--tenant', t.id])).code).toBe(2);
+    // An invitation for an email that has an account does not let the operator set its password.
+    const again = JSON.parse((await cli(['user', 'invite', '--email', email, '--tenant', (await newTenant('cli-other')).id, '--role', 'viewer', '--json'])).stdout);
+    const takeover = await call('POST', '/api/auth/invitation/accept', { body: { token: again.token, as: 'new_account', password: 'the operator chose this' } });
+    expect(takeover.status).toBe(400);
+
+    expect((await cli(['user', 'invite', '--email', `y-${email}`, '--tenant', t.id, '--role', 'root'])).code).toBe(1);
+    expect((await cli(['user', 'invite', '--tenant', t.id])).code).toBe(2);
+    // The old way is gone.
+    expect((await cli(['user', 'create', '--email', `z-${email}`, '--password', 'a long enough password', '--tenant', t.id, '--role', 'viewer'])).code).toBe(2);
   });
 });
 

@@ -1,6 +1,9 @@
 /**
- * oms-audit CLI. Honours DATABASE_URL / OMS_AUDIT_DATA_DIR like the server and
- * works while the server runs (it reuses the running embedded PostgreSQL).
+ * oms-audit CLI. Honours DATABASE_URL / DATABASE_OWNER_URL / OMS_AUDIT_DATA_DIR
+ * like the server and works while the server runs (it reuses the running
+ * embedded PostgreSQL). `migrate` connects as the owner; every other command
+ * as the runtime role, after migrating when it has the owner's URL (embedded,
+ * or DATABASE_OWNER_URL set) and otherwise checking that nothing is pending.
  * With --json every command prints one JSON object on stdout.
  * Exit codes: 0 success, 1 failure (verify: tampering found), 2 usage error or database unreachable.
  */
@@ -9,9 +12,10 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { parseEnv } from '@/server/env.ts';
 import { openDatabase } from '@/server/db/open.ts';
-import { migrate } from '@/server/db/migrate.ts';
+import { DatabaseSetupError, migrateAsOwner, ownerConnection, prepareDatabase } from '@/server/db/prepare.ts';
+import { sweepScratch } from '@/server/scratch.ts';
 import { COMMANDS } from './commands.ts';
-import type { CommandContext } from './command.ts';
+import type { Command, CommandContext } from './command.ts';
 import { UsageError } from './usage-error.ts';
 
 const line = (c: (typeof COMMANDS)[number]) => {
@@ -28,7 +32,8 @@ Options:
   --json                                    print one JSON object on stdout
   -h, --help                                show this help
 
-Environment: DATABASE_URL (external PostgreSQL) or OMS_AUDIT_DATA_DIR (embedded, default .data).`;
+Environment: DATABASE_URL (external PostgreSQL, as oms_audit_runtime) and DATABASE_OWNER_URL
+(as oms_audit_owner: migrate), or OMS_AUDIT_DATA_DIR (embedded, default .data).`;
 
 export async function main(argv: string[], io: { out: (s: string) => void; err: (s: string) => void } = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }): Promise<number> {
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
@@ -62,14 +67,22 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   let sql: Sql | undefined;
   let stopDatabase = async () => {};
   const json = values.json === true;
+  if (command.runOffline) return runOffline(command, values, positionals, json, io);
   try {
     const env = parseEnv(process.env);
+    await sweepScratch(env);
     const opened = await openDatabase(env, () => {});
     if (opened.embedded?.owned) stopDatabase = () => opened.embedded!.stop();
-    sql = connect(opened.url, { max: 4, prepare: env.DB_PREPARE, applicationName: 'oms-audit-cli' });
-    const applied = await migrate(sql);
+    let applied: string[];
+    if (command.name === 'migrate') {
+      sql = ownerConnection(opened, env);
+      applied = await migrateAsOwner(sql, opened);
+    } else {
+      sql = connect(opened.runtimeUrl, { max: 4, prepare: env.DB_PREPARE, applicationName: 'oms-audit-cli' });
+      applied = await prepareDatabase(opened, sql, env, (line) => io.err(`oms-audit: ${line}`));
+    }
     const ctx: CommandContext = { sql, env, values, positionals, appliedMigrations: applied };
-    const result = await command.run(ctx);
+    const result = await command.run!(ctx);
     io.out(json ? JSON.stringify(result.json) : result.text);
     return result.exitCode ?? 0;
   } catch (err) {
@@ -79,12 +92,30 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     }
     const message = err instanceof AuditError || err instanceof Error ? err.message : String(err);
     // The database could not be reached: an environment problem (2), not a finding (1).
-    const unreachable = isConnectionError(err) || /Embedded PostgreSQL did not start|ECONNREFUSED/.test(message);
+    const unreachable = isConnectionError(err) || err instanceof DatabaseSetupError || /Embedded PostgreSQL did not start|ECONNREFUSED/.test(message);
     if (json) io.out(JSON.stringify({ error: { code: err instanceof AuditError ? err.code : unreachable ? 'unavailable' : 'error', message } }));
     io.err(`oms-audit: ${message}`);
     return unreachable ? 2 : 1;
   } finally {
     await sql?.end({ timeout: 5 });
     await stopDatabase();
+  }
+}
+
+/** A command that needs no database (e.g. `monitor`, on a customer's machine): nothing is opened or migrated. */
+async function runOffline(command: Command, values: Record<string, string | boolean | undefined>, positionals: string[], json: boolean, io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  try {
+    const result = await command.runOffline!({ env: parseEnv(process.env), values, positionals });
+    io.out(json ? JSON.stringify(result.json) : result.text);
+    return result.exitCode ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const message = (err as Error).message ?? String(err);
+    if (json) io.out(JSON.stringify({ error: { code: 'error', message } }));
+    io.err(`oms-audit: ${message}`);
+    return 1;
   }
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { expect, test } from '@playwright/test';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/contract.ts';
-import { auditor, base, expectAccessible, screenshot, signIn, unzipTo, user } from './helpers.ts';
+import { auditor, base, expectAccessible, screenshot, signIn, signOut, unzipTo, user } from './helpers.ts';
 
 const ORDER = 'ORD-100001';
 
@@ -81,7 +81,7 @@ test('an event shows its fields and diff, and links to the object timeline', asy
   await expectAccessible(page, 'object timeline');
   await screenshot(page, testInfo, 'object-timeline');
 
-  await page.getByRole('link', { name: /@demo-brokerage\.example|smart-order-router/ }).first().click();
+  await page.getByRole('main').getByRole('link', { name: /@demo-brokerage\.example|smart-order-router/ }).first().click();
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Activity of');
   await expect(page.getByRole('table').getByRole('row').nth(1)).toBeVisible();
   await expectAccessible(page, 'actor activity');
@@ -147,7 +147,7 @@ test('export buttons stay off while a filter is not valid, saying why, and the A
   await expect(page.getByTestId('export-summary')).toContainText('context contains {"last_px":400}');
 });
 
-test('an admin creates an API key shown once and manages users', async ({ page }, testInfo) => {
+test('an admin creates an API key shown once', async ({ page }, testInfo) => {
   await signIn(page, user('admin@demo-brokerage.example'));
   await page.getByRole('link', { name: 'API keys' }).click();
   await page.getByLabel('Key name').fill('e2e gateway');
@@ -159,18 +159,151 @@ test('an admin creates an API key shown once and manages users', async ({ page }
   await expect(page.getByRole('table', { name: 'API keys of this tenant' })).toContainText('e2e gateway');
   await expectAccessible(page, 'API keys');
   await screenshot(page, testInfo, 'api-keys');
+});
 
+test('an admin invites a person, who chooses their own password; the admin changes their role and disables them', async ({ page, browser }, testInfo) => {
+  await signIn(page, user('admin@demo-brokerage.example'));
   await page.getByRole('link', { name: 'Users' }).click();
-  await page.getByLabel('Email').fill('new.viewer@demo-brokerage.example');
-  await page.getByLabel('Initial password').fill('a long enough password');
+  const invitee = 'new.viewer@demo-brokerage.example';
+  await page.getByLabel('Email').fill(invitee);
   await page.getByLabel('Role', { exact: true }).selectOption('viewer');
-  await page.getByRole('button', { name: 'Add user' }).click();
-  const users = page.getByRole('table', { name: 'Users of this tenant' });
-  await expect(users).toContainText('new.viewer@demo-brokerage.example');
-  await users.getByLabel('Role of new.viewer@demo-brokerage.example').selectOption('auditor');
-  await expect(users.getByLabel('Role of new.viewer@demo-brokerage.example')).toHaveValue('auditor');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByLabel('Invitation link').inputValue();
+  expect(link).toMatch(new RegExp(`^${base()}/invitation#omsi_[A-Za-z0-9_-]{43}$`));
+  await expect(page.getByRole('status')).toContainText('shown only once');
+  const invitations = page.getByRole('table', { name: 'Invitations not yet accepted' });
+  await expect(invitations.getByRole('row').filter({ hasText: invitee })).toContainText('pending');
   await expectAccessible(page, 'users');
   await screenshot(page, testInfo, 'users');
+
+  // The invitee opens the link in their own browser and chooses a password.
+  const theirs = await browser.newContext();
+  const invited = await theirs.newPage();
+  await invited.goto(link);
+  await expect(invited.getByTestId('invitation-offer')).toContainText(`Demo Brokerage invites ${invitee} as viewer`);
+  await expectAccessible(invited, 'accept invitation');
+  await screenshot(invited, testInfo, 'accept-invitation');
+  await invited.getByLabel('New password', { exact: true }).fill('my very own password');
+  await invited.getByLabel('Repeat the password').fill('my very own password');
+  await invited.getByRole('button', { name: 'Create my account and join' }).click();
+  await expect(invited.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await expect(invited.getByTestId('tenant-name')).toContainText('Demo Brokerage');
+  // The link is spent: opened again, it says so.
+  const again = await theirs.newPage();
+  await again.goto(link);
+  await expect(again.getByRole('alert').filter({ hasText: 'used already' })).toBeVisible();
+
+  // The admin sees the member (no longer an invitation), changes the role, and disables them.
+  await page.reload();
+  const users = page.getByRole('table', { name: 'Users of this tenant' });
+  await expect(users).toContainText(invitee);
+  await expect(page.getByRole('table', { name: 'Invitations not yet accepted' }).getByRole('row').filter({ hasText: invitee })).toHaveCount(0);
+  await users.getByLabel(`Role of ${invitee}`).selectOption('auditor');
+  await expect(users.getByLabel(`Role of ${invitee}`)).toHaveValue('auditor');
+  page.once('dialog', (d) => void d.accept());
+  await users.getByRole('button', { name: `Disable ${invitee} in this tenant` }).click();
+  await expect(page.getByTestId(`status-${invitee}`)).toContainText('disabled since');
+  // Their open session no longer reaches the tenant.
+  await invited.reload();
+  await expect(invited.getByRole('alert').filter({ hasText: 'no role in any tenant' })).toBeVisible();
+  await users.getByRole('button', { name: `Enable ${invitee} in this tenant` }).click();
+  await expect(page.getByTestId(`status-${invitee}`)).toHaveText('active');
+  await invited.reload();
+  await expect(invited.getByTestId('result-count')).toHaveText(/events/);
+  await theirs.close();
+
+  // A withdrawn invitation is refused.
+  await page.getByLabel('Email').fill('never.joins@demo-brokerage.example');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const withdrawnLink = await page.getByLabel('Invitation link').inputValue();
+  await page.getByRole('button', { name: 'Withdraw the invitation of never.joins@demo-brokerage.example' }).click();
+  await expect(page.getByRole('table', { name: 'Invitations not yet accepted' })).toHaveCount(0);
+  const stranger = await browser.newContext();
+  const strangerPage = await stranger.newPage();
+  await strangerPage.goto(withdrawnLink);
+  await expect(strangerPage.getByRole('alert').filter({ hasText: 'withdrawn' })).toBeVisible();
+  await stranger.close();
+});
+
+test('a person with an account joins another tenant with its password, never a new one', async ({ page, browser }) => {
+  await signIn(page, user('admin@demo-brokerage.example'));
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByLabel('Email').fill('analyst@other-brokerage.example');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByLabel('Invitation link').inputValue();
+
+  const theirs = await browser.newContext();
+  const invited = await theirs.newPage();
+  await invited.goto(link);
+  // Choosing a new password for an account that exists is refused…
+  await invited.getByLabel('New password', { exact: true }).fill('an admin would like this');
+  await invited.getByLabel('Repeat the password').fill('an admin would like this');
+  await invited.getByRole('button', { name: 'Create my account and join' }).click();
+  await expect(invited.getByRole('alert').filter({ hasText: 'has an oms-audit account already' })).toBeVisible();
+  // …the account's own password joins it.
+  await invited.getByLabel('Password of analyst@other-brokerage.example').fill(process.env.OMS_E2E_PASSWORD!);
+  await invited.getByRole('button', { name: 'Sign in and join' }).click();
+  await expect(invited.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await expect(invited.getByLabel('Tenant')).toHaveValue(/.+/);
+  await expect(invited.getByLabel('Tenant').getByRole('option')).toHaveText(['Demo Brokerage (viewer)', 'Other Brokerage (viewer)']);
+  await theirs.close();
+});
+
+test('a user changes their own password and signs out everywhere', async ({ page, browser }, testInfo) => {
+  const me = user('account@demo-brokerage.example');
+  const elsewhere = await browser.newContext();
+  const otherPage = await elsewhere.newPage();
+  await signIn(otherPage, me);
+  await signIn(page, me);
+  await page.getByRole('link', { name: me.email }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Your account');
+  // Three sessions (and the header row): accepting the invitation signed them in too, then the two browsers here.
+  const sessions = page.getByRole('table', { name: 'Your active sessions' });
+  await expect(sessions.getByRole('row')).toHaveCount(4);
+  await expect(sessions.getByRole('row').filter({ hasText: 'invitation' })).toHaveCount(1);
+  await expect(sessions).toContainText('(this session)');
+  await expectAccessible(page, 'account');
+  await screenshot(page, testInfo, 'account');
+
+  // Without the current password, nothing changes.
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('New password', { exact: true }).fill('my next long password');
+  await page.getByLabel('Repeat the new password').fill('my next long password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'current password is wrong' })).toBeVisible();
+  await page.getByLabel('Current password').fill(me.password);
+  await page.getByLabel('New password', { exact: true }).fill('my next long password');
+  await page.getByLabel('Repeat the new password').fill('my next long password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password changed; 2 other sessions ended' })).toBeVisible();
+  // The other browser's session has ended.
+  await otherPage.reload();
+  await expect(otherPage).toHaveURL(/\/sign-in$/);
+  await elsewhere.close();
+
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  await signIn(page, { email: me.email, password: 'my next long password' });
+});
+
+test('after sign-in, ?next= leads only to a path of this site', async ({ page }) => {
+  for (const next of ['/%5Cevil.example', '//evil.example', '/%2F%2Fevil.example']) {
+    await page.goto(`${base()}/sign-in?next=${next}`);
+    await page.getByLabel('Email').fill(auditor().email);
+    await page.getByLabel('Password').fill(auditor().password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+    expect(new URL(page.url()).origin).toBe(base());
+    expect(new URL(page.url()).pathname).toBe('/');
+    await signOut(page);
+    await expect(page).toHaveURL(/\/sign-in$/);
+  }
+  // A path of the site is kept.
+  await page.goto(`${base()}/sign-in?next=${encodeURIComponent('/exports')}`);
+  await page.getByLabel('Email').fill(auditor().email);
+  await page.getByLabel('Password').fill(auditor().password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(`${base()}/exports`);
 });
 
 test('a viewer can search but cannot export or open API keys', async ({ page }) => {
@@ -208,6 +341,9 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Integrity');
   const keyId = (await page.getByTitle('SHA-256 of the public key (DER)').textContent())!.trim();
   expect(keyId).toMatch(/^[0-9a-f]{64}$/);
+  // The fingerprint a customer pins their own monitor to, with the command to run.
+  await expect(page.getByTestId('monitor-command')).toContainText(`--fingerprint ${keyId}`);
+  await expect(page.getByTestId('anchor-state')).toContainText('Checkpoints anchored through');
   await page.getByRole('button', { name: 'Verify now' }).click();
   await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
   await expect(page.getByTestId('verification-result')).toHaveText('Intact');
@@ -224,6 +360,8 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
     await expect(page.getByTestId('integrity-state')).toHaveText('Verified', { timeout: 1000 });
   }).toPass({ timeout: 45_000 });
   await expect(page.getByRole('link', { name: 'Download proof (JSON)' })).toBeVisible();
+  // Which credential wrote the event: the demo data is the operator's.
+  await expect(page.getByTestId('written-by')).toHaveText('Written with operator:demo-data');
 
   // The bundle of a filtered search, checked by its own verifier with the key's fingerprint.
   await page.goto(`${base()}/?object_id=${ORDER}`);
@@ -290,7 +428,7 @@ test('an admin sees the System page: ingest chart, process figures and month par
   await screenshot(page, testInfo, 'system');
 
   // Not for viewers: no link, and the page says who may see it.
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signOut(page);
   await signIn(page, user('viewer@demo-brokerage.example'));
   await expect(page.getByRole('link', { name: 'System' })).toHaveCount(0);
   await page.goto(`${base()}/admin/system`);

@@ -2,7 +2,8 @@
  * Starts oms-audit the way a user does (`npm start` = scripts/start.ts) on
  * embedded PostgreSQL in a temporary data folder with free ports and demo
  * data, reads the demo auditor it prints, and adds the other users the tests
- * need with the oms-audit CLI. Returns the teardown.
+ * need the way people join: the oms-audit CLI invites them and each accepts
+ * the link with their own password. Returns the teardown.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,7 +22,7 @@ export default async function globalSetup() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-e2e-'));
   const port = await freePort();
   const { DATABASE_URL: _db, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
-  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1' };
+  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1', STREAM_ALLOW_PRIVATE_NETWORKS: 'true' };
   let output = '';
   const server = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', (d) => (output += d));
@@ -40,10 +41,17 @@ export default async function globalSetup() {
 
   const password = 'correct horse battery staple';
   const demo = 'Demo Brokerage';
-  cli(['user', 'create', '--email', 'viewer@demo-brokerage.example', '--password', password, '--tenant', demo, '--role', 'viewer'], env);
-  cli(['user', 'create', '--email', 'admin@demo-brokerage.example', '--password', password, '--tenant', demo, '--role', 'admin'], env);
+  const join = async (email: string, tenant: string, role: string) => {
+    const invited = cli(['user', 'invite', '--email', email, '--tenant', tenant, '--role', role, '--url', baseUrl], env);
+    const res = await fetch(`${baseUrl}/api/auth/invitation/accept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: invited.token, as: 'new_account', password }) });
+    if (res.status !== 200) throw new Error(`accepting the invitation of ${email} failed: ${res.status} ${await res.text()}`);
+  };
+  await join('viewer@demo-brokerage.example', demo, 'viewer');
+  await join('admin@demo-brokerage.example', demo, 'admin');
+  await join('account@demo-brokerage.example', demo, 'auditor');
   const other = cli(['tenant', 'create', '--name', 'Other Brokerage'], env);
-  cli(['user', 'create', '--email', 'compliance@other-brokerage.example', '--password', password, '--tenant', String(other.id), '--role', 'admin'], env);
+  await join('compliance@other-brokerage.example', String(other.id), 'admin');
+  await join('analyst@other-brokerage.example', String(other.id), 'viewer');
 
   Object.assign(process.env, {
     OMS_E2E_BASE_URL: baseUrl,

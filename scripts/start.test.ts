@@ -1,14 +1,21 @@
 /**
  * `npm start` with no DATABASE_URL: embedded PostgreSQL in the data folder,
- * migrations, demo data, the CLI beside the running server, and recovery after
- * the server is killed.
+ * migrations, demo data, the CLI beside the running server, recovery after
+ * the server is killed, and a data folder from before the database roles.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from '@/supabase/functions/_shared/db.ts';
+import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
+import { migrate, migrationsDir } from '@/server/db/migrate.ts';
+import { createApiKey } from '@/server/services/api-keys.ts';
+import { createTenant } from '@/server/services/tenants.ts';
+import { event } from '@/test/fixtures.ts';
+import { writeVersion1Events } from '@/test/legacy-events.ts';
 import { freePort } from '@/test/ports.ts';
 
 const dirs: string[] = [];
@@ -62,7 +69,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 describe('npm start on embedded PostgreSQL', () => {
-  it('starts with demo data, serves the CLI beside it, and survives being killed', async () => {
+  it('starts with demo data, serves the CLI beside it, and survives being killed', { timeout: 180_000 }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-start-'));
     dirs.push(dataDir);
     const env = { OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(await freePort()), FUNCTIONS_PORT: String(await freePort()), HOST: '127.0.0.1' };
@@ -111,5 +118,71 @@ describe('npm start on embedded PostgreSQL', () => {
     await new Promise((r) => again.child.once('exit', r));
     for (let i = 0; i < 100 && existsSync(path.join(dataDir, 'pg', 'postmaster.pid')); i++) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+});
+
+/** The first migration of the two roles: a data folder from before it ran everything as the superuser. */
+const ROLES_MIGRATION = '20261207100000';
+
+describe('npm start on a data folder from before the database roles', () => {
+  it('hands its objects to oms_audit_owner, applies the new migrations, and serves the old events as oms_audit_runtime', { timeout: 180_000 }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-upgrade-'));
+    dirs.push(dataDir);
+    const pgPort = await freePort();
+    // What an earlier oms-audit left: one database owned by the superuser, which applied the migrations and wrote the events.
+    const pg = await startEmbeddedPostgres({ dataDir, port: pgPort, ephemeral: true });
+    const server = connect(pg.superuserUrl.replace(/\/oms_audit$/, '/postgres'), { max: 1 });
+    await server.unsafe('drop database oms_audit with (force)');
+    await server.unsafe('drop role oms_audit_runtime');
+    await server.unsafe('drop role oms_audit_owner');
+    await server.unsafe('create database oms_audit owner postgres');
+    await server.end();
+    for (const file of ['pg-owner-password', 'pg-runtime-password']) await rm(path.join(dataDir, 'secrets', file));
+    const oldMigrations = await mkdtemp(path.join(tmpdir(), 'oms-audit-old-migrations-'));
+    dirs.push(oldMigrations);
+    for (const file of (await readdir(migrationsDir())).filter((f) => f < ROLES_MIGRATION)) await cp(path.join(migrationsDir(), file), path.join(oldMigrations, file));
+    const old = connect(pg.superuserUrl, { max: 2 });
+    await migrate(old, { dir: oldMigrations });
+    const tenant = await createTenant(old, 'from before the roles');
+    const { key } = await createApiKey(old, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'old key' });
+    // Version 1 rows, as the write path of that release stored them (no written_by column yet).
+    await writeVersion1Events(old, tenant.id, Array.from({ length: 7 }, () => event()));
+    const [ownedBefore] = await old`select pg_get_userbyid(relowner) as owner from pg_class where oid = 'public.audit_events'::regclass`;
+    expect(ownedBefore!.owner).toBe('postgres');
+    await old.end();
+    await pg.stop();
+
+    const env = { OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(pgPort), PORT: String(await freePort()), OMS_AUDIT_FUNCTIONS: 'false', HOST: '127.0.0.1', OMS_AUDIT_DEMO: 'false' };
+    const baseUrl = `http://127.0.0.1:${env.PORT}`;
+    const upgraded = start(env);
+    try {
+      await healthy(baseUrl, upgraded.child, upgraded.output);
+      expect(upgraded.output()).toContain(`applied ${ROLES_MIGRATION}_owner_and_runtime_roles.sql`);
+      const page = await (await fetch(`${baseUrl}/api/v1/audit/events?limit=100`, { headers: { authorization: `Bearer ${key}` } })).json();
+      expect(page.events).toHaveLength(7);
+      const write = await fetch(`${baseUrl}/api/v1/audit/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: [event()] }) });
+      expect(write.status).toBe(201);
+
+      // Everything is the owner's now; the server runs as the runtime role, with passwords kept private.
+      const admin = connect(`postgres://postgres:${encodeURIComponent((await readFile(path.join(dataDir, 'secrets', 'pg-password'), 'utf8')).trim())}@127.0.0.1:${pgPort}/oms_audit`, { max: 1 });
+      try {
+        const notOwners = await admin`
+          select c.oid::regclass::text as name from pg_class c
+          where (c.relnamespace = 'oms_audit'::regnamespace or c.oid in ('public.audit_events'::regclass, 'public.audit_ledger'::regclass))
+            and c.relkind in ('r', 'p') and c.relowner <> to_regrole('oms_audit_owner')`;
+        expect(notOwners).toEqual([]);
+        const [db] = await admin`select pg_get_userbyid(datdba) as owner from pg_database where datname = 'oms_audit'`;
+        expect(db!.owner).toBe('oms_audit_owner');
+        const sessions = await admin`select distinct usename from pg_stat_activity where application_name = 'oms-audit-server'`;
+        expect(sessions.map((r) => r.usename)).toEqual(['oms_audit_runtime']);
+      } finally {
+        await admin.end();
+      }
+      for (const file of ['pg-owner-password', 'pg-runtime-password']) expect((await stat(path.join(dataDir, 'secrets', file))).mode & 0o777, file).toBe(0o600);
+      expect((await stat(path.join(dataDir, 'secrets'))).mode & 0o777).toBe(0o700);
+    } finally {
+      upgraded.child.kill('SIGTERM');
+      await new Promise((r) => upgraded.child.once('exit', r));
+    }
   });
 });

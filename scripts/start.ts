@@ -1,8 +1,10 @@
 /**
  * `npm start`: the whole product in one process tree.
  *   1. validates the environment;
- *   2. opens the database: DATABASE_URL, or embedded PostgreSQL in the data folder;
- *   3. applies pending migrations and (embedded) loads demo data into an empty store;
+ *   2. opens the database: DATABASE_URL (+ DATABASE_OWNER_URL), or embedded PostgreSQL in the data folder;
+ *   3. applies pending migrations as the owner, refuses a runtime connection that could change
+ *      the trail (server/db/prepare.ts), and (embedded) loads demo data into an empty store;
+ *      from here on everything runs as the runtime role;
  *   4. builds the console when no build exists, then serves it and the APIs on PORT;
  *   5. runs the background jobs (server/background.ts), e.g. month partitions ahead;
  *   6. serves the audit-logger edge function under Deno on FUNCTIONS_PORT (server/functions.ts).
@@ -16,10 +18,12 @@ import exitHook from 'async-exit-hook';
 import path from 'node:path';
 import { connect } from '@/supabase/functions/_shared/db.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
-import { migrate } from '@/server/db/migrate.ts';
 import { dataPath, openDatabase } from '@/server/db/open.ts';
+import { DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
+import { sweepScratch } from '@/server/scratch.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
+import { configuredArchiveUrl } from '@/server/archive/storage.ts';
 import { startEdgeFunctions } from '@/server/functions.ts';
 import { OBSERVED_IP_HEADER } from '@/server/auth/credentials.ts';
 import { serveSingleEvent } from '@/server/http/single-event.ts';
@@ -73,14 +77,22 @@ async function main() {
   }
   (process.env as Record<string, string>).NODE_ENV = dev ? 'development' : 'production';
   process.env.NEXT_TELEMETRY_DISABLED ??= '1';
+  // The request handlers will see DATABASE_URL: name the embedded store's archive (and anchor) location for them
+  // as the background jobs resolve it, so the console checks the same anchors the sealer writes.
+  if (!env.DATABASE_URL && !env.ARCHIVE_URL) process.env.ARCHIVE_URL = configuredArchiveUrl(env)!;
 
   const embeddedDefault = !env.DATABASE_URL;
   const releaseLock = embeddedDefault ? await claimServerLock(env) : async () => {};
+  await sweepScratch(env, log);
   const database = await openDatabase(env, log, { adopt: true }).catch((err) => fail(`cannot open the database: ${(err as Error).message}`));
-  process.env.DATABASE_URL = database.url;
+  // Next.js (in this process) and the processes started below see only the runtime role's URL.
+  process.env.DATABASE_URL = database.runtimeUrl;
+  delete process.env.DATABASE_OWNER_URL;
 
-  const sql = connect(database.url, { max: 2, prepare: env.DB_PREPARE, applicationName: 'oms-audit-maintenance' });
-  const applied = await migrate(sql, { log }).catch((err) => fail(`migrations failed: ${(err as Error).message}`));
+  const sql = connect(database.runtimeUrl, { max: 2, prepare: env.DB_PREPARE, applicationName: 'oms-audit-maintenance' });
+  const applied = await prepareDatabase(database, sql, env, log).catch((err) =>
+    fail(err instanceof DatabaseSetupError ? err.message : `cannot prepare the database: ${(err as Error).message}`),
+  );
   if (!applied.length) log('database schema is up to date');
 
   // Demo data is on by default for the embedded store only; set OMS_AUDIT_DEMO=true to seed an external one.
@@ -105,7 +117,7 @@ async function main() {
 
   await sql`select oms_audit.ensure_partitions_ahead(3)`;
   const stopBackground = startBackgroundJobs(sql, env, log);
-  const functions = env.OMS_AUDIT_FUNCTIONS ? startEdgeFunctions(env, database.url, log) : null;
+  const functions = env.OMS_AUDIT_FUNCTIONS ? startEdgeFunctions(env, database.runtimeUrl, log) : null;
 
   if (!dev && !existsSync(fromRoot('.next', 'BUILD_ID'))) {
     log('no production build found; building (about a minute)…');

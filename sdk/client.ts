@@ -42,7 +42,12 @@ export interface AuditClientOptions {
   flushIntervalMs?: number;
   /** Requests in flight at once. Default 4. */
   maxConcurrentRequests?: number;
-  /** Pauses between retries: random up to min(maxMs, baseMs · 2ⁿ). Default 100 ms … 30 s. */
+  /**
+   * Pauses while the server cannot be reached or answers 429/5xx: random up to
+   * min(maxMs, baseMs · 2ⁿ) after the n-th failed probe, never less than its
+   * Retry-After. One request at a time probes the server meanwhile, so a short
+   * pause costs it nothing. Default 100 ms … 1 s.
+   */
   retry?: { baseMs?: number; maxMs?: number };
   /** After the edge function fails, use tRPC for this long. Default 30 s. */
   edgeCooldownMs?: number;
@@ -127,7 +132,7 @@ export function createAuditClient(options: AuditClientOptions): AuditClient {
     flushIntervalMs: options.flushIntervalMs ?? 50,
     maxConcurrentRequests: options.maxConcurrentRequests ?? 4,
     edgeThreshold,
-    retry: { baseMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 30_000 },
+    retry: { baseMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 1_000 },
     edgeCooldownMs: options.edgeCooldownMs ?? 30_000,
     spill: options.spill,
     spillSegmentEvents: options.spillSegmentEvents ?? 1000,

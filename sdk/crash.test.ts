@@ -1,7 +1,9 @@
 /**
  * kill -9 of the server under a sustained log() stream from another process:
  * what the SDK saw acknowledged before the kill is stored, and after the
- * restart every event the app logged is stored exactly once.
+ * restart every event the app logged is stored exactly once; after an outage
+ * of several seconds, buffered events flow again within moments of the
+ * server's return.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -95,5 +97,66 @@ describe('kill -9 of the server during a log() stream from another process', () 
     expect([...ids.values()].filter((n) => n !== 1)).toEqual([]);
     const [ledger] = await testSql()`select count(*)::int as n, max(seq)::int as max from public.audit_ledger where tenant_id = ${t.id}`;
     expect(ledger).toEqual({ n: count, max: count });
+  });
+});
+
+describe('the SDK after an outage of the server', () => {
+  it('sends buffered events within 2 s of the server being back, and flush() returns within 10 s of it', { timeout: 180_000 }, async () => {
+    const port = await freePort();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-recovery-'));
+    dirs.push(dataDir);
+    const first = await serve(port, dataDir);
+    const t = await newTenant('recovery');
+    const count = async () => (await testSql()`select count(*)::int as n from public.audit_events where tenant_id = ${t.id}`)[0]!.n as number;
+
+    // The SDK with its default settings, as an app runs it.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'sdk/recovery.fixture.ts'], {
+      env: { ...process.env, BASE_URL: first.baseUrl, API_KEY: t.key },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const app = watch(child);
+    let flushedAt = 0;
+    child.stdout!.on('data', () => {
+      if (!flushedAt && /^flushed /m.test(app.output())) flushedAt = Date.now();
+    });
+    const storedSoFar = Date.now() + 60_000;
+    while ((await count()) < 100) {
+      if (Date.now() > storedSoFar) throw new Error(`the app's events are not being stored:\n${app.output().slice(-2000)}`);
+      await sleep(50);
+    }
+
+    await first.stop('SIGKILL');
+    const killedAt = Date.now();
+    const storedAtKill = await count();
+    // Three seconds into the outage the app asks for everything to be stored; it cannot be yet.
+    await sleep(3000);
+    child.stdin!.write('flush\n');
+    await sleep(Math.max(0, killedAt + 6000 - Date.now()));
+    expect(flushedAt).toBe(0);
+
+    await serve(port, dataDir);
+    const recoveredAt = Date.now();
+    let flowingAt = 0;
+    while (!flowingAt && Date.now() - recoveredAt < 30_000) {
+      if ((await count()) > storedAtKill) flowingAt = Date.now();
+      else await sleep(25);
+    }
+    await until('flush() to return', () => flushedAt > 0, app);
+
+    const outage = recoveredAt - killedAt;
+    const flowDelay = flowingAt - recoveredAt;
+    const flushDelay = flushedAt - recoveredAt;
+    console.log(`outage ${outage} ms; buffered events flowing ${flowDelay} ms and flush() returned ${flushDelay} ms after the server was back`);
+    expect(outage).toBeGreaterThanOrEqual(6000);
+    expect(flowingAt).toBeGreaterThan(0);
+    // 2 s is the promise; the rest is room for a busy machine (without the probe, the pause grew to up to 30 s).
+    expect(flowDelay).toBeLessThanOrEqual(3000);
+    expect(flushDelay).toBeLessThanOrEqual(10_000);
+
+    const ids = JSON.parse(/^flushed (.*)$/m.exec(app.output())![1]!) as string[];
+    const stored = await testSql()`select id from public.audit_events where tenant_id = ${t.id}`;
+    expect(new Set(stored.map((r) => r.id as string))).toEqual(new Set(ids));
+    expect(stored).toHaveLength(ids.length);
   });
 });

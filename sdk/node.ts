@@ -1,6 +1,6 @@
 /**
- * Node-only parts of the SDK: a spill store in a local folder, and draining
- * the client when the process is asked to stop.
+ * Node-only parts of the SDK: a spill store in a local folder, draining the
+ * client when the process is asked to stop, and the trail monitor (monitor.ts).
  */
 import exitHook from 'async-exit-hook';
 import { randomUUID } from 'node:crypto';
@@ -9,6 +9,9 @@ import path from 'node:path';
 import type { AuditEventRequest } from '../supabase/functions/_shared/contract.ts';
 import type { AuditClient, ShutdownResult } from './client.ts';
 import type { SpillSegment, SpillStore } from './spill.ts';
+
+export { monitorCheckpoints, monitorWithStateFile, readMonitorState, writeMonitorState, MONITOR_STATE_FORMAT, MONITOR_STATE_VERSION } from './monitor.ts';
+export type { MonitorOptions, MonitorOutcome, MonitorResult, MonitorState } from './monitor.ts';
 
 const SEGMENT = /^(\d{15})-([0-9a-f-]{36})-(\d+)\.jsonl$/;
 

@@ -3,8 +3,12 @@
  *
  * Events wait in a bounded memory buffer and go out in batches in the
  * background (edge function for large batches, tRPC otherwise). A batch that
- * gets no answer, a 429 or a 5xx is sent again, unchanged, after an
- * exponential, jittered pause: the client-assigned ids make that idempotent.
+ * gets no answer, a 429 or a 5xx is sent again, unchanged: the
+ * client-assigned ids make that idempotent. Such a failure starts an outage:
+ * sending pauses (exponential, jittered, at most retry.maxMs, never less than
+ * Retry-After), then one request at a time probes the server; the requests
+ * that were already in flight when it began fail with it and count once. The
+ * first answer ends the outage and every batch flows again.
  * Events the server refuses as invalid are handed to onError and never sent
  * again; the rest of their batch is. When the buffer is full, log() waits for
  * room (backpressure), or, with a spill store, puts events there and sends
@@ -76,8 +80,13 @@ export class LogPipeline {
   private spillRetryAt = 0;
   private spaceWaiters: (() => void)[] = [];
   private flushWaiters: { target: number; resolve: () => void }[] = [];
+  /** Failed probes of the current outage (0: no outage). */
   private failures = 0;
   private pausedUntil = 0;
+  /** Requests started so far; those numbered up to outageStart were in flight when the outage began. */
+  private dispatched = 0;
+  private outageStart = 0;
+  private probing = false;
   private edgeDownUntil = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
@@ -193,6 +202,8 @@ export class LogPipeline {
     while (this.queue.length && this.inFlight.size < this.options.maxConcurrentRequests) {
       const now = Date.now();
       if (now < this.pausedUntil) return this.wakeAt(this.pausedUntil);
+      // During an outage a single request at a time finds out whether the server is back.
+      if (this.failures > 0 && this.probing) return;
       const route = this.routeFor(this.queue.length, now);
       const maxEvents = route === 'edge' ? LIMITS.edgeBatch : LIMITS.apiBatch;
       const lingerEnds = this.queue[0]!.enqueuedAt + this.options.flushIntervalMs;
@@ -213,19 +224,23 @@ export class LogPipeline {
   }
 
   private async dispatch(batch: Pending[], route: 'edge' | 'trpc'): Promise<void> {
+    const request = ++this.dispatched;
+    const probe = this.failures > 0;
+    if (probe) this.probing = true;
     this.inFlight.add(batch);
     this.inFlightEvents += batch.length;
     try {
-      if (route === 'edge') await this.viaEdge(batch);
-      else await this.viaTrpc([batch]);
+      if (route === 'edge') await this.viaEdge(batch, request);
+      else await this.viaTrpc([batch], request);
     } finally {
+      if (probe) this.probing = false;
       this.inFlight.delete(batch);
       this.inFlightEvents -= batch.length;
       this.settled();
     }
   }
 
-  private async viaEdge(batch: Pending[]): Promise<void> {
+  private async viaEdge(batch: Pending[], request: number): Promise<void> {
     try {
       await this.transport.edge(`{"events":[${batch.map((p) => p.json).join(',')}]}`);
       this.stored(batch);
@@ -234,11 +249,11 @@ export class LogPipeline {
       if (!error.retryable && error.status !== 404) return this.refused(batch, error);
       // The function is down, overloaded or not deployed: the server's API takes the batch now.
       this.edgeDownUntil = Date.now() + this.options.edgeCooldownMs;
-      await this.viaTrpc(chunk(batch.map((p) => ({ item: p, bytes: p.bytes })), LIMITS.apiBatch, LIMITS.apiBodyBytes));
+      await this.viaTrpc(chunk(batch.map((p) => ({ item: p, bytes: p.bytes })), LIMITS.apiBatch, LIMITS.apiBodyBytes), request);
     }
   }
 
-  private async viaTrpc(batches: Pending[][]): Promise<void> {
+  private async viaTrpc(batches: Pending[][], request: number): Promise<void> {
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i]!;
       try {
@@ -250,23 +265,34 @@ export class LogPipeline {
           this.refused(batch, error);
           continue;
         }
-        this.retryLater(batches.slice(i).flat(), error);
+        this.retryLater(batches.slice(i).flat(), error, request);
         return;
       }
     }
   }
 
   private stored(batch: Pending[]): void {
+    // The server answered: the outage, if any, is over.
     this.failures = 0;
+    this.pausedUntil = 0;
     this.release(batch);
   }
 
-  /** No answer, 429 or 5xx: everything goes back in order, and sending pauses for a while. */
-  private retryLater(batch: Pending[], error: AuditClientError): void {
-    const delay = backoffDelay(this.failures++, this.options.retry, error.retryAfter);
-    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+  /**
+   * No answer, 429 or 5xx: everything goes back in order, and sending pauses.
+   * A request that was in flight when the outage began says nothing new (it
+   * only adds the wait its Retry-After asks for); a failed probe lengthens the pause.
+   */
+  private retryLater(batch: Pending[], error: AuditClientError, request: number): void {
+    const now = Date.now();
+    if (this.failures === 0 || request > this.outageStart) {
+      this.pausedUntil = Math.max(this.pausedUntil, now + backoffDelay(this.failures++, this.options.retry, error.retryAfter));
+      this.outageStart = this.dispatched;
+    } else if (error.retryAfter !== undefined) {
+      this.pausedUntil = Math.max(this.pausedUntil, now + error.retryAfter * 1000);
+    }
     this.requeue(batch);
-    this.options.onRetry?.(error, delay);
+    this.options.onRetry?.(error, Math.max(0, this.pausedUntil - now));
   }
 
   /** A 4xx: the events it names go to onError; the others of the batch are sent again. */

@@ -10,10 +10,12 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signSessionToken } from '@/server/auth/jwt.ts';
+import { csrfTokenFor } from '@/server/auth/session.ts';
 import { createApiKey, revokeApiKey } from '@/server/services/api-keys.ts';
-import { createUser } from '@/server/services/users.ts';
+import { startSession } from '@/server/services/sessions.ts';
+import { createStream } from '@/server/services/streams/streams.ts';
 import { appRouter } from '@/server/routers/_app.ts';
-import { baseUrl, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { baseUrl, event, newMember, newTenant, testSql, type TestMember, type TestTenant } from '@/test/fixtures.ts';
 
 const PASSWORD = 'a long enough password';
 
@@ -83,9 +85,17 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'apiKeys.create': rule(admins, { mutation: true }),
   'apiKeys.revoke': rule(admins, { mutation: true, idOfTenantA: true }),
   'users.list': rule(admins),
-  'users.create': rule(admins, { mutation: true }),
+  'users.invitations': rule(admins),
+  'users.invite': rule(admins, { mutation: true }),
+  'users.revokeInvitation': rule(admins, { mutation: true, idOfTenantA: true }),
   'users.setRole': rule(admins, { mutation: true, idOfTenantA: true }),
+  'users.disable': rule(admins, { mutation: true, idOfTenantA: true }),
+  'users.enable': rule(admins, { mutation: true, idOfTenantA: true }),
   'users.remove': rule(admins, { mutation: true, idOfTenantA: true }),
+  // A console user's own account: their sessions and password; API keys have none.
+  'account.sessions': rule(users),
+  'account.endSession': rule(users, { mutation: true }),
+  'account.changePassword': rule(users, { mutation: true }),
   'savedSearches.list': rule(readers),
   // Saved searches belong to console users: API keys are refused even with events:read.
   'savedSearches.create': rule(users, { mutation: true }),
@@ -106,12 +116,22 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'retention.restore': rule(admins, { mutation: true }),
   'retention.releaseRestore': rule(admins, { mutation: true }),
   'system.overview': rule(admins),
+  'streams.list': rule(admins),
+  'streams.create': rule(admins, { mutation: true }),
+  'streams.pause': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.resume': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.changeSecret': rule(admins, { mutation: true, idOfTenantA: true }),
+  'streams.remove': rule(admins, { mutation: true, idOfTenantA: true }),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
 const ROUTE_RULES: Record<string, Row | 'trpc'> = {
   'POST /api/auth/sign-in': rule(anyone),
+  // Sign-out ends the presented session (each credential brings a fresh one here); without one it only clears cookies.
   'POST /api/auth/sign-out': rule(anyone),
+  // The invitation's secret is the credential: anyone may present one (an unknown one is 404).
+  'POST /api/auth/invitation': rule(anyone),
+  'POST /api/auth/invitation/accept': rule(anyone),
   // Only console users switch tenants; tenant A is not one of the other tenant's user's.
   'POST /api/auth/tenant': { ...rule(users, { mutation: true }), readKey: 401, writeKey: 401, otherTenantKey: 401, otherTenantUser: 403 },
   'GET /api/health': rule(anyone),
@@ -126,6 +146,7 @@ const ROUTE_RULES: Record<string, Row | 'trpc'> = {
   'GET /api/v1/audit/events/export': rule(exporters),
   'GET /api/v1/audit/exports/[id]/manifest': rule(exporters, { idOfTenantA: true }),
   'GET /api/v1/retention/report': rule(retentionViewers),
+  'GET /api/v1/openapi.json': rule(anyone),
 };
 
 /** Every route file under app/api with the methods it exports. */
@@ -179,6 +200,8 @@ async function signIn(email: string): Promise<Session> {
   }
 }
 
+const asSession = (m: TestMember): Session => ({ jar: m.cookie, csrf: m.csrf });
+
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 interface World {
@@ -190,6 +213,9 @@ interface World {
   holdId: string;
   spareKeyId: string;
   spareUserId: string;
+  invitationId: string;
+  members: Partial<Record<Credential, TestMember>>;
+  streamId: string;
 }
 
 let world: World;
@@ -200,10 +226,12 @@ beforeAll(async () => {
   const revoked = await createApiKey(sql, { tenantId: a.id, scopes: ['events:write', 'events:read'], name: 'revoked' });
   await revokeApiKey(sql, { id: revoked.id });
   const spareKey = await createApiKey(sql, { tenantId: a.id, scopes: ['events:read'], name: 'spare' });
-  const make = (tenantId: string, role: 'viewer' | 'auditor' | 'admin') =>
-    createUser(sql, { email: `authz-${role}-${randomUUID()}@example.com`, password: PASSWORD, tenantId, role, createdBy: 'test' }).then((r) => r.user);
-  const [viewer, auditor, admin, otherAdmin, spare] = await Promise.all([make(a.id, 'viewer'), make(a.id, 'auditor'), make(a.id, 'admin'), make(b.id, 'admin'), make(a.id, 'viewer')]);
-  const sessions = { viewer: await signIn(viewer.email), auditor: await signIn(auditor.email), admin: await signIn(admin.email), otherTenantUser: await signIn(otherAdmin.email) };
+  const make = (tenantId: string, role: 'viewer' | 'auditor' | 'admin') => newMember(tenantId, role, { email: `authz-${role}-${randomUUID()}@example.com` });
+  const [viewerMember, auditorMember, adminMember, otherAdminMember, spareMember] = await Promise.all([make(a.id, 'viewer'), make(a.id, 'auditor'), make(a.id, 'admin'), make(b.id, 'admin'), make(a.id, 'viewer')]);
+  const [admin, spare] = [adminMember.user, spareMember.user];
+  // Over HTTP, as a browser signs in (the other members come with a recorded session).
+  const sessions = { viewer: asSession(viewerMember), auditor: asSession(auditorMember), admin: await signIn(admin.email), otherTenantUser: asSession(otherAdminMember) };
+  const members = { viewer: viewerMember, auditor: auditorMember, admin: adminMember, adminNoCsrf: adminMember, otherTenantUser: otherAdminMember };
 
   const claims = { email: admin.email, role: 'authenticated', sid: 'forged', app_metadata: { tenants: [{ tenant_id: a.id, role: 'admin' }] } };
   const expired = (await signSessionToken({ userId: admin.id, email: admin.email, sessionId: 'expired', tenants: [{ tenant_id: a.id, role: 'admin' }], hours: -1 })).token;
@@ -246,7 +274,11 @@ beforeAll(async () => {
   const hold = await fetch(`${baseUrl()}/api/trpc/retention.addHold`, { method: 'POST', headers: { ...headers.admin(true), 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'matrix' }) });
   expect(hold.status).toBe(200);
   const holdId = ((await hold.json()) as { result: { data: { id: string } } }).result.data.id;
-  world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id };
+  const invited = await fetch(`${baseUrl()}/api/trpc/users.invite`, { method: 'POST', headers: { ...headers.admin(true), 'content-type': 'application/json' }, body: JSON.stringify({ email: `matrix-${randomUUID()}@example.com`, role: 'viewer' }) });
+  expect(invited.status).toBe(200);
+  const invitationId = ((await invited.json()) as { result: { data: { invitation: { id: string } } } }).result.data.invitation.id;
+  const { stream } = await createStream(sql, a.id, { format: 'webhook', name: 'matrix', url: 'https://siem.example.com/hook' }, { actorType: 'SERVICE', actorId: 'matrix', principal: 'test', writer: { kind: 'operator', name: 'test' }, source: 'test', method: 'cli', observed: { ip: null, userAgent: null } });
+  world = { a, b, headers, eventId, exportId: exportId!, holdId, spareKeyId: spareKey.id, spareUserId: spare.id, invitationId, members, streamId: stream.id };
 });
 
 /** A minimal valid input per procedure; one that names a resource names tenant A's. */
@@ -260,9 +292,15 @@ function inputOf(name: string, w: World): unknown {
     'events.count': {},
     'apiKeys.create': { name: 'matrix', scopes: ['events:read'] },
     'apiKeys.revoke': { id: w.spareKeyId },
-    'users.create': { email: `matrix-${randomUUID()}@example.com`, password: PASSWORD, role: 'viewer' },
+    'users.invite': { email: `matrix-${randomUUID()}@example.com`, role: 'viewer' },
+    'users.revokeInvitation': { id: w.invitationId },
     'users.setRole': { user_id: w.spareUserId, role: 'auditor' },
+    'users.disable': { user_id: w.spareUserId },
+    'users.enable': { user_id: w.spareUserId },
     'users.remove': { user_id: w.spareUserId },
+    'account.endSession': { id: 'not-a-session-of-mine' },
+    // Refused after authorization (an empty current password): the matrix changes nobody's password.
+    'account.changePassword': { current_password: '', new_password: 'x' },
     'savedSearches.create': { name: 'matrix', query: 'object_id=AUTHZ-1' },
     'savedSearches.remove': { id: randomUUID() },
     'exports.manifest': { id: w.exportId },
@@ -273,6 +311,11 @@ function inputOf(name: string, w: World): unknown {
     'retention.releaseHold': { id: w.holdId },
     'retention.restore': { month: '2001-01' },
     'retention.releaseRestore': { month: '2001-01' },
+    'streams.create': { format: 'webhook', name: `matrix-${randomUUID()}`, url: 'https://siem.example.com/hook' },
+    'streams.pause': { id: w.streamId },
+    'streams.resume': { id: w.streamId },
+    'streams.changeSecret': { id: w.streamId },
+    'streams.remove': { id: w.streamId },
   };
   return inputs[name];
 }
@@ -283,6 +326,8 @@ function restRequest(route: string, w: World): { path: string; body?: unknown } 
   const bodies: Record<string, unknown> = {
     'POST /api/auth/sign-in': {},
     'POST /api/auth/sign-out': {},
+    'POST /api/auth/invitation': { token: 'omsi_not-an-invitation' },
+    'POST /api/auth/invitation/accept': { token: 'omsi_not-an-invitation', as: 'new_account', password: PASSWORD },
     'POST /api/auth/tenant': { tenant_id: w.a.id },
     'POST /api/v1/audit/events': { events: [event()] },
   };
@@ -298,8 +343,17 @@ interface Result {
   credential: Credential;
 }
 
+/** Headers of a credential; `freshSession`: a console user's new session of its own (for sign-out, which ends it). */
+async function headersOf(credential: Credential, mutation: boolean, freshSession: boolean): Promise<Record<string, string>> {
+  const member = world.members[credential];
+  if (!freshSession || !member) return world.headers[credential](mutation);
+  const session = await startSession(testSql(), member.user, { ip: null, userAgent: 'matrix' }, 'password');
+  const csrf: Record<string, string> = credential === 'adminNoCsrf' || !mutation ? {} : { 'x-csrf-token': csrfTokenFor(session.sessionId) };
+  return { cookie: `oms_session=${encodeURIComponent(session.token)}`, ...csrf };
+}
+
 async function send(label: string, credential: Credential, want: Outcome, method: string, url: string, body: unknown, mutation: boolean): Promise<Result> {
-  const headers: Record<string, string> = { ...world.headers[credential](mutation) };
+  const headers: Record<string, string> = { ...(await headersOf(credential, mutation, label === 'POST /api/auth/sign-out')) };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${baseUrl()}${url}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { label: `${label} as ${credential}`, want, status: res.status, text: await res.text(), credential };

@@ -7,9 +7,11 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
 import { sealAll } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
+import { anchorEverything } from '@/server/services/anchors/sources.ts';
 import { requireArchiveUrl } from '@/server/archive/storage.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
 import { runRetention } from '@/server/services/retention/run.ts';
+import { deliverStreamsInBackground } from '@/server/services/streams/worker.ts';
 
 export interface BackgroundJob {
   name: string;
@@ -27,12 +29,28 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
     },
   },
   {
-    // Every committed event under a signed checkpoint within one interval (default 20 s).
+    // Every committed event under a signed checkpoint within one interval (default 20 s), and every
+    // checkpoint (and retention record) anchored outside the database; what failed is retried next time.
     name: 'sealer',
     everyMs: (env) => env.INTEGRITY_SEAL_INTERVAL_SECONDS * 1000,
-    run: async (sql) => {
+    run: async (sql, env) => {
       const result = await sealAll(sql, signer());
-      if (result.failures.length) throw new Error(result.failures.map((f) => `${f.tenant_id}: ${f.error}`).join('; '));
+      const anchors = await anchorEverything(sql, env, undefined, result.checkpoints, { timestamps: false });
+      const failures = [
+        ...result.failures.map((f) => `${f.tenant_id}: ${f.error}`),
+        ...anchors.failures.map((f) => `anchoring ${f.kind} ${f.number} of ${f.tenant_id}: ${f.error}`),
+      ];
+      if (failures.length) throw new Error(failures.join('; '));
+    },
+  },
+  {
+    // RFC 3161 tokens for the anchored checkpoints and records, apart from sealing: a slow
+    // time-stamp authority never delays the next seal.
+    name: 'time stamps',
+    everyMs: (env) => (env.ANCHOR_TSA_URL ? env.INTEGRITY_SEAL_INTERVAL_SECONDS * 1000 : 0),
+    run: async (sql, env) => {
+      const anchors = await anchorEverything(sql, env);
+      if (anchors.failures.length) throw new Error(anchors.failures.map((f) => `${f.kind} ${f.number} of ${f.tenant_id}: ${f.error}`).join('; '));
     },
   },
   {
@@ -45,6 +63,12 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
       if (result.problems.length) throw new Error(result.problems.join('; '));
     },
   },
+  {
+    // Log streams: sealed events to tenants' SIEMs, at least once, in seq order (docs/streams.md).
+    name: 'streams',
+    everyMs: (env) => env.STREAM_POLL_INTERVAL_MS,
+    run: (sql, env) => deliverStreamsInBackground(sql, env, signer()),
+  },
 ];
 
 /** Starts every job; a failing run is logged and retried at the next interval. Returns a stop function. */
@@ -54,11 +78,17 @@ export function startBackgroundJobs(sql: Sql, env: Env, log: (line: string) => v
   let stopped = false;
   for (const job of BACKGROUND_JOBS) {
     if (job.everyMs(env) <= 0) continue;
+    let busy = false;
     const tick = () => {
-      if (stopped) return;
+      // A run still going (a slow time-stamp authority, a long archive) is not joined by a second one.
+      if (stopped || busy) return;
+      busy = true;
       const run = job.run(sql, env).catch((err: unknown) => log(`${job.name} failed: ${(err as Error).message}`));
       running.add(run);
-      void run.finally(() => running.delete(run));
+      void run.finally(() => {
+        busy = false;
+        running.delete(run);
+      });
     };
     tick();
     const timer = setInterval(tick, job.everyMs(env));

@@ -51,7 +51,8 @@ export function denoEnv(host: string, port: number, settings: Record<string, str
 /** What the function reads (supabase/functions/audit-logger/config.ts), from the server's settings. */
 function functionEnv(env: Env, databaseUrl: string): NodeJS.ProcessEnv {
   return denoEnv(env.HOST, env.FUNCTIONS_PORT, {
-    SUPABASE_DB_URL: databaseUrl,
+    OMS_AUDIT_DB_URL: databaseUrl,
+    OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: String(env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME),
     DB_PREPARE: String(env.DB_PREPARE),
     TRUST_PROXY: String(env.TRUST_PROXY),
     API_KEY_CACHE_SECONDS: String(env.API_KEY_CACHE_SECONDS),

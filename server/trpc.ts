@@ -11,9 +11,8 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { z } from 'zod';
 import { AuditError, databaseUnavailable, isConnectionError, issuesFromZod, type FieldIssue } from '@/supabase/functions/_shared/errors.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
-import { claimsOf, requirePermission, writerOf, principalOf, type Permission } from '@/server/auth/caller.ts';
-import { enforceRateLimit } from '@/server/auth/rate-limit.ts';
-import { env } from '@/server/env.ts';
+import { claimsOf, requirePermission, writerOf, type Permission } from '@/server/auth/caller.ts';
+import { chargeRate } from '@/server/auth/rate-limit.ts';
 import { recordIngestFailure, type IngestPath } from '@/server/observability/ingest-metrics.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import type { Context } from './context.ts';
@@ -120,13 +119,8 @@ export const tenantProcedure = protectedProcedure.use(async ({ ctx, meta, next, 
   if (!meta?.permission) throw new AuditError('internal', 'Procedure declares no permission');
   requirePermission(ctx.caller, meta.permission);
   if (meta.rate) {
-    const { RATE_LIMIT_WRITE_EVENTS_PER_SEC, RATE_LIMIT_READ_REQUESTS_PER_SEC } = env();
     const events = ((await getRawInput()) as { events?: unknown[] } | undefined)?.events;
-    const cost = meta.rate === 'write' ? (Array.isArray(events) ? events.length : 1) : 1;
-    enforceRateLimit(principalOf(ctx.caller), meta.rate, cost, {
-      writeEventsPerSec: RATE_LIMIT_WRITE_EVENTS_PER_SEC,
-      readRequestsPerSec: RATE_LIMIT_READ_REQUESTS_PER_SEC,
-    });
+    chargeRate(ctx.caller, meta.rate, meta.rate === 'write' && Array.isArray(events) ? events.length : 1);
   }
   return next({ ctx: { ...ctx, claims: claimsOf(ctx.caller), writer: writerOf(ctx.caller) } });
 });

@@ -3,16 +3,48 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import type { AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
+import type { TenantRole } from '@/server/auth/caller.ts';
+import { hashPassword } from '@/server/auth/passwords.ts';
+import { csrfTokenFor } from '@/server/auth/session.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
+import { startSession } from '@/server/services/sessions.ts';
 import { createTenant } from '@/server/services/tenants.ts';
+import { addMembership, createAccount, getUser, type ConsoleUser } from '@/server/services/users.ts';
 
 export const baseUrl = () => inject('baseUrl');
 
 let shared: Sql | undefined;
-/** One pool per test file. */
+/** One pool per test file, as the runtime role (what the server connects as). */
 export function testSql(): Sql {
   shared ??= connect(inject('databaseUrl'), { max: 8, applicationName: 'oms-audit-test' });
   return shared;
+}
+
+let admin: Sql | undefined;
+/** The superuser of the test database: for tests that play an attacker with every database right. */
+export function adminSql(): Sql {
+  admin ??= connect(inject('adminDatabaseUrl'), { max: 2, applicationName: 'oms-audit-test-admin' });
+  return admin;
+}
+
+/**
+ * Runs statements as an attacker with the database owner's or a superuser's
+ * rights: the append-only triggers fire whatever session_replication_role
+ * says, so the attacker switches them off (ALTER TABLE … DISABLE TRIGGER) for
+ * the transaction, as the owner could. Tables are locked in the write path's
+ * order (ledger before events), so concurrent writers wait rather than deadlock.
+ */
+export async function tamper(...statements: string[]): Promise<void> {
+  const tables = ['public.audit_ledger', 'public.audit_events', 'oms_audit.checkpoints'];
+  await adminSql().begin(async (tx) => {
+    const triggers = await tx`
+      select tgrelid::regclass::text as rel, tgname from pg_trigger
+      where tgrelid = any(${tables}::regclass[]) and not tgisinternal and tgparentid = 0
+      order by array_position(${tables}::regclass[], tgrelid), tgname`;
+    for (const t of triggers) await tx.unsafe(`alter table ${t.rel as string} disable trigger ${t.tgname as string}`);
+    for (const statement of statements) await tx.unsafe(statement);
+    for (const t of triggers) await tx.unsafe(`alter table ${t.rel as string} enable always trigger ${t.tgname as string}`);
+  });
 }
 
 export interface TestTenant {
@@ -69,4 +101,33 @@ export async function call(method: string, path: string, options: { key?: string
 export async function countEvents(tenantId: string): Promise<number> {
   const [row] = await testSql()`select count(*)::int as n from public.audit_events where tenant_id = ${tenantId}`;
   return row!.n as number;
+}
+
+export const TEST_PASSWORD = 'a long enough password';
+
+export interface TestMember {
+  user: ConsoleUser;
+  email: string;
+  password: string;
+  /** A recorded session of the member: its cookie header, CSRF token, bearer token and id. */
+  cookie: string;
+  csrf: string;
+  token: string;
+  sessionId: string;
+}
+
+/**
+ * A person with an account (password TEST_PASSWORD) and a role in a tenant,
+ * signed in once: the state an accepted invitation leaves, without the
+ * invitation's own events in the tenant's trail.
+ */
+export async function newMember(tenantId: string, role: TenantRole, options: { email?: string } = {}): Promise<TestMember> {
+  const sql = testSql();
+  const email = options.email ?? `${role}-${randomUUID()}@example.com`;
+  const userId = await createAccount(sql, { email, passwordHash: await hashPassword(TEST_PASSWORD), createdBy: 'test' });
+  if (!userId) throw new Error(`${email} has an account already`);
+  await addMembership(sql, { tenantId, userId, role, createdBy: 'test' });
+  const user = (await getUser(sql, userId))!;
+  const session = await startSession(sql, user, { ip: null, userAgent: 'test' }, 'password');
+  return { user, email, password: TEST_PASSWORD, cookie: `oms_session=${encodeURIComponent(session.token)}`, csrf: csrfTokenFor(session.sessionId), token: session.token, sessionId: session.sessionId };
 }

@@ -20,7 +20,7 @@ export async function startFunction(options: { databaseUrl: string; env?: Record
   const port = options.port ?? (await freePort());
   const { command, args } = denoCommand();
   const child = spawn(command, args, {
-    env: denoEnv('127.0.0.1', port, { SUPABASE_DB_URL: options.databaseUrl, TRUST_PROXY: 'false', API_KEY_CACHE_SECONDS: '0', ...options.env }),
+    env: denoEnv('127.0.0.1', port, { OMS_AUDIT_DB_URL: options.databaseUrl, TRUST_PROXY: 'false', API_KEY_CACHE_SECONDS: '0', ...options.env }),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let output = '';

@@ -5,51 +5,102 @@
  * S3-compatible server on loopback.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
-import { parseBatch, type AuditEvent } from '@/supabase/functions/_shared/contract.ts';
+import { parseBatch, type AuditEvent, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
-import { migrate } from '@/server/db/migrate.ts';
+import { migrate, readMigrations } from '@/server/db/migrate.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { streamEvents } from '@/server/services/event-stream.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { freePort } from './ports.ts';
 
 export interface RetentionDb {
+  /** The runtime role's URL of this database (what the server and the CLI connect as). */
   url: string;
+  /** As the runtime role. */
   sql: Sql;
+  /** As the superuser, for tests that play an attacker with database rights. */
+  admin: Sql;
+  /** Applies the migrations left out by `migratedBefore` (an upgrade), as the owner. */
+  migrateRest(): Promise<void>;
   dir: string;
   env(extra?: Record<string, string>): Env;
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated database and a scratch folder, removed by drop(). */
-export async function retentionDatabase(): Promise<RetentionDb> {
+/** The URL of another database on the same server, as the same role. */
+function inDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/**
+ * A fresh database owned by oms_audit_owner and migrated as it, and a scratch folder, removed by drop().
+ * `migratedBefore`: apply only the migrations older than this version (an upgrade test migrates the rest itself).
+ */
+export async function retentionDatabase(options: { migratedBefore?: string } = {}): Promise<RetentionDb> {
   const name = `oms_retention_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = connect(inject('databaseUrl'), { max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(inject('databaseUrl'));
-  url.pathname = `/${name}`;
-  const sql = connect(url.toString(), { max: 6, applicationName: 'oms-audit-retention-test' });
-  await migrate(sql);
+  const server = connect(inject('adminDatabaseUrl'), { max: 1 });
+  await server.unsafe(`create database ${name} owner oms_audit_owner`);
+  const ownerUrl = inDatabase(inject('ownerDatabaseUrl'), name);
   const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-retention-'));
+  const asOwner = async (migrationsDir?: string) => {
+    const owner = connect(ownerUrl, { max: 1 });
+    try {
+      await migrate(owner, migrationsDir ? { dir: migrationsDir } : {});
+    } finally {
+      await owner.end();
+    }
+  };
+  if (options.migratedBefore) {
+    const older = path.join(dir, 'migrations-before');
+    await mkdir(older);
+    for (const f of (await readMigrations()).filter((m) => m.version < options.migratedBefore!)) await writeFile(path.join(older, f.file), f.sql);
+    await asOwner(older);
+  } else {
+    await asOwner();
+  }
+  const url = inDatabase(inject('databaseUrl'), name);
+  const sql = connect(url, { max: 6, applicationName: 'oms-audit-retention-test' });
+  const admin = connect(inDatabase(inject('adminDatabaseUrl'), name), { max: 2, applicationName: 'oms-audit-retention-test-admin' });
   return {
-    url: url.toString(),
+    url,
     sql,
+    admin,
+    migrateRest: () => asOwner(),
     dir,
     env: (extra = {}) =>
-      parseEnv({ DATABASE_URL: url.toString(), OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1', ...extra }),
+      parseEnv({ DATABASE_URL: url, OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1', ...extra }),
     drop: async () => {
       await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop database ${name} with (force)`);
-      await admin.end();
+      await admin.end({ timeout: 5 });
+      await server.unsafe(`drop database ${name} with (force)`);
+      await server.end();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits until no session holds the retention lock: PostgreSQL frees the lock of a process that was killed only
+ * once its server process has seen the connection close, which on a busy machine takes a moment.
+ */
+export async function retentionLockFreed(admin: Sql, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [held] = await admin`
+      select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and objid = hashtext('oms_audit.retention')::oid and granted`;
+    if (held!.n === 0) return;
+    if (Date.now() > deadline) throw new Error('the retention lock of a killed run was not freed');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** A time inside the month `monthsAgo` months back (the 5th, noon UTC); this month: an hour ago. */
@@ -80,7 +131,18 @@ export async function tenantWithHistory(sql: Sql, label: string, months: number[
 
 /** `n` order events of a tenant in the month `monthsAgo` back, through the normal write path. */
 export async function addEvents(sql: Sql, tenantId: string, monthsAgo: number, n: number, offset = 0): Promise<string[]> {
-  const events = Array.from({ length: n }, (_, i) => ({
+  const events = seedEvents(monthsAgo, n, offset);
+  const ids: string[] = [];
+  for (let i = 0; i < events.length; i += 500) {
+    const result = await appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: '198.51.100.1', userAgent: 'retention-test' }, 'cli');
+    ids.push(...result.ids);
+  }
+  return ids;
+}
+
+/** The order events addEvents writes: `n` in the month `monthsAgo` back. */
+export function seedEvents(monthsAgo: number, n: number, offset = 0): AuditEventRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
     actor_id: `trader-${i % 3}`,
     actor_type: 'USER',
     object_type: 'ORDER',
@@ -92,12 +154,6 @@ export async function addEvents(sql: Sql, tenantId: string, monthsAgo: number, n
     ip_address: i % 2 ? '203.0.113.7' : '2001:db8::7',
     context: { symbol: i % 3 ? 'AAPL' : 'MSFT', qty: 100 * (i + 1), px: 187.25, note: `line "${i}", comma\nnewline ü 🚀` },
   }));
-  const ids: string[] = [];
-  for (let i = 0; i < events.length; i += 500) {
-    const result = await appendEvents(sql, { tenantId, principal: 'test' }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: '198.51.100.1', userAgent: 'retention-test' }, 'cli');
-    ids.push(...result.ids);
-  }
-  return ids;
 }
 
 /** Every event of a filter set through the export stream, without the `archived` mark. */

@@ -12,7 +12,7 @@ await build({
   target: 'node18',
   legalComments: 'inline',
   banner: {
-    js: '#!/usr/bin/env node\n// oms-audit export bundle verifier. Usage: node verify.mjs (--public-key FILE | --fingerprint SHA256) BUNDLE_DIR\n// Generated from verifier/verify-bundle.ts; no dependencies beyond Node.js 18+.',
+    js: '#!/usr/bin/env node\n// oms-audit export bundle verifier. Usage: node verify.mjs (--public-key FILE | --fingerprint SHA256) BUNDLE_DIR\n// Log stream deliveries: node verify.mjs stream (--public-key FILE | --fingerprint SHA256) DELIVERIES_DIR\n// Generated from verifier/verify-bundle.ts and verifier/verify-stream.ts; no dependencies beyond Node.js 18+.',
   },
   logLevel: 'warning',
 });

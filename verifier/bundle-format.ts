@@ -43,10 +43,10 @@ export interface BundleManifest {
   format: 'csv' | 'jsonl';
   excel: boolean;
   file_name: string;
-  /** asc (default) or desc: rows are in (occurred_at, seq) order, or its reverse. */
-  order?: 'asc' | 'desc';
   row_count: number;
   sha256: string;
+  /** Row order: by occurred_at, then seq; `desc` newest first. */
+  order?: 'asc' | 'desc';
   bundle: {
     version: 1 | 2;
     key_id: string;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // oms-audit export bundle verifier. Usage: node verify.mjs (--public-key FILE | --fingerprint SHA256) BUNDLE_DIR
-// Generated from verifier/verify-bundle.ts; no dependencies beyond Node.js 18+.
+// Log stream deliveries: node verify.mjs stream (--public-key FILE | --fingerprint SHA256) DELIVERIES_DIR
+// Generated from verifier/verify-bundle.ts and verifier/verify-stream.ts; no dependencies beyond Node.js 18+.
 
 // verifier/verify-bundle.ts
 import { createHash as createHash4, createPublicKey as createPublicKey2, verify as verifySignature } from "node:crypto";
@@ -1815,25 +1816,28 @@ function canonicalJson(value) {
     return JSON.stringify(value) ?? "null";
   }
   if (Array.isArray(value)) {
-    let out2 = "[";
+    const items = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
-      if (i) out2 += ",";
       const item = value[i];
-      out2 += item === void 0 || typeof item === "function" || typeof item === "symbol" ? "null" : canonicalJson(item);
+      items[i] = item === void 0 || typeof item === "function" || typeof item === "symbol" ? "null" : canonicalJson(item);
     }
-    return out2 + "]";
+    return "[" + joined(items) + "]";
   }
   const record = value;
   const keys = Object.keys(record).sort();
-  let out = "{";
-  let first = true;
+  const members = [];
   for (const key of keys) {
     const item = record[key];
     if (item === void 0 || typeof item === "function" || typeof item === "symbol") continue;
-    out += (first ? "" : ",") + JSON.stringify(key) + ":" + canonicalJson(item);
-    first = false;
+    members.push(JSON.stringify(key) + ":" + canonicalJson(item));
   }
-  return out + "}";
+  return "{" + joined(members) + "}";
+}
+function joined(parts) {
+  if (parts.length > 8) return parts.join(",");
+  let out = parts.length ? parts[0] : "";
+  for (let i = 1; i < parts.length; i++) out += "," + parts[i];
+  return out;
 }
 
 // supabase/functions/_shared/checkpoint.ts
@@ -1868,24 +1872,81 @@ import * as crypto from "node:crypto";
 
 // supabase/functions/_shared/ip.ts
 var IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+function ipv6Groups(input) {
+  if (!input.includes(":") || /[^0-9a-fA-F:.]/.test(input)) return null;
+  let host;
+  try {
+    host = new URL(`http://[${input}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  const [head, tail] = host.includes("::") ? host.split("::") : [host, null];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const zeros = tail === null ? 0 : 8 - left.length - right.length;
+  return [...left, ...Array(zeros).fill("0"), ...right].map((g) => parseInt(g, 16));
+}
+function postgresIpv6(words) {
+  let best = { base: -1, len: 0 };
+  let cur = { base: -1, len: 0 };
+  for (let i = 0; i < 8; i++) {
+    if (words[i] === 0) {
+      if (cur.base === -1) cur = { base: i, len: 1 };
+      else cur.len++;
+    } else if (cur.base !== -1) {
+      if (best.base === -1 || cur.len > best.len) best = cur;
+      cur = { base: -1, len: 0 };
+    }
+  }
+  if (cur.base !== -1 && (best.base === -1 || cur.len > best.len)) best = cur;
+  if (best.base !== -1 && best.len < 2) best = { base: -1, len: 0 };
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
+      if (i === best.base) out += ":";
+      continue;
+    }
+    if (i !== 0) out += ":";
+    if (i === 6 && best.base === 0 && (best.len === 6 || best.len === 5 && words[5] === 65535)) {
+      out += `${words[6] >> 8}.${words[6] & 255}.${words[7] >> 8}.${words[7] & 255}`;
+      return out;
+    }
+    out += words[i].toString(16);
+  }
+  if (best.base !== -1 && best.base + best.len === 8) out += ":";
+  return out;
+}
 function canonicalIp(input) {
+  if (input.length === 0 || input.length > 64) return null;
+  if (IPV4.test(input)) return input;
+  const groups = ipv6Groups(input);
+  return groups ? postgresIpv6(groups) : null;
+}
+function ipV1Form(input) {
   if (input.length === 0 || input.length > 64) return null;
   if (IPV4.test(input)) return input;
   if (!input.includes(":") || /[^0-9a-fA-F:.]/.test(input)) return null;
   try {
-    const host = new URL(`http://[${input}]/`).hostname;
-    return host.slice(1, -1);
+    return new URL(`http://[${input}]/`).hostname.slice(1, -1);
   } catch {
     return null;
   }
 }
 
 // supabase/functions/_shared/event-hash.ts
+function isHashVersion(version) {
+  return version === 1 || version === 2;
+}
 var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-var str = (v) => v === null ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
-var ip = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
+var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
+var ipV1 = (v) => v === null ? "null" : str(ipV1Form(v) ?? v);
+var ipV2 = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
 function canonicalEventJson(e, contextJson) {
-  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(e.schema_version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + "}";
+  const version = e.schema_version;
+  if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
+  const ip = version === 1 ? ipV1 : ipV2;
+  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+  (version === 1 && (e.written_by ?? null) === null ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
 var oneShot = crypto.hash;
@@ -1919,12 +1980,12 @@ function merkleRoot(leaves) {
   }
   return level[0];
 }
-function rootFromProof(leaf, index, treeSize, path2) {
+function rootFromProof(leaf, index, treeSize, path4) {
   if (index < 0 || index >= treeSize) return null;
   let fn = index;
   let sn = treeSize - 1;
   let r = leaf;
-  for (const p of path2) {
+  for (const p of path4) {
     if (sn === 0) return null;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
@@ -1966,7 +2027,9 @@ var EVENT_FIELDS = [
   "observed_ip",
   "observed_user_agent",
   "context",
-  "schema_version"
+  "schema_version",
+  /** The credential that wrote the event (schema version 2 on; null before). */
+  "written_by"
 ];
 
 // lib/export-formats.ts
@@ -2118,7 +2181,30 @@ async function readEvidence(dir, manifest, byNumber, failures) {
   }
   return evidence;
 }
-async function verifyBundle(dir, trusted) {
+function readKnownCheckpoint(file) {
+  const json = JSON.parse(readFileSync(file, "utf8"));
+  return json.format === "oms-audit-monitor-state" ? json.checkpoint : json;
+}
+function knownCheckpointProblems(checkpoints, known, trusted, tenantId) {
+  if (known.tenant_id !== tenantId) return [`the known checkpoint ${known.number} belongs to another tenant`];
+  if (checkpointHash(known) !== known.hash || known.key_id !== keyIdOf(trusted) || !verifySignature(null, checkpointBytes(known), trusted, Buffer.from(known.signature, "base64"))) {
+    return [`the known checkpoint ${known.number} is not a checkpoint signed by the trusted key`];
+  }
+  const first = checkpoints[0];
+  const last = checkpoints[checkpoints.length - 1];
+  if (!first || !last) return [`the bundle holds no checkpoint to compare with the known checkpoint ${known.number}`];
+  const same = checkpoints.find((c) => c.number === known.number);
+  if (same) {
+    return same.hash === known.hash ? [] : [`the bundle's checkpoint ${known.number} (hash ${same.hash}) is not the known checkpoint ${known.number} (hash ${known.hash}): the bundle comes from a different, re-signed history`];
+  }
+  if (first.number === known.number + 1) {
+    return first.prev_hash === known.hash ? [] : [`the bundle's checkpoint ${first.number} does not follow the known checkpoint ${known.number}: the bundle comes from a different history`];
+  }
+  return [
+    known.number > last.number ? `the bundle's chain ends at checkpoint ${last.number}, before the known checkpoint ${known.number}: it cannot be shown to be the same history (export again, or use an earlier known checkpoint)` : `the bundle's chain starts at checkpoint ${first.number}, after the known checkpoint ${known.number}: it cannot be shown to be the same history`
+  ];
+}
+async function verifyBundle(dir, trusted, options = {}) {
   const failures = new Failures();
   const read = (name) => readFileSync(path.join(dir, name), "utf8");
   const trustedId = keyIdOf(trusted);
@@ -2148,6 +2234,7 @@ async function verifyBundle(dir, trusted) {
     }
     if (!prev && c.number === 1 && c.prev_hash !== GENESIS_HASH) failures.add("checkpoint 1 does not start the chain");
   });
+  if (options.known) for (const problem of knownCheckpointProblems(checkpoints, options.known, trusted, manifest.tenant_id)) failures.add(problem);
   const byNumber = new Map(checkpoints.map((c) => [c.number, c]));
   const covering = (seq) => {
     let lo = 0;
@@ -2193,6 +2280,10 @@ async function verifyBundle(dir, trusted) {
         if (after === descending) failures.add(`row ${rows} (seq ${seq}) is out of order: rows must follow (occurred_at, seq) ${descending ? "descending" : "ascending"}`);
       }
       previous = { occurred_at: event.occurred_at, seq };
+      if (!isHashVersion(event.schema_version)) {
+        failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
+        continue;
+      }
       const hash3 = fromHex(eventHash(event));
       const c = covering(seq);
       if (!c) {
@@ -2223,17 +2314,19 @@ async function verifyBundle(dir, trusted) {
   return { ok: failures.list.length === 0, rows, checkpoints: checkpoints.length, problems: failures.list };
 }
 function usage() {
-  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY");
+  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
   process.exit(2);
 }
-async function main(argv) {
+async function main(argv2) {
   let keyFile;
   let fingerprint;
   let dir;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--public-key") keyFile = argv[++i];
-    else if (argv[i] === "--fingerprint") fingerprint = argv[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
-    else dir = argv[i];
+  let knownFile;
+  for (let i = 0; i < argv2.length; i++) {
+    if (argv2[i] === "--public-key") keyFile = argv2[++i];
+    else if (argv2[i] === "--known-checkpoint") knownFile = argv2[++i];
+    else if (argv2[i] === "--fingerprint") fingerprint = argv2[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
+    else dir = argv2[i];
   }
   if (!dir || !keyFile && !fingerprint) usage();
   let key;
@@ -2247,10 +2340,13 @@ async function main(argv) {
     }
   }
   const started = performance.now();
-  const result = await verifyBundle(dir, key);
+  const known = knownFile ? readKnownCheckpoint(knownFile) : void 0;
+  const result = await verifyBundle(dir, key, { known });
   const seconds = (performance.now() - started) / 1e3;
   if (result.ok) {
-    console.log(`VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}\u2026) in ${seconds.toFixed(1)} s`);
+    console.log(
+      `VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}\u2026)` + (known ? `, consistent with the known checkpoint ${known.number}` : "") + ` in ${seconds.toFixed(1)} s`
+    );
     return 0;
   }
   console.log(`FAILED: ${result.problems.length} problem(s)`);
@@ -2258,8 +2354,409 @@ async function main(argv) {
   return 1;
 }
 
+// verifier/verify-stream.ts
+import { createPublicKey as createPublicKey3, verify as verifySignature2 } from "node:crypto";
+import { readdirSync, readFileSync as readFileSync2, statSync } from "node:fs";
+import path2 from "node:path";
+
+// verifier/stream-format.ts
+var BATCH_TYPE = "oms-audit.stream.batch";
+var STATEMENT_FIELDS = ["type", "version", "stream_id", "tenant_id", "batch_id", "start_seq", "seq_from", "seq_to", "event_count", "key_id"];
+function statementOf(header) {
+  return Object.fromEntries(STATEMENT_FIELDS.map((f) => [f, header[f]]));
+}
+function headerRecord(h) {
+  return { ...statementOf(h), signature: h.signature, public_key: h.public_key, checkpoints: h.checkpoints, proofs: h.proofs };
+}
+var epochSeconds = (iso) => Math.round(Date.parse(iso)) / 1e3;
+var headerTime = (h) => h.checkpoints[h.checkpoints.length - 1]?.sealed_at ?? (/* @__PURE__ */ new Date(0)).toISOString();
+var STREAM_FORMATS = {
+  /** One JSON document: the header's fields and `events`. Signed per Standard Webhooks by the transport. */
+  webhook: {
+    contentType: "application/json",
+    maxEvents: 1e3,
+    encode: (batch) => JSON.stringify({ ...headerRecord(batch.header), events: batch.events })
+  },
+  /** Splunk HTTP Event Collector: one HEC event per record, newline-separated, header first. */
+  splunk_hec: {
+    contentType: "application/json",
+    maxEvents: 1e3,
+    encode: (batch, o) => {
+      const wrap = (time, sourcetype, event) => JSON.stringify({ time, ...o.host ? { host: o.host } : {}, source: "oms-audit", sourcetype, ...o.index ? { index: o.index } : {}, event });
+      return [
+        wrap(epochSeconds(headerTime(batch.header)), "oms-audit:batch", headerRecord(batch.header)),
+        ...batch.events.map((e) => wrap(epochSeconds(String(e.occurred_at)), "oms-audit:event", e))
+      ].join("\n");
+    }
+  },
+  /** Datadog logs intake (v2): an array of log entries; each record is the entry's `message`, as JSON text. */
+  datadog: {
+    contentType: "application/json",
+    // The intake takes at most 1000 entries per request; one is the header.
+    maxEvents: 999,
+    encode: (batch, o) => {
+      const entry = (kind, record) => ({
+        ddsource: "oms-audit",
+        ddtags: [`oms_audit_stream:${batch.header.stream_id}`, `oms_audit_record:${kind}`, ...o.tags ? [o.tags] : []].join(","),
+        ...o.host ? { hostname: o.host } : {},
+        service: o.service ?? "oms-audit",
+        message: JSON.stringify(record)
+      });
+      return JSON.stringify([entry("batch", headerRecord(batch.header)), ...batch.events.map((e) => entry("event", e))]);
+    }
+  },
+  /** S3 NDJSON: one object per batch; its first line is the header, then one event per line. */
+  s3_ndjson: {
+    contentType: "application/x-ndjson",
+    maxEvents: 1e3,
+    encode: (batch) => [JSON.stringify(headerRecord(batch.header)), ...batch.events.map((e) => JSON.stringify(e))].join("\n") + "\n"
+  }
+};
+var STREAM_FORMAT_NAMES = Object.keys(STREAM_FORMATS);
+var isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+function decodeDelivery(text) {
+  const out = { headers: [], events: [], unknown: [] };
+  const visit = (value, where) => {
+    if (Array.isArray(value)) return value.forEach((v, i) => visit(v, `${where}[${i}]`));
+    if (!isObject(value)) return void out.unknown.push(where);
+    if (value.type === BATCH_TYPE) {
+      const { events, ...header } = value;
+      out.headers.push(header);
+      if (Array.isArray(events)) events.forEach((e, i) => visit(e, `${where}.events[${i}]`));
+      return;
+    }
+    if (isObject(value.event) && ("sourcetype" in value || "time" in value)) return visit(value.event, where);
+    if (typeof value.message === "string" && value.message.startsWith("{")) {
+      try {
+        return visit(JSON.parse(value.message), where);
+      } catch {
+        return void out.unknown.push(where);
+      }
+    }
+    if (typeof value.id === "string" && typeof value.seq === "number" && typeof value.tenant_id === "string") return void out.events.push(value);
+    out.unknown.push(where);
+  };
+  const trimmed = text.trim();
+  if (!trimmed) return out;
+  try {
+    visit(JSON.parse(trimmed), "document");
+    return out;
+  } catch {
+  }
+  trimmed.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      visit(JSON.parse(line), `line ${i + 1}`);
+    } catch {
+      out.unknown.push(`line ${i + 1} (not JSON)`);
+    }
+  });
+  return out;
+}
+
+// verifier/verify-stream.ts
+var Problems = class {
+  list = [];
+  add(message) {
+    if (this.list.length < 50) this.list.push(message);
+    else if (this.list.length === 50) this.list.push("\u2026 further problems not listed");
+  }
+};
+function filesUnder(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith(".")) continue;
+    const full = path2.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...filesUnder(full));
+    else out.push(full);
+  }
+  return out;
+}
+function signatureValid(data, key, signature) {
+  if (!key) return false;
+  try {
+    return verifySignature2(null, data, key, Buffer.from(signature, "base64"));
+  } catch {
+    return false;
+  }
+}
+async function verifyStream(dir, trusted, options = {}) {
+  const problems = new Problems();
+  const result = {
+    ok: false,
+    stream_id: options.streamId ?? null,
+    tenant_id: null,
+    from_seq: null,
+    to_seq: null,
+    files: 0,
+    batches: 0,
+    events: 0,
+    duplicates: 0,
+    checkpoints: 0,
+    last_checkpoint: null,
+    problems: problems.list
+  };
+  let startSeq = null;
+  const checkpoints = /* @__PURE__ */ new Map();
+  const proofs = /* @__PURE__ */ new Map();
+  const events = /* @__PURE__ */ new Map();
+  const batchIds = /* @__PURE__ */ new Set();
+  const eventTenants = /* @__PURE__ */ new Map();
+  for (const file of filesUnder(dir)) {
+    result.files++;
+    const name = path2.relative(dir, file);
+    let decoded;
+    try {
+      decoded = decodeDelivery(readFileSync2(file, "utf8"));
+    } catch (err) {
+      problems.add(`${name}: cannot be read (${err.message})`);
+      continue;
+    }
+    for (const where of decoded.unknown) problems.add(`${name}, ${where}: neither a batch header nor an audit event`);
+    for (const header of decoded.headers) checkHeader(name, header);
+    for (const event of decoded.events) {
+      if (!eventTenants.has(event.tenant_id)) eventTenants.set(event.tenant_id, `${name}: event ${event.id} (seq ${event.seq})`);
+      let hash3;
+      try {
+        hash3 = eventHash(event);
+      } catch {
+        problems.add(`${name}: event ${event.id} (seq ${event.seq}) cannot be read as an audit event`);
+        continue;
+      }
+      const seen = events.get(event.seq);
+      if (!seen) events.set(event.seq, { id: event.id, hash: hash3 });
+      else if (seen.id === event.id && seen.hash === hash3) result.duplicates++;
+      else if (seen.id !== event.id) problems.add(`${name}: seq ${event.seq} was delivered as two different events (${seen.id} and ${event.id})`);
+      else problems.add(`${name}: event ${event.id} (seq ${event.seq}) was delivered twice with different contents`);
+    }
+  }
+  function checkHeader(name, h) {
+    if (!batchIds.has(h.batch_id)) {
+      batchIds.add(h.batch_id);
+      result.batches++;
+    }
+    if (!signatureValid(Buffer.from(canonicalJson(statementOf(h))), trusted.get(h.key_id), h.signature)) {
+      problems.add(`${name}: batch ${h.batch_id} is not signed by a trusted key (changed, or signed by another key)`);
+      return;
+    }
+    result.stream_id ??= h.stream_id;
+    if (h.stream_id !== result.stream_id) problems.add(`${name}: batch ${h.batch_id} belongs to stream ${h.stream_id}, not ${result.stream_id}`);
+    result.tenant_id ??= h.tenant_id;
+    if (h.tenant_id !== result.tenant_id) problems.add(`${name}: batch ${h.batch_id} belongs to another tenant`);
+    startSeq ??= h.start_seq;
+    if (h.start_seq !== startSeq) problems.add(`${name}: batch ${h.batch_id} says the stream starts at seq ${h.start_seq}, others say ${startSeq}`);
+    for (const c of h.checkpoints) {
+      const known = checkpoints.get(c.number);
+      if (!known) checkpoints.set(c.number, c);
+      else if (known.hash !== c.hash || canonicalJson(known) !== canonicalJson(c)) problems.add(`${name}: checkpoint ${c.number} differs from another copy of it`);
+    }
+    for (const p of h.proofs) proofs.set(p.seq, [...proofs.get(p.seq) ?? [], p]);
+  }
+  result.events = events.size;
+  for (const [tenant, first] of eventTenants) if (tenant !== result.tenant_id) problems.add(`${first} belongs to another tenant than the stream's batches`);
+  if (events.size === 0) {
+    if (result.batches === 0) problems.add("no delivery found: nothing to verify");
+    result.ok = problems.list.length === 0 && result.batches > 0;
+    return result;
+  }
+  const chain = [...checkpoints.values()].sort((a, b) => a.number - b.number);
+  result.checkpoints = chain.length;
+  chain.forEach((c, i) => {
+    if (c.tenant_id !== result.tenant_id) problems.add(`checkpoint ${c.number} belongs to another tenant`);
+    if (checkpointHash(c) !== c.hash) problems.add(`checkpoint ${c.number} was changed: it no longer hashes to its recorded hash`);
+    if (!signatureValid(checkpointBytes(c), trusted.get(c.key_id), c.signature)) problems.add(`checkpoint ${c.number} is not signed by a trusted key`);
+    const prev = chain[i - 1];
+    if (prev && c.number !== prev.number + 1) problems.add(`checkpoints ${prev.number + 1}\u2013${c.number - 1} are missing`);
+    else if (prev && (c.seq_from !== prev.seq_to + 1 || c.prev_hash !== prev.hash)) problems.add(`checkpoint ${c.number} does not follow checkpoint ${prev.number}`);
+    if (c.number === 1 && c.prev_hash !== GENESIS_HASH) problems.add("checkpoint 1 does not start the chain");
+  });
+  const covering = (seq) => chain.find((c) => c.seq_from <= seq && seq <= c.seq_to) ?? null;
+  const seqs = [...events.keys()].sort((a, b) => a - b).filter((seq) => options.fromSeq === void 0 || seq >= options.fromSeq);
+  const from = options.fromSeq ?? startSeq ?? seqs[0];
+  const to = seqs.length ? seqs[seqs.length - 1] : from - 1;
+  result.from_seq = from;
+  result.to_seq = to;
+  let missing = 0;
+  for (let seq = from; seq <= to; seq++) {
+    if (!events.has(seq) && missing++ < 10) problems.add(`seq ${seq} is missing`);
+  }
+  if (missing > 10) problems.add(`\u2026 ${missing} events missing in all between seq ${from} and ${to}`);
+  for (const seq of seqs) if (startSeq !== null && seq < startSeq) problems.add(`seq ${seq} precedes the stream's start (seq ${startSeq})`);
+  const leafChecked = /* @__PURE__ */ new Set();
+  for (const c of chain) {
+    let all = true;
+    for (let seq = c.seq_from; seq <= c.seq_to && all; seq++) all = events.has(seq);
+    if (!all) continue;
+    const leaves = [];
+    for (let seq = c.seq_from; seq <= c.seq_to; seq++) leaves.push(fromHex(events.get(seq).hash));
+    if (toHex(merkleRoot(leaves)) === c.merkle_root) {
+      for (let seq = c.seq_from; seq <= c.seq_to; seq++) leafChecked.add(seq);
+    }
+  }
+  for (const seq of seqs) {
+    if (leafChecked.has(seq)) continue;
+    const { id, hash: hash3 } = events.get(seq);
+    const c = covering(seq);
+    if (!c) {
+      problems.add(`seq ${seq} (event ${id}): no delivered checkpoint covers it`);
+      continue;
+    }
+    const index = seq - c.seq_from;
+    const proven = (proofs.get(seq) ?? []).some((p) => {
+      if (p.checkpoint !== c.number || p.leaf_index !== index) return false;
+      const root = rootFromProof(fromHex(hash3), index, c.count, p.audit_path.map(fromHex));
+      return root !== null && toHex(root) === c.merkle_root;
+    });
+    if (!proven) problems.add(`seq ${seq} (event ${id}) was modified or is not in checkpoint ${c.number}: its hash is not a leaf of the signed root`);
+  }
+  const last = chain[chain.length - 1];
+  if (last) {
+    let complete = true;
+    for (let seq = Math.max(last.seq_from, from); seq <= last.seq_to && complete; seq++) complete = events.has(seq);
+    result.last_checkpoint = { number: last.number, seq_from: last.seq_from, seq_to: last.seq_to, complete };
+  }
+  result.ok = problems.list.length === 0;
+  return result;
+}
+function usage2() {
+  console.error("usage: node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX)... [--stream-id ID] [--from-seq N] [--json] DELIVERIES_DIRECTORY");
+  process.exit(2);
+}
+function trustedKeys(keyFiles, fingerprints, dir) {
+  const keys = /* @__PURE__ */ new Map();
+  for (const file of keyFiles) {
+    const key = createPublicKey3(readFileSync2(file, "utf8"));
+    keys.set(keyIdOf(key), key);
+  }
+  if (fingerprints.length) {
+    for (const file of filesUnder(dir)) {
+      let decoded;
+      try {
+        decoded = decodeDelivery(readFileSync2(file, "utf8"));
+      } catch {
+        continue;
+      }
+      for (const h of decoded.headers) {
+        if (keys.has(h.key_id) || !fingerprints.includes(h.key_id)) continue;
+        try {
+          const key = createPublicKey3(h.public_key);
+          if (keyIdOf(key) === h.key_id) keys.set(h.key_id, key);
+        } catch {
+        }
+      }
+    }
+  }
+  return keys;
+}
+async function main2(argv2) {
+  const keyFiles = [];
+  const fingerprints = [];
+  let dir;
+  let streamId;
+  let fromSeq;
+  let json = false;
+  for (let i = 0; i < argv2.length; i++) {
+    const a = argv2[i];
+    if (a === "--public-key") keyFiles.push(argv2[++i] ?? usage2());
+    else if (a === "--fingerprint") fingerprints.push((argv2[++i] ?? usage2()).toLowerCase().replace(/[^0-9a-f]/g, ""));
+    else if (a === "--stream-id") streamId = argv2[++i] ?? usage2();
+    else if (a === "--from-seq") {
+      fromSeq = Number(argv2[++i]);
+      if (!Number.isInteger(fromSeq) || fromSeq < 1) usage2();
+    } else if (a === "--json") json = true;
+    else if (a.startsWith("--") || dir) usage2();
+    else dir = a;
+  }
+  if (!dir || !keyFiles.length && !fingerprints.length) usage2();
+  const keys = trustedKeys(keyFiles, fingerprints, dir);
+  const missingKeys = fingerprints.filter((f) => !keys.has(f));
+  if (missingKeys.length) {
+    console.log(`FAILED: no delivery carries the public key with fingerprint ${missingKeys.join(", ")}`);
+    return 1;
+  }
+  const started = performance.now();
+  const result = await verifyStream(dir, keys, { streamId, fromSeq });
+  const seconds = (performance.now() - started) / 1e3;
+  if (json) {
+    console.log(JSON.stringify(result));
+    return result.ok ? 0 : 1;
+  }
+  if (!result.ok) {
+    console.log(`FAILED: ${result.problems.length} problem(s)`);
+    for (const p of result.problems) console.log(`  - ${p}`);
+    return 1;
+  }
+  const last = result.last_checkpoint;
+  const range = result.from_seq === null ? "no events yet" : `every event of seq ${result.from_seq} to ${result.to_seq}`;
+  console.log(
+    `VERIFIED: stream ${result.stream_id}: ${range} present and unmodified (${result.events} events, ${result.duplicates} duplicate copies by id) under ${result.checkpoints} signed, linked checkpoints, in ${result.files} files, ${seconds.toFixed(1)} s.` + (last ? ` Last checkpoint ${last.number} (seq ${last.seq_from}\u2013${last.seq_to}) ${last.complete ? "delivered in full" : `delivered up to seq ${result.to_seq}`}.` : "")
+  );
+  return 0;
+}
+
+// verifier/test-vectors.ts
+import { createPublicKey as createPublicKey4, verify as verifySignature3 } from "node:crypto";
+import { readFileSync as readFileSync3 } from "node:fs";
+import path3 from "node:path";
+function checkTestVectors(dir) {
+  const read = (name) => JSON.parse(readFileSync3(path3.join(dir, name), "utf8"));
+  const failures = [];
+  let checks = 0;
+  const check = (ok, what) => {
+    checks++;
+    if (!ok) failures.push(what);
+  };
+  const events = read("events.json").vectors;
+  for (const v of events) {
+    check(canonicalEventJson(v.event) === v.canonical_json, `events.json "${v.name}": canonical JSON differs`);
+    check(eventHash(v.event) === v.event_hash, `events.json "${v.name}": event hash differs`);
+  }
+  for (const tree of read("trees.json").trees) {
+    const leaves = tree.leaves.map(fromHex);
+    check(tree.leaves.length === tree.size && toHex(merkleRoot(leaves)) === tree.root, `trees.json size ${tree.size}: root differs`);
+    for (const p of tree.proofs) {
+      const root = rootFromProof(leaves[p.leaf_index], p.leaf_index, tree.size, p.audit_path.map(fromHex));
+      check(root !== null && toHex(root) === tree.root, `trees.json size ${tree.size}: the proof of leaf ${p.leaf_index} does not lead to the root`);
+    }
+  }
+  const vectors = read("checkpoints.json");
+  const key = createPublicKey4(vectors.test_key.public_key_pem);
+  check(keyIdOf(key) === vectors.test_key.key_id, "checkpoints.json: key_id is not the SHA-256 of the public key");
+  const hashOf = new Map(events.map((v) => [v.event.seq, v.event_hash]));
+  let prev = null;
+  for (const { canonical_json: canonical, checkpoint: c, inclusion } of vectors.checkpoints) {
+    const label = `checkpoints.json #${c.number}`;
+    check(checkpointBytes(c).toString("utf8") === canonical, `${label}: canonical body differs`);
+    check(checkpointHash(c) === c.hash, `${label}: hash differs`);
+    check(verifySignature3(null, Buffer.from(canonical, "utf8"), key, Buffer.from(c.signature, "base64")), `${label}: signature does not verify`);
+    check(c.key_id === vectors.test_key.key_id, `${label}: signed by another key`);
+    check(c.prev_hash === (prev ? prev.hash : GENESIS_HASH) && c.number === (prev?.number ?? 0) + 1 && c.seq_from === (prev?.seq_to ?? 0) + 1, `${label}: does not follow the checkpoint before`);
+    const leaves = Array.from({ length: c.count }, (_, i) => fromHex(hashOf.get(c.seq_from + i) ?? ""));
+    check(toHex(merkleRoot(leaves)) === c.merkle_root, `${label}: the event hashes of seq ${c.seq_from}\u2013${c.seq_to} do not give its merkle_root`);
+    for (const p of inclusion) {
+      const root = rootFromProof(fromHex(hashOf.get(p.seq) ?? ""), p.leaf_index, p.tree_size, p.audit_path.map(fromHex));
+      check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
+    }
+    prev = c;
+  }
+  return { checks, failures };
+}
+
 // verifier/cli.ts
-main(process.argv.slice(2)).then(
+function testVectors(dir) {
+  const { checks, failures } = checkTestVectors(dir);
+  if (!failures.length) {
+    console.log(`TEST VECTORS OK: ${checks} checks`);
+    return 0;
+  }
+  console.log(`FAILED: ${failures.length} of ${checks} test vector checks`);
+  for (const f of failures) console.log(`  - ${f}`);
+  return 1;
+}
+var argv = process.argv.slice(2);
+var at = argv.indexOf("--test-vectors");
+var run = at !== -1 ? Promise.resolve().then(() => testVectors(argv[at + 1] ?? ".")) : argv[0] === "stream" ? main2(argv.slice(1)) : main(argv);
+run.then(
   (code) => process.exit(code),
   (err) => {
     console.error(`FAILED: ${err.message}`);

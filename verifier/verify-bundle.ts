@@ -4,11 +4,15 @@
  *
  *   node verify.mjs --public-key operator.pem  path/to/bundle-directory
  *   node verify.mjs --fingerprint <sha256 hex> path/to/bundle-directory
+ *   … --known-checkpoint FILE   (a signed checkpoint, or an oms-audit monitor state file)
  *
  * It proves that every exported row is unmodified and part of the operator's
  * signed chain of checkpoints, that the file is the one the operator signed
  * (no row added, dropped or reordered), and, for a complete export, that no
- * event of the covered range is missing. Exit code 0: verified; 1: not.
+ * event of the covered range is missing. With a checkpoint known from before
+ * (kept by a monitor, or from an earlier bundle), it also proves the bundle's
+ * chain is the same history: the bundle's checkpoint of that number must be it,
+ * else the operator re-signed a different history. Exit code 0: verified; 1: not.
  *
  * Built into one dependency-free file (verifier/oms-audit-verify.mjs) by
  * `npm run build:verifier`; the bundle carries that file as verify.mjs.
@@ -20,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
-import { eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
+import { eventHash, isHashVersion, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
 import { eventValues, exportFormat, type CsvCell, type ExportFormatSpec } from '../lib/export-formats.ts';
 import { BUNDLE_FILES, type BundleManifest, type LeavesLine, type ProofLine } from './bundle-format.ts';
@@ -142,7 +146,38 @@ async function readEvidence(dir: string, manifest: BundleManifest, byNumber: Map
   return evidence;
 }
 
-export async function verifyBundle(dir: string, trusted: KeyObject): Promise<VerifyResult> {
+/** A checkpoint from a file: a signed checkpoint's JSON, or the checkpoint an oms-audit monitor state file remembers. */
+export function readKnownCheckpoint(file: string): SignedCheckpoint {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  return (json.format === 'oms-audit-monitor-state' ? json.checkpoint : json) as SignedCheckpoint;
+}
+
+/** Problems relating the bundle's chain to a checkpoint known from before (none when consistent). */
+function knownCheckpointProblems(checkpoints: SignedCheckpoint[], known: SignedCheckpoint, trusted: KeyObject, tenantId: string): string[] {
+  if (known.tenant_id !== tenantId) return [`the known checkpoint ${known.number} belongs to another tenant`];
+  if (checkpointHash(known) !== known.hash || known.key_id !== keyIdOf(trusted) || !verifySignature(null, checkpointBytes(known), trusted, Buffer.from(known.signature, 'base64'))) {
+    return [`the known checkpoint ${known.number} is not a checkpoint signed by the trusted key`];
+  }
+  const first = checkpoints[0];
+  const last = checkpoints[checkpoints.length - 1];
+  if (!first || !last) return [`the bundle holds no checkpoint to compare with the known checkpoint ${known.number}`];
+  const same = checkpoints.find((c) => c.number === known.number);
+  if (same) {
+    return same.hash === known.hash
+      ? []
+      : [`the bundle's checkpoint ${known.number} (hash ${same.hash}) is not the known checkpoint ${known.number} (hash ${known.hash}): the bundle comes from a different, re-signed history`];
+  }
+  if (first.number === known.number + 1) {
+    return first.prev_hash === known.hash ? [] : [`the bundle's checkpoint ${first.number} does not follow the known checkpoint ${known.number}: the bundle comes from a different history`];
+  }
+  return [
+    known.number > last.number
+      ? `the bundle's chain ends at checkpoint ${last.number}, before the known checkpoint ${known.number}: it cannot be shown to be the same history (export again, or use an earlier known checkpoint)`
+      : `the bundle's chain starts at checkpoint ${first.number}, after the known checkpoint ${known.number}: it cannot be shown to be the same history`,
+  ];
+}
+
+export async function verifyBundle(dir: string, trusted: KeyObject, options: { known?: SignedCheckpoint } = {}): Promise<VerifyResult> {
   const failures = new Failures();
   const read = (name: string) => readFileSync(path.join(dir, name), 'utf8');
   const trustedId = keyIdOf(trusted);
@@ -179,6 +214,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
     }
     if (!prev && c.number === 1 && c.prev_hash !== GENESIS_HASH) failures.add('checkpoint 1 does not start the chain');
   });
+  if (options.known) for (const problem of knownCheckpointProblems(checkpoints, options.known, trusted, manifest.tenant_id)) failures.add(problem);
   const byNumber = new Map(checkpoints.map((c) => [c.number, c]));
   const covering = (seq: number) => {
     let lo = 0;
@@ -230,6 +266,10 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
         if (after === descending) failures.add(`row ${rows} (seq ${seq}) is out of order: rows must follow (occurred_at, seq) ${descending ? 'descending' : 'ascending'}`);
       }
       previous = { occurred_at: event.occurred_at, seq };
+      if (!isHashVersion(event.schema_version)) {
+        failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
+        continue;
+      }
       const hash = fromHex(eventHash(event));
       const c = covering(seq);
       if (!c) {
@@ -264,7 +304,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject): Promise<Ver
 }
 
 function usage(): never {
-  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) BUNDLE_DIRECTORY');
+  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY');
   process.exit(2);
 }
 
@@ -272,8 +312,10 @@ export async function main(argv: string[]): Promise<number> {
   let keyFile: string | undefined;
   let fingerprint: string | undefined;
   let dir: string | undefined;
+  let knownFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--public-key') keyFile = argv[++i];
+    else if (argv[i] === '--known-checkpoint') knownFile = argv[++i];
     else if (argv[i] === '--fingerprint') fingerprint = argv[++i]?.toLowerCase().replace(/[^0-9a-f]/g, '');
     else dir = argv[i];
   }
@@ -290,10 +332,15 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const started = performance.now();
-  const result = await verifyBundle(dir, key);
+  const known = knownFile ? readKnownCheckpoint(knownFile) : undefined;
+  const result = await verifyBundle(dir, key, { known });
   const seconds = (performance.now() - started) / 1000;
   if (result.ok) {
-    console.log(`VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}…) in ${seconds.toFixed(1)} s`);
+    console.log(
+      `VERIFIED: ${result.rows} rows against ${result.checkpoints} signed checkpoints (key ${keyIdOf(key).slice(0, 16)}…)` +
+        (known ? `, consistent with the known checkpoint ${known.number}` : '') +
+        ` in ${seconds.toFixed(1)} s`,
+    );
     return 0;
   }
   console.log(`FAILED: ${result.problems.length} problem(s)`);

@@ -1,7 +1,9 @@
 'use client';
 import { useState } from 'react';
+import { safeNextPath } from '@/lib/safe-next.ts';
 
-export function SignInForm() {
+/** `next`: where to go after signing in, already checked on the server (and again here) to be a path on this site. */
+export function SignInForm({ next }: { next: string }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -21,8 +23,7 @@ export function SignInForm() {
         setError(body?.error?.message ?? 'Sign-in failed');
         return;
       }
-      const next = new URLSearchParams(window.location.search).get('next');
-      window.location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+      window.location.assign(safeNextPath(next));
     } catch {
       setError('The server cannot be reached');
     } finally {

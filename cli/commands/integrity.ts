@@ -3,7 +3,8 @@ import { keyIdOf, publicKeyFromPem } from '@/supabase/functions/_shared/checkpoi
 import { parseTimeBound } from '@/supabase/functions/_shared/timestamps.ts';
 import { sealAll } from '@/server/services/integrity/checkpoints.ts';
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
-import { verifyTenant } from '@/server/services/integrity/verify.ts';
+import { verifyTenant, type VerificationReport } from '@/server/services/integrity/verify.ts';
+import { anchorEverything } from '@/server/services/anchors/sources.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { optional, tenantArg } from '../args.ts';
 import { UsageError } from '../usage-error.ts';
@@ -16,21 +17,43 @@ function bound(ctx: CommandContext, option: 'from' | 'to'): string | undefined {
   return parsed.value.iso;
 }
 
+/** What the verification covered besides the database: archives, expiries, anchors, time stamps. */
+function coverageLines(r: VerificationReport): string[] {
+  const a = r.anchors.checkpoints;
+  return [
+    ...(r.archived_events_checked ? [`  ${r.archived_events_checked} events read back from archives`] : []),
+    ...(r.expired_events
+      ? [`  ${r.expired_events} events expired under signed retention records${r.expired_events_attested_at_upgrade ? ` (${r.expired_events_attested_at_upgrade} attested from the catalog at upgrade)` : ''}`]
+      : []),
+    a.configured
+      ? `  anchors at ${a.location}: ${a.anchors_checked} checkpoints compared (anchored head ${a.anchored_head ?? 'none'}, database head ${a.database_head}), ${a.timestamps_checked} time-stamp tokens verified` +
+        (a.timestamps_unchecked ? `, ${a.timestamps_unchecked} NOT checked (no ANCHOR_TSA_CA_FILE)` : '') +
+        (a.pending ? `, ${a.pending} within the anchoring grace period` : '')
+      : '  NOT CHECKED against anchors: no anchor location is configured (ARCHIVE_URL or ANCHOR_URL); a cut-off tail would not be detected',
+  ];
+}
+
 export const integrityCommands: Command[] = [
   {
     name: 'seal',
     args: '[--tenant ID|NAME]',
-    summary: 'close a signed checkpoint now over everything committed',
+    summary: 'close a signed checkpoint now over everything committed, and anchor it outside the database',
     options: { tenant: { type: 'string' } },
     async run(ctx) {
       const tenants = ctx.values.tenant ? [(await tenantArg(ctx)).id] : undefined;
       const result = await sealAll(ctx.sql, signer(), tenants);
+      const anchors = await anchorEverything(ctx.sql, ctx.env, tenants, result.checkpoints);
       const text = [
         `${result.checkpoints.length} checkpoint(s) sealed for ${result.tenants} tenant(s)`,
         ...result.checkpoints.map((c) => `  ${c.tenant_id} #${c.number}: seq ${c.seq_from}–${c.seq_to} root ${c.merkle_root.slice(0, 16)}…`),
         ...result.failures.map((f) => `  failed ${f.tenant_id}: ${f.error}`),
+        anchors.configured
+          ? `${anchors.anchored} anchored, ${anchors.timestamped} time-stamped outside the database`
+          : 'NOT ANCHORED: no anchor location (set ARCHIVE_URL or ANCHOR_URL): the checkpoints exist only in the database',
+        ...anchors.failures.map((f) => `  anchoring failed, ${f.kind} ${f.number} of ${f.tenant_id}: ${f.error}`),
       ].join('\n');
-      return { text, json: result, exitCode: result.failures.length ? 1 : 0 };
+      const failed = result.failures.length + anchors.failures.length > 0;
+      return { text, json: { ...result, anchors }, exitCode: failed ? 1 : 0 };
     },
   },
   {
@@ -51,11 +74,16 @@ export const integrityCommands: Command[] = [
       const lines = [
         `${report.ok ? 'intact' : 'TAMPERING FOUND'}: ${report.events_checked} events and ${report.checkpoints_checked} checkpoints checked in ${report.duration_ms} ms` +
           (report.uncovered_events ? `; ${report.uncovered_events} events not yet sealed` : ''),
-        ...report.problems.map((p) => `  ${p.kind.padEnd(10)} ${p.seq !== null ? `seq ${p.seq}` : ''} ${p.detail}`),
+        ...coverageLines(report),
+        ...report.problems.map((p) => `  ${p.kind.padEnd(10)} ${p.checkpoint !== undefined ? `checkpoint ${p.checkpoint} ` : ''}${p.seq !== null ? `seq ${p.seq}` : ''} ${p.detail}`),
         ...(report.problem_count > report.problems.length ? [`  … and ${report.problem_count - report.problems.length} more`] : []),
       ];
-      const { ok, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms } = report;
-      return { text: lines.join('\n'), json: { ok, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms }, exitCode: ok ? 0 : 1 };
+      const { ok, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms, archived_events_checked, expired_events, expired_events_attested_at_upgrade, anchors } = report;
+      return {
+        text: lines.join('\n'),
+        json: { ok, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms, archived_events_checked, expired_events, expired_events_attested_at_upgrade, anchors },
+        exitCode: ok ? 0 : 1,
+      };
     },
   },
 ];

@@ -25,7 +25,7 @@ export function ConsoleHeader({ me, nav }: { me: Me; nav: { href: string; label:
   }
 
   async function signOut() {
-    await fetch('/api/auth/sign-out', { method: 'POST' });
+    await fetch('/api/auth/sign-out', { method: 'POST', headers: { 'x-csrf-token': csrfToken() } });
     queryClient.clear();
     router.replace('/sign-in');
     router.refresh();
@@ -73,7 +73,9 @@ export function ConsoleHeader({ me, nav }: { me: Me; nav: { href: string; label:
               {me.tenant?.name} <span className="text-slate-600 dark:text-slate-400">({me.tenant?.role})</span>
             </span>
           )}
-          <span className="hidden text-slate-700 sm:inline dark:text-slate-300">{me.user?.email}</span>
+          <Link href="/account" aria-current={pathname === '/account' ? 'page' : undefined} className="hidden text-slate-700 underline-offset-2 hover:underline sm:inline dark:text-slate-300" title="Your account: password and sessions">
+            {me.user?.email}
+          </Link>
           <button type="button" className="btn" onClick={() => void signOut()}>
             Sign out
           </button>

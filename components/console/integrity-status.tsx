@@ -1,7 +1,10 @@
 'use client';
+import { useSyncExternalStore } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { formatUtc } from '@/lib/time.ts';
+
+const noSubscription = () => () => {};
 
 type Problem = { seq: number | null; id: string | null; kind: string; detail: string };
 
@@ -28,6 +31,12 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const status = useQuery(trpc.integrity.status.queryOptions());
+  // This server's address for the monitor command (known in the browser only).
+  const origin = useSyncExternalStore(
+    noSubscription,
+    () => window.location.origin,
+    () => 'https://<this server>',
+  );
   const verify = useMutation(
     trpc.integrity.verify.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.integrity.status.queryKey() }) }),
   );
@@ -63,8 +72,8 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
           </dd>
         </div>
         <div>
-          <dt className="field-label">Signing key</dt>
-          <dd className="font-mono text-xs break-all" title="SHA-256 of the public key (DER)">
+          <dt className="field-label">Signing key fingerprint</dt>
+          <dd className="font-mono text-xs break-all" title="SHA-256 of the public key (DER)" data-testid="key-fingerprint">
             {s.key_id}
           </dd>
           <dd>
@@ -74,6 +83,32 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
           </dd>
         </div>
       </dl>
+
+      <section className="card p-3 text-sm" aria-label="Anchors outside the database">
+        <h2 className="font-semibold">Anchored outside the database</h2>
+        {s.anchors.configured ? (
+          <p data-testid="anchor-state">
+            Checkpoints anchored through #{s.anchors.anchored_through} at <span className="font-mono text-xs">{s.anchors.location}</span>
+            {s.anchors.time_stamping ? `; time-stamped through #${s.anchors.timestamped_through ?? 0}` : '; no time-stamp authority configured'}
+            {s.anchors.pending ? ` · ${s.anchors.pending} waiting to be anchored` : ''}
+          </p>
+        ) : (
+          <p data-testid="anchor-state" className="font-medium text-amber-800 dark:text-amber-200">
+            Not anchored: no anchor location is configured (ARCHIVE_URL or ANCHOR_URL), so a trail cut short in the database would not be detected.
+          </p>
+        )}
+        {s.anchors.last_error ? (
+          <p role="alert" className="mt-1 text-red-700 dark:text-red-300">
+            Anchoring checkpoint #{s.anchors.failing_number} failed{s.anchors.last_error_at ? ` (${formatUtc(s.anchors.last_error_at)})` : ''}: {s.anchors.last_error}
+          </p>
+        ) : null}
+        <p className="mt-2">
+          Check the trail from your own machine, pinned to this key, and alert on a rollback or a rewritten history:
+        </p>
+        <pre className="mt-1 overflow-x-auto rounded bg-slate-100 p-2 font-mono text-xs dark:bg-slate-800" data-testid="monitor-command">
+          {`npx oms-audit monitor --url ${origin} --key $OMS_AUDIT_API_KEY --state monitor-state.json --fingerprint ${s.key_id}`}
+        </pre>
+      </section>
 
       <section className="card p-3" aria-label="Last verification">
         <h2 className="font-semibold">Last verification</h2>
@@ -103,7 +138,10 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
               <span role="status" className="text-sm">
                 {verify.data.ok ? 'Intact' : 'Tampering found'}: {verify.data.events_checked.toLocaleString('en-US')} events checked
                 {verify.data.archived_events_checked ? ` (${verify.data.archived_events_checked.toLocaleString('en-US')} from archives)` : ''} in{' '}
-                {verify.data.duration_ms} ms
+                {verify.data.duration_ms} ms;{' '}
+                {verify.data.anchors.checkpoints.configured
+                  ? `${verify.data.anchors.checkpoints.anchors_checked} anchored checkpoints compared, ${verify.data.anchors.checkpoints.timestamps_checked} time stamps checked`
+                  : 'not checked against anchors (none configured)'}
               </span>
             ) : null}
             {verify.isError ? (

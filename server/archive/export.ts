@@ -5,14 +5,15 @@
  * through a named pipe where the OS has them, so DuckDB converts while
  * PostgreSQL is still sending; through a temporary file otherwise.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
+import { scratchDir } from '@/server/scratch.ts';
 import { EVENT_FIELDS, SCHEMA_VERSION } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from './duckdb.ts';
 import { archiveCsvSource } from './format.ts';
@@ -46,9 +47,10 @@ export function partitionName(month: string): string {
 
 /**
  * Exports the rows of `tenants` (all when null) in the month partition and
- * writes one Parquet file per tenant into `workDir`; `each` receives every
- * file as soon as it is written (and may upload it). The CSV and DuckDB's
- * copy are removed at the end.
+ * writes one Parquet file per tenant into a private folder of its own under
+ * `workDir` (server/scratch.ts); `each` receives every file as soon as it is
+ * written (and may upload it). The folder, with the pipe, the CSV and every
+ * Parquet file, is removed at the end, whether the export succeeded or not.
  */
 export async function exportMonth(
   sql: Sql,
@@ -57,8 +59,7 @@ export async function exportMonth(
   workDir: string,
   each: (file: ParquetFile) => Promise<void>,
 ): Promise<void> {
-  const dir = path.join(workDir, `export-${month.slice(0, 7)}-${randomUUID().slice(0, 8)}`);
-  await mkdir(dir, { recursive: true });
+  const dir = await scratchDir(workDir, `export-${month.slice(0, 7)}`);
   const csv = path.join(dir, 'rows.csv');
   try {
     const partition = partitionName(month);

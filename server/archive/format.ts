@@ -42,7 +42,8 @@ export interface ArchiveManifest {
   month: string;
   /** 1 for a month's first archive; later parts hold events that arrived after it (back-fills). */
   part: number;
-  /** Version of the event contract of the rows. */
+  /** Version of the event contract the part's columns follow (each row carries its own schema_version; parts
+   *  written before version 2 have no written_by column, which readers take as null: rows.ts archiveRelation). */
   schema_version: number;
   columns: { name: string; type: string }[];
   row_count: number;

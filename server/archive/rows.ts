@@ -1,6 +1,7 @@
 /** Reading archived rows back as the events every read API returns. */
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { canonicalIp } from '@/supabase/functions/_shared/ip.ts';
+import { literal } from './duckdb.ts';
 import { ARCHIVE_COLUMNS } from './format.ts';
 
 export type ArchivedEvent = AuditEvent & { archived: true };
@@ -15,6 +16,15 @@ const TIMESTAMP_FORMAT = `'%Y-%m-%dT%H:%M:%S.%fZ'`;
 export const ARCHIVE_JSON = `json_array(${ARCHIVE_COLUMNS.map(([field, type]) =>
   type === 'TIMESTAMPTZ' ? `strftime(${field}, ${TIMESTAMP_FORMAT})` : field === 'context' ? 'context::json' : field,
 ).join(', ')})::varchar`;
+
+/**
+ * The rows of archive files as one relation with every current column. Parts
+ * written before a column existed (written_by: before schema version 2) read
+ * it as NULL, so every reader works on archives of any age.
+ */
+export function archiveRelation(files: readonly string[]): string {
+  return `(select * from read_parquet([${files.map(literal).join(', ')}], union_by_name = true) union all by name select null::VARCHAR as written_by where false)`;
+}
 
 /** A row of ARCHIVE_JSON as an event. */
 export function archivedEventFromJson(text: string): ArchivedEvent {
@@ -42,6 +52,7 @@ export function archivedEventFromJson(text: string): ArchivedEvent {
     observed_user_agent: s(r[17]),
     context: r[18] as Record<string, unknown>,
     schema_version: r[19] as number,
+    written_by: s(r[20]),
     archived: true,
   };
 }

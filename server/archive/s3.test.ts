@@ -13,7 +13,7 @@ import { retentionContext, type RetentionContext } from '@/server/services/reten
 import { partsOf, withRetentionLock } from '@/server/services/retention/parts.ts';
 import { releaseRestore, restoreMonth } from '@/server/services/retention/restore.ts';
 import { runRetention } from '@/server/services/retention/run.ts';
-import { allEvents, monthLabel, retentionDatabase, startS3, tenantWithHistory, withoutMark, type RetentionDb, type S3Server } from '@/test/retention.ts';
+import { allEvents, monthLabel, retentionDatabase, retentionLockFreed, startS3, tenantWithHistory, withoutMark, type RetentionDb, type S3Server } from '@/test/retention.ts';
 import { storageAt } from './storage.ts';
 import { parseEnv } from '@/server/env.ts';
 
@@ -54,6 +54,7 @@ describe('retention on S3-compatible storage', () => {
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     expect(withoutMark(await allEvents(db.sql, t.claims, seed))).toEqual(before);
 
+    await retentionLockFreed(db.admin);
     const result = await runRetention(ctx);
     expect(result.problems).toEqual([]);
     const parts = await partsOf(db.sql, { tenantId: t.id });

@@ -1,7 +1,7 @@
 /** Archives in a local folder. Files are written to a temporary name, synced, then renamed: never half-written. */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArchiveStorage, PutOptions } from './storage.ts';
@@ -74,5 +74,57 @@ export class FileStorage implements ArchiveStorage {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+  }
+
+  async putBytesOnce(key: string, bytes: Uint8Array, _options: PutOptions): Promise<boolean> {
+    const dest = this.pathOf(key);
+    await mkdir(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.${randomUUID()}.tmp`;
+    try {
+      const handle = await open(tmp, 'wx', 0o444);
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // link() creates the name only if it does not exist, atomically, with the whole synced file behind it.
+      try {
+        await link(tmp, dest);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw err;
+      }
+      const dir = await open(path.dirname(dest), 'r');
+      await dir.sync().catch(() => {});
+      await dir.close();
+      return true;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async getBytesIfExists(key: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = this.pathOf(prefix.replace(/\/+$/, ''));
+    let names: string[];
+    try {
+      names = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    return names
+      .filter((full) => !full.endsWith('.tmp'))
+      .map((full) => path.relative(this.root, full).split(path.sep).join('/'))
+      .sort();
   }
 }

@@ -84,7 +84,7 @@ export class S3Storage implements ArchiveStorage {
     );
   }
 
-  async putBytes(key: string, bytes: Uint8Array, options: PutOptions): Promise<void> {
+  async putBytes(key: string, bytes: Uint8Array, options: PutOptions, condition: { IfNoneMatch?: string } = {}): Promise<void> {
     await this.client.send(
       new s3.PutObjectCommand({
         Bucket: this.bucket,
@@ -92,6 +92,7 @@ export class S3Storage implements ArchiveStorage {
         Body: bytes,
         ContentType: options.contentType,
         ChecksumSHA256: Buffer.from(options.sha256, 'hex').toString('base64'),
+        ...condition,
         ...(await this.lockParams(options)),
       }),
     );
@@ -120,6 +121,41 @@ export class S3Storage implements ArchiveStorage {
       if (status === 404) return null;
       throw err;
     }
+  }
+
+  async putBytesOnce(key: string, bytes: Uint8Array, options: PutOptions): Promise<boolean> {
+    if ((await this.size(key)) !== null) return false;
+    try {
+      // S3 refuses to replace an existing object (412); under Object Lock a replaced version would survive anyway.
+      await this.putBytes(key, bytes, options, { IfNoneMatch: '*' });
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw err;
+    }
+  }
+
+  async getBytesIfExists(key: string): Promise<Buffer | null> {
+    try {
+      return await this.getBytes(key);
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as Error).name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    const base = this.prefix ? `${this.prefix}/` : '';
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(new s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }));
+      for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
   }
 
   async delete(key: string): Promise<void> {

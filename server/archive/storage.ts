@@ -33,6 +33,16 @@ export interface ArchiveStorage {
   size(key: string): Promise<number | null>;
   /** Removes the object (every version, under Object Lock); missing objects are fine. */
   delete(key: string): Promise<void>;
+  /**
+   * Writes an object that must never change: false, writing nothing, when the key
+   * exists already (files: exclusive create of a read-only file; S3: a conditional
+   * PUT, If-None-Match: *, after a HEAD for servers that ignore the condition).
+   */
+  putBytesOnce(key: string, bytes: Uint8Array, options: PutOptions): Promise<boolean>;
+  /** The object's bytes, or null when there is no such object. */
+  getBytesIfExists(key: string): Promise<Buffer | null>;
+  /** Keys of every object under a folder-like prefix ("a/b/"), relative to the storage root, sorted. */
+  list(prefix: string): Promise<string[]>;
 }
 
 const cache = new Map<string, Promise<ArchiveStorage>>();

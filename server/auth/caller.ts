@@ -4,9 +4,12 @@
  * user's role in the active tenant; procedures and routes declare the one they need.
  */
 import type { ApiKeyScope } from '@/supabase/functions/_shared/api-keys.ts';
+import { principalOf, writerOf, type ApiKeyCaller } from '@/supabase/functions/_shared/credentials.ts';
 import type { TenantClaims } from '@/supabase/functions/_shared/db.ts';
-import type { WriteCaller } from '@/supabase/functions/_shared/ingest.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+
+/** Shared with the edge function: whom a caller is (rate limits, claims) and the writer its events record. */
+export { principalOf, writerOf };
 
 export const PERMISSIONS = [
   'events:write',
@@ -18,6 +21,7 @@ export const PERMISSIONS = [
   'retention:view',
   'retention:manage',
   'system:view',
+  'streams:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -27,7 +31,7 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 const ROLE_PERMISSIONS: Record<TenantRole, Permission[]> = {
   viewer: ['events:read'],
   auditor: ['events:read', 'events:export', 'integrity:verify', 'retention:view'],
-  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view'],
+  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view', 'streams:manage'],
 };
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, Permission[]> = {
@@ -42,9 +46,10 @@ export interface Membership {
   role: TenantRole;
 }
 
+/** The server's callers: the shared kinds it accepts (no service-role tokens here) plus console users. */
 export type Caller =
   | { kind: 'anonymous' }
-  | { kind: 'api_key'; keyId: string; tenantId: string; scopes: ApiKeyScope[] }
+  | ApiKeyCaller
   | {
       kind: 'user';
       userId: string;
@@ -52,6 +57,8 @@ export type Caller =
       memberships: Membership[];
       /** The tenant the user is working in (chosen in the console header). */
       tenantId: string | null;
+      /** The server-side session of a sign-in to this server (absent for an external issuer's token). */
+      sessionId?: string;
     };
 
 export function activeRole(caller: Caller): TenantRole | null {
@@ -67,12 +74,6 @@ export function permissionsOf(caller: Caller): Set<Permission> {
 
 export function tenantIdOf(caller: Caller): string | null {
   return caller.kind === 'anonymous' ? null : caller.tenantId;
-}
-
-export function principalOf(caller: Caller): string {
-  if (caller.kind === 'api_key') return `key:${caller.keyId}`;
-  if (caller.kind === 'user') return `user:${caller.userId}`;
-  return 'anonymous';
 }
 
 /** 401 without a credential, 403 without the permission in the active tenant. */
@@ -99,10 +100,4 @@ export function claimsOf(caller: Caller): TenantClaims {
     ...(caller.kind === 'user' ? { tenant_role: activeRole(caller) ?? undefined } : {}),
     ...(caller.kind === 'api_key' ? { scopes: caller.scopes } : {}),
   };
-}
-
-export function writerOf(caller: Caller): WriteCaller {
-  const tenantId = tenantIdOf(caller);
-  if (!tenantId) throw new AuditError('forbidden', 'No tenant for this credential');
-  return { tenantId, principal: principalOf(caller) };
 }

@@ -1,20 +1,31 @@
 /**
  * From request headers to a Caller. Accepts, in this order:
  *   `Authorization: Bearer <API key>` or Supabase's `apikey: <key>` header (apps);
- *   `Authorization: Bearer <JWT>` (console users calling the API; tenant in `x-oms-tenant`);
+ *   `Authorization: Bearer <JWT>` (console users calling the API; tenant in `x-oms-tenant-id`);
  *   the console's session cookie (tenant chosen in the header, kept in a cookie).
+ * Parsing the headers, checking API keys, the tenant header and the observed
+ * client are the shared credential parser's (_shared/credentials.ts), the same
+ * code the edge function runs; console users and sessions are the server's own.
  */
-import { ApiKeyCache, looksLikeApiKey } from '@/supabase/functions/_shared/api-keys.ts';
+import { ApiKeyCache } from '@/supabase/functions/_shared/api-keys.ts';
+import {
+  apiKeyCaller,
+  namedTenant,
+  OBSERVED_IP_HEADER,
+  observedClient as observedClientOf,
+  presentedCredential,
+  } from '@/supabase/functions/_shared/credentials.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
-import { canonicalIp } from '@/supabase/functions/_shared/ip.ts';
 import { db } from '@/server/db/client.ts';
 import { env } from '@/server/env.ts';
+import { sessionUser } from '@/server/services/sessions.ts';
 import { getUser } from '@/server/services/users.ts';
 import type { Caller, Membership } from './caller.ts';
-import { LOCAL_ISSUER, looksLikeJwt, verifySessionToken, type SessionClaims } from './jwt.ts';
-import { REQUEST_ID_HEADER, validRequestId } from '@/server/http/request-id.ts';
-import { CSRF_HEADER, csrfMatches, readCookie, SESSION_COOKIE, TENANT_COOKIE, TENANT_HEADER } from './session.ts';
+import { LOCAL_ISSUER, verifySessionToken, type SessionClaims } from './jwt.ts';
+import { CSRF_HEADER, csrfMatches, readCookie, SESSION_COOKIE, TENANT_COOKIE } from './session.ts';
+
+export { OBSERVED_IP_HEADER };
 
 const holder = globalThis as typeof globalThis & { __omsAuditKeyCache?: ApiKeyCache };
 
@@ -23,27 +34,16 @@ export function apiKeyCache(): ApiKeyCache {
   return holder.__omsAuditKeyCache;
 }
 
-export function bearerToken(headers: Headers): string | null {
-  const auth = headers.get('authorization');
-  if (auth) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (!match) throw new AuditError('unauthorized', 'Authorization header must be "Bearer <API key or token>"');
-    return match[1]!;
-  }
-  return headers.get('apikey')?.trim() || null;
-}
-
-export async function callerFromApiKey(token: string): Promise<Caller> {
-  const record = await apiKeyCache().verify(db(), token);
-  if (!record) throw new AuditError('unauthorized', 'Unknown API key');
-  if (record.revoked) throw new AuditError('unauthorized', 'This API key has been revoked');
-  return { kind: 'api_key', keyId: record.id, tenantId: record.tenantId, scopes: record.scopes };
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Memberships from the database (authoritative); a user only an external issuer knows brings them in the token. */
 async function userMemberships(claims: SessionClaims): Promise<{ email: string; memberships: Membership[] }> {
+  // A token this server signed is good only while its recorded session is (sign-out, password change, …).
+  if (claims.iss === LOCAL_ISSUER) {
+    if (!UUID.test(claims.sub) || !claims.sid) throw new AuditError('unauthorized', 'This session is not known; sign in again');
+    const user = await sessionUser(db(), claims.sid, claims.sub.toLowerCase());
+    return { email: user.email, memberships: user.memberships };
+  }
   const user = UUID.test(claims.sub) ? await getUser(db(), claims.sub.toLowerCase()) : null;
   if (user) {
     if (user.disabled) throw new AuditError('unauthorized', 'This user is disabled');
@@ -60,12 +60,12 @@ async function userMemberships(claims: SessionClaims): Promise<{ email: string; 
 }
 
 /**
- * The active tenant: an explicit `x-oms-tenant` must be one of the user's
+ * The active tenant: an explicit `x-oms-tenant-id` must be one of the user's
  * tenants (403 otherwise); the console's cookie falls back to the first
  * tenant when it names one the user has left.
  */
 function activeTenant(headers: Headers, memberships: Membership[]): string | null {
-  const asked = headers.get(TENANT_HEADER)?.trim().toLowerCase();
+  const asked = namedTenant(headers);
   if (asked) {
     if (!memberships.some((m) => m.tenantId === asked)) throw new AuditError('forbidden', 'You are not a member of that tenant');
     return asked;
@@ -79,7 +79,7 @@ export async function callerFromJwt(token: string, headers: Headers): Promise<{ 
   const claims = await verifySessionToken(token);
   const { email, memberships } = await userMemberships(claims);
   return {
-    caller: { kind: 'user', userId: claims.sub.toLowerCase(), email, memberships, tenantId: activeTenant(headers, memberships) },
+    caller: { kind: 'user', userId: claims.sub.toLowerCase(), email, memberships, tenantId: activeTenant(headers, memberships), sessionId: claims.iss === LOCAL_ISSUER ? claims.sid : undefined },
     sessionId: claims.sid,
   };
 }
@@ -94,10 +94,16 @@ export interface ResolvedCredential {
 }
 
 export async function resolveCredential(headers: Headers): Promise<ResolvedCredential> {
-  const token = bearerToken(headers);
-  if (token) {
-    if (!looksLikeApiKey(token) && looksLikeJwt(token)) return { ...(await callerFromJwt(token, headers)), source: 'bearer_jwt' };
-    return { caller: await callerFromApiKey(token), source: 'api_key' };
+  const presented = presentedCredential(headers);
+  switch (presented.kind) {
+    case 'api_key':
+      return { caller: await apiKeyCaller(apiKeyCache(), db(), presented.secret, headers), source: 'api_key' };
+    case 'jwt':
+      return { ...(await callerFromJwt(presented.token, headers)), source: 'bearer_jwt' };
+    case 'unknown':
+      throw new AuditError('unauthorized', 'Unknown API key');
+    case 'none':
+      break;
   }
   const session = readCookie(headers, SESSION_COOKIE);
   if (session) return { ...(await callerFromJwt(session, headers)), source: 'cookie' };
@@ -108,20 +114,9 @@ export async function resolveCaller(headers: Headers): Promise<Caller> {
   return (await resolveCredential(headers)).caller;
 }
 
-/** Header our HTTP server sets from the socket; anything a client sends under this name is replaced. */
-export const OBSERVED_IP_HEADER = 'x-oms-observed-ip';
-
+/** What the server saw of the client; the socket's address comes in OBSERVED_IP_HEADER, set by our HTTP server. */
 export function observedClient(headers: Headers): ObservedClient {
-  let ip: string | null = null;
-  if (env().TRUST_PROXY) {
-    const forwarded = headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) ip = canonicalIp(forwarded);
-  }
-  ip ??= canonicalIp(headers.get(OBSERVED_IP_HEADER) ?? '');
-  const ua = headers.get('user-agent');
-  const userAgent = ua && !/[\u0000-\u001f\u007f]/.test(ua) ? ua.slice(0, 1024) : null;
-  const id = headers.get(REQUEST_ID_HEADER);
-  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null };
+  return observedClientOf(headers, { trustProxy: env().TRUST_PROXY, socketIp: headers.get(OBSERVED_IP_HEADER) });
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

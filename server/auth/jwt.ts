@@ -29,7 +29,7 @@ export interface SessionClaims {
   sub: string;
   email: string;
   role: 'authenticated';
-  /** Session id: binds the CSRF token to this sign-in. */
+  /** Session id: the server-side session (oms_audit.console_sessions) this token belongs to; binds the CSRF token too. */
   sid: string;
   iss: string;
   tenants: TokenMembership[];
@@ -59,9 +59,8 @@ export function jwtSecret(): Uint8Array {
   return holder.__omsAuditJwtSecret;
 }
 
-export async function signSessionToken(input: { userId: string; email: string; sessionId: string; tenants: TokenMembership[]; hours?: number }): Promise<{ token: string; expiresAt: Date }> {
-  const hours = input.hours ?? env().SESSION_HOURS;
-  const expiresAt = new Date(Date.now() + hours * 3600_000);
+export async function signSessionToken(input: { userId: string; email: string; sessionId: string; tenants: TokenMembership[]; hours?: number; expiresAt?: Date }): Promise<{ token: string; expiresAt: Date }> {
+  const expiresAt = input.expiresAt ?? new Date(Date.now() + (input.hours ?? env().SESSION_HOURS) * 3600_000);
   const token = await new SignJWT({
     email: input.email,
     role: 'authenticated',
@@ -76,10 +75,6 @@ export async function signSessionToken(input: { userId: string; email: string; s
     .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
     .sign(jwtSecret());
   return { token, expiresAt };
-}
-
-export function looksLikeJwt(token: string): boolean {
-  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
 }
 
 function unauthorized(message: string): AuditError {

@@ -13,8 +13,6 @@ export const SESSION_COOKIE = 'oms_session';
 export const CSRF_COOKIE = 'oms_csrf';
 export const TENANT_COOKIE = 'oms_tenant';
 export const CSRF_HEADER = 'x-csrf-token';
-/** Active tenant of an API call made with a bearer JWT (the console uses the cookie). */
-export const TENANT_HEADER = 'x-oms-tenant';
 
 export function newSessionId(): string {
   return randomBytes(18).toString('base64url');

@@ -1,10 +1,8 @@
 /** Sign-in over HTTP: cookies, bearer tokens, tenant choice, CSRF, and AUDIT_SIGN_IN events. */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createUser } from '@/server/services/users.ts';
-import { baseUrl, call, newTenant, testSql } from '@/test/fixtures.ts';
-
-const PASSWORD = 'a long enough password';
+import { addMembership } from '@/server/services/users.ts';
+import { baseUrl, call, newMember, newTenant, testSql, TEST_PASSWORD as PASSWORD } from '@/test/fixtures.ts';
 
 async function signIn(email: string, password = PASSWORD) {
   const res = await fetch(`${baseUrl()}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
@@ -18,8 +16,8 @@ describe('sign-in', () => {
   it('issues an httpOnly SameSite session cookie and a token that work for the console and the API', async () => {
     const [a, b] = await Promise.all([newTenant('signin-a'), newTenant('signin-b')]);
     const email = `u-${randomUUID()}@example.com`;
-    await createUser(testSql(), { email, password: PASSWORD, tenantId: a.id, role: 'auditor', createdBy: 'test' });
-    await createUser(testSql(), { email, tenantId: b.id, role: 'viewer', createdBy: 'test' });
+    const { user } = await newMember(a.id, 'auditor', { email });
+    await addMembership(testSql(), { tenantId: b.id, userId: user.id, role: 'viewer', createdBy: 'test' });
     const s = await signIn(email.toUpperCase());
     expect(s.res.status).toBe(200);
     const session = s.cookies.find((c) => c.startsWith('oms_session='))!;
@@ -57,14 +55,16 @@ describe('sign-in', () => {
   it('refuses wrong passwords the same way as unknown emails, recording the failure for known users', async () => {
     const t = await newTenant('signin-fail');
     const email = `f-${randomUUID()}@example.com`;
-    await createUser(testSql(), { email, password: PASSWORD, tenantId: t.id, role: 'viewer', createdBy: 'test' });
+    await newMember(t.id, 'viewer', { email });
     const wrong = await signIn(email, 'not the password');
     const unknown = await signIn(`nobody-${randomUUID()}@example.com`);
     expect([wrong.res.status, unknown.res.status]).toEqual([401, 401]);
     expect(wrong.body.error.message).toBe(unknown.body.error.message);
     expect(wrong.cookies).toEqual([]);
-    const trail = await call('GET', '/api/v1/audit/events?event_type=AUDIT_SIGN_IN', { key: t.readKey });
-    expect(trail.body.events).toEqual([expect.objectContaining({ actor_id: email, outcome: 'failure' })]);
+    // Recorded after the answer, so that recording takes no time a caller could measure.
+    await expect
+      .poll(async () => (await call('GET', '/api/v1/audit/events?event_type=AUDIT_SIGN_IN', { key: t.readKey })).body.events, { timeout: 10_000 })
+      .toEqual([expect.objectContaining({ actor_id: email, outcome: 'failure' })]);
     // A cross-site sign-in attempt is refused outright.
     const cross = await fetch(`${baseUrl()}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://evil.example' }, body: JSON.stringify({ email, password: PASSWORD }) });
     expect(cross.status).toBe(403);

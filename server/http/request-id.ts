@@ -1,7 +1,2 @@
-/** Request ids: what the server accepts from `x-request-id` and records on events as their default request_id. */
-export const REQUEST_ID_HEADER = 'x-request-id';
-
-/** Short and plain (letters, digits, . _ : -): safe in logs, headers and the stored event. */
-export function validRequestId(value: string): boolean {
-  return /^[A-Za-z0-9._:-]{1,128}$/.test(value);
-}
+/** Request ids: what the server accepts from `x-request-id` and records on events as their default request_id (shared with the edge function). */
+export { REQUEST_ID_HEADER, validRequestId } from '@/supabase/functions/_shared/credentials.ts';

@@ -29,6 +29,8 @@ const EXACT_ROUTES = new Set([
   '/api/auth/sign-in',
   '/api/auth/sign-out',
   '/api/auth/tenant',
+  '/api/auth/invitation',
+  '/api/auth/invitation/accept',
   '/api/integrity/public-key',
 ]);
 

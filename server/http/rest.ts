@@ -2,10 +2,8 @@
  * Helpers for the REST route handlers: bounded body reading, JSON errors in
  * one shape, and the credential → permission → rate-limit guard.
  */
-import { principalOf, requirePermission, type Caller, type Permission } from '@/server/auth/caller.ts';
+import { requirePermission, type Caller, type Permission } from '@/server/auth/caller.ts';
 import { checkCsrf, resolveCredential } from '@/server/auth/credentials.ts';
-import { enforceRateLimit } from '@/server/auth/rate-limit.ts';
-import { env } from '@/server/env.ts';
 
 import { errorResponse } from '@/supabase/functions/_shared/http.ts';
 
@@ -19,14 +17,7 @@ export async function authorize(req: Request, permission: Permission): Promise<C
   return credential.caller;
 }
 
-/** Charges the caller's rate limit: writes in events, reads in requests (429 with Retry-After). */
-export function chargeRate(caller: Caller, kind: 'write' | 'read', cost = 1): void {
-  const { RATE_LIMIT_WRITE_EVENTS_PER_SEC, RATE_LIMIT_READ_REQUESTS_PER_SEC } = env();
-  enforceRateLimit(principalOf(caller), kind, cost, {
-    writeEventsPerSec: RATE_LIMIT_WRITE_EVENTS_PER_SEC,
-    readRequestsPerSec: RATE_LIMIT_READ_REQUESTS_PER_SEC,
-  });
-}
+export { chargeRate } from '@/server/auth/rate-limit.ts';
 
 /** Wraps a route handler so every failure becomes a JSON error, never a stack trace. */
 export function route<A extends unknown[]>(handler: (req: Request, ...rest: A) => Promise<Response>) {

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LIMITS, parseEvent } from '@/supabase/functions/_shared/contract.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
-import { bodyTooLarge, errorParts } from '@/supabase/functions/_shared/http.ts';
+import { bodyTooLarge, errorParts, parseJsonBody } from '@/supabase/functions/_shared/http.ts';
 import { requirePermission, writerOf } from '@/server/auth/caller.ts';
 import { observedClient, resolveCaller } from '@/server/auth/credentials.ts';
 import { db } from '@/server/db/client.ts';
@@ -42,12 +42,12 @@ function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
     });
     req.on('error', reject);
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!text) return reject(new AuditError('malformed_json', 'The request has no body; send JSON'));
+      const body = Buffer.concat(chunks);
+      if (!body.length) return reject(new AuditError('malformed_json', 'The request has no body; send JSON'));
       try {
-        resolve(JSON.parse(text));
+        resolve(parseJsonBody(body));
       } catch (err) {
-        reject(new AuditError('malformed_json', `The body is not valid JSON: ${(err as Error).message}`));
+        reject(err);
       }
     });
   });

@@ -1,11 +1,13 @@
 /**
  * Gauges read from the database when metrics are scraped (not kept up to date
- * between scrapes): pool connections, sealer lag, archive states, group-commit queue.
+ * between scrapes): pool connections, sealer lag, archive states, group-commit queue,
+ * log streams (failing, pending events).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { appenderFor } from '@/supabase/functions/_shared/ingest.ts';
 import { env } from '@/server/env.ts';
 import { sealLagSeconds } from '@/server/services/integrity/checkpoints.ts';
+import { streamGauges } from '@/server/services/streams/gauges.ts';
 import { log } from './log.ts';
 import { metrics } from './metrics.ts';
 
@@ -27,6 +29,17 @@ export async function refreshScrapeMetrics(sql: Sql): Promise<void> {
       for (const state of ARCHIVE_STATES) m.archiveParts.set({ state }, byState.get(state) ?? 0);
     }),
     sealLagSeconds(sql).then((lag) => m.sealerLagSeconds.set(lag)),
+    streamGauges(sql).then((streams) => {
+      // Removed streams leave the gauges: they are rebuilt from the table on every scrape.
+      for (const gauge of [m.streamFailing, m.streamPendingEvents, m.streamFailingSeconds]) gauge.reset();
+      const threshold = env().STREAM_FAILING_AFTER_SECONDS;
+      for (const s of streams) {
+        const labels = { stream: s.id, tenant: s.tenant_id, format: s.format };
+        m.streamFailing.set(labels, s.state === 'active' && s.failing_for_seconds !== null && s.failing_for_seconds >= threshold ? 1 : 0);
+        m.streamFailingSeconds.set(labels, s.failing_for_seconds ?? 0);
+        m.streamPendingEvents.set(labels, s.pending_events);
+      }
+    }),
   ]);
   // A database hiccup must not take the process's own metrics down with it: serve what we have.
   for (const r of results) if (r.status === 'rejected') log().warn({ err: (r.reason as Error).message }, 'metrics: a database gauge could not be read');

@@ -1,5 +1,6 @@
 /** The application router: one sub-router per domain. */
 import { router } from '@/server/trpc.ts';
+import { accountRouter } from './account.ts';
 import { apiKeysRouter } from './api-keys.ts';
 import { eventsRouter } from './events.ts';
 import { integrityRouter } from './integrity.ts';
@@ -9,10 +10,12 @@ import { sessionRouter } from './session.ts';
 import { retentionRouter } from './retention.ts';
 import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
+import { streamsRouter } from './streams.ts';
 
 export const appRouter = router({
   events: eventsRouter,
   session: sessionRouter,
+  account: accountRouter,
   apiKeys: apiKeysRouter,
   users: usersRouter,
   savedSearches: savedSearchesRouter,
@@ -20,6 +23,7 @@ export const appRouter = router({
   integrity: integrityRouter,
   retention: retentionRouter,
   system: systemRouter,
+  streams: streamsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -7,14 +7,13 @@ import { describe, expect, it } from 'vitest';
 import type { Caller, TenantRole } from '@/server/auth/caller.ts';
 import { createContextInner } from '@/server/context.ts';
 import { createCallerFactory } from '@/server/trpc.ts';
-import { createUser } from '@/server/services/users.ts';
-import { event, newTenant, testSql } from '@/test/fixtures.ts';
+import { event, newMember, newTenant, testSql } from '@/test/fixtures.ts';
 import { appRouter } from './_app.ts';
 
 const createCaller = createCallerFactory(appRouter);
 
 async function member(tenant: { id: string; name: string }, role: TenantRole): Promise<Caller> {
-  const { user } = await createUser(testSql(), { email: `${role}-${randomUUID()}@example.com`, password: 'a long enough password', tenantId: tenant.id, role, createdBy: 'test' });
+  const { user } = await newMember(tenant.id, role);
   return { kind: 'user', userId: user.id, email: user.email, memberships: user.memberships, tenantId: tenant.id };
 }
 
@@ -37,8 +36,12 @@ const PROCEDURES: [string, TenantRole[], (a: Api) => Promise<unknown>][] = [
   ['apiKeys.create', ['admin'], (a) => a.apiKeys.create({ name: 'k', scopes: ['events:read'] })],
   ['apiKeys.revoke', ['admin'], (a) => a.apiKeys.revoke({ id })],
   ['users.list', ['admin'], (a) => a.users.list()],
-  ['users.create', ['admin'], (a) => a.users.create({ email: `new-${randomUUID()}@example.com`, password: 'a long enough password', role: 'viewer' })],
+  ['users.invitations', ['admin'], (a) => a.users.invitations()],
+  ['users.invite', ['admin'], (a) => a.users.invite({ email: `new-${randomUUID()}@example.com`, role: 'viewer' })],
+  ['users.revokeInvitation', ['admin'], (a) => a.users.revokeInvitation({ id })],
   ['users.setRole', ['admin'], (a) => a.users.setRole({ user_id: id, role: 'viewer' })],
+  ['users.disable', ['admin'], (a) => a.users.disable({ user_id: id })],
+  ['users.enable', ['admin'], (a) => a.users.enable({ user_id: id })],
   ['users.remove', ['admin'], (a) => a.users.remove({ user_id: id })],
   ['system.overview', ['admin'], (a) => a.system.overview()],
 ];

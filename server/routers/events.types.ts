@@ -38,6 +38,7 @@ export const auditEventOutput = z.object({
   observed_user_agent: z.string().nullable(),
   context: z.record(z.string(), z.unknown()),
   schema_version: z.number().int(),
+  written_by: z.string().nullable(),
   /** Present (true) on events read from a month's archive. */
   archived: z.boolean().optional(),
 });

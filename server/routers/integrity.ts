@@ -6,14 +6,14 @@ import { principalOf } from '@/server/auth/caller.ts';
 import { eventProof } from '@/server/services/integrity/proofs.ts';
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
 import { integrityStatus } from '@/server/services/integrity/status.ts';
-import { verifyTenant } from '@/server/services/integrity/verify.ts';
+import { verifyTenantBounded } from '@/server/services/integrity/verify-runs.ts';
 import { proofInput, proofOutput, statusOutput, verifyOutput } from './integrity.types.ts';
 
 export const integrityRouter = router({
   status: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
     .output(statusOutput)
-    .query(async ({ ctx }) => ({ ...(await integrityStatus(ctx.sql, ctx.claims.tenant_id)), key_id: signer().keyId })),
+    .query(async ({ ctx }) => ({ ...(await integrityStatus(ctx.sql, ctx.claims.tenant_id, env())), key_id: signer().keyId })),
 
   proof: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
@@ -29,7 +29,8 @@ export const integrityRouter = router({
     .meta({ permission: 'integrity:verify', rate: 'read' })
     .output(verifyOutput)
     .mutation(async ({ ctx }) => {
-      const report = await verifyTenant(ctx.sql, ctx.claims.tenant_id, { keys: trustedKeys(), verifiedBy: principalOf(ctx.caller), env: env() });
+      // One run per tenant at a time (callers meanwhile share it), and a cap per process.
+      const report = await verifyTenantBounded(ctx.sql, ctx.claims.tenant_id, { keys: trustedKeys(), verifiedBy: principalOf(ctx.caller), env: env() });
       // The output schema keeps the fields the console shows (scope and timing details stay in the recorded verification).
       return report;
     }),

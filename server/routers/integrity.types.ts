@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { uuid } from '@/supabase/functions/_shared/contract.ts';
 import { auditEventOutput } from './events.types.ts';
+import { PROBLEM_KINDS } from '@/server/services/integrity/verify.ts';
 
 export const signedCheckpointOutput = z.object({
   version: z.number(),
@@ -21,7 +22,7 @@ export const signedCheckpointOutput = z.object({
 export const problemOutput = z.object({
   seq: z.number().nullable(),
   id: z.string().nullable(),
-  kind: z.enum(['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature']),
+  kind: z.enum(PROBLEM_KINDS),
   detail: z.string(),
   checkpoint: z.number().optional(),
 });
@@ -46,6 +47,18 @@ export const statusOutput = z.object({
     })
     .nullable(),
   key_id: z.string(),
+  anchors: z.object({
+    configured: z.boolean(),
+    location: z.string().nullable(),
+    time_stamping: z.boolean(),
+    anchored_through: z.number(),
+    timestamped_through: z.number().nullable(),
+    /** Checkpoints sealed but not yet anchored. */
+    pending: z.number(),
+    failing_number: z.number().nullable(),
+    last_error: z.string().nullable(),
+    last_error_at: z.string().nullable(),
+  }),
 });
 
 export const proofInput = z.object({ id: uuid });
@@ -63,14 +76,40 @@ export const proofOutput = z.object({
   chain_truncated: z.boolean(),
 });
 
+const anchorReportOutput = z.object({
+  configured: z.boolean(),
+  location: z.string().nullable(),
+  anchored_head: z.number().nullable(),
+  database_head: z.number(),
+  anchors_checked: z.number(),
+  pending: z.number(),
+  timestamps_checked: z.number(),
+  timestamps_unchecked: z.number(),
+});
+
 export const verifyOutput = z.object({
   ok: z.boolean(),
   events_checked: z.number(),
   archived_events_checked: z.number(),
   expired_events: z.number(),
+  expired_events_attested_at_upgrade: z.number(),
+  anchors: z.object({ checkpoints: anchorReportOutput, retention_records: anchorReportOutput }),
   checkpoints_checked: z.number(),
   uncovered_events: z.number(),
   problem_count: z.number(),
   problems: z.array(problemOutput),
   duration_ms: z.number(),
+});
+
+/** GET /api/v1/audit/checkpoints?from_number=&limit= (REST only). */
+export const checkpointsQuery = z.strictObject({
+  from_number: z.coerce.number().int().min(1).default(1),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const checkpointPageOutput = z.object({
+  checkpoints: z.array(signedCheckpointOutput),
+  next_from_number: z.number().int().nullable(),
+  /** Number of the tenant's newest checkpoint (0: none yet): what a monitor compares with the one it accepted last. */
+  latest_number: z.number().int(),
 });

@@ -4,15 +4,14 @@ import { describe, expect, it } from 'vitest';
 import type { Caller, TenantRole } from '@/server/auth/caller.ts';
 import { createContextInner } from '@/server/context.ts';
 import { createCallerFactory } from '@/server/trpc.ts';
-import { createUser } from '@/server/services/users.ts';
-import { event, newTenant, testSql } from '@/test/fixtures.ts';
+import { event, newMember, newTenant, testSql } from '@/test/fixtures.ts';
 import { appRouter } from './_app.ts';
 
 const createCaller = createCallerFactory(appRouter);
 const api = (caller: Caller) => createCaller(createContextInner({ caller, sql: testSql() }));
 
 async function member(tenant: { id: string }, role: TenantRole): Promise<Caller> {
-  const { user } = await createUser(testSql(), { email: `${role}-${randomUUID()}@example.com`, password: 'a long enough password', tenantId: tenant.id, role, createdBy: 'test' });
+  const { user } = await newMember(tenant.id, role);
   return { kind: 'user', userId: user.id, email: user.email, memberships: user.memberships, tenantId: tenant.id };
 }
 

@@ -17,8 +17,8 @@ import type { TxSql } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { env } from '@/server/env.ts';
 import { dataPath } from '@/server/db/open.ts';
-import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
-import { ARCHIVE_JSON, archivedEventFromJson, type ArchivedEvent } from '@/server/archive/rows.ts';
+import { withDuckDB } from '@/server/archive/duckdb.ts';
+import { ARCHIVE_JSON, archivedEventFromJson, archiveRelation, type ArchivedEvent } from '@/server/archive/rows.ts';
 import { localFile } from './retention/files.ts';
 import { whereClause } from './query.ts';
 import { compileDuck } from './filters/duckdb.ts';
@@ -105,7 +105,7 @@ export async function findArchivedEvent(tx: TxSql, tenantId: string, position: P
       ? await restoredRows(tx, [p.restore_id], tx`tenant_id = ${tenantId} and seq = ${position.seq}`, 'asc', 1)
       : await withDuckDB(async (db) => {
           const file = await localFile(env(), p, cacheDir());
-          const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from read_parquet(${literal(file)}) where seq = ?::BIGINT`, [position.seq]);
+          const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${archiveRelation([file])} where seq = ?::BIGINT`, [position.seq]);
           return reader.getColumns()[0]!.map((text) => archivedEventFromJson(text as string));
         });
     if (row) return row;
@@ -148,14 +148,9 @@ async function parquetPage(parts: ArchivedPartRef[], q: ArchivedQuery): Promise<
   }
   const order = q.order === 'desc' ? 'occurred_at desc, seq desc' : 'occurred_at asc, seq asc';
   return withDuckDB(async (db) => {
-    const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${parquetSource(files)} where ${where}${keyset} order by ${order} limit ${q.limit}`, params);
+    const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${archiveRelation(files)} where ${where}${keyset} order by ${order} limit ${q.limit}`, params);
     return (reader.getColumns()[0] ?? []).map((text) => archivedEventFromJson(text as string));
   });
-}
-
-/** DuckDB's scan of archive files. */
-export function parquetSource(files: string[]): string {
-  return `read_parquet([${files.map(literal).join(', ')}])`;
 }
 
 /** How many archived events of the given parts match (restored months counted in PostgreSQL), up to `cap`. */
@@ -174,7 +169,7 @@ export async function archivedCount(tx: TxSql, parts: ArchivedPartRef[], tenantI
   if (files.length && n <= cap) {
     const paths = await Promise.all(files.map((p) => localFile(env(), p, cacheDir())));
     const { where, params } = compileDuck(tenantId, filterExpr(filters));
-    n += await withDuckDB(async (db) => Number((await db.runAndReadAll(`select count(*) from ${parquetSource(paths)} where ${where}`, params)).getRows()[0]![0] as bigint));
+    n += await withDuckDB(async (db) => Number((await db.runAndReadAll(`select count(*) from ${archiveRelation(paths)} where ${where}`, params)).getRows()[0]![0] as bigint));
   }
   return n;
 }

@@ -1,12 +1,13 @@
 /**
  * The audit trail audits itself (PCI DSS 10.2): sign-ins, searches, event
- * views and exports by console users become audit events of the tenant,
+ * views, exports and the admins' changes to who may sign in (invitations,
+ * roles, disabled members) by console users become audit events of the tenant,
  * written through the normal write path (seq, hash, ledger) with the user as
  * the actor.
  */
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
+import type { ObservedClient, Writer } from '@/supabase/functions/_shared/ingest.ts';
 import type { Caller } from '@/server/auth/caller.ts';
 import type { Exporter } from './export.ts';
 import { logEvents } from './ingest.ts';
@@ -16,6 +17,10 @@ export const CONSOLE_EVENT_TYPES = {
   search: 'AUDIT_SEARCH',
   view: 'AUDIT_VIEW',
   export: 'AUDIT_EXPORT',
+  /** An admin invited someone, or withdrew an invitation; a person accepted one. */
+  invitation: 'AUDIT_INVITATION',
+  /** An admin changed a member's role, disabled, re-enabled or removed them. */
+  membership: 'AUDIT_MEMBERSHIP',
 } as const;
 
 export const CONSOLE_SOURCE = 'oms-audit-console';
@@ -44,7 +49,7 @@ function actorEvent(user: { id: string; email: string }, action: ConsoleAction):
 /** Records an action of a user in one tenant. */
 export async function recordUserAction(sql: Sql, user: { id: string; email: string }, tenantId: string, action: ConsoleAction, observed: ObservedClient): Promise<void> {
   const events = parseBatch({ events: [actorEvent(user, action)] }, 1);
-  await logEvents(sql, { tenantId, principal: `user:${user.id}` }, events, observed, 'trpc');
+  await logEvents(sql, { tenantId, writer: { kind: 'console', userId: user.id } }, events, observed, 'trpc');
 }
 
 /** Records an action of the calling console user in their active tenant; API keys are audited by their own apps. */
@@ -61,12 +66,12 @@ export async function recordExport(
   observed: ObservedClient,
 ): Promise<void> {
   const by = manifest.exported_by;
-  const actor =
+  const actor: { actor_type: string; actor_id: string; writer: Writer; extra: Record<string, unknown> } =
     by.kind === 'user'
-      ? { actor_type: 'USER', actor_id: by.email || by.user_id, principal: `user:${by.user_id}`, extra: { user_id: by.user_id } }
+      ? { actor_type: 'USER', actor_id: by.email || by.user_id, writer: { kind: 'console', userId: by.user_id }, extra: { user_id: by.user_id } }
       : by.kind === 'api_key'
-        ? { actor_type: 'API_KEY', actor_id: by.key_id, principal: `key:${by.key_id}`, extra: {} }
-        : { actor_type: 'SERVICE', actor_id: 'oms-audit-cli', principal: 'cli', extra: { os_user: by.os_user } };
+        ? { actor_type: 'API_KEY', actor_id: by.key_id, writer: { kind: 'console', userId: null }, extra: {} }
+        : { actor_type: 'SERVICE', actor_id: 'oms-audit-cli', writer: { kind: 'operator', name: 'cli' }, extra: { os_user: by.os_user } };
   const events = parseBatch(
     {
       events: [
@@ -84,5 +89,5 @@ export async function recordExport(
     },
     1,
   );
-  await logEvents(sql, { tenantId, principal: actor.principal }, events, observed, by.kind === 'cli' ? 'cli' : 'rest');
+  await logEvents(sql, { tenantId, writer: actor.writer }, events, observed, by.kind === 'cli' ? 'cli' : 'rest');
 }

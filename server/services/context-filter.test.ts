@@ -67,7 +67,7 @@ async function seed(tenantId: string, copies: number) {
     CONTEXTS.map((context, i) => event({ occurred_at: new Date(Date.UTC(2026, 9, 1 + (i % 20), round, i)).toISOString(), context })),
   ).flat();
   for (let i = 0; i < events.length; i += 500) {
-    await logEvents(testSql(), { tenantId, principal: 'test' }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
+    await logEvents(testSql(), { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
   }
 }
 
@@ -133,7 +133,7 @@ describe('context filters', () => {
     const t = await newTenant('context-plan');
     const events = Array.from({ length: 1500 }, (_, i) => event({ context: { symbol: i % 100 === 0 ? 'RARE' : `SYM${i % 7}`, side: 'BUY' } }));
     for (let i = 0; i < events.length; i += 500) {
-      await logEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
+      await logEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
     }
     const partitions = await testSql()`select distinct tableoid::regclass::text as name from public.audit_events where tenant_id = ${t.id}`;
     for (const p of partitions) await testSql().unsafe(`analyze ${p.name as string}`);

@@ -12,9 +12,10 @@ import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { fromMicros } from '@/supabase/functions/_shared/timestamps.ts';
 import { createApiKey, type CreatedApiKey } from './api-keys.ts';
-import { logEvents } from './ingest.ts';
+import { logEvents, type WriteCaller } from './ingest.ts';
 import { createTenant, findTenantByName, type Tenant } from './tenants.ts';
-import { createUser, findUserByEmail } from './users.ts';
+import { hashPassword } from '@/server/auth/passwords.ts';
+import { addMembership, createAccount } from './users.ts';
 
 export const DEMO_TENANT_NAME = 'Demo Brokerage';
 /** The console user of the demo tenant (role auditor: search, inspect, export). */
@@ -302,11 +303,16 @@ export interface DemoResult {
   auditor: { email: string; password: string } | null;
 }
 
-/** The demo auditor, once: a random password, since a known one would open any forgotten demo install. */
+/**
+ * The demo auditor, once: a new account with a random password (a known one
+ * would open any forgotten demo install), shown to the operator who started
+ * the demo. An existing account of that email is left alone.
+ */
 async function ensureDemoAuditor(sql: Sql, tenant: Tenant): Promise<DemoResult['auditor']> {
-  if (await findUserByEmail(sql, DEMO_AUDITOR_EMAIL)) return null;
   const password = randomBytes(12).toString('base64url');
-  await createUser(sql, { email: DEMO_AUDITOR_EMAIL, password, tenantId: tenant.id, role: 'auditor', createdBy: 'oms-audit seed' });
+  const userId = await createAccount(sql, { email: DEMO_AUDITOR_EMAIL, passwordHash: await hashPassword(password), createdBy: 'oms-audit seed' });
+  if (!userId) return null;
+  await addMembership(sql, { tenantId: tenant.id, userId, role: 'auditor', createdBy: 'oms-audit seed' });
   return { email: DEMO_AUDITOR_EMAIL, password };
 }
 
@@ -318,7 +324,7 @@ export async function seedDemo(sql: Sql, options: { orders?: number; log?: (line
   const apiKey = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'demo', createdBy: 'oms-audit seed' });
   const nowMicros = Date.now() * 1000;
   const events = generateDemoEvents(options.orders ?? 900, nowMicros);
-  const writer = { tenantId: tenant.id, principal: 'demo-seed' };
+  const writer: WriteCaller = { tenantId: tenant.id, writer: { kind: 'operator', name: 'demo-data' } };
   for (let i = 0; i < events.length; i += LIMITS.apiBatch) {
     const batch = parseBatch({ events: events.slice(i, i + LIMITS.apiBatch) }, LIMITS.apiBatch);
     await logEvents(sql, writer, batch, { ip: null, userAgent: 'oms-audit seed' }, 'cli');

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_FIELDS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
-import { call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { adminSql, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 import { baseUrl } from '@/test/fixtures.ts';
 import { startExport } from './export.ts';
 
@@ -37,7 +37,7 @@ async function insertRaw(t: TestTenant) {
 
 async function seeded() {
   const t = await newTenant('export');
-  await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: TRICKY }, 500), { ip: '10.0.0.1', userAgent: 'test' }, 'cli');
+  await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: TRICKY }, 500), { ip: '10.0.0.1', userAgent: 'test' }, 'cli');
   await insertRaw(t);
   return t;
 }
@@ -158,9 +158,9 @@ describe('an export its reader abandons', () => {
 describe('a 1,000,000-row export', () => {
   it('streams in bounded memory, and the manifest hash matches the file', { timeout: 300_000 }, async () => {
     const t = await newTenant('export-1m');
-    // Bulk-loaded with SQL (the export is under test here, not ingest).
+    // Bulk-loaded with SQL by the superuser (the export is under test here, not ingest).
     await testSql()`select oms_audit.ensure_month_partition('2026-01-01'::date)`;
-    await testSql()`
+    await adminSql()`
       insert into public.audit_events (id, tenant_id, seq, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, context)
       select gen_random_uuid(), ${t.id}, g, timestamptz '2026-01-01' + g * interval '1 second', now(), 'USER', 'trader-' || (g % 97), 'ORDER', 'ORD-' || (g / 5),
              (array['CREATE','ROUTE','FILL','CANCEL'])[1 + g % 4], 'success', 'oms-gateway', 'req-' || g, '203.0.113.10', 'Mozilla/5.0 (X11; Linux x86_64)',

@@ -33,7 +33,7 @@ import { parquetRecords } from './exports/parquet.ts';
 import { planExport, segmentExpr } from './exports/plan.ts';
 import { MonthTally, type RecordStats } from './exports/records.ts';
 import { exportedSeqs } from './exports/seqs.ts';
-import { acquireExportSlot } from './exports/slots.ts';
+import { exportSlots } from './export-slots.ts';
 import { openSnapshot, type ExportSnapshot } from './exports/snapshot.ts';
 
 export { getManifest, listExports, MANIFEST_VERSION, type Exporter, type ExportManifest } from './exports/manifest.ts';
@@ -87,7 +87,8 @@ const failureMessage = (err: unknown) => (err instanceof AuditError ? err.messag
 export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest): Promise<StartedExport> {
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
-  const slot = await acquireExportSlot(claims);
+  // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
+  const slot = exportSlots().acquire(claims.tenant_id);
   const order = request.order ?? 'asc';
   const startedAt = nowTimestamp().iso;
   const expr = filterExpr(request.filters);
@@ -225,7 +226,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
       for await (const chunk of produce()) {
         hash.update(chunk);
         bytes += chunk.length;
-        slot.progress(bytes);
+        slot.progress();
         yield chunk;
       }
       produced = true;
@@ -257,6 +258,8 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
 
   // A few COPY bursts ahead of the reader: enough to keep PostgreSQL busy, small enough to stay constant.
   const stream = Readable.from(delivered(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  // A reader that takes nothing while data waits for it (or never asks) is ended: manifest failed, slot freed.
+  slot.watch(() => !started || stream.readableLength > 0, (reason) => stream.destroy(reason));
   // Destroyed before its first read: the generator never runs, so its cleanup happens here.
   stream.once('close', () => {
     if (started) return;

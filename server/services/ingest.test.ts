@@ -8,7 +8,7 @@ import { countEvents, event, newTenant, testSql } from '@/test/fixtures.ts';
 
 const observed = { ip: '127.0.0.1', userAgent: 'ingest-test' };
 const write = (sql: ReturnType<typeof testSql>, tenantId: string, events: AuditEventRequest[]) =>
-  appendEvents(sql, { tenantId, principal: 'test' }, parseBatch({ events }, 1000), observed, 'cli');
+  appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events }, 1000), observed, 'cli');
 
 async function seqs(tenantId: string): Promise<number[]> {
   const rows = await testSql()`select seq from public.audit_events where tenant_id = ${tenantId} order by seq`;

@@ -12,7 +12,7 @@ describe('list query plans', () => {
     const claims: TenantClaims = { tenant_id: t.id, sub: 'test', role: 'authenticated' };
     const events = Array.from({ length: 1500 }, (_, i) => event({ event_type: i % 300 === 0 ? 'RISK_REJECT' : 'FILL' }));
     for (let i = 0; i < events.length; i += 500) {
-      await logEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
+      await logEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
     }
     const partitions = await testSql()`select distinct tableoid::regclass::text as name from public.audit_events where tenant_id = ${t.id}`;
     for (const p of partitions) await testSql().unsafe(`analyze ${p.name as string}`);

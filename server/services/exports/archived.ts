@@ -10,7 +10,7 @@
  * the export starts (checkArchivesPresent), a file whose SHA-256 is not the
  * recorded one, or any DuckDB error, while it runs.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ExportFormatSpec } from '@/lib/export-formats.ts';
@@ -19,11 +19,12 @@ import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
 import type { SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { env } from '@/server/env.ts';
-import { dataPath } from '@/server/db/open.ts';
+import { scratchDir, scratchRoot } from '@/server/scratch.ts';
 import { duckConnection, literal } from '@/server/archive/duckdb.ts';
 import { makeFifo, releaseUntil } from '@/server/archive/fifo.ts';
 import { archiveCsvSource } from '@/server/archive/format.ts';
-import { cacheDir, parquetSource, type ArchivedPartRef } from '../archived-events.ts';
+import { cacheDir, type ArchivedPartRef } from '../archived-events.ts';
+import { archiveRelation } from '@/server/archive/rows.ts';
 import { checkedLocalFile, storedFileExists } from '../retention/files.ts';
 import { compileDuck } from '../filters/duckdb.ts';
 import { DUCK_TIME, duckCopy } from './columns.ts';
@@ -63,11 +64,9 @@ export async function readableFiles(parts: ArchivedPartRef[]): Promise<string[]>
   return files;
 }
 
-/** A scratch folder for named pipes, removed by the caller. */
+/** A private scratch folder (server/scratch.ts) for named pipes, removed by the caller. */
 export async function exportWorkDir(): Promise<string> {
-  const base = dataPath(env(), 'export-work');
-  await mkdir(base, { recursive: true });
-  return mkdtemp(path.join(base, 'export-'));
+  return scratchDir(scratchRoot(env()), 'export');
 }
 
 export interface ArchivedSource {
@@ -90,7 +89,7 @@ export interface ArchivedSource {
 export async function archivedSource(snapshot: ExportSnapshot, files: string[], expr: FilterExpr, hot: { expr: FilterExpr; order: SortOrder; months: MonthTally } | null): Promise<ArchivedSource> {
   const { where, params } = compileDuck(snapshot.claims.tenant_id, expr);
   const columns = EVENT_FIELDS.join(', ');
-  const parts = files.length ? [`select ${columns} from ${parquetSource(files)} where ${where}`] : [];
+  const parts = files.length ? [`select ${columns} from ${archiveRelation(files)} where ${where}`] : [];
   const dir = await exportWorkDir();
   const pipe = path.join(dir, 'hot.csv');
   let feeding: Promise<RecordStats> | null = null;
@@ -133,7 +132,7 @@ export interface Aggregate {
 export async function archivedAggregate(duck: DuckDBConnection, files: string[], tenantId: string, expr: FilterExpr): Promise<Aggregate> {
   if (!files.length) return { rows: 0, first: null, last: null };
   const { where, params } = compileDuck(tenantId, expr);
-  const reader = await duck.runAndReadAll(`select count(*)::BIGINT, strftime(min(occurred_at), ${DUCK_TIME}), strftime(max(occurred_at), ${DUCK_TIME}) from ${parquetSource(files)} where ${where}`, params);
+  const reader = await duck.runAndReadAll(`select count(*)::BIGINT, strftime(min(occurred_at), ${DUCK_TIME}), strftime(max(occurred_at), ${DUCK_TIME}) from ${archiveRelation(files)} where ${where}`, params);
   const [n, first, last] = reader.getRows()[0] as [bigint, string | null, string | null];
   return { rows: Number(n), first, last };
 }

@@ -14,7 +14,8 @@ import type { FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
 import type { SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { duckConnection } from '@/server/archive/duckdb.ts';
 import { compileDuck } from '../filters/duckdb.ts';
-import { parquetSource, type ArchivedPartRef } from '../archived-events.ts';
+import { type ArchivedPartRef } from '../archived-events.ts';
+import { archiveRelation } from '@/server/archive/rows.ts';
 import { archivedSource, readableFiles, type ArchivedSource } from './archived.ts';
 import { DUCK_TIME } from './columns.ts';
 import { duckCopyChunks } from './duck-output.ts';
@@ -34,7 +35,7 @@ async function archivedByMonth(duck: DuckDBConnection, files: string[], tenantId
   const { where, params } = compileDuck(tenantId, expr);
   const reader = await duck.runAndReadAll(
     `select strftime(occurred_at, '%Y-%m'), count(*)::BIGINT, strftime(min(occurred_at), ${DUCK_TIME}), strftime(max(occurred_at), ${DUCK_TIME})
-     from ${parquetSource(files)} where ${where} group by 1`,
+     from ${archiveRelation(files)} where ${where} group by 1`,
     params,
   );
   for (const [month, n, min, max] of reader.getRows() as [string, bigint, string, string][]) {

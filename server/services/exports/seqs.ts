@@ -7,7 +7,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
 import { duckConnection } from '@/server/archive/duckdb.ts';
-import { parquetSource, type ArchivedPartRef } from '../archived-events.ts';
+import { type ArchivedPartRef } from '../archived-events.ts';
+import { archiveRelation } from '@/server/archive/rows.ts';
 import { compileDuck } from '../filters/duckdb.ts';
 import { whereCopy } from '../filters/postgres.ts';
 import { readableFiles } from './archived.ts';
@@ -34,7 +35,7 @@ async function* archivedSeqs(snapshot: ExportSnapshot, parts: ArchivedPartRef[],
   let duck: DuckDBConnection | null = null;
   try {
     duck = await duckConnection();
-    const result = await duck.stream(`select seq from ${parquetSource(files)} where ${where} order by seq`, params);
+    const result = await duck.stream(`select seq from ${archiveRelation(files)} where ${where} order by seq`, params);
     for await (const chunk of result) {
       const values = chunk.getColumnValues(0) as bigint[];
       if (values.length) yield values.map(Number);

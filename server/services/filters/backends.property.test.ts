@@ -134,7 +134,7 @@ beforeAll(async () => {
   const tenant = await createTenant(db.sql, `filters-${Date.now()}`);
   claims = { tenant_id: tenant.id, sub: 'test', role: 'authenticated' };
   const events = Array.from({ length: TOTAL }, (_, i) => eventOf(i));
-  await appendEvents(db.sql, { tenantId: tenant.id, principal: 'test' }, parseBatch({ events }, 500), { ip: '10.0.0.1', userAgent: 'test' }, 'cli');
+  await appendEvents(db.sql, { tenantId: tenant.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events }, 500), { ip: '10.0.0.1', userAgent: 'test' }, 'cli');
   parquet = path.join(db.dir, 'month.parquet');
   await exportMonth(db.sql, `${MONTH}-01`, [tenant.id], path.join(db.dir, 'work'), async (file) => copyFile(file.file, parquet));
 });

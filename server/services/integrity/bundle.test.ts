@@ -4,15 +4,18 @@
  * operator's public key obtained separately.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
-import { keyIdOf } from '@/supabase/functions/_shared/checkpoint.ts';
-import { baseUrl, call, event, newTenant, type TestTenant } from '@/test/fixtures.ts';
+import { keyIdOf, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
+import { baseUrl, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { cutOffTail } from '@/test/tamper.ts';
+import { latestCheckpoint, sealTenant } from './checkpoints.ts';
+import { signer } from './signing-key.ts';
 import { unzipTo } from '@/test/unzip.ts';
 
 const run = promisify(execFile);
@@ -28,8 +31,8 @@ async function unzip(bytes: Buffer): Promise<string> {
   return unzipTo(`${into}.zip`, into);
 }
 
-async function download(query: string): Promise<string> {
-  const res = await fetch(`${baseUrl()}/api/v1/audit/events/export?bundle=true&${query}`, { headers: { authorization: `Bearer ${tenant.readKey}` } });
+async function download(query: string, key = tenant.readKey): Promise<string> {
+  const res = await fetch(`${baseUrl()}/api/v1/audit/events/export?bundle=true&${query}`, { headers: { authorization: `Bearer ${key}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/zip');
   return unzip(Buffer.from(await res.arrayBuffer()));
@@ -119,7 +122,6 @@ describe('export bundles', () => {
     await writeFile(file, edited);
     const manifestFile = path.join(pristine, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
-    const { createHash } = await import('node:crypto');
     manifest.sha256 = createHash('sha256').update(edited).digest('hex');
     await writeFile(manifestFile, JSON.stringify(manifest));
     expect(await verify(pristine)).toMatchObject({ code: 1, out: expect.stringContaining('manifest.json is not signed by the trusted key') });
@@ -132,7 +134,6 @@ describe('export bundles', () => {
     const swapped = [lines[1], lines[0], ...lines.slice(2)].join('\n');
     await writeFile(file, swapped);
     // Whoever holds the signing key re-signs the manifest: only the order check is left to catch it.
-    const { createHash } = await import('node:crypto');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const manifestFile = path.join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
@@ -146,12 +147,32 @@ describe('export bundles', () => {
     expect(result.out).toMatch(/row 2 \(seq \d+\) is out of order/);
   });
 
+  it('fails when rows are reordered even if the manifest is re-signed with the operator key; newest-first exports verify', async () => {
+    const dir = await download('format=csv');
+    const file = await dataFileOf(dir);
+    const lines = (await readFile(file, 'utf8')).split('\r\n');
+    // Rows 3 and 4 swapped: each row is still genuine, the file is complete, but not in the export's order.
+    const reordered = [...lines.slice(0, 3), lines[4], lines[3], ...lines.slice(5)].join('\r\n');
+    await writeFile(file, reordered);
+    const manifestFile = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.sha256 = createHash('sha256').update(reordered).digest('hex');
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    // Someone holding the operator's own signing key re-signs the manifest.
+    const operatorKey = createPrivateKey(await readFile(inject('signingKeyFile'), 'utf8'));
+    await writeFile(path.join(dir, 'manifest.sig'), sign(null, Buffer.from(canonicalJson(manifest)), operatorKey).toString('base64') + '\n');
+    const result = await verify(dir);
+    expect(result).toMatchObject({ code: 1, out: expect.stringContaining('row 4 (seq 3) is out of order') });
+
+    const newest = await download('format=jsonl&order=desc');
+    expect(await verify(newest)).toMatchObject({ code: 0, out: expect.stringContaining('VERIFIED') });
+  });
+
   it('fails when the bundle is re-signed with another key, whatever public key it carries', async () => {
     const dir = await download('format=csv&object_id=ORD-1');
     const file = await dataFileOf(dir);
     const forged = (await readFile(file, 'utf8')).replace('trader-7', 'trader-8');
     await writeFile(file, forged);
-    const { createHash } = await import('node:crypto');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const manifestFile = path.join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
@@ -196,5 +217,52 @@ describe('a bundle as it streams', () => {
     expect(manifest).toMatchObject({ row_count: 20_000, bundle: { complete: true, seq_from: 1, seq_to: 20_000 } });
     expect(await started.done).toMatchObject({ status: 'complete', row_count: 20_000, bundle: { complete: true } });
     expect(bytes).toBeGreaterThan(100_000);
+  });
+});
+
+describe('export bundles against a checkpoint known from before', () => {
+  it('verifies a bundle of the same history, and fails one whose chain is inconsistent with the known checkpoint or does not reach it', async () => {
+    const t = await newTenant('bundle-known');
+    const post = async (n: number) => {
+      expect((await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events: Array.from({ length: n }, (_, i) => event({ context: { i } })) } })).status).toBe(201);
+      await sealTenant(testSql(), t.id, signer());
+    };
+    await post(10);
+    await post(5);
+    // What a monitor kept: its state file (the signed checkpoint it accepted last).
+    const known = (await latestCheckpoint(testSql(), t.id))!;
+    const stateFile = path.join(work, `${t.id}-monitor.json`);
+    await writeFile(stateFile, JSON.stringify({ format: 'oms-audit-monitor-state', version: 1, url: baseUrl(), tenant_id: t.id, pinned_keys: [], checkpoint: known, accepted_at: new Date().toISOString() }));
+    const checkpointFile = path.join(work, `${t.id}-checkpoint.json`);
+    await writeFile(checkpointFile, JSON.stringify(known));
+
+    await post(3);
+    const same = await download('format=csv&object_type=ORDER', t.readKey);
+    expect(await verify(same, '--public-key', operatorKeyFile, '--known-checkpoint', stateFile)).toMatchObject({ code: 0, out: expect.stringContaining(`consistent with the known checkpoint ${known.number}`) });
+    expect((await verify(same, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).code).toBe(0);
+
+    // The operator cuts the history back and seals a different one with the real key: bundles of it are signed and complete, but not the known history.
+    await cutOffTail(t.id, known.number - 1);
+    await post(6);
+    await post(2);
+    const forked = await download('format=csv', t.readKey);
+    expect(await verify(forked)).toMatchObject({ code: 0 });
+    expect(await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', stateFile)).toMatchObject({
+      code: 1,
+      out: expect.stringContaining(`the bundle's checkpoint ${known.number} (hash`),
+    });
+    expect((await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', stateFile)).out).toContain('a different, re-signed history');
+
+    // A known checkpoint newer than the bundle's chain cannot be related to it: not verified.
+    const newer = (JSON.parse(await readFile(path.join(forked, 'checkpoints.json'), 'utf8')) as SignedCheckpoint[]).at(-1)!;
+    await writeFile(checkpointFile, JSON.stringify({ ...newer, number: newer.number + 5 }));
+    expect((await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).out).toContain('is not a checkpoint signed by the trusted key');
+    await post(1);
+    const later = (await latestCheckpoint(testSql(), t.id))!;
+    await writeFile(checkpointFile, JSON.stringify(later));
+    expect(await verify(forked, '--public-key', operatorKeyFile, '--known-checkpoint', checkpointFile)).toMatchObject({
+      code: 1,
+      out: expect.stringContaining(`ends at checkpoint ${newer.number}, before the known checkpoint ${later.number}`),
+    });
   });
 });

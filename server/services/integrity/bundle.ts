@@ -60,6 +60,8 @@ interface Walk {
   proofs: number;
   first: SignedCheckpoint | null;
   last: SignedCheckpoint | null;
+  /** The chain in checkpoints.json ends at the tenant's newest checkpoint, so a checkpoint the recipient knows from before (a monitor's) is found in it. */
+  chainEnd: number | null;
   minSeq: number | null;
   maxSeq: number | null;
   rows: number;
@@ -127,10 +129,10 @@ async function* evidenceLines(sql: Sql, tenantId: string, evidence: ExportEviden
 /** checkpoints.json: the chain first..last, as a JSON array, one checkpoint per line. */
 async function* checkpointsJson(sql: Sql, tenantId: string, walk: Walk): AsyncGenerator<Buffer> {
   yield Buffer.from('[');
-  if (walk.first && walk.last) {
+  if (walk.first && walk.chainEnd !== null) {
     let n = 0;
-    for (let number = walk.first.number; number <= walk.last.number; number += CHECKPOINT_PAGE) {
-      const page = await listCheckpoints(sql, tenantId, { fromNumber: number, toNumber: Math.min(walk.last.number, number + CHECKPOINT_PAGE - 1) });
+    for (let number = walk.first.number; number <= walk.chainEnd; number += CHECKPOINT_PAGE) {
+      const page = await listCheckpoints(sql, tenantId, { fromNumber: number, toNumber: Math.min(walk.chainEnd, number + CHECKPOINT_PAGE - 1) });
       yield Buffer.from(page.map((c) => `${n++ ? ',' : ''}\n${JSON.stringify(c)}`).join(''));
     }
   }
@@ -165,6 +167,11 @@ Checks by hand, without the verifier:
                                                           # the key's fingerprint (SHA-256 of its DER form)
     # manifest.sig is the base64 Ed25519 signature (and a newline) over the RFC 8785
     # canonical JSON of manifest.json; each checkpoint's signature covers its canonical body.
+
+With a checkpoint you know from before (an oms-audit monitor's state file, or a signed checkpoint
+kept from an earlier bundle), also check that this bundle is the same history:
+
+    node verify.mjs --public-key operator-public-key.pem --known-checkpoint monitor-state.json .
 
 Files: manifest.json (+ manifest.sig), checkpoints.json (the signed chain), proofs.jsonl (per
 checkpoint: all its leaf hashes, or the audit paths of the exported rows), public-key.pem,
@@ -215,13 +222,17 @@ export function bundleExport(sql: Sql, started: StartedExport, signer: Signer): 
     if (evidence.complete && exported.row_count !== lastSeq) {
       throw new Error(`the export holds ${exported.row_count} rows, but the tenant's ledger has ${lastSeq} events`);
     }
-    const walk: Walk = { leaves: 0, proofs: 0, first: null, last: null, minSeq: null, maxSeq: null, rows: 0 };
+    const walk: Walk = { leaves: 0, proofs: 0, first: null, last: null, chainEnd: null, minSeq: null, maxSeq: null, rows: 0 };
     const proofs = Readable.from(evidenceLines(sql, tenantId, evidence, lastSeq, walk), { objectMode: false });
     const proofsDone = new Promise<void>((resolve, reject) => proofs.once('end', resolve).once('error', reject));
     proofs.on('error', fail);
     zip.addReadStream(proofs, `${folder}/${BUNDLE_FILES.proofs}`);
     await proofsDone;
     if (!evidence.complete && walk.rows !== exported.row_count) throw new Error(`the export wrote ${exported.row_count} rows, but ${walk.rows} were proven`);
+    if (walk.first) {
+      const [newest] = await sql`select max(number)::bigint as n from oms_audit.checkpoints where tenant_id = ${tenantId}`;
+      walk.chainEnd = Number(newest!.n);
+    }
     const chain = Readable.from(checkpointsJson(sql, tenantId, walk), { objectMode: false });
     chain.on('error', fail);
     zip.addReadStream(chain, `${folder}/${BUNDLE_FILES.checkpoints}`);
@@ -241,7 +252,7 @@ export function bundleExport(sql: Sql, started: StartedExport, signer: Signer): 
         key_id: signer.keyId,
         leaves: walk.leaves,
         proofs: walk.proofs,
-        checkpoints: { first: walk.first?.number ?? null, last: walk.last?.number ?? null },
+        checkpoints: { first: walk.first?.number ?? null, last: walk.chainEnd },
         complete: evidence.complete,
         seq_from: walk.minSeq,
         seq_to: walk.maxSeq,

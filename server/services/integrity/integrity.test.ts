@@ -1,6 +1,7 @@
 /**
- * Tampering with the database as a superuser — every kind — is found by
- * verification, which names the event or checkpoint.
+ * Tampering with the database as a superuser (append-only triggers switched
+ * off, as the owner could) — every kind — is found by verification, which
+ * names the event or checkpoint.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { inject } from 'vitest';
@@ -10,7 +11,7 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { EVENT_FIELDS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
-import { event, newTenant, testSql } from '@/test/fixtures.ts';
+import { adminSql, event, newTenant, tamper, testSql } from '@/test/fixtures.ts';
 import { listCheckpoints, sealAll, sealTenant } from './checkpoints.ts';
 import { signer, trustedKeys } from './signing-key.ts';
 import { verifyTenant, type VerificationReport } from './verify.ts';
@@ -19,18 +20,10 @@ async function tenantWithEvents(n: number, options: { seal?: boolean; maxEvents?
   const t = await newTenant('integrity');
   for (let i = 0; i < n; i += 500) {
     const batch = Array.from({ length: Math.min(500, n - i) }, (_, k) => event({ object_id: `ORD-${i + k}`, context: { n: i + k, side: 'BUY' } }));
-    await appendEvents(testSql(), { tenantId: t.id, principal: 'test' }, parseBatch({ events: batch }, 500), { ip: '10.0.0.1', userAgent: 'integrity-test' }, 'cli');
+    await appendEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: batch }, 500), { ip: '10.0.0.1', userAgent: 'integrity-test' }, 'cli');
   }
   if (options.seal !== false) await sealTenant(testSql(), t.id, signer(), { maxEvents: options.maxEvents });
   return t;
-}
-
-/** Runs statements as the superuser with the append-only triggers bypassed, as an attacker with full database access could. */
-async function tamper(...statements: string[]) {
-  await testSql().begin(async (tx) => {
-    await tx`set local session_replication_role = replica`;
-    for (const s of statements) await tx.unsafe(s);
-  });
 }
 
 const verify = (tenantId: string): Promise<VerificationReport> => verifyTenant(testSql(), tenantId, { keys: trustedKeys(), record: false });
@@ -102,8 +95,7 @@ describe('tampering as a database superuser is detected', () => {
     const forged = { ...row, id: '01234567-89ab-7cde-8f01-23456789abcd', actor_id: 'ghost', occurred_at: (row!.occurred_at as string).replace(/\d{6}Z$/, '999999Z') };
     // The event's own columns (the generated context_* columns are computed by PostgreSQL).
     const cols = Object.keys(forged).filter((c) => (EVENT_FIELDS as readonly string[]).includes(c));
-    await testSql().begin(async (tx) => {
-      await tx`set local session_replication_role = replica`;
+    await adminSql().begin(async (tx) => {
       await tx`insert into public.audit_events ${tx(forged as never, cols)}`;
       await tx`insert into public.audit_events ${tx({ ...forged, id: '01234567-89ab-7cde-8f01-23456789abce', seq: 51 } as never, cols)}`;
     });
@@ -171,7 +163,7 @@ describe('concurrent ingest while sealing', () => {
     })();
     await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        appendEvents(pools[i % 2]!, { tenantId: tenants[i % 3]!.id, principal: 't' }, parseBatch({ events: Array.from({ length: 40 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli'),
+        appendEvents(pools[i % 2]!, { tenantId: tenants[i % 3]!.id, writer: { kind: 'operator', name: 't' } }, parseBatch({ events: Array.from({ length: 40 }, () => event()) }, 500), { ip: null, userAgent: null }, 'cli'),
       ),
     );
     writing = false;

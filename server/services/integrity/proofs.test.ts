@@ -45,7 +45,7 @@ describe('GET /api/v1/audit/events/:id/proof', () => {
     const written = await call('POST', '/api/v1/audit/events', { key: a.key, body: { events: [event()] } });
     await sealTenant(testSql(), a.id, signer());
     expect((await call('GET', `/api/v1/audit/events/${written.body.ids[0]}/proof`, { key: b.key })).status).toBe(404);
-    expect((await call('GET', '/api/v1/audit/checkpoints', { key: b.key })).body).toEqual({ checkpoints: [], next_from_number: null });
+    expect((await call('GET', '/api/v1/audit/checkpoints', { key: b.key })).body).toEqual({ checkpoints: [], next_from_number: null, latest_number: 0 });
     const own = await call('GET', '/api/v1/audit/checkpoints', { key: a.key });
     expect(own.body.checkpoints).toEqual([expect.objectContaining({ tenant_id: a.id, number: 1, seq_from: 1, seq_to: 1 })]);
   });

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { checkpointHash, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
-import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
+import { eventHash, isHashVersion, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
 import { fromHex, inclusionProof, merkleRoot, rootFromProof, toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { getEvent } from '@/server/services/query.ts';
 import { checkpointCovering, ledgerHashes, listCheckpoints } from './checkpoints.ts';
@@ -41,7 +41,8 @@ export async function eventProof(sql: Sql, claims: TenantClaims, id: string, key
   const event = await getEvent(sql, claims, id);
   if (!event) return null;
   const tenantId = claims.tenant_id;
-  const recomputed = eventHash(event as unknown as HashableEvent);
+  // An event claiming a schema version no event was written under cannot be the one that was signed.
+  const recomputed = isHashVersion(event.schema_version) ? eventHash(event as HashableEvent) : '';
   const [ledger] = await sql`select encode(event_hash, 'hex') as hash from public.audit_ledger where tenant_id = ${tenantId} and seq = ${event.seq}`;
   const checkpoint = await checkpointCovering(sql, tenantId, event.seq);
   if (!checkpoint) {

@@ -11,27 +11,33 @@
  *      its event, every event its ledger seq and id, and each event's recomputed
  *      hash equals the ledger's                            → missing, inserted,
  *                                                            reordered, modified
- *   4. events of archived months (their partitions dropped): read back from the
- *      Parquet archive and hashed against the ledger; a month whose archive
- *      expired under the retention policy is reported as expired, not missing
+ *   4. events absent from PostgreSQL: each must be accounted for by a signed
+ *      retention record — expired under the policy, or archived, in which case
+ *      it is read back from the archive the record names and hashed against
+ *      the ledger (absent.ts)                             → missing, modified, retention
+ *   5. the anchors outside the database (with an anchor location configured):
+ *      every anchored checkpoint present and equal in the database, the
+ *      database's head not behind the anchored head, every checkpoint older
+ *      than the grace period anchored, time-stamp tokens valid → anchor, timestamp
  */
 import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
-import { nodeHash, toHex, type Hash } from '@/supabase/functions/_shared/merkle.ts';
+import { eventHash, isHashVersion, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
+import { toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { binaryCopyRows, decodeInet, decodeInt2, decodeInt8, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import type { Env } from '@/server/env.ts';
-import { partsOf } from '@/server/services/retention/parts.ts';
-import { retentionContext } from '@/server/services/retention/context.ts';
-import { verifyPart } from '@/server/services/retention/verify.ts';
+import { checkAnchored, emptyAnchorReport, type AnchorReport } from '@/server/services/anchors/check.ts';
+import { checkpointKind } from '@/server/services/anchors/kinds.ts';
+import { checkAbsent, type AbsentEvent } from './absent.ts';
 import { listCheckpoints } from './checkpoints.ts';
+import { RootBuilder } from './root-builder.ts';
 
-export const PROBLEM_KINDS = ['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature'] as const;
+export const PROBLEM_KINDS = ['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature', 'anchor', 'timestamp', 'retention'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface Problem {
@@ -49,8 +55,12 @@ export interface VerificationReport {
   events_checked: number;
   /** Of events_checked, those read back from archives of months no longer in PostgreSQL. */
   archived_events_checked: number;
-  /** Events whose month's archive expired under the retention policy (legitimately gone). */
+  /** Events gone under the retention policy, each accounted for by a signed expiry record. */
   expired_events: number;
+  /** Of expired_events, those that had expired before retention records existed (attested from the catalog at upgrade). */
+  expired_events_attested_at_upgrade: number;
+  /** What was checked outside the database: anchored checkpoints and retention records, time-stamp tokens. */
+  anchors: { checkpoints: AnchorReport; retention_records: AnchorReport };
   checkpoints_checked: number;
   /** Committed events not yet under a checkpoint (sealed within seconds normally). */
   uncovered_events: number;
@@ -72,30 +82,10 @@ export interface VerifyOptions {
   /** Record the result for the console (default true). */
   record?: boolean;
   verifiedBy?: string;
-  /** Settings to read archived months with (archive storage); without them, archived months are reported unreadable. */
+  /** Settings to read archives and anchors with; without them, archived months are reported unreadable and anchors are not checked. */
   env?: Env;
-}
-
-/** Incremental RFC 6962 root: push leaves in order, read the root at the end (O(log n) memory). */
-class RootBuilder {
-  private readonly stack: { hash: Hash; size: number }[] = [];
-  count = 0;
-  /** The next leaf: an event hash (already the RFC 6962 leaf hash). */
-  push(leaf: Uint8Array) {
-    let node = { hash: leaf, size: 1 };
-    this.count++;
-    while (this.stack.length && this.stack[this.stack.length - 1]!.size === node.size) {
-      const left = this.stack.pop()!;
-      // nodeHash returns a fresh buffer each time; keep it, the stack outlives the call.
-      node = { hash: nodeHash(left.hash, node.hash), size: left.size * 2 };
-    }
-    this.stack.push(node);
-  }
-  root(): Hash {
-    let acc = this.stack[this.stack.length - 1]!.hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!.hash, acc);
-    return acc;
-  }
+  /** "Now" for the anchoring grace period (tests). */
+  now?: Date;
 }
 
 class Problems {
@@ -139,6 +129,9 @@ function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, probl
     previous = c;
   }
 }
+
+/** Column of the ledger's occurred_at in checkEvents' COPY: after the ledger's seq, id, hash and EVENT_FIELDS. */
+const LEDGER_OCCURRED_AT = 3 + EVENT_FIELDS.length;
 
 /** COPY takes no parameters: only a UUID and whole numbers are ever inlined. */
 function inline(tenantId: string, ...numbers: number[]): void {
@@ -185,12 +178,6 @@ async function checkLedger(url: string, tenantId: string, lo: number, hi: number
  * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
  * beyond the ledger's last are included (and reported). Returns events checked.
  */
-interface AbsentEvent {
-  seq: number;
-  id: string;
-  /** YYYY-MM-01 of the event's occurred_at, as the ledger records it. */
-  month: string;
-}
 
 async function checkEvents(
   sql: Sql,
@@ -226,7 +213,7 @@ async function checkEvents(
         const ledgerId = f[1] ? decodeUuid(f[1]) : null;
         if (!f[3]) {
           // Not in PostgreSQL: its month may be archived (checked in pass 4).
-          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[23]!).slice(0, 7)}-01` });
+          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[LEDGER_OCCURRED_AT]!).slice(0, 7)}-01` });
           continue;
         }
         checked++;
@@ -263,8 +250,11 @@ async function checkEvents(
           observed_user_agent: f[20] ? decodeText(f[20]) : null,
           context: null,
           schema_version: decodeInt2(f[22]!),
+          written_by: f[23] ? decodeText(f[23]) : null,
         };
-        if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
+        if (!isHashVersion(event.schema_version)) {
+          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) claims schema version ${event.schema_version}, which no event was written under` });
+        } else if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
           problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
         }
       }
@@ -291,51 +281,6 @@ async function checkEvents(
   return checked;
 }
 
-/**
- * Pass 4: events the ledger has and PostgreSQL does not. Those of a month whose
- * partition was dropped after archiving must be in its archive, intact; those of
- * an expired month are gone by policy; any other is missing. Returns the number
- * of archived events checked and of expired ones.
- */
-async function checkAbsent(sql: Sql, tenantId: string, absent: AbsentEvent[], env: Env | undefined, problems: Problems) {
-  const result = { archived: 0, expired: 0 };
-  if (!absent.length) return result;
-  const byMonth = new Map<string, AbsentEvent[]>();
-  for (const a of absent) byMonth.set(a.month, [...(byMonth.get(a.month) ?? []), a]);
-  const parts = await partsOf(sql, { tenantId, states: ['dropped', 'expiring', 'expired'] });
-  const context = env ? await retentionContext(sql, env, { actor: 'oms-audit-verify' }) : null;
-  for (const [month, events] of byMonth) {
-    const monthParts = parts.filter((p) => p.month.slice(0, 10) === month);
-    const remaining = new Set(events.map((e) => e.seq));
-    if (monthParts.length && monthParts.every((p) => p.state !== 'dropped')) {
-      result.expired += remaining.size;
-      continue;
-    }
-    for (const part of monthParts.filter((p) => p.state === 'dropped')) {
-      const problem = context
-        ? await verifyPart(context, part, 'ledger', (seq) => {
-            if (remaining.delete(seq)) result.archived++;
-          })
-        : 'no archive settings were given to read it with';
-      if (problem) {
-        problems.add({ seq: part.min_seq, id: null, kind: 'modified', detail: `archive of ${month.slice(0, 7)} (part ${part.part}): ${problem}` });
-      }
-    }
-    for (const e of events) {
-      if (!remaining.has(e.seq)) continue;
-      problems.add({
-        seq: e.seq,
-        id: e.id,
-        kind: 'missing',
-        detail: monthParts.length
-          ? `event ${e.id} (seq ${e.seq}) is in the ledger but not in the archive of ${month.slice(0, 7)}`
-          : `event ${e.id} (seq ${e.seq}) is in the ledger but not among the events`,
-      });
-    }
-  }
-  return result;
-}
-
 export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOptions): Promise<VerificationReport> {
   const started = performance.now();
   const startedAt = nowTimestamp().iso;
@@ -343,6 +288,15 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
 
   const all = await listCheckpoints(sql, tenantId);
   checkChain(all, options.keys, problems);
+  let checkpointAnchors = emptyAnchorReport(all.at(-1)?.number ?? 0);
+  if (options.env) {
+    const anchored = await checkAnchored(sql, options.env, tenantId, checkpointKind(options.keys), all, options.now);
+    checkpointAnchors = anchored.report;
+    for (const f of anchored.findings) {
+      const c = all.find((x) => x.number === f.number) ?? anchored.anchored.get(f.number);
+      problems.add({ seq: c?.seq_from ?? null, id: null, kind: f.kind, checkpoint: f.number, detail: f.detail });
+    }
+  }
 
   const inScope = all.filter((c) => (!options.from || c.sealed_at >= options.from) && (!options.to || c.sealed_at < options.to));
   const [head] = await sql`select coalesce(last_seq, 0)::bigint as last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
@@ -352,15 +306,14 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const hi = options.to ? (inScope.length ? inScope[inScope.length - 1]!.seq_to : 0) : lastSeq;
 
   let checked = 0;
-  let fromArchives = { archived: 0, expired: 0 };
+  const absent: AbsentEvent[] = [];
   if (hi >= lo) {
     const url = connectionUrl(sql);
     await checkLedger(url, tenantId, lo, hi, inScope, problems);
-    const absent: AbsentEvent[] = [];
     checked = await checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent);
-    fromArchives = await checkAbsent(sql, tenantId, absent, options.env, problems);
-    checked += fromArchives.archived;
   }
+  const fromArchives = await checkAbsent(sql, tenantId, absent, options.env, options.keys, (p) => problems.add(p));
+  checked += fromArchives.archived;
   problems.trim();
 
   const report: VerificationReport = {
@@ -369,6 +322,8 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
     events_checked: checked,
     archived_events_checked: fromArchives.archived,
     expired_events: fromArchives.expired,
+    expired_events_attested_at_upgrade: fromArchives.expired_attested_at_upgrade,
+    anchors: { checkpoints: checkpointAnchors, retention_records: fromArchives.record_anchors },
     checkpoints_checked: all.length,
     uncovered_events: Math.max(0, lastSeq - lastSealed),
     problem_count: problems.count,

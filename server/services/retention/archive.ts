@@ -13,7 +13,6 @@
  * and are archived as the month's next part.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { exportMonth, partitionName, type ParquetFile } from '@/server/archive/export.ts';
 import type { ArchiveStorage } from '@/server/archive/storage.ts';
 import { manifestColumns, MANIFEST_FORMAT, MANIFEST_VERSION, partKeys, SCHEMA_VERSION, type ArchiveManifest } from '@/server/archive/format.ts';
@@ -24,7 +23,10 @@ import { failpoint } from './failpoints.ts';
 import { flushRetentionEvents, recordRetention } from './log.ts';
 import { partsOf, setPartState, type ArchivePart } from './parts.ts';
 import { getPolicy } from './policy.ts';
+import { ensureArchivedRecord } from './record-issuing.ts';
 import { verifyPart } from './verify.ts';
+import { anchorPending } from '@/server/services/anchors/anchoring.ts';
+import { RETENTION_RECORD_SOURCE } from '@/server/services/anchors/sources.ts';
 
 export interface TenantMonthResult {
   tenant_id: string;
@@ -81,8 +83,9 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
     const nextPart = Math.max(0, ...mine.map((p) => p.part)) + 1;
     if (open && open.state !== 'writing' && matches(open, s)) {
       // Written or verified by an earlier run: read it back again, since the storage may have changed since.
-      const problem = await verifyPart(ctx, open, 'exact');
-      await markVerified(ctx, open, problem);
+      const seqs: number[] = [];
+      const problem = await verifyPart(ctx, open, 'exact', (seq) => seqs.push(seq));
+      await markVerified(ctx, open, problem, seqs);
       results.push({ tenant_id: s.tenant_id, part: open.part, rows: s.n, state: problem ? 'failed' : 'verified', problem });
       continue;
     }
@@ -94,7 +97,6 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
   }
 
   if (toWrite.length) {
-    await mkdir(ctx.workDir, { recursive: true });
     const byTenant = new Map(toWrite.map((w) => [w.stats.tenant_id, w]));
     for (const w of toWrite) await beginPart(ctx, storage.url, month, w.stats.tenant_id, w.part);
     await exportMonth(ctx.sql, month, toWrite.length === stats.length ? null : [...byTenant.keys()], ctx.workDir, async (file) => {
@@ -102,8 +104,9 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
       failpoint('archive:after-export');
       const part = await uploadPart(ctx, storage, month, w.part, file);
       failpoint('archive:before-verify');
-      const problem = await verifyPart(ctx, part, 'exact');
-      await markVerified(ctx, part, problem);
+      const seqs: number[] = [];
+      const problem = await verifyPart(ctx, part, 'exact', (seq) => seqs.push(seq));
+      await markVerified(ctx, part, problem, seqs);
       results.push({ tenant_id: file.tenant_id, part: w.part, rows: file.row_count, state: problem ? 'failed' : 'verified', problem });
     });
   }
@@ -115,16 +118,24 @@ export async function archiveMonth(ctx: RetentionContext, month: string, options
   if (failed.length || results.length !== stats.length) return { month, outcome: 'failed', tenants: results, rows_dropped: 0 };
   if (!options.drop) return { month, outcome: 'kept', tenants: results, rows_dropped: 0 };
 
+  // Events leave PostgreSQL only once the signed records saying where they went are anchored outside it.
+  const anchoring = await anchorPending(ctx.sql, ctx.env, [RETENTION_RECORD_SOURCE], results.map((r) => r.tenant_id));
+  if (anchoring.failures.length) {
+    for (const f of anchoring.failures) {
+      const r = results.find((t) => t.tenant_id === f.tenant_id);
+      if (r) Object.assign(r, { problem: `its retention record is not anchored yet, so the month is kept: ${f.error}` });
+      ctx.log(`${label}: retention record ${f.number} of tenant ${f.tenant_id} not anchored; not dropping the month: ${f.error}`);
+    }
+    return { month, outcome: 'failed', tenants: results, rows_dropped: 0 };
+  }
+
   const removed = await dropMonth(ctx, month);
   return { month, outcome: 'dropped', tenants: results, rows_dropped: removed };
 }
 
 async function beginPart(ctx: RetentionContext, storageUrl: string, month: string, tenantId: string, part: number): Promise<void> {
   const keys = partKeys(tenantId, month, part);
-  await ctx.sql`
-    insert into oms_audit.archive_parts (tenant_id, month, part, state, storage_url, data_key, manifest_key)
-    values (${tenantId}, ${month}::date, ${part}, 'writing', ${storageUrl}, ${keys.data}, ${keys.manifest})
-    on conflict (tenant_id, month, part) do update set state = 'writing', storage_url = excluded.storage_url, problem = null`;
+  await ctx.sql`select oms_audit.begin_archive_part(${tenantId}, ${month}::date, ${part}, ${storageUrl}, ${keys.data}, ${keys.manifest})`;
 }
 
 /** Uploads a tenant's Parquet file and its manifest, then records the part as written. */
@@ -158,25 +169,23 @@ async function uploadPart(ctx: RetentionContext, storage: ArchiveStorage, month:
   const manifestSha = createHash('sha256').update(bytes).digest('hex');
   await storage.putBytes(keys.manifest, bytes, { sha256: manifestSha, contentType: 'application/json', retainUntil });
   failpoint('archive:after-upload');
-  const [row] = await ctx.sql`
-    update oms_audit.archive_parts set state = 'written', written_at = now(), problem = null,
-      row_count = ${file.row_count}, min_seq = ${file.min_seq}, max_seq = ${file.max_seq}, seq_sum = ${file.seq_sum}::numeric,
-      min_occurred_at = ${file.min_occurred_at}, max_occurred_at = ${file.max_occurred_at},
-      data_bytes = ${file.bytes}, data_sha256 = ${file.sha256}, manifest_sha256 = ${manifestSha},
-      retain_until = ${retainUntil.toISOString()}, object_lock = ${objectLock}
-    where tenant_id = ${file.tenant_id} and month = ${month}::date and part = ${part}
-    returning tenant_id`;
-  if (!row) throw new Error(`archive part ${keys.data} vanished from the catalog`);
+  await ctx.sql`
+    select oms_audit.record_archive_part_written(${file.tenant_id}, ${month}::date, ${part},
+      ${file.row_count}, ${file.min_seq}, ${file.max_seq}, ${file.seq_sum}::numeric,
+      ${file.min_occurred_at}::timestamptz, ${file.max_occurred_at}::timestamptz,
+      ${file.bytes}, ${file.sha256}, ${manifestSha}, ${retainUntil.toISOString()}::timestamptz, ${objectLock})`;
   return (await partsOf(ctx.sql, { tenantId: file.tenant_id, month })).find((p) => p.part === part)!;
 }
 
-async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: string | null): Promise<void> {
+/** Records the outcome of a read-back; a verified part gets its signed archived record (with the seqs verified) the first time. */
+async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: string | null, verifiedSeqs: number[]): Promise<void> {
   await ctx.sql.begin(async (tx) => {
     if (problem) {
       await setPartState(tx, part, 'failed', { problem });
       await recordRetention(tx, { tenantId: part.tenant_id, action: 'verify_failed', month: part.month, actor: ctx.actor, detail: { part: part.part, key: part.data_key, problem } });
     } else {
-      await setPartState(tx, part, 'verified', { stamp: 'verified_at' });
+      await setPartState(tx, part, 'verified');
+      await ensureArchivedRecord(tx, part, verifiedSeqs);
       if (part.state === 'verified') return; // verified again before the drop: recorded the first time
       await recordRetention(tx, {
         tenantId: part.tenant_id,
@@ -190,13 +199,13 @@ async function markVerified(ctx: RetentionContext, part: ArchivePart, problem: s
 }
 
 /**
- * Removes the month's partition through oms_audit.drop_archived_month, as the
- * dedicated role oms_audit_retention: the function checks again, under a lock
- * that stops writes to the month, that the rows are exactly the verified parts.
+ * Removes the month's partition through oms_audit.drop_archived_month, the
+ * only path that removes events: the function checks again, under a lock that
+ * stops writes to the month, that the month is past its tenants' hot windows
+ * and that its rows are exactly the verified parts.
  */
 export async function dropMonth(ctx: RetentionContext, month: string): Promise<number> {
   const removed = await ctx.sql.begin(async (tx) => {
-    await tx`set local role oms_audit_retention`;
     const [row] = await tx`select oms_audit.drop_archived_month(${month}::date, ${ctx.actor}) as removed`;
     failpoint('archive:in-drop');
     return (row!.removed ?? {}) as Record<string, number>;
@@ -225,9 +234,7 @@ export async function reverifyArchives(ctx: RetentionContext, where: { tenantId?
   const results: ReverifyResult[] = [];
   for (const part of await partsOf(ctx.sql, { ...where, states: ['dropped'] })) {
     const problem = await verifyPart(ctx, part, 'ledger');
-    await ctx.sql`
-      update oms_audit.archive_parts set problem = ${problem}, verified_at = case when ${problem === null} then now() else verified_at end
-      where tenant_id = ${part.tenant_id} and month = ${part.month}::date and part = ${part.part}`;
+    await setPartState(ctx.sql, part, 'dropped', { problem });
     if (problem) ctx.log(`${part.month.slice(0, 7)}: archive of tenant ${part.tenant_id} part ${part.part} does not verify: ${problem}`);
     results.push({ tenant_id: part.tenant_id, month: part.month.slice(0, 7), part: part.part, ok: !problem, problem });
   }

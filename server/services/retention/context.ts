@@ -1,9 +1,7 @@
 /** What the retention steps work with: the database, the archive storage, a scratch folder, who acts. */
-import os from 'node:os';
-import path from 'node:path';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
-import { dataPath } from '@/server/db/open.ts';
+import { scratchRoot } from '@/server/scratch.ts';
 import { configuredArchiveUrl, requireArchiveUrl, storageAt, type ArchiveStorage } from '@/server/archive/storage.ts';
 
 export interface RetentionContext {
@@ -11,7 +9,7 @@ export interface RetentionContext {
   env: Env;
   /** Where new archives are written; null when none is configured (reading, restoring and expiring still work). */
   storage: ArchiveStorage | null;
-  /** Local scratch space for exports and downloads. */
+  /** Private scratch folder (<data dir>/scratch, 0700) in which each step makes and removes a folder of its own. */
   workDir: string;
   /** Who acts, as recorded in the audit trail: `cli`, `oms-audit-server`, `user:<id>`. */
   actor: string;
@@ -21,7 +19,7 @@ export interface RetentionContext {
 export async function retentionContext(sql: Sql, env: Env, options: { actor: string; log?: (line: string) => void; archiveUrl?: string; workDir?: string }): Promise<RetentionContext> {
   const url = options.archiveUrl ?? configuredArchiveUrl(env);
   const storage = url ? await storageAt(url, env) : null;
-  const workDir = options.workDir ?? (env.DATABASE_URL ? path.join(os.tmpdir(), `oms-audit-archive-work-${process.pid}`) : dataPath(env, 'archive-work'));
+  const workDir = options.workDir ?? scratchRoot(env);
   return { sql, env, storage, workDir, actor: options.actor, log: options.log ?? (() => {}) };
 }
 

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEvents } from '@/server/services/query.ts';
@@ -45,7 +45,7 @@ const seed = { source: 'seed' } as const;
 const ARCHIVED = [16, 15, 14];
 
 describe('retention killed at every step', () => {
-  it('finishes archiving after each kill, without losing or doubling an event', async () => {
+  it('finishes archiving after each kill, without losing or doubling an event', { timeout: 180_000 }, async () => {
     const tenants = [await tenantWithHistory(db.sql, 'crash-a', [...ARCHIVED, 2], 30), await tenantWithHistory(db.sql, 'crash-b', [16, 14, 1], 11)];
     const before = await Promise.all(tenants.map((t) => allEvents(db.sql, t.claims, seed)));
     const unchanged = async (when: string) => {
@@ -58,14 +58,29 @@ describe('retention killed at every step', () => {
     expect(await partsOf(db.sql, {})).toEqual([]);
 
     const steps: Failpoint[] = ['archive:after-export', 'archive:after-upload', 'archive:before-verify', 'archive:in-drop', 'archive:after-drop'];
+    const scratch = path.join(db.dir, 'scratch');
+    let leftByKill: string[] = [];
     for (const step of steps) {
       const killed = await cli(['retention', 'run'], step);
       expect(killed.signal, `${step}: ${killed.stderr}`).toBe('SIGKILL');
       await unchanged(`after a kill at ${step}`);
+      // What the previous killed run left in the scratch folder was swept when this run started.
+      const left = await readdir(scratch);
+      for (const entry of leftByKill) expect(left, `${entry} after ${step}`).not.toContain(entry);
+      if (step === 'archive:after-export') {
+        // Killed with a month's Parquet files written: they stay in a private folder, not in the shared temporary one.
+        expect(left).toEqual([expect.stringMatching(/^export-\d{4}-\d{2}\.\d+\./)]);
+        expect((await stat(scratch)).mode & 0o777).toBe(0o700);
+        expect((await stat(path.join(scratch, left[0]!))).mode & 0o777).toBe(0o700);
+        const files = (await readdir(path.join(scratch, left[0]!), { recursive: true })).map(String);
+        expect(files.some((f) => f.endsWith('.parquet'))).toBe(true);
+      }
+      leftByKill = left;
     }
     const finished = await cli(['retention', 'run', '--json']);
     expect(finished.code, finished.stderr).toBe(0);
     await unchanged('after the final run');
+    expect(await readdir(scratch)).toEqual([]);
 
     // Catalog, manifests and files agree; every archived event is in exactly one part.
     const parts = await partsOf(db.sql, { states: ['dropped'] });

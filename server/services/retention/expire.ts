@@ -14,7 +14,11 @@ import { flushRetentionEvents, recordRetention } from './log.ts';
 import { partsOf, setPartState, type ArchivePart } from './parts.ts';
 import { getPolicy, holdsOverlapping, listHolds, type LegalHold } from './policy.ts';
 import { storageAt } from '@/server/archive/storage.ts';
+import { withScratchDir } from '@/server/scratch.ts';
 import path from 'node:path';
+import { anchorPending } from '@/server/services/anchors/anchoring.ts';
+import { RETENTION_RECORD_SOURCE } from '@/server/services/anchors/sources.ts';
+import { ensureExpiredRecord } from './record-issuing.ts';
 
 export interface ExpiryDecision {
   tenant_id: string;
@@ -60,12 +64,14 @@ async function coveringHolds(ctx: RetentionContext, part: ArchivePart, holds: Le
     }
     // An object hold covers the month if the archive holds events of that object; when that cannot be read, it covers it.
     try {
-      const file = await localFile(ctx.env, part, path.join(ctx.workDir, 'cache'));
-      const n = await withDuckDB(async (db) => {
-        const reader = hold.object_id
-          ? await db.runAndReadAll(`select count(*) from read_parquet(${literal(file)}) where object_type = ? and object_id = ?`, [hold.object_type, hold.object_id])
-          : await db.runAndReadAll(`select count(*) from read_parquet(${literal(file)}) where object_type = ?`, [hold.object_type]);
-        return Number(reader.getRows()[0]![0] as bigint);
+      const n = await withScratchDir(ctx.workDir, 'hold-check', async (dir) => {
+        const file = await localFile(ctx.env, part, path.join(dir, 'downloads'));
+        return withDuckDB(async (db) => {
+          const reader = hold.object_id
+            ? await db.runAndReadAll(`select count(*) from read_parquet(${literal(file)}) where object_type = ? and object_id = ?`, [hold.object_type, hold.object_id])
+            : await db.runAndReadAll(`select count(*) from read_parquet(${literal(file)}) where object_type = ?`, [hold.object_type]);
+          return Number(reader.getRows()[0]![0] as bigint);
+        });
       });
       if (n > 0) covering.push(hold);
     } catch {
@@ -83,7 +89,26 @@ export async function expireArchives(ctx: RetentionContext, decisions: ExpiryDec
     if (!part || !['dropped', 'failed', 'expiring'].includes(part.state)) continue;
     // Only parts that held the month's only copy (dropped from PostgreSQL) are expiries of events; superseded parts are not.
     const superseded = part.dropped_at === null;
-    await setPartState(ctx.sql, part, 'expiring', { problem: part.problem });
+    if (!superseded) {
+      // Its signed expiry record first, anchored outside the database; only then may the only copy go.
+      const record = await ensureExpiredRecord(ctx, part);
+      if (!record) {
+        ctx.log(`${d.month.slice(0, 7)}: archive of tenant ${d.tenant_id} part ${d.part} kept: it has no signed archived record, so its expiry cannot be proven`);
+        continue;
+      }
+      const anchoring = await anchorPending(ctx.sql, ctx.env, [RETENTION_RECORD_SOURCE], [part.tenant_id]);
+      if (anchoring.failures.length) {
+        ctx.log(`${d.month.slice(0, 7)}: archive of tenant ${d.tenant_id} part ${d.part} kept until its expiry record is anchored: ${anchoring.failures[0]!.error}`);
+        continue;
+      }
+    }
+    try {
+      // The database checks again that the retention has ended and no tenant-wide hold covers the month.
+      await setPartState(ctx.sql, part, 'expiring', { problem: part.problem });
+    } catch (err) {
+      ctx.log(`${d.month.slice(0, 7)}: archive of tenant ${d.tenant_id} part ${d.part} is kept: ${(err as Error).message}`);
+      continue;
+    }
     try {
       const storage = await storageAt(part.storage_url, ctx.env);
       await storage.delete(part.data_key);
@@ -95,7 +120,7 @@ export async function expireArchives(ctx: RetentionContext, decisions: ExpiryDec
     }
     failpoint('expire:after-delete');
     await ctx.sql.begin(async (tx) => {
-      await setPartState(tx, part, 'expired', { stamp: 'expired_at', problem: part.problem });
+      await setPartState(tx, part, 'expired', { problem: part.problem });
       if (!superseded) {
         await recordRetention(tx, {
           tenantId: part.tenant_id,

@@ -96,7 +96,7 @@ export async function flushRetentionEvents(sql: Sql, tenantId?: string): Promise
   for (const [tenant, entries] of byTenant) {
     for (let i = 0; i < entries.length; i += LIMITS.apiBatch) {
       const batch = parseBatch({ events: entries.slice(i, i + LIMITS.apiBatch).map(eventOf) }, LIMITS.apiBatch);
-      const result = await appendEvents(sql, { tenantId: tenant, principal: 'oms-audit-retention' }, batch, { ip: null, userAgent: null }, 'cli');
+      const result = await appendEvents(sql, { tenantId: tenant, writer: { kind: 'operator', name: 'retention' } }, batch, { ip: null, userAgent: null }, 'cli');
       written += result.created_count;
     }
   }

@@ -46,13 +46,14 @@ export async function partsOf(sql: AnySql, where: { tenantId?: string; month?: s
     order by month, tenant_id, part`) as unknown as ArchivePart[];
 }
 
-export async function setPartState(sql: AnySql, part: Pick<ArchivePart, 'tenant_id' | 'month' | 'part'>, state: PartState, extra: { problem?: string | null; stamp?: 'written_at' | 'verified_at' | 'expired_at' } = {}): Promise<void> {
-  await sql`
-    update oms_audit.archive_parts
-    set state = ${state},
-        problem = ${extra.problem ?? null}
-        ${extra.stamp ? sql`, ${sql(extra.stamp)} = now()` : sql``}
-    where tenant_id = ${part.tenant_id} and month = ${part.month}::date and part = ${part.part}`;
+/**
+ * One step of a part's lifecycle, through oms_audit.set_archive_part_state,
+ * which refuses steps the lifecycle does not have (and an expiry before the
+ * tenant's retention ends or under a tenant-wide legal hold). `dropped` on a
+ * dropped part records a re-verification (its problem, or when it verified).
+ */
+export async function setPartState(sql: AnySql, part: Pick<ArchivePart, 'tenant_id' | 'month' | 'part'>, state: PartState, extra: { problem?: string | null } = {}): Promise<void> {
+  await sql`select oms_audit.set_archive_part_state(${part.tenant_id}, ${part.month}::date, ${part.part}, ${state}, ${extra.problem ?? null})`;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { RetentionContext } from './context.ts';
 import { expireArchives, expiryPlan, type ExpiryDecision } from './expire.ts';
 import { flushRetentionEvents } from './log.ts';
 import { withRetentionLock } from './parts.ts';
+import { issueMissingRecords } from './record-issuing.ts';
 
 export interface PlannedMonth {
   month: string;
@@ -50,9 +51,10 @@ export async function runRetention(ctx: RetentionContext, options: { dryRun?: bo
   }
   return withRetentionLock(ctx.sql, { wait: false }, async () => {
     await flushRetentionEvents(ctx.sql);
+    // Archives without a signed record (older ones, or dropped by pg_cron) get one before anything else happens.
+    const { problems } = await issueMissingRecords(ctx);
     const plan = await planRetention(ctx);
     const archived: MonthArchiveResult[] = [];
-    const problems: string[] = [];
     for (const month of plan.archive) {
       try {
         const result = await archiveMonth(ctx, month.month, { drop: true });

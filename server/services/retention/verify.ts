@@ -5,16 +5,16 @@
  * hash the ledger kept since ingest, seq by seq. So a part verifies only if it
  * holds exactly the events that were written, every field intact.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash } from '@/supabase/functions/_shared/event-hash.ts';
-import { withDuckDB, literal } from '@/server/archive/duckdb.ts';
+import { withDuckDB } from '@/server/archive/duckdb.ts';
 import { sha256File, partitionName } from '@/server/archive/export.ts';
 import { MANIFEST_FORMAT, type ArchiveManifest } from '@/server/archive/format.ts';
-import { ARCHIVE_JSON, jsonRows } from '@/server/archive/rows.ts';
+import { ARCHIVE_JSON, archiveRelation, jsonRows } from '@/server/archive/rows.ts';
 import { storageAt } from '@/server/archive/storage.ts';
+import { scratchDir } from '@/server/scratch.ts';
 import { createHash } from 'node:crypto';
 import type { RetentionContext } from './context.ts';
 import { nextMonth } from './context.ts';
@@ -60,8 +60,8 @@ export async function verifyPart(
     let local = storage.localPath(part.data_key);
     let scratch: string | null = null;
     if (!local) {
-      await mkdir(ctx.workDir, { recursive: true });
-      scratch = local = path.join(ctx.workDir, `verify-${randomUUID()}.parquet`);
+      scratch = await scratchDir(ctx.workDir, 'verify');
+      local = path.join(scratch, 'part.parquet');
       await storage.download(part.data_key, local);
     }
     try {
@@ -70,7 +70,7 @@ export async function verifyPart(
       const expected = mode === 'exact' ? partitionRows(ctx.sql, part) : ledgerRows(ctx.sql, part);
       return await compareRows(local, part, expected, mode === 'exact', onVerified);
     } finally {
-      if (scratch) await rm(scratch, { force: true });
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     }
   } catch (err) {
     return `verification failed: ${(err as Error).message}`;
@@ -108,7 +108,7 @@ function ledgerRows(sql: Sql, part: ArchivePart): AsyncGenerator<Expected> {
 async function compareRows(file: string, part: ArchivePart, expected: AsyncGenerator<Expected>, exact: boolean, onVerified?: (seq: number) => void): Promise<string | null> {
   try {
     return await withDuckDB(async (db) => {
-      const result = await db.stream(`select ${ARCHIVE_JSON} from read_parquet(${literal(file)}) order by seq`);
+      const result = await db.stream(`select ${ARCHIVE_JSON} from ${archiveRelation([file])} order by seq`);
       let next = await expected.next();
       let count = 0;
       for await (const event of jsonRows(result)) {

@@ -85,8 +85,10 @@ describe('event contract', () => {
     expect(rejection(() => parseEvent({ ...valid, context: big })).issues[0]).toMatchObject({ field: 'context', message: expect.stringContaining('bytes') });
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 40; i++) deep = { d: deep };
-    expect(rejection(() => parseEvent({ ...valid, context: deep })).issues[0]).toMatchObject({ field: 'context', message: expect.stringContaining('deeper') });
-    expect(rejection(() => parseEvent({ ...valid, context: { s: 'a\u0000b' } })).issues[0]).toMatchObject({ field: 'context' });
+    // Problems inside the context are named by their JSON path.
+    expect(rejection(() => parseEvent({ ...valid, context: deep })).issues[0]).toMatchObject({ field: `context${'.d'.repeat(32)}`, message: expect.stringContaining('deeper') });
+    expect(rejection(() => parseEvent({ ...valid, context: { s: 'a\u0000b' } })).issues[0]).toMatchObject({ field: 'context.s' });
+    expect(rejection(() => parseEvent({ ...valid, context: { list: ['ok', 'x\ud800'] } })).issues[0]).toMatchObject({ field: 'context.list[1]', message: expect.stringContaining('lone surrogate') });
     expect(rejection(() => parseEvent({ ...valid, context: [1, 2] })).issues[0]).toMatchObject({ field: 'context' });
     expect(parseEvent({ ...valid, context: null }).context).toEqual({});
   });

@@ -74,32 +74,43 @@ export const ipAddress = z.string().transform((s, ctx) => {
   return ip;
 });
 
-/** Walks a JSON value: depth, NUL characters and lone surrogates (PostgreSQL's jsonb refuses both). */
-function contextProblem(value: unknown, depth: number): string | null {
-  if (depth > LIMITS.contextDepth) return `is nested deeper than ${LIMITS.contextDepth} levels`;
+/** A problem inside `context`, at its JSON path below `context`. */
+interface ContextProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Walks a JSON value: depth, NUL characters, lone surrogates (PostgreSQL's
+ * jsonb refuses both) and numbers that are not finite. HTTP bodies were
+ * already held to the same rules as text (strict-json.ts); this covers
+ * values handed over in-process.
+ */
+function contextProblem(value: unknown, depth: number, path: (string | number)[]): ContextProblem | null {
+  if (depth > LIMITS.contextDepth) return { path, message: `is nested deeper than ${LIMITS.contextDepth} levels` };
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) return 'must not contain NUL characters';
-    if (!value.isWellFormed()) return 'must be well-formed Unicode';
+    if (value.includes('\u0000')) return { path, message: 'must not contain NUL characters' };
+    if (!value.isWellFormed()) return { path, message: 'must be well-formed Unicode (it contains a lone surrogate)' };
     return null;
   }
-  if (typeof value === 'number') return Number.isFinite(value) ? null : 'must contain only finite numbers';
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { path, message: 'must contain only finite numbers' };
   if (value === null || typeof value === 'boolean') return null;
   if (Array.isArray(value)) {
-    for (const item of value) {
-      const problem = contextProblem(item, depth + 1);
+    for (let i = 0; i < value.length; i++) {
+      const problem = contextProblem(value[i], depth + 1, [...path, i]);
       if (problem) return problem;
     }
     return null;
   }
   if (typeof value === 'object') {
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-      if (key.includes('\u0000') || !key.isWellFormed()) return 'has a key with NUL characters or malformed Unicode';
-      const problem = contextProblem(item, depth + 1);
+      if (key.includes('\u0000') || !key.isWellFormed()) return { path: [...path, key], message: 'is a key with NUL characters or malformed Unicode' };
+      const problem = contextProblem(item, depth + 1, [...path, key]);
       if (problem) return problem;
     }
     return null;
   }
-  return 'must contain only JSON values';
+  return { path, message: 'must contain only JSON values' };
 }
 
 export function utf8Length(s: string): number {
@@ -122,9 +133,9 @@ export const context = z
   .nullish()
   .transform((value, ctx) => {
     const obj = value ?? {};
-    const problem = contextProblem(obj, 1);
+    const problem = contextProblem(obj, 1, []);
     if (problem) {
-      ctx.addIssue({ code: 'custom', message: problem });
+      ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
       return z.NEVER;
     }
     const json = JSON.stringify(obj);
@@ -186,6 +197,8 @@ export interface AuditEvent {
   observed_user_agent: string | null;
   context: Record<string, unknown>;
   schema_version: number;
+  /** The credential that wrote the event (api_key:<id>, service_role, user:<id>, console[:<user id>], operator:<name>); null before schema version 2. */
+  written_by: string | null;
 }
 
 /** What every bulk write answers (the seed's "response with performance metrics"). */

@@ -4,6 +4,7 @@
  * and never shows a stack trace.
  */
 import type { z } from 'zod';
+import { formatJsonPath } from './strict-json.ts';
 
 export interface FieldIssue {
   /** 0-based position of the event within the batch; absent for request-level problems. */
@@ -75,11 +76,11 @@ export function issuesFromZod(error: z.ZodError, options: { batch: boolean }): F
       : [{ path: issue.path, message: issue.message }],
   );
   return flat.slice(0, 100).map((issue) => {
-    const path = issue.path.map(String);
-    if (options.batch && path[0] === 'events' && path.length >= 2 && /^\d+$/.test(path[1]!)) {
-      return { index: Number(path[1]), field: path.slice(2).join('.') || '(event)', message: issue.message };
+    const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
+    if (options.batch && path[0] === 'events' && typeof path[1] === 'number') {
+      return { index: path[1], field: path.length > 2 ? formatJsonPath(path.slice(2)) : '(event)', message: issue.message };
     }
-    return { field: path.join('.') || '(body)', message: issue.message };
+    return { field: formatJsonPath(path), message: issue.message };
   });
 }
 
@@ -108,3 +109,6 @@ export function isConnectionError(err: unknown): boolean {
     code === '57P03' // cannot_connect_now (starting up / shutting down)
   );
 }
+
+/** The HTTP status of every error code (the OpenAPI document lists them). */
+export { STATUS as ERROR_STATUS };

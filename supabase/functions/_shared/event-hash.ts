@@ -1,14 +1,28 @@
 /**
  * The event hash: the RFC 6962 leaf hash of the event, SHA-256(0x00 ‖ canonical
- * JSON), where the canonical JSON (RFC 8785) holds every stored field except
- * `seq`. `seq` is not hashed because the tenant's ledger binds each hash to its
- * position; every other field, context included, is, so a change to any of them
- * changes the hash. Being the Merkle leaf itself, it needs no second hashing when
- * checkpoints are built or checked. docs/integrity.md describes the form.
+ * JSON), where the canonical JSON (RFC 8785) holds the stored fields of the
+ * event's schema version except `seq`. `seq` is not hashed because the tenant's
+ * ledger binds each hash to its position; every other field, context included,
+ * is, so a change to any of them changes the hash. Being the Merkle leaf itself,
+ * it needs no second hashing when checkpoints are built or checked.
+ *
+ * The hashed form depends on the event's `schema_version`, so events written
+ * under an earlier version keep verifying exactly as they were written:
+ *   1: actor_id … user_agent (19 fields); IPv6 as hex groups (ipV1Form); no written_by
+ *      (a version 1 event that has one is serialized with it, so it no longer verifies)
+ *   2: the same fields and `written_by`; IP addresses as PostgreSQL shows them
+ * docs/integrity.md is the normative description, with test vectors.
  */
 import * as crypto from 'node:crypto';
-import { canonicalIp } from './ip.ts';
+import { canonicalIp, ipV1Form } from './ip.ts';
 import { canonicalJson } from './canonical-json.ts';
+
+/** Versions whose hashed form this module knows. */
+export const EVENT_HASH_VERSIONS = [1, 2] as const;
+
+export function isHashVersion(version: unknown): version is (typeof EVENT_HASH_VERSIONS)[number] {
+  return version === 1 || version === 2;
+}
 
 export interface HashableEvent {
   id: string;
@@ -30,12 +44,15 @@ export interface HashableEvent {
   observed_user_agent: string | null;
   context: unknown;
   schema_version: number;
+  /** Hashed from version 2 on; absent or null in version 1 events. */
+  written_by?: string | null;
 }
 
 // Printable ASCII other than " and \ serializes as itself; anything else goes through JSON.stringify.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-const str = (v: string | null) => (v === null ? 'null' : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v));
-const ip = (v: string | null) => (v === null ? 'null' : str(canonicalIp(v) ?? v));
+const str = (v: string | null | undefined) => (v === null || v === undefined ? 'null' : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v));
+const ipV1 = (v: string | null) => (v === null ? 'null' : str(ipV1Form(v) ?? v));
+const ipV2 = (v: string | null) => (v === null ? 'null' : str(canonicalIp(v) ?? v));
 
 /**
  * The canonical serialization. Keys appear in JCS order (sorted by UTF-16 code
@@ -44,6 +61,9 @@ const ip = (v: string | null) => (v === null ? 'null' : str(canonicalIp(v) ?? v)
  * when the caller already holds canonicalJson(e.context).
  */
 export function canonicalEventJson(e: HashableEvent, contextJson?: string): string {
+  const version = e.schema_version;
+  if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
+  const ip = version === 1 ? ipV1 : ipV2;
   return (
     '{"actor_id":' + str(e.actor_id) +
     ',"actor_type":' + str(e.actor_type) +
@@ -60,11 +80,12 @@ export function canonicalEventJson(e: HashableEvent, contextJson?: string): stri
     ',"outcome":' + str(e.outcome) +
     ',"received_at":' + str(e.received_at) +
     ',"request_id":' + str(e.request_id) +
-    ',"schema_version":' + String(e.schema_version) +
+    ',"schema_version":' + String(version) +
     ',"source":' + str(e.source) +
     ',"tenant_id":' + str(e.tenant_id) +
     ',"user_agent":' + str(e.user_agent) +
-    '}'
+    // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+    (version === 1 && (e.written_by ?? null) === null ? '}' : ',"written_by":' + str(e.written_by) + '}')
   );
 }
 

@@ -25,6 +25,8 @@ export const EVENT_FIELDS = [
   'observed_user_agent',
   'context',
   'schema_version',
+  /** The credential that wrote the event (schema version 2 on; null before). */
+  'written_by',
 ] as const;
 
 export type EventField = (typeof EVENT_FIELDS)[number];

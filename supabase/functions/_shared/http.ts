@@ -4,7 +4,8 @@
  * the right status and headers, and bounded body reading. Web-standard
  * Request/Response only, so it runs under Node and Deno alike.
  */
-import { AuditError, isConnectionError } from './errors.ts';
+import { AuditError, invalid, isConnectionError, type FieldIssue } from './errors.ts';
+import { formatJsonPath, parseStrictJson, type JsonPath, type StrictJsonProblem } from './strict-json.ts';
 
 export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
@@ -55,6 +56,11 @@ export function checkDeclaredLength(req: Request, maxBytes: number): void {
  * as soon as it is seen to be larger, before it is read to the end.
  */
 export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  return parseJsonBody(await readBodyBytes(req, maxBytes));
+}
+
+/** The bytes of a body of at most `maxBytes` (413 as soon as it is seen to be larger). */
+export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   checkDeclaredLength(req, maxBytes);
   if (!req.body) throw new AuditError('malformed_json', 'The request has no body; send JSON');
   const reader = req.body.getReader();
@@ -76,9 +82,27 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (err) {
-    throw new AuditError('malformed_json', `The body is not valid JSON: ${(err as Error).message}`);
-  }
+  return bytes;
+}
+
+/** Where in a request body a JSON path points: an event of a batch (index + field), or a field of the body. */
+export function issueAtPath(path: JsonPath, message: string): FieldIssue {
+  if (path[0] === 'events' && typeof path[1] === 'number') return { index: path[1], field: path.length > 2 ? formatJsonPath(path.slice(2)) : '(event)', message };
+  return { field: formatJsonPath(path), message };
+}
+
+/** 400 naming the event index and JSON path of a value that cannot be stored exactly as sent. */
+export function strictJsonError(problem: StrictJsonProblem): AuditError {
+  return invalid([issueAtPath(problem.path, problem.message)], 'request');
+}
+
+/**
+ * A request body as JSON, stored exactly as sent or refused (strict-json.ts):
+ * UTF-8 only, each key once, numbers a double keeps exactly, no lone surrogates.
+ */
+export function parseJsonBody(bytes: Uint8Array): unknown {
+  const result = parseStrictJson(bytes);
+  if (result.ok) return result.value;
+  if (result.kind === 'malformed') throw new AuditError('malformed_json', `The body is not valid JSON: ${result.message}`);
+  throw strictJsonError(result.problem);
 }

@@ -21,18 +21,14 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditEventInput, IngestMethod, IngestResult } from './contract.ts';
 import { SCHEMA_VERSION } from './limits.ts';
-import { AuditError, databaseUnavailable, isConnectionError } from './errors.ts';
+import { AuditError, databaseUnavailable, invalid, isConnectionError, type FieldIssue } from './errors.ts';
 import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql } from './db.ts';
+import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
 
-/** Who writes: the tenant comes from the credential, never from the payload. */
-export interface WriteCaller {
-  tenantId: string;
-  /** `key:<id>`, a user id, or `service`. */
-  principal: string;
-}
+export type { WriteCaller, Writer } from './writers.ts';
 
 /** What the server saw of the connection that delivered the batch. */
 export interface ObservedClient {
@@ -70,10 +66,10 @@ with input as (
   from unnest(
     $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::text[], $11::text[], $12::inet[], $13::text[], $14::text[], $15::jsonb[], $16::text[],
-    $17::timestamptz[], $18::inet[], $19::text[]
+    $17::timestamptz[], $18::inet[], $19::text[], $21::text[]
   ) with ordinality as t(id, occurred_at, actor_type, actor_id, object_type, object_id, event_type,
                          outcome, source, request_id, ip_address, user_agent, device_fingerprint, context, event_hash,
-                         received_at, observed_ip, observed_user_agent, ord)
+                         received_at, observed_ip, observed_user_agent, written_by, ord)
 ),
 -- Ids the tenant already has: one probe of the ledger's (tenant_id, id) index per event
 -- (LATERAL … LIMIT 1 keeps that plan whatever the statistics say).
@@ -96,10 +92,10 @@ inserted as (
   insert into public.audit_events (
     id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id,
     event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip,
-    observed_user_agent, context)
+    observed_user_agent, context, written_by)
   select id, $1, seq, occurred_at, received_at, $20::smallint, actor_type, actor_id, object_type, object_id,
     event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip,
-    observed_user_agent, context
+    observed_user_agent, context, written_by
   from fresh
   returning id
 )
@@ -141,6 +137,8 @@ export interface StampedEvent {
   observed_ip: string | null;
   observed_user_agent: string | null;
   context: Record<string, unknown>;
+  /** The credential that wrote the event (writers.ts). */
+  written_by: string;
   /** canonicalJson(context): hashed, and what is stored (jsonb ignores key order). */
   contextJson: string;
   hash: string;
@@ -166,12 +164,34 @@ function randomBytes(n: number): Uint8Array {
   return randomPool.subarray(randomPoolUsed, (randomPoolUsed += n));
 }
 
-/** Stamps a parsed batch: ids, received_at, the observed client, the event hash. */
+/**
+ * Event types beginning AUDIT_ and the console's source are the console's
+ * records of its own use: refused (400, naming every such event and field)
+ * from any writer but the console and the operator's tools.
+ */
+export function checkReservedRecords(writer: Writer, events: readonly AuditEventInput[]): void {
+  if (mayWriteConsoleRecords(writer)) return;
+  const issues: FieldIssue[] = [];
+  events.forEach((e, index) => {
+    if (e.event_type.startsWith(RESERVED_EVENT_TYPE_PREFIX)) {
+      issues.push({ index, field: 'event_type', message: `event types beginning ${RESERVED_EVENT_TYPE_PREFIX} are reserved for the console's own records` });
+    }
+    if (e.source?.trim().toLowerCase() === CONSOLE_SOURCE) {
+      issues.push({ index, field: 'source', message: `the source ${CONSOLE_SOURCE} is reserved for the console's own records` });
+    }
+  });
+  if (issues.length) throw invalid(issues.slice(0, 100), 'batch');
+}
+
+/** Stamps a parsed batch: ids, received_at, the observed client, the writer, the event hash. */
 export function stampEvents(
   tenantId: string,
   events: readonly AuditEventInput[],
   observed: ObservedClient,
+  writer: Writer,
 ): { ids: string[]; rows: StampedEvent[]; batchDuplicates: string[] } {
+  checkReservedRecords(writer, events);
+  const writtenByText = writtenBy(writer);
   const mismatch = events.findIndex((e) => e.tenant_id != null && e.tenant_id !== tenantId);
   if (mismatch !== -1) {
     throw new AuditError('tenant_mismatch', `Event ${mismatch} names tenant ${events[mismatch]!.tenant_id}, but the credential belongs to another tenant. Nothing was stored.`, [
@@ -213,6 +233,7 @@ export function stampEvents(
       observed_ip: observed.ip,
       observed_user_agent: observed.userAgent,
       context: e.context,
+      written_by: writtenByText,
       contextJson: canonicalJson(e.context),
       hash: '',
     };
@@ -414,6 +435,7 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
     pgArray(rows, (r) => r.observed_ip),
     pgArray(rows, (r) => r.observed_user_agent),
     SCHEMA_VERSION,
+    pgArray(rows, (r) => r.written_by),
   ];
   const months = new Set(rows.map((r) => monthOf(r.occurred_at)));
   const claims = JSON.stringify({ tenant_id: tenantId, sub: 'oms-audit-ingest', role: 'authenticated' });
@@ -467,7 +489,7 @@ export async function appendEvents(
   const started = performance.now();
   let result: IngestResult;
   try {
-    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed);
+    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer);
     const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {

@@ -29,5 +29,9 @@ export const LIMITS = {
   defaultPageSize: 100,
 } as const;
 
-/** Version of the event contract that new events are written under. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version of the event contract that new events are written under. It also
+ * selects the event hash's form (docs/integrity.md): 1 — the fields up to
+ * schema_version; 2 — those and written_by, IP addresses as PostgreSQL shows them.
+ */
+export const SCHEMA_VERSION = 2;

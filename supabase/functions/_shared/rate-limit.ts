@@ -2,6 +2,7 @@
  * Per-credential token buckets: sustained `ratePerSec`, bursts up to twice that.
  * A refused request learns when to come back (Retry-After).
  */
+import { principalOf, type AnyCaller } from './credentials.ts';
 import { AuditError } from './errors.ts';
 
 export class RateLimiter {
@@ -28,5 +29,24 @@ export class RateLimiter {
     bucket.tokens -= cost;
     this.buckets.set(key, bucket);
     if (this.buckets.size > 100_000) this.buckets.clear();
+  }
+}
+
+/**
+ * The one way every transport charges a caller (REST, tRPC, single events, the
+ * edge function): writes cost one token per event, reads one per request, in
+ * buckets per caller (principalOf: per API key, per user, per tenant for
+ * service-role writes).
+ */
+export class RateLimits {
+  private readonly limiters: Record<'write' | 'read', RateLimiter>;
+
+  constructor(limits: { writeEventsPerSec: number; readRequestsPerSec: number }) {
+    this.limiters = { write: new RateLimiter(limits.writeEventsPerSec), read: new RateLimiter(limits.readRequestsPerSec) };
+  }
+
+  /** Takes `cost` (events for writes, 1 for a read) from the caller's bucket, or throws 429 with Retry-After. */
+  charge(caller: AnyCaller, kind: 'write' | 'read', cost = 1): void {
+    this.limiters[kind].take(principalOf(caller), cost);
   }
 }

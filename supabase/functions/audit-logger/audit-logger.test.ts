@@ -174,3 +174,31 @@ describe('audit-logger with a service-role token', () => {
     expect(await countEvents(t.id)).toBe(2);
   });
 });
+
+describe('audit-logger on a privileged database URL', () => {
+  // As on a Supabase project where only SUPABASE_DB_URL (the postgres role) is given.
+  let privileged: RunningFunction;
+  let allowed: RunningFunction;
+  beforeAll(async () => {
+    [privileged, allowed] = await Promise.all([
+      startFunction({ databaseUrl: '', env: { OMS_AUDIT_DB_URL: '', SUPABASE_DB_URL: inject('adminDatabaseUrl') } }),
+      startFunction({ databaseUrl: inject('adminDatabaseUrl'), env: { OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: 'true' } }),
+    ]);
+  });
+  afterAll(() => Promise.all([privileged?.stop(), allowed?.stop()]));
+
+  it('refuses to write as a role that could change the trail, says why in its log, and writes when explicitly allowed', async () => {
+    const t = await newTenant();
+    const refused = await invoke(t.writeKey, { events: [event()] }, { url: privileged.baseUrl });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.message).toContain('its database role may change the audit trail (SUPABASE_DB_URL)');
+    expect(privileged.output()).toContain('SUPABASE_DB_URL connects as postgres, which oms-audit will not serve as: it is a superuser');
+    expect(privileged.output()).toContain('Set OMS_AUDIT_DB_URL to the URL of the oms_audit_runtime role');
+    expect(await countEvents(t.id)).toBe(0);
+
+    const written = await invoke(t.writeKey, { events: [event()] }, { url: allowed.baseUrl });
+    expect(written.status).toBe(201);
+    expect(allowed.output()).toContain('writing anyway (OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME=true)');
+    expect(await countEvents(t.id)).toBe(1);
+  });
+});

@@ -1,7 +1,9 @@
 /**
- * The function's settings, from its environment (Supabase injects
- * SUPABASE_DB_URL; the rest are `supabase secrets set …` or npm start's).
- * A wrong value stops the function with a message naming the variable.
+ * The function's settings, from its environment (`supabase secrets set …` or
+ * npm start's). A wrong value stops the function with a message naming the
+ * variable. The database is OMS_AUDIT_DB_URL, the runtime role's URL; Supabase's
+ * own SUPABASE_DB_URL connects as its privileged postgres role, which the
+ * function refuses to write as (handler.ts) unless explicitly allowed.
  */
 import { z } from 'zod';
 
@@ -13,9 +15,15 @@ const bool = (fallback: boolean) =>
 
 const int = (fallback: number, min = 0) => z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).default(fallback);
 
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+
 const schema = z.object({
-  /** Direct PostgreSQL URL; Supabase injects it into every function. */
-  SUPABASE_DB_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+  /** The runtime role's URL (oms_audit_runtime), set as a secret. */
+  OMS_AUDIT_DB_URL: postgresUrl.optional(),
+  /** Supabase injects it into every function: the postgres role, which may change the trail. */
+  SUPABASE_DB_URL: postgresUrl.optional(),
+  /** Write even when the database URL's role could change the trail. */
+  OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: bool(false),
   /**
    * The project's JWT secret. Set: trusted back-ends may write with a service-role JWT (HS256).
    * Unset: API keys only. Hosted projects reserve the SUPABASE_ prefix for their own
@@ -35,11 +43,22 @@ const schema = z.object({
   GROUP_COMMIT_LINGER_MS: int(2),
   /** Take the client IP from X-Forwarded-For. On Supabase the platform's proxy sets it; npm start sets false. */
   TRUST_PROXY: bool(true),
+  /** Resident memory (MB) the function's process is sized to stay under (Supabase's hosted limit is 256 MB). */
+  MEMORY_LIMIT_MB: int(256, 128),
+  /** Bytes charged to write requests in flight (body and what parsing makes of it); more are answered 503. Default: (MEMORY_LIMIT_MB − 96) MiB. */
+  MAX_INFLIGHT_WRITE_BYTES: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1024 * 1024, 'must be at least 1048576 (1 MiB)').optional(),
+  /** Write requests handled at once, whatever their size. */
+  MAX_INFLIGHT_WRITES: int(64, 1),
   /** Browser origins allowed to call the function, comma-separated, or * for any. */
   CORS_ALLOWED_ORIGINS: z.string().default('*'),
 });
 
-export type AuditLoggerConfig = z.output<typeof schema> & { jwtSecret?: string };
+export type AuditLoggerConfig = z.output<typeof schema> & {
+  jwtSecret?: string;
+  databaseUrl: string;
+  /** Which variable the URL came from, for messages. */
+  databaseUrlVariable: 'OMS_AUDIT_DB_URL' | 'SUPABASE_DB_URL';
+};
 
 export function parseConfig(source: Record<string, string | undefined>): AuditLoggerConfig {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
@@ -48,5 +67,15 @@ export function parseConfig(source: Record<string, string | undefined>): AuditLo
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid environment for audit-logger:\n${lines.join('\n')}`);
   }
-  return { ...result.data, jwtSecret: result.data.OMS_AUDIT_JWT_SECRET ?? result.data.SUPABASE_JWT_SECRET };
+  const { OMS_AUDIT_DB_URL, SUPABASE_DB_URL } = result.data;
+  const databaseUrl = OMS_AUDIT_DB_URL ?? SUPABASE_DB_URL;
+  if (!databaseUrl) {
+    throw new Error('Invalid environment for audit-logger:\n  OMS_AUDIT_DB_URL: required: the URL of the oms_audit_runtime role (supabase secrets set OMS_AUDIT_DB_URL=…)');
+  }
+  return {
+    ...result.data,
+    jwtSecret: result.data.OMS_AUDIT_JWT_SECRET ?? result.data.SUPABASE_JWT_SECRET,
+    databaseUrl,
+    databaseUrlVariable: OMS_AUDIT_DB_URL ? 'OMS_AUDIT_DB_URL' : 'SUPABASE_DB_URL',
+  };
 }

@@ -4,7 +4,7 @@
  */
 
 /** What supabase-js sends, plus the tenant header of service-role writes. */
-const ALLOWED_HEADERS = 'authorization, apikey, content-type, x-client-info, x-region, x-retry-count, x-oms-tenant-id';
+const ALLOWED_HEADERS = 'authorization, apikey, content-type, x-client-info, x-region, x-retry-count, x-request-id, x-oms-tenant-id, x-oms-tenant';
 
 export function corsHeaders(origin: string | null, allowed: string): Record<string, string> {
   const headers: Record<string, string> = { 'access-control-expose-headers': 'retry-after' };

@@ -143,3 +143,13 @@ Deno.test('an unreachable database is a 503 to retry, not a failure', () =>
     assert.equal(res.headers.get('retry-after'), '1');
     assert.equal((await errorOf(res)).code, 'unavailable');
   }));
+
+Deno.test("connects with OMS_AUDIT_DB_URL (the runtime role's URL) before Supabase's SUPABASE_DB_URL, and wants one of them", () => {
+  const runtime = 'postgres://oms_audit_runtime:pw@db.example:6543/postgres';
+  const both = parseConfig({ OMS_AUDIT_DB_URL: runtime, SUPABASE_DB_URL: 'postgres://postgres:pw@db.example:5432/postgres' });
+  assert.equal(both.databaseUrl, runtime);
+  assert.equal(both.databaseUrlVariable, 'OMS_AUDIT_DB_URL');
+  assert.equal(parseConfig({ SUPABASE_DB_URL: runtime }).databaseUrlVariable, 'SUPABASE_DB_URL');
+  assert.throws(() => parseConfig({}), /OMS_AUDIT_DB_URL: required: the URL of the oms_audit_runtime role/);
+  assert.throws(() => parseConfig({ OMS_AUDIT_DB_URL: 'mysql://x' }), /OMS_AUDIT_DB_URL: must be a postgres/);
+});

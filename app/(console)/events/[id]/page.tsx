@@ -43,6 +43,9 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
           by {event.actor_id} ({event.actor_type}) · <Timestamp iso={event.occurred_at} /> ·{' '}
           <span className={event.outcome === 'failure' ? 'font-medium text-red-700 dark:text-red-300' : ''}>{event.outcome}</span>
         </p>
+        <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="written-by">
+          Written with {event.written_by ? <span className="font-mono">{event.written_by}</span> : 'a credential not recorded (schema version 1)'}
+        </p>
         <ul className="mt-2 flex flex-wrap gap-2 text-sm">
           <li>
             <Link className="btn" href={objectHref}>

@@ -11,7 +11,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEventInput } from '@/supabase/functions/_shared/contract.ts';
-import { baseUrl, call, countEvents, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { adminSql, baseUrl, call, countEvents, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 
 const EVENTS = '/api/v1/audit/events';
 const SEED = 7_2026;
@@ -245,10 +245,10 @@ describe('injection through every filter and header', () => {
   beforeAll(async () => {
     t = await newTenant('hostile-injection');
     // Writable by every role: any statement an injection managed to run would show here.
-    await sql().unsafe(`create table public.${marker} (note text); insert into public.${marker} values ('intact'); grant all on public.${marker} to public`);
+    await adminSql().unsafe(`create table public.${marker} (note text); insert into public.${marker} values ('intact'); grant all on public.${marker} to public`);
   });
   afterAll(async () => {
-    await sql().unsafe(`drop table if exists public.${marker}`);
+    await adminSql().unsafe(`drop table if exists public.${marker}`);
   });
 
   const payloads = [
@@ -279,10 +279,12 @@ describe('injection through every filter and header', () => {
     const results = await Promise.all(
       queries.map(async (q, i) => {
         // Two keys share the requests so no key meets its read rate limit.
-        const r = await call('GET', `${EVENTS}?${q.query}&limit=100`, { key: i % 2 ? t.readKey : t.key, headers: { 'x-request-id': `'; drop table public.${marker}; --`, 'x-oms-tenant': "' or 1=1 --" } });
+        const r = await call('GET', `${EVENTS}?${q.query}&limit=100`, { key: i % 2 ? t.readKey : t.key, headers: { 'x-request-id': `'; drop table public.${marker}; --`, 'x-oms-tenant-id': t.id } });
         return { q, r };
       }),
     );
+    // A tenant header that is not a tenant id is refused before anything is read.
+    expectCleanRefusal(await call('GET', `${EVENTS}?limit=1`, { key: t.readKey, headers: { 'x-oms-tenant': "' or 1=1 --" } }), 'x-oms-tenant');
     for (const { q, r } of results) {
       if (q.expect === 'refused') {
         expectCleanRefusal(r, q.query);

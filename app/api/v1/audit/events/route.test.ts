@@ -45,7 +45,8 @@ describe('POST /api/v1/audit/events', () => {
         context: { order_total: 150 },
         ip_address: '192.168.1.1',
         observed_ip: '127.0.0.1',
-        schema_version: 1,
+        schema_version: 2,
+        written_by: `api_key:${t.keyId}`,
       }),
     ]);
   });
@@ -92,7 +93,8 @@ describe('POST /api/v1/audit/events', () => {
       observed_ip: '127.0.0.1',
       observed_user_agent: 'roundtrip-client/1',
       context: full.context,
-      schema_version: 1,
+      schema_version: 2,
+      written_by: `api_key:${t.keyId}`,
     });
   });
 

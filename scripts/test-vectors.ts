@@ -1,0 +1,317 @@
+/**
+ * Writes the published test vectors of the integrity format (docs/test-vectors/):
+ * events of both hash versions with their canonical JSON and event hash, Merkle
+ * trees of 1–17 leaves with roots and every inclusion proof, and a signed chain
+ * of checkpoints over the events with a test-only key. Deterministic: running it
+ * again gives the same bytes (Ed25519 signatures are deterministic, and the key
+ * is derived from a published seed), so the files can be regenerated and the
+ * project's tests compare the implementation with them.
+ *
+ *   npm run vectors
+ */
+import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type CheckpointBody } from '../supabase/functions/_shared/checkpoint.ts';
+import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
+import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
+import { fromHex, inclusionProof, leafHash, merkleRoot, toHex } from '../supabase/functions/_shared/merkle.ts';
+import type { CheckpointVectors, EventVectors, TreeVectors } from '../verifier/test-vectors.ts';
+
+const OUT = path.resolve(import.meta.dirname, '..', 'docs', 'test-vectors');
+const TENANT = '6f0e2a4c-8b1d-4e3f-9a5b-7c6d8e9f0a1b';
+/** The test key's seed. Published on purpose: this key signs nothing but these vectors. */
+const TEST_KEY_SEED = createHash('sha256').update('oms-audit test vectors: not a real key').digest();
+
+function testKey() {
+  // PKCS #8 for Ed25519 (RFC 8410): a fixed DER prefix, then the 32-byte seed.
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), TEST_KEY_SEED]);
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey(privateKey);
+  return { privateKey, publicKey, publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(), keyId: keyIdOf(publicKey) };
+}
+
+type StoredEvent = HashableEvent & { seq: number };
+
+const base = {
+  tenant_id: TENANT,
+  actor_type: 'USER',
+  object_type: 'ORDER',
+  outcome: 'success',
+  source: 'oms-gateway',
+  request_id: 'req-0001',
+  user_agent: 'TraderWorkstation/9.2',
+  device_fingerprint: 'fp-ws-01',
+  observed_user_agent: 'oms-gateway/4.2.1',
+};
+
+/** A small trail of one tenant, written first under version 1, then under version 2. */
+const EVENTS: { name: string; event: StoredEvent }[] = [
+  {
+    name: 'version 1: an IPv4-mapped IPv6 address, hashed in hex groups (::ffff:a00:1) though shown as ::ffff:10.0.0.1',
+    event: {
+      ...base,
+      seq: 1,
+      id: '01936f3e-1000-7000-8000-000000000001',
+      occurred_at: '2026-01-05T09:30:00.000001Z',
+      received_at: '2026-01-05T09:30:00.012345Z',
+      actor_id: 'trader-7',
+      object_id: 'ORD-1001',
+      event_type: 'CREATE',
+      ip_address: '::ffff:10.0.0.1',
+      observed_ip: '192.0.2.10',
+      context: { symbol: 'AAPL', side: 'BUY', quantity: 100, limit_price: 187.25 },
+      schema_version: 1,
+    },
+  },
+  {
+    name: 'version 1: every optional field null, an empty context',
+    event: {
+      ...base,
+      seq: 2,
+      id: '01936f3e-1000-7000-8000-000000000002',
+      occurred_at: '2026-01-05T09:30:01.500000Z',
+      received_at: '2026-01-05T09:30:01.500001Z',
+      actor_type: 'SERVICE',
+      actor_id: 'risk-engine',
+      object_id: 'ORD-1001',
+      event_type: 'APPROVE',
+      source: null,
+      request_id: null,
+      ip_address: null,
+      user_agent: null,
+      device_fingerprint: null,
+      observed_ip: null,
+      observed_user_agent: null,
+      context: {},
+      schema_version: 1,
+    },
+  },
+  {
+    name: 'version 2: written_by hashed; the IPv4-mapped address hashed as shown (::ffff:10.0.0.1); IPv6 compressed',
+    event: {
+      ...base,
+      seq: 3,
+      id: '01936f3e-1000-7000-8000-000000000003',
+      occurred_at: '2026-01-05T09:30:02.000000Z',
+      received_at: '2026-01-05T09:30:02.100000Z',
+      actor_id: 'trader-7',
+      object_id: 'ORD-1001',
+      event_type: 'ROUTE',
+      ip_address: '::ffff:10.0.0.1',
+      observed_ip: '2001:db8:0:1::7',
+      context: { venue: 'XNAS', route_id: 'R-77' },
+      schema_version: 2,
+      written_by: 'api_key:2b7e1516-28ae-42d2-a6ab-f7158809cf4f',
+    },
+  },
+  {
+    name: 'version 2: an IPv4-compatible address (::10.1.2.3), a failure, a service-role writer',
+    event: {
+      ...base,
+      seq: 4,
+      id: '01936f3e-1000-7000-8000-000000000004',
+      occurred_at: '2026-01-05T09:30:03.250000Z',
+      received_at: '2026-01-05T09:30:03.260000Z',
+      actor_type: 'SERVICE',
+      actor_id: 'fix-engine',
+      object_id: 'ORD-1001',
+      event_type: 'REJECT',
+      outcome: 'failure',
+      ip_address: '::10.1.2.3',
+      observed_ip: '::1',
+      context: { reason: 'price outside band', band: [180, 190] },
+      schema_version: 2,
+      written_by: 'service_role',
+    },
+  },
+  {
+    name: 'version 2: Unicode in fields, keys sorted by UTF-16 code units (🚀 before Ａ), escapes as JCS writes them',
+    event: {
+      ...base,
+      seq: 5,
+      id: '01936f3e-1000-7000-8000-000000000005',
+      occurred_at: '2026-01-05T09:31:00.000000Z',
+      received_at: '2026-01-05T09:31:00.000500Z',
+      actor_id: 'trader-東京',
+      object_id: 'ORD-é-🚀',
+      event_type: 'UPDATE',
+      user_agent: 'Agent/1.0 (Überweisung; 東京)',
+      ip_address: '2001:db8::1',
+      observed_ip: '203.0.113.7',
+      context: {
+        z: 'last of ASCII',
+        Z: 'capital before lower case',
+        é: 'U+00E9',
+        Ａ: 'U+FF21: after 🚀 by UTF-16 code units (FF21 > D83D), though before it by code points',
+        '🚀': 'a key of two UTF-16 code units, D83D DE80',
+        text: 'quote " backslash \\ newline \n tab \t unit separator \u001f delete \u007f line separator \u2028 end',
+      },
+      schema_version: 2,
+      written_by: 'api_key:2b7e1516-28ae-42d2-a6ab-f7158809cf4f',
+    },
+  },
+  {
+    name: 'version 2: big and tiny numbers, as ECMAScript writes doubles (150.00 was sent, 150 is stored and hashed)',
+    event: {
+      ...base,
+      seq: 6,
+      id: '01936f3e-1000-7000-8000-000000000006',
+      occurred_at: '2026-01-05T09:32:00.000000Z',
+      received_at: '2026-01-05T09:32:00.000001Z',
+      actor_id: 'trader-7',
+      object_id: 'ORD-1001',
+      event_type: 'FILL',
+      ip_address: '192.0.2.10',
+      observed_ip: '192.0.2.10',
+      context: {
+        max_safe_integer: 9007199254740992,
+        from_150_00: 150,
+        from_1e2: 100,
+        ten_to_21: 1e21,
+        largest: 1.7976931348623157e308,
+        smallest: 5e-324,
+        small: 1e-7,
+        tenth: 0.1,
+        sum: 0.30000000000000004,
+        negative: -187.25,
+        zero: 0,
+        as_string: '12345678901234567890',
+      },
+      schema_version: 2,
+      written_by: 'api_key:2b7e1516-28ae-42d2-a6ab-f7158809cf4f',
+    },
+  },
+  {
+    name: 'version 2: empty and null values inside the context',
+    event: {
+      ...base,
+      seq: 7,
+      id: '01936f3e-1000-7000-8000-000000000007',
+      occurred_at: '2026-01-05T09:33:00.000000Z',
+      received_at: '2026-01-05T09:33:00.000000Z',
+      actor_id: 'trader-7',
+      object_id: 'ORD-1001',
+      event_type: 'CANCEL',
+      ip_address: null,
+      observed_ip: '198.51.100.1',
+      context: { empty_string: '', empty_array: [], empty_object: {}, null_value: null, flags: [true, false, null] },
+      schema_version: 2,
+      written_by: 'operator:cli',
+    },
+  },
+  {
+    name: "version 2: the console's own record of a user's sign-in",
+    event: {
+      ...base,
+      seq: 8,
+      id: '01936f3e-1000-7000-8000-000000000008',
+      occurred_at: '2026-01-05T10:00:00.000000Z',
+      received_at: '2026-01-05T10:00:00.000000Z',
+      actor_id: 'auditor@example.com',
+      object_type: 'SESSION',
+      object_id: 'auditor@example.com',
+      event_type: 'AUDIT_SIGN_IN',
+      source: 'oms-audit-console',
+      request_id: null,
+      user_agent: 'Mozilla/5.0',
+      device_fingerprint: null,
+      ip_address: '198.51.100.23',
+      observed_ip: '198.51.100.23',
+      observed_user_agent: 'Mozilla/5.0',
+      context: { user_id: '5d41402a-bc4b-4a76-b971-9d911017c592' },
+      schema_version: 2,
+      written_by: 'console:5d41402a-bc4b-4a76-b971-9d911017c592',
+    },
+  },
+];
+
+function eventVectors(): EventVectors {
+  return {
+    description:
+      'Events as the API shows them (every stored field; seq is not hashed), with the canonical JSON their schema version hashes and the event hash: hex SHA-256 of the byte 0x00 followed by the UTF-8 bytes of canonical_json. See docs/integrity.md.',
+    vectors: EVENTS.map(({ name, event }) => {
+      // Every field, in the order of the API, exports and archives; version 1 events have no writer.
+      const shown = Object.fromEntries(EVENT_FIELDS.map((f) => [f, (event as unknown as Record<string, unknown>)[f] ?? null])) as unknown as StoredEvent;
+      return { name, event: shown, canonical_json: canonicalEventJson(shown), event_hash: eventHash(shown) };
+    }),
+  };
+}
+
+/** Leaf i of the tree vectors: the RFC 6962 leaf hash of the ASCII decimal digits of i. */
+const treeLeaf = (i: number) => toHex(leafHash(new TextEncoder().encode(String(i))));
+
+function treeVectors(): TreeVectors {
+  const trees = Array.from({ length: 17 }, (_, k) => {
+    const size = k + 1;
+    const leaves = Array.from({ length: size }, (_, i) => treeLeaf(i));
+    const bytes = leaves.map(fromHex);
+    return {
+      size,
+      leaves,
+      root: toHex(merkleRoot(bytes)),
+      proofs: leaves.map((_, index) => ({ leaf_index: index, audit_path: inclusionProof(bytes, index).map(toHex) })),
+    };
+  });
+  return {
+    description:
+      'RFC 6962 / RFC 9162 Merkle trees over leaf hashes: node = SHA-256(0x01 ‖ left ‖ right), the left subtree holding the largest power of two smaller than the size. Leaf i (0-based) is SHA-256(0x00 ‖ ASCII decimal digits of i). Each proof is the audit path of a leaf, bottom up (RFC 9162 §2.1.3). All hashes hex.',
+    trees,
+  };
+}
+
+function checkpointVectors(): CheckpointVectors {
+  const key = testKey();
+  const events = eventVectors().vectors;
+  const ranges: [number, number][] = [
+    [1, 5],
+    [6, 8],
+  ];
+  let prev = GENESIS_HASH;
+  const checkpoints = ranges.map(([from, to], i) => {
+    const leaves = events.filter((v) => v.event.seq >= from && v.event.seq <= to).map((v) => fromHex(v.event_hash));
+    const body: CheckpointBody = {
+      version: 1,
+      tenant_id: TENANT,
+      number: i + 1,
+      seq_from: from,
+      seq_to: to,
+      count: to - from + 1,
+      merkle_root: toHex(merkleRoot(leaves)),
+      prev_hash: prev,
+      sealed_at: `2026-01-05T10:0${i}:20.000000Z`,
+      key_id: key.keyId,
+    };
+    const hash = checkpointHash(body);
+    const signature = sign(null, checkpointBytes(body), key.privateKey).toString('base64');
+    prev = hash;
+    return {
+      canonical_json: checkpointBytes(body).toString('utf8'),
+      checkpoint: { ...body, hash, signature },
+      inclusion: leaves.map((_, index) => ({ seq: from + index, leaf_index: index, tree_size: leaves.length, audit_path: inclusionProof(leaves, index).map(toHex) })),
+    };
+  });
+  return {
+    description:
+      'A signed chain of checkpoints over the events of events.json (one tenant, seq 1–8). hash = hex SHA-256 of canonical_json (RFC 8785, UTF-8); signature = base64 (RFC 4648, with padding) of the Ed25519 signature of the same bytes; key_id = hex SHA-256 of the public key in DER SubjectPublicKeyInfo form; prev_hash links each checkpoint to the one before (64 zeros for number 1). The key is a TEST-ONLY key derived from a published seed: never trust it for anything else.',
+    test_key: { seed_hex: TEST_KEY_SEED.toString('hex'), public_key_pem: key.publicKeyPem, key_id: key.keyId },
+    checkpoints,
+  };
+}
+
+export function buildTestVectors(): Record<string, string> {
+  const write = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
+  return {
+    'events.json': write(eventVectors()),
+    'trees.json': write(treeVectors()),
+    'checkpoints.json': write(checkpointVectors()),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  mkdirSync(OUT, { recursive: true });
+  for (const [name, content] of Object.entries(buildTestVectors())) {
+    writeFileSync(path.join(OUT, name), content);
+    console.log(`wrote ${path.relative(process.cwd(), path.join(OUT, name))}`);
+  }
+}

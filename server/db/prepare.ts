@@ -1,0 +1,64 @@
+/**
+ * What the server (npm start) and the CLI make sure of before they work: the
+ * schema is current (migrated as the owner where this process has the
+ * owner's URL, otherwise checked), and their own connection is the runtime
+ * role, which cannot change the trail. Either failing stops them with a
+ * message naming the variable to fix.
+ */
+import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { ALLOW_PRIVILEGED_RUNTIME, checkRuntimeRole, runtimeRoleRefusal } from '@/supabase/functions/_shared/runtime-role.ts';
+import type { Env } from '@/server/env.ts';
+import { migrate, migrationStatus } from './migrate.ts';
+import type { OpenedDatabase } from './open.ts';
+
+export class DatabaseSetupError extends Error {
+  override name = 'DatabaseSetupError';
+}
+
+/** A connection as the owner (DATABASE_OWNER_URL, or embedded PostgreSQL's oms_audit_owner), for migrations. */
+export function ownerConnection(opened: OpenedDatabase, env: Env): Sql {
+  if (!opened.ownerUrl) {
+    throw new DatabaseSetupError("DATABASE_OWNER_URL is not set: migrations run as oms_audit_owner (or a role that may act as it, such as Supabase's postgres); set DATABASE_OWNER_URL to its URL");
+  }
+  return connect(opened.ownerUrl, { max: 1, prepare: env.DB_PREPARE, applicationName: 'oms-audit-migrate' });
+}
+
+/** Applies pending migrations on an owner's connection; a failure names where the URL came from. */
+export async function migrateAsOwner(owner: Sql, opened: OpenedDatabase, log?: (line: string) => void): Promise<string[]> {
+  try {
+    return await migrate(owner, { log });
+  } catch (err) {
+    throw new DatabaseSetupError(`migrations failed as ${opened.embedded ? 'the embedded oms_audit_owner' : 'DATABASE_OWNER_URL'}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Migrates (when this process has the owner's URL) or checks that nothing is
+ * pending, then checks the runtime connection. Returns the migrations applied.
+ */
+export async function prepareDatabase(opened: OpenedDatabase, runtime: Sql, env: Env, log: (line: string) => void = () => {}): Promise<string[]> {
+  let applied: string[] = [];
+  if (opened.ownerUrl) {
+    const owner = ownerConnection(opened, env);
+    try {
+      applied = await migrateAsOwner(owner, opened, log);
+    } finally {
+      await owner.end({ timeout: 5 });
+    }
+  } else {
+    const { pending } = await migrationStatus(runtime);
+    if (pending.length) {
+      throw new DatabaseSetupError(
+        `${pending.length} database migration(s) are pending (${pending[0]}${pending.length > 1 ? ', …' : ''}) and DATABASE_OWNER_URL is not set: ` +
+          'run `oms-audit migrate` with DATABASE_OWNER_URL (the oms_audit_owner role\'s URL), or set DATABASE_OWNER_URL for this process too',
+      );
+    }
+  }
+  const check = await checkRuntimeRole(runtime);
+  if (check.problems.length) {
+    const message = runtimeRoleRefusal(opened.embedded ? 'the embedded runtime connection' : 'DATABASE_URL', check);
+    if (!env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) throw new DatabaseSetupError(message);
+    log(`warning (${ALLOW_PRIVILEGED_RUNTIME}=true): ${message}`);
+  }
+  return applied;
+}
