@@ -190,6 +190,7 @@ function build() {
                 'text/csv': { schema: { type: 'string' } },
                 'application/x-ndjson': { schema: { type: 'string' } },
                 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } },
+                'application/vnd.apache.parquet': { schema: { type: 'string', contentMediaType: 'application/vnd.apache.parquet' } },
               },
             },
             ...errors(...READ_ERRORS),

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
 import { ARCHIVE_COLUMNS } from '@/server/archive/format.ts';
-import { baseUrl, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { baseUrl, call, event, newTenant, testSql, adminSql, type TestTenant } from '@/test/fixtures.ts';
 import { archiveSharedMonth } from '@/test/retention.ts';
 import { unzipTo } from '@/test/unzip.ts';
 
@@ -227,7 +227,7 @@ describe('a month that cannot be read', () => {
     file = path.join(new URL(part!.storage_url as string).pathname, part!.data_key as string);
   }, 900_000);
 
-  const latestManifest = async () => (await testSql()`select manifest from public.audit_exports where tenant_id = ${b.id} order by created_at desc limit 1`)[0]!.manifest as { status: string; error: string; row_count: number | null };
+  const latestManifest = async () => (await adminSql()`select manifest from public.audit_exports where tenant_id = ${b.id} order by created_at desc limit 1`)[0]!.manifest as { status: string; error: string; row_count: number | null };
 
   it('fails the export after its first bytes when the file changed, with an error the client sees and a failed manifest', async () => {
     const original = await readFile(file);

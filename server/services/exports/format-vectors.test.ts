@@ -14,7 +14,7 @@ import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
 import { ARCHIVE_COLUMNS } from '@/server/archive/format.ts';
-import { testSql } from '@/test/fixtures.ts';
+import { adminSql } from '@/test/fixtures.ts';
 import { readRows } from '@/verifier/verify-bundle.ts';
 import { duckCopy, postgresCopy } from './columns.ts';
 
@@ -64,7 +64,8 @@ describe('export format test vectors', () => {
     });
 
     it(`${name}: PostgreSQL writes the record of a hot row byte for byte`, async () => {
-      const sql = testSql();
+      // Planting one stored row as it is: the owner's rights, not the runtime role's.
+      const sql = adminSql();
       const values = v.values as Record<string, string | number | null>;
       await sql`insert into oms_audit.tenants (id, name) values (${values.tenant_id}, 'export vectors') on conflict do nothing`;
       // The ledger accepts only the tenant's next seq: the vector's seq follows.
@@ -75,10 +76,10 @@ describe('export format test vectors', () => {
         await sql`insert into public.audit_ledger (tenant_id, seq, id, occurred_at, event_hash) values (${values.tenant_id}, ${values.seq}, ${values.id}, ${values.occurred_at}, decode(repeat('00', 32), 'hex'))`;
         await sql`
           insert into public.audit_events (id, tenant_id, seq, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id,
-                                           ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context, schema_version)
+                                           ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context, schema_version, written_by)
           values (${values.id}, ${values.tenant_id}, ${values.seq}, ${values.occurred_at}, ${values.received_at}, ${values.actor_type}, ${values.actor_id}, ${values.object_type},
                   ${values.object_id}, ${values.event_type}, ${values.outcome}, ${values.source}, ${values.request_id}, ${values.ip_address}, ${values.user_agent},
-                  ${values.device_fingerprint}, ${values.observed_ip}, ${values.observed_user_agent}, ${JSON.stringify(v.values.context)}::text::jsonb, ${values.schema_version})`;
+                  ${values.device_fingerprint}, ${values.observed_ip}, ${values.observed_user_agent}, ${JSON.stringify(v.values.context)}::text::jsonb, ${values.schema_version}, ${values.written_by})`;
       }
       const stream = await copyOut(connectionUrl(sql), postgresCopy(exportFormat(v.format, v.excel), `e.tenant_id = '${values.tenant_id}' and e.seq = ${Number(values.seq)}`, 'asc'));
       let text = '';
