@@ -9,9 +9,9 @@ import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
-import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
+import { filterExpr, filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
-import { contextConditions } from './context-filter.ts';
+import { wherePostgres } from './filters/postgres.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
@@ -22,22 +22,9 @@ export interface EventPage {
   next_cursor: string | null;
 }
 
-/** The WHERE clause for a filter set (tenant first, so every plan starts inside the tenant). */
+/** The WHERE condition for a filter set (tenant first, so every plan starts inside the tenant): the filter tree, compiled. */
 export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
-  const conditions = [tx`tenant_id = ${tenantId}`];
-  if (f.object_type) conditions.push(tx`object_type = ${f.object_type}`);
-  if (f.object_id) conditions.push(tx`object_id = ${f.object_id}`);
-  if (f.actor_id) conditions.push(tx`actor_id = ${f.actor_id}`);
-  if (f.actor_type) conditions.push(tx`actor_type = ${f.actor_type}`);
-  if (f.event_type?.length === 1) conditions.push(tx`event_type = ${f.event_type[0]!}`);
-  else if (f.event_type?.length) conditions.push(tx`event_type = any(${f.event_type}::text[])`);
-  if (f.outcome) conditions.push(tx`outcome = ${f.outcome}`);
-  if (f.source) conditions.push(tx`source = ${f.source}`);
-  if (f.request_id) conditions.push(tx`request_id = ${f.request_id}`);
-  if (f.from) conditions.push(tx`occurred_at >= ${f.from}::timestamptz`);
-  if (f.to) conditions.push(tx`occurred_at < ${f.to}::timestamptz`);
-  if (f.context) conditions.push(...contextConditions(tx, f.context));
-  return conditions.reduce((all, c) => tx`${all} and ${c}`);
+  return wherePostgres(tx, tenantId, filterExpr(f));
 }
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
