@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
+import { RefreshWhile } from '@/components/console/refresh-while.tsx';
 import { formatUtc } from '@/lib/time.ts';
 import { exportFormat } from '@/lib/export-formats.ts';
 import { describeFilters } from '@/lib/search-params.ts';
@@ -14,6 +15,7 @@ export default async function ExportsPage() {
   return (
     <div className="space-y-3">
       <h1 className="text-xl font-semibold">Exports</h1>
+      <RefreshWhile active={exports.some((m) => m.status === 'streaming')} />
       <p className="text-sm text-slate-700 dark:text-slate-300">
         Every export has a manifest: who exported what, when, with which filters, which months it read (from PostgreSQL or their archive), how many rows
         and the file&apos;s SHA-256, so a regulator can check the file.
