@@ -20,7 +20,7 @@
  * Ctrl-C reaches this process only, which stops them in that order.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,7 +87,6 @@ export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}
   await step('database connections', () => parts.sql?.end({ timeout: 2 }));
   await step('embedded PostgreSQL', () => parts.database?.embedded?.stop());
   await step('server.pid', () => parts.releaseLock?.());
-  say('stopped');
 }
 
 /**
@@ -196,7 +195,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   let stopping: Promise<void> | null = null;
   const stop = (code: number) => {
     // A second signal (npm passes on the one a terminal also sent us) changes nothing.
-    stopping ??= shutdown(parts).finally(() => process.exit(code));
+    stopping ??= shutdown(parts)
+      .then(() => code === 0 && log('stopped'))
+      .finally(() => process.exit(code));
     return stopping;
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -214,4 +215,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main();
+/** Whether this module is the program (`node server/main.ts`), not imported; links in the path resolved as Node does. */
+function isProgram(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isProgram()) void main();

@@ -66,7 +66,7 @@ describe('shutdown', () => {
     expect(steps.indexOf('request answered')).toBeLessThan(steps.indexOf('postgres'));
     expect(steps).toEqual(expect.arrayContaining(['edge function', 'background jobs']));
     expect(logged).toContain('shutdown: background jobs failed: a job could not finish');
-    expect(logged.at(-1)).toBe('stopped');
+    expect(logged).toHaveLength(1);
     expect(await runningPostmaster(pg.clusterDir)).toBeNull();
     expect(() => process.kill(postmaster!.pid, 0)).toThrow();
     pg = undefined;
