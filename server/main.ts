@@ -196,7 +196,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const stop = (code: number) => {
     // A second signal (npm passes on the one a terminal also sent us) changes nothing.
     stopping ??= shutdown(parts)
-      .then(() => code === 0 && log('stopped'))
+      .then(() => {
+        if (code === 0) log('stopped');
+      })
       .finally(() => process.exit(code));
     return stopping;
   };
