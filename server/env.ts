@@ -32,6 +32,12 @@ const schema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   /** The same database as oms_audit_owner (or a role that may act as it): migrations and DDL only. */
   DATABASE_OWNER_URL: postgresUrl.optional(),
+  /**
+   * A streaming replica of DATABASE_URL's database, as the runtime role: the console's and the API's searches
+   * (event lists, single events, object histories, counts, facets) read there; writes, sealing, retention,
+   * exports and everything else stay on DATABASE_URL. Unset: everything on DATABASE_URL.
+   */
+  DATABASE_READ_URL: postgresUrl.optional(),
   /** Serve even when DATABASE_URL connects as a superuser, the owner, or a role that may change the trail. */
   OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: bool(false),
   /** Where embedded PostgreSQL, generated secrets and local archives live. */

@@ -20,6 +20,20 @@ export function db(): Sql {
   return holder.__omsAuditSql;
 }
 
+const readHolder = globalThis as typeof globalThis & { __omsAuditReadSql?: Sql };
+
+/**
+ * The pool searches read from: DATABASE_READ_URL (a streaming replica) when
+ * set, else the server's one pool. A replica trails the primary by its replay
+ * lag, so a search right after a write may not show it yet (docs/scaling.md).
+ */
+export function readDb(): Sql {
+  const { DATABASE_READ_URL, DB_POOL_MAX, DB_PREPARE } = env();
+  if (!DATABASE_READ_URL) return db();
+  readHolder.__omsAuditReadSql ??= connect(DATABASE_READ_URL, { max: DB_POOL_MAX, prepare: DB_PREPARE, applicationName: 'oms-audit-reads' });
+  return readHolder.__omsAuditReadSql;
+}
+
 /** For tests and scripts that manage their own connection. */
 export function setDb(sql: Sql | undefined): void {
   holder.__omsAuditSql = sql;
