@@ -14,18 +14,19 @@ export interface ContextInner {
   caller: Caller;
   observed: ObservedClient;
   sql: Sql;
-  /** Where searches read: a replica (DATABASE_READ_URL) when configured, else `sql`. */
-  readSql: Sql;
+  /** The pool a search reads from: a replica (DATABASE_READ_URL) that has caught up, else `sql` (server/db/client.ts). */
+  reads: () => Promise<Sql>;
   /** Set when resolving the credential failed: procedures that need a caller answer with it. */
   authError?: AuditError;
 }
 
-export function createContextInner(opts: { caller: Caller; observed?: ObservedClient; sql?: Sql; readSql?: Sql; authError?: AuditError }): ContextInner {
+export function createContextInner(opts: { caller: Caller; observed?: ObservedClient; sql?: Sql; reads?: () => Promise<Sql>; authError?: AuditError }): ContextInner {
+  const sql = opts.sql;
   return {
     caller: opts.caller,
     observed: opts.observed ?? { ip: null, userAgent: null },
-    sql: opts.sql ?? db(),
-    readSql: opts.readSql ?? opts.sql ?? readDb(),
+    sql: sql ?? db(),
+    reads: opts.reads ?? (sql ? async () => sql : readDb),
     authError: opts.authError,
   };
 }

@@ -38,6 +38,8 @@ const schema = z.object({
    * exports and everything else stay on DATABASE_URL. Unset: everything on DATABASE_URL.
    */
   DATABASE_READ_URL: postgresUrl.optional(),
+  /** How long a search waits for the replica to replay every write acknowledged before it began; then it reads from the primary. */
+  DATABASE_READ_MAX_WAIT_MS: int(1000, 0),
   /** Serve even when DATABASE_URL connects as a superuser, the owner, or a role that may change the trail. */
   OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: bool(false),
   /** Where embedded PostgreSQL, generated secrets and local archives live. */

@@ -36,5 +36,5 @@ export const GET = route(async (req) => {
   const params = new URL(req.url).searchParams;
   checkTenantParam(params, caller);
   const input = filtersFromSearchParams(params, { allow: ['tenant_id'] });
-  return json(await listEvents(readDb(), claimsOf(caller), input));
+  return json(await listEvents(await readDb(), claimsOf(caller), input));
 });
