@@ -93,7 +93,8 @@ export function startEdgeFunctions(env: Env, databaseUrl: string, log: (line: st
 
   const launch = () => {
     const startedAt = Date.now();
-    const proc = spawn(deno.command, deno.args, { cwd: projectRoot(), env: functionEnv(env, databaseUrl), stdio: ['pipe', 'pipe', 'pipe'] });
+    // In a process group of its own: a terminal's Ctrl-C reaches the server, which stops the function in order.
+    const proc = spawn(deno.command, deno.args, { cwd: projectRoot(), env: functionEnv(env, databaseUrl), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     child = proc;
     const output = (write: (line: string) => void) => (line: string) => {
       // Deno.serve announces its address once it listens.

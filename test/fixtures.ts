@@ -16,7 +16,7 @@ export const baseUrl = () => inject('baseUrl');
 let shared: Sql | undefined;
 /** One pool per test file, as the runtime role (what the server connects as). */
 export function testSql(): Sql {
-  shared ??= connect(inject('databaseUrl'), { max: 8, applicationName: 'oms-audit-test' });
+  shared ??= connect(inject('databaseUrl'), { max: 8, prepare: inject('dbPrepare'), applicationName: 'oms-audit-test' });
   return shared;
 }
 

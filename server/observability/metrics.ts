@@ -20,6 +20,7 @@ function create() {
     queryDurationSeconds: new client.Histogram({ name: 'oms_audit_query_duration_seconds', help: 'Read requests by procedure', labelNames: ['procedure'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
     exportRows: new client.Counter({ name: 'oms_audit_export_rows_total', help: 'Rows written to exports, by format', labelNames: ['format'] as const, registers: [registry] }),
     sealerLagSeconds: new client.Gauge({ name: 'oms_audit_sealer_lag_seconds', help: 'Age of the oldest committed event not yet under a signed checkpoint', registers: [registry] }),
+    searchReads: new client.Counter({ name: 'oms_audit_search_reads_total', help: 'Searches by where they read: replica, or primary (no replica configured, or the replica lagged or failed)', labelNames: ['source'] as const, registers: [registry] }),
     checkpointsSealed: new client.Counter({ name: 'oms_audit_checkpoints_sealed_total', help: 'Signed checkpoints closed', registers: [registry] }),
     archiveParts: new client.Gauge({ name: 'oms_audit_archive_parts', help: 'Archive parts (pieces of tenant-months) by retention state', labelNames: ['state'] as const, registers: [registry] }),
     dbPoolConnections: new client.Gauge({ name: 'oms_audit_db_pool_connections', help: 'Connections of the server pool (application_name oms-audit-server) as PostgreSQL sees them, by state', labelNames: ['state'] as const, registers: [registry] }),
