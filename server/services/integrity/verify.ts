@@ -22,13 +22,14 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
-import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { eventHash, isHashVersion, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
+import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
 import { toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { binaryCopyRows, decodeInet, decodeInt2, decodeInt8, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
+import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
+import { ROW, VERIFY_COLUMNS, type RowResults } from './row-hasher.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import type { Env } from '@/server/env.ts';
 import { checkAnchored, emptyAnchorReport, type AnchorReport } from '@/server/services/anchors/check.ts';
@@ -130,9 +131,6 @@ function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, probl
   }
 }
 
-/** Column of the ledger's occurred_at in checkEvents' COPY: after the ledger's seq, id, hash and EVENT_FIELDS. */
-const LEDGER_OCCURRED_AT = 3 + EVENT_FIELDS.length;
-
 /** COPY takes no parameters: only a UUID and whole numbers are ever inlined. */
 function inline(tenantId: string, ...numbers: number[]): void {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenantId) || !numbers.every(Number.isSafeInteger)) {
@@ -177,8 +175,9 @@ async function checkLedger(url: string, tenantId: string, lo: number, hi: number
 /**
  * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
  * beyond the ledger's last are included (and reported). Returns events checked.
+ * PostgreSQL joins; worker threads rehash each chunk of rows as it arrives
+ * (hash-pool.ts), and the results are taken here in stream order.
  */
-
 async function checkEvents(
   sql: Sql,
   url: string,
@@ -191,74 +190,69 @@ async function checkEvents(
 ): Promise<number> {
   const seen = new Uint8Array(Math.max(0, hi - lo + 1));
   const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
+  const twice: number[] = [];
   let checked = 0;
   inline(tenantId, lo, hi);
-  const columns = EVENT_FIELDS.map((f) => `e.${f}`).join(', ');
   const eventRange = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
-  {
-    const stream = await copyOut(
-      url,
-      `copy (
-        select l.seq, l.id, l.event_hash, ${columns}, l.occurred_at
-        from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
-        full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}) e on e.seq = l.seq
-      ) to stdout (format binary)`,
-      // One hash join over the tenant's rows; memory for it rather than temporary files.
-      { setup: [{ text: "set local work_mem = '256MB'" }] },
-    );
-    for await (const rows of binaryCopyRows(stream)) {
-      for (const f of rows) {
-        // f: ledger seq, ledger id, ledger hash, then EVENT_FIELDS in order.
-        const ledgerSeq = f[0] ? decodeInt8(f[0]) : null;
-        const ledgerId = f[1] ? decodeUuid(f[1]) : null;
-        if (!f[3]) {
-          // Not in PostgreSQL: its month may be archived (checked in pass 4).
-          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[LEDGER_OCCURRED_AT]!).slice(0, 7)}-01` });
-          continue;
-        }
-        checked++;
-        const id = decodeUuid(f[3]!);
-        const seq = decodeInt8(f[5]!);
-        if (ledgerSeq === null || id !== ledgerId) {
-          misplaced.push({ seq, id, ledgerId });
-          continue;
-        }
-        // The same event stored twice under its seq (a copy with another occurred_at).
-        if (seen[seq - lo]) {
-          problems.add({ seq, id, kind: 'inserted', detail: `event ${id} is stored twice at seq ${seq}` });
-          continue;
-        }
-        seen[seq - lo] = 1;
-        const contextJson = canonicalJson(JSON.parse(decodeJsonbText(f[21]!)));
-        const event: HashableEvent = {
-          id,
-          tenant_id: decodeUuid(f[4]!),
-          occurred_at: decodeTimestamptz(f[6]!),
-          received_at: decodeTimestamptz(f[7]!),
-          actor_type: decodeText(f[8]!),
-          actor_id: decodeText(f[9]!),
-          object_type: decodeText(f[10]!),
-          object_id: decodeText(f[11]!),
-          event_type: decodeText(f[12]!),
-          outcome: decodeText(f[13]!),
-          source: f[14] ? decodeText(f[14]) : null,
-          request_id: f[15] ? decodeText(f[15]) : null,
-          ip_address: f[16] ? decodeInet(f[16]) : null,
-          user_agent: f[17] ? decodeText(f[17]) : null,
-          device_fingerprint: f[18] ? decodeText(f[18]) : null,
-          observed_ip: f[19] ? decodeInet(f[19]) : null,
-          observed_user_agent: f[20] ? decodeText(f[20]) : null,
-          context: null,
-          schema_version: decodeInt2(f[22]!),
-          written_by: f[23] ? decodeText(f[23]) : null,
-        };
-        if (!isHashVersion(event.schema_version)) {
-          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) claims schema version ${event.schema_version}, which no event was written under` });
-        } else if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
-          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
-        }
+  const stream = await copyOut(
+    url,
+    `copy (
+      select ${VERIFY_COLUMNS.join(', ')}
+      from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
+      full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}) e on e.seq = l.seq
+    ) to stdout (format binary)`,
+    // One hash join over the tenant's rows; memory for it rather than temporary files.
+    { setup: [{ text: "set local work_mem = '256MB'" }] },
+  );
+  const modified = (seq: number, id: string) =>
+    problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
+  const take = (r: RowResults) => {
+    let d = 0;
+    for (let i = 0; i < r.count; i++) {
+      const code = r.codes[i]!;
+      const seq = r.seqs[i]!;
+      const detail = code === ROW.OK ? null : r.details[d++]!;
+      if (code === ROW.ABSENT) {
+        // Not in PostgreSQL: its month may be archived (checked in pass 4).
+        absent.push({ seq, id: detail!.ledgerId!, month: detail!.month! });
+        continue;
       }
+      checked++;
+      if (code === ROW.MISPLACED) {
+        misplaced.push({ seq, id: detail!.id!, ledgerId: detail!.ledgerId });
+        continue;
+      }
+      // The same event stored twice under its seq (a copy with another occurred_at).
+      if (seen[seq - lo]) {
+        twice.push(seq);
+        continue;
+      }
+      seen[seq - lo] = 1;
+      if (code === ROW.MODIFIED) modified(seq, detail!.id!);
+      else if (code === ROW.BAD_VERSION) {
+        problems.add({ seq, id: detail!.id, kind: 'modified', detail: `event ${detail!.id} (seq ${seq}) claims schema version ${detail!.version}, which no event was written under` });
+      } else if (code === ROW.FALLBACK && !rowHashMatches(detail!.row!)) modified(seq, detail!.id!);
     }
+  };
+  const pool = rowCheckPool();
+  try {
+    const inflight: Promise<RowResults>[] = [];
+    for await (const rows of copyRowChunks(stream)) {
+      const result = pool.check(rows);
+      result.catch(() => {}); // awaited in order below
+      inflight.push(result);
+      if (inflight.length >= pool.size * 2) take(await inflight.shift()!);
+    }
+    while (inflight.length) take(await inflight.shift()!);
+  } finally {
+    stream.destroy();
+    await pool.close();
+  }
+  if (twice.length) {
+    // A second copy joined the ledger's row, so it has the ledger's id.
+    const rows = await sql`select seq, id from public.audit_ledger where tenant_id = ${tenantId} and seq = any(${twice}::bigint[])`;
+    const idAt = new Map(rows.map((r) => [Number(r.seq), r.id as string]));
+    for (const seq of twice) problems.add({ seq, id: idAt.get(seq) ?? null, kind: 'inserted', detail: `event ${idAt.get(seq)} is stored twice at seq ${seq}` });
   }
   if (misplaced.length) {
     const ids = [...new Set(misplaced.map((m) => m.id))];
@@ -279,6 +273,42 @@ async function checkEvents(
     }
   }
   return checked;
+}
+
+/** The reference hash (event-hash.ts) of a row the row hasher left to it, compared with the ledger's. */
+function rowHashMatches(row: Uint8Array): boolean {
+  const bytes = Buffer.from(row.buffer, row.byteOffset, row.byteLength);
+  const f: (Buffer | null)[] = [];
+  for (let p = 2; f.length < VERIFY_COLUMNS.length; ) {
+    const len = bytes.readInt32BE(p);
+    p += 4;
+    f.push(len < 0 ? null : bytes.subarray(p, p + len));
+    if (len > 0) p += len;
+  }
+  const text = (b: Buffer | null) => (b ? decodeText(b) : null);
+  const event: HashableEvent = {
+    id: decodeUuid(f[4]!),
+    tenant_id: decodeUuid(f[6]!),
+    occurred_at: decodeTimestamptz(f[7]!),
+    received_at: decodeTimestamptz(f[8]!),
+    actor_type: decodeText(f[9]!),
+    actor_id: decodeText(f[10]!),
+    object_type: decodeText(f[11]!),
+    object_id: decodeText(f[12]!),
+    event_type: decodeText(f[13]!),
+    outcome: decodeText(f[14]!),
+    source: text(f[15]!),
+    request_id: text(f[16]!),
+    ip_address: f[17] ? decodeInet(f[17]) : null,
+    user_agent: text(f[18]!),
+    device_fingerprint: text(f[19]!),
+    observed_ip: f[20] ? decodeInet(f[20]) : null,
+    observed_user_agent: text(f[21]!),
+    context: null,
+    schema_version: decodeInt2(f[23]!),
+    written_by: text(f[24]!),
+  };
+  return eventHash(event, canonicalJson(JSON.parse(decodeJsonbText(f[22]!)))) === f[2]!.toString('hex');
 }
 
 export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOptions): Promise<VerificationReport> {
@@ -309,8 +339,8 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const absent: AbsentEvent[] = [];
   if (hi >= lo) {
     const url = connectionUrl(sql);
-    await checkLedger(url, tenantId, lo, hi, inScope, problems);
-    checked = await checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent);
+    // Two streams at once: PostgreSQL reads the ledger while the events are hashed.
+    [, checked] = await Promise.all([checkLedger(url, tenantId, lo, hi, inScope, problems), checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent)]);
   }
   const fromArchives = await checkAbsent(sql, tenantId, absent, options.env, options.keys, (p) => problems.add(p));
   checked += fromArchives.archived;

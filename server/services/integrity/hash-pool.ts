@@ -1,0 +1,148 @@
+/**
+ * Verification's hashing on every core: the main thread reads a binary COPY
+ * stream and cuts it into chunks of whole rows (copyRowChunks); worker threads
+ * recompute and compare the event hashes of a chunk (row-hasher.ts) while the
+ * next one is read. Chunks move to a worker without a copy (transferred), and
+ * results come back in the order the chunks were sent, so the caller sees the
+ * rows in stream order as if it had hashed them itself.
+ *
+ * The workers run rowHasherFactory's own source text (it is self-contained for
+ * this reason), so they need no file of their own at run time — the same code
+ * serves the CLI, the server and its bundled build.
+ */
+import { availableParallelism } from 'node:os';
+import * as crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
+import { ROW, rowHasherFactory, type RowResults } from './row-hasher.ts';
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+
+/**
+ * Whole rows of a binary COPY stream, about `target` bytes at a time, each in
+ * memory of its own (so it can be transferred). Ends at the stream's trailer.
+ */
+export async function* copyRowChunks(stream: Readable, target = 1 << 20): AsyncGenerator<Uint8Array> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let headerDone = false;
+  let finished = false;
+  /** Cuts `data` after its last whole row; returns [rows, rest]. */
+  const cut = (data: Buffer): [Uint8Array | null, Buffer] => {
+    let pos = 0;
+    if (!headerDone) {
+      if (data.length < 19) return [null, data];
+      if (!data.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream');
+      pos = 19 + data.readInt32BE(15);
+      headerDone = true;
+    }
+    const first = pos;
+    for (;;) {
+      if (data.length - pos < 2) break;
+      const count = data.readInt16BE(pos);
+      if (count === -1) {
+        finished = true;
+        break;
+      }
+      let p = pos + 2;
+      let whole = true;
+      for (let i = 0; i < count; i++) {
+        if (data.length - p < 4) {
+          whole = false;
+          break;
+        }
+        const len = data.readInt32BE(p);
+        p += 4 + (len > 0 ? len : 0);
+        if (p > data.length) {
+          whole = false;
+          break;
+        }
+      }
+      if (!whole) break;
+      pos = p;
+    }
+    const rest = finished ? Buffer.alloc(0) : Buffer.from(data.subarray(pos));
+    return [pos > first ? new Uint8Array(data.buffer, data.byteOffset + first, pos - first) : null, rest];
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (finished) continue;
+    parts.push(chunk);
+    size += chunk.length;
+    if (size < target) continue;
+    // A fresh copy of at least `target` bytes: memory of its own, never Node's shared pool.
+    const [rows, rest] = cut(Buffer.concat(parts, size));
+    parts = rest.length ? [rest] : [];
+    size = rest.length;
+    if (rows) yield rows;
+  }
+  if (!finished && size) {
+    const data = Buffer.alloc(size);
+    Buffer.concat(parts, size).copy(data);
+    const [rows] = cut(data);
+    if (rows) yield rows;
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+var __name = (f) => f;
+const hasher = (${rowHasherFactory.toString()})(require('node:crypto'), ${JSON.stringify(ROW)}, ${postgresIpv6.toString()});
+parentPort.on('message', (bytes) => {
+  try {
+    const r = hasher.checkRows(bytes);
+    parentPort.postMessage({ r }, [r.codes.buffer, r.seqs.buffer]);
+  } catch (err) {
+    parentPort.postMessage({ error: String((err && err.stack) || err) });
+  }
+});`;
+
+/** Threads for hashing: one per core (the main thread mostly waits on PostgreSQL), at most four. */
+export function defaultHashThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+export interface RowCheckPool {
+  /** Checks a chunk of whole rows; results resolve in the order chunks were given. */
+  check(rows: Uint8Array): Promise<RowResults>;
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+/** `threads` 0: hash on the calling thread (no workers). */
+export function rowCheckPool(threads = defaultHashThreads()): RowCheckPool {
+  if (threads === 0) {
+    const hasher = rowHasherFactory(crypto as never, ROW, postgresIpv6);
+    return { size: 1, check: async (rows) => hasher.checkRows(rows), close: async () => {} };
+  }
+  const workers = Array.from({ length: threads }, () => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const waiting: { resolve: (r: RowResults) => void; reject: (e: Error) => void }[] = [];
+    const failAll = (err: Error) => {
+      for (const w of waiting.splice(0)) w.reject(err);
+    };
+    worker.on('message', (m: { r?: RowResults; error?: string }) => {
+      const next = waiting.shift();
+      if (!next) return;
+      if (m.r) next.resolve(m.r);
+      else next.reject(new Error(`hashing thread failed: ${m.error}`));
+    });
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`hashing thread exited (${code})`)));
+    return { worker, waiting };
+  });
+  let next = 0;
+  return {
+    size: threads,
+    check(rows) {
+      const w = workers[next++ % workers.length]!;
+      return new Promise<RowResults>((resolve, reject) => {
+        w.waiting.push({ resolve, reject });
+        w.worker.postMessage(rows, [rows.buffer as ArrayBuffer]);
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    },
+  };
+}
