@@ -18,7 +18,7 @@ import { verifyTenant, type VerificationReport, type VerifyOptions } from './ver
 export const VERIFY_RETRY_AFTER_SECONDS = 10;
 
 interface Run {
-  /** from/to of the run: a caller asking for another scope does not share it. */
+  /** from/to and mode of the run: a caller asking for another scope does not share it. */
   scope: string;
   report: Promise<VerificationReport>;
 }
@@ -37,7 +37,7 @@ export function verificationsRunning(): number {
  * 429 when the tenant's running verification covers another scope.
  */
 export function verifyTenantBounded(sql: Sql, tenantId: string, options: VerifyOptions, maxConcurrent = env().MAX_CONCURRENT_VERIFICATIONS): Promise<VerificationReport> {
-  const scope = JSON.stringify([options.from ?? null, options.to ?? null]);
+  const scope = JSON.stringify([options.from ?? null, options.to ?? null, options.mode ?? 'full']);
   const running = runs.get(tenantId);
   if (running) {
     if (running.scope === scope) return running.report;

@@ -37,6 +37,8 @@ import { checkpointKind } from '@/server/services/anchors/kinds.ts';
 import { checkAbsent, type AbsentEvent } from './absent.ts';
 import { listCheckpoints } from './checkpoints.ts';
 import { RootBuilder } from './root-builder.ts';
+import { signer, type Signer } from './signing-key.ts';
+import { signRecord, trustedBase, VERIFICATION_RECORD_VERSION, type VerificationRecord } from './verify-record.ts';
 
 export const PROBLEM_KINDS = ['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature', 'anchor', 'timestamp', 'retention'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
@@ -53,6 +55,13 @@ export interface Problem {
 export interface VerificationReport {
   ok: boolean;
   tenant_id: string;
+  /**
+   * full: every checkpoint and event; incremental: the checkpoints sealed since
+   * `base` and the events after it; range: the checkpoints sealed in from…to.
+   */
+  kind: 'full' | 'incremental' | 'range';
+  /** The signed, intact verification an incremental run built on (what it did not check again). */
+  base: { verified_at: string; verified_through: number; full_verified_at: string } | null;
   events_checked: number;
   /** Of events_checked, those read back from archives of months no longer in PostgreSQL. */
   archived_events_checked: number;
@@ -70,7 +79,7 @@ export interface VerificationReport {
   problems: Problem[];
   started_at: string;
   duration_ms: number;
-  scope: { from?: string; to?: string; seq_from: number; seq_to: number };
+  scope: { from?: string; to?: string; seq_from: number; seq_to: number; checkpoint_from: number; checkpoint_to: number };
 }
 
 export interface VerifyOptions {
@@ -87,6 +96,13 @@ export interface VerifyOptions {
   env?: Env;
   /** "Now" for the anchoring grace period (tests). */
   now?: Date;
+  /**
+   * full (default): everything. incremental: only what was sealed since the
+   * newest signed, intact verification (full when there is none). Ignored with from/to.
+   */
+  mode?: 'full' | 'incremental';
+  /** Signs the recorded result (default: the operator's key). */
+  signer?: Signer;
 }
 
 class Problems {
@@ -105,8 +121,8 @@ class Problems {
   }
 }
 
-function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, problems: Problems) {
-  let previous: SignedCheckpoint | null = null;
+/** `previous`: the checkpoint before all[0] (already verified), or null when all[0] is number 1. */
+function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, problems: Problems, previous: SignedCheckpoint | null = null) {
   for (const c of all) {
     const expectNumber = (previous?.number ?? 0) + 1;
     const expectFrom = (previous?.seq_to ?? 0) + 1;
@@ -187,6 +203,7 @@ async function checkEvents(
   openEnded: boolean,
   problems: Problems,
   absent: AbsentEvent[],
+  eventsWhere = '',
 ): Promise<number> {
   const seen = new Uint8Array(Math.max(0, hi - lo + 1));
   const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
@@ -199,7 +216,7 @@ async function checkEvents(
     `copy (
       select ${VERIFY_COLUMNS.join(', ')}
       from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
-      full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}) e on e.seq = l.seq
+      full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}${eventsWhere}) e on e.seq = l.seq
     ) to stdout (format binary)`,
     // One hash join over the tenant's rows; memory for it rather than temporary files.
     { setup: [{ text: "set local work_mem = '256MB'" }] },
@@ -311,16 +328,63 @@ function rowHashMatches(row: Uint8Array): boolean {
   return eventHash(event, canonicalJson(JSON.parse(decodeJsonbText(f[22]!)))) === f[2]!.toString('hex');
 }
 
+/** ISO timestamps only are inlined into COPY. */
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * Where an incremental run looks for the events of seq ≥ lo: per month, the
+ * occurred_at span of those seqs in the ledger (read by its primary key), so
+ * that PostgreSQL reads the new events through the events' primary key instead
+ * of the whole trail. Events claiming a new seq outside these spans are left to
+ * the next full verification (docs/integrity.md).
+ */
+async function newEventsWhere(sql: Sql, tenantId: string, lo: number): Promise<string> {
+  const spans = await sql`
+    select min(occurred_at) as first, max(occurred_at) as last from public.audit_ledger
+    where tenant_id = ${tenantId} and seq >= ${lo}
+    group by date_trunc('month', occurred_at at time zone 'UTC')`;
+  const ranges = spans.map((r) => {
+    const [a, b] = [r.first as string, r.last as string];
+    if (!ISO.test(a) || !ISO.test(b)) throw new Error('unexpected timestamp form');
+    return `occurred_at between '${a}' and '${b}'`;
+  });
+  return ranges.length ? ` and (${ranges.join(' or ')})` : ' and false';
+}
+
 export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOptions): Promise<VerificationReport> {
   const started = performance.now();
   const startedAt = nowTimestamp().iso;
   const problems = new Problems(options.maxProblems ?? 100);
+  const ranged = Boolean(options.from || options.to);
 
-  const all = await listCheckpoints(sql, tenantId);
-  checkChain(all, options.keys, problems);
-  let checkpointAnchors = emptyAnchorReport(all.at(-1)?.number ?? 0);
+  // An incremental run starts after the newest signed, intact verification, if its last checkpoint is unchanged.
+  let base = !ranged && options.mode === 'incremental' ? await trustedBase(sql, tenantId, options.keys) : null;
+  if (base && !base.record.ok) base = null;
+  let baseCheckpoint: SignedCheckpoint | null = null;
+  if (base && base.record.verified_through > 0) {
+    const n = base.record.verified_through;
+    [baseCheckpoint = null] = await listCheckpoints(sql, tenantId, { fromNumber: n, toNumber: n });
+    if (!baseCheckpoint || baseCheckpoint.hash !== base.record.verified_through_hash || checkpointHash(baseCheckpoint) !== baseCheckpoint.hash) {
+      problems.add({
+        seq: baseCheckpoint?.seq_from ?? null,
+        id: null,
+        kind: 'checkpoint',
+        checkpoint: n,
+        detail: `checkpoint ${n} is ${baseCheckpoint ? 'no longer the one' : 'missing, though it was'} verified at ${base.finished_at}: the trail was rewritten since; everything was verified again`,
+      });
+      base = null;
+      baseCheckpoint = null;
+    }
+  }
+  const kind: VerificationReport['kind'] = ranged ? 'range' : base ? 'incremental' : 'full';
+  const after = base?.record.verified_through ?? 0;
+
+  const all = await listCheckpoints(sql, tenantId, { fromNumber: after + 1 });
+  checkChain(all, options.keys, problems, baseCheckpoint);
+  const databaseHead = all.at(-1)?.number ?? after;
+  let checkpointAnchors = emptyAnchorReport(databaseHead);
   if (options.env) {
-    const anchored = await checkAnchored(sql, options.env, tenantId, checkpointKind(options.keys), all, options.now);
+    const anchored = await checkAnchored(sql, options.env, tenantId, checkpointKind(options.keys), baseCheckpoint ? [baseCheckpoint, ...all] : all, options.now, after + 1);
     checkpointAnchors = anchored.report;
     for (const f of anchored.findings) {
       const c = all.find((x) => x.number === f.number) ?? anchored.anchored.get(f.number);
@@ -331,7 +395,7 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const inScope = all.filter((c) => (!options.from || c.sealed_at >= options.from) && (!options.to || c.sealed_at < options.to));
   const [head] = await sql`select coalesce(last_seq, 0)::bigint as last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
   const lastSeq = (head?.last_seq as number | undefined) ?? 0;
-  const lastSealed = all.length ? all[all.length - 1]!.seq_to : 0;
+  const lastSealed = all.length ? all[all.length - 1]!.seq_to : (baseCheckpoint?.seq_to ?? 0);
   const lo = inScope.length ? inScope[0]!.seq_from : options.to ? 1 : lastSealed + 1;
   const hi = options.to ? (inScope.length ? inScope[inScope.length - 1]!.seq_to : 0) : lastSeq;
 
@@ -339,16 +403,20 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const absent: AbsentEvent[] = [];
   if (hi >= lo) {
     const url = connectionUrl(sql);
+    const eventsWhere = kind === 'incremental' ? await newEventsWhere(sql, tenantId, lo) : '';
     // Two streams at once: PostgreSQL reads the ledger while the events are hashed.
-    [, checked] = await Promise.all([checkLedger(url, tenantId, lo, hi, inScope, problems), checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent)]);
+    [, checked] = await Promise.all([checkLedger(url, tenantId, lo, hi, inScope, problems), checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent, eventsWhere)]);
   }
   const fromArchives = await checkAbsent(sql, tenantId, absent, options.env, options.keys, (p) => problems.add(p));
   checked += fromArchives.archived;
   problems.trim();
 
+  const through = all.at(-1) ?? baseCheckpoint;
   const report: VerificationReport = {
     ok: problems.count === 0,
     tenant_id: tenantId,
+    kind,
+    base: base ? { verified_at: base.finished_at, verified_through: after, full_verified_at: base.record.full_verified_at } : null,
     events_checked: checked,
     archived_events_checked: fromArchives.archived,
     expired_events: fromArchives.expired,
@@ -360,14 +428,45 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
     problems: problems.list,
     started_at: startedAt,
     duration_ms: Math.round(performance.now() - started),
-    scope: { from: options.from, to: options.to, seq_from: lo, seq_to: Math.max(hi, lo - 1) },
+    scope: {
+      from: options.from,
+      to: options.to,
+      seq_from: lo,
+      seq_to: Math.max(hi, lo - 1),
+      checkpoint_from: inScope[0]?.number ?? 0,
+      checkpoint_to: inScope.at(-1)?.number ?? 0,
+    },
   };
   if (options.record !== false) {
+    let signed: { text: string; signature: string; keyId: string } | null = null;
+    if (kind !== 'range') {
+      const by = options.signer ?? signer();
+      const record: VerificationRecord = {
+        version: VERIFICATION_RECORD_VERSION,
+        tenant_id: tenantId,
+        kind,
+        ok: report.ok,
+        checkpoint_from: report.scope.checkpoint_from,
+        checkpoint_to: report.scope.checkpoint_to,
+        verified_through: through?.number ?? 0,
+        verified_through_hash: through?.hash ?? null,
+        seq_from: report.scope.seq_from,
+        seq_to: report.scope.seq_to,
+        events_checked: report.events_checked,
+        problem_count: report.problem_count,
+        base_hash: base?.hash ?? null,
+        full_verified_at: base?.record.full_verified_at ?? startedAt,
+        started_at: startedAt,
+        key_id: by.keyId,
+      };
+      signed = { ...signRecord(record, by), keyId: by.keyId };
+    }
     await sql`
       insert into oms_audit.integrity_verifications
-        (tenant_id, started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, scope, verified_by)
+        (tenant_id, started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, scope, verified_by, kind, record, signature, key_id)
       values (${tenantId}, ${startedAt}::timestamptz, now(), ${report.ok}, ${report.events_checked}, ${report.checkpoints_checked},
-        ${report.problem_count}, ${sql.json(report.problems as never)}, ${sql.json(report.scope as never)}, ${options.verifiedBy ?? 'oms-audit'})`;
+        ${report.problem_count}, ${sql.json(report.problems as never)}, ${sql.json({ ...report.scope, base: report.base } as never)}, ${options.verifiedBy ?? 'oms-audit'},
+        ${kind}, ${signed?.text ?? null}, ${signed?.signature ?? null}, ${signed?.keyId ?? null})`;
   }
   return report;
 }
