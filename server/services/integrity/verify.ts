@@ -332,21 +332,24 @@ function rowHashMatches(row: Uint8Array): boolean {
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /**
- * Where an incremental run looks for the events of seq ≥ lo: per month, the
- * occurred_at span of those seqs in the ledger (read by its primary key), so
- * that PostgreSQL reads the new events through the events' primary key instead
- * of the whole trail. Events claiming a new seq outside these spans are left to
- * the next full verification (docs/integrity.md).
+ * Where an incremental run looks for the events of seq ≥ lo: in each month
+ * those seqs fall in (by the ledger, read through its primary key), from the
+ * earliest of their occurred_at to the month's end, so that PostgreSQL reads the
+ * new events through the events' primary key instead of the whole trail. An
+ * event claiming a new seq earlier than that is left to the next full
+ * verification (docs/integrity.md).
  */
 async function newEventsWhere(sql: Sql, tenantId: string, lo: number): Promise<string> {
   const spans = await sql`
-    select min(occurred_at) as first, max(occurred_at) as last from public.audit_ledger
+    select min(occurred_at) as first,
+      (date_trunc('month', min(occurred_at) at time zone 'UTC') + interval '1 month') at time zone 'UTC' as month_end
+    from public.audit_ledger
     where tenant_id = ${tenantId} and seq >= ${lo}
     group by date_trunc('month', occurred_at at time zone 'UTC')`;
   const ranges = spans.map((r) => {
-    const [a, b] = [r.first as string, r.last as string];
+    const [a, b] = [r.first as string, r.month_end as string];
     if (!ISO.test(a) || !ISO.test(b)) throw new Error('unexpected timestamp form');
-    return `occurred_at between '${a}' and '${b}'`;
+    return `(occurred_at >= '${a}' and occurred_at < '${b}')`;
   });
   return ranges.length ? ` and (${ranges.join(' or ')})` : ' and false';
 }
