@@ -15,9 +15,8 @@ import * as crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
+import { headerEnd, INCOMPLETE, rowEnd, TRAILER } from '@/server/db/copy-binary.ts';
 import { ROW, rowHasherFactory, type RowResults } from './row-hasher.ts';
-
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /**
  * Whole rows of a binary COPY stream, about `target` bytes at a time, each in
@@ -32,35 +31,16 @@ export async function* copyRowChunks(stream: Readable, target = 1 << 20): AsyncG
   const cut = (data: Buffer): [Uint8Array | null, Buffer] => {
     let pos = 0;
     if (!headerDone) {
-      if (data.length < 19) return [null, data];
-      if (!data.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream');
-      pos = 19 + data.readInt32BE(15);
+      pos = headerEnd(data);
+      if (pos === INCOMPLETE) return [null, data];
       headerDone = true;
     }
     const first = pos;
     for (;;) {
-      if (data.length - pos < 2) break;
-      const count = data.readInt16BE(pos);
-      if (count === -1) {
-        finished = true;
-        break;
-      }
-      let p = pos + 2;
-      let whole = true;
-      for (let i = 0; i < count; i++) {
-        if (data.length - p < 4) {
-          whole = false;
-          break;
-        }
-        const len = data.readInt32BE(p);
-        p += 4 + (len > 0 ? len : 0);
-        if (p > data.length) {
-          whole = false;
-          break;
-        }
-      }
-      if (!whole) break;
-      pos = p;
+      const end = rowEnd(data, pos);
+      if (end === TRAILER) finished = true;
+      if (end < 0) break;
+      pos = end;
     }
     const rest = finished ? Buffer.alloc(0) : Buffer.from(data.subarray(pos));
     return [pos > first ? new Uint8Array(data.buffer, data.byteOffset + first, pos - first) : null, rest];

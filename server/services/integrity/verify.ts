@@ -339,7 +339,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
  * event claiming a new seq earlier than that is left to the next full
  * verification (docs/integrity.md).
  */
-async function newEventsWhere(sql: Sql, tenantId: string, lo: number): Promise<string> {
+export async function newEventsWhere(sql: Sql, tenantId: string, lo: number): Promise<string> {
   const spans = await sql`
     select min(occurred_at) as first,
       (date_trunc('month', min(occurred_at) at time zone 'UTC') + interval '1 month') at time zone 'UTC' as month_end
