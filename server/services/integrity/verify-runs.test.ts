@@ -156,6 +156,8 @@ describe('verification on demand', () => {
     const runA = verifyTenantBounded(sql, a.id, options, 2);
     const runB = verifyTenantBounded(sql, b.id, options, 2);
     expect(verifyTenantBounded(sql, a.id, options, 2)).toBe(runA);
+    // An incremental request is answered by the full run going on (it covers more).
+    expect(verifyTenantBounded(sql, a.id, { ...options, mode: 'incremental' }, 2)).toBe(runA);
     await expect(verifyTenantBounded(sql, d.id, options, 2)).rejects.toMatchObject({ status: 503, retryAfter: 10, message: expect.stringContaining('retry in 10 s') });
     // Another period of a tenant being verified waits for that run.
     await expect(verifyTenantBounded(sql, a.id, { ...options, to: '2999-01-01T00:00:00.000000Z' }, 2)).rejects.toMatchObject({ status: 429 });
