@@ -147,6 +147,9 @@ function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, probl
   }
 }
 
+/** Fewer events than this are hashed on the calling thread. */
+const SMALL_RUN_EVENTS = 20_000;
+
 /** COPY takes no parameters: only a UUID and whole numbers are ever inlined. */
 function inline(tenantId: string, ...numbers: number[]): void {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenantId) || !numbers.every(Number.isSafeInteger)) {
@@ -251,7 +254,8 @@ async function checkEvents(
       } else if (code === ROW.FALLBACK && !rowHashMatches(detail!.row!)) modified(seq, detail!.id!);
     }
   };
-  const pool = rowCheckPool();
+  // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
+  const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
   try {
     const inflight: Promise<RowResults>[] = [];
     for await (const rows of copyRowChunks(stream)) {
