@@ -347,6 +347,10 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   await page.getByRole('button', { name: 'Verify now' }).click();
   await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
   await expect(page.getByTestId('verification-result')).toHaveText('Intact');
+  // Run again, it checks only what was sealed since, on top of the signed result just recorded, and says so.
+  await page.getByRole('button', { name: 'Verify now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('(incremental)');
+  await expect(page.getByTestId('verification-coverage')).toContainText('Incremental:');
   await expectAccessible(page, 'integrity');
   await screenshot(page, testInfo, 'integrity');
 

@@ -89,6 +89,10 @@ const schema = z.object({
   OMS_AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Seconds between sealing runs: every committed event is under a signed checkpoint within this time. */
   INTEGRITY_SEAL_INTERVAL_SECONDS: int(20, 1),
+  /** Minutes between the server's verifications of every tenant, each of what was sealed since the last one (0: never). */
+  INTEGRITY_VERIFY_EVERY_MINUTES: int(60, 0),
+  /** Hours after which the server's scheduled verification of a tenant checks everything again instead (0: never). */
+  INTEGRITY_FULL_VERIFY_EVERY_HOURS: int(168, 0),
   /** Where month archives go: file:///path or s3://bucket/prefix. Default with embedded PostgreSQL: <data dir>/archive. */
   ARCHIVE_URL: z
     .string()

@@ -31,6 +31,8 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
       PORT: String(port),
       HOST: '127.0.0.1',
       OMS_AUDIT_DEMO: 'false',
+      // Scheduled verification reads every tenant of the shared test database: tests that want it turn it on.
+      INTEGRITY_VERIFY_EVERY_MINUTES: '0',
       FUNCTIONS_PORT: String(functionsPort),
       ...(options.dataDir ? { OMS_AUDIT_DATA_DIR: options.dataDir } : {}),
       ...options.env,

@@ -7,7 +7,7 @@ import { eventProof } from '@/server/services/integrity/proofs.ts';
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
 import { integrityStatus } from '@/server/services/integrity/status.ts';
 import { verifyTenantBounded } from '@/server/services/integrity/verify-runs.ts';
-import { proofInput, proofOutput, statusOutput, verifyOutput } from './integrity.types.ts';
+import { proofInput, proofOutput, statusOutput, verifyInput, verifyOutput } from './integrity.types.ts';
 
 export const integrityRouter = router({
   status: tenantProcedure
@@ -27,10 +27,12 @@ export const integrityRouter = router({
 
   verify: tenantProcedure
     .meta({ permission: 'integrity:verify', rate: 'read' })
+    .input(verifyInput)
     .output(verifyOutput)
-    .mutation(async ({ ctx }) => {
+    .mutation(async ({ ctx, input }) => {
       // One run per tenant at a time (callers meanwhile share it), and a cap per process.
-      const report = await verifyTenantBounded(ctx.sql, ctx.claims.tenant_id, { keys: trustedKeys(), verifiedBy: principalOf(ctx.caller), env: env() });
+      const mode = input.full ? 'full' : 'incremental';
+      const report = await verifyTenantBounded(ctx.sql, ctx.claims.tenant_id, { keys: trustedKeys(), mode, verifiedBy: principalOf(ctx.caller), env: env() });
       // The output schema keeps the fields the console shows (scope and timing details stay in the recorded verification).
       return report;
     }),
