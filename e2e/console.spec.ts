@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { expect, test } from '@playwright/test';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/contract.ts';
-import { auditor, base, expectAccessible, screenshot, signIn, unzipTo, user } from './helpers.ts';
+import { auditor, base, expectAccessible, screenshot, signIn, signOut, unzipTo, user } from './helpers.ts';
 
 const ORDER = 'ORD-100001';
 
@@ -268,7 +268,7 @@ test('after sign-in, ?next= leads only to a path of this site', async ({ page })
     await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
     expect(new URL(page.url()).origin).toBe(base());
     expect(new URL(page.url()).pathname).toBe('/');
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signOut(page);
     await expect(page).toHaveURL(/\/sign-in$/);
   }
   // A path of the site is kept.
@@ -401,7 +401,7 @@ test('an admin sees the System page: ingest chart, process figures and month par
   await screenshot(page, testInfo, 'system');
 
   // Not for viewers: no link, and the page says who may see it.
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signOut(page);
   await signIn(page, user('viewer@demo-brokerage.example'));
   await expect(page.getByRole('link', { name: 'System' })).toHaveCount(0);
   await page.goto(`${base()}/admin/system`);

@@ -13,6 +13,13 @@ export async function signIn(page: Page, who: { email: string; password: string 
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
 }
 
+/** Signs out and waits until the sign-out has reached the server and the sign-in page is shown. */
+export async function signOut(page: Page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/sign-in/);
+  await expect(page.getByLabel('Email')).toBeVisible();
+}
+
 /** axe-core on the page as it is: no serious or critical violation. */
 export async function expectAccessible(page: Page, name: string) {
   const results = await new AxeBuilder({ page }).analyze();
