@@ -52,8 +52,8 @@ export async function outboxStatus(source: OutboxSource, { limit = 20 }: { limit
              (select count(*) from oms_audit_outbox.audit_outbox_parked)::float8 as parked
       from oms_audit_outbox.audit_outbox`);
     const parked = await query(
-      `select id::text as id, position::text as position, event::text as event, created_at, parked_at, error::text as error
-       from oms_audit_outbox.audit_outbox_parked order by parked_at desc, position desc limit $1::int`,
+      `select p.id::text as id, p.position::text as position, p.event::text as event, p.created_at, p.parked_at, p.error::text as error
+       from oms_audit_outbox.audit_outbox_parked p order by p.parked_at desc, p.position desc limit $1::int`,
       [limit],
     );
     return {

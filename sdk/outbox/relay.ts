@@ -126,11 +126,12 @@ interface OutboxRow {
   event: string;
 }
 
+// Ordered by the column, not by the text alias of the same name (which would put 10 before 9).
 const SELECT_SQL = `
-select position::text as position, id::text as id, event::text as event
-from oms_audit_outbox.audit_outbox
-where position <> all (string_to_array($1::text, ',')::bigint[])
-order by position
+select q.position::text as position, q.id::text as id, q.event::text as event
+from oms_audit_outbox.audit_outbox q
+where q.position <> all (string_to_array($1::text, ',')::bigint[])
+order by q.position
 limit $2::int`;
 
 const DELETE_SQL = `delete from oms_audit_outbox.audit_outbox where position = any (string_to_array($1::text, ',')::bigint[])`;
@@ -175,13 +176,12 @@ class Waker {
   private wakeUp: (() => void) | null = null;
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        if (self.wakeUp === done) self.wakeUp = null;
+        if (this.wakeUp === done) this.wakeUp = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }
