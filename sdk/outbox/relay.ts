@@ -370,7 +370,10 @@ class OutboxRelay implements Relay {
         if (!rows.length) {
           if (deleting) await deleting;
           deleting = null;
+          // Empty: nothing waits, so there is no lag (until the next check says otherwise).
           this.counters.pendingRows = 0;
+          this.counters.oldestPendingSeconds = 0;
+          this.oldestAtCheck = 0;
           for (const [resolve] of this.drainWaiters.splice(0)) resolve();
           await this.waker.sleep(this.idleDelayMs);
           continue;
