@@ -107,7 +107,7 @@ describe('oms-audit outbox and relay', () => {
     // The event corrected by the outbox's owner, then requeued: the leader ships it.
     const owner = postgres(db.ownerUrl, { max: 1, onnotice: () => {} });
     try {
-      await owner`update oms_audit_outbox.audit_outbox_parked set event = event || '{"occurred_at":"2026-12-07T09:30:00Z"}' where id = ${bad!.id}`;
+      await owner`update oms_audit_outbox.audit_outbox_parked set event = event || '{"occurred_at":"2026-12-01T09:30:00Z"}' where id = ${bad!.id}`;
     } finally {
       await owner.end();
     }
@@ -119,16 +119,20 @@ describe('oms-audit outbox and relay', () => {
     expect(await second.exited).toBe(0);
   });
 
-  it('refuses what it cannot work with, naming it', async () => {
-    const noUrl = await runCli(['relay', '--source', db.relayUrl, '--key', 'omsk_x']);
+  it('refuses what it cannot work with, naming it', { timeout: 60_000 }, async () => {
+    const [noUrl, noDatabase, noIds, tooBig] = await Promise.all([
+      runCli(['relay', '--source', db.relayUrl, '--key', 'omsk_x']),
+      runCli(['outbox', 'status']),
+      runCli(['outbox', 'retry', '--database-url', db.ownerUrl]),
+      runCli(['relay', '--source', db.relayUrl, '--url', baseUrl(), '--key', 'omsk_x', '--batch-size', '501']),
+    ]);
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toContain('relay needs --url');
-    const noDatabase = await runCli(['outbox', 'status']);
     expect(noDatabase.code).toBe(2);
     expect(noDatabase.stderr).toContain('--database-url (or OMS_AUDIT_OUTBOX_DATABASE_URL) is required');
-    const noIds = await runCli(['outbox', 'retry', '--database-url', db.ownerUrl]);
     expect(noIds.code).toBe(2);
-    const tooBig = await runCli(['relay', '--source', db.relayUrl, '--url', baseUrl(), '--key', 'omsk_x', '--batch-size', '501']);
+    expect(noIds.stderr).toContain('outbox retry needs --id or --all');
+    expect(tooBig.code).toBe(2);
     expect(tooBig.stderr).toContain('--batch-size is at most 500');
   });
 });

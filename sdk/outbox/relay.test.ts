@@ -219,7 +219,7 @@ describe('the relay', () => {
     // Sent again after the cause is fixed (here: the event is corrected by its owner, then requeued).
     const owner = postgres(db.ownerUrl, { max: 1, onnotice: () => {} });
     try {
-      await owner`update oms_audit_outbox.audit_outbox_parked set event = event || '{"occurred_at":"2026-12-07T08:00:00Z"}' where id = ${bad!.id}`;
+      await owner`update oms_audit_outbox.audit_outbox_parked set event = event || '{"occurred_at":"2026-12-01T08:00:00Z"}' where id = ${bad!.id}`;
     } finally {
       await owner.end();
     }
