@@ -4,13 +4,16 @@
  * change it describes (outbox(tx).log(event)), so it exists if and only if
  * that change committed; a relay ships it to oms-audit and removes it once
  * stored. Works with node-postgres (`pg`) and postgres.js (`postgres`),
- * optional peer dependencies: install the one the OMS uses.
+ * optional peer dependencies: install the one the OMS uses. How an OMS
+ * adopts it, the SQL objects and the relay's guarantees: docs/outbox.md.
  */
 export { createOutbox, outbox } from './writer.ts';
 export type { Outbox, OutboxOptions, OutboxWriter } from './writer.ts';
 export { startRelay, OutboxNotReadyError } from './relay.ts';
 export type { ParkedError, ParkedEvent, Relay, RelayOptions, RelayRole, RelayStats } from './relay.ts';
 export { installOutbox, outboxStatus, retryParked } from './admin.ts';
+export { registerRelayMetrics } from './metrics.ts';
+export type { PromClientLike, RelayMetricsOptions } from './metrics.ts';
 export type { OutboxStatus, ParkedEventInfo } from './admin.ts';
 export { outboxSql, OUTBOX_SCHEMA, OUTBOX_SCHEMA_VERSION, RELAY_LOCK_KEY } from './schema.ts';
 export type { OutboxGrants } from './schema.ts';

@@ -167,6 +167,19 @@ describe('the relay', () => {
     expect(stats).toMatchObject({ duplicateEvents: 500, createdEvents: 100, sentEvents: 600 });
   });
 
+  it('takes a 201 that does not name the events sent for no acknowledgement, and sends them again', { timeout: 60_000 }, async () => {
+    const t = await newTenant('outbox-stale-ack');
+    const p = await proxy();
+    const orderId = `O-${randomUUID()}`;
+    const ids = await commitChanges(orderId, 20);
+    p.staleAnswers(1);
+    const r = relay(t, { baseUrl: p.url });
+    await r.drain({ timeoutMs: 30_000 });
+    expect((await trail(t.id)).map((e) => e.id)).toEqual(ids);
+    expect(r.stats()).toMatchObject({ failedRequests: 1, duplicateEvents: 20, createdEvents: 0, sentEvents: 20 });
+    expect(r.stats().lastError).toMatch(/does not name the 20 events sent/);
+  });
+
   it('keeps everything while the server cannot be reached, shows the lag, and delivers it all on its return', { timeout: 60_000 }, async () => {
     const t = await newTenant('outbox-outage');
     const p = await proxy();

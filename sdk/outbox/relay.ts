@@ -32,7 +32,7 @@ import { LIMITS, type IngestResult } from '../../supabase/functions/_shared/cont
 import type { FieldIssue } from '../../supabase/functions/_shared/errors.ts';
 import { backoffDelay, type BackoffOptions } from '../backoff.ts';
 import { chunk, utf8Bytes } from '../chunk.ts';
-import type { AuditClientError } from '../errors.ts';
+import { AuditClientError } from '../errors.ts';
 import { asClientError } from '../pipeline.ts';
 import { openDatabase, type OutboxDatabase, type OutboxSource, type Query, type Session } from './database.ts';
 import { OUTBOX_SCHEMA_VERSION } from './schema.ts';
@@ -193,6 +193,18 @@ class Waker {
 /** Which events of a batch a 4xx names (indexes within the batch). */
 function namedEvents(error: AuditClientError, size: number): Set<number> {
   return new Set(error.issues.map((i) => i.index).filter((i): i is number => i !== undefined && i >= 0 && i < size));
+}
+
+/**
+ * A 201 acknowledges the batch only if it names exactly the ids sent, in their
+ * order: anything else (a proxy's cached answer, a server of another kind) is
+ * treated as no answer, and the batch is sent again.
+ */
+function checkAcknowledgement(result: IngestResult, batch: readonly OutboxRow[]): void {
+  const ids = Array.isArray(result.ids) ? result.ids : [];
+  if (ids.length !== batch.length || batch.some((row, i) => ids[i]?.toLowerCase() !== row.id)) {
+    throw new AuditClientError(`The server's answer does not name the ${batch.length} events sent (it names ${ids.length}): not taken as an acknowledgement`, 'http_error', 502);
+  }
 }
 
 /** 400/413/422: the request's content was refused (the relay's key and URL are fine). */
@@ -396,6 +408,7 @@ class OutboxRelay implements Relay {
         let result: IngestResult;
         try {
           result = await sending;
+          checkAcknowledgement(result, batch);
         } catch (err) {
           const error = asClientError(err);
           // This batch (or what is left of it) goes first again: what was read after it is read again.
