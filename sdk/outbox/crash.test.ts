@@ -87,14 +87,16 @@ describe('kill -9 of the OMS, the relays and the server while 20,000 order chang
     let omsKills = 0;
 
     // Two relays at a time, each with its metrics; killed at random and replaced.
-    const relays: { proc: Proc; metricsPort: number }[] = [];
+    // Each relay is killed at a random moment 1–4 s after it is up (connected: leader or standby), so that on a
+    // loaded machine, where starting takes long, relays are not killed as soon as they arrive.
+    const relays: { proc: Proc; metricsPort: number; upAt: number | null; lifetimeMs: number }[] = [];
     const startRelay = async () => {
       const metricsPort = await freePort();
       const proc = start(['bin/oms-audit.mjs', 'relay', '--url', server.baseUrl, '--metrics-port', String(metricsPort)], {
         OMS_AUDIT_OUTBOX_DATABASE_URL: db!.relayUrl,
         OMS_AUDIT_API_KEY: tenant.writeKey,
       });
-      relays.push({ proc, metricsPort });
+      relays.push({ proc, metricsPort, upAt: null, lifetimeMs: random(1_000, 4_000) });
     };
     await startRelay();
     await startRelay();
@@ -111,10 +113,9 @@ describe('kill -9 of the OMS, the relays and the server while 20,000 order chang
     };
 
     const deadline = Date.now() + 480_000;
-    let nextRelayKill = Date.now() + random(1_000, 3_000);
     let serverKilled = false;
     for (;;) {
-      if (Date.now() > deadline) throw new Error(`not finished in time: ${await committed()} committed, ${await pending()} waiting\n${oms.output().slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`not finished in time: ${await committed()} committed, ${await pending()} waiting\n${oms.output().slice(-2000)}\n${relays.map((r) => r.proc.output().slice(-1000)).join('\n---\n')}`);
       const done = await committed();
       // The OMS at three random points of its run.
       if (omsKills < 3 && done > TOTAL * (0.15 + omsKills * 0.25) + random(0, 500) && !/done/.test(oms.output())) {
@@ -122,21 +123,28 @@ describe('kill -9 of the OMS, the relays and the server while 20,000 order chang
         omsKills++;
         oms = await startOms();
       }
-      // A relay every 1–3 s (the leader or a standby: whichever the dice pick).
-      if (Date.now() > nextRelayKill) {
-        const victim = relays.splice(Math.floor(Math.random() * relays.length), 1)[0]!;
+      // A relay at the end of its random lifetime (the leader or a standby, whichever it is then).
+      for (const r of relays) if (r.upAt === null && /oms-audit relay: (leader|standby)/.test(r.proc.output())) r.upAt = Date.now();
+      const victim = relays.find((r) => r.upAt !== null && Date.now() - r.upAt > r.lifetimeMs);
+      if (victim) {
+        relays.splice(relays.indexOf(victim), 1);
         await kill9(victim.proc);
         relayKills++;
         await startRelay();
-        nextRelayKill = Date.now() + random(1_000, 3_000);
       }
       // The server once, near the middle: down for a few seconds, while the relays show the lag.
       if (!serverKilled && done > TOTAL * 0.45) {
         serverKilled = true;
         await server.stop('SIGKILL');
         serverKills++;
+        // Down for at least 1.5 s, and until a relay's metrics show the events waiting (at most 20 s: a relay
+        // just started may not serve its metrics yet).
+        const downUntil = Date.now() + 20_000;
         await sleep(1_500);
-        for (const r of relays) lagSeen.push(await scrape(r.metricsPort));
+        while (Date.now() < downUntil && !lagSeen.some((m) => m.pending > 0 && m.lag > 0)) {
+          for (const r of relays) lagSeen.push(await scrape(r.metricsPort));
+          await sleep(250);
+        }
         server = await serve();
       }
       if (oms.child.exitCode !== null) {

@@ -15,7 +15,7 @@ interface MetricConfig {
   collect?: () => void;
 }
 
-/** What is used of prom-client (its default export, or `import * as client from 'prom-client'`). */
+/** What is used of prom-client: its default export, or its module namespace. */
 export interface PromClientLike {
   Gauge: new (config: MetricConfig) => { set(value: number): void };
   Counter: new (config: MetricConfig) => { reset(): void; inc(value: number): void };
