@@ -79,3 +79,6 @@ export const eventClockOutput = z.object({
   flag: z.enum(['ahead', 'behind']).nullable(),
   tolerance: clockToleranceOutput,
 });
+
+export type ClockReportOutput = z.infer<typeof clockReportOutput>;
+export type EventClockOutput = z.infer<typeof eventClockOutput>;

@@ -140,6 +140,36 @@ describe('clock evidence', () => {
   });
 });
 
+describe('clock metrics', () => {
+  it("export each source's skew, flagged events and last reported sync to Prometheus", async () => {
+    const tenant = await newTenant('clock-metrics');
+    const keyId = randomUUID();
+    const now = pinnedNow();
+    await at(now, () =>
+      write(tenant.id, keyId, [
+        event({ source: 'oms-fast', occurred_at: iso(now + 200) }),
+        event({ source: 'oms-good', occurred_at: iso(now - 20) }),
+        event({ event_type: 'CLOCK_SYNC', source: 'oms-fast', occurred_at: iso(now - 10), context: { offset_ms: 180.5, reference: 'NIST time.nist.gov' } }),
+      ]),
+    );
+    const res = await call('GET', '/api/metrics');
+    expect(res.status).toBe(200);
+    const lines = (res.body as string).split('\n').filter((l) => l.includes(`tenant="${tenant.id}"`));
+    const value = (name: string, ...labels: string[]) => {
+      const line = lines.find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const by = `written_by="api_key:${keyId}"`;
+    expect(value('oms_audit_clock_skew_flagged_events', 'source="oms-fast"', by, 'direction="ahead"')).toBe(1);
+    expect(value('oms_audit_clock_skew_flagged_events', 'source="oms-good"', by, 'direction="ahead"')).toBe(0);
+    expect(value('oms_audit_clock_skew_flagged_events', 'source="oms-good"', by, 'direction="behind"')).toBe(0);
+    expect(value('oms_audit_clock_skew_seconds', 'source="oms-fast"', by, 'stat="min"')).toBeCloseTo(-0.2, 9);
+    expect(value('oms_audit_clock_skew_seconds', 'source="oms-good"', by, 'stat="max"')).toBeCloseTo(0.02, 9);
+    expect(value('oms_audit_clock_skew_events', 'source="oms-fast"', by)).toBe(2);
+    expect(value('oms_audit_clock_sync_offset_seconds', 'source="oms-fast"')).toBeCloseTo(0.1805, 9);
+  });
+});
+
 describe('CLOCK_SYNC', () => {
   it('is refused without a numeric offset and a reference, naming the event and field, and nothing is stored', async () => {
     const tenant = await newTenant('clock-sync-bad');
