@@ -81,10 +81,13 @@ clock_limits as (
   from public.clock_tolerances where tenant_id = $1
 ),
 clock_samples as (
-  select f.source, f.written_by, date_trunc('minute', f.received_at, 'UTC') as minute,
-         (extract(epoch from f.received_at - f.occurred_at) * 1000000)::bigint as skew_us
-  from fresh f
-  where f.occurred_at <> f.received_at
+  select d.*, width_bucket(d.skew_us, '{${SKEW_BUCKET_EDGES_US.join(',')}}'::bigint[]) as bucket
+  from (
+    select f.source, f.written_by, date_trunc('minute', f.received_at, 'UTC') as minute,
+           (extract(epoch from f.received_at - f.occurred_at) * 1000000)::bigint as skew_us
+    from fresh f
+    where f.occurred_at <> f.received_at
+  ) as d
 ),
 clock as (
   insert into public.clock_skew_minutes as m (
@@ -93,7 +96,7 @@ clock as (
   select $1, s.minute, s.source, s.written_by, count(*), count(*) filter (where s.skew_us < 0),
     count(*) filter (where s.skew_us < -l.ahead_us), count(*) filter (where s.skew_us > l.behind_us),
     min(s.skew_us), max(s.skew_us), sum(s.skew_us),
-    array[${Array.from({ length: SKEW_BUCKETS }, (_, i) => `count(*) filter (where width_bucket(s.skew_us, '{${SKEW_BUCKET_EDGES_US.join(',')}}'::bigint[]) = ${i})`).join(', ')}]::integer[],
+    array[${Array.from({ length: SKEW_BUCKETS }, (_, i) => `count(*) filter (where s.bucket = ${i})`).join(', ')}]::integer[],
     l.ahead_us, l.behind_us
   from clock_samples s cross join clock_limits l
   group by s.minute, s.source, s.written_by, l.ahead_us, l.behind_us
