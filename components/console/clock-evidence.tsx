@@ -103,7 +103,7 @@ export function ClockEvidence({ canManage }: { canManage: boolean }) {
       <p className="text-sm" data-testid="clock-tolerance">
         received_at − occurred_at per source and credential. An event is flagged when its clock is ahead of ours by more than {tolerance.tolerance_ms} ms, or behind by more than {limits.behind} ms (tolerance {tolerance.tolerance_ms} ms + network delay {tolerance.network_delay_ms} ms).
       </p>
-      {canManage ? <ToleranceForm key={`${tolerance.tolerance_ms}/${tolerance.network_delay_ms}`} tolerance={tolerance} /> : null}
+      {canManage ? <ToleranceForm tolerance={tolerance} /> : null}
       {sources.length === 0 ? (
         <p className="text-sm">No events with their own occurred_at arrived in the last hour.</p>
       ) : (

@@ -233,17 +233,8 @@ export async function setClockTolerance(
   });
 }
 
-export interface ClockGauge {
-  tenant_id: string;
-  source: string | null;
-  written_by: string;
-  events: number;
-  flagged_ahead: number;
-  flagged_behind: number;
-  min_ms: number;
-  max_ms: number;
-  mean_ms: number;
-}
+/** A source's figures over the scrape window, for every tenant. */
+export type ClockGauge = Omit<SourceClock, 'minutes' | 'last_sync'> & { tenant_id: string };
 
 export interface SyncGauge {
   tenant_id: string;
