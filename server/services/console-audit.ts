@@ -21,6 +21,8 @@ export const CONSOLE_EVENT_TYPES = {
   invitation: 'AUDIT_INVITATION',
   /** An admin changed a member's role, disabled, re-enabled or removed them. */
   membership: 'AUDIT_MEMBERSHIP',
+  /** An admin changed the tenant's tolerance for its sources' clocks (docs/clock.md). */
+  clockTolerance: 'AUDIT_CLOCK_TOLERANCE',
 } as const;
 
 export const CONSOLE_SOURCE = 'oms-audit-console';
