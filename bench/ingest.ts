@@ -160,7 +160,12 @@ async function main() {
     return body.created_count;
   };
   // Small requests go through node:http with keep-alive: here fetch costs the client more CPU per request than the server spends.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  // A fresh agent per measurement: a socket left idle since the previous one may be closed by the server just as it is reused.
+  let agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  const freshAgent = () => {
+    agent.destroy();
+    agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  };
   const single = (url: string, key: string, payloads = singleBodies) => () =>
     new Promise<number>((resolve, reject) => {
       const target = new URL(url);
@@ -200,7 +205,8 @@ async function main() {
   }
 
   console.log(`oms-audit ingest benchmark — ${machine()}\n`);
-  const reading = bodyReadingCost();
+  // 60 rounds at the full 12 s per measurement; a few in a quick run.
+  const reading = bodyReadingCost(Math.max(2, Math.round(SECONDS * 5)));
   console.log(`reading bodies: JSON.parse ${reading.plainMicros.toFixed(2)} µs/event, strict reader ${reading.strictMicros.toFixed(2)} µs/event\n`);
   // Warm up the server (JIT, prepared statements) before measuring.
   await measure('warm-up', 4, BATCH, 3, rest((l) => l));
@@ -227,8 +233,13 @@ async function main() {
   ];
   const singles: Measurement[] = [];
   for (const c of [50, 200]) {
-    for (const { name, endpoint } of endpoints) singles.push(await measure(name, c, 1, SECONDS, single(endpoint.url, singleKey.key)));
+    for (const { name, endpoint } of endpoints) {
+      freshAgent();
+      singles.push(await measure(name, c, 1, SECONDS, single(endpoint.url, singleKey.key)));
+    }
+    freshAgent();
     singles.push(await measure('single events POST /api/v1/audit/event (server)', c, 1, SECONDS, single(`${server.baseUrl}/api/v1/audit/event`, singleKey.key)));
+    freshAgent();
     singles.push(await measure('single events → edge function (Deno, group commit)', c, 1, SECONDS, single(server.functionsUrl, singleKey.key, edgeSingleBodies)));
   }
   await Promise.all(endpoints.map((e) => e.endpoint.close()));

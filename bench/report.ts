@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Measurement } from './lib.ts';
 
-export const PARTS = ['ingest', 'query', 'export', 'verify', 'retention'] as const;
+export const PARTS = ['ingest', 'query', 'export', 'verify', 'retention', 'ingest-cost', 'write-memory'] as const;
 export type Part = (typeof PARTS)[number];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -118,8 +118,11 @@ export function machineDetails(): string {
   ].join('\n');
 }
 
-/** Writes <dir>/<date>-report.md, its charts, and <dir>/latest.md from the newest result of each part. */
-export async function writeCombinedReport(dir: string, command: string): Promise<string> {
+/**
+ * Writes <dir>/<date>-report.md, its charts, and <dir>/latest.md from the newest result of each part;
+ * `sizes`: the arguments each part ran with in this run.
+ */
+export async function writeCombinedReport(dir: string, command: string, sizes?: Partial<Record<Part, string[]>>): Promise<string> {
   const stamp = new Date().toISOString().slice(0, 10);
   const found = Object.fromEntries(await Promise.all(PARTS.map(async (p) => [p, await newestResult(dir, p)] as const))) as Record<Part, Awaited<ReturnType<typeof newestResult>>>;
   const sections: string[] = [];
@@ -175,7 +178,30 @@ ${fmt(verify.events)} events: sealed in ${verify.sealSeconds.toFixed(1)} s (${fm
 
 ${fmt(retention.events)} events: written to Parquet at ${fmt(retention.export_rows_per_s)} rows/s (${(retention.export_rows_per_s / retention.copy_to_stdout_rows_per_s).toFixed(2)} × COPY TO STDOUT), ${fmt(retention.archive_step_rows_per_s)} rows/s for the whole step with verification; Parquet is ${(retention.parquet_ratio * 100).toFixed(1)}% of the PostgreSQL size; object history p95 ${retention.search_hot.p95.toFixed(1)} ms hot, ${retention.search_archived.p95.toFixed(1)} ms archived.`);
   }
+  const cost = found['ingest-cost']?.data as { results: { name: string; microsPerEvent: number; rowsPerSec: number; costMicros: number | null; vsNaive: number }[] } | undefined;
+  if (cost) {
+    sections.push(`## Ingest cost per part of the stored shape ([details](${found['ingest-cost']!.file.replace('.json', '.md')}))
+
+| variant | µs/event | rows/s | cost of the part, µs/event | × naive COPY rate |
+|---|---:|---:|---:|---:|
+${cost.results.map((r) => `| ${r.name} | ${r.microsPerEvent.toFixed(1)} | ${fmt(r.rowsPerSec)} | ${r.costMicros === null ? '—' : r.costMicros.toFixed(1)} | ${r.vsNaive.toFixed(2)} |`).join('\n')}`);
+  }
+  const memory = found['write-memory']?.data as { rows: string[] } | undefined;
+  if (memory) {
+    sections.push(`## Write memory ([details](${found['write-memory']!.file.replace('.json', '.md')}))
+
+Heap held by one 500-event batch after each stage, KiB:
+
+| shape | body | + body text | + JSON.parse | + contract parse | + stamped rows | + insert parameters | peak ÷ body |
+|---|---:|---:|---:|---:|---:|---:|---:|
+${memory.rows.join('\n')}`);
+  }
   const missing = PARTS.filter((p) => !found[p]);
+  const sizeLines = sizes
+    ? Object.entries(sizes)
+        .map(([part, args]) => `- ${part}: ${args.length ? `\`${args.join(' ')}\`` : 'fixed shapes'}`)
+        .join('\n')
+    : '- not recorded (report rebuilt from earlier results; see each part\'s details)';
   const md = `# oms-audit benchmarks (${stamp})
 
 Command: \`${command}\`. Every part is also runnable alone (\`npm run bench:<part>\`); each figure sits beside a PostgreSQL
@@ -184,6 +210,10 @@ baseline measured in the same run (raw COPY in, COPY TO STDOUT out). The machine
 ## Machine
 
 ${machineDetails()}
+
+## Sizes used
+
+${sizeLines}
 
 ${sections.join('\n\n')}
 ${missing.length ? `\nNot in this report (no results yet): ${missing.join(', ')}.\n` : ''}

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { LIMITS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { pgArray } from '@/supabase/functions/_shared/db.ts';
 import { stampEvents, type StampedEvent } from '@/supabase/functions/_shared/ingest.ts';
+import { writeReport } from './lib.ts';
 
 const COPIES = 8;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -100,6 +101,13 @@ if (only) {
     if (child.status !== 0) throw new Error(`${name}: ${child.stderr}`);
     return child.stdout.trim();
   });
-  console.log(`Heap held by one 500-event batch after each stage, KiB (Node ${process.version}, ${COPIES} batches at once, after a full collection):\n`);
-  console.log(['| shape | body | + body text | + JSON.parse | + contract parse | + stamped rows | + insert parameters | peak ÷ body |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n'));
+  const md = `# Write memory (${new Date().toISOString().slice(0, 10)})
+
+Heap held by one 500-event batch after each stage, KiB (Node ${process.version}, ${COPIES} batches at once, after a full collection).
+Command: \`node --expose-gc --import tsx bench/write-memory.ts\` (also part of \`npm run bench\`).
+
+${['| shape | body | + body text | + JSON.parse | + contract parse | + stamped rows | + insert parameters | peak ÷ body |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n')}
+`;
+  const file = await writeReport('write-memory', md, { node: process.version, copies: COPIES, rows });
+  console.log(`${md}\nreport: ${file}`);
 }
