@@ -25,7 +25,7 @@ import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { freePort } from '@/test/ports.ts';
 import { machine, writeReport } from './lib.ts';
-import { copyPayload, loadTenantEvents } from './load.ts';
+import { copyPayload, createNaiveTable, loadTenantEvents, NAIVE_COLUMNS, naiveText } from './load.ts';
 
 const { values } = parseArgs({ options: { batch: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '12' }, preload: { type: 'string', default: '200000' } } });
 const BATCH = Number(values.batch);
@@ -34,26 +34,10 @@ const PRELOAD = Number(values.preload);
 
 const EVENT_COLUMNS =
   'id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context, written_by';
-const NAIVE_COLUMNS = 'id, tenant_id, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
 
 async function copyIn(tx: TxSql, statement: string, data: string): Promise<void> {
   const stream = await tx.unsafe(statement).writable();
   await new Promise<void>((resolve, reject) => stream.end(data, (err?: Error | null) => (err ? reject(err) : resolve())));
-}
-
-/** The naive table's COPY text: the event columns it has, from the events' COPY text. */
-function naiveText(eventsText: string): string {
-  const all = EVENT_COLUMNS.split(', ');
-  const keep = NAIVE_COLUMNS.split(', ').map((c) => all.indexOf(c));
-  return eventsText
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const f = line.split('\t');
-      return keep.map((k) => f[k]).join('\t');
-    })
-    .join('\n')
-    .concat('\n');
 }
 
 interface Variant {
@@ -76,15 +60,7 @@ async function main() {
     const tenant = await createTenant(sql, `cost-${Date.now()}`);
     // Tables that already hold events (a fresh btree is cheaper to insert into than a grown one).
     const lastSeq = PRELOAD ? await loadTenantEvents(sql, { tenantId: tenant.id, events: PRELOAD, months: 2, chunk: 10_000 }) : 0;
-    await sql.unsafe(`
-      create table public.naive_events (
-        id uuid primary key, tenant_id uuid not null, occurred_at timestamptz not null, received_at timestamptz not null,
-        actor_type text not null, actor_id text not null, object_type text not null, object_id text not null, event_type text not null,
-        outcome text not null, source text, request_id text, ip_address inet, user_agent text, device_fingerprint text,
-        observed_ip inet, observed_user_agent text, context jsonb not null);
-      create index naive_events_tenant_time on public.naive_events (tenant_id, occurred_at desc);
-      create index naive_events_object on public.naive_events (tenant_id, object_type, object_id, occurred_at desc);
-      create index naive_events_actor on public.naive_events (tenant_id, actor_id, occurred_at desc);`);
+    await createNaiveTable(sql);
     await sql.unsafe(`insert into public.naive_events select ${NAIVE_COLUMNS} from public.audit_events`);
     await sql`vacuum (analyze) public.audit_events, public.audit_ledger, public.naive_events`;
 
@@ -93,7 +69,7 @@ async function main() {
     const { rows } = stampEvents(tenant.id, parseBatch({ events: pool }, BATCH), { ip: '10.0.0.9', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
     await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
     const payload = copyPayload(tenant.id, rows, lastSeq + 1);
-    const naive = naiveText(payload.events);
+    const naive = naiveText(payload);
 
     const indexes = (await sql`
       select indexname from pg_indexes where schemaname = 'public' and tablename = 'audit_events' and indexname not like '%pkey' order by indexname`).map((r) => r.indexname as string);

@@ -23,7 +23,7 @@ import { EVENT_COLUMNS, whereClause } from '@/server/services/query.ts';
 import { monthsHolding, withinMonths } from '@/server/services/event-months.ts';
 import { decodeCursor, filterFingerprint } from '@/server/services/cursor.ts';
 import { machine, percentile, resultsDir, startBenchEnv, writeReport } from './lib.ts';
-import { loadTenantEvents } from './load.ts';
+import { createNaiveTable, loadTenantEvents, NAIVE_COLUMNS } from './load.ts';
 import { plansStayInTenant } from './plans.ts';
 import { prng, SYMBOL_COUNT, symbolOf, tenantFlow, tenantSizes, zipf, type TenantFlow } from './query-data.ts';
 
@@ -379,16 +379,8 @@ async function main() {
     const perEvent = (b: number) => b / EVENTS;
 
     // ---- The naive schema: one plain table, the three obvious indexes, filled by raw COPY with the same rows ----
-    await sql.unsafe(`
-      create table public.naive_events (
-        id uuid primary key, tenant_id uuid not null, occurred_at timestamptz not null, received_at timestamptz not null,
-        actor_type text not null, actor_id text not null, object_type text not null, object_id text not null, event_type text not null,
-        outcome text not null, source text, request_id text, ip_address inet, user_agent text, device_fingerprint text,
-        observed_ip inet, observed_user_agent text, context jsonb not null);
-      create index naive_events_tenant_time on public.naive_events (tenant_id, occurred_at desc);
-      create index naive_events_object on public.naive_events (tenant_id, object_type, object_id, occurred_at desc);
-      create index naive_events_actor on public.naive_events (tenant_id, actor_id, occurred_at desc);`);
-    const naiveColumns = 'id, tenant_id, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
+    await createNaiveTable(sql);
+    const naiveColumns = NAIVE_COLUMNS;
     // The rows, in arrival (ledger) order, as COPY text held in memory so the timed part is COPY alone.
     const chunks: Buffer[] = [];
     const out = await sql.unsafe(`copy (select ${naiveColumns} from public.audit_events order by tenant_id, seq limit ${NAIVE_ROWS}) to stdout`).readable();

@@ -126,7 +126,7 @@ export async function writeCombinedReport(dir: string, command: string, sizes?: 
   const stamp = new Date().toISOString().slice(0, 10);
   const found = Object.fromEntries(await Promise.all(PARTS.map(async (p) => [p, await newestResult(dir, p)] as const))) as Record<Part, Awaited<ReturnType<typeof newestResult>>>;
   const sections: string[] = [];
-  const ingest = found.ingest?.data as { results: Measurement[]; copyBest: number; apiBest: number; bytesPerEvent: number } | undefined;
+  const ingest = found.ingest?.data as { results: Measurement[]; copyBest: number; naiveBest?: number; apiBest: number; bytesPerEvent: number } | undefined;
   if (ingest) {
     await writeFile(path.join(dir, `${stamp}-ingest.svg`), throughputChart(ingest.results));
     sections.push(`## Ingest ([details](${found.ingest!.file.replace('.json', '.md')}))
@@ -137,7 +137,7 @@ export async function writeCombinedReport(dir: string, command: string, sizes?: 
 |---|---:|---:|---:|---:|---:|---:|---:|
 ${ingest.results.map((r) => `| ${r.name} | ${r.batch} | ${r.concurrency} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / ingest.copyBest).toFixed(2)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} |`).join('\n')}
 
-Best HTTP path ${fmt(ingest.apiBest)} events/s = ${(ingest.apiBest / ingest.copyBest).toFixed(2)} × raw COPY (${fmt(ingest.copyBest)} rows/s) into the same tables.`);
+Best HTTP path ${fmt(ingest.apiBest)} events/s = ${(ingest.apiBest / ingest.copyBest).toFixed(2)} × raw COPY (${fmt(ingest.copyBest)} rows/s) into the same tables${ingest.naiveBest ? `, ${(ingest.apiBest / ingest.naiveBest).toFixed(2)} × raw COPY into the naive table (${fmt(ingest.naiveBest)} rows/s)` : ''}.`);
   }
   const query = found.query?.data as
     | { events: number; queries: { name: string; p50: number; p95: number; p99: number; goal: number; tenantOnly: boolean; requests: number }[]; storage: { bytesPerEvent: number; indexes: { name: string; bytes: number }[] }; naive: { rows: number; copyRowsPerSec: number; bytesPerEventBuilt: number }; healthP50?: number }

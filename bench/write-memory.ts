@@ -98,7 +98,7 @@ if (only) {
 } else {
   const rows = Object.keys(SHAPES).map((name) => {
     const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), name], { encoding: 'utf8' });
-    if (child.status !== 0) throw new Error(`${name}: ${child.stderr}`);
+    if (child.status !== 0) throw new Error(`${name}: ${child.signal ? `killed by ${child.signal}` : `exit ${child.status}`} ${child.stderr}`);
     return child.stdout.trim();
   });
   const md = `# Write memory (${new Date().toISOString().slice(0, 10)})
