@@ -41,7 +41,7 @@ const QUICK: Record<Part, string[]> = {
   verify: ['--events', '5000'],
   retention: ['--events', '4000', '--queries', '3'],
   'ingest-cost': ['--batch', '200', '--rounds', '1', '--preload', '2000'],
-  'write-memory': [],
+  'write-memory': ['--shapes', '2'],
 };
 /** Node options a part needs. */
 const NODE_OPTIONS: Partial<Record<Part, string[]>> = { 'write-memory': ['--expose-gc'] };

@@ -152,6 +152,8 @@ Best HTTP path ${fmt(ingest.apiBest)} events/s = ${(ingest.apiBest / ingest.copy
 |---|---:|---:|---:|---:|---:|---|---|
 ${query.queries.map((q) => `| ${q.name} | ${q.requests} | ${q.p50.toFixed(1)} | ${q.p95.toFixed(1)} | ${q.p99.toFixed(1)} | ${q.goal} | ${q.p95 <= q.goal ? 'yes' : '**no**'} | ${q.tenantOnly ? 'yes' : '**no**'} |`).join('\n')}
 
+${((query as { monthGoals?: { name: string; partitionsRead: number; partitions: number; executionP95: number; executionP95AllMonths: number; httpP95: number; httpGoal: number }[] }).monthGoals ?? []).map((g) => `${g.name}: plan reads ${g.partitionsRead} of ${g.partitions} partitions; SQL execution p95 ${g.executionP95.toFixed(2)} ms with the month map vs ${g.executionP95AllMonths.toFixed(2)} ms over every month (${(g.executionP95 / g.executionP95AllMonths).toFixed(2)}×); HTTP p95 ${g.httpP95.toFixed(1)} ms vs goal ${g.httpGoal.toFixed(1)} ms (health p95 + 5).`).join('\n')}
+
 Storage: ${query.storage.bytesPerEvent.toFixed(0)} bytes/event (events, ${query.storage.indexes.length} indexes, ledger); naive schema ${query.naive.bytesPerEventBuilt.toFixed(0)} bytes/event; raw COPY into the naive schema ${fmt(query.naive.copyRowsPerSec)} rows/s.`);
   }
   const exp = found.export?.data as { rows: number; runs: { path: string; rowsPerSec: number }[]; ratioBest: number; peakRssMb: number } | undefined;
@@ -197,6 +199,27 @@ Heap held by one 500-event batch after each stage, KiB:
 ${memory.rows.join('\n')}`);
   }
   const missing = PARTS.filter((p) => !found[p]);
+  // Goals (issue-level targets, each a ratio or a bound measured in the same run) that these results miss.
+  const notMet: string[] = [];
+  if (query) {
+    for (const q of query.queries) if (q.p95 > q.goal) notMet.push(`query "${q.name}": p95 ${q.p95.toFixed(1)} ms > ${q.goal} ms`);
+    const goals = (query as { monthGoals?: { name: string; httpP95: number; httpGoal: number; executionP95: number }[] }).monthGoals ?? [];
+    for (const g of goals) {
+      if (g.executionP95 > 2) notMet.push(`"${g.name}": SQL execution p95 ${g.executionP95.toFixed(2)} ms > 2 ms`);
+      if (g.httpP95 > g.httpGoal) notMet.push(`"${g.name}": HTTP p95 ${g.httpP95.toFixed(1)} ms > health p95 + 5 ms (${g.httpGoal.toFixed(1)} ms)`);
+    }
+  }
+  if (ingest?.naiveBest && ingest.apiBest / ingest.naiveBest < 0.5) notMet.push(`bulk HTTP ingest ${(ingest.apiBest / ingest.naiveBest).toFixed(2)} × raw COPY into the naive table < 0.5`);
+  if (ingest) {
+    for (const c of [50, 200]) {
+      const at = (part: string) => ingest.results.find((r) => r.concurrency === c && r.batch === 1 && r.name.includes(part))?.eventsPerSec;
+      const baseline = at('one INSERT');
+      for (const [label, part] of [['Node endpoint', '(server)'], ['edge function', 'edge function']] as const) {
+        const v = at(part);
+        if (baseline && v && v / baseline < 5) notMet.push(`single events, ${label}, ${c} clients: ${(v / baseline).toFixed(1)}× one INSERT per request < 5×`);
+      }
+    }
+  }
   const sizeLines = sizes
     ? Object.entries(sizes)
         .map(([part, args]) => `- ${part}: ${args.length ? `\`${args.join(' ')}\`` : 'fixed shapes'}`)
@@ -216,6 +239,10 @@ ${machineDetails()}
 ${sizeLines}
 
 ${sections.join('\n\n')}
+
+## Not met
+
+${notMet.length ? notMet.map((n) => `- ${n}`).join('\n') : '- nothing among the goals these results measure'}
 ${missing.length ? `\nNot in this report (no results yet): ${missing.join(', ')}.\n` : ''}
 Sources: ${PARTS.filter((p) => found[p]).map((p) => `[${found[p]!.file}](${found[p]!.file})`).join(', ')}.
 `;

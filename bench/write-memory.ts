@@ -92,11 +92,14 @@ function measure(name: string): string {
   return `| ${name} | ${kib(bodyBytes)} | ${held.map(kib).join(' | ')} | ${(Math.max(...held) / bodyBytes).toFixed(1)} |`;
 }
 
-const only = process.argv[2];
+// `<shape>`: measure that shape (in a child process); `--shapes N`: only the first N shapes (the quick run's small ones).
+const only = process.argv[2]?.startsWith('--') ? undefined : process.argv[2];
+const shapesArg = process.argv.indexOf('--shapes');
+const shapeCount = shapesArg === -1 ? Object.keys(SHAPES).length : Number(process.argv[shapesArg + 1]);
 if (only) {
   console.log(measure(only));
 } else {
-  const rows = Object.keys(SHAPES).map((name) => {
+  const rows = Object.keys(SHAPES).slice(0, shapeCount).map((name) => {
     const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), name], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(`${name}: ${child.signal ? `killed by ${child.signal}` : `exit ${child.status}`} ${child.stderr}`);
     return child.stdout.trim();
