@@ -60,6 +60,8 @@ function functionEnv(env: Env, databaseUrl: string): NodeJS.ProcessEnv {
     GROUP_COMMIT_LINGER_MS: String(env.GROUP_COMMIT_LINGER_MS),
     OMS_AUDIT_JWT_SECRET: env.OMS_AUDIT_JWT_SECRET,
     CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS,
+    // The function's own admission limit (its config.ts validates it); unset: the function's default.
+    MAX_INFLIGHT_WRITES: process.env.FUNCTIONS_MAX_INFLIGHT_WRITES,
   });
 }
 
