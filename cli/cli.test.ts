@@ -55,7 +55,7 @@ describe('oms-audit CLI', () => {
 });
 
 describe('oms-audit seal and verify', () => {
-  it('seals, verifies intact (exit 0), finds tampering (exit 1) and reports a usage error (exit 2)', async () => {
+  it('seals, verifies intact (exit 0), finds tampering with --full (exit 1) and reports a usage error (exit 2)', { timeout: 120_000 }, async () => {
     const { newTenant, tamper } = await import('@/test/fixtures.ts');
     const t = await newTenant('cli-verify');
     await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: Array.from({ length: 25 }, () => event()) } });
@@ -68,7 +68,11 @@ describe('oms-audit seal and verify', () => {
     expect(JSON.parse(intact.stdout)).toMatchObject({ ok: true, events_checked: 25, checkpoints_checked: 1, problems: [] });
 
     await tamper(`update public.audit_events set outcome = 'failure' where tenant_id = '${t.id}' and seq = 7`);
-    const tampered = await runCli(['verify', '--tenant', t.id, '--json']);
+    // By default only what was sealed since the last intact verification is checked: nothing here, and it says so.
+    const incremental = await runCli(['verify', '--tenant', t.id]);
+    expect(incremental.code).toBe(0);
+    expect(incremental.stdout).toMatch(/incremental: no new checkpoints, (no events|seq \d+–\d+); checkpoints 1–1 were verified at .* and are not checked again \(--full checks everything\)/);
+    const tampered = await runCli(['verify', '--tenant', t.id, '--full', '--json']);
     expect(tampered.code).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, problems: [{ seq: 7, id: expect.any(String), kind: 'modified', detail: expect.any(String) }] });
 

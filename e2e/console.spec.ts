@@ -101,6 +101,11 @@ test('a CSV export holds exactly the events the search counts, with a manifest',
   expect(records).toHaveLength(count);
   expect(new Set(records.map((r) => r.object_id))).toEqual(new Set([ORDER]));
   expect(text.includes('\r\n')).toBe(true);
+  // Before: the exact filters and the count; after: the manifest's row count beside it.
+  await expect(page.getByTestId('export-summary')).toContainText(`${count} events where object = ${ORDER}`);
+  await expect(page.getByTestId('export-result')).toHaveText(new RegExp(`CSV complete: ${count} rows \\(the search counted ${count}\\)`));
+  const [excel] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV for Excel' }).click()]);
+  expect(excel.suggestedFilename()).toMatch(/^oms-audit-demo-brokerage-\d{8}T\d{6}Z-excel\.csv$/);
 
   await page.getByRole('link', { name: 'Exports' }).click();
   const latest = page.getByRole('table', { name: 'Recent exports' }).getByRole('row').nth(1);
@@ -118,6 +123,28 @@ test('a CSV export holds exactly the events the search counts, with a manifest',
   await expect(page.getByRole('link', { name: `Order ${ORDER}` })).toBeVisible();
   await expectAccessible(page, 'saved searches');
   await screenshot(page, testInfo, 'saved-searches');
+});
+
+test('export buttons stay off while a filter is not valid, saying why, and the API refuses it too', async ({ page }, testInfo) => {
+  await signIn(page, auditor());
+  await page.goto(`${base()}/?event_type=CANCEL&q=${encodeURIComponent('last_px > 400')}`);
+  await expect(page.getByTestId('export-blocked')).toContainText('Exports are off until every filter is valid — JSON field:');
+  for (const name of ['Export CSV', 'CSV for Excel', 'JSON Lines', 'Parquet', 'Verifiable bundle']) {
+    await expect(page.getByRole('button', { name })).toBeDisabled();
+    await expect(page.getByRole('link', { name })).toHaveCount(0);
+  }
+  await expect(page.getByRole('button', { name: 'Export CSV' })).toHaveAccessibleDescription(/JSON field/);
+  await expectAccessible(page, 'search with an invalid filter');
+  await screenshot(page, testInfo, 'export-blocked');
+  // The same condition sent to the API is refused, naming it.
+  const refused = await page.request.get(`${base()}/api/v1/audit/events/export?format=csv&event_type=CANCEL&q=${encodeURIComponent('last_px > 400')}`);
+  expect(refused.status()).toBe(400);
+  expect((await refused.json()).error.issues[0].field).toBe('q');
+  // Fixed, the buttons come back.
+  await page.getByLabel('JSON field').fill('last_px = 400');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page.getByRole('link', { name: 'Export CSV' })).toBeVisible();
+  await expect(page.getByTestId('export-summary')).toContainText('context contains {"last_px":400}');
 });
 
 test('an admin creates an API key shown once', async ({ page }, testInfo) => {
@@ -320,6 +347,10 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   await page.getByRole('button', { name: 'Verify now' }).click();
   await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
   await expect(page.getByTestId('verification-result')).toHaveText('Intact');
+  // Run again, it checks only what was sealed since, on top of the signed result just recorded, and says so.
+  await page.getByRole('button', { name: 'Verify now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('(incremental)');
+  await expect(page.getByTestId('verification-coverage')).toContainText('Incremental:');
   await expectAccessible(page, 'integrity');
   await screenshot(page, testInfo, 'integrity');
 

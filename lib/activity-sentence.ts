@@ -37,6 +37,13 @@ export function activitySentence(e: ActivityEvent): string {
       if (c.action === 'revoked') return `revoked ${key}`;
       break;
     }
+    case 'AUDIT_CLOCK_TOLERANCE': {
+      const t = (v: unknown) => {
+        const x = (v ?? {}) as { tolerance_ms?: number; network_delay_ms?: number };
+        return `${x.tolerance_ms} ms tolerance + ${x.network_delay_ms} ms network delay`;
+      };
+      return `changed the clock tolerance from ${t(c.before)} to ${t(c.after)}`;
+    }
     case 'AUDIT_VERIFICATION':
       return c.ok === true
         ? `verified the trail: intact, ${Number(c.events_checked).toLocaleString('en-US')} events checked`

@@ -130,3 +130,24 @@ export function apiQueryString(filters: EventFiltersInput, extra: Record<string,
   for (const [k, v] of Object.entries(extra)) params.set(k, v);
   return params.toString();
 }
+
+const FILTER_LABELS: Record<string, string> = {
+  object_type: 'object type',
+  object_id: 'object',
+  actor_id: 'actor',
+  actor_type: 'actor type',
+  event_type: 'event type',
+  outcome: 'outcome',
+  source: 'source',
+  request_id: 'request',
+  from: 'from',
+  to: 'before',
+  context: 'context contains',
+};
+
+/** A filter set as a person reads it, one condition per entry (the exact values the API applies). */
+export function describeFilters(filters: EventFiltersInput | Record<string, unknown>): string[] {
+  return Object.entries(filters)
+    .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && !v.length))
+    .map(([key, v]) => `${FILTER_LABELS[key] ?? key} ${key === 'context' ? JSON.stringify(v) : Array.isArray(v) ? v.join(' or ') : key === 'from' || key === 'to' ? String(v) : `= ${String(v)}`}`);
+}

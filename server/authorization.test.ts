@@ -123,6 +123,10 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'streams.resume': rule(admins, { mutation: true, idOfTenantA: true }),
   'streams.changeSecret': rule(admins, { mutation: true, idOfTenantA: true }),
   'streams.remove': rule(admins, { mutation: true, idOfTenantA: true }),
+  'clock.report': rule(readers),
+  'clock.event': rule(readers, { idOfTenantA: true }),
+  'clock.tolerance': rule(readers),
+  'clock.setTolerance': rule(admins, { mutation: true }),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
@@ -147,6 +151,7 @@ const ROUTE_RULES: Record<string, Row | 'trpc'> = {
   'GET /api/v1/audit/events/export': rule(exporters),
   'GET /api/v1/audit/exports/[id]/manifest': rule(exporters, { idOfTenantA: true }),
   'GET /api/v1/retention/report': rule(retentionViewers),
+  'GET /api/v1/audit/clock': rule(readers),
   'GET /api/v1/openapi.json': rule(anyone),
 };
 
@@ -317,6 +322,9 @@ function inputOf(name: string, w: World): unknown {
     'streams.resume': { id: w.streamId },
     'streams.changeSecret': { id: w.streamId },
     'streams.remove': { id: w.streamId },
+    'clock.event': { id: w.eventId },
+    // The defaults again: the matrix changes no tenant's tolerance.
+    'clock.setTolerance': { tolerance_ms: 50, network_delay_ms: 0 },
   };
   return inputs[name];
 }

@@ -67,7 +67,7 @@ export async function retentionDatabase(options: { migratedBefore?: string } = {
     await asOwner();
   }
   const url = inDatabase(inject('databaseUrl'), name);
-  const sql = connect(url, { max: 6, applicationName: 'oms-audit-retention-test' });
+  const sql = connect(url, { max: 6, prepare: inject('dbPrepare'), applicationName: 'oms-audit-retention-test' });
   const admin = connect(inDatabase(inject('adminDatabaseUrl'), name), { max: 2, applicationName: 'oms-audit-retention-test-admin' });
   return {
     url,
@@ -190,4 +190,28 @@ export async function startS3(): Promise<S3Server> {
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Archives and drops one month of the shared test database into `dir`/archive (the server reads archives
+ * wherever their catalog entry says). The month must belong to the calling test file alone: the whole
+ * partition is archived.
+ */
+export async function archiveSharedMonth(sql: Sql, dir: string, month: string): Promise<void> {
+  const { retentionContext } = await import('@/server/services/retention/context.ts');
+  const { archiveMonth } = await import('@/server/services/retention/archive.ts');
+  const { withRetentionLock } = await import('@/server/services/retention/parts.ts');
+  const env = parseEnv({ DATABASE_URL: inject('databaseUrl'), OMS_AUDIT_DATA_DIR: dir, ARCHIVE_URL: `file://${dir}/archive`, RETENTION_MIN_TOTAL_YEARS: '1' });
+  const ctx = await retentionContext(sql, env, { actor: 'test', workDir: path.join(dir, 'work') });
+  // Dropping a partition waits (10 s at a time) for queries of audit_events to end; other test files' exports
+  // run for minutes, so the drop is tried again until they are done (archiving again is a no-op).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await withRetentionLock(sql, { wait: true }, () => archiveMonth(ctx, `${month}-01`, { drop: true }));
+      if (result.outcome !== 'dropped') throw new Error(`archiving ${month} ended ${result.outcome}: ${JSON.stringify(result.tenants)}`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03' || attempt >= 60) throw err;
+    }
+  }
 }

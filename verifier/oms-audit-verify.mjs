@@ -36,10 +36,10 @@ var CsvError = class _CsvError extends Error {
 };
 
 // node_modules/csv-parse/lib/api/normalize_columns_array.js
-var normalize_columns_array = function(columns) {
+var normalize_columns_array = function(columns2) {
   const normalizedColumns = [];
-  for (let i = 0, l = columns.length; i < l; i++) {
-    const column = columns[i];
+  for (let i = 0, l = columns2.length; i < l; i++) {
+    const column = columns2[i];
     if (column === void 0 || column === null || column === false) {
       normalizedColumns[i] = { disabled: true };
     } else if (typeof column === "string" || typeof column === "number") {
@@ -1289,7 +1289,7 @@ var transform = function(original_options = {}) {
     },
     __onRecord: function(push) {
       const {
-        columns,
+        columns: columns2,
         group_columns_by_name,
         encoding,
         info: info2,
@@ -1305,18 +1305,18 @@ var transform = function(original_options = {}) {
         return this.__resetRecord();
       }
       const recordLength = record.length;
-      if (columns === true) {
+      if (columns2 === true) {
         if (skip_records_with_empty_values === true && isRecordEmpty(record)) {
           this.__resetRecord();
           return;
         }
         return this.__firstLineToColumns(record);
       }
-      if (columns === false && this.info.records === 0) {
+      if (columns2 === false && this.info.records === 0) {
         this.state.expectedRecordLength = recordLength;
       }
       if (recordLength !== this.state.expectedRecordLength) {
-        const err = columns === false ? new CsvError(
+        const err = columns2 === false ? new CsvError(
           "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH",
           [
             "Invalid Record Length:",
@@ -1332,7 +1332,7 @@ var transform = function(original_options = {}) {
           "CSV_RECORD_INCONSISTENT_COLUMNS",
           [
             "Invalid Record Length:",
-            `columns length is ${columns.length},`,
+            `columns length is ${columns2.length},`,
             // rename columns
             `got ${recordLength} on line ${this.info.lines}`
           ],
@@ -1362,18 +1362,18 @@ var transform = function(original_options = {}) {
       this.info.records++;
       if (from === 1 || this.info.records >= from) {
         const { objname } = this.options;
-        if (columns !== false) {
+        if (columns2 !== false) {
           const obj = {};
           for (let i = 0, l = record.length; i < l; i++) {
-            if (columns[i] === void 0 || columns[i].disabled) continue;
-            if (group_columns_by_name === true && Object.hasOwn(obj, columns[i].name)) {
-              if (Array.isArray(obj[columns[i].name])) {
-                obj[columns[i].name] = obj[columns[i].name].concat(record[i]);
+            if (columns2[i] === void 0 || columns2[i].disabled) continue;
+            if (group_columns_by_name === true && Object.hasOwn(obj, columns2[i].name)) {
+              if (Array.isArray(obj[columns2[i].name])) {
+                obj[columns2[i].name] = obj[columns2[i].name].concat(record[i]);
               } else {
-                obj[columns[i].name] = [obj[columns[i].name], record[i]];
+                obj[columns2[i].name] = [obj[columns2[i].name], record[i]];
               }
             } else {
-              Object.defineProperty(obj, columns[i].name, {
+              Object.defineProperty(obj, columns2[i].name, {
                 value: record[i],
                 enumerable: true,
                 writable: true,
@@ -1511,8 +1511,8 @@ var transform = function(original_options = {}) {
     },
     // Return a tuple with the error and the casted value
     __cast: function(field) {
-      const { columns, relax_column_count } = this.options;
-      const isColumns = Array.isArray(columns);
+      const { columns: columns2, relax_column_count } = this.options;
+      const isColumns = Array.isArray(columns2);
       if (isColumns === true && relax_column_count && this.options.columns.length <= this.state.record.length) {
         return [void 0, void 0];
       }
@@ -1672,24 +1672,24 @@ var transform = function(original_options = {}) {
       };
     },
     __infoRecord: function() {
-      const { columns, raw, encoding } = this.options;
+      const { columns: columns2, raw, encoding } = this.options;
       return {
         ...this.__infoDataSet(),
         bytes_records: this.info.bytes,
         error: this.state.error,
-        header: columns === true,
+        header: columns2 === true,
         index: this.state.record.length,
         raw: raw ? this.state.rawBuffer.toString(encoding) : void 0
       };
     },
     __infoField: function() {
-      const { columns } = this.options;
-      const isColumns = Array.isArray(columns);
+      const { columns: columns2 } = this.options;
+      const isColumns = Array.isArray(columns2);
       const bytes_records = this.info.bytes_records;
       return {
         ...this.__infoRecord(),
         bytes_records,
-        column: isColumns === true ? columns.length > this.state.record.length ? columns[this.state.record.length].name : null : this.state.record.length,
+        column: isColumns === true ? columns2.length > this.state.record.length ? columns2[this.state.record.length].name : null : this.state.record.length,
         quoting: this.state.wasQuoting
       };
     }
@@ -1867,32 +1867,6 @@ function keyIdOf(publicKey) {
   return createHash("sha256").update(publicKey.export({ format: "der", type: "spki" })).digest("hex");
 }
 
-// supabase/functions/_shared/fields.ts
-var EVENT_FIELDS = [
-  "id",
-  "tenant_id",
-  "seq",
-  "occurred_at",
-  "received_at",
-  "actor_type",
-  "actor_id",
-  "object_type",
-  "object_id",
-  "event_type",
-  "outcome",
-  "source",
-  "request_id",
-  "ip_address",
-  "user_agent",
-  "device_fingerprint",
-  "observed_ip",
-  "observed_user_agent",
-  "context",
-  "schema_version",
-  /** The credential that wrote the event (schema version 2 on; null before). */
-  "written_by"
-];
-
 // supabase/functions/_shared/event-hash.ts
 import * as crypto from "node:crypto";
 
@@ -2032,11 +2006,81 @@ function rootFromProof(leaf, index, treeSize, path4) {
 var toHex = (bytes) => Buffer.from(bytes).toString("hex");
 var fromHex = (hex) => new Uint8Array(Buffer.from(hex, "hex"));
 
+// supabase/functions/_shared/fields.ts
+var EVENT_FIELDS = [
+  "id",
+  "tenant_id",
+  "seq",
+  "occurred_at",
+  "received_at",
+  "actor_type",
+  "actor_id",
+  "object_type",
+  "object_id",
+  "event_type",
+  "outcome",
+  "source",
+  "request_id",
+  "ip_address",
+  "user_agent",
+  "device_fingerprint",
+  "observed_ip",
+  "observed_user_agent",
+  "context",
+  "schema_version",
+  /** The credential that wrote the event (schema version 2 on; null before). */
+  "written_by"
+];
+
+// lib/export-formats.ts
+var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json" };
+function cellKind(field) {
+  return CELL_KINDS[field] ?? "text";
+}
+var NEVER_NEUTRALISED = ["id", "tenant_id", "occurred_at", "received_at", "outcome", "ip_address", "observed_ip"];
+var NEUTRALISING_MARK = "'";
+function isNeutralised(field) {
+  return cellKind(field) === "text" && !NEVER_NEUTRALISED.includes(field);
+}
+var columns = [...EVENT_FIELDS];
+var EXPORT_FORMATS = {
+  csv: { id: "csv", label: "CSV", manifestFormat: "csv", excel: false, mediaType: "text/csv; charset=utf-8", fileSuffix: "", extension: "csv", columns, verifiable: true, framing: "csv", delimiter: ",", bom: false, recordEnd: "\r\n" },
+  "csv-excel": { id: "csv-excel", label: "CSV for Excel", manifestFormat: "csv", excel: true, mediaType: "text/csv; charset=utf-8", fileSuffix: "-excel", extension: "csv", columns, verifiable: true, framing: "csv", delimiter: ";", bom: true, recordEnd: "\r\n" },
+  jsonl: { id: "jsonl", label: "JSON Lines", manifestFormat: "jsonl", excel: false, mediaType: "application/x-ndjson; charset=utf-8", fileSuffix: "", extension: "jsonl", columns, verifiable: true, framing: "jsonl", recordEnd: "\n" },
+  parquet: { id: "parquet", label: "Parquet", manifestFormat: "parquet", excel: false, mediaType: "application/vnd.apache.parquet", fileSuffix: "", extension: "parquet", columns, verifiable: false, framing: "parquet", compression: "zstd" }
+};
+var EXPORT_FORMAT_IDS = Object.keys(EXPORT_FORMATS);
+function exportFormat(format, excel = false) {
+  const spec = Object.values(EXPORT_FORMATS).find((f) => f.manifestFormat === format && f.excel === (format === "csv" && excel));
+  if (!spec) throw new Error(`unknown export format ${format}${excel ? " (excel)" : ""}`);
+  return spec;
+}
+function valueOfCsvCell(field, cell) {
+  if (cell.text === "" && !cell.quoted) return null;
+  const kind = cellKind(field);
+  if (kind === "integer") {
+    if (!/^-?\d+$/.test(cell.text)) throw new Error(`${field} is not an integer`);
+    return Number(cell.text);
+  }
+  if (kind === "json") return JSON.parse(cell.text);
+  return isNeutralised(field) && cell.text.startsWith(NEUTRALISING_MARK) ? cell.text.slice(NEUTRALISING_MARK.length) : cell.text;
+}
+function eventValues(spec, record) {
+  const out = {};
+  for (const field of spec.columns) {
+    const raw = record[field];
+    if (spec.framing === "csv") out[field] = valueOfCsvCell(field, raw ?? { text: "", quoted: false });
+    else out[field] = raw === void 0 ? null : raw;
+  }
+  return out;
+}
+
 // verifier/bundle-format.ts
 var BUNDLE_FILES = {
   manifest: "manifest.json",
   manifestSignature: "manifest.sig",
   checkpoints: "checkpoints.json",
+  /** Version 1 only: leaves/<checkpoint>.hashes. */
   leavesDir: "leaves",
   proofs: "proofs.jsonl",
   publicKey: "public-key.pem",
@@ -2045,6 +2089,27 @@ var BUNDLE_FILES = {
 };
 
 // verifier/verify-bundle.ts
+var SeqSet = class {
+  constructor(from, to) {
+    this.from = from;
+    this.bits = new Uint8Array(from !== null && to !== null && to >= from ? Math.ceil((to - from + 1) / 8) : 0);
+  }
+  from;
+  bits;
+  outside = /* @__PURE__ */ new Set();
+  at(seq) {
+    return this.from === null ? -1 : seq - this.from;
+  }
+  has(seq) {
+    const i = this.at(seq);
+    return i >= 0 && i < this.bits.length * 8 ? (this.bits[i >> 3] & 1 << (i & 7)) !== 0 : this.outside.has(seq);
+  }
+  add(seq) {
+    const i = this.at(seq);
+    if (i >= 0 && i < this.bits.length * 8) this.bits[i >> 3] |= 1 << (i & 7);
+    else this.outside.add(seq);
+  }
+};
 var Failures = class {
   list = [];
   add(message) {
@@ -2058,58 +2123,63 @@ function sha256File(file) {
     createReadStream(file).on("data", (d) => h.update(d)).on("end", () => resolve(h.digest("hex"))).on("error", reject);
   });
 }
-function csvValue(cell) {
-  if (cell === "") return null;
-  return cell.startsWith("'") ? cell.slice(1) : cell;
-}
-function toEvent(values) {
-  const text = (k) => values[k] === null || values[k] === void 0 ? null : String(values[k]);
-  const context = typeof values.context === "string" ? JSON.parse(values.context) : values.context ?? {};
-  return {
-    seq: Number(values.seq),
-    event: {
-      id: text("id"),
-      tenant_id: text("tenant_id"),
-      occurred_at: text("occurred_at"),
-      received_at: text("received_at"),
-      actor_type: text("actor_type"),
-      actor_id: text("actor_id"),
-      object_type: text("object_type"),
-      object_id: text("object_id"),
-      event_type: text("event_type"),
-      outcome: text("outcome"),
-      source: text("source"),
-      request_id: text("request_id"),
-      ip_address: text("ip_address"),
-      user_agent: text("user_agent"),
-      device_fingerprint: text("device_fingerprint"),
-      observed_ip: text("observed_ip"),
-      observed_user_agent: text("observed_user_agent"),
-      context,
-      schema_version: Number(values.schema_version),
-      written_by: text("written_by")
-    }
-  };
-}
-function follows(prev, next, descending) {
-  const after = next.occurred_at > prev.occurred_at || next.occurred_at === prev.occurred_at && next.seq > prev.seq;
-  const before = next.occurred_at < prev.occurred_at || next.occurred_at === prev.occurred_at && next.seq < prev.seq;
-  return descending ? before : after;
-}
-async function* readRows(file, manifest) {
-  if (manifest.format === "jsonl") {
+async function* readRows(file, spec) {
+  if (spec.framing === "jsonl") {
     const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-    for await (const line of lines) if (line) yield JSON.parse(line);
+    for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line));
     return;
   }
+  if (spec.framing !== "csv") throw new Error(`${spec.label} files cannot be verified`);
   const parser = createReadStream(file).pipe(
-    parse({ bom: true, delimiter: manifest.excel ? ";" : ",", columns: (header) => header, relax_column_count: false })
+    parse({
+      bom: spec.bom,
+      delimiter: spec.delimiter,
+      record_delimiter: spec.recordEnd,
+      relax_column_count: false,
+      // Whether a cell was quoted tells an empty string ("") from an absent value (nothing).
+      cast: (value, context) => context.header ? value : { text: value, quoted: context.quoting },
+      columns: (header) => {
+        if (header.join() !== spec.columns.join()) throw new Error(`the header is not the format's columns (${spec.columns.join(spec.delimiter)})`);
+        return header;
+      }
+    })
   );
-  for await (const record of parser) {
-    const row = {};
-    for (const field of EVENT_FIELDS) row[field] = csvValue(record[field] ?? "");
-    yield row;
+  for await (const record of parser) yield eventValues(spec, record);
+}
+async function readEvidence(dir, manifest, byNumber, failures) {
+  const evidence = { leaves: /* @__PURE__ */ new Map(), proofs: /* @__PURE__ */ new Map() };
+  const addLeaves = (number, data) => {
+    const c = byNumber.get(number);
+    const list = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
+    if (!c) failures.add(`the leaves of checkpoint ${number} have no checkpoint in the bundle`);
+    else if (data.length % 32 || list.length !== c.count || toHex(merkleRoot(list)) !== c.merkle_root) failures.add(`the leaves of checkpoint ${number} do not give its signed Merkle root`);
+    else evidence.leaves.set(number, data);
+  };
+  if (manifest.bundle.version === 1) {
+    for (const number of manifest.bundle.leaves) {
+      const file2 = path.join(dir, BUNDLE_FILES.leavesDir, `${number}.hashes`);
+      if (existsSync(file2)) addLeaves(number, readFileSync(file2));
+      else failures.add(`the leaves of checkpoint ${number} are missing`);
+    }
   }
+  const file = path.join(dir, BUNDLE_FILES.proofs);
+  if (!existsSync(file)) return evidence;
+  let leafLines = 0;
+  for await (const line of createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity })) {
+    if (!line) continue;
+    const entry = JSON.parse(line);
+    if ("type" in entry && entry.type === "leaves") {
+      leafLines++;
+      addLeaves(entry.checkpoint, Buffer.concat(entry.hashes.map((h) => Buffer.from(fromHex(h)))));
+    } else {
+      const p = entry;
+      evidence.proofs.set(p.seq, p);
+    }
+  }
+  if (manifest.bundle.version === 2 && (leafLines !== manifest.bundle.leaves || evidence.proofs.size !== manifest.bundle.proofs)) {
+    failures.add(`proofs.jsonl holds ${leafLines} leaf sets and ${evidence.proofs.size} audit paths; the signed manifest says ${String(manifest.bundle.leaves)} and ${String(manifest.bundle.proofs)}`);
+  }
+  return evidence;
 }
 function readKnownCheckpoint(file) {
   const json = JSON.parse(readFileSync(file, "utf8"));
@@ -2144,6 +2214,10 @@ async function verifyBundle(dir, trusted, options = {}) {
     failures.add(`manifest.json is not signed by the trusted key ${trustedId.slice(0, 16)}\u2026 (changed, or signed by another key)`);
     return { ok: false, rows: 0, checkpoints: 0, problems: failures.list };
   }
+  if (manifest.bundle?.version !== 1 && manifest.bundle?.version !== 2) {
+    failures.add(`bundle version ${String(manifest.bundle?.version)} is not one this verifier reads (1, 2)`);
+    return { ok: false, rows: 0, checkpoints: 0, problems: failures.list };
+  }
   const dataFile = path.join(dir, manifest.file_name);
   if (!existsSync(dataFile)) failures.add(`the data file ${manifest.file_name} is missing`);
   else if (await sha256File(dataFile) !== manifest.sha256) failures.add(`${manifest.file_name} does not match the SHA-256 in the signed manifest (a row was edited, added, removed or moved)`);
@@ -2174,50 +2248,38 @@ async function verifyBundle(dir, trusted, options = {}) {
     }
     return null;
   };
-  const leaves = /* @__PURE__ */ new Map();
-  for (const number of manifest.bundle.leaves) {
-    const c = byNumber.get(number);
-    const file = path.join(dir, BUNDLE_FILES.leavesDir, `${number}.hashes`);
-    if (!c || !existsSync(file)) {
-      failures.add(`the leaves of checkpoint ${number} are missing`);
-      continue;
-    }
-    const data = readFileSync(file);
-    const list = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
-    if (list.length !== c.count || toHex(merkleRoot(list)) !== c.merkle_root) failures.add(`the leaves of checkpoint ${number} do not give its signed Merkle root`);
-    else leaves.set(number, data);
+  if (manifest.bundle.version === 2 && checkpoints.length && (checkpoints[0].number !== manifest.bundle.checkpoints?.first || checkpoints[checkpoints.length - 1].number !== manifest.bundle.checkpoints?.last)) {
+    failures.add(`checkpoints.json does not hold checkpoints ${manifest.bundle.checkpoints?.first} to ${manifest.bundle.checkpoints?.last} as the signed manifest says`);
   }
-  const proofs = /* @__PURE__ */ new Map();
-  if (existsSync(path.join(dir, BUNDLE_FILES.proofs))) {
-    for (const line of read(BUNDLE_FILES.proofs).split("\n")) {
-      if (!line) continue;
-      const p = JSON.parse(line);
-      proofs.set(p.seq, p);
-    }
-  }
+  const { leaves, proofs } = await readEvidence(dir, manifest, byNumber, failures);
   let rows = 0;
-  const seen = /* @__PURE__ */ new Set();
+  const seen = new SeqSet(manifest.bundle.seq_from, manifest.bundle.seq_to);
   const descending = manifest.order === "desc";
   let previous = null;
   if (existsSync(dataFile)) {
-    for await (const values of readRows(dataFile, manifest)) {
+    let spec;
+    try {
+      spec = exportFormat(manifest.format, manifest.excel);
+    } catch {
+      failures.add(`the format ${manifest.format} cannot be verified`);
+      return { ok: false, rows: 0, checkpoints: checkpoints.length, problems: failures.list };
+    }
+    for await (const values of readRows(dataFile, spec)) {
       rows++;
-      let parsed;
-      try {
-        parsed = toEvent(values);
-      } catch {
+      const event = values;
+      const seq = values.seq;
+      if (typeof seq !== "number" || typeof event.occurred_at !== "string") {
         failures.add(`row ${rows} cannot be read as an event`);
         continue;
       }
-      const { event, seq } = parsed;
-      const position = { occurred_at: event.occurred_at, seq };
-      if (previous && !follows(previous, position, descending)) {
-        failures.add(`row ${rows} (seq ${seq}) is out of order: an export lists events by occurred_at, then seq${descending ? ", newest first" : ""}`);
-      }
-      previous = position;
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
+      if (previous) {
+        const after = event.occurred_at > previous.occurred_at || event.occurred_at === previous.occurred_at && seq > previous.seq;
+        if (after === descending) failures.add(`row ${rows} (seq ${seq}) is out of order: rows must follow (occurred_at, seq) ${descending ? "descending" : "ascending"}`);
+      }
+      previous = { occurred_at: event.occurred_at, seq };
       if (!isHashVersion(event.schema_version)) {
         failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
         continue;

@@ -24,16 +24,40 @@ import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
-import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
 import { eventHash, isHashVersion, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { BUNDLE_FILES, type BundleManifest } from './bundle-format.ts';
+import { eventValues, exportFormat, type CsvCell, type ExportFormatSpec } from '../lib/export-formats.ts';
+import { BUNDLE_FILES, type BundleManifest, type LeavesLine, type ProofLine } from './bundle-format.ts';
 
 export interface VerifyResult {
   ok: boolean;
   rows: number;
   checkpoints: number;
   problems: string[];
+}
+
+/** The seqs seen, one bit each over the manifest's seq range (a set for seqs outside it). */
+class SeqSet {
+  private readonly bits: Uint8Array;
+  private readonly outside = new Set<number>();
+  constructor(
+    private readonly from: number | null,
+    to: number | null,
+  ) {
+    this.bits = new Uint8Array(from !== null && to !== null && to >= from ? Math.ceil((to - from + 1) / 8) : 0);
+  }
+  private at(seq: number): number {
+    return this.from === null ? -1 : seq - this.from;
+  }
+  has(seq: number): boolean {
+    const i = this.at(seq);
+    return i >= 0 && i < this.bits.length * 8 ? (this.bits[i >> 3]! & (1 << (i & 7))) !== 0 : this.outside.has(seq);
+  }
+  add(seq: number): void {
+    const i = this.at(seq);
+    if (i >= 0 && i < this.bits.length * 8) this.bits[i >> 3]! |= 1 << (i & 7);
+    else this.outside.add(seq);
+  }
 }
 
 class Failures {
@@ -54,64 +78,72 @@ function sha256File(file: string): Promise<string> {
   });
 }
 
-/** A CSV cell back to the stored value: empty is NULL; a leading ' was added against spreadsheet formulas. */
-function csvValue(cell: string): string | null {
-  if (cell === '') return null;
-  return cell.startsWith("'") ? cell.slice(1) : cell;
-}
-
-function toEvent(values: Record<string, unknown>): { event: HashableEvent; seq: number } {
-  const text = (k: string) => (values[k] === null || values[k] === undefined ? null : String(values[k]));
-  const context = typeof values.context === 'string' ? JSON.parse(values.context) : (values.context ?? {});
-  return {
-    seq: Number(values.seq),
-    event: {
-      id: text('id')!,
-      tenant_id: text('tenant_id')!,
-      occurred_at: text('occurred_at')!,
-      received_at: text('received_at')!,
-      actor_type: text('actor_type')!,
-      actor_id: text('actor_id')!,
-      object_type: text('object_type')!,
-      object_id: text('object_id')!,
-      event_type: text('event_type')!,
-      outcome: text('outcome')!,
-      source: text('source'),
-      request_id: text('request_id'),
-      ip_address: text('ip_address'),
-      user_agent: text('user_agent'),
-      device_fingerprint: text('device_fingerprint'),
-      observed_ip: text('observed_ip'),
-      observed_user_agent: text('observed_user_agent'),
-      context,
-      schema_version: Number(values.schema_version),
-      written_by: text('written_by'),
-    },
-  };
-}
-
-/** Whether `next` comes after `prev` in the export's order (canonical timestamps compare as strings). */
-function follows(prev: { occurred_at: string; seq: number }, next: { occurred_at: string; seq: number }, descending: boolean): boolean {
-  const after = next.occurred_at > prev.occurred_at || (next.occurred_at === prev.occurred_at && next.seq > prev.seq);
-  const before = next.occurred_at < prev.occurred_at || (next.occurred_at === prev.occurred_at && next.seq < prev.seq);
-  return descending ? before : after;
-}
-
-/** Reads the data file row by row, in file order. */
-async function* readRows(file: string, manifest: BundleManifest): AsyncGenerator<Record<string, unknown>> {
-  if (manifest.format === 'jsonl') {
+/** Reads the data file record by record, in file order, each as the event's values (lib/export-formats.ts). */
+export async function* readRows(file: string, spec: ExportFormatSpec): AsyncGenerator<Record<string, unknown>> {
+  if (spec.framing === 'jsonl') {
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    for await (const line of lines) if (line) yield JSON.parse(line) as Record<string, unknown>;
+    for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line) as Record<string, unknown>);
     return;
   }
+  if (spec.framing !== 'csv') throw new Error(`${spec.label} files cannot be verified`);
   const parser = createReadStream(file).pipe(
-    parseCsv({ bom: true, delimiter: manifest.excel ? ';' : ',', columns: (header: string[]) => header, relax_column_count: false }),
+    parseCsv({
+      bom: spec.bom,
+      delimiter: spec.delimiter,
+      record_delimiter: spec.recordEnd,
+      relax_column_count: false,
+      // Whether a cell was quoted tells an empty string ("") from an absent value (nothing).
+      cast: (value: string, context: { header: boolean; quoting: boolean }) => (context.header ? value : ({ text: value, quoted: context.quoting } satisfies CsvCell)),
+      columns: (header: string[]) => {
+        if (header.join() !== spec.columns.join()) throw new Error(`the header is not the format's columns (${spec.columns.join(spec.delimiter)})`);
+        return header;
+      },
+    }),
   );
-  for await (const record of parser as AsyncIterable<Record<string, string>>) {
-    const row: Record<string, unknown> = {};
-    for (const field of EVENT_FIELDS) row[field] = csvValue(record[field] ?? '');
-    yield row;
+  for await (const record of parser as AsyncIterable<Record<string, CsvCell>>) yield eventValues(spec, record);
+}
+
+/** The verified evidence of a bundle: leaf hashes of whole checkpoints, and audit paths of single rows. */
+interface Evidence {
+  leaves: Map<number, Buffer>;
+  proofs: Map<number, { checkpoint: number; leaf_index: number; audit_path: string[] }>;
+}
+
+/** Evidence of a version 2 bundle: proofs.jsonl, one line per checkpoint's leaves or per row's audit path. */
+async function readEvidence(dir: string, manifest: BundleManifest, byNumber: Map<number, SignedCheckpoint>, failures: Failures): Promise<Evidence> {
+  const evidence: Evidence = { leaves: new Map(), proofs: new Map() };
+  const addLeaves = (number: number, data: Buffer) => {
+    const c = byNumber.get(number);
+    const list = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
+    if (!c) failures.add(`the leaves of checkpoint ${number} have no checkpoint in the bundle`);
+    else if (data.length % 32 || list.length !== c.count || toHex(merkleRoot(list)) !== c.merkle_root) failures.add(`the leaves of checkpoint ${number} do not give its signed Merkle root`);
+    else evidence.leaves.set(number, data);
+  };
+  if (manifest.bundle.version === 1) {
+    for (const number of manifest.bundle.leaves as number[]) {
+      const file = path.join(dir, BUNDLE_FILES.leavesDir, `${number}.hashes`);
+      if (existsSync(file)) addLeaves(number, readFileSync(file));
+      else failures.add(`the leaves of checkpoint ${number} are missing`);
+    }
   }
+  const file = path.join(dir, BUNDLE_FILES.proofs);
+  if (!existsSync(file)) return evidence;
+  let leafLines = 0;
+  for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
+    if (!line) continue;
+    const entry = JSON.parse(line) as LeavesLine | ProofLine | Omit<ProofLine, 'type'>;
+    if ('type' in entry && entry.type === 'leaves') {
+      leafLines++;
+      addLeaves(entry.checkpoint, Buffer.concat(entry.hashes.map((h) => Buffer.from(fromHex(h)))));
+    } else {
+      const p = entry as ProofLine;
+      evidence.proofs.set(p.seq, p);
+    }
+  }
+  if (manifest.bundle.version === 2 && (leafLines !== manifest.bundle.leaves || evidence.proofs.size !== manifest.bundle.proofs)) {
+    failures.add(`proofs.jsonl holds ${leafLines} leaf sets and ${evidence.proofs.size} audit paths; the signed manifest says ${String(manifest.bundle.leaves)} and ${String(manifest.bundle.proofs)}`);
+  }
+  return evidence;
 }
 
 /** A checkpoint from a file: a signed checkpoint's JSON, or the checkpoint an oms-audit monitor state file remembers. */
@@ -158,6 +190,11 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
     return { ok: false, rows: 0, checkpoints: 0, problems: failures.list };
   }
 
+  if (manifest.bundle?.version !== 1 && manifest.bundle?.version !== 2) {
+    failures.add(`bundle version ${String(manifest.bundle?.version)} is not one this verifier reads (1, 2)`);
+    return { ok: false, rows: 0, checkpoints: 0, problems: failures.list };
+  }
+
   // 2. The data file is the one the manifest describes.
   const dataFile = path.join(dir, manifest.file_name);
   if (!existsSync(dataFile)) failures.add(`the data file ${manifest.file_name} is missing`);
@@ -192,56 +229,43 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
     return null;
   };
 
-  // 4. Leaves of densely exported checkpoints (all hashes, checked against the signed root once).
-  const leaves = new Map<number, Buffer>();
-  for (const number of manifest.bundle.leaves) {
-    const c = byNumber.get(number);
-    const file = path.join(dir, BUNDLE_FILES.leavesDir, `${number}.hashes`);
-    if (!c || !existsSync(file)) {
-      failures.add(`the leaves of checkpoint ${number} are missing`);
-      continue;
-    }
-    const data = readFileSync(file);
-    const list = Array.from({ length: data.length / 32 }, (_, i) => data.subarray(i * 32, i * 32 + 32));
-    if (list.length !== c.count || toHex(merkleRoot(list)) !== c.merkle_root) failures.add(`the leaves of checkpoint ${number} do not give its signed Merkle root`);
-    else leaves.set(number, data);
+  if (manifest.bundle.version === 2 && checkpoints.length && (checkpoints[0]!.number !== manifest.bundle.checkpoints?.first || checkpoints[checkpoints.length - 1]!.number !== manifest.bundle.checkpoints?.last)) {
+    failures.add(`checkpoints.json does not hold checkpoints ${manifest.bundle.checkpoints?.first} to ${manifest.bundle.checkpoints?.last} as the signed manifest says`);
   }
 
-  // 5. Audit paths for the other rows.
-  const proofs = new Map<number, { checkpoint: number; leaf_index: number; audit_path: string[] }>();
-  if (existsSync(path.join(dir, BUNDLE_FILES.proofs))) {
-    for (const line of read(BUNDLE_FILES.proofs).split('\n')) {
-      if (!line) continue;
-      const p = JSON.parse(line) as { seq: number; checkpoint: number; leaf_index: number; audit_path: string[] };
-      proofs.set(p.seq, p);
-    }
-  }
+  // 4. The evidence: whole checkpoints' leaves (checked against their signed roots once) and rows' audit paths.
+  const { leaves, proofs } = await readEvidence(dir, manifest, byNumber, failures);
 
-  // 6. Every row: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq,
-  //    and the rows come in the export's order: occurred_at, then seq (newest first for order=desc).
+  // 5. Every row, in file order: its hash, recomputed from its cells, is a leaf of a signed checkpoint at its seq;
+  //    rows follow (occurred_at, seq) in the manifest's order; no seq twice.
   let rows = 0;
-  const seen = new Set<number>();
+  const seen = new SeqSet(manifest.bundle.seq_from, manifest.bundle.seq_to);
   const descending = manifest.order === 'desc';
   let previous: { occurred_at: string; seq: number } | null = null;
   if (existsSync(dataFile)) {
-    for await (const values of readRows(dataFile, manifest)) {
+    let spec: ExportFormatSpec;
+    try {
+      spec = exportFormat(manifest.format, manifest.excel);
+    } catch {
+      failures.add(`the format ${manifest.format} cannot be verified`);
+      return { ok: false, rows: 0, checkpoints: checkpoints.length, problems: failures.list };
+    }
+    for await (const values of readRows(dataFile, spec)) {
       rows++;
-      let parsed;
-      try {
-        parsed = toEvent(values);
-      } catch {
+      const event = values as unknown as HashableEvent;
+      const seq = values.seq as number;
+      if (typeof seq !== 'number' || typeof event.occurred_at !== 'string') {
         failures.add(`row ${rows} cannot be read as an event`);
         continue;
       }
-      const { event, seq } = parsed;
-      const position = { occurred_at: event.occurred_at, seq };
-      if (previous && !follows(previous, position, descending)) {
-        failures.add(`row ${rows} (seq ${seq}) is out of order: an export lists events by occurred_at, then seq${descending ? ', newest first' : ''}`);
-      }
-      previous = position;
       if (event.tenant_id !== manifest.tenant_id) failures.add(`row ${rows} (seq ${seq}) belongs to another tenant`);
       if (seen.has(seq)) failures.add(`row ${rows}: seq ${seq} appears twice`);
       seen.add(seq);
+      if (previous) {
+        const after = event.occurred_at > previous.occurred_at || (event.occurred_at === previous.occurred_at && seq > previous.seq);
+        if (after === descending) failures.add(`row ${rows} (seq ${seq}) is out of order: rows must follow (occurred_at, seq) ${descending ? 'descending' : 'ascending'}`);
+      }
+      previous = { occurred_at: event.occurred_at, seq };
       if (!isHashVersion(event.schema_version)) {
         failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
         continue;
@@ -265,7 +289,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
   }
   if (rows !== manifest.row_count) failures.add(`the file has ${rows} rows; the signed manifest says ${manifest.row_count}`);
 
-  // 7. A complete export holds every event of its seq range.
+  // 6. A complete export holds every event of its seq range.
   if (manifest.bundle.complete && manifest.bundle.seq_from !== null && manifest.bundle.seq_to !== null) {
     let missing = 0;
     for (let seq = manifest.bundle.seq_from; seq <= manifest.bundle.seq_to; seq++) {

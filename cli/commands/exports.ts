@@ -2,9 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import { filtersFromSearchParams, filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { recordExport } from '@/server/services/console-audit.ts';
-import { EXPORT_FORMATS, startExport, type ExportFormat } from '@/server/services/export.ts';
+import { startExport } from '@/server/services/export.ts';
+import { parseExportRequest } from '@/server/services/exports/request.ts';
 import { bundleExport } from '@/server/services/integrity/bundle.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
 import type { Command } from '../command.ts';
@@ -30,8 +32,8 @@ const FILTER_OPTIONS: Record<string, string> = {
 export const exportCommands: Command[] = [
   {
     name: 'export',
-    args: '--tenant ID|NAME --format csv|jsonl --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --order asc|desc]',
-    summary: 'export matching events to a file, with its manifest beside it (FILE.manifest.json); --bundle: a verifiable zip',
+    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --order asc|desc]`,
+    summary: 'export matching events, hot and archived months, to a file with its manifest beside it (FILE.manifest.json); --bundle: a verifiable zip',
     options: {
       format: { type: 'string' },
       out: { type: 'string' },
@@ -43,39 +45,44 @@ export const exportCommands: Command[] = [
     },
     async run(ctx) {
       const tenant = await tenantArg(ctx);
-      const format = (optional(ctx, 'format') ?? 'csv').toLowerCase();
-      if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError('--format must be csv or jsonl');
       const out = required(ctx, 'out');
       const params = new URLSearchParams();
       for (const [option, param] of Object.entries(FILTER_OPTIONS)) {
         const value = optional(ctx, option);
         if (value !== undefined) params.set(param, value);
       }
-      const input = filtersFromSearchParams(params);
+      params.set('format', optional(ctx, 'format') ?? 'csv');
+      if (ctx.values.excel === true) params.set('excel', 'true');
+      if (ctx.values.bundle === true) params.set('bundle', 'true');
+      let request;
+      try {
+        request = parseExportRequest(params);
+      } catch (err) {
+        // A wrong option is a usage error; a filter value the API would refuse is refused the same way (exit 1).
+        const field = err instanceof AuditError ? err.issues[0]?.field : undefined;
+        if (field && ['format', 'excel', 'bundle'].includes(field)) throw new UsageError(`--${field} ${err instanceof AuditError ? err.issues[0]!.message : ''}`);
+        throw err;
+      }
       const claims = { tenant_id: tenant.id, sub: 'cli', role: 'authenticated' as const };
-      const started = await startExport(ctx.sql, claims, {
-        format: format as ExportFormat,
-        excel: ctx.values.excel === true,
-        filters: filtersOf(input),
-        order: params.has('order') ? input.order : 'asc',
-        exporter: { kind: 'cli', os_user: userInfo().username },
-        tenantName: tenant.name,
-      });
+      const started = await startExport(ctx.sql, claims, { ...request, exporter: { kind: 'cli', os_user: userInfo().username }, tenantName: tenant.name });
       // Written beside the target and renamed at the end, so a failed export leaves no partial file under the name asked for.
       const partial = `${out}.partial`;
-      if (ctx.values.bundle === true) {
+      if (request.bundle) {
+        const bundle = bundleExport(ctx.sql, started, signer());
         try {
-          const bundle = await bundleExport(ctx.sql, started, signer());
           await pipeline(bundle.stream, createWriteStream(partial));
+          const signed = await bundle.manifest;
           const manifest = await started.done;
           await recordExport(ctx.sql, tenant.id, manifest, { ip: null, userAgent: 'oms-audit-cli' });
+          if (manifest.status !== 'complete') throw new Error(manifest.error ?? 'The export did not complete');
           await rename(partial, out);
           return {
-            text: `exported ${manifest.row_count} events in a verifiable bundle: ${out} (unzip it, then: node verify.mjs --fingerprint ${bundle.manifest.bundle.key_id} <folder>)`,
-            json: { file: out, manifest: bundle.manifest },
+            text: `exported ${manifest.row_count} events in a verifiable bundle: ${out} (unzip it, then: node verify.mjs --fingerprint ${signed.bundle.key_id} <folder>)`,
+            json: { file: out, manifest: signed },
           };
         } catch (err) {
           await rm(partial, { force: true });
+          await started.done.then((m) => recordExport(ctx.sql, tenant.id, m, { ip: null, userAgent: 'oms-audit-cli' })).catch(() => {});
           throw err;
         }
       }

@@ -1,7 +1,7 @@
 'use client';
 /**
  * The search page: a filter bar whose every value lives in the URL (nuqs),
- * the match count, exports of exactly this filter set, and the results.
+ * the match count, exports of exactly this filter set (export-panel.tsx), and the results.
  * Text fields and event types apply on "Search" (Enter); the other pickers
  * apply at once. Each applied
  * change is a history entry, so back/forward step through searches.
@@ -10,9 +10,10 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useQueryStates } from 'nuqs';
 import { useEffect, useId, useRef, useState } from 'react';
 import { useSearchParams } from 'next/navigation';
-import { apiQueryString, COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey, type SearchState } from '@/lib/search-params.ts';
+import { COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey, type SearchState } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { EventTable } from './event-table.tsx';
+import { ExportPanel } from './export-panel.tsx';
 import { formatInZone, formatUtc, wallTimeToUtc } from '@/lib/time.ts';
 import { matchCount } from '@/lib/count-words.ts';
 import { unknownSearchValues } from '@/lib/url-check.ts';
@@ -114,7 +115,8 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
   const urlProblems = unknownSearchValues(new URLSearchParams(useSearchParams().toString()), { eventTypes: facets.data?.event_types ?? null });
   const objectTypes = [...new Set([...(facets.data?.object_types ?? []), ...(state.object_type ? [state.object_type] : [])])].sort();
   const actorTypes = [...new Set([...(facets.data?.actor_types ?? []), ...(state.actor_type ? [state.actor_type] : [])])].sort();
-  const exportQuery = (extra: Record<string, string>) => `/api/v1/audit/events/export?${apiQueryString(filters, { order: state.order, ...extra })}`;
+  // An export runs with every filter of the search or not at all: a filter the API would refuse stops it here, saying why.
+  const exportBlocked = filterError ? `JSON field: ${filterError}` : count.isError ? errorMessage(count.error) : null;
 
   return (
     <div className="space-y-3">
@@ -257,28 +259,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
         <TimeRangeNote from={filters.from} to={filters.to} />
         <ColumnPicker columns={state.cols} onChange={(cols) => void setState({ cols })} />
         <SaveSearch />
-        {canExport ? (
-          <div className="ml-auto flex items-center gap-2" role="group" aria-label="Export">
-            <a className="btn" href={exportQuery({ format: 'csv' })} download data-testid="export-csv">
-              Export CSV
-            </a>
-            <a className="btn" href={exportQuery({ format: 'csv', excel: 'true' })} download>
-              CSV for Excel
-            </a>
-            <a className="btn" href={exportQuery({ format: 'jsonl' })} download>
-              JSON Lines
-            </a>
-            <a
-              className="btn"
-              href={exportQuery({ format: 'csv', bundle: 'true' })}
-              download
-              data-testid="export-bundle"
-              title="CSV with its signed manifest, checkpoints, proofs and a standalone verifier, for a regulator to check offline"
-            >
-              Verifiable bundle
-            </a>
-          </div>
-        ) : null}
+        {canExport ? <ExportPanel filters={filters} order={state.order} count={count.data} blocked={exportBlocked} /> : null}
       </div>
       {timeError ? (
         <p role="alert" className="text-sm text-red-700 dark:text-red-300">

@@ -18,8 +18,8 @@ async function open(): Promise<DuckDBInstance> {
   });
 }
 
-/** Runs `fn` on a fresh connection of the process's DuckDB instance. */
-export async function withDuckDB<T>(fn: (db: DuckDBConnection) => Promise<T>): Promise<T> {
+/** A fresh connection of the process's DuckDB instance; the caller closes it (closeSync). */
+export async function duckConnection(): Promise<DuckDBConnection> {
   instance ??= open();
   instance.catch(() => (instance = undefined));
   const connection = await (await instance).connect();
@@ -27,6 +27,17 @@ export async function withDuckDB<T>(fn: (db: DuckDBConnection) => Promise<T>): P
     // Timestamps print and parse in UTC, as in PostgreSQL sessions of oms-audit.
     // Archived files never change: their footers are kept in memory between queries.
     await connection.run(`set TimeZone = 'UTC'; set parquet_metadata_cache = true`);
+    return connection;
+  } catch (err) {
+    connection.closeSync();
+    throw err;
+  }
+}
+
+/** Runs `fn` on a fresh connection of the process's DuckDB instance. */
+export async function withDuckDB<T>(fn: (db: DuckDBConnection) => Promise<T>): Promise<T> {
+  const connection = await duckConnection();
+  try {
     return await fn(connection);
   } finally {
     connection.closeSync();

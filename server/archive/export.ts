@@ -5,10 +5,9 @@
  * through a named pipe where the OS has them, so DuckDB converts while
  * PostgreSQL is still sending; through a temporary file otherwise.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { open, readdir, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -17,7 +16,8 @@ import { copyOut } from '@/server/db/copy-out.ts';
 import { scratchDir } from '@/server/scratch.ts';
 import { EVENT_FIELDS, SCHEMA_VERSION } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from './duckdb.ts';
-import { ARCHIVE_COLUMNS } from './format.ts';
+import { archiveCsvSource } from './format.ts';
+import { makeFifo, releasePipe } from './fifo.ts';
 
 export interface TenantRows {
   tenant_id: string;
@@ -82,9 +82,7 @@ export async function exportMonth(
 
     await withDuckDB(async (db) => {
       await db.run(`set temp_directory = ${literal(path.join(dir, 'duckdb-tmp'))}`);
-      const spec = ARCHIVE_COLUMNS.map(([name, type]) => `${name}: '${type}'`).join(', ');
-      const rows = `read_csv(${literal(csv)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"',
-                             allow_quoted_nulls = false, max_line_size = 4194304, columns = {${spec}})`;
+      const rows = archiveCsvSource(literal(csv));
       // One pass over the export: a file per tenant, rows in seq order.
       const out = path.join(dir, 'parquet');
       const convert = db.run(
@@ -119,18 +117,6 @@ export async function exportMonth(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** A named pipe at `file`; false where the OS has none (Windows) or mkfifo is missing. */
-function makeFifo(file: string): boolean {
-  if (process.platform === 'win32') return false;
-  return spawnSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' }).status === 0;
-}
-
-/** Opens and closes the pipe's reading end: a writer blocked in open() proceeds, then fails with EPIPE. */
-async function releasePipe(file: string): Promise<void> {
-  const reader = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => null);
-  await reader?.close();
 }
 
 async function tenantStats(db: DuckDBConnection, source: string): Promise<TenantRows[]> {

@@ -18,6 +18,13 @@ export const ARCHIVE_COLUMNS: ReadonlyArray<readonly [(typeof EVENT_FIELDS)[numb
   return [field, type] as const;
 });
 
+/** DuckDB's reader of rows as plain CSV in the archive's column order (PostgreSQL's COPY … (FORMAT csv) of the event columns). */
+export function archiveCsvSource(fileLiteral: string): string {
+  const spec = ARCHIVE_COLUMNS.map(([name, type]) => `${name}: '${type}'`).join(', ');
+  return `read_csv(${fileLiteral}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"',
+                   allow_quoted_nulls = false, max_line_size = 4194304, columns = {${spec}})`;
+}
+
 export interface ManifestFile {
   key: string;
   format: 'parquet';

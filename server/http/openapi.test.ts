@@ -129,6 +129,12 @@ describe('real answers of the server', () => {
     for (const format of formats) {
       for (const bundle of ['false', 'true']) {
         const answer = await conforms('GET', '/api/v1/audit/events/export', `/api/v1/audit/events/export?format=${format}&bundle=${bundle}&order=asc`, { key: t.readKey });
+        if (format === 'parquet' && bundle === 'true') {
+          // The standalone verifier reads CSV and JSON Lines only: a Parquet bundle is refused, naming the field.
+          expect(answer.status).toBe(400);
+          expect((answer.body as { error: { issues: { field: string }[] } }).error.issues[0]!.field).toBe('bundle');
+          continue;
+        }
         expect(answer.status, `format=${format} bundle=${bundle}`).toBe(200);
         const manifestUrl = new URL(answer.headers.get('x-audit-manifest')!);
         await expect

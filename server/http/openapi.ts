@@ -16,7 +16,8 @@ import { auditEventOutput, eventPageOutput, ingestResultOutput } from '@/server/
 import { manifestOutput } from '@/server/routers/exports.types.ts';
 import { checkpointPageOutput, checkpointsQuery, proofOutput, signedCheckpointOutput } from '@/server/routers/integrity.types.ts';
 import { reportOutput } from '@/server/routers/retention.types.ts';
-import { EXPORT_FORMATS } from '@/server/services/export.ts';
+import { clockReportOutput, clockWindowQuery } from '@/server/routers/clock.types.ts';
+import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
 import { SINGLE_EVENT_PATH } from './single-event.ts';
 
 /**
@@ -168,12 +169,13 @@ function build() {
           operationId: 'exportEvents',
           summary: 'Every matching event as one file (streamed), with a signed manifest',
           description:
-            'The filters of the list endpoint, oldest first unless order=desc; no cursor or limit. The manifest is at the URL in X-Audit-Manifest. ' +
+            'The filters of the list endpoint (every one valid, or 400 naming it), hot and archived months alike, oldest first unless order=desc; no cursor or limit. The manifest is at the URL in X-Audit-Manifest. ' +
             'bundle=true: a zip with the file, its signed manifest, checkpoints, proofs and a standalone verifier. Needs events:export.',
           requestParams: {
             query: z.object({
               ...tenantParam.shape,
-              format: z.enum(EXPORT_FORMATS).default(EXPORT_FORMATS[0]).meta({ description: 'The file format' }),
+              format: z.enum(MANIFEST_FORMATS as readonly ['csv', 'jsonl', 'parquet']).default('csv').meta({ description: 'The file format (parquet: not in a bundle)' }),
+              expected_rows: z.string().regex(/^\d{1,15}$/).optional().meta({ description: 'The count the search showed before the download, recorded in the manifest beside row_count' }),
               excel: trueOrFalse.optional().meta({ description: "CSV for Excel: UTF-8 byte order mark and ';' between fields" }),
               bundle: trueOrFalse.optional().meta({ description: 'A verifiable zip bundle instead of the bare file' }),
             }),
@@ -190,6 +192,7 @@ function build() {
                 'text/csv': { schema: { type: 'string' } },
                 'application/x-ndjson': { schema: { type: 'string' } },
                 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } },
+                'application/vnd.apache.parquet': { schema: { type: 'string', contentMediaType: 'application/vnd.apache.parquet' } },
               },
             },
             ...errors(...READ_ERRORS),
@@ -227,6 +230,20 @@ function build() {
                 'text/csv': { schema: { type: 'string' } },
               },
             },
+            ...errors(...READ_ERRORS),
+          },
+        },
+      },
+      '/api/v1/audit/clock': {
+        get: {
+          operationId: 'getClockEvidence',
+          summary: "The sources' clocks as the trail shows them",
+          description:
+            'Per source and writing credential, received_at − occurred_at by minute of arrival (min, mean, max, buckets) and the events beyond the tenant\'s tolerance (ahead, behind); ' +
+            'each source\'s latest CLOCK_SYNC report; and every CLOCK_SYNC report of the window (the sync log). At most 24 hours; default the last hour. Needs events:read. docs/clock.md.',
+          requestParams: { query: z.object({ ...tenantParam.shape, ...clockWindowQuery.shape, minutes: z.string().regex(/^\d+$/).optional().meta({ description: 'Length of the window in minutes when from is not given (1–1440; default 60)' }) }) },
+          responses: {
+            '200': { description: 'The clock evidence of the window', content: { 'application/json': { schema: clockReportOutput } } },
             ...errors(...READ_ERRORS),
           },
         },

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { createSchema } from 'zod-openapi';
 import { eventFilters, SORT_ORDERS, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
-import { EXPORT_FORMATS, MANIFEST_VERSION, type ExportManifest } from '@/server/services/export.ts';
+import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
+import { MANIFEST_VERSION, type ExportManifest } from '@/server/services/export.ts';
 
 const exporter = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('user'), user_id: z.string(), email: z.string() }),
@@ -31,7 +32,7 @@ export const manifestOutput = z.object({
   exported_by: exporter,
   started_at: z.string(),
   completed_at: z.string().nullable(),
-  format: z.enum(EXPORT_FORMATS),
+  format: z.enum(MANIFEST_FORMATS as readonly ['csv', 'jsonl', 'parquet']),
   excel: z.boolean(),
   media_type: z.string(),
   file_name: z.string(),
@@ -42,9 +43,27 @@ export const manifestOutput = z.object({
     requested: z.object({ from: z.string().nullable(), to: z.string().nullable() }),
     covered: z.object({ first_occurred_at: z.string().nullable(), last_occurred_at: z.string().nullable() }),
   }),
+  months: z
+    .array(
+      z.object({
+        month: z.string().meta({ description: 'YYYY-MM (UTC)' }),
+        hot_rows: z.number().int().meta({ description: 'Rows read from PostgreSQL' }),
+        archived_rows: z.number().int().meta({ description: "Rows read from the month's archive files" }),
+        archive_parts: z.array(z.object({ part: z.number().int(), sha256: z.string().nullable(), row_count: z.number().int() })),
+      }),
+    )
+    .meta({ description: 'The months read, in file order, hot and archived' }),
+  expired_months: z
+    .array(z.object({ month: z.string(), parts: z.array(z.number().int()), row_count: z.number().int() }))
+    .meta({ description: 'Months of the requested range past retention (deleted): their events are not in the file' }),
+  expected_row_count: z.number().int().nullable().meta({ description: 'What the search showed before the download, for comparison with row_count' }),
   row_count: z.number().int().nullable(),
   byte_count: z.number().int().nullable(),
   sha256: z.string().nullable().meta({ description: "Hex SHA-256 of the file's bytes as delivered" }),
+  bundle: z
+    .object({ file_name: z.string(), key_id: z.string(), complete: z.boolean(), seq_from: z.number().int().nullable(), seq_to: z.number().int().nullable() })
+    .nullable()
+    .meta({ description: 'Set for a bundle download' }),
   error: z.string().nullable(),
 });
 

@@ -11,7 +11,7 @@ import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { baseUrl, call, event, newTenant, testSql } from '@/test/fixtures.ts';
 import { countMatching } from './count.ts';
 import { listEvents } from './query.ts';
-import { isAbout } from './about-filter.ts';
+import { filterExpr } from '@/supabase/functions/_shared/filters.ts';
 
 const at = (minute: number) => `2026-11-02T15:${String(minute).padStart(2, '0')}:00.000000Z`;
 
@@ -94,12 +94,20 @@ describe('the about filter (the whole order)', () => {
     }
   });
 
-  it('is the same test on an event in memory (archived months)', () => {
-    const f = { about: 'ORD-7', about_type: 'ORDER' };
-    expect(isAbout(f, { object_type: 'ORDER', object_id: 'ORD-7', context: {} })).toBe(true);
-    expect(isAbout(f, { object_type: 'QUOTE', object_id: 'ORD-7', context: {} })).toBe(false);
-    expect(isAbout(f, { object_type: 'EXECUTION', object_id: 'E', context: { order_id: 'ORD-7' } })).toBe(true);
-    expect(isAbout(f, { object_type: 'EXECUTION', object_id: 'E', context: { nested: { order_id: 'ORD-7' } } })).toBe(false);
-    expect(isAbout({ about: '100625' }, { object_type: 'EXECUTION', object_id: 'E', context: { order_id: 100625 } })).toBe(false);
+  it('is one condition of the filter tree every back end compiles (pages, counts, exports, archived months)', () => {
+    expect(filterExpr({ about: 'ORD-7', about_type: 'ORDER' })).toEqual({
+      op: 'and',
+      args: [
+        {
+          op: 'or',
+          args: [
+            { op: 'and', args: [{ op: 'eq', field: 'object_id', value: 'ORD-7' }, { op: 'eq', field: 'object_type', value: 'ORDER' }] },
+            { op: 'eq', field: { context: ['order_id'] }, value: 'ORD-7' },
+            { op: 'eq', field: { context: ['parent_order_id'] }, value: 'ORD-7' },
+            { op: 'eq', field: { context: ['client_order_id'] }, value: 'ORD-7' },
+          ],
+        },
+      ],
+    });
   });
 });

@@ -2,7 +2,7 @@
  * Reading archived months for the query API. A month whose partition was
  * dropped lives in Parquet parts (or, while restored, in restored_events);
  * queries whose time range reaches such a month read those parts with the
- * same filters, keyset and order, and the results are merged with the hot rows
+ * same filters (the filter tree compiled for DuckDB), keyset and order, and the results are merged with the hot rows
  * by (occurred_at, seq), so pages and cursors run on across hot and archived
  * data. Archived events carry `archived: true`.
  *
@@ -11,18 +11,17 @@
  * exclusive lock on audit_events, which that query holds off until commit, so
  * every event is seen exactly once: in PostgreSQL or in its archive.
  */
-import type { DuckDBValue } from '@duckdb/node-api';
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import type { TxSql } from '@/supabase/functions/_shared/db.ts';
-import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
+import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { env } from '@/server/env.ts';
 import { dataPath } from '@/server/db/open.ts';
 import { withDuckDB } from '@/server/archive/duckdb.ts';
-import { ARCHIVE_JSON, archivedEventFromJson, archiveRelation, jsonRows, type ArchivedEvent } from '@/server/archive/rows.ts';
+import { ARCHIVE_JSON, archivedEventFromJson, archiveRelation, type ArchivedEvent } from '@/server/archive/rows.ts';
 import { localFile } from './retention/files.ts';
 import { whereClause } from './query.ts';
-import { isAbout } from './about-filter.ts';
+import { compileDuck } from './filters/duckdb.ts';
 import type { Position } from './cursor.ts';
 
 export type { ArchivedEvent };
@@ -114,7 +113,8 @@ export async function findArchivedEvent(tx: TxSql, tenantId: string, position: P
   return null;
 }
 
-function cacheDir(): string {
+/** Where downloaded archive files are kept. */
+export function cacheDir(): string {
   return dataPath(env(), 'archive-cache');
 }
 
@@ -136,72 +136,40 @@ async function restoredPage(tx: TxSql, restores: string[], q: ArchivedQuery): Pr
   return restoredRows(tx, restores, tx`${whereClause(tx, q.tenantId, q.filters)} and ${keyset}`, q.order, q.limit);
 }
 
-/** DuckDB conditions for a filter set and keyset (context containment and `about` are checked afterwards, in JavaScript). */
-function duckConditions(q: ArchivedQuery): { where: string; params: DuckDBValue[] } {
-  const f = q.filters;
-  const conditions = ['tenant_id = ?'];
-  const params: DuckDBValue[] = [q.tenantId];
-  const eq = (column: string, value: string | undefined) => {
-    if (value === undefined) return;
-    conditions.push(`${column} = ?`);
-    params.push(value);
-  };
-  eq('object_type', f.object_type);
-  eq('object_id', f.object_id);
-  eq('actor_id', f.actor_id);
-  eq('actor_type', f.actor_type);
-  eq('outcome', f.outcome);
-  eq('source', f.source);
-  eq('request_id', f.request_id);
-  if (f.event_type?.length) {
-    conditions.push(`event_type in (${f.event_type.map(() => '?').join(', ')})`);
-    params.push(...f.event_type);
-  }
-  if (f.from) {
-    conditions.push('occurred_at >= ?::TIMESTAMPTZ');
-    params.push(f.from);
-  }
-  if (f.to) {
-    conditions.push('occurred_at < ?::TIMESTAMPTZ');
-    params.push(f.to);
-  }
-  if (q.after) {
-    const op = q.order === 'desc' ? '<' : '>';
-    conditions.push(`(occurred_at ${op} ?::TIMESTAMPTZ or (occurred_at = ?::TIMESTAMPTZ and seq ${op} ?::BIGINT))`);
-    params.push(q.after.occurred_at, q.after.occurred_at, q.after.seq);
-  }
-  return { where: conditions.join(' and '), params };
-}
-
 async function parquetPage(parts: ArchivedPartRef[], q: ArchivedQuery): Promise<ArchivedEvent[]> {
   const files = await Promise.all(parts.map((p) => localFile(env(), p, cacheDir())));
-  const { where, params } = duckConditions(q);
+  const { where, params } = compileDuck(q.tenantId, filterExpr(q.filters));
+  let keyset = '';
+  if (q.after) {
+    const op = q.order === 'desc' ? '<' : '>';
+    const [at, seq] = [`$${params.length + 1}::TIMESTAMPTZ`, `$${params.length + 2}::BIGINT`];
+    keyset = ` and (occurred_at ${op} ${at} or (occurred_at = ${at} and seq ${op} ${seq}))`;
+    params.push(q.after.occurred_at, q.after.seq);
+  }
   const order = q.order === 'desc' ? 'occurred_at desc, seq desc' : 'occurred_at asc, seq asc';
-  const from = archiveRelation(files);
   return withDuckDB(async (db) => {
-    if (!q.filters.context && !q.filters.about) {
-      const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order} limit ${q.limit}`, params);
-      return (reader.getColumns()[0] ?? []).map((text) => archivedEventFromJson(text as string));
-    }
-    const needle = q.filters.context;
-    const out: ArchivedEvent[] = [];
-    for await (const event of jsonRows(await db.stream(`select ${ARCHIVE_JSON} from ${from} where ${where} order by ${order}`, params))) {
-      if ((!needle || jsonContains(event.context, needle)) && (!q.filters.about || isAbout(q.filters, event))) out.push(event);
-      if (out.length >= q.limit) return out;
-    }
-    return out;
+    const reader = await db.runAndReadAll(`select ${ARCHIVE_JSON} from ${archiveRelation(files)} where ${where}${keyset} order by ${order} limit ${q.limit}`, params);
+    return (reader.getColumns()[0] ?? []).map((text) => archivedEventFromJson(text as string));
   });
 }
 
-/** PostgreSQL's jsonb containment (`@>`) for JSON values: objects by key, arrays by element, scalars by equality. */
-export function jsonContains(haystack: unknown, needle: unknown): boolean {
-  if (Array.isArray(needle)) {
-    return Array.isArray(haystack) && needle.every((n) => haystack.some((h) => jsonContains(h, n)));
+/** How many archived events of the given parts match (restored months counted in PostgreSQL), up to `cap`. */
+export async function archivedCount(tx: TxSql, parts: ArchivedPartRef[], tenantId: string, filters: EventFilters, cap: number): Promise<number> {
+  if (!parts.length) return 0;
+  const restores = [...new Set(parts.map((p) => p.restore_id).filter((r): r is string => r !== null))];
+  const files = parts.filter((p) => !p.restore_id);
+  let n = 0;
+  if (restores.length) {
+    const [row] = await tx`
+      select count(*)::int as n from (
+        select 1 from public.restored_events where restore_id = any(${restores}::uuid[]) and ${whereClause(tx, tenantId, filters)} limit ${cap + 1}
+      ) as capped`;
+    n += row!.n as number;
   }
-  if (needle !== null && typeof needle === 'object') {
-    if (haystack === null || typeof haystack !== 'object' || Array.isArray(haystack)) return false;
-    const h = haystack as Record<string, unknown>;
-    return Object.entries(needle as Record<string, unknown>).every(([k, v]) => Object.prototype.hasOwnProperty.call(h, k) && jsonContains(h[k], v));
+  if (files.length && n <= cap) {
+    const paths = await Promise.all(files.map((p) => localFile(env(), p, cacheDir())));
+    const { where, params } = compileDuck(tenantId, filterExpr(filters));
+    n += await withDuckDB(async (db) => Number((await db.runAndReadAll(`select count(*) from ${archiveRelation(paths)} where ${where}`, params)).getRows()[0]![0] as bigint));
   }
-  return haystack === needle;
+  return n;
 }

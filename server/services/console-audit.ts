@@ -26,6 +26,8 @@ export const CONSOLE_EVENT_TYPES = {
   apiKey: 'AUDIT_API_KEY',
   /** Someone verified the tenant's trail; the outcome is failure when tampering was found. */
   verification: 'AUDIT_VERIFICATION',
+  /** An admin changed the tenant's tolerance for its sources' clocks (docs/clock.md). */
+  clockTolerance: 'AUDIT_CLOCK_TOLERANCE',
 } as const;
 
 /**
@@ -34,7 +36,7 @@ export const CONSOLE_EVENT_TYPES = {
  * changes, legal holds placed and released).
  */
 export const ADMINISTRATION = {
-  eventTypes: [CONSOLE_EVENT_TYPES.invitation, CONSOLE_EVENT_TYPES.membership, CONSOLE_EVENT_TYPES.apiKey, CONSOLE_EVENT_TYPES.verification],
+  eventTypes: [CONSOLE_EVENT_TYPES.invitation, CONSOLE_EVENT_TYPES.membership, CONSOLE_EVENT_TYPES.apiKey, CONSOLE_EVENT_TYPES.verification, CONSOLE_EVENT_TYPES.clockTolerance],
   objectTypes: ['RETENTION_POLICY', 'LEGAL_HOLD'],
 } as const;
 

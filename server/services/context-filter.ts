@@ -6,15 +6,16 @@
  * containment, so results are the same, but the planner can then walk that
  * index in (occurred_at, seq) order. Numbers, booleans, null, arrays and
  * objects are containment only: their text form would also match a string
- * ("150" vs 150) or miss an equal number (150 vs 150.0).
+ * ("150" vs 150) or miss an equal number (150 vs 150.0). The filter compiler
+ * (filters/postgres.ts) adds the equalities.
  */
-import type { Sql, TxSql } from '@/supabase/functions/_shared/db.ts';
-
 /** Context fields with an indexed column, and that column. */
 export const INDEXED_CONTEXT_FIELDS = {
   symbol: 'context_symbol',
   account: 'context_account',
   client_order_id: 'context_client_order_id',
+  order_id: 'context_order_id',
+  parent_order_id: 'context_parent_order_id',
 } as const;
 
 type IndexedField = keyof typeof INDEXED_CONTEXT_FIELDS;
@@ -24,10 +25,4 @@ const isIndexed = (field: string): field is IndexedField => Object.hasOwn(INDEXE
 /** The indexed fields of a context filter whose value is a string, with that value. */
 export function indexedStringFields(context: Record<string, unknown>): [IndexedField, string][] {
   return Object.entries(context).filter((entry): entry is [IndexedField, string] => isIndexed(entry[0]) && typeof entry[1] === 'string');
-}
-
-/** SQL conditions for a context filter: indexable equalities, then the containment test that defines the match. */
-export function contextConditions(tx: TxSql | Sql, context: Record<string, unknown>) {
-  const equalities = indexedStringFields(context).map(([field, value]) => tx`${tx(INDEXED_CONTEXT_FIELDS[field])} = ${value}`);
-  return [...equalities, tx`context @> ${tx.json(context as never)}::jsonb`];
 }

@@ -1,8 +1,9 @@
 /**
- * Every event of a filter set, hot and archived alike, as a stream of pages in
- * (occurred_at, seq) order: the read interface exports build on. It walks the
- * same keyset pages as the query API, so archived months are included without
- * the caller knowing where each month is kept.
+ * Every event of a filter set, hot and archived alike, as a stream of pages of
+ * event objects in (occurred_at, seq) order, for code that wants the events
+ * themselves (tools, tests). It walks the same keyset pages as the query API,
+ * so archived months are included without the caller knowing where each month
+ * is kept. (Export files are written by COPY and DuckDB directly: export.ts.)
  */
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';

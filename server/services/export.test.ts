@@ -93,7 +93,7 @@ describe('CSV export over HTTP', () => {
     expect(records).toHaveLength(4);
     const manifest = await (await fetch(manifestUrl, { headers: { authorization: `Bearer ${t.readKey}` } })).json();
     expect(manifest).toMatchObject({
-      manifest_version: 1,
+      manifest_version: 2,
       tenant_id: t.id,
       status: 'complete',
       format: 'csv',
@@ -134,6 +134,24 @@ describe('CSV export over HTTP', () => {
     }
     expect((await call('GET', '/api/v1/audit/events/export', { key: t.writeKey })).status).toBe(403);
     expect((await call('GET', '/api/v1/audit/events/export')).status).toBe(401);
+  });
+});
+
+describe('an export its reader abandons', () => {
+  it('is marked failed in every format, and frees its connections and pipes', { timeout: 120_000 }, async () => {
+    const t = await newTenant('export-abandoned');
+    for (let i = 0; i < 10; i++) {
+      const res = await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: Array.from({ length: 500 }, () => event({ context: { note: 'x'.repeat(300) } })) } });
+      expect(res.status).toBe(201);
+    }
+    const claims = { tenant_id: t.id, sub: 'test', role: 'authenticated' as const };
+    for (const format of ['csv', 'jsonl', 'parquet'] as const) {
+      const started = await startExport(testSql(), claims, { format, filters: {}, exporter: { kind: 'cli', os_user: 'test' } });
+      await started.stream[Symbol.asyncIterator]().next();
+      started.stream.destroy();
+      expect(await started.done, format).toMatchObject({ status: 'failed', row_count: null, sha256: null, error: 'The export was aborted before it completed' });
+    }
+    await expect.poll(async () => (await testSql()`select count(*)::int as n from pg_stat_activity where application_name like 'oms-audit-export%'`)[0]!.n).toBe(0);
   });
 });
 

@@ -1,212 +1,97 @@
 /**
- * Exports for regulators: CSV (RFC 4180, UTF-8, header row, the contract's
- * fields in canonical order) or JSON Lines, streamed straight from
- * PostgreSQL's `COPY (SELECT …) TO STDOUT` inside the tenant's row-level
- * security transaction. PostgreSQL formats the rows (canonical timestamps,
- * OWASP formula neutralisation, context as one line of JSON); Node counts
- * records, ends them with CRLF, hashes and forwards bytes, with backpressure
- * and constant memory.
+ * Exports for regulators and analysts: every event matching a filter set,
+ * from hot and archived months alike, in (occurred_at, seq) order, in a
+ * format of the registry (lib/export-formats.ts): CSV, CSV for Excel, JSON
+ * Lines or Parquet. REST, the console and the CLI all call startExport().
  *
- * Every export gets a manifest (public.audit_exports, see ExportManifest):
- * who, when, the exact filters, row count, time range covered and the SHA-256
- * of the file. It is written as `streaming` when the export starts and
- * completed when the last byte has been produced. REST, tRPC/console and the
- * CLI all call startExport().
+ * The export reads one snapshot of the tenant's trail (exports/snapshot.ts)
+ * in segments (exports/plan.ts): runs of hot months are one COPY each,
+ * formatted by PostgreSQL; archived months are read from their Parquet files
+ * by DuckDB, written in the same bytes. The file streams with backpressure
+ * and constant memory whatever its size; its first bytes leave at once.
+ *
+ * Every export gets a manifest (exports/manifest.ts), `streaming` while it
+ * runs: complete with row count, SHA-256 and the months read, or failed with
+ * the reason. A month that cannot be read fails the export, naming it —
+ * before the first byte when its file is missing, otherwise by ending the
+ * stream with an error — never a short file marked complete.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
-import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
-import { connect, connectionUrl, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
-import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
-import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
+import { exportFileName, exportFormat, type ManifestFormat } from '@/lib/export-formats.ts';
+import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
-import { CopyRecords, csvOccurredAt, jsonOccurredAt } from './export-bytes.ts';
-import { exportSlots } from './export-slots.ts';
-import { inTenant } from './query.ts';
-import { aboutCopySql } from './about-filter.ts';
 import { metrics } from '@/server/observability/metrics.ts';
+import { archivedRecords, checkArchivesPresent } from './exports/archived.ts';
+import { csvHeader } from './exports/columns.ts';
+import { hotRecords } from './exports/hot.ts';
+import { MANIFEST_VERSION, saveManifest, type Exporter, type ExportManifest, type ManifestBundle, type ManifestMonth } from './exports/manifest.ts';
+import { parquetRecords } from './exports/parquet.ts';
+import { planExport, segmentExpr } from './exports/plan.ts';
+import { MonthTally, type RecordStats } from './exports/records.ts';
+import { exportedSeqs } from './exports/seqs.ts';
+import { exportSlots } from './export-slots.ts';
+import { openSnapshot, type ExportSnapshot } from './exports/snapshot.ts';
 
-export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-export const MANIFEST_VERSION = 1;
-
-/** Who asked for an export, as the manifest and the audit trail record it. */
-export type Exporter =
-  | { kind: 'user'; user_id: string; email: string }
-  | { kind: 'api_key'; key_id: string }
-  | { kind: 'cli'; os_user: string };
-
-/**
- * The manifest of one export: enough for a regulator to check that a file is
- * exactly what was exported (sha256 over the file's bytes, row_count) and what
- * was asked for (filters, order, time range).
- */
-export interface ExportManifest {
-  manifest_version: typeof MANIFEST_VERSION;
-  export_id: string;
-  tenant_id: string;
-  /** streaming while the file is being produced; complete once sha256 and row_count are final. */
-  status: 'streaming' | 'complete' | 'failed';
-  exported_by: Exporter;
-  /** UTC, microseconds. */
-  started_at: string;
-  completed_at: string | null;
-  format: ExportFormat;
-  /** CSV for Excel: UTF-8 byte order mark and `;` between fields. */
-  excel: boolean;
-  media_type: string;
-  file_name: string;
-  /** Column order (CSV) or key order (JSON Lines): the contract's EVENT_FIELDS. */
-  columns: string[];
-  /** The filters exactly as applied (from inclusive, to exclusive, UTC). */
-  filters: EventFilters;
-  order: SortOrder;
-  time_range: {
-    requested: { from: string | null; to: string | null };
-    /** occurred_at of the first and last exported events (null when none). */
-    covered: { first_occurred_at: string | null; last_occurred_at: string | null };
-  };
-  row_count: number | null;
-  byte_count: number | null;
-  /** Hex SHA-256 of the file's bytes as delivered (BOM included). */
-  sha256: string | null;
-  error: string | null;
-}
+export { getManifest, listExports, MANIFEST_VERSION, type Exporter, type ExportManifest } from './exports/manifest.ts';
 
 export interface ExportRequest {
-  format: ExportFormat;
+  format: ManifestFormat;
+  /** CSV for Excel (format csv only). */
   excel?: boolean;
   filters: EventFilters;
   order?: SortOrder;
   exporter: Exporter;
   /** For the file name. */
   tenantName?: string;
+  /** What the requester's search counted, recorded beside the row count. */
+  expectedRows?: number;
+  /** A bundle is built from the export: see ExportEvidence. */
+  bundle?: boolean;
+}
+
+/** What a bundle needs beyond the file: the same snapshot, kept open until the bundle ends. */
+export interface ExportEvidence {
+  /** The manifest as it will be completed, once the file's last byte has been produced. */
+  data: Promise<ExportManifest>;
+  /** No filters and no month past retention: the export holds every event of the trail. */
+  complete: boolean;
+  /** The exported seqs in ascending order, in batches. */
+  seqs(): AsyncGenerator<number[]>;
+  /** The highest seq of the tenant's ledger in the export's snapshot (0 for none). */
+  lastSeq(): Promise<number>;
+  /** Completes (or fails) the manifest and closes the snapshot. */
+  finish(result: { bundle: ManifestBundle } | { error: unknown }): Promise<ExportManifest>;
 }
 
 export interface StartedExport {
   id: string;
+  tenantId: string;
   fileName: string;
   mediaType: string;
   /** The file's bytes. Read it to the end (or destroy it to abort). */
   stream: Readable;
-  /** Resolves with the final manifest once the stream has ended: status `complete`, or `failed` when aborted or broken. */
+  /** Resolves with the final manifest: status `complete`, or `failed` when aborted or broken. */
   done: Promise<ExportManifest>;
+  /** Set for bundle requests. */
+  evidence: ExportEvidence | null;
 }
 
-const TIME_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
-/** Text columns that could hold a value a spreadsheet would run as a formula. */
-const FREE_TEXT = new Set(['actor_type', 'actor_id', 'object_type', 'object_id', 'event_type', 'source', 'request_id', 'user_agent', 'device_fingerprint', 'observed_user_agent']);
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/**
- * OWASP CSV injection: a cell starting with = + - @ tab or CR gets a leading
- * single quote; so does one that starts with a quote already, so that a reader
- * (the bundle verifier) restores every value by removing one leading quote. Most values start with a letter or digit (>= 'A' or a digit
- * is checked first, byte-wise), so the full test rarely runs.
- */
-function neutralised(column: string): string {
-  return `case when ${column} collate "C" >= 'A' then ${column} when left(${column}, 1) in ('=', '+', '-', '@', e'\\t', e'\\r', '''') then '''' || ${column} else ${column} end`;
-}
+const failureMessage = (err: unknown) => (err instanceof AuditError ? err.message : err instanceof Error && err.message ? `The export did not complete: ${err.message}` : 'The export did not complete');
 
-function selectList(format: ExportFormat): string {
-  return EVENT_FIELDS.map((f) => {
-    if (f === 'occurred_at' || f === 'received_at') return `to_char(e.${f} at time zone 'UTC', ${TIME_FORMAT}) as ${f}`;
-    if (format === 'csv' && FREE_TEXT.has(f)) return `${neutralised(`e.${f}`)} as ${f}`;
-    if (format === 'jsonl' && (f === 'ip_address' || f === 'observed_ip')) return `host(e.${f}) as ${f}`;
-    return `e.${f}`;
-  }).join(',\n      ');
-}
-
-/** One filter value, read once per statement (an InitPlan) from the transaction's oms_export.filters setting. */
-const param = (path: string, cast = '') => `(select current_setting('oms_export.filters')::jsonb ->> '${path}')${cast}`;
-
-/**
- * The WHERE clause of an export. COPY takes no bind parameters, so the
- * filter values travel in a transaction-local setting (set with a bound
- * parameter) and are read back here: no value is ever spliced into SQL.
- */
-function whereSql(filters: EventFilters): string {
-  const c = [`e.tenant_id = ${param('tenant_id', '::uuid')}`];
-  for (const f of ['object_type', 'object_id', 'actor_id', 'actor_type', 'outcome', 'source', 'request_id'] as const) {
-    if (filters[f] !== undefined) c.push(`e.${f} = ${param(f)}`);
-  }
-  if (filters.event_type?.length) c.push(`e.event_type = any (array(select jsonb_array_elements_text(current_setting('oms_export.filters')::jsonb -> 'event_type')))`);
-  if (filters.from) c.push(`e.occurred_at >= ${param('from', '::timestamptz')}`);
-  if (filters.to) c.push(`e.occurred_at < ${param('to', '::timestamptz')}`);
-  if (filters.context) c.push(`e.context @> (select current_setting('oms_export.filters')::jsonb -> 'context')`);
-  if (filters.about) c.push(aboutCopySql(filters, (path) => param(path), `(select current_setting('oms_export.filters')::jsonb)`));
-  return c.join('\n      and ');
-}
-
-export function exportQuery(format: ExportFormat, filters: EventFilters, order: SortOrder): string {
-  const direction = order === 'desc' ? 'desc' : 'asc';
-  const select = `select ${selectList(format)}
-    from public.audit_events e
-    where ${whereSql(filters)}
-    order by e.occurred_at ${direction}, e.seq ${direction}`;
-  return format === 'jsonl' ? `select row_to_json(r) from (${select}) r` : select;
-}
-
-function copyOptions(format: ExportFormat, excel: boolean): string {
-  if (format === 'jsonl') {
-    // CSV mode with a delimiter and quote that JSON text never contains raw:
-    // each line is the JSON exactly as PostgreSQL wrote it, unescaped.
-    return `(format csv, delimiter e'\\x02', quote e'\\x01')`;
-  }
-  return `(format csv, header true, delimiter '${excel ? ';' : ','}', encoding 'UTF8')`;
-}
-
-export function mediaTypeOf(format: ExportFormat): string {
-  return format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
-}
-
-function fileNameOf(format: ExportFormat, tenantName: string | undefined, startedAt: string): string {
-  const slug = (tenantName ?? 'tenant').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'tenant';
-  const stamp = startedAt.slice(0, 19).replace(/[-:]/g, '');
-  return `oms-audit-${slug}-${stamp}Z.${format === 'csv' ? 'csv' : 'jsonl'}`;
-}
-
-const BOM = new Uint8Array([0xef, 0xbb, 0xbf]);
-/** Bytes gathered from COPY before they are transformed, hashed and passed on. */
-const BATCH_BYTES = 128 * 1024;
-
-async function saveManifest(sql: Sql, claims: TenantClaims, manifest: ExportManifest, insert: boolean): Promise<void> {
-  await inTenant(sql, claims, async (tx) => {
-    if (insert) {
-      await tx`insert into public.audit_exports (id, tenant_id, status, manifest) values (${manifest.export_id}, ${manifest.tenant_id}, ${manifest.status}, ${JSON.stringify(manifest)}::text::json)`;
-    } else {
-      await tx`update public.audit_exports set status = ${manifest.status}, manifest = ${JSON.stringify(manifest)}::text::json, completed_at = now() where id = ${manifest.export_id}`;
-    }
-  });
-}
-
-export async function getManifest(sql: Sql, claims: TenantClaims, id: string): Promise<ExportManifest | null> {
-  return inTenant(sql, claims, async (tx) => {
-    const [row] = await tx`select manifest from public.audit_exports where id = ${id}`;
-    return (row?.manifest as ExportManifest | undefined) ?? null;
-  });
-}
-
-export async function listExports(sql: Sql, claims: TenantClaims, limit = 50): Promise<ExportManifest[]> {
-  return inTenant(sql, claims, async (tx) => {
-    const rows = await tx`select manifest from public.audit_exports order by created_at desc limit ${limit}`;
-    return rows.map((r) => r.manifest as ExportManifest);
-  });
-}
-
-/**
- * Starts an export: records its manifest, opens a repeatable-read transaction
- * as the tenant, and returns the file as a stream fed by COPY. The manifest is
- * completed (or marked failed) when the stream ends.
- */
 export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest): Promise<StartedExport> {
-  // Per tenant and per process (429/503 when full); freed once the export's connection is closed.
+  const spec = exportFormat(request.format, request.excel === true);
+  if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
+  // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
   const slot = exportSlots().acquire(claims.tenant_id);
-  const format = request.format;
-  const excel = format === 'csv' && request.excel === true;
   const order = request.order ?? 'asc';
   const startedAt = nowTimestamp().iso;
+  const expr = filterExpr(request.filters);
   const manifest: ExportManifest = {
     manifest_version: MANIFEST_VERSION,
     export_id: uuidv7(),
@@ -215,157 +100,172 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     exported_by: request.exporter,
     started_at: startedAt,
     completed_at: null,
-    format,
-    excel,
-    media_type: mediaTypeOf(format),
-    file_name: fileNameOf(format, request.tenantName, startedAt),
-    columns: [...EVENT_FIELDS],
+    format: spec.manifestFormat,
+    excel: spec.excel,
+    media_type: spec.mediaType,
+    file_name: exportFileName(spec, request.tenantName, startedAt),
+    columns: [...spec.columns],
     filters: request.filters,
     order,
     time_range: { requested: { from: request.filters.from ?? null, to: request.filters.to ?? null }, covered: { first_occurred_at: null, last_occurred_at: null } },
+    months: [],
+    expired_months: [],
+    expected_row_count: request.expectedRows ?? null,
     row_count: null,
     byte_count: null,
     sha256: null,
+    bundle: null,
     error: null,
   };
+
+  let snapshot: ExportSnapshot | null = null;
+  let settle!: (m: ExportManifest) => void;
+  const done = new Promise<ExportManifest>((resolve) => (settle = resolve));
+  let ended = false;
+  async function end(status: 'complete' | 'failed', err?: unknown, bundle?: ManifestBundle): Promise<ExportManifest> {
+    if (ended) return manifest;
+    ended = true;
+    manifest.status = status;
+    manifest.completed_at = status === 'complete' && manifest.completed_at ? manifest.completed_at : nowTimestamp().iso;
+    if (status === 'failed') {
+      manifest.error = failureMessage(err);
+      manifest.row_count = manifest.byte_count = null;
+      manifest.sha256 = null;
+    }
+    if (bundle) manifest.bundle = bundle;
+    await snapshot?.close().catch(() => {});
+    slot.release();
+    await saveManifest(sql, claims, manifest, false).catch(() => {});
+    settle(manifest);
+    return manifest;
+  }
+
   await saveManifest(sql, claims, manifest, true).catch((err: unknown) => {
     slot.release();
     throw err;
   });
-
-  const records = new CopyRecords(
-    format === 'csv' ? { header: true, crlf: true, occurredAt: csvOccurredAt(excel ? 0x3b : 0x2c) } : { header: false, crlf: false, occurredAt: jsonOccurredAt },
-  );
-  const hash = createHash('sha256');
-  let bytes = 0;
-
-  const copySql = `copy (${exportQuery(format, request.filters, order)}) to stdout ${copyOptions(format, excel)}`;
-  const filterSetting = JSON.stringify({ ...request.filters, tenant_id: claims.tenant_id });
-
-  // The transaction stays open until COPY has delivered its last byte; `opened` hands the COPY stream out.
-  let opened!: (value: { copy: Readable; cancel: () => void }) => void;
-  let openFailed!: (err: unknown) => void;
-  const openedPromise = new Promise<{ copy: Readable; cancel: () => void }>((resolve, reject) => {
-    opened = resolve;
-    openFailed = reject;
-  });
-  // A connection of its own, closed (not committed) once COPY has delivered its last byte: the
-  // transaction is read-only, and postgres.js can leave a connection's socket paused after a COPY
-  // ends under backpressure, so nothing may run on it afterwards.
-  const connection = connect(connectionUrl(sql), { max: 1, prepare: false, applicationName: 'oms-audit-export' });
-  const transaction = (async () => {
-    await connection.unsafe('begin isolation level repeatable read read only');
-    await connection`select set_config('role', 'authenticated', true),
-                            set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-                            set_config('oms_export.filters', ${filterSetting}, true)`;
-    const query = connection.unsafe(copySql);
-    const copy = (await query.readable()) as unknown as Readable;
-    const ended = new Promise<void>((resolve, reject) => {
-      copy.once('end', resolve);
-      copy.once('error', reject);
-      copy.once('close', resolve);
-    });
-    opened({ copy, cancel: () => void Promise.resolve(query.cancel()).catch(() => {}) });
-    await ended;
-  })()
-    .catch((err: unknown) => {
-      openFailed(err);
-      throw err;
-    })
-    .finally(() => {
-      slot.release();
-      void connection.end({ timeout: 0 }).catch(() => {});
-    });
-  // Failures surface through the stream and `done`.
-  transaction.catch(() => {});
-
-  let copy: Readable;
-  let cancel: () => void;
+  let plan: Awaited<ReturnType<typeof planExport>>;
   try {
-    ({ copy, cancel } = await openedPromise);
+    snapshot = await openSnapshot(sql, claims);
+    plan = await planExport(snapshot.tx, claims.tenant_id, expr, order);
+    await checkArchivesPresent([...plan.archived.values()].flat());
   } catch (err) {
-    await finish('failed', err).catch(() => {});
-    throw isConnectionError(err) ? new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1) : err;
+    await end('failed', err);
+    throw err;
   }
+  const open = snapshot;
+  manifest.expired_months = plan.expired;
 
-  async function finish(status: 'complete' | 'failed', err?: unknown): Promise<ExportManifest> {
-    const stats = records.stats();
-    metrics().exportRows.inc({ format: manifest.format }, stats.rows);
-    manifest.status = status;
-    manifest.completed_at = nowTimestamp().iso;
-    manifest.time_range.covered = { first_occurred_at: stats.firstOccurredAt, last_occurred_at: stats.lastOccurredAt };
-    if (status === 'complete') {
-      manifest.row_count = stats.rows;
-      manifest.byte_count = bytes;
-      manifest.sha256 = hash.digest('hex');
-    } else {
-      manifest.error = err instanceof AuditError ? err.message : 'The export did not complete';
-    }
-    await saveManifest(sql, claims, manifest, false);
-    return manifest;
-  }
-
-  let settle!: (m: ExportManifest) => void;
-  const done = new Promise<ExportManifest>((resolve) => (settle = resolve));
-
-  const emit = (out: Readable, data: Uint8Array) => {
-    if (!data.length) return true;
-    hash.update(data);
-    bytes += data.length;
-    return out.push(data);
+  // What the segments report, for the manifest.
+  const hotMonths = new MonthTally();
+  const archivedMonths = new Map<string, number>();
+  let rows = 0;
+  const covered: string[] = [];
+  const count = (s: RecordStats) => {
+    rows += s.rows;
+    for (const at of [s.firstOccurredAt, s.lastOccurredAt]) if (at) covered.push(at);
   };
 
+  async function* produce(): AsyncGenerator<Buffer> {
+    if (spec.framing === 'csv') {
+      if (spec.bom) yield BOM;
+      yield Buffer.from(csvHeader(spec));
+    }
+    if (spec.framing === 'parquet') {
+      yield* parquetRecords(open, [...plan.archived.values()].flat(), expr, order, hotMonths, (s) => {
+        count(s);
+        for (const [month, n] of s.archivedByMonth) archivedMonths.set(month, n);
+      });
+      return;
+    }
+    for (const segment of plan.segments) {
+      if (segment.kind === 'hot') {
+        yield* hotRecords(open, spec, segmentExpr(expr, segment), order, hotMonths, count);
+      } else {
+        yield* archivedRecords(open, spec, segment, expr, segmentExpr(expr, segment), order, hotMonths, (s) => {
+          count(s);
+          archivedMonths.set(segment.month, s.rows - s.hotRows);
+        });
+      }
+    }
+  }
+
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let dataReady!: (m: ExportManifest) => void;
+  let dataFailed!: (err: unknown) => void;
+  const data = new Promise<ExportManifest>((resolve, reject) => ((dataReady = resolve), (dataFailed = reject)));
+  data.catch(() => {});
+
+  function summarise(): void {
+    const hot = hotMonths.flush();
+    const months = new Set([...hot.keys(), ...archivedMonths.keys(), ...plan.archived.keys()]);
+    manifest.months = [...months]
+      .sort((a, b) => (order === 'desc' ? b.localeCompare(a) : a.localeCompare(b)))
+      .map((month): ManifestMonth => ({
+        month,
+        hot_rows: hot.get(month) ?? 0,
+        archived_rows: archivedMonths.get(month) ?? 0,
+        archive_parts: (plan.archived.get(month) ?? []).map((p) => ({ part: p.part, sha256: p.data_sha256, row_count: Number(p.row_count) })),
+      }));
+    covered.sort();
+    const [earliest, latest] = [covered[0] ?? null, covered[covered.length - 1] ?? null];
+    manifest.time_range.covered = order === 'desc' ? { first_occurred_at: latest, last_occurred_at: earliest } : { first_occurred_at: earliest, last_occurred_at: latest };
+    manifest.row_count = rows;
+    manifest.byte_count = bytes;
+    manifest.sha256 = hash.digest('hex');
+    metrics().exportRows.inc({ format: manifest.format }, rows);
+  }
+
   let started = false;
-  let finished = false;
-  const output = new Readable({
-    // About what one COPY burst holds: enough to keep PostgreSQL busy, small enough to stay constant.
-    highWaterMark: 256 * 1024,
-    read() {
-      slot.progress();
-      if (!started) {
-        started = true;
-        if (excel) emit(this, BOM);
-        // PostgreSQL sends one message per row: records are gathered into ~128 KiB chunks, so the
-        // per-chunk costs (hash update, stream hand-offs, socket writes) are not paid per row.
-        copy.on('data', (message: Buffer) => {
-          records.add(message);
-          if (records.pendingBytes >= BATCH_BYTES && !emit(output, records.take())) copy.pause();
-        });
-        copy.once('end', () => {
-          emit(output, records.finish());
-          void transaction.then(
-            () =>
-              finish('complete').then((m) => {
-                finished = true;
-                output.push(null);
-                settle(m);
-              }),
-            (err: unknown) => output.destroy(err as Error),
-          );
-        });
-        copy.once('error', (err) => output.destroy(err));
+  async function* delivered(): AsyncGenerator<Buffer> {
+    started = true;
+    let produced = false;
+    let failure: unknown = null;
+    try {
+      for await (const chunk of produce()) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        slot.progress();
+        yield chunk;
       }
-      copy.resume();
-    },
-    destroy(err, callback) {
-      if (!finished) {
-        // Stop PostgreSQL, then drain what is still in flight so the connection is freed.
-        cancel();
-        copy.removeAllListeners('data');
-        copy.on('data', () => {});
-        copy.on('error', () => {});
-        copy.resume();
-        void transaction
-          .catch(() => {})
-          .then(() => finish('failed', err ?? new AuditError('internal', 'The export was aborted before it completed')))
-          .then(settle, () => settle({ ...manifest, status: 'failed' }));
+      produced = true;
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      if (produced) {
+        summarise();
+        if (request.bundle) dataReady(manifest);
+        else await end('complete');
+      } else {
+        const reason = failure ?? new AuditError('internal', 'The export was aborted before it completed');
+        dataFailed(reason);
+        await end('failed', reason);
       }
-      callback(err);
-    },
-  });
+    }
+  }
 
+  const evidence: ExportEvidence | null = request.bundle
+    ? {
+        data,
+        complete: Object.values(request.filters).every((v) => v === undefined) && plan.expired.length === 0,
+        seqs: () => exportedSeqs(open, [...plan.archived.values()].flat(), expr),
+        lastSeq: async () => Number((await open.tx`select coalesce(max(seq), 0) as n from public.audit_ledger where tenant_id = ${claims.tenant_id}`)[0]!.n),
+        finish: (result) => ('bundle' in result ? end('complete', undefined, result.bundle) : end('failed', result.error)),
+      }
+    : null;
+
+  // A few COPY bursts ahead of the reader: enough to keep PostgreSQL busy, small enough to stay constant.
+  const stream = Readable.from(delivered(), { objectMode: false, highWaterMark: 1024 * 1024 });
   // A reader that takes nothing while data waits for it (or never asks) is ended: manifest failed, slot freed.
-  slot.watch(() => !started || output.readableLength > 0, (reason) => output.destroy(reason));
-
-  return { id: manifest.export_id, fileName: manifest.file_name, mediaType: manifest.media_type, stream: output, done };
+  slot.watch(() => !started || stream.readableLength > 0, (reason) => stream.destroy(reason));
+  // Destroyed before its first read: the generator never runs, so its cleanup happens here.
+  stream.once('close', () => {
+    if (started) return;
+    const reason = new AuditError('internal', 'The export was aborted before it started');
+    dataFailed(reason);
+    void end('failed', reason);
+  });
+  return { id: manifest.export_id, tenantId: claims.tenant_id, fileName: manifest.file_name, mediaType: manifest.media_type, stream, done, evidence };
 }

@@ -9,11 +9,11 @@ import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
-import { filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
+import { filterExpr, filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
-import { contextConditions } from './context-filter.ts';
-import { aboutCondition } from './about-filter.ts';
+import { wherePostgres } from './filters/postgres.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
+import { monthsHolding, withinMonths } from './event-months.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
 
@@ -23,23 +23,9 @@ export interface EventPage {
   next_cursor: string | null;
 }
 
-/** The WHERE clause for a filter set (tenant first, so every plan starts inside the tenant). */
+/** The WHERE condition for a filter set (tenant first, so every plan starts inside the tenant): the filter tree, compiled. */
 export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
-  const conditions = [tx`tenant_id = ${tenantId}`];
-  if (f.object_type) conditions.push(tx`object_type = ${f.object_type}`);
-  if (f.object_id) conditions.push(tx`object_id = ${f.object_id}`);
-  if (f.actor_id) conditions.push(tx`actor_id = ${f.actor_id}`);
-  if (f.actor_type) conditions.push(tx`actor_type = ${f.actor_type}`);
-  if (f.event_type?.length === 1) conditions.push(tx`event_type = ${f.event_type[0]!}`);
-  else if (f.event_type?.length) conditions.push(tx`event_type = any(${f.event_type}::text[])`);
-  if (f.outcome) conditions.push(tx`outcome = ${f.outcome}`);
-  if (f.source) conditions.push(tx`source = ${f.source}`);
-  if (f.request_id) conditions.push(tx`request_id = ${f.request_id}`);
-  if (f.from) conditions.push(tx`occurred_at >= ${f.from}::timestamptz`);
-  if (f.to) conditions.push(tx`occurred_at < ${f.to}::timestamptz`);
-  if (f.context) conditions.push(...contextConditions(tx, f.context));
-  if (f.about) conditions.push(aboutCondition(tx, f));
-  return conditions.reduce((all, c) => tx`${all} and ${c}`);
+  return wherePostgres(tx, tenantId, filterExpr(f));
 }
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
@@ -64,17 +50,19 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
   const desc = input.order === 'desc';
   return inTenant(sql, claims, async (tx) => {
     const where = whereClause(tx, claims.tenant_id, filters);
+    // One object's or one actor's events: only the months that hold them are read.
+    const months = await monthsHolding(tx, claims.tenant_id, filters);
     const keyset = after
       ? desc
         ? tx`and (occurred_at, seq) < (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
         : tx`and (occurred_at, seq) > (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
       : tx``;
-    const hot = (await tx`
+    const hot = months?.length === 0 ? [] : ((await tx`
       select ${tx.unsafe(EVENT_COLUMNS)}
       from public.audit_events
-      where ${where} ${keyset}
+      where ${where} ${withinMonths(tx, months)} ${keyset}
       order by ${desc ? tx`occurred_at desc, seq desc` : tx`occurred_at asc, seq asc`}
-      limit ${input.limit + 1}`) as unknown as AuditEvent[];
+      limit ${input.limit + 1}`) as unknown as AuditEvent[]);
     // Months that left PostgreSQL for their archive: read with the same filters and keyset, merged in order.
     const query = { tenantId: claims.tenant_id, filters, order: input.order, after, limit: input.limit + 1 };
     const parts = partsForPage(await archivedParts(tx, filters), query, hot);

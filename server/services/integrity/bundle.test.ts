@@ -4,7 +4,7 @@
  * operator's public key obtained separately.
  */
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -122,10 +122,29 @@ describe('export bundles', () => {
     await writeFile(file, edited);
     const manifestFile = path.join(pristine, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
-    const { createHash } = await import('node:crypto');
     manifest.sha256 = createHash('sha256').update(edited).digest('hex');
     await writeFile(manifestFile, JSON.stringify(manifest));
     expect(await verify(pristine)).toMatchObject({ code: 1, out: expect.stringContaining('manifest.json is not signed by the trusted key') });
+  });
+
+  it('fails when rows are reordered and the manifest re-signed to match, naming the row out of order', async () => {
+    const dir = await download('format=jsonl&object_type=ORDER');
+    const file = await dataFileOf(dir);
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    const swapped = [lines[1], lines[0], ...lines.slice(2)].join('\n');
+    await writeFile(file, swapped);
+    // Whoever holds the signing key re-signs the manifest: only the order check is left to catch it.
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const manifestFile = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.sha256 = createHash('sha256').update(swapped).digest('hex');
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    await writeFile(path.join(dir, 'manifest.sig'), sign(null, Buffer.from(canonicalJson(manifest)), privateKey).toString('base64') + '\n');
+    const keyFile = path.join(dir, '..', 'resigner.pem');
+    await writeFile(keyFile, publicKey.export({ format: 'pem', type: 'spki' }));
+    const result = await verify(dir, '--public-key', keyFile);
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(/row 2 \(seq \d+\) is out of order/);
   });
 
   it('fails when rows are reordered even if the manifest is re-signed with the operator key; newest-first exports verify', async () => {
@@ -154,7 +173,6 @@ describe('export bundles', () => {
     const file = await dataFileOf(dir);
     const forged = (await readFile(file, 'utf8')).replace('trader-7', 'trader-8');
     await writeFile(file, forged);
-    const { createHash } = await import('node:crypto');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const manifestFile = path.join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
@@ -166,6 +184,39 @@ describe('export bundles', () => {
 
     expect(await verify(dir)).toMatchObject({ code: 1, out: expect.stringContaining('not signed by the trusted key') });
     expect(await verify(dir, '--fingerprint', operatorKeyId)).toMatchObject({ code: 1, out: expect.stringContaining('is not the one with fingerprint') });
+  });
+});
+
+describe('a bundle as it streams', () => {
+  it('sends its first bytes while the export is still reading rows, and completes once read to the end', { timeout: 120_000 }, async () => {
+    const { startExport } = await import('@/server/services/export.ts');
+    const { bundleExport } = await import('./bundle.ts');
+    const { signer } = await import('./signing-key.ts');
+    const { testSql } = await import('@/test/fixtures.ts');
+    const big = await newTenant('bundle-stream');
+    for (let i = 0; i < 40; i++) {
+      // Random payloads: the zip's deflate must not shrink 20,000 rows into what the buffers hold.
+      const events = Array.from({ length: 500 }, (_, k) => event({ object_id: `ORD-${i}-${k}`, context: { symbol: 'AAPL', noise: randomBytes(96).toString('base64'), k } }));
+      const res = await call('POST', '/api/v1/audit/events', { key: big.writeKey, body: { events } });
+      expect(res.status).toBe(201);
+    }
+    const claims = { tenant_id: big.id, sub: 'test', role: 'authenticated' as const };
+    const started = await startExport(testSql(), claims, { format: 'csv', filters: {}, bundle: true, exporter: { kind: 'cli', os_user: 'test' } });
+    const bundle = bundleExport(testSql(), started, signer());
+    const reader = bundle.stream[Symbol.asyncIterator]();
+    const first = (await reader.next()).value as Buffer;
+    expect([...first.subarray(0, 4)]).toEqual([0x50, 0x4b, 0x03, 0x04]); // a zip's local file header
+    let dataDone = false;
+    void started.evidence!.data.then(() => (dataDone = true));
+    await new Promise((r) => setTimeout(r, 500));
+    // Nothing more is read: the export waits for its reader instead of buffering 20,000 rows.
+    expect(dataDone).toBe(false);
+    let bytes = first.length;
+    for (let r = await reader.next(); !r.done; r = await reader.next()) bytes += (r.value as Buffer).length;
+    const manifest = await bundle.manifest;
+    expect(manifest).toMatchObject({ row_count: 20_000, bundle: { complete: true, seq_from: 1, seq_to: 20_000 } });
+    expect(await started.done).toMatchObject({ status: 'complete', row_count: 20_000, bundle: { complete: true } });
+    expect(bytes).toBeGreaterThan(100_000);
   });
 });
 

@@ -36,3 +36,22 @@ export async function localFile(env: Env, part: StoredFile, cacheDir: string): P
   }
   return cached;
 }
+
+/**
+ * The part's bytes as a local file whose SHA-256 is the recorded one (a
+ * filesystem archive is hashed in place; downloads are checked as they land),
+ * for readers that must not read a changed file: exports.
+ */
+export async function checkedLocalFile(env: Env, part: StoredFile, cacheDir: string): Promise<string> {
+  const file = await localFile(env, part, cacheDir);
+  const storage = await storageAt(part.storage_url, env);
+  if (storage.localPath(part.data_key) && (await sha256File(file)) !== part.data_sha256) {
+    throw new Error(`archive ${part.data_key} in ${part.storage_url} does not match its recorded SHA-256`);
+  }
+  return file;
+}
+
+/** Whether the part's data file is in its storage. */
+export async function storedFileExists(env: Env, part: StoredFile): Promise<boolean> {
+  return (await (await storageAt(part.storage_url, env)).size(part.data_key)) !== null;
+}

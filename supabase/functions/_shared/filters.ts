@@ -7,6 +7,7 @@ import { LIMITS } from './limits.ts';
 import { outcome, typeName, utf8Length } from './contract.ts';
 import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
+import { and, or, type FilterExpr } from './filter-tree.ts';
 
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -57,30 +58,71 @@ export function aboutKeysOf(filters: Pick<EventFilters, 'about_keys'>): readonly
   return filters.about_keys ?? RELATED_CONTEXT_KEYS;
 }
 
-export const eventFilters = z.strictObject({
-  object_type: typeName.optional(),
-  object_id: identifier.optional(),
-  actor_id: identifier.optional(),
-  actor_type: typeName.optional(),
-  event_type: typeList.optional(),
-  outcome: outcome.optional(),
-  source: identifier.optional(),
-  request_id: identifier.optional(),
+/** One contract filter: how it is validated, and what it means as a filter tree. */
+function filter<S extends z.ZodType>(schema: S, toExpr: (value: z.output<S>) => FilterExpr) {
+  return { schema: schema.optional(), toExpr: toExpr as (value: unknown) => FilterExpr };
+}
+
+/**
+ * The contract's filters, each declared once: its validation and its meaning
+ * as a filter tree. Every back end compiles the tree (server/services/filters/),
+ * so a new filter is one line here plus its test.
+ */
+const FILTERS = {
+  object_type: filter(typeName, (v) => ({ op: 'eq', field: 'object_type', value: v })),
+  object_id: filter(identifier, (v) => ({ op: 'eq', field: 'object_id', value: v })),
+  actor_id: filter(identifier, (v) => ({ op: 'eq', field: 'actor_id', value: v })),
+  actor_type: filter(typeName, (v) => ({ op: 'eq', field: 'actor_type', value: v })),
+  event_type: filter(typeList, (v) => (v.length === 1 ? { op: 'eq', field: 'event_type', value: v[0]! } : { op: 'in', field: 'event_type', values: v })),
+  outcome: filter(outcome, (v) => ({ op: 'eq', field: 'outcome', value: v })),
+  source: filter(identifier, (v) => ({ op: 'eq', field: 'source', value: v })),
+  request_id: filter(identifier, (v) => ({ op: 'eq', field: 'request_id', value: v })),
   /** Inclusive. A bare date means midnight UTC. */
-  from: timeBound(false).optional(),
+  from: filter(timeBound(false), (v) => ({ op: 'range', field: 'occurred_at', gte: v })),
   /** Exclusive. A bare date includes that whole day. */
-  to: timeBound(true).optional(),
-  context: contextFilter.optional(),
-  /**
-   * Everything about one object (the whole order): its own events (object_id,
-   * of object type about_type when given) and every event whose context holds
-   * this id as a string under one of about_keys (default RELATED_CONTEXT_KEYS),
-   * such as its fills and allocations.
-   */
+  to: filter(timeBound(true), (v) => ({ op: 'range', field: 'occurred_at', lt: v })),
+  context: filter(contextFilter, (v) => ({ op: 'contains', value: v })),
+};
+
+type FilterShape = { [K in keyof typeof FILTERS]: (typeof FILTERS)[K]['schema'] };
+
+/**
+ * Everything about one object (the whole order): its own events (object_id,
+ * of object type about_type when given) and every event whose context holds
+ * this id as a string under one of about_keys (default RELATED_CONTEXT_KEYS),
+ * such as its fills and allocations. The three combine into one condition, so
+ * they are declared beside FILTERS rather than one filter each.
+ */
+const ABOUT = {
   about: identifier.optional(),
   about_type: typeName.optional(),
   about_keys: keyList.optional(),
+};
+
+export const eventFilters = z.strictObject({
+  ...(Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, f.schema])) as FilterShape),
+  ...ABOUT,
 });
+
+/** The `about` condition as a filter tree: the object's own events, or a related key naming it. */
+function aboutExpr(filters: EventFilters): FilterExpr {
+  const about = filters.about!;
+  const own: FilterExpr = filters.about_type
+    ? and({ op: 'eq', field: 'object_id', value: about }, { op: 'eq', field: 'object_type', value: filters.about_type })
+    : { op: 'eq', field: 'object_id', value: about };
+  return or(own, ...aboutKeysOf(filters).map((key): FilterExpr => ({ op: 'eq', field: { context: [key] }, value: about })));
+}
+
+/** The filter tree of a filter set: the conjunction of its filters (no filter: every event). */
+export function filterExpr(filters: EventFilters): FilterExpr {
+  const args: FilterExpr[] = [];
+  for (const [name, f] of Object.entries(FILTERS)) {
+    const value = filters[name as keyof typeof FILTERS];
+    if (value !== undefined) args.push(f.toExpr(value));
+  }
+  if (filters.about !== undefined) args.push(aboutExpr(filters));
+  return and(...args);
+}
 
 export type EventFilters = z.output<typeof eventFilters>;
 export type EventFiltersInput = z.input<typeof eventFilters>;

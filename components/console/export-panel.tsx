@@ -1,0 +1,130 @@
+'use client';
+/**
+ * Exports of exactly the search on screen. The links download with every
+ * filter the search applies, or not at all: while a filter is not valid the
+ * buttons are disabled and the panel says why (the API would refuse it too).
+ * Before a download the panel shows the exact filters and the search's
+ * count; after it, the export's manifest — its row count beside that count,
+ * its status and SHA-256.
+ */
+import { useQuery } from '@tanstack/react-query';
+import { useId, useState } from 'react';
+import { EXPORT_FORMATS, exportFormat } from '@/lib/export-formats.ts';
+import { apiQueryString, describeFilters } from '@/lib/search-params.ts';
+import { useTRPC } from '@/lib/trpc.tsx';
+import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
+
+interface ExportKind {
+  label: string;
+  params: Record<string, string>;
+  testId: string;
+  title?: string;
+}
+
+const KINDS: ExportKind[] = [
+  ...Object.values(EXPORT_FORMATS).map((spec) => ({
+    label: spec.id === 'csv' ? 'Export CSV' : spec.label,
+    params: { format: spec.manifestFormat, ...(spec.excel ? { excel: 'true' } : {}) },
+    testId: `export-${spec.id}`,
+    title: spec.id === 'parquet' ? 'Parquet (zstd, the archive schema) for analysts: DuckDB, Spark, Athena' : undefined,
+  })),
+  {
+    label: 'Verifiable bundle',
+    params: { format: 'csv', bundle: 'true' },
+    testId: 'export-bundle',
+    title: 'CSV with its signed manifest, checkpoints, proofs and a standalone verifier, for a regulator to check offline',
+  },
+];
+
+type Manifest = { export_id: string; status: string; exported_by: { kind: string }; format: string; excel: boolean; filters: unknown; row_count: number | null; expected_row_count: number | null; sha256: string | null; error: string | null; bundle: unknown };
+
+export function ExportPanel({ filters, order, count, blocked }: { filters: EventFiltersInput; order: 'asc' | 'desc'; count: { count: number; exact: boolean } | undefined; blocked: string | null }) {
+  const trpc = useTRPC();
+  const reason = useId();
+  const [started, setStarted] = useState<{ kind: ExportKind; known: Set<string> } | null>(null);
+  const list = useQuery({ ...trpc.exports.list.queryOptions(), refetchInterval: (q) => (started && !finishedIn(q.state.data as Manifest[] | undefined) ? 1000 : false) });
+  const conditions = describeFilters(filters);
+
+  function finishedIn(manifests: Manifest[] | undefined): Manifest | null {
+    return matching(manifests)?.status === 'streaming' ? null : matching(manifests);
+  }
+  function matching(manifests: Manifest[] | undefined): Manifest | null {
+    if (!started || !manifests) return null;
+    // The first export of this format started after the click, by a console user (the manifest list is newest first).
+    const mine = manifests.filter((m) => !started.known.has(m.export_id) && m.exported_by.kind === 'user' && m.format === started.kind.params.format && m.excel === (started.kind.params.excel === 'true'));
+    return mine[mine.length - 1] ?? null;
+  }
+  const latest = matching(list.data as Manifest[] | undefined);
+  const href = (kind: ExportKind) =>
+    `/api/v1/audit/events/export?${apiQueryString(filters, { order, ...kind.params, ...(count?.exact ? { expected_rows: String(count.count) } : {}) })}`;
+
+  return (
+    <div className="ml-auto space-y-1 text-right">
+      <div className="flex flex-wrap items-center justify-end gap-2" role="group" aria-label="Export">
+        {KINDS.map((kind) =>
+          blocked ? (
+            <button key={kind.testId} type="button" className="btn" disabled aria-describedby={reason} data-testid={kind.testId}>
+              {kind.label}
+            </button>
+          ) : (
+            <a
+              key={kind.testId}
+              className="btn"
+              href={href(kind)}
+              download
+              data-testid={kind.testId}
+              title={kind.title}
+              onClick={() => setStarted({ kind, known: new Set(((list.data ?? []) as Manifest[]).map((m) => m.export_id)) })}
+            >
+              {kind.label}
+            </a>
+          ),
+        )}
+      </div>
+      {blocked ? (
+        <p id={reason} role="alert" data-testid="export-blocked" className="text-xs text-red-700 dark:text-red-300">
+          Exports are off until every filter is valid — {blocked}
+        </p>
+      ) : (
+        <p data-testid="export-summary" className="text-xs text-slate-700 dark:text-slate-300">
+          {count ? (count.exact ? `${count.count.toLocaleString('en-US')} events` : `more than ${count.count.toLocaleString('en-US')} events`) : 'Counting…'}
+          {conditions.length ? ` where ${conditions.join('; ')}` : ', every event of the trail'} ({order === 'desc' ? 'newest first' : 'oldest first'})
+        </p>
+      )}
+      {started ? <ExportResult label={started.kind.label} manifest={latest} /> : null}
+    </div>
+  );
+}
+
+function ExportResult({ label, manifest }: { label: string; manifest: Manifest | null }) {
+  if (!manifest || manifest.status === 'streaming') {
+    return (
+      <p role="status" data-testid="export-result" className="text-xs text-slate-700 dark:text-slate-300">
+        {label}: downloading…
+      </p>
+    );
+  }
+  const format = exportFormat(manifest.format, manifest.excel).label;
+  if (manifest.status !== 'complete') {
+    return (
+      <p role="status" data-testid="export-result" className="text-xs text-red-700 dark:text-red-300">
+        {format} export failed: {manifest.error ?? 'it did not complete'}. The file is not complete.
+      </p>
+    );
+  }
+  const differs = manifest.expected_row_count !== null && manifest.expected_row_count !== manifest.row_count;
+  return (
+    <p role="status" data-testid="export-result" className="text-xs text-slate-700 dark:text-slate-300">
+      {format}
+      {manifest.bundle ? ' bundle' : ''} complete: {manifest.row_count?.toLocaleString('en-US')} rows
+      {manifest.expected_row_count !== null ? ` (the search counted ${manifest.expected_row_count.toLocaleString('en-US')}${differs ? ': events arrived or left in between' : ''})` : ''} · SHA-256{' '}
+      <span className="font-mono" title={manifest.sha256 ?? ''}>
+        {manifest.sha256?.slice(0, 16)}…
+      </span>{' '}
+      ·{' '}
+      <a className="link" href={`/api/v1/audit/exports/${manifest.export_id}/manifest?download=1`} download>
+        manifest
+      </a>
+    </p>
+  );
+}

@@ -1,0 +1,141 @@
+/**
+ * The registry of export formats, declared once and read by the server (what
+ * it writes), the CLI (which formats exist), the console (its buttons), the
+ * bundle builder and the standalone verifier (how to read a file back into
+ * the values that were hashed). docs/export-format.md is its normative
+ * description.
+ *
+ * Dependency-free (the verifier is built into one file from it). Generic over
+ * the contract's field list: a new field is a text column, neutralised and
+ * read back as text (empty cell: null), unless listed in CELL_KINDS or
+ * NEVER_NEUTRALISED.
+ */
+import { EVENT_FIELDS, type EventField } from '../supabase/functions/_shared/fields.ts';
+
+export type ExportFormatId = 'csv' | 'csv-excel' | 'jsonl' | 'parquet';
+/** The manifest's `format` (CSV for Excel is `csv` with `excel: true`). */
+export type ManifestFormat = 'csv' | 'jsonl' | 'parquet';
+
+/** How a cell or JSON member maps back to the value that was hashed. */
+export type CellKind = 'text' | 'integer' | 'json';
+
+/** Fields that are not text. */
+export const CELL_KINDS: Partial<Record<EventField, CellKind>> = { seq: 'integer', schema_version: 'integer', context: 'json' };
+
+export function cellKind(field: string): CellKind {
+  return CELL_KINDS[field as EventField] ?? 'text';
+}
+
+/**
+ * Text fields whose values can never start like a spreadsheet formula (UUIDs,
+ * timestamps, the outcome, IP addresses), left as they are. Every other text
+ * field is neutralised in CSV.
+ */
+export const NEVER_NEUTRALISED: readonly string[] = ['id', 'tenant_id', 'occurred_at', 'received_at', 'outcome', 'ip_address', 'observed_ip'];
+
+/**
+ * OWASP CSV injection: a cell of a neutralised column starting with one of
+ * these gets one leading `'`. The quote itself is in the list, so a reader
+ * restores every value by removing one leading quote.
+ */
+export const FORMULA_PREFIXES = ['=', '+', '-', '@', '\t', '\r', "'"] as const;
+export const NEUTRALISING_MARK = "'";
+
+export function isNeutralised(field: string): boolean {
+  return cellKind(field) === 'text' && !NEVER_NEUTRALISED.includes(field);
+}
+
+interface FormatBase {
+  id: ExportFormatId;
+  /** As the console labels it. */
+  label: string;
+  manifestFormat: ManifestFormat;
+  excel: boolean;
+  mediaType: string;
+  /** Appended to the file name stem: CSV and CSV for Excel downloads must not collide. */
+  fileSuffix: string;
+  extension: string;
+  /** Column (CSV, Parquet) or key (JSON Lines) order: the contract's fields in canonical order. */
+  columns: readonly string[];
+  /** Whether a bundle can carry it (the standalone verifier reads it without dependencies). */
+  verifiable: boolean;
+}
+
+export interface CsvFormat extends FormatBase {
+  framing: 'csv';
+  /** RFC 4180: header row, records end with CRLF, fields quoted when they hold the delimiter, a quote, CR or LF, or are empty strings. */
+  delimiter: ',' | ';';
+  /** UTF-8 byte order mark first (Excel reads UTF-8 only with it). */
+  bom: boolean;
+  recordEnd: '\r\n';
+}
+
+export interface JsonLinesFormat extends FormatBase {
+  framing: 'jsonl';
+  /** One JSON object per line, keys in column order, LF after each. */
+  recordEnd: '\n';
+}
+
+export interface ParquetFormat extends FormatBase {
+  framing: 'parquet';
+  /** The archive's schema (docs/retention.md), zstd. */
+  compression: 'zstd';
+}
+
+export type ExportFormatSpec = CsvFormat | JsonLinesFormat | ParquetFormat;
+
+const columns = [...EVENT_FIELDS];
+
+export const EXPORT_FORMATS: Record<ExportFormatId, ExportFormatSpec> = {
+  csv: { id: 'csv', label: 'CSV', manifestFormat: 'csv', excel: false, mediaType: 'text/csv; charset=utf-8', fileSuffix: '', extension: 'csv', columns, verifiable: true, framing: 'csv', delimiter: ',', bom: false, recordEnd: '\r\n' },
+  'csv-excel': { id: 'csv-excel', label: 'CSV for Excel', manifestFormat: 'csv', excel: true, mediaType: 'text/csv; charset=utf-8', fileSuffix: '-excel', extension: 'csv', columns, verifiable: true, framing: 'csv', delimiter: ';', bom: true, recordEnd: '\r\n' },
+  jsonl: { id: 'jsonl', label: 'JSON Lines', manifestFormat: 'jsonl', excel: false, mediaType: 'application/x-ndjson; charset=utf-8', fileSuffix: '', extension: 'jsonl', columns, verifiable: true, framing: 'jsonl', recordEnd: '\n' },
+  parquet: { id: 'parquet', label: 'Parquet', manifestFormat: 'parquet', excel: false, mediaType: 'application/vnd.apache.parquet', fileSuffix: '', extension: 'parquet', columns, verifiable: false, framing: 'parquet', compression: 'zstd' },
+};
+
+export const EXPORT_FORMAT_IDS = Object.keys(EXPORT_FORMATS) as ExportFormatId[];
+/** The `format` values the export API and CLI accept (CSV for Excel: `format=csv&excel=true`). */
+export const MANIFEST_FORMATS: readonly ManifestFormat[] = ['csv', 'jsonl', 'parquet'];
+
+/** The format of a manifest's `format` and `excel`. */
+export function exportFormat(format: string, excel = false): ExportFormatSpec {
+  const spec = Object.values(EXPORT_FORMATS).find((f) => f.manifestFormat === format && f.excel === (format === 'csv' && excel));
+  if (!spec) throw new Error(`unknown export format ${format}${excel ? ' (excel)' : ''}`);
+  return spec;
+}
+
+/** The file name of an export: oms-audit-<tenant>-<UTC start>Z[-excel].<extension>. */
+export function exportFileName(spec: ExportFormatSpec, tenantName: string | undefined, startedAt: string): string {
+  const slug = (tenantName ?? 'tenant').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'tenant';
+  const stamp = startedAt.slice(0, 19).replace(/[-:]/g, '');
+  return `oms-audit-${slug}-${stamp}Z${spec.fileSuffix}.${spec.extension}`;
+}
+
+/** One CSV cell as a reader sees it: its text, and whether it was quoted (`""` is an empty string, an empty unquoted cell is null). */
+export interface CsvCell {
+  text: string;
+  quoted: boolean;
+}
+
+/** A CSV cell back to the value that was hashed. */
+export function valueOfCsvCell(field: string, cell: CsvCell): unknown {
+  if (cell.text === '' && !cell.quoted) return null;
+  const kind = cellKind(field);
+  if (kind === 'integer') {
+    if (!/^-?\d+$/.test(cell.text)) throw new Error(`${field} is not an integer`);
+    return Number(cell.text);
+  }
+  if (kind === 'json') return JSON.parse(cell.text);
+  return isNeutralised(field) && cell.text.startsWith(NEUTRALISING_MARK) ? cell.text.slice(NEUTRALISING_MARK.length) : cell.text;
+}
+
+/** A record of a verifiable file back to the event's values, keyed by field. */
+export function eventValues(spec: ExportFormatSpec, record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of spec.columns) {
+    const raw = record[field];
+    if (spec.framing === 'csv') out[field] = valueOfCsvCell(field, (raw as CsvCell | undefined) ?? { text: '', quoted: false });
+    else out[field] = raw === undefined ? null : raw;
+  }
+  return out;
+}

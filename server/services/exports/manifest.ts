@@ -1,0 +1,102 @@
+/**
+ * The manifest of one export (public.audit_exports): who, when, the exact
+ * filters, where every month's rows came from, the row count and the SHA-256
+ * of the file. Written as `streaming` when the export starts and completed —
+ * or marked failed, with the reason — when the last byte has been produced.
+ * docs/export-format.md describes every field.
+ */
+import type { ManifestFormat } from '@/lib/export-formats.ts';
+import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
+import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
+import { inTenant } from '../query.ts';
+import type { ExpiredMonth } from './plan.ts';
+
+export const MANIFEST_VERSION = 2;
+
+/** Who asked for an export, as the manifest and the audit trail record it. */
+export type Exporter = { kind: 'user'; user_id: string; email: string } | { kind: 'api_key'; key_id: string } | { kind: 'cli'; os_user: string };
+
+/** One month of the export: where its rows were read and how many. */
+export interface ManifestMonth {
+  /** YYYY-MM (UTC month of occurred_at). */
+  month: string;
+  /** Rows read from PostgreSQL. */
+  hot_rows: number;
+  /** Rows read from the month's archive files. */
+  archived_rows: number;
+  /** The archive files read (empty for a hot month). */
+  archive_parts: { part: number; sha256: string | null; row_count: number }[];
+}
+
+/** What a bundle added to the export (see docs/export-format.md). */
+export interface ManifestBundle {
+  file_name: string;
+  key_id: string;
+  complete: boolean;
+  seq_from: number | null;
+  seq_to: number | null;
+}
+
+export interface ExportManifest {
+  manifest_version: typeof MANIFEST_VERSION;
+  export_id: string;
+  tenant_id: string;
+  /** streaming while the file is being produced; complete once sha256 and row_count are final; failed otherwise. */
+  status: 'streaming' | 'complete' | 'failed';
+  exported_by: Exporter;
+  /** UTC, microseconds. */
+  started_at: string;
+  completed_at: string | null;
+  format: ManifestFormat;
+  /** CSV for Excel: UTF-8 byte order mark and `;` between fields. */
+  excel: boolean;
+  media_type: string;
+  file_name: string;
+  /** Column order (CSV, Parquet) or key order (JSON Lines): the contract's fields. */
+  columns: string[];
+  /** The filters exactly as applied (from inclusive, to exclusive, UTC). */
+  filters: EventFilters;
+  order: SortOrder;
+  time_range: {
+    requested: { from: string | null; to: string | null };
+    /** occurred_at of the earliest and latest exported events (null when none). */
+    covered: { first_occurred_at: string | null; last_occurred_at: string | null };
+  };
+  /** The months read, in file order, hot and archived. */
+  months: ManifestMonth[];
+  /** Months of the requested range whose archives ended their retention and were deleted: their events are not in the file. */
+  expired_months: ExpiredMonth[];
+  /** The count the requester's search showed before the export (the console sends it), for comparison with row_count. */
+  expected_row_count: number | null;
+  row_count: number | null;
+  byte_count: number | null;
+  /** Hex SHA-256 of the file's bytes as delivered (BOM included). */
+  sha256: string | null;
+  /** Set for a bundle download. */
+  bundle: ManifestBundle | null;
+  error: string | null;
+}
+
+export async function saveManifest(sql: Sql, claims: TenantClaims, manifest: ExportManifest, insert: boolean): Promise<void> {
+  await inTenant(sql, claims, async (tx) => {
+    if (insert) {
+      await tx`insert into public.audit_exports (id, tenant_id, status, manifest) values (${manifest.export_id}, ${manifest.tenant_id}, ${manifest.status}, ${JSON.stringify(manifest)}::text::json)`;
+    } else {
+      await tx`update public.audit_exports set status = ${manifest.status}, manifest = ${JSON.stringify(manifest)}::text::json, completed_at = now() where id = ${manifest.export_id}`;
+    }
+  });
+}
+
+export async function getManifest(sql: Sql, claims: TenantClaims, id: string): Promise<ExportManifest | null> {
+  return inTenant(sql, claims, async (tx) => {
+    const [row] = await tx`select manifest from public.audit_exports where id = ${id}`;
+    return (row?.manifest as ExportManifest | undefined) ?? null;
+  });
+}
+
+export async function listExports(sql: Sql, claims: TenantClaims, limit = 50): Promise<ExportManifest[]> {
+  return inTenant(sql, claims, async (tx) => {
+    const rows = await tx`select manifest from public.audit_exports order by created_at desc limit ${limit}`;
+    return rows.map((r) => r.manifest as ExportManifest);
+  });
+}

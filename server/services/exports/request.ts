@@ -1,0 +1,53 @@
+/**
+ * An export request in query-string form, as REST clients, the console's
+ * download links and the CLI send it: the list endpoint's filters plus
+ * format, excel, bundle, order and expected_rows. Every filter must be valid
+ * or the export does not start (400 naming it): an export never runs with a
+ * filter left out.
+ */
+import { MANIFEST_FORMATS, type ManifestFormat } from '@/lib/export-formats.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { filtersFromSearchParams, filtersOf, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
+
+export interface ParsedExportRequest {
+  format: ManifestFormat;
+  excel: boolean;
+  bundle: boolean;
+  filters: EventFilters;
+  order: SortOrder;
+  expectedRows: number | undefined;
+}
+
+const EXPORT_PARAMS = ['format', 'excel', 'bundle', 'expected_rows'];
+
+function flag(params: URLSearchParams, name: string): boolean {
+  const value = params.get(name);
+  if (value !== null && !['true', 'false', '1', '0'].includes(value)) throw new AuditError('invalid_request', `${name} must be true or false`, [{ field: name, message: 'must be true or false' }]);
+  return value === 'true' || value === '1';
+}
+
+export function parseExportRequest(params: URLSearchParams, options: { allow?: string[] } = {}): ParsedExportRequest {
+  const format = (params.get('format') ?? 'csv').toLowerCase();
+  if (!(MANIFEST_FORMATS as readonly string[]).includes(format)) {
+    const list = MANIFEST_FORMATS.join(', ');
+    throw new AuditError('invalid_request', `format must be one of ${list}`, [{ field: 'format', message: `must be one of ${list}` }]);
+  }
+  const excel = flag(params, 'excel');
+  if (excel && format !== 'csv') throw new AuditError('invalid_request', 'excel applies to format=csv only', [{ field: 'excel', message: 'applies to format=csv only' }]);
+  const bundle = flag(params, 'bundle');
+  if (bundle && format === 'parquet') throw new AuditError('invalid_request', 'A bundle holds csv or jsonl (the standalone verifier reads them without dependencies)', [{ field: 'bundle', message: 'not available for parquet' }]);
+  if (params.has('cursor') || params.has('limit')) {
+    throw new AuditError('invalid_request', 'An export holds every matching event: it takes no cursor or limit', [{ field: params.has('cursor') ? 'cursor' : 'limit', message: 'is not accepted by exports' }]);
+  }
+  const expected = params.get('expected_rows');
+  if (expected !== null && !/^\d{1,15}$/.test(expected)) throw new AuditError('invalid_request', 'expected_rows must be a whole number', [{ field: 'expected_rows', message: 'must be a whole number' }]);
+  const input = filtersFromSearchParams(params, { allow: [...EXPORT_PARAMS, ...(options.allow ?? [])] });
+  return {
+    format: format as ManifestFormat,
+    excel,
+    bundle,
+    filters: filtersOf(input),
+    order: params.has('order') ? input.order : 'asc',
+    expectedRows: expected === null ? undefined : Number(expected),
+  };
+}
