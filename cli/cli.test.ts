@@ -27,6 +27,15 @@ describe('oms-audit CLI', () => {
     expect((await call('POST', '/api/v1/audit/events', { key: parsed.key, body: { events: [event()] } })).status).toBe(401);
   });
 
+  it('prints its usage for help, --help and -h, with exit code 0', async () => {
+    for (const args of [['help'], ['--help'], ['-h'], []]) {
+      const res = await runCli(args);
+      expect(res.code, args.join(' ')).toBe(0);
+      expect(res.stdout, args.join(' ')).toMatch(/^Usage: oms-audit <command>/);
+      expect(res.stderr, args.join(' ')).not.toContain('Unknown command');
+    }
+  });
+
   it('reports migrations as up to date', async () => {
     const res = await runCli(['migrate', '--json'], { DATABASE_OWNER_URL: inject('ownerDatabaseUrl') });
     expect(res.code).toBe(0);

@@ -401,6 +401,8 @@ test('an admin sets the retention policy and places and releases a legal hold', 
   await expectAccessible(page, 'retention');
   await screenshot(page, testInfo, 'retention');
   await holds.getByRole('listitem').filter({ hasText: 'FINRA inquiry e2e' }).getByRole('button', { name: 'Release' }).click();
+  await page.getByLabel('Reason for the release').fill('Inquiry closed');
+  await page.getByRole('button', { name: 'Release hold' }).click();
   await expect(page.getByText('No active legal hold.')).toBeVisible();
 
   // Both changes are in the tenant's own trail.

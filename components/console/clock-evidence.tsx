@@ -53,7 +53,7 @@ function SyncCell({ source }: { source: Source }) {
   return (
     <span>
       {formatSkew(sync.offset_ms)} from {sync.reference}
-      {sync.max_error_ms !== null ? ` (± ${formatSkew(sync.max_error_ms)})` : ''}, <Timestamp iso={sync.occurred_at} showLocal={false} />
+      {sync.max_error_ms !== null ? ` (± ${formatSkew(sync.max_error_ms)})` : ''}, <Timestamp iso={sync.occurred_at} />
     </span>
   );
 }
@@ -157,7 +157,7 @@ export function ClockEvidence({ canManage }: { canManage: boolean }) {
           <ul className="mt-1 space-y-1">
             {syncs.map((s) => (
               <li key={s.event_id}>
-                <Timestamp iso={s.occurred_at} showLocal={false} /> <span className="font-mono">{s.source ?? 'no source'}</span>: {formatSkew(s.offset_ms)} from {s.reference}
+                <Timestamp iso={s.occurred_at} /> <span className="font-mono">{s.source ?? 'no source'}</span>: {formatSkew(s.offset_ms)} from {s.reference}
               </li>
             ))}
           </ul>

@@ -12,7 +12,8 @@ import { useEffect, useMemo, useRef } from 'react';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
 import { COLUMNS, type ColumnKey } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { formatInZone } from '@/lib/time.ts';
+import { useTimeZone } from './time-zone.tsx';
 
 const PAGE_SIZE = 250;
 const ROW_HEIGHT = 34;
@@ -34,12 +35,12 @@ type Row = {
   context: Record<string, unknown>;
 };
 
-function cell(row: Row, key: ColumnKey): React.ReactNode {
+function cell(row: Row, key: ColumnKey, zone: string): React.ReactNode {
   switch (key) {
     case 'occurred_at':
-      return <time dateTime={row.occurred_at}>{formatUtc(row.occurred_at)}</time>;
+      return <time dateTime={row.occurred_at}>{formatInZone(row.occurred_at, zone, { withZone: false })}</time>;
     case 'received_at':
-      return <time dateTime={row.received_at}>{formatUtc(row.received_at)}</time>;
+      return <time dateTime={row.received_at}>{formatInZone(row.received_at, zone, { withZone: false })}</time>;
     case 'object':
       return (
         <span>
@@ -61,6 +62,7 @@ function cell(row: Row, key: ColumnKey): React.ReactNode {
 
 export function EventTable({ filters, order, columns, label }: { filters: EventFiltersInput; order: 'asc' | 'desc'; columns: ColumnKey[]; label: string }) {
   const trpc = useTRPC();
+  const { zone } = useTimeZone();
   const query = useInfiniteQuery(
     trpc.events.list.infiniteQueryOptions({ ...filters, order, limit: PAGE_SIZE }, { getNextPageParam: (last) => last.next_cursor ?? undefined }),
   );
@@ -76,7 +78,8 @@ export function EventTable({ filters, order, columns, label }: { filters: EventF
     if (lastIndex >= rows.length - 40 && hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [lastIndex, rows.length, hasNextPage, isFetchingNextPage, fetchNextPage]);
 
-  const shown = COLUMNS.filter((c) => columns.includes(c.key));
+  // Time columns name the zone their times are in.
+  const shown = COLUMNS.filter((c) => columns.includes(c.key)).map((c) => (c.key === 'occurred_at' || c.key === 'received_at' ? { ...c, label: c.label.replace('(UTC)', `(${zone})`) } : c));
   const template = shown.map((c) => c.width).join(' ');
 
   function onKeyDown(e: React.KeyboardEvent<HTMLDivElement>) {
@@ -152,10 +155,10 @@ export function EventTable({ filters, order, columns, label }: { filters: EventF
                       <div role="cell" key={c.key} className="truncate px-2">
                         {i === 0 ? (
                           <Link href={`/events/${row.id}`} className="link">
-                            {cell(row as Row, c.key)}
+                            {cell(row as Row, c.key, zone)}
                           </Link>
                         ) : (
-                          cell(row as Row, c.key)
+                          cell(row as Row, c.key, zone)
                         )}
                       </div>
                     ))}

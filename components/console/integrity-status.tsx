@@ -3,6 +3,7 @@ import { useSyncExternalStore } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 const noSubscription = () => () => {};
 
@@ -84,7 +85,7 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
               <>
                 #{s.last_checkpoint.number} · seq {s.last_checkpoint.seq_from}–{s.last_checkpoint.seq_to}
                 <br />
-                <span className="text-xs">{formatUtc(s.last_checkpoint.sealed_at)}</span>
+                <span className="text-xs"><Timestamp iso={s.last_checkpoint.sealed_at} /></span>
               </>
             ) : (
               'none yet'
@@ -119,7 +120,7 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
         )}
         {s.anchors.last_error ? (
           <p role="alert" className="mt-1 text-red-700 dark:text-red-300">
-            Anchoring checkpoint #{s.anchors.failing_number} failed{s.anchors.last_error_at ? ` (${formatUtc(s.anchors.last_error_at)})` : ''}: {s.anchors.last_error}
+            Anchoring checkpoint #{s.anchors.failing_number} failed{s.anchors.last_error_at ? ` ($<Timestamp iso={s.anchors.last_error_at} />)` : ''}: {s.anchors.last_error}
           </p>
         ) : null}
         <p className="mt-2">
@@ -141,7 +142,7 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
               >
                 {last.ok ? 'Intact' : 'Tampering found'}
               </span>{' '}
-              · {last.events_checked.toLocaleString('en-US')} events, {last.checkpoints_checked} checkpoints · {formatUtc(last.finished_at)} by{' '}
+              · {last.events_checked.toLocaleString('en-US')} events, {last.checkpoints_checked} checkpoints · <Timestamp iso={last.finished_at} /> by{' '}
               {last.verified_by}
             </p>
             <p className="text-xs" data-testid="verification-coverage">

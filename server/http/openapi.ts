@@ -186,6 +186,7 @@ function build() {
               headers: z.object({
                 'x-audit-manifest': z.string().meta({ description: "The manifest's URL" }),
                 'x-audit-export-id': z.string(),
+                'x-audit-time-zone': z.literal('UTC').meta({ description: 'The zone of every time in the file (ISO 8601 with Z)' }),
               }),
               content: {
                 'text/csv': { schema: { type: 'string' } },

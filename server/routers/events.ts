@@ -7,7 +7,9 @@ import { tenantFacets } from '@/server/services/facets.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import { administrationActivity } from '@/server/services/activity.ts';
 import {
+  activityInput,
   auditEventOutput,
   countInput,
   countOutput,
@@ -65,6 +67,13 @@ export const eventsRouter = router({
     .input(objectHistoryInput)
     .output(eventPageOutput)
     .query(async ({ ctx, input }) => objectHistory(await ctx.reads(), ctx.claims, input)),
+
+  /** Administration on the record (Activity view): admins only, newest first. */
+  activity: tenantProcedure
+    .meta({ permission: 'users:manage', rate: 'read' })
+    .input(activityInput)
+    .output(eventPageOutput)
+    .query(({ ctx, input }) => administrationActivity(ctx.sql, ctx.claims, input)),
 
   /** How many events match (exact up to a cap, else "more than"). */
   count: tenantProcedure

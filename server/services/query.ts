@@ -89,11 +89,12 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Prom
   });
 }
 
-/** An object's whole history, oldest first by default, in keyset pages. */
+/** An object's whole history, oldest first by default, in keyset pages; with `related`, the events naming it too. */
 export async function objectHistory(
   sql: Sql,
   claims: TenantClaims,
-  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc' },
+  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc'; related?: boolean },
 ): Promise<EventPage> {
-  return listEvents(sql, claims, { object_type: input.object_type, object_id: input.object_id, cursor: input.cursor, limit: input.limit, order: input.order }, 'history');
+  const filters = input.related ? { about: input.object_id, about_type: input.object_type } : { object_type: input.object_type, object_id: input.object_id };
+  return listEvents(sql, claims, { ...filters, cursor: input.cursor, limit: input.limit, order: input.order }, input.related ? 'related' : 'history');
 }

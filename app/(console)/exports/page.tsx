@@ -1,8 +1,8 @@
 import type { Metadata } from 'next';
 import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
+import { Timestamp } from '@/components/console/timestamp.tsx';
 import { RefreshWhile } from '@/components/console/refresh-while.tsx';
-import { formatUtc } from '@/lib/time.ts';
 import { exportFormat } from '@/lib/export-formats.ts';
 import { describeFilters } from '@/lib/search-params.ts';
 
@@ -41,7 +41,7 @@ export default async function ExportsPage() {
           <tbody>
             {exports.map((m) => (
               <tr key={m.export_id} className="border-t border-slate-200 dark:border-slate-700">
-                <td className="px-3 py-2 tabular-nums">{formatUtc(m.started_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={m.started_at} /></td>
                 <td className="px-3 py-2">{m.exported_by.kind === 'user' ? m.exported_by.email : m.exported_by.kind === 'api_key' ? `API key ${m.exported_by.key_id.slice(0, 8)}…` : `CLI (${m.exported_by.os_user})`}</td>
                 <td className="px-3 py-2">
                   {exportFormat(m.format, m.excel).label}
