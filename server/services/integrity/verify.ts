@@ -213,12 +213,14 @@ async function checkEvents(
   const twice: number[] = [];
   let checked = 0;
   inline(tenantId, lo, hi);
+  // Open-ended, both sides read the same range in the statement's one snapshot: an event written while
+  // verification runs is seen with its ledger row or not at all, and an event past the ledger's tail is caught.
   const eventRange = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
   const stream = await copyOut(
     url,
     `copy (
       select ${VERIFY_COLUMNS.join(', ')}
-      from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
+      from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and ${eventRange}) l
       full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}${eventsWhere}) e on e.seq = l.seq
     ) to stdout (format binary)`,
     // One hash join over the tenant's rows; memory for it rather than temporary files.
