@@ -13,6 +13,7 @@ import { COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { EventTable } from './event-table.tsx';
 import { ExportPanel } from './export-panel.tsx';
+import { QueryInput } from './query-input.tsx';
 import { formatUtc, localTime } from '@/lib/time.ts';
 
 const TEXT_FIELDS = [
@@ -84,7 +85,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
   const objectTypes = [...new Set([...(facets.data?.object_types ?? []), ...(state.object_type ? [state.object_type] : [])])].sort();
   const actorTypes = [...new Set([...(facets.data?.actor_types ?? []), ...(state.actor_type ? [state.actor_type] : [])])].sort();
   // An export runs with every filter of the search or not at all: a filter the API would refuse stops it here, saying why.
-  const exportBlocked = filterError ? `JSON field: ${filterError}` : count.isError ? errorMessage(count.error) : null;
+  const exportBlocked = filterError ? `Query: ${filterError.message}` : count.isError ? errorMessage(count.error) : null;
 
   return (
     <div className="space-y-3">
@@ -160,12 +161,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
           </select>
           <p className="mt-0.5 text-[11px] text-slate-600 dark:text-slate-400">Ctrl/⌘-click for several</p>
         </div>
-        <div className="col-span-2">
-          <label htmlFor={`${ids}-q`} className="field-label">
-            JSON field
-          </label>
-          <input id={`${ids}-q`} className="field-input font-mono" value={draft.q} placeholder="symbol = AAPL and after.status = FILLED" onChange={(e) => setDraft({ ...draft, q: e.target.value })} />
-        </div>
+        <QueryInput value={draft.q} onChange={(q) => setDraft({ ...draft, q })} problem={draft.q === (state.q ?? '') ? filterError : null} />
         <div>
           <label htmlFor={`${ids}-range`} className="field-label">
             Time range
@@ -227,9 +223,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
         {canExport ? <ExportPanel filters={filters} order={state.order} count={count.data} blocked={exportBlocked} /> : null}
       </div>
       {filterError ? (
-        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-          JSON field: {filterError}
-        </p>
+        <p className="text-sm text-slate-700 dark:text-slate-300">Correct the query to see its events.</p>
       ) : (
         <EventTable filters={filters} order={state.order} columns={state.cols} label="Matching events" />
       )}
