@@ -59,7 +59,7 @@ test('an event shows its fields and diff, and links to the object timeline', asy
   await signIn(page, auditor());
   await page.goto(`${base()}/?object_id=${ORDER}&event_type=ROUTE`);
   const table = page.getByRole('table', { name: 'Matching events' });
-  await table.getByRole('row').nth(1).getByRole('link').click();
+  await table.getByRole('row').nth(1).getByRole('link', { name: /^Open event/ }).click();
   await expect(page).toHaveURL(/\/events\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`ROUTE of ORDER ${ORDER}`);
   const diff = page.getByRole('table', { name: 'Fields before and after this event' });
@@ -320,7 +320,7 @@ test('a viewer can search but cannot export or open API keys', async ({ page }) 
 test("a user of another tenant cannot reach this tenant's event by URL", async ({ page, browser }) => {
   await signIn(page, auditor());
   await page.goto(`${base()}/?object_id=${ORDER}`);
-  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link', { name: /^Open event/ }).click();
   await expect(page).toHaveURL(/\/events\//);
   const eventUrl = page.url();
 
@@ -352,7 +352,7 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
 
   // The demo data is sealed within one sealing interval of the start.
   await page.goto(`${base()}/?object_id=${ORDER}&event_type=CREATE`);
-  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link', { name: /^Open event/ }).click();
   // The link navigates client-side: reload only once the event's URL is current.
   await expect(page).toHaveURL(/\/events\/[0-9a-f-]{36}$/);
   await expect(async () => {
