@@ -347,6 +347,10 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   await page.getByRole('button', { name: 'Verify now' }).click();
   await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
   await expect(page.getByTestId('verification-result')).toHaveText('Intact');
+  // Run again, it checks only what was sealed since, on top of the signed result just recorded, and says so.
+  await page.getByRole('button', { name: 'Verify now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('(incremental)');
+  await expect(page.getByTestId('verification-coverage')).toContainText('Incremental:');
   await expectAccessible(page, 'integrity');
   await screenshot(page, testInfo, 'integrity');
 
@@ -397,6 +401,8 @@ test('an admin sets the retention policy and places and releases a legal hold', 
   await expectAccessible(page, 'retention');
   await screenshot(page, testInfo, 'retention');
   await holds.getByRole('listitem').filter({ hasText: 'FINRA inquiry e2e' }).getByRole('button', { name: 'Release' }).click();
+  await page.getByLabel('Reason for the release').fill('Inquiry closed');
+  await page.getByRole('button', { name: 'Release hold' }).click();
   await expect(page.getByText('No active legal hold.')).toBeVisible();
 
   // Both changes are in the tenant's own trail.

@@ -1,5 +1,5 @@
 /**
- * Starts the real oms-audit server (scripts/start.ts: Next.js production build,
+ * Starts the real oms-audit server (server/main.ts: Next.js production build,
  * real HTTP, and the audit-logger edge function under Deno on its own free
  * port) as a child process against a given database.
  */
@@ -22,7 +22,7 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
   const port = options.port ?? (await freePort());
   const functionsPort = Number(options.env?.FUNCTIONS_PORT ?? (await freePort()));
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: process.cwd(),
     env: {
       ...process.env,
@@ -31,6 +31,8 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
       PORT: String(port),
       HOST: '127.0.0.1',
       OMS_AUDIT_DEMO: 'false',
+      // Scheduled verification reads every tenant of the shared test database: tests that want it turn it on.
+      INTEGRITY_VERIFY_EVERY_MINUTES: '0',
       FUNCTIONS_PORT: String(functionsPort),
       ...(options.dataDir ? { OMS_AUDIT_DATA_DIR: options.dataDir } : {}),
       ...options.env,

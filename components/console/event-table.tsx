@@ -19,7 +19,8 @@ import type { TextColumn } from '@/supabase/functions/_shared/filter-tree.ts';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
 import { COLUMNS, type ColumnKey } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { formatInZone } from '@/lib/time.ts';
+import { useTimeZone } from './time-zone.tsx';
 
 const PAGE_SIZE = 250;
 const ROW_HEIGHT = 34;
@@ -48,7 +49,7 @@ export type CellFilter = (field: TextColumn, value: string, exclude: boolean) =>
 
 const LABELS = Object.fromEntries(COLUMNS.map((c) => [c.key, c.label.toLowerCase()]));
 
-function cell(row: Row, key: ColumnKey, onFilter: CellFilter | undefined): React.ReactNode {
+function cell(row: Row, key: ColumnKey, zone: string, onFilter: CellFilter | undefined): React.ReactNode {
   const field = FILTERABLE[key];
   const raw = field ? (row[key as keyof Row] as string | null) : null;
   if (onFilter && field && raw !== null) {
@@ -67,9 +68,9 @@ function cell(row: Row, key: ColumnKey, onFilter: CellFilter | undefined): React
   }
   switch (key) {
     case 'occurred_at':
-      return <time dateTime={row.occurred_at}>{formatUtc(row.occurred_at)}</time>;
+      return <time dateTime={row.occurred_at}>{formatInZone(row.occurred_at, zone, { withZone: false })}</time>;
     case 'received_at':
-      return <time dateTime={row.received_at}>{formatUtc(row.received_at)}</time>;
+      return <time dateTime={row.received_at}>{formatInZone(row.received_at, zone, { withZone: false })}</time>;
     case 'object':
       return (
         <Link href={`/objects/${encodeURIComponent(row.object_type)}/${encodeURIComponent(row.object_id)}`} className="link" tabIndex={-1}>
@@ -98,6 +99,7 @@ export function EventTable({ filters, order, columns, label, onFilter }: { filte
   const router = useRouter();
   // The row whose first link is the table's one Tab stop.
   const [active, setActive] = useState(0);
+  const { zone } = useTimeZone();
   const query = useInfiniteQuery(
     trpc.events.list.infiniteQueryOptions({ ...filters, order, limit: PAGE_SIZE }, { getNextPageParam: (last) => last.next_cursor ?? undefined }),
   );
@@ -113,7 +115,8 @@ export function EventTable({ filters, order, columns, label, onFilter }: { filte
     if (lastIndex >= rows.length - 40 && hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [lastIndex, rows.length, hasNextPage, isFetchingNextPage, fetchNextPage]);
 
-  const shown = COLUMNS.filter((c) => columns.includes(c.key));
+  // Time columns name the zone their times are in.
+  const shown = COLUMNS.filter((c) => columns.includes(c.key)).map((c) => (c.key === 'occurred_at' || c.key === 'received_at' ? { ...c, label: c.label.replace('(UTC)', `(${zone})`) } : c));
   const template = shown.map((c) => c.width).join(' ');
 
   const controls = (rowIndex: number) => [...(parentRef.current?.querySelectorAll<HTMLElement>(`[data-row-index="${rowIndex}"] a, [data-row-index="${rowIndex}"] button`) ?? [])];
@@ -206,11 +209,11 @@ export function EventTable({ filters, order, columns, label, onFilter }: { filte
                     {shown.map((c, i) => (
                       <div role="cell" key={c.key} className="truncate px-2">
                         {i === 0 ? (
-                          <Link href={`/events/${row.id}`} className="link" tabIndex={item.index === Math.min(active, rows.length - 1) ? 0 : -1} aria-label={`Open event: ${row.event_type} of ${row.object_type} ${row.object_id}, ${formatUtc(row.occurred_at)}`}>
-                            {cell(row as Row, c.key, undefined)}
+                          <Link href={`/events/${row.id}`} className="link" tabIndex={item.index === Math.min(active, rows.length - 1) ? 0 : -1} aria-label={`Open event: ${row.event_type} of ${row.object_type} ${row.object_id}, ${formatInZone(row.occurred_at, zone)}`}>
+                            {cell(row as Row, c.key, zone, undefined)}
                           </Link>
                         ) : (
-                          cell(row as Row, c.key, onFilter)
+                          cell(row as Row, c.key, zone, onFilter)
                         )}
                       </div>
                     ))}

@@ -11,7 +11,8 @@
  */
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useQueryStates } from 'nuqs';
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
+import { useSearchParams } from 'next/navigation';
 import { COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey, type SearchState } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { EventTable } from './event-table.tsx';
@@ -20,42 +21,53 @@ import { QueryInput } from './query-input.tsx';
 import { Histogram, useSearchShape, ValueCounts } from './search-shape.tsx';
 import { andCondition, conditionText } from '@/supabase/functions/_shared/query-language.ts';
 import type { TextColumn } from '@/supabase/functions/_shared/filter-tree.ts';
-import { formatUtc, localTime } from '@/lib/time.ts';
+import { formatInZone, formatUtc, wallTimeToUtc } from '@/lib/time.ts';
+import { matchCount } from '@/lib/count-words.ts';
+import { unknownSearchValues } from '@/lib/url-check.ts';
+import { useHydrated } from './use-hydrated.ts';
+import { useTimeZone } from './time-zone.tsx';
 
 const TEXT_FIELDS = [
   { key: 'object_id', label: 'Object ID', placeholder: 'ORD-100001' },
+  { key: 'about', label: 'Whole order', placeholder: 'ORD-100625, with fills' },
   { key: 'actor_id', label: 'Actor', placeholder: 'alice@example.com' },
   { key: 'request_id', label: 'Request ID', placeholder: 'req-…' },
   { key: 'source', label: 'Source', placeholder: 'oms-gateway' },
 ] as const;
 
-type Draft = Record<'object_id' | 'actor_id' | 'request_id' | 'source' | 'q' | 'from' | 'to', string>;
+type Draft = Record<'object_id' | 'about' | 'actor_id' | 'request_id' | 'source' | 'q' | 'from' | 'to', string> & { event_type: string[] };
 
-function draftOf(state: SearchState): Draft {
+/** The fields as the URL holds them; custom bounds as wall times in the person's zone. */
+function draftOf(state: SearchState, zone: string): Draft {
+  const wall = (iso: string | null) => (iso ? formatInZone(iso, zone, { withZone: false }).replace(/\.0+$/, '') : '');
   return {
     object_id: state.object_id ?? '',
+    about: state.about ?? '',
     actor_id: state.actor_id ?? '',
     request_id: state.request_id ?? '',
     source: state.source ?? '',
     q: state.q ?? '',
-    from: state.from ?? '',
-    to: state.to ?? '',
+    from: wall(state.from),
+    to: wall(state.to),
+    event_type: state.event_type,
   };
 }
 
 export function SearchPage({ canExport }: { canExport: boolean }) {
   const trpc = useTRPC();
   const [state, setState] = useQueryStates(searchParsers, { history: 'push' });
-  const [draft, setDraft] = useState<Draft>(() => draftOf(state));
-  const [draftKey, setDraftKey] = useState(() => JSON.stringify(draftOf(state)));
+  const { zone } = useTimeZone();
+  const [draft, setDraft] = useState<Draft>(() => draftOf(state, zone));
+  const [draftKey, setDraftKey] = useState(() => JSON.stringify(draftOf(state, zone)));
+  const [timeError, setTimeError] = useState<string | null>(null);
   const [nowMs, setNowMs] = useState(() => Date.now());
   const ids = useId();
 
   // The URL changed under us (back/forward, a saved search): show its values in the fields.
-  const urlKey = JSON.stringify(draftOf(state));
+  const urlKey = JSON.stringify(draftOf(state, zone));
   if (urlKey !== draftKey) {
     setDraftKey(urlKey);
-    setDraft(draftOf(state));
+    setDraft(draftOf(state, zone));
   }
   useEffect(() => {
     const onPop = () => setNowMs(Date.now());
@@ -64,7 +76,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
   }, []);
 
   const facets = useQuery(trpc.events.facets.queryOptions());
-  const { filters, error: filterError } = filtersFromSearch(state, nowMs);
+  const { filters, error: filterError } = filtersFromSearch(state, nowMs, zone);
   const count = useQuery({ ...trpc.events.count.queryOptions(filters), enabled: !filterError });
   const shape = useSearchShape(filters, !filterError);
 
@@ -85,18 +97,38 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
   function onSubmit(e: React.FormEvent) {
     e.preventDefault();
     const blank = (s: string) => (s.trim() ? s.trim() : null);
+    // Custom bounds are typed in the person's zone; the URL keeps them in UTC.
+    const bound = (wall: string) => {
+      if (!wall.trim()) return null;
+      const r = wallTimeToUtc(wall, zone);
+      if (!r.ok) throw new Error(r.message);
+      return r.iso;
+    };
+    let from: string | null = null;
+    let to: string | null = null;
+    try {
+      from = state.range === 'custom' ? bound(draft.from) : null;
+      to = state.range === 'custom' ? bound(draft.to) : null;
+      setTimeError(null);
+    } catch (err) {
+      setTimeError((err as Error).message);
+      return;
+    }
     apply({
       object_id: blank(draft.object_id),
+      about: blank(draft.about),
       actor_id: blank(draft.actor_id),
       request_id: blank(draft.request_id),
       source: blank(draft.source),
       q: blank(draft.q),
-      from: state.range === 'custom' ? toIso(draft.from) : null,
-      to: state.range === 'custom' ? toIso(draft.to) : null,
+      event_type: draft.event_type.length ? draft.event_type : null,
+      from,
+      to,
     });
   }
 
   const eventTypes = [...new Set([...(facets.data?.event_types ?? []), ...state.event_type])].sort();
+  const urlProblems = unknownSearchValues(new URLSearchParams(useSearchParams().toString()), { eventTypes: facets.data?.event_types ?? null });
   const objectTypes = [...new Set([...(facets.data?.object_types ?? []), ...(state.object_type ? [state.object_type] : [])])].sort();
   const actorTypes = [...new Set([...(facets.data?.actor_types ?? []), ...(state.actor_type ? [state.actor_type] : [])])].sort();
   // An export runs with every filter of the search or not at all: a filter the API would refuse stops it here, saying why.
@@ -176,15 +208,18 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
           <>
             <div>
               <label htmlFor={`${ids}-from`} className="field-label">
-                From (UTC)
+                From ({zone})
               </label>
-              <input id={`${ids}-from`} type="datetime-local" step="1" className="field-input" value={toLocalInput(draft.from)} onChange={(e) => setDraft({ ...draft, from: e.target.value })} />
+              <input id={`${ids}-from`} className="field-input font-mono" placeholder="2026-11-02 09:30:00" value={draft.from} onChange={(e) => setDraft({ ...draft, from: e.target.value })} />
             </div>
             <div>
               <label htmlFor={`${ids}-to`} className="field-label">
-                To (UTC)
+                Before ({zone})
               </label>
-              <input id={`${ids}-to`} type="datetime-local" step="1" className="field-input" value={toLocalInput(draft.to)} onChange={(e) => setDraft({ ...draft, to: e.target.value })} />
+              <input id={`${ids}-to`} className="field-input font-mono" placeholder="2026-11-03 00:00:00" aria-describedby={`${ids}-to-hint`} value={draft.to} onChange={(e) => setDraft({ ...draft, to: e.target.value })} />
+              <p id={`${ids}-to-hint`} className="mt-0.5 text-[11px] text-slate-600 dark:text-slate-400">
+                Exclusive: events before this moment; 24-hour clock
+              </p>
             </div>
           </>
         ) : null}
@@ -204,7 +239,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
           <button
             type="button"
             className="btn"
-            onClick={() => apply({ object_type: null, object_id: null, actor_id: null, actor_type: null, event_type: null, outcome: null, source: null, request_id: null, q: null, console: null, range: null, from: null, to: null })}
+            onClick={() => apply({ about: null, object_type: null, object_id: null, actor_id: null, actor_type: null, event_type: null, outcome: null, source: null, request_id: null, q: null, console: null, range: null, from: null, to: null })}
           >
             Reset
           </button>
@@ -213,7 +248,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
 
       <div className="flex flex-wrap items-center gap-x-4 gap-y-2 text-sm">
         <p aria-live="polite" data-testid="result-count" className="font-medium">
-          {filterError ? null : count.isPending ? <span className="skeleton inline-block h-4 w-24 align-middle" /> : count.isError ? '' : count.data.exact ? `${count.data.count.toLocaleString('en-US')} events` : `more than ${count.data.count.toLocaleString('en-US')} events`}
+          {filterError ? null : count.isPending ? <span className="skeleton inline-block h-4 w-24 align-middle" /> : count.isError ? 'Count unavailable' : matchCount(count.data)}
         </p>
         <TimeRangeNote from={filters.from} to={filters.to} />
         <ColumnPicker columns={state.cols} onChange={(cols) => void setState({ cols })} />
@@ -224,6 +259,21 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
         <input type="checkbox" checked={state.console} onChange={(e) => apply({ console: e.target.checked || null })} />
         Show console activity (AUDIT_* sign-ins, searches, views, exports)
       </label>
+      {timeError ? (
+        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+          Time range: {timeError}
+        </p>
+      ) : null}
+      {urlProblems.length ? (
+        <div role="status" className="card border-amber-300 p-2 text-sm dark:border-amber-700" data-testid="url-problems">
+          <p className="font-medium">This link asks for something the console cannot apply:</p>
+          <ul className="list-disc pl-5">
+            {urlProblems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       {filterError ? (
         <p className="text-sm text-slate-700 dark:text-slate-300">Correct the query to see its events.</p>
       ) : (
@@ -237,42 +287,38 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
           </div>
         </>
       )}
-      {count.isError ? (
-        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-          {errorMessage(count.error)}
-        </p>
-      ) : null}
     </div>
   );
 }
 
-/** datetime-local (no zone; read as UTC) → canonical ISO. */
-function toIso(value: string): string | null {
-  if (!value.trim()) return null;
-  if (/Z$|[+-]\d\d:?\d\d$/.test(value)) return value;
-  return `${value.length === 16 ? `${value}:00` : value}Z`;
-}
-
-function toLocalInput(value: string): string {
-  return value.replace(/(\.\d+)?Z$/, '').slice(0, 19);
-}
-
 function TimeRangeNote({ from, to }: { from?: string; to?: string }) {
+  // A relative range is resolved against the browser's clock, and the browser's zone is known only there: shown once hydrated.
+  const hydrated = useHydrated();
+  const { zone } = useTimeZone();
+  if (!hydrated) return <span className="skeleton inline-block h-4 w-48 align-middle" />;
   if (!from && !to) return <span className="text-slate-600 dark:text-slate-400">All time</span>;
-  const part = (iso: string) => `${formatUtc(iso)}`;
   return (
     <span className="text-slate-700 dark:text-slate-300" data-testid="time-range">
-      {from ? part(from) : 'the beginning'} → {to ? part(to) : 'now'}
-      <span className="ml-1 text-slate-600 dark:text-slate-400" suppressHydrationWarning>
-        (local: {from ? localTime(from) : '…'} → {to ? localTime(to) : 'now'})
-      </span>
+      {from ? formatInZone(from, zone) : 'the beginning'} → before {to ? formatInZone(to, zone) : 'now'}
+      {zone !== 'UTC' ? (
+        <span className="ml-1 text-slate-600 dark:text-slate-400">
+          (UTC: {from ? formatUtc(from) : '…'} → before {to ? formatUtc(to) : 'now'})
+        </span>
+      ) : null}
     </span>
   );
 }
 
 function ColumnPicker({ columns, onChange }: { columns: ColumnKey[]; onChange: (cols: ColumnKey[]) => void }) {
+  const ref = useRef<HTMLDetailsElement>(null);
+  function onKeyDown(e: React.KeyboardEvent) {
+    if (e.key !== 'Escape' || !ref.current?.open) return;
+    e.preventDefault();
+    ref.current.open = false;
+    ref.current.querySelector('summary')?.focus();
+  }
   return (
-    <details className="relative">
+    <details className="relative" ref={ref} onKeyDown={onKeyDown}>
       <summary className="btn cursor-pointer list-none">Columns</summary>
       <fieldset className="card absolute z-20 mt-1 w-56 space-y-1 p-3 shadow-lg">
         <legend className="sr-only">Columns shown</legend>

@@ -11,6 +11,7 @@ import { retentionRouter } from './retention.ts';
 import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
 import { streamsRouter } from './streams.ts';
+import { clockRouter } from './clock.ts';
 
 export const appRouter = router({
   events: eventsRouter,
@@ -24,6 +25,7 @@ export const appRouter = router({
   retention: retentionRouter,
   system: systemRouter,
   streams: streamsRouter,
+  clock: clockRouter,
 });
 
 export type AppRouter = typeof appRouter;

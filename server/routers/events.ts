@@ -8,7 +8,9 @@ import { searchShape } from '@/server/services/search-shape.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import { administrationActivity } from '@/server/services/activity.ts';
 import {
+  activityInput,
   auditEventOutput,
   countInput,
   countOutput,
@@ -43,7 +45,7 @@ export const eventsRouter = router({
     .query(async ({ ctx, input: { direction: _direction, ...input } }) => {
       // A console user's search is recorded once (its first page), not for every page scrolled.
       const [page] = await Promise.all([
-        listEvents(ctx.sql, ctx.claims, input),
+        ctx.reads().then((sql) => listEvents(sql, ctx.claims, input)),
         input.cursor
           ? null
           : recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.search, objectType: 'AUDIT_TRAIL', objectId: ctx.claims.tenant_id, context: { filters: filtersOf(input), order: input.order } }, ctx.observed),
@@ -56,7 +58,7 @@ export const eventsRouter = router({
     .input(getInput)
     .output(auditEventOutput)
     .query(async ({ ctx, input }) => {
-      const event = await getEvent(ctx.sql, ctx.claims, input.id);
+      const event = await getEvent(await ctx.reads(), ctx.claims, input.id);
       if (!event) throw new AuditError('not_found', `No event ${input.id}`);
       await recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.view, objectType: 'AUDIT_EVENT', objectId: event.id, context: { seq: event.seq } }, ctx.observed);
       return event;
@@ -66,14 +68,21 @@ export const eventsRouter = router({
     .meta({ permission: 'events:read', rate: 'read' })
     .input(objectHistoryInput)
     .output(eventPageOutput)
-    .query(({ ctx, input }) => objectHistory(ctx.sql, ctx.claims, input)),
+    .query(async ({ ctx, input }) => objectHistory(await ctx.reads(), ctx.claims, input)),
+
+  /** Administration on the record (Activity view): admins only, newest first. */
+  activity: tenantProcedure
+    .meta({ permission: 'users:manage', rate: 'read' })
+    .input(activityInput)
+    .output(eventPageOutput)
+    .query(({ ctx, input }) => administrationActivity(ctx.sql, ctx.claims, input)),
 
   /** How many events match (exact up to a cap, else "more than"). */
   count: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
     .input(countInput)
     .output(countOutput)
-    .query(({ ctx, input }) => countMatching(ctx.sql, ctx.claims, input)),
+    .query(async ({ ctx, input }) => countMatching(await ctx.reads(), ctx.claims, input)),
 
   /** How the matches spread over time and over event type, object type, actor, source and outcome (exact or labelled estimates). */
   shape: tenantProcedure
@@ -86,5 +95,5 @@ export const eventsRouter = router({
   facets: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
     .output(facetsOutput)
-    .query(({ ctx }) => tenantFacets(ctx.sql, ctx.claims)),
+    .query(async ({ ctx }) => tenantFacets(await ctx.reads(), ctx.claims)),
 });

@@ -59,6 +59,13 @@ export const objectHistoryInput = z.object({
   cursor: z.string().max(512).optional(),
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
   order: z.enum(['asc', 'desc']).default('asc'),
+  /** With the events whose context names the object (the whole order: fills, allocations, child orders). */
+  related: z.boolean().default(false),
+});
+
+export const activityInput = z.object({
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(100),
 });
 
 export const countInput = eventFilters.refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });

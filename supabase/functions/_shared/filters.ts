@@ -7,7 +7,7 @@ import { LIMITS } from './limits.ts';
 import { outcome, typeName, utf8Length } from './contract.ts';
 import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
-import { and, type FilterExpr } from './filter-tree.ts';
+import { and, or, type FilterExpr } from './filter-tree.ts';
 import { describeQueryError, parseQuery, QUERY_MAX_LENGTH } from './query-language.ts';
 
 // deno-lint-ignore no-control-regex
@@ -56,6 +56,24 @@ function queryExpr(text: string): FilterExpr {
   return parsed.expr;
 }
 
+/**
+ * Context keys under which an event names the order it is about: a fill
+ * (EXECUTION) or an allocation carries its order's id as `order_id`, a child
+ * order its parent's as `parent_order_id`, any event the client's id as
+ * `client_order_id`. The `about` filter's default keys.
+ */
+export const RELATED_CONTEXT_KEYS = ['order_id', 'parent_order_id', 'client_order_id'] as const;
+
+const contextKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a context field name of letters, digits and underscores');
+const keyList = z
+  .union([contextKey, z.array(contextKey).min(1).max(10, 'at most 10 keys')])
+  .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
+
+/** The keys an `about` filter looks under (its about_keys, or the default). */
+export function aboutKeysOf(filters: Pick<EventFilters, 'about_keys'>): readonly string[] {
+  return filters.about_keys ?? RELATED_CONTEXT_KEYS;
+}
+
 /** One contract filter: how it is validated, and what it means as a filter tree. */
 function filter<S extends z.ZodType>(schema: S, toExpr: (value: z.output<S>) => FilterExpr) {
   return { schema: schema.optional(), toExpr: toExpr as (value: unknown) => FilterExpr };
@@ -86,15 +104,41 @@ const FILTERS = {
 
 type FilterShape = { [K in keyof typeof FILTERS]: (typeof FILTERS)[K]['schema'] };
 
-export const eventFilters = z.strictObject(Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, f.schema])) as FilterShape);
+/**
+ * Everything about one object (the whole order): its own events (object_id,
+ * of object type about_type when given) and every event whose context holds
+ * this id as a string under one of about_keys (default RELATED_CONTEXT_KEYS),
+ * such as its fills and allocations. The three combine into one condition, so
+ * they are declared beside FILTERS rather than one filter each.
+ */
+const ABOUT = {
+  about: identifier.optional(),
+  about_type: typeName.optional(),
+  about_keys: keyList.optional(),
+};
+
+export const eventFilters = z.strictObject({
+  ...(Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, f.schema])) as FilterShape),
+  ...ABOUT,
+});
+
+/** The `about` condition as a filter tree: the object's own events, or a related key naming it. */
+function aboutExpr(filters: EventFilters): FilterExpr {
+  const about = filters.about!;
+  const own: FilterExpr = filters.about_type
+    ? and({ op: 'eq', field: 'object_id', value: about }, { op: 'eq', field: 'object_type', value: filters.about_type })
+    : { op: 'eq', field: 'object_id', value: about };
+  return or(own, ...aboutKeysOf(filters).map((key): FilterExpr => ({ op: 'eq', field: { context: [key] }, value: about })));
+}
 
 /** The filter tree of a filter set: the conjunction of its filters (no filter: every event). */
 export function filterExpr(filters: EventFilters): FilterExpr {
   const args: FilterExpr[] = [];
   for (const [name, f] of Object.entries(FILTERS)) {
-    const value = filters[name as keyof EventFilters];
+    const value = filters[name as keyof typeof FILTERS];
     if (value !== undefined) args.push(f.toExpr(value));
   }
+  if (filters.about !== undefined) args.push(aboutExpr(filters));
   return and(...args);
 }
 
@@ -112,7 +156,8 @@ export const listEventsInput = eventFilters
     /** desc: newest first (default); asc: oldest first. */
     order: z.enum(SORT_ORDERS, { error: 'must be "desc" or "asc"' }).default('desc'),
   })
-  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
+  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] })
+  .refine((v) => v.about !== undefined || (v.about_type === undefined && v.about_keys === undefined), { message: 'is given only with "about"', path: ['about'] });
 
 export type ListEventsInput = z.output<typeof listEventsInput>;
 export type ListEventsRequest = z.input<typeof listEventsInput>;
@@ -123,7 +168,7 @@ export function filtersOf(input: ListEventsInput): EventFilters {
   return filters;
 }
 
-const MULTI_VALUED = new Set(['event_type']);
+const MULTI_VALUED = new Set(['event_type', 'about_keys']);
 
 /**
  * Query-string form of the list input, as REST clients send it:
