@@ -22,6 +22,7 @@ import { createTenant } from '@/server/services/tenants.ts';
 import { EVENT_COLUMNS, whereClause } from '@/server/services/query.ts';
 import { monthsHolding, withinMonths } from '@/server/services/event-months.ts';
 import { decodeCursor, filterFingerprint } from '@/server/services/cursor.ts';
+import { explainShape } from '@/server/services/search-shape.ts';
 import { machine, percentile, resultsDir, startBenchEnv, writeReport } from './lib.ts';
 import { createNaiveTable, loadTenantEvents, NAIVE_COLUMNS } from './load.ts';
 import { plansStayInTenant } from './plans.ts';
@@ -134,6 +135,14 @@ async function main() {
       if (res.status !== 200) throw new Error(`GET ${query}: ${res.status} ${JSON.stringify(body)}`);
       return { ms, rows: body.events!.length, next: body.next_cursor ?? null };
     }
+    async function shape(t: Tenant, input: Record<string, unknown>): Promise<{ ms: number; rows: number }> {
+      const started = performance.now();
+      const res = await fetch(`${server.baseUrl}/api/trpc/events.shape?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { authorization: `Bearer ${t.key}` } });
+      const body = (await res.json()) as { result?: { data: { buckets: { count: number }[]; unavailable: string | null } } };
+      const ms = performance.now() - started;
+      if (res.status !== 200 || body.result!.data.unavailable) throw new Error(`events.shape ${JSON.stringify(input)}: ${res.status} ${JSON.stringify(body)}`);
+      return { ms, rows: body.result!.data.buckets.reduce((a, b) => a + b.count, 0) };
+    }
     async function count(t: Tenant, input: Record<string, unknown>): Promise<{ ms: number; rows: number }> {
       const started = performance.now();
       const res = await fetch(`${server.baseUrl}/api/trpc/events.count?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { authorization: `Bearer ${t.key}` } });
@@ -228,6 +237,25 @@ async function main() {
         goal: 50,
         sample: () => `context.symbol=${symbolOf(1 + Math.floor(random() * 3))}`,
         run: async (t) => [await count(t, { context: { symbol: new URLSearchParams(shapes[9]!.sample(t)).get('context.symbol') } })],
+      },
+      {
+        // The console's default search: the whole trail without its own AUDIT_* events.
+        name: 'search shape: whole trail (tRPC events.shape: histogram + value counts)',
+        goal: 100,
+        sample: () => `q=${encodeURIComponent('NOT event_type = AUDIT_*')}`,
+        run: async (t) => [await shape(t, { q: new URLSearchParams(shapes[10]!.sample(t)).get('q') })],
+      },
+      {
+        name: 'search shape: common symbol OR another, 30-day range',
+        goal: 100,
+        sample: () => {
+          const from = rangeStart();
+          return `q=${encodeURIComponent(`symbol = ${symbolOf(1 + Math.floor(random() * 3))} OR symbol = ${symbolOf(4 + Math.floor(random() * 20))}`)}&from=${day(from)}&to=${day(from + 30 * 86_400_000)}`;
+        },
+        run: async (t) => {
+          const q = new URLSearchParams(shapes[11]!.sample(t));
+          return [await shape(t, { q: q.get('q'), from: q.get('from'), to: q.get('to') })];
+        },
       },
     ];
 
@@ -324,6 +352,11 @@ async function main() {
         let page = await get(biggest, path);
         for (let p = 2; p < DEEP_PAGES && page.next; p++) page = await get(biggest, `${path}&cursor=${encodeURIComponent(page.next)}`);
         if (page.next) after = decodeCursor(page.next, input.order, filterFingerprint(`list:${biggest.id}`, filters));
+      }
+      if (s.name.startsWith('search shape')) {
+        const plan = await explainShape(sql, biggest.claims, filters);
+        results[i]!.explain = { path: `events.shape?${path}`, plan, tenantOnly: plansStayInTenant(plan, biggest.id) };
+        continue;
       }
       const plan = await withTenant(sql, biggest.claims, async (tx: TxSql) => {
         const where = whereClause(tx, biggest.id, filters);

@@ -4,9 +4,9 @@
  * back/forward walk through earlier searches. Shared by the page (nuqs),
  * the export links, saved searches and server components.
  */
-import { createSerializer, parseAsArrayOf, parseAsString, parseAsStringLiteral } from 'nuqs/server';
+import { createSerializer, parseAsArrayOf, parseAsBoolean, parseAsString, parseAsStringLiteral } from 'nuqs/server';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
-import { parseFieldFilter } from './field-filter.ts';
+import { andCondition, parseQuery } from '@/supabase/functions/_shared/query-language.ts';
 import { CALENDAR_PRESETS, calendarRange, type CalendarPreset } from './time.ts';
 
 export const TIME_PRESETS = [
@@ -54,8 +54,10 @@ export const searchParsers = {
   outcome: parseAsStringLiteral(['success', 'failure'] as const),
   source: parseAsString,
   request_id: parseAsString,
-  /** Free JSON-field filter, e.g. `symbol = AAPL and after.status = FILLED`. */
+  /** The query language (docs/query-language.md), e.g. `symbol = AAPL OR symbol = MSFT`. */
   q: parseAsString,
+  /** Show the console's own AUDIT_* events (hidden unless asked for). */
+  console: parseAsBoolean.withDefault(false),
   /** Everything about one order: its own events and those naming it (fills, allocations). */
   about: parseAsString,
   range: parseAsStringLiteral(TIME_PRESETS.map((p) => p.value)).withDefault('all'),
@@ -78,6 +80,7 @@ export interface SearchState {
   source: string | null;
   request_id: string | null;
   q: string | null;
+  console?: boolean;
   about?: string | null;
   range: TimePreset;
   from: string | null;
@@ -85,8 +88,18 @@ export interface SearchState {
   order: 'desc' | 'asc';
 }
 
+/** The condition that hides the console's own activity (sign-ins, searches, views, exports). */
+export const HIDE_CONSOLE_ACTIVITY = 'NOT event_type = AUDIT_*';
+
+/** A query the search box cannot run: what is wrong and where (character offset and length). */
+export interface QueryProblem {
+  message: string;
+  at: number;
+  length: number;
+}
+
 /** The API filters for a search state; relative ranges are resolved against `nowMs`, calendar ones in `zone`. */
-export function filtersFromSearch(state: SearchState, nowMs: number, zone = 'UTC'): { filters: EventFiltersInput; error: string | null } {
+export function filtersFromSearch(state: SearchState, nowMs: number, zone = 'UTC'): { filters: EventFiltersInput; error: QueryProblem | null } {
   const filters: EventFiltersInput = {};
   const set = (key: 'object_type' | 'object_id' | 'actor_id' | 'actor_type' | 'source' | 'request_id', value: string | null) => {
     if (value && value.trim()) filters[key] = value.trim();
@@ -109,12 +122,15 @@ export function filtersFromSearch(state: SearchState, nowMs: number, zone = 'UTC
     if (state.from) filters.from = state.from;
     if (state.to) filters.to = state.to;
   }
-  let error: string | null = null;
-  if (state.q && state.q.trim()) {
-    const parsed = parseFieldFilter(state.q);
-    if (parsed.ok) filters.context = parsed.value;
-    else error = parsed.message;
+  let error: QueryProblem | null = null;
+  const q = state.q?.trim() ?? '';
+  if (q) {
+    const parsed = parseQuery(state.q!);
+    if (parsed.ok) filters.q = q;
+    else error = { message: parsed.message, at: parsed.at, length: parsed.length };
   }
+  // The console's own activity stays out of sight unless asked for (the toggle, or an AUDIT_* event type picked).
+  if (!error && !state.console && !state.event_type.some((t) => t.startsWith('AUDIT_'))) filters.q = andCondition(filters.q ?? '', HIDE_CONSOLE_ACTIVITY);
   return { filters, error };
 }
 
@@ -143,11 +159,12 @@ const FILTER_LABELS: Record<string, string> = {
   from: 'from',
   to: 'before',
   context: 'context contains',
+  q: 'query',
 };
 
 /** A filter set as a person reads it, one condition per entry (the exact values the API applies). */
 export function describeFilters(filters: EventFiltersInput | Record<string, unknown>): string[] {
   return Object.entries(filters)
     .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && !v.length))
-    .map(([key, v]) => `${FILTER_LABELS[key] ?? key} ${key === 'context' ? JSON.stringify(v) : Array.isArray(v) ? v.join(' or ') : key === 'from' || key === 'to' ? String(v) : `= ${String(v)}`}`);
+    .map(([key, v]) => `${FILTER_LABELS[key] ?? key} ${key === 'context' ? JSON.stringify(v) : Array.isArray(v) ? v.join(' or ') : key === 'from' || key === 'to' || key === 'q' ? String(v) : `= ${String(v)}`}`);
 }

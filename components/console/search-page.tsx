@@ -1,10 +1,13 @@
 'use client';
 /**
  * The search page: a filter bar whose every value lives in the URL (nuqs),
- * the match count, exports of exactly this filter set (export-panel.tsx), and the results.
- * Text fields and event types apply on "Search" (Enter); the other pickers
- * apply at once. Each applied
- * change is a history entry, so back/forward step through searches.
+ * the match count, exports of exactly this filter set (export-panel.tsx),
+ * and the results.
+ * Text fields apply on "Search" (Enter); pickers apply at once; event types
+ * are ticked and applied with their own button. Each applied change is a
+ * history entry, so back/forward step through searches. Beside the results:
+ * the search's shape (search-shape.tsx), whose values and the table's cells
+ * add conditions to the query when clicked (Alt-click: exclude).
  */
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useQueryStates } from 'nuqs';
@@ -14,6 +17,10 @@ import { COLUMNS, filtersFromSearch, searchParsers, TIME_PRESETS, type ColumnKey
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { EventTable } from './event-table.tsx';
 import { ExportPanel } from './export-panel.tsx';
+import { QueryInput } from './query-input.tsx';
+import { Histogram, useSearchShape, ValueCounts } from './search-shape.tsx';
+import { andCondition, conditionText } from '@/supabase/functions/_shared/query-language.ts';
+import type { TextColumn } from '@/supabase/functions/_shared/filter-tree.ts';
 import { formatInZone, formatUtc, wallTimeToUtc } from '@/lib/time.ts';
 import { matchCount } from '@/lib/count-words.ts';
 import { unknownSearchValues } from '@/lib/url-check.ts';
@@ -71,11 +78,20 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
   const facets = useQuery(trpc.events.facets.queryOptions());
   const { filters, error: filterError } = filtersFromSearch(state, nowMs, zone);
   const count = useQuery({ ...trpc.events.count.queryOptions(filters), enabled: !filterError });
+  const shape = useSearchShape(filters, !filterError);
 
   type Patch = Exclude<Parameters<typeof setState>[0], null | ((...args: never[]) => unknown)>;
   function apply(patch: Patch) {
     setNowMs(Date.now());
     void setState(patch);
+  }
+
+  /** Adds `field = value` (or its exclusion) to the query and runs it. */
+  function addCondition(field: TextColumn, value: string | null, exclude: boolean) {
+    const condition = value === null ? `${exclude ? '' : 'NOT '}${field} EXISTS` : conditionText(field, value, exclude);
+    const q = andCondition(state.q ?? '', condition);
+    setDraft({ ...draft, q });
+    apply({ q });
   }
 
   function onSubmit(e: React.FormEvent) {
@@ -116,7 +132,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
   const objectTypes = [...new Set([...(facets.data?.object_types ?? []), ...(state.object_type ? [state.object_type] : [])])].sort();
   const actorTypes = [...new Set([...(facets.data?.actor_types ?? []), ...(state.actor_type ? [state.actor_type] : [])])].sort();
   // An export runs with every filter of the search or not at all: a filter the API would refuse stops it here, saying why.
-  const exportBlocked = filterError ? `JSON field: ${filterError}` : count.isError ? errorMessage(count.error) : null;
+  const exportBlocked = filterError ? `Query: ${filterError.message}` : count.isError ? errorMessage(count.error) : null;
 
   return (
     <div className="space-y-3">
@@ -174,30 +190,8 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
             <option value="failure">failure</option>
           </select>
         </div>
-        <div className="row-span-2">
-          <label htmlFor={`${ids}-event-type`} className="field-label">
-            Event type
-          </label>
-          <select
-            id={`${ids}-event-type`}
-            multiple
-            size={5}
-            className="field-input"
-            value={draft.event_type}
-            onChange={(e) => setDraft({ ...draft, event_type: [...e.target.selectedOptions].map((o) => o.value) })}
-          >
-            {eventTypes.map((t) => (
-              <option key={t}>{t}</option>
-            ))}
-          </select>
-          <p className="mt-0.5 text-[11px] text-slate-600 dark:text-slate-400">Ctrl/⌘-click for several; applies on Search</p>
-        </div>
-        <div className="col-span-2">
-          <label htmlFor={`${ids}-q`} className="field-label">
-            JSON field
-          </label>
-          <input id={`${ids}-q`} className="field-input font-mono" value={draft.q} placeholder="symbol = AAPL and after.status = FILLED" onChange={(e) => setDraft({ ...draft, q: e.target.value })} />
-        </div>
+        <EventTypePicker types={eventTypes} selected={state.event_type} onApply={(event_type) => apply({ event_type })} />
+        <QueryInput value={draft.q} onChange={(q) => setDraft({ ...draft, q })} problem={draft.q === (state.q ?? '') ? filterError : null} />
         <div>
           <label htmlFor={`${ids}-range`} className="field-label">
             Time range
@@ -245,7 +239,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
           <button
             type="button"
             className="btn"
-            onClick={() => apply({ about: null, object_type: null, object_id: null, actor_id: null, actor_type: null, event_type: null, outcome: null, source: null, request_id: null, q: null, range: null, from: null, to: null })}
+            onClick={() => apply({ about: null, object_type: null, object_id: null, actor_id: null, actor_type: null, event_type: null, outcome: null, source: null, request_id: null, q: null, console: null, range: null, from: null, to: null })}
           >
             Reset
           </button>
@@ -261,6 +255,10 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
         <SaveSearch />
         {canExport ? <ExportPanel filters={filters} order={state.order} count={count.data} blocked={exportBlocked} /> : null}
       </div>
+      <label className="flex w-fit items-center gap-2 text-sm">
+        <input type="checkbox" checked={state.console} onChange={(e) => apply({ console: e.target.checked || null })} />
+        Show console activity (AUDIT_* sign-ins, searches, views, exports)
+      </label>
       {timeError ? (
         <p role="alert" className="text-sm text-red-700 dark:text-red-300">
           Time range: {timeError}
@@ -277,11 +275,17 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
         </div>
       ) : null}
       {filterError ? (
-        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-          JSON field: {filterError}
-        </p>
+        <p className="text-sm text-slate-700 dark:text-slate-300">Correct the query to see its events.</p>
       ) : (
-        <EventTable filters={filters} order={state.order} columns={state.cols} label="Matching events" />
+        <>
+          <Histogram shape={shape.data} onZoom={(from, to) => apply({ range: 'custom', from, to })} />
+          <div className="grid gap-3 lg:grid-cols-[15rem_minmax(0,1fr)]">
+            <aside className="card p-3">
+              <ValueCounts shape={shape.data} onFilter={addCondition} />
+            </aside>
+            <EventTable filters={filters} order={state.order} columns={state.cols} label="Matching events" onFilter={addCondition} />
+          </div>
+        </>
       )}
     </div>
   );
@@ -372,5 +376,50 @@ function SaveSearch() {
         </span>
       ) : null}
     </form>
+  );
+}
+
+/** Event types as checkboxes: ticking changes nothing until Apply (no search per click or keypress). */
+function EventTypePicker({ types, selected, onApply }: { types: string[]; selected: string[]; onApply: (types: string[] | null) => void }) {
+  const [draft, setDraft] = useState<string[] | null>(null);
+  const ticked = draft ?? selected;
+  const changed = draft !== null && (draft.length !== selected.length || draft.some((t) => !selected.includes(t)));
+  return (
+    <fieldset className="row-span-2 min-w-0">
+      <legend className="field-label">Event types{selected.length ? ` (${selected.length})` : ''}</legend>
+      <div className="field-input max-h-32 space-y-0.5 overflow-auto py-1">
+        {types.map((t) => (
+          <label key={t} className="flex items-center gap-1.5 text-xs">
+            <input type="checkbox" checked={ticked.includes(t)} onChange={(e) => setDraft(e.target.checked ? [...ticked, t] : ticked.filter((x) => x !== t))} />
+            <span className="truncate">{t}</span>
+          </label>
+        ))}
+      </div>
+      <div className="mt-1 flex gap-1">
+        <button
+          type="button"
+          className={changed ? 'btn-primary px-2 py-0.5 text-xs' : 'btn px-2 py-0.5 text-xs'}
+          disabled={!changed}
+          onClick={() => {
+            onApply(ticked.length ? [...ticked].sort() : null);
+            setDraft(null);
+          }}
+        >
+          Apply event types
+        </button>
+        {selected.length || (draft && draft.length) ? (
+          <button
+            type="button"
+            className="btn px-2 py-0.5 text-xs"
+            onClick={() => {
+              onApply(null);
+              setDraft(null);
+            }}
+          >
+            Any type
+          </button>
+        ) : null}
+      </div>
+    </fieldset>
   );
 }

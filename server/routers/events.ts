@@ -4,6 +4,7 @@ import { logEvent, logEvents } from '@/server/services/ingest.ts';
 import { getEvent, listEvents, objectHistory } from '@/server/services/query.ts';
 import { countMatching } from '@/server/services/count.ts';
 import { tenantFacets } from '@/server/services/facets.ts';
+import { searchShape } from '@/server/services/search-shape.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
@@ -21,6 +22,7 @@ import {
   logBulkInput,
   logInput,
   objectHistoryInput,
+  shapeOutput,
 } from './events.types.ts';
 
 export const eventsRouter = router({
@@ -81,6 +83,13 @@ export const eventsRouter = router({
     .input(countInput)
     .output(countOutput)
     .query(async ({ ctx, input }) => countMatching(await ctx.reads(), ctx.claims, input)),
+
+  /** How the matches spread over time and over event type, object type, actor, source and outcome (exact or labelled estimates). */
+  shape: tenantProcedure
+    .meta({ permission: 'events:read', rate: 'read' })
+    .input(countInput)
+    .output(shapeOutput)
+    .query(({ ctx, input }) => searchShape(ctx.sql, ctx.claims, input)),
 
   /** The tenant's event types, object types, actor types and sources, for filter pickers. */
   facets: tenantProcedure

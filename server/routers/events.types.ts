@@ -78,3 +78,17 @@ export const facetsOutput = z.object({
   actor_types: z.array(z.string()),
   sources: z.array(z.string()),
 });
+
+const facetValues = z.array(z.object({ value: z.string().nullable(), count: z.number() }));
+
+/** The search's shape: histogram over time and value counts (search-shape.ts). */
+export const shapeOutput = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  bucket_seconds: z.number(),
+  buckets: z.array(z.object({ start: z.string(), count: z.number(), exact: z.boolean() })),
+  facets: z.object({ event_type: facetValues, object_type: facetValues, actor_id: facetValues, source: facetValues, outcome: facetValues }),
+  exact: z.boolean(),
+  archived_months: z.array(z.string()),
+  unavailable: z.string().nullable(),
+});

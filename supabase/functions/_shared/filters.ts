@@ -8,6 +8,7 @@ import { outcome, typeName, utf8Length } from './contract.ts';
 import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
 import { and, or, type FilterExpr } from './filter-tree.ts';
+import { describeQueryError, parseQuery, QUERY_MAX_LENGTH } from './query-language.ts';
 
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -39,6 +40,21 @@ const contextFilter = z
   .refine((v) => Object.keys(v).length > 0, 'must name at least one field')
   .refine((v) => utf8Length(JSON.stringify(v)) <= 4096, 'must be at most 4096 bytes as JSON')
   .refine((v) => !JSON.stringify(v).includes('\\u0000'), 'must not contain NUL characters');
+
+/** A query in the search language (query-language.ts): valid, or refused with the place and reason. */
+const queryText = z
+  .string()
+  .max(QUERY_MAX_LENGTH, `must be at most ${QUERY_MAX_LENGTH} characters`)
+  .superRefine((s, ctx) => {
+    const parsed = parseQuery(s);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: describeQueryError(parsed) });
+  });
+
+function queryExpr(text: string): FilterExpr {
+  const parsed = parseQuery(text);
+  if (!parsed.ok) throw new Error(`unvalidated query: ${describeQueryError(parsed)}`);
+  return parsed.expr;
+}
 
 /**
  * Context keys under which an event names the order it is about: a fill
@@ -82,6 +98,8 @@ const FILTERS = {
   /** Exclusive. A bare date includes that whole day. */
   to: filter(timeBound(true), (v) => ({ op: 'range', field: 'occurred_at', lt: v })),
   context: filter(contextFilter, (v) => ({ op: 'contains', value: v })),
+  /** The query language: `symbol = AAPL OR symbol = MSFT`, `last_px > 400`, `actor ~ trader*` (docs/query-language.md). */
+  q: filter(queryText, queryExpr),
 };
 
 type FilterShape = { [K in keyof typeof FILTERS]: (typeof FILTERS)[K]['schema'] };
