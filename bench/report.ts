@@ -20,7 +20,8 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 /** The newest `<part>-<date>.json` in `dir`, with its file name. */
 export async function newestResult(dir: string, part: Part): Promise<{ file: string; data: Record<string, unknown> } | null> {
   if (!existsSync(dir)) return null;
-  const files = (await readdir(dir)).filter((f) => f.startsWith(`${part}-`) && f.endsWith('.json')).sort();
+  // `<part>-` followed by the date: ingest's files are not ingest-cost's.
+  const files = (await readdir(dir)).filter((f) => f.startsWith(`${part}-`) && /^\d{4}-\d{2}-\d{2}/.test(f.slice(part.length + 1)) && f.endsWith('.json')).sort();
   const file = files.at(-1);
   return file ? { file, data: JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown> } : null;
 }
@@ -156,7 +157,7 @@ ${((query as { monthGoals?: { name: string; partitionsRead: number; partitions: 
 
 Storage: ${query.storage.bytesPerEvent.toFixed(0)} bytes/event (events, ${query.storage.indexes.length} indexes, ledger); naive schema ${query.naive.bytesPerEventBuilt.toFixed(0)} bytes/event; raw COPY into the naive schema ${fmt(query.naive.copyRowsPerSec)} rows/s.`);
   }
-  const exp = found.export?.data as { rows: number; runs: { path: string; rowsPerSec: number }[]; ratioBest: number; peakRssMb: number } | undefined;
+  const exp = found.export?.data as { rows: number; runs: { path: string; rowsPerSec: number }[]; hotCsvToCopy: number; peakRssMb: number } | undefined;
   if (exp) {
     sections.push(`## Export ([details](${found.export!.file.replace('.json', '.md')}))
 
@@ -164,7 +165,7 @@ Storage: ${query.storage.bytesPerEvent.toFixed(0)} bytes/event (events, ${query.
 |---|---:|
 ${exp.runs.map((r) => `| ${r.path} | ${fmt(r.rowsPerSec)} |`).join('\n')}
 
-${fmt(exp.rows)} rows; HTTP export ${exp.ratioBest.toFixed(2)} × COPY TO STDOUT; server peak RSS ${exp.peakRssMb.toFixed(0)} MiB.`);
+${fmt(exp.rows)} rows; hot CSV export over HTTP ${exp.hotCsvToCopy.toFixed(2)} × COPY TO STDOUT (best of each); server peak RSS ${exp.peakRssMb.toFixed(0)} MiB.`);
   }
   const verify = found.verify?.data as { events: number; loadSeconds: number; sealSeconds: number; verifySeconds: number; hashMicros: number } | undefined;
   if (verify) {
