@@ -4,6 +4,7 @@
  * port) as a child process against a given database.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './child-process.ts';
 import { freePort } from './ports.ts';
 
 export interface RunningServer {
@@ -67,12 +68,7 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
     functionsUrl,
     process: child,
     output: () => output,
-    stop: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal),
   };
 }
 
