@@ -259,8 +259,8 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
   log(`serving http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${env.PORT} (${dev ? 'development' : 'production'})`);
 }
 
-/** Past this, a shutdown that has not ended is cut short: what it started is killed and the process exits 1. */
-const SHUTDOWN_DEADLINE_MS = 30_000;
+/** Past this, a shutdown that has not ended is cut short: what it started is killed and the process exits 1 (before systemd's TimeoutStopSec=30 in docs/operations.md). */
+const SHUTDOWN_DEADLINE_MS = 25_000;
 
 /**
  * The last resort when a shutdown overruns SHUTDOWN_DEADLINE_MS: SIGKILL to

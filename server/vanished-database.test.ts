@@ -7,6 +7,7 @@
  * be stopped cleanly (status 1); the next start is not blocked by the dead
  * server and finds the data.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,7 +48,7 @@ async function serverEnv() {
 const postmasterOf = (dataDir: string) => Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
 
 async function writeOne(baseUrl: string, key: string): Promise<{ status: number; id: string }> {
-  const e = event();
+  const e = event({ id: randomUUID() });
   const res = await fetch(`${baseUrl}/api/v1/audit/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: [e] }) });
   await res.arrayBuffer();
   return { status: res.status, id: e.id as string };
@@ -105,8 +106,10 @@ describe('stopping the server after its PostgreSQL vanished', () => {
     expect(tree.map((p) => p.command)).toEqual(expect.arrayContaining(['postgres', 'deno']));
     const postmaster = postmasterOf(dataDir);
 
-    // Everything goes: the cluster, server.pid, the secrets. PostgreSQL keeps running on open files.
-    await rm(dataDir, { recursive: true, force: true });
+    // Everything goes: the cluster, server.pid, the secrets. PostgreSQL keeps running on open files (and may write
+    // into a folder as it is being removed: removed again until it is gone).
+    for (let i = 0; i < 20 && existsSync(dataDir); i++) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 }).catch(() => {});
+    expect(existsSync(dataDir)).toBe(false);
     expect(isAlive(postmaster)).toBe(true);
 
     const signalled = Date.now();

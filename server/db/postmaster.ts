@@ -265,7 +265,6 @@ export async function stopPostgres(dir: string, known: KnownPostmaster | null, o
       problems.push(gone ? `${name} did not stop on SIGINT or SIGQUIT and was killed (SIGKILL)` : `${name} could not be stopped, even with SIGKILL`);
     }),
   );
-  if (!running && !folderGone && existsSync(pidFile)) await rm(pidFile, { force: true }).catch(() => {});
   return problems;
 }
 

@@ -42,8 +42,8 @@ async function searchReads(baseUrl: string): Promise<{ replica: number; primary:
   return { replica: count('replica'), primary: count('primary') };
 }
 
-describe('searches on a streaming replica', () => {
-  it('read there yet show every acknowledged write, fall back to the primary when it lags or fails, and never write there', { timeout: 240_000 }, async () => {
+describe('searches and exports on a streaming replica', () => {
+  it('read there yet show every acknowledged write, fall back to the primary when it lags or fails (the manifest of an export says which), and never write there', { timeout: 240_000 }, async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-replica-test-'));
     primary = await startPrimary();
     const admin = connect(primary.url(), { max: 1 });
