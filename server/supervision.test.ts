@@ -10,8 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@/supabase/functions/_shared/db.ts';
@@ -19,8 +18,7 @@ import { createAuditClient } from '@/sdk/index.ts';
 import { stopCluster } from '@/server/db/postmaster.ts';
 import { processStartTime } from '@/server/pids.ts';
 import { event } from '@/test/fixtures.ts';
-import { freePort } from '@/test/ports.ts';
-import { allGone, descendants, exited, healthy, killLaunched, launch } from '@/test/server-process.ts';
+import { allGone, descendants, exited, healthy, killLaunched, launch, serverSetting } from '@/test/server-process.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const started: ChildProcess[] = [];
@@ -62,16 +60,9 @@ function writeContinuously(baseUrl: string, key: string) {
 
 describe('stopping the server', () => {
   it('SIGTERM to npm start, SIGINT to the server after a PostgreSQL restart underneath: every process gone, nothing acknowledged lost', { timeout: 300_000 }, async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-supervision-'));
-    const env = {
-      OMS_AUDIT_DATA_DIR: dataDir,
-      OMS_AUDIT_PG_PORT: String(await freePort()),
-      PORT: String(await freePort()),
-      FUNCTIONS_PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-    };
-    const baseUrl = `http://127.0.0.1:${env.PORT}`;
-    const functionsUrl = `http://127.0.0.1:${env.FUNCTIONS_PORT}/functions/v1/audit-logger`;
+    const setting = await serverSetting('oms-audit-supervision-');
+    dataDir = setting.dataDir;
+    const { env, baseUrl, functionsUrl } = setting;
     const pidFile = path.join(dataDir, 'server.pid');
     const postmasterPid = path.join(dataDir, 'pg', 'postmaster.pid');
 

@@ -9,16 +9,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@/supabase/functions/_shared/db.ts';
 import { stopCluster } from '@/server/db/postmaster.ts';
 import { isAlive } from '@/server/pids.ts';
 import { event } from '@/test/fixtures.ts';
-import { freePort } from '@/test/ports.ts';
-import { allGone, descendants, exited, healthy, killLaunched, launch } from '@/test/server-process.ts';
+import { allGone, descendants, exited, healthy, killLaunched, launch, serverSetting } from '@/test/server-process.ts';
 
 /** A few seconds: what a supervisor waits before it kills (Docker's default is 10 s). */
 const STOP_WITHIN_MS = 8_000;
@@ -33,16 +31,9 @@ afterAll(async () => {
 });
 
 async function serverEnv() {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-vanished-'));
-  folders.push(dataDir);
-  const env = {
-    OMS_AUDIT_DATA_DIR: dataDir,
-    OMS_AUDIT_PG_PORT: String(await freePort()),
-    PORT: String(await freePort()),
-    FUNCTIONS_PORT: String(await freePort()),
-    HOST: '127.0.0.1',
-  };
-  return { dataDir, env, baseUrl: `http://127.0.0.1:${env.PORT}`, functionsUrl: `http://127.0.0.1:${env.FUNCTIONS_PORT}/functions/v1/audit-logger` };
+  const setting = await serverSetting('oms-audit-vanished-');
+  folders.push(setting.dataDir);
+  return setting;
 }
 
 const postmasterOf = (dataDir: string) => Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);

@@ -7,7 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { isAlive } from '@/server/pids.ts';
+import { freePort } from './ports.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,6 +21,19 @@ export interface Launched {
 }
 
 const launched: ChildProcess[] = [];
+
+/** A new data folder and free ports for one server: its environment and URLs. */
+export async function serverSetting(prefix: string) {
+  const dataDir = await mkdtemp(path.join(tmpdir(), prefix));
+  const env = {
+    OMS_AUDIT_DATA_DIR: dataDir,
+    OMS_AUDIT_PG_PORT: String(await freePort()),
+    PORT: String(await freePort()),
+    FUNCTIONS_PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+  };
+  return { dataDir, env, baseUrl: `http://127.0.0.1:${env.PORT}`, functionsUrl: `http://127.0.0.1:${env.FUNCTIONS_PORT}/functions/v1/audit-logger` };
+}
 
 /** Starts `command` with the test's environment, without the suite's database URLs or demo switch. */
 export function launch(command: string, args: string[], env: Record<string, string>): Launched {
