@@ -96,7 +96,7 @@ function kill(pid: number | undefined): boolean {
  * started even if its folder is gone), and the start-up lock. Every step runs
  * even when an earlier one failed, and each is bounded in time — also when
  * PostgreSQL was killed or its data folder deleted underneath — so a shutdown
- * ends within about graceMs + 4 × stepMs + 8 s whatever happened.
+ * ends within about graceMs + 3 × stepMs + 7 s (26 s by default) whatever happened.
  * Resolves with what could not be stopped cleanly (empty when all was well).
  */
 export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}): Promise<string[]> {
@@ -116,7 +116,7 @@ export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}
   };
   const graceMs = options.graceMs ?? 10_000;
   await Promise.all([
-    step('requests in flight', graceMs + stepMs, async () => {
+    step('requests in flight', graceMs + 1_000, async () => {
       const { unfinished } = (await parts.host?.close(graceMs)) ?? { unfinished: 0 };
       if (unfinished) say(`shutdown: ${unfinished} request(s) did not finish in time and were cut off`);
     }),
@@ -124,7 +124,8 @@ export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}
     step('background jobs', stepMs, () => parts.stopBackground?.(), () => 'abandoned'),
   ]);
   await step('database connections', stepMs, () => parts.sql?.end({ timeout: 2 }), () => 'abandoned');
-  await step('embedded PostgreSQL', stepMs + 8_000, async () => {
+  // stopPostgres: up to 5 s fast, 2 s immediate, 1 s after SIGKILL.
+  await step('embedded PostgreSQL', stepMs + 6_000, async () => {
     for (const problem of (await parts.database?.embedded?.stop()) ?? []) note(problem);
   });
   await step('server.pid', stepMs, () => parts.releaseLock?.());
@@ -260,7 +261,7 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
 }
 
 /** Past this, a shutdown that has not ended is cut short: what it started is killed and the process exits 1 (before systemd's TimeoutStopSec=30 in docs/operations.md). */
-const SHUTDOWN_DEADLINE_MS = 25_000;
+const SHUTDOWN_DEADLINE_MS = 28_000;
 
 /**
  * The last resort when a shutdown overruns SHUTDOWN_DEADLINE_MS: SIGKILL to

@@ -194,26 +194,9 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return true;
 }
 
-/**
- * Stops the postmaster running on a cluster folder, whoever started it: a fast
- * shutdown (SIGINT: sessions are ended, what was committed stays), then, if it
- * is still there after `fastMs`, an immediate one (SIGQUIT).
- */
+/** Stops the postmaster running on a cluster folder, whoever started it (stopPostgres without a known pid). */
 export async function stopCluster(dir: string, options: { fastMs?: number } = {}): Promise<void> {
-  const running = await runningPostmaster(dir);
-  if (!running) return;
-  try {
-    process.kill(running.pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  if (await waitGone(running.pid, options.fastMs ?? 10_000)) return;
-  try {
-    process.kill(running.pid, 'SIGQUIT');
-  } catch {
-    return;
-  }
-  await waitGone(running.pid, 5_000);
+  await stopPostgres(dir, null, options);
 }
 
 /** A postmaster this server started or adopted: its pid and start time, so a reused pid is never signalled. */
@@ -241,11 +224,12 @@ function signal(pid: number, name: NodeJS.Signals): boolean {
  * killed (nothing left to stop), or its folder deleted (postmaster.pid gone,
  * so only the known pid can still be stopped). Each is asked to stop fast
  * (SIGINT), then immediately (SIGQUIT), then killed (SIGKILL), within about
- * `fastMs` + 3 s in all. Resolves with what did not stop cleanly, in words
+ * `fastMs` (default 5 s) + 3 s in all. Resolves with what did not stop cleanly, in words
  * (empty when all was well), so the server can exit non-zero saying so.
  */
 export async function stopPostgres(dir: string, known: KnownPostmaster | null, options: { fastMs?: number } = {}): Promise<string[]> {
   const problems: string[] = [];
+  const fastMs = options.fastMs ?? 5_000;
   const folderGone = !existsSync(dir);
   const pidFile = path.join(dir, 'postmaster.pid');
   const stalePid = !folderGone && existsSync(pidFile) ? Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]) : 0;
@@ -258,8 +242,8 @@ export async function stopPostgres(dir: string, known: KnownPostmaster | null, o
   else if (!running && known && !targets.has(known.pid)) problems.push(`PostgreSQL (pid ${known.pid}) had exited before the shutdown`);
   await Promise.all(
     [...targets].map(async ([pid, name]) => {
-      if (!signal(pid, 'SIGINT') || (await waitGone(pid, options.fastMs ?? 10_000))) return;
-      if (signal(pid, 'SIGQUIT') && (await waitGone(pid, 2_000))) return void problems.push(`${name} did not stop within ${options.fastMs ?? 10_000} ms and was stopped immediately (SIGQUIT)`);
+      if (!signal(pid, 'SIGINT') || (await waitGone(pid, fastMs))) return;
+      if (signal(pid, 'SIGQUIT') && (await waitGone(pid, 2_000))) return void problems.push(`${name} did not stop within ${fastMs} ms and was stopped immediately (SIGQUIT)`);
       signal(pid, 'SIGKILL');
       const gone = await waitGone(pid, 1_000);
       problems.push(gone ? `${name} did not stop on SIGINT or SIGQUIT and was killed (SIGKILL)` : `${name} could not be stopped, even with SIGKILL`);
