@@ -73,7 +73,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     const env = parseEnv(process.env);
     await sweepScratch(env);
     const opened = await openDatabase(env, () => {});
-    if (opened.embedded?.owned) stopDatabase = () => opened.embedded!.stop();
+    if (opened.embedded?.owned) stopDatabase = async () => void (await opened.embedded!.stop());
     let applied: string[];
     if (command.name === 'migrate') {
       sql = ownerConnection(opened, env);

@@ -6,6 +6,9 @@
  *   entry (index.node.ts) and the outbox (outbox/index.ts, Node only), with the shared event contract
  *   (supabase/functions/_shared) compiled in and the package's dependencies
  *   left as imports. No TypeScript loader is needed to use them.
+ * - CommonJS for `require()` (dist/*.cjs, one bundle per entry), so CommonJS
+ *   code on every supported Node loads it without require(esm); uuid, whose
+ *   package is ES modules only, is compiled into these bundles.
  * - Types: the declarations of both entries, bundled by rollup-plugin-dts,
  *   including the server's tRPC AppRouter. Its server-side context mentions
  *   the database client; that type is replaced by an opaque stand-in
@@ -47,6 +50,21 @@ await build({
   logLevel: 'warning',
 });
 
+// CommonJS: no code splitting in this format, so each entry is one file.
+await build({
+  entryPoints: entries,
+  outdir: dist,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: [...dependencies.filter((d) => d !== 'uuid'), ...dependencies.filter((d) => d !== 'uuid').map((d) => `${d}/*`), ...peers, 'node:*'],
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 const serverOnlyTypes = {
   name: 'server-only-types',
   resolveId: (id) => (id === 'postgres' ? path.join(here, 'server-only.d.ts') : null),
@@ -67,11 +85,13 @@ const types = await rollup({
   },
 });
 await types.write({ dir: dist, format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name]-[hash].d.ts' });
+// The same declarations for the `require` condition (TypeScript reads .d.cts as CommonJS).
+await types.write({ dir: dist, format: 'es', entryFileNames: '[name].d.cts', chunkFileNames: '[name]-[hash].d.cts' });
 await types.close();
 
 // The declarations may import only what an installed package has: its dependencies and its own files.
 const problems = [];
-for (const file of (await readdir(dist)).filter((f) => f.endsWith('.d.ts'))) {
+for (const file of (await readdir(dist)).filter((f) => f.endsWith('.d.ts') || f.endsWith('.d.cts'))) {
   const text = await readFile(path.join(dist, file), 'utf8');
   for (const [, specifier] of text.matchAll(/(?:from|import)\s*['"]([^'"]+)['"]/g)) {
     if (specifier.startsWith('./')) continue;

@@ -53,7 +53,7 @@ describe('the packed package', () => {
     const installed = path.join(app, 'node_modules', '@oms-audit', 'sdk');
     const files = await readdir(installed, { recursive: true });
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.node.js', 'dist/index.d.ts', 'dist/index.node.d.ts', 'dist/outbox.js', 'dist/outbox.d.ts']));
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.node.js', 'dist/index.d.ts', 'dist/index.node.d.ts', 'dist/outbox.js', 'dist/outbox.d.ts', 'dist/index.node.cjs', 'dist/index.node.d.cts', 'dist/outbox.cjs', 'dist/outbox.d.cts']));
     const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
     expect(manifest.dependencies).toEqual(sdkPackage.dependencies);
     expect(JSON.parse(await readFile(path.join(app, 'package.json'), 'utf8')).dependencies).toEqual({ '@oms-audit/sdk': expect.stringMatching(/^file:/) });
@@ -101,6 +101,37 @@ console.log(JSON.stringify({
     expect(result.browserEntry).toContain('createAuditClient');
     const stored = await testSql()`select id from public.audit_events where tenant_id = ${t.id} order by seq`;
     expect(stored.map((r) => r.id)).toEqual(result.found);
+  });
+
+  it('logs, flushes and queries from CommonJS with require(), without require(esm)', { timeout: 60_000 }, async () => {
+    const t = await newTenant('sdk-package-cjs');
+    const objectId = `ORD-${randomUUID()}`;
+    // .cjs: CommonJS even inside the app's "type": "module" package.
+    await writeFile(
+      path.join(app, 'main.cjs'),
+      `
+const { createAuditClient, fileSpill } = require('@oms-audit/sdk');
+const outbox = require('@oms-audit/sdk/outbox');
+(async () => {
+  const audit = createAuditClient({ baseUrl: process.env.BASE_URL, apiKey: process.env.API_KEY, spill: fileSpill(process.env.SPILL_DIR) });
+  const logged = [];
+  for (let i = 0; i < 5; i++) logged.push(await audit.log({ actor_id: 'trader-7', actor_type: 'USER', object_type: 'ORDER', object_id: process.env.OBJECT_ID, event_type: 'FILL', context: { fill: i } }));
+  await audit.flush();
+  const found = [];
+  for await (const page of audit.query({ object_type: 'ORDER', object_id: process.env.OBJECT_ID, order: 'asc' })) found.push(...page.events.map((e) => e.id));
+  console.log(JSON.stringify({ logged, found, resolved: require.resolve('@oms-audit/sdk'), outbox: typeof outbox.startRelay, shutdown: await audit.shutdown() }));
+})().catch((err) => { console.error(err); process.exit(1); });
+`,
+    );
+    // Node 20.19+ could load the ES modules through require(esm); the CommonJS build must not need it (Node 20.9 to 20.18).
+    const flags = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module') ? ['--no-experimental-require-module'] : [];
+    const out = run(process.execPath, [...flags, 'main.cjs'], app, { BASE_URL: baseUrl(), API_KEY: t.key, OBJECT_ID: objectId, SPILL_DIR: path.join(work, 'spill-cjs') });
+    const result = JSON.parse(out.trim().split('\n').at(-1)!);
+    expect(result.resolved).toMatch(/dist[\\/]index\.node\.cjs$/);
+    expect(result.outbox).toBe('function');
+    expect(result.logged).toHaveLength(5);
+    expect(result.found).toEqual(result.logged);
+    expect(result.shutdown).toEqual({ drained: true, spilled: 0, undelivered: 0 });
   });
 
   it('writes to the outbox in a transaction and relays it, from plain node with the PostgreSQL client the OMS installed', { timeout: 90_000 }, async () => {

@@ -15,13 +15,15 @@
  * through one function, `shutdown`: requests in flight finish and new ones are
  * answered 503, then the edge function, the background jobs, the database
  * connections and the embedded PostgreSQL (whichever process runs on its
- * folder now, also after a restart underneath) stop, and server.pid goes.
+ * folder now, also after a restart underneath, and the one it started even
+ * when its folder was deleted) stop, and server.pid goes. Each step is bounded
+ * in time; what could not be stopped cleanly is named and the exit status is 1.
  * Deno and PostgreSQL run in process groups of their own, so a terminal's
  * Ctrl-C reaches this process only, which stops them in that order.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
@@ -51,42 +53,83 @@ export interface ServerParts {
   stopBackground?: () => Promise<void>;
   sql?: Sql;
   database?: OpenedDatabase;
-  releaseLock?: () => Promise<void>;
+  releaseLock?: () => void | Promise<void>;
 }
 
 export interface ShutdownOptions {
   /** How long requests in flight may take to finish (default 10 s). */
   graceMs?: number;
+  /** How long each later step may take before it is given up (a process in it killed) (default 3 s). */
+  stepMs?: number;
   log?: (line: string) => void;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `work`, or TIMED_OUT once `ms` have passed (the work is then abandoned, not awaited). */
+async function within<T>(ms: number, work: Promise<T> | T): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  try {
+    return await Promise.race([Promise.resolve(work), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** SIGKILL to a process that would not stop; whether it was there to signal. */
+function kill(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Stops a running server in order: no new requests (503 on open connections)
  * while those in flight finish, together with the edge function and the
  * background jobs; then the database connections, the embedded PostgreSQL
- * (its folder's postmaster, whoever started it), and the start-up lock.
- * Every step runs even when an earlier one failed.
+ * (its folder's postmaster, whoever started it, and the one this server
+ * started even if its folder is gone), and the start-up lock. Every step runs
+ * even when an earlier one failed, and each is bounded in time — also when
+ * PostgreSQL was killed or its data folder deleted underneath — so a shutdown
+ * ends within about graceMs + 3 × stepMs + 7 s (26 s by default) whatever happened.
+ * Resolves with what could not be stopped cleanly (empty when all was well).
  */
-export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}): Promise<void> {
+export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}): Promise<string[]> {
   const say = options.log ?? log;
-  const step = async (name: string, run: () => Promise<unknown> | undefined) => {
+  const stepMs = options.stepMs ?? 3_000;
+  const problems: string[] = [];
+  const note = (problem: string) => {
+    problems.push(problem);
+    say(`shutdown: ${problem}`);
+  };
+  const step = async (name: string, ms: number, run: () => Promise<unknown> | unknown, onTimeout?: () => string) => {
     try {
-      await run();
+      if ((await within(ms, run())) === TIMED_OUT) note(`${name} did not stop within ${ms} ms${onTimeout ? `: ${onTimeout()}` : ''}`);
     } catch (err) {
-      say(`shutdown: ${name} failed: ${(err as Error).message}`);
+      note(`${name} failed: ${(err as Error).message}`);
     }
   };
+  const graceMs = options.graceMs ?? 10_000;
   await Promise.all([
-    step('requests in flight', async () => {
-      const { unfinished } = (await parts.host?.close(options.graceMs ?? 10_000)) ?? { unfinished: 0 };
+    step('requests in flight', graceMs + 1_000, async () => {
+      const { unfinished } = (await parts.host?.close(graceMs)) ?? { unfinished: 0 };
       if (unfinished) say(`shutdown: ${unfinished} request(s) did not finish in time and were cut off`);
     }),
-    step('edge function', () => parts.functions?.stop()),
-    step('background jobs', () => parts.stopBackground?.()),
+    step('edge function', stepMs, () => parts.functions?.stop(), () => (kill(parts.functions?.pid()) ? 'killed (SIGKILL)' : 'it had already exited')),
+    step('background jobs', stepMs, () => parts.stopBackground?.(), () => 'abandoned'),
   ]);
-  await step('database connections', () => parts.sql?.end({ timeout: 2 }));
-  await step('embedded PostgreSQL', () => parts.database?.embedded?.stop());
-  await step('server.pid', () => parts.releaseLock?.());
+  await step('database connections', stepMs, () => parts.sql?.end({ timeout: 2 }), () => 'abandoned');
+  // stopPostgres: up to 5 s fast, 2 s immediate, 1 s after SIGKILL.
+  await step('embedded PostgreSQL', stepMs + 6_000, async () => {
+    for (const problem of (await parts.database?.embedded?.stop()) ?? []) note(problem);
+  });
+  await step('server.pid', stepMs, () => parts.releaseLock?.());
+  return problems;
 }
 
 /**
@@ -94,7 +137,7 @@ export async function shutdown(parts: ServerParts, options: ShutdownOptions = {}
  * pid and the start time of its process, so a server that has exited (even
  * one not yet reaped by its parent) or a reused pid never blocks a start.
  */
-async function claimServerLock(env: Env): Promise<() => Promise<void>> {
+async function claimServerLock(env: Env): Promise<() => void> {
   const file = dataPath(env, 'server.pid');
   if (existsSync(file)) {
     const [pidLine, startLine] = (await readFile(file, 'utf8')).split('\n');
@@ -103,10 +146,16 @@ async function claimServerLock(env: Env): Promise<() => Promise<void>> {
   }
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${process.pid}\n${processStartTime(process.pid) ?? ''}\n`);
-  return async () => {
+  // Synchronous, so that a shutdown past its deadline can still remove it on the way out.
+  return () => {
     // Only our own lock: a second server refused at start must not remove the running one's.
-    const current = await readFile(file, 'utf8').catch(() => '');
-    if (Number(current.split('\n')[0]) === process.pid) await rm(file, { force: true });
+    let current = '';
+    try {
+      current = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    if (Number(current.split('\n')[0]) === process.pid) rmSync(file, { force: true });
   };
 }
 
@@ -211,15 +260,50 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
   log(`serving http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${env.PORT} (${dev ? 'development' : 'production'})`);
 }
 
-/** Runs the server until SIGTERM or SIGINT; a failed start stops what it started and exits 1 with one line. */
+/** Past this, a shutdown that has not ended is cut short: what it started is killed and the process exits 1 (before systemd's TimeoutStopSec=30 in docs/operations.md). */
+const SHUTDOWN_DEADLINE_MS = 28_000;
+
+/**
+ * The last resort when a shutdown overruns SHUTDOWN_DEADLINE_MS: SIGKILL to
+ * Deno and to the PostgreSQL this server started, server.pid removed.
+ */
+function forceStop(parts: ServerParts): string[] {
+  const killed: string[] = [];
+  const deno = parts.functions?.pid();
+  if (kill(deno)) killed.push(`the edge function (Deno, pid ${deno})`);
+  for (const pid of parts.database?.embedded?.kill?.() ?? []) killed.push(`PostgreSQL (pid ${pid})`);
+  try {
+    void parts.releaseLock?.();
+  } catch {
+    // Nothing more can be done on the way out.
+  }
+  return killed;
+}
+
+/**
+ * Runs the server until SIGTERM or SIGINT; a failed start stops what it
+ * started and exits 1 with one line. A shutdown that could not stop
+ * everything cleanly (PostgreSQL killed or its folder deleted underneath, a
+ * process that had to be killed) exits 1 naming what.
+ */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   const parts: ServerParts = {};
   let stopping: Promise<void> | null = null;
   const stop = (code: number) => {
     // A second signal (npm passes on the one a terminal also sent us) changes nothing.
-    stopping ??= shutdown(parts)
-      .then(() => {
-        if (code === 0) log('stopped');
+    if (stopping) return stopping;
+    const deadline = setTimeout(() => {
+      const killed = forceStop(parts);
+      console.error(`[oms-audit] the shutdown did not end within ${SHUTDOWN_DEADLINE_MS / 1000} s${killed.length ? `; killed ${killed.join(', ')}` : ''}`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    stopping = shutdown(parts)
+      .then((problems) => {
+        if (problems.length) {
+          console.error(`[oms-audit] stopped, but not cleanly: ${problems.join('; ')}`);
+          code = code || 1;
+        } else if (code === 0) log('stopped');
       })
       .finally(() => process.exit(code));
     return stopping;

@@ -2,8 +2,10 @@
  * The server's one shutdown function (server/main.ts) on real parts: the
  * request in flight is answered before the database goes, the embedded
  * PostgreSQL's process is gone when it returns, the lock goes last, and a
- * step that fails neither stops the others nor throws.
+ * step that fails neither stops the others nor throws; a step that hangs is
+ * given up after its time limit (a process in it killed) and named.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,5 +74,28 @@ describe('shutdown', () => {
     // Gone (or a zombie awaiting its parent's wait): PostgreSQL removes its pid file just before it exits.
     await expect.poll(() => isAlive(postmaster!.pid), { timeout: 5_000 }).toBe(false);
     pg = undefined;
+  });
+
+  it('gives up a step that hangs after its time limit, kills the edge function that would not stop, and says so', { timeout: 30_000 }, async () => {
+    // A stand-in for Deno that ignores SIGTERM, and jobs that never finish (a query on a database that vanished).
+    const stubborn = spawn('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 1; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((resolve) => stubborn.stdout!.once('data', resolve));
+    const steps: string[] = [];
+    const logged: string[] = [];
+    const started = Date.now();
+    const problems = await shutdown(
+      {
+        functions: { url: '', ready: Promise.resolve(true), pid: () => stubborn.pid, stop: () => new Promise<void>(() => stubborn.kill('SIGTERM')) },
+        stopBackground: () => new Promise<void>(() => {}),
+        releaseLock: () => void steps.push('lock'),
+      },
+      { graceMs: 100, stepMs: 500, log: (line) => logged.push(line) },
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(problems).toEqual(['edge function did not stop within 500 ms: killed (SIGKILL)', 'background jobs did not stop within 500 ms: abandoned']);
+    expect(logged).toEqual(problems.map((p) => `shutdown: ${p}`));
+    await expect.poll(() => stubborn.signalCode, { timeout: 5_000 }).toBe('SIGKILL');
+    // The lock still goes.
+    expect(steps).toEqual(['lock']);
   });
 });

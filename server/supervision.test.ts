@@ -9,91 +9,28 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@/supabase/functions/_shared/db.ts';
 import { createAuditClient } from '@/sdk/index.ts';
 import { stopCluster } from '@/server/db/postmaster.ts';
-import { isAlive, processStartTime } from '@/server/pids.ts';
+import { processStartTime } from '@/server/pids.ts';
 import { event } from '@/test/fixtures.ts';
-import { freePort } from '@/test/ports.ts';
+import { allGone, descendants, exited, healthy, killLaunched, launch, serverSetting } from '@/test/server-process.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const started: ChildProcess[] = [];
 let dataDir = '';
 afterAll(async () => {
+  killLaunched();
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   if (dataDir) {
     await stopCluster(path.join(dataDir, 'pg'));
     await rm(dataDir, { recursive: true, force: true });
   }
 });
-
-/** Every process below `root`, read from /proc (Deno and PostgreSQL run in groups of their own, but are still its children). */
-function descendants(root: number): { pid: number; command: string }[] {
-  const parentOf = new Map<number, number>();
-  const commandOf = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      parentOf.set(Number(entry), Number(stat.slice(close + 2).split(' ')[1]));
-      commandOf.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const found: { pid: number; command: string }[] = [];
-  const queue = [root];
-  while (queue.length) {
-    const parent = queue.shift()!;
-    for (const [pid, ppid] of parentOf) {
-      if (ppid === parent) {
-        found.push({ pid, command: commandOf.get(pid)! });
-        queue.push(pid);
-      }
-    }
-  }
-  return found;
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function launch(command: string, args: string[], env: Record<string, string>): Started {
-  const { DATABASE_URL: _u, DATABASE_OWNER_URL: _o, OMS_AUDIT_DEMO: _d, npm_lifecycle_event: _l, ...inherited } = process.env;
-  let output = '';
-  const child = spawn(command, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  started.push(child);
-  return { child, output: () => output };
-}
-
-async function healthy(baseUrl: string, functionsUrl: string, server: Started): Promise<void> {
-  for (let i = 0; i < 900; i++) {
-    if (server.child.exitCode !== null) throw new Error(`server exited:\n${server.output()}`);
-    const api = await fetch(`${baseUrl}/api/health`).catch(() => null);
-    const edge = api?.status === 200 ? await fetch(functionsUrl, { method: 'OPTIONS' }).catch(() => null) : null;
-    if (edge?.status === 204) return;
-    await sleep(200);
-  }
-  throw new Error(`not healthy:\n${server.output()}`);
-}
-
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
-
-async function allGone(pids: number[], deadline: number): Promise<number[]> {
-  while (Date.now() < deadline && pids.some(isAlive)) await sleep(50);
-  return pids.filter(isAlive);
-}
 
 /** Writes one event per request until told to stop; what each request got back. */
 function writeContinuously(baseUrl: string, key: string) {
@@ -123,16 +60,9 @@ function writeContinuously(baseUrl: string, key: string) {
 
 describe('stopping the server', () => {
   it('SIGTERM to npm start, SIGINT to the server after a PostgreSQL restart underneath: every process gone, nothing acknowledged lost', { timeout: 300_000 }, async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-supervision-'));
-    const env = {
-      OMS_AUDIT_DATA_DIR: dataDir,
-      OMS_AUDIT_PG_PORT: String(await freePort()),
-      PORT: String(await freePort()),
-      FUNCTIONS_PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-    };
-    const baseUrl = `http://127.0.0.1:${env.PORT}`;
-    const functionsUrl = `http://127.0.0.1:${env.FUNCTIONS_PORT}/functions/v1/audit-logger`;
+    const setting = await serverSetting('oms-audit-supervision-');
+    dataDir = setting.dataDir;
+    const { env, baseUrl, functionsUrl } = setting;
     const pidFile = path.join(dataDir, 'server.pid');
     const postmasterPid = path.join(dataDir, 'pg', 'postmaster.pid');
 

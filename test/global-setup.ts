@@ -59,7 +59,7 @@ interface TestDatabase {
 
 async function embeddedDatabase(dataDir: string): Promise<TestDatabase> {
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), ephemeral: true });
-  return { runtimeUrl: pg.runtimeUrl, ownerUrl: pg.ownerUrl, superuserUrl: pg.superuserUrl, prepare: true, readUrl: '', stop: () => pg.stop() };
+  return { runtimeUrl: pg.runtimeUrl, ownerUrl: pg.ownerUrl, superuserUrl: pg.superuserUrl, prepare: true, readUrl: '', stop: async () => void (await pg.stop()) };
 }
 
 /** A Debian PostgreSQL 15 primary with oms-audit's roles and database, and pgbouncer or a replica in front. */

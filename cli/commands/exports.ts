@@ -5,11 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { recordExport } from '@/server/services/console-audit.ts';
-import { startExport } from '@/server/services/export.ts';
+import { connect } from '@/supabase/functions/_shared/db.ts';
+import { caughtUpRead } from '@/server/db/read-source.ts';
+import { startExport, type ExportManifest, type StartedExport } from '@/server/services/export.ts';
 import { parseExportRequest } from '@/server/services/exports/request.ts';
 import { bundleExport } from '@/server/services/integrity/bundle.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
-import type { Command } from '../command.ts';
+import type { Command, CommandContext, CommandResult } from '../command.ts';
 import { optional, required, tenantArg } from '../args.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -64,44 +66,61 @@ export const exportCommands: Command[] = [
         throw err;
       }
       const claims = { tenant_id: tenant.id, sub: 'cli', role: 'authenticated' as const };
-      const started = await startExport(ctx.sql, claims, { ...request, exporter: { kind: 'cli', os_user: userInfo().username }, tenantName: tenant.name });
-      // Written beside the target and renamed at the end, so a failed export leaves no partial file under the name asked for.
-      const partial = `${out}.partial`;
-      if (request.bundle) {
-        const bundle = bundleExport(ctx.sql, started, signer());
-        try {
-          await pipeline(bundle.stream, createWriteStream(partial));
-          const signed = await bundle.manifest;
-          const manifest = await started.done;
-          await recordExport(ctx.sql, tenant.id, manifest, { ip: null, userAgent: 'oms-audit-cli' });
-          if (manifest.status !== 'complete') throw new Error(manifest.error ?? 'The export did not complete');
-          await rename(partial, out);
-          return {
-            text: `exported ${manifest.row_count} events in a verifiable bundle: ${out} (unzip it, then: node verify.mjs --fingerprint ${signed.bundle.key_id} <folder>)`,
-            json: { file: out, manifest: signed },
-          };
-        } catch (err) {
-          await rm(partial, { force: true });
-          await started.done.then((m) => recordExport(ctx.sql, tenant.id, m, { ip: null, userAgent: 'oms-audit-cli' })).catch(() => {});
-          throw err;
-        }
-      }
+      // Like the server: rows from a caught-up replica when DATABASE_READ_URL is set, the manifest and its record on the primary.
+      const replica = ctx.env.DATABASE_READ_URL ? connect(ctx.env.DATABASE_READ_URL, { max: 1, prepare: ctx.env.DB_PREPARE, applicationName: 'oms-audit-cli-reads' }) : undefined;
       try {
-        await pipeline(started.stream, createWriteStream(partial));
-      } catch (err) {
-        await rm(partial, { force: true });
-        await started.done.then((m) => recordExport(ctx.sql, tenant.id, m, { ip: null, userAgent: 'oms-audit-cli' })).catch(() => {});
-        throw err;
+        const reads = await caughtUpRead(ctx.sql, replica, ctx.env.DATABASE_READ_MAX_WAIT_MS);
+        return await writeExport(ctx, tenant, out, request, await startExport(ctx.sql, claims, { ...request, exporter: { kind: 'cli', os_user: userInfo().username }, tenantName: tenant.name }, reads));
+      } finally {
+        await replica?.end({ timeout: 1 });
       }
+    },
+  },
+];
+
+/** Where the rows came from, for the command's text output. */
+function readFromLine(manifest: ExportManifest): string {
+  const from = manifest.read_from;
+  if (!from) return '';
+  return from.database === 'replica' ? `read from the replica (caught up with the primary at ${from.primary_lsn})` : `read from the primary: ${from.reason}`;
+}
+
+async function writeExport(ctx: CommandContext, tenant: { id: string }, out: string, request: ReturnType<typeof parseExportRequest>, started: StartedExport): Promise<CommandResult> {
+  // Written beside the target and renamed at the end, so a failed export leaves no partial file under the name asked for.
+  const partial = `${out}.partial`;
+  if (request.bundle) {
+    const bundle = bundleExport(ctx.sql, started, signer());
+    try {
+      await pipeline(bundle.stream, createWriteStream(partial));
+      const signed = await bundle.manifest;
       const manifest = await started.done;
       await recordExport(ctx.sql, tenant.id, manifest, { ip: null, userAgent: 'oms-audit-cli' });
       if (manifest.status !== 'complete') throw new Error(manifest.error ?? 'The export did not complete');
       await rename(partial, out);
-      await writeFile(`${out}.manifest.json`, JSON.stringify(manifest, null, 2) + '\n');
       return {
-        text: `exported ${manifest.row_count} events to ${out} (sha256 ${manifest.sha256})\nmanifest: ${out}.manifest.json`,
-        json: { file: out, manifest_file: `${out}.manifest.json`, manifest },
+        text: `exported ${manifest.row_count} events in a verifiable bundle: ${out} (unzip it, then: node verify.mjs --fingerprint ${signed.bundle.key_id} <folder>)\n${readFromLine(manifest)}`,
+        json: { file: out, manifest: signed },
       };
-    },
-  },
-];
+    } catch (err) {
+      await rm(partial, { force: true });
+      await started.done.then((m) => recordExport(ctx.sql, tenant.id, m, { ip: null, userAgent: 'oms-audit-cli' })).catch(() => {});
+      throw err;
+    }
+  }
+  try {
+    await pipeline(started.stream, createWriteStream(partial));
+  } catch (err) {
+    await rm(partial, { force: true });
+    await started.done.then((m) => recordExport(ctx.sql, tenant.id, m, { ip: null, userAgent: 'oms-audit-cli' })).catch(() => {});
+    throw err;
+  }
+  const manifest = await started.done;
+  await recordExport(ctx.sql, tenant.id, manifest, { ip: null, userAgent: 'oms-audit-cli' });
+  if (manifest.status !== 'complete') throw new Error(manifest.error ?? 'The export did not complete');
+  await rename(partial, out);
+  await writeFile(`${out}.manifest.json`, JSON.stringify(manifest, null, 2) + '\n');
+  return {
+    text: `exported ${manifest.row_count} events to ${out} (sha256 ${manifest.sha256})\nmanifest: ${out}.manifest.json\n${readFromLine(manifest)}`,
+    json: { file: out, manifest_file: `${out}.manifest.json`, manifest },
+  };
+}

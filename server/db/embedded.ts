@@ -18,7 +18,7 @@ import { chmod, lstat, mkdir, readFile, readlink, realpath, symlink, writeFile }
 import path from 'node:path';
 import postgres from 'postgres';
 import { handOverToOwner, OWNER_ROLE, RUNTIME_ROLE, setUpEmbeddedRoles } from './roles.ts';
-import { initCluster, PlacementError, reachableBinaries, runningPostmaster, startPostmaster, stopCluster } from './postmaster.ts';
+import { initCluster, killPostgres, knownPostmaster, PlacementError, reachableBinaries, runningPostmaster, startPostmaster, stopPostgres } from './postmaster.ts';
 import { describeFolder, firstBlockedFolder, postgresUser, type RunAs } from './postgres-user.ts';
 
 /** Where the cluster and binaries go when the postgres OS user cannot reach the data folder or node_modules. */
@@ -49,8 +49,14 @@ export interface EmbeddedDatabase {
   clusterDir: string;
   /** Whether this process started PostgreSQL (and so stops it). */
   owned: boolean;
-  /** Stops the PostgreSQL running on the cluster folder, whoever started it (nothing when not owned). */
-  stop(): Promise<void>;
+  /**
+   * Stops the PostgreSQL running on the cluster folder, whoever started it, and
+   * the one this process started or adopted even if its folder is gone (nothing
+   * when not owned). Resolves with what did not stop cleanly (server/db/postmaster.ts stopPostgres).
+   */
+  stop(): Promise<string[] | void>;
+  /** SIGKILL to that PostgreSQL, for a shutdown past its deadline; the pids killed. */
+  kill?(): number[];
 }
 
 const DATABASE = 'oms_audit';
@@ -174,7 +180,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await waitUntilReady(urlOf('postgres', secret, running.port));
     const urls = await prepareRoles(dataDir, running.port, secret);
     if (!options.adopt) return { ...urls, clusterDir: pgDir, owned: false, stop: async () => {} };
-    return { ...urls, clusterDir: pgDir, owned: true, stop: () => stopCluster(pgDir) };
+    const adopted = knownPostmaster(running.pid);
+    return { ...urls, clusterDir: pgDir, owned: true, stop: () => stopPostgres(pgDir, adopted), kill: () => killPostgres(pgDir, adopted) };
   }
 
   const binaries = await reachableBinaries(user, options.pgHome ?? DEFAULT_PG_HOME, log);
@@ -189,13 +196,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     '-c', 'max_connections=200',
     ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
+  let started: ReturnType<typeof knownPostmaster>;
   try {
-    await startPostmaster(binaries, pgDir, options.port, flags, user, { detached: options.detached });
+    started = knownPostmaster((await startPostmaster(binaries, pgDir, options.port, flags, user, { detached: options.detached })).pid);
   } catch (err) {
     throw new Error(`Embedded PostgreSQL did not start: ${(err as Error).message}`);
   }
   await ensureDatabase(urlOf('postgres', secret, options.port, 'postgres'));
   const urls = await prepareRoles(dataDir, options.port, secret);
   log(`embedded PostgreSQL ready on 127.0.0.1:${options.port}`);
-  return { ...urls, clusterDir: pgDir, owned: true, stop: () => stopCluster(pgDir) };
+  return { ...urls, clusterDir: pgDir, owned: true, stop: () => stopPostgres(pgDir, started), kill: () => killPostgres(pgDir, started) };
 }

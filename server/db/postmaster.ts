@@ -15,7 +15,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { fromRoot } from '@/server/paths.ts';
-import { isAlive } from '@/server/pids.ts';
+import { isAlive, isSameProcess, processStartTime } from '@/server/pids.ts';
 import { canAccess, describeFolder, firstBlockedFolder, type RunAs } from './postgres-user.ts';
 
 export interface PostgresBinaries {
@@ -194,24 +194,73 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return true;
 }
 
-/**
- * Stops the postmaster running on a cluster folder, whoever started it: a fast
- * shutdown (SIGINT: sessions are ended, what was committed stays), then, if it
- * is still there after `fastMs`, an immediate one (SIGQUIT).
- */
+/** Stops the postmaster running on a cluster folder, whoever started it (stopPostgres without a known pid). */
 export async function stopCluster(dir: string, options: { fastMs?: number } = {}): Promise<void> {
+  await stopPostgres(dir, null, options);
+}
+
+/** A postmaster this server started or adopted: its pid and start time, so a reused pid is never signalled. */
+export interface KnownPostmaster {
+  pid: number;
+  startTime: string | null;
+}
+
+export function knownPostmaster(pid: number): KnownPostmaster {
+  return { pid, startTime: processStartTime(pid) };
+}
+
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the PostgreSQL of a cluster folder and the postmaster this server
+ * started or adopted, even when PostgreSQL vanished underneath the server:
+ * killed (nothing left to stop), or its folder deleted (postmaster.pid gone,
+ * so only the known pid can still be stopped). Each is asked to stop fast
+ * (SIGINT), then immediately (SIGQUIT), then killed (SIGKILL), within about
+ * `fastMs` (default 5 s) + 3 s in all. Resolves with what did not stop cleanly, in words
+ * (empty when all was well), so the server can exit non-zero saying so.
+ */
+export async function stopPostgres(dir: string, known: KnownPostmaster | null, options: { fastMs?: number } = {}): Promise<string[]> {
+  const problems: string[] = [];
+  const fastMs = options.fastMs ?? 5_000;
+  const folderGone = !existsSync(dir);
+  const pidFile = path.join(dir, 'postmaster.pid');
+  const stalePid = !folderGone && existsSync(pidFile) ? Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]) : 0;
   const running = await runningPostmaster(dir);
-  if (!running) return;
+  const targets = new Map<number, string>();
+  if (running) targets.set(running.pid, `PostgreSQL (pid ${running.pid})`);
+  if (known && known.pid !== running?.pid && isSameProcess(known.pid, known.startTime)) targets.set(known.pid, `the PostgreSQL this server started (pid ${known.pid})`);
+  if (folderGone) problems.push(`PostgreSQL's cluster folder ${dir} was gone`);
+  else if (!running && stalePid && !isAlive(stalePid)) problems.push(`PostgreSQL (pid ${stalePid}) had exited before the shutdown, leaving its postmaster.pid`);
+  else if (!running && known && !targets.has(known.pid)) problems.push(`PostgreSQL (pid ${known.pid}) had exited before the shutdown`);
+  await Promise.all(
+    [...targets].map(async ([pid, name]) => {
+      if (!signal(pid, 'SIGINT') || (await waitGone(pid, fastMs))) return;
+      if (signal(pid, 'SIGQUIT') && (await waitGone(pid, 2_000))) return void problems.push(`${name} did not stop within ${fastMs} ms and was stopped immediately (SIGQUIT)`);
+      signal(pid, 'SIGKILL');
+      const gone = await waitGone(pid, 1_000);
+      problems.push(gone ? `${name} did not stop on SIGINT or SIGQUIT and was killed (SIGKILL)` : `${name} could not be stopped, even with SIGKILL`);
+    }),
+  );
+  return problems;
+}
+
+/** The last resort (synchronous, for a process on its way out): SIGKILL to the folder's postmaster and the known one; the pids signalled. */
+export function killPostgres(dir: string, known: KnownPostmaster | null): number[] {
+  const pids = new Set<number>();
   try {
-    process.kill(running.pid, 'SIGINT');
+    const pid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid && isAlive(pid)) pids.add(pid);
   } catch {
-    return;
+    // No pid file: the folder or PostgreSQL is gone.
   }
-  if (await waitGone(running.pid, options.fastMs ?? 10_000)) return;
-  try {
-    process.kill(running.pid, 'SIGQUIT');
-  } catch {
-    return;
-  }
-  await waitGone(running.pid, 5_000);
+  if (known && isSameProcess(known.pid, known.startTime)) pids.add(known.pid);
+  return [...pids].filter((pid) => signal(pid, 'SIGKILL'));
 }

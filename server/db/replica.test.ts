@@ -1,11 +1,12 @@
 /**
  * DATABASE_READ_URL on a real streaming replica (Debian PostgreSQL 15,
- * pg_basebackup into a second cluster): searches read there, yet a search
- * right after a write shows it; when the replica falls behind (replay
- * paused) or goes away, searches read from the primary instead of showing
- * less; writes never touch the replica.
+ * pg_basebackup into a second cluster): searches and exports (REST, bundle,
+ * CLI) read there, yet a search or export right after a write shows it; when
+ * the replica falls behind (replay paused) or goes away, they read from the
+ * primary instead of showing less, and an export's manifest says which;
+ * writes (manifests, AUDIT_EXPORT events) never touch the replica.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,10 +15,12 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { event } from '@/test/fixtures.ts';
+import { runCli } from '@/test/cli.ts';
 import { startServer, type RunningServer } from '@/test/server.ts';
 import { startPrimary, startReplica, type Service } from '@/test/topology.ts';
 import { migrate } from './migrate.ts';
 import { OWNER_ROLE, RUNTIME_ROLE, setUpEmbeddedRoles } from './roles.ts';
+import type { ExportManifest } from '@/server/services/export.ts';
 
 const METRICS_TOKEN = 'replica-test-metrics-token';
 let primary: Service | undefined;
@@ -39,8 +42,8 @@ async function searchReads(baseUrl: string): Promise<{ replica: number; primary:
   return { replica: count('replica'), primary: count('primary') };
 }
 
-describe('searches on a streaming replica', () => {
-  it('read there yet show every acknowledged write, fall back to the primary when it lags or fails, and never write there', { timeout: 240_000 }, async () => {
+describe('searches and exports on a streaming replica', () => {
+  it('read there yet show every acknowledged write, fall back to the primary when it lags or fails (the manifest of an export says which), and never write there', { timeout: 240_000 }, async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-replica-test-'));
     primary = await startPrimary();
     const admin = connect(primary.url(), { max: 1 });
@@ -53,7 +56,8 @@ describe('searches on a streaming replica', () => {
     replica = await startReplica(primary);
     const sql = connect(primary.url('oms_audit', RUNTIME_ROLE), { max: 2 });
     const replicaAdmin = connect(replica.url('oms_audit'), { max: 1 });
-    pools.push(sql, replicaAdmin);
+    const primaryAdmin = connect(primary.url('oms_audit'), { max: 1 });
+    pools.push(sql, replicaAdmin, primaryAdmin);
     const tenant = await createTenant(sql, 'replica reads');
     const { key } = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:write', 'events:read'], name: 'app' });
     server = await startServer({
@@ -72,6 +76,33 @@ describe('searches on a streaming replica', () => {
       expect(res.status).toBe(200);
       return ((await res.json()) as { events: unknown[] }).events.length;
     };
+    /** Exports the object's events as JSON Lines; `during` runs while the export's snapshot is open (before the body is read). */
+    const exported = async (objectId: string, options: { bundle?: boolean; during?: () => Promise<void> } = {}) => {
+      const res = await fetch(`${server!.baseUrl}/api/v1/audit/events/export?format=jsonl&object_id=${objectId}${options.bundle ? '&bundle=true' : ''}`, { headers });
+      expect(res.status).toBe(200);
+      const id = res.headers.get('x-audit-export-id')!;
+      await options.during?.();
+      const body = Buffer.from(await res.arrayBuffer());
+      // Written on the primary: the manifest (once complete) and the AUDIT_EXPORT event in the tenant's trail.
+      let manifest: ExportManifest | undefined;
+      for (let i = 0; i < 200 && manifest?.status !== 'complete'; i++) {
+        const [row] = await primaryAdmin`select manifest from public.audit_exports where id = ${id}`;
+        manifest = row?.manifest as ExportManifest | undefined;
+        if (manifest?.status !== 'complete') await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(manifest?.status).toBe('complete');
+      for (let i = 0; i < 200; i++) {
+        const [recorded] = await primaryAdmin`select count(*)::int as n from public.audit_events where tenant_id = ${tenant.id} and object_type = 'AUDIT_EXPORT' and object_id = ${id}`;
+        if (recorded!.n === 1) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const [recorded] = await primaryAdmin`select count(*)::int as n from public.audit_events where tenant_id = ${tenant.id} and object_type = 'AUDIT_EXPORT' and object_id = ${id}`;
+      expect(recorded!.n).toBe(1);
+      const rows = options.bundle ? manifest!.row_count! : body.toString('utf8').split('\n').filter(Boolean).length;
+      return { rows, manifest: manifest!, bytes: body.length };
+    };
+    const exportSessions = async (admin: Sql) =>
+      (await admin`select application_name from pg_stat_activity where application_name like 'oms-audit-export%'`).map((r) => r.application_name as string);
 
     // A search right after each write shows all of it, read on the replica.
     for (let i = 0; i < 10; i++) {
@@ -85,12 +116,56 @@ describe('searches on a streaming replica', () => {
     // Only the search pool (and the start-up check) ever connected to the replica: writes, sealing and retention did not.
     expect(sessions.map((s) => s.application_name).filter((n) => n !== 'oms-audit-maintenance')).toEqual(['oms-audit-reads']);
 
+    // An export right after a write holds all of it, read on the replica (its snapshot is held there while it streams, not on the primary).
+    await write('ORD-EXPORT');
+    let during: { replica: string[]; primary: string[] } | undefined;
+    const onReplicaExport = await exported('ORD-EXPORT', { during: async () => void (during = { replica: await exportSessions(replicaAdmin), primary: await exportSessions(primaryAdmin) }) });
+    expect(onReplicaExport.rows).toBe(20);
+    expect(onReplicaExport.manifest.read_from).toEqual({ database: 'replica', primary_lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), reason: null });
+    expect(during!.replica).toContain('oms-audit-export');
+    expect(during!.primary).toEqual([]);
+    // A bundle too: its rows from the replica; sealing and checkpoints on the primary.
+    await write('ORD-BUNDLE');
+    const bundled = await exported('ORD-BUNDLE', { bundle: true });
+    expect(bundled.manifest.read_from?.database).toBe('replica');
+    expect(bundled.manifest.row_count).toBe(20);
+    expect(bundled.manifest.bundle?.seq_to).not.toBeNull();
+    // `oms-audit export` with DATABASE_READ_URL: the same rule, said in its output and manifest file.
+    await write('ORD-CLI');
+    const out = path.join(dataDir, 'cli-export.jsonl');
+    const cli = await runCli(['export', '--tenant', tenant.id, '--format', 'jsonl', '--object-id', 'ORD-CLI', '--out', out], {
+      DATABASE_URL: primary.url('oms_audit', RUNTIME_ROLE),
+      DATABASE_READ_URL: replica.url('oms_audit', RUNTIME_ROLE),
+      DATABASE_READ_MAX_WAIT_MS: '2000',
+    });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('read from the replica');
+    expect((await readFile(out, 'utf8')).split('\n').filter(Boolean)).toHaveLength(20);
+    const cliManifest = JSON.parse(await readFile(`${out}.manifest.json`, 'utf8')) as ExportManifest;
+    expect(cliManifest.read_from?.database).toBe('replica');
+    const [cliRecorded] = await primaryAdmin`select status from public.audit_exports where id = ${cliManifest.export_id}`;
+    expect(cliRecorded!.status).toBe('complete');
+
     // Replay paused: the replica lacks the new write, the search still shows it, from the primary.
     await replicaAdmin`select pg_wal_replay_pause()`;
     await write('ORD-LAG');
     const [onReplica] = await replicaAdmin`select count(*)::int as n from public.audit_events where object_id = 'ORD-LAG'`;
     expect(onReplica!.n).toBe(0);
     expect(await found('ORD-LAG')).toBe(20);
+    // So does an export, which says so in its manifest.
+    const lagExport = await exported('ORD-LAG');
+    expect(lagExport.rows).toBe(20);
+    expect(lagExport.manifest.read_from?.database).toBe('primary');
+    expect(lagExport.manifest.read_from?.reason).toMatch(/had not replayed the primary's WAL up to .* within 300 ms/);
+    const lagCli = await runCli(['export', '--tenant', tenant.id, '--format', 'jsonl', '--object-id', 'ORD-LAG', '--out', `${out}.lag`], {
+      DATABASE_URL: primary.url('oms_audit', RUNTIME_ROLE),
+      DATABASE_READ_URL: replica.url('oms_audit', RUNTIME_ROLE),
+      DATABASE_READ_MAX_WAIT_MS: '300',
+    });
+    expect(lagCli.code).toBe(0);
+    expect(lagCli.stdout).toContain('read from the primary');
+    expect((await readFile(`${out}.lag`, 'utf8')).split('\n').filter(Boolean)).toHaveLength(20);
     const lagging = await searchReads(server.baseUrl);
     expect(lagging.primary).toBeGreaterThan(caughtUp.primary);
     await replicaAdmin`select pg_wal_replay_resume()`;
@@ -101,6 +176,10 @@ describe('searches on a streaming replica', () => {
     replica = undefined;
     await write('ORD-GONE');
     expect(await found('ORD-GONE')).toBe(20);
+    const goneExport = await exported('ORD-GONE');
+    expect(goneExport.rows).toBe(20);
+    expect(goneExport.manifest.read_from?.database).toBe('primary');
+    expect(goneExport.manifest.read_from?.reason).toMatch(/^the replica could not be reached/);
     expect((await searchReads(server.baseUrl)).primary).toBeGreaterThan(lagging.primary);
   });
 });

@@ -65,6 +65,14 @@ export const manifestOutput = z.object({
     .nullable()
     .meta({ description: 'Set for a bundle download' }),
   error: z.string().nullable(),
+  read_from: z
+    .object({
+      database: z.enum(['primary', 'replica']),
+      primary_lsn: z.string().nullable().meta({ description: "With a replica configured: the primary's WAL position when the export began; every write before it is in the export" }),
+      reason: z.string().nullable().meta({ description: 'Why the export read from the primary (null when it read from the replica)' }),
+    })
+    .optional()
+    .meta({ description: "The database the rows were read from (absent in manifests of exports made before replicas served exports)" }),
 });
 
 // The schema and the service's type describe the same object.

@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { EVENT_FIELDS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
@@ -106,6 +106,10 @@ describe('CSV export over HTTP', () => {
       order: 'asc',
       exported_by: { kind: 'api_key' },
       time_range: { requested: { from: '2000-01-01T00:00:00.000000Z', to: null }, covered: { first_occurred_at: records[0]!.occurred_at, last_occurred_at: records[3]!.occurred_at } },
+      // Where its rows were read: the primary, or a streaming replica when the suite runs with one (OMS_AUDIT_TEST_TOPOLOGY=replica).
+      read_from: inject('readDatabaseUrl')
+        ? { database: 'replica', primary_lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), reason: null }
+        : { database: 'primary', primary_lsn: null, reason: 'no replica configured (DATABASE_READ_URL)' },
     });
     // Another tenant's key cannot read it.
     const other = await newTenant();

@@ -10,6 +10,10 @@
  * by DuckDB, written in the same bytes. The file streams with backpressure
  * and constant memory whatever its size; its first bytes leave at once.
  *
+ * With a streaming replica (DATABASE_READ_URL) the rows are read there once it
+ * has replayed every write acknowledged before the export began, else from the
+ * primary; the manifest says which (read_from). Manifests are written on the primary.
+ *
  * Every export gets a manifest (exports/manifest.ts), `streaming` while it
  * runs: complete with row count, SHA-256 and the months read, or failed with
  * the reason. A month that cannot be read fails the export, naming it —
@@ -25,6 +29,7 @@ import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { metrics } from '@/server/observability/metrics.ts';
+import type { ReadSource } from '@/server/db/read-source.ts';
 import { archivedRecords, checkArchivesPresent } from './exports/archived.ts';
 import { csvHeader } from './exports/columns.ts';
 import { hotRecords } from './exports/hot.ts';
@@ -84,7 +89,13 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 const failureMessage = (err: unknown) => (err instanceof AuditError ? err.message : err instanceof Error && err.message ? `The export did not complete: ${err.message}` : 'The export did not complete');
 
-export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest): Promise<StartedExport> {
+/**
+ * Starts an export. `sql` is the primary: the manifest is written there. The
+ * rows are read from `reads` (server/db/read-source.ts: a replica that has
+ * replayed every write acknowledged before the export began, or the primary),
+ * which the manifest records as `read_from`.
+ */
+export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest, reads: ReadSource = { sql, database: 'primary', primaryLsn: null, reason: 'no replica configured (DATABASE_READ_URL)' }): Promise<StartedExport> {
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
@@ -116,6 +127,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     sha256: null,
     bundle: null,
     error: null,
+    read_from: { database: reads.database, primary_lsn: reads.primaryLsn, reason: reads.reason },
   };
 
   let snapshot: ExportSnapshot | null = null;
@@ -146,7 +158,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
   });
   let plan: Awaited<ReturnType<typeof planExport>>;
   try {
-    snapshot = await openSnapshot(sql, claims);
+    snapshot = await openSnapshot(reads.sql, claims);
     plan = await planExport(snapshot.tx, claims.tenant_id, expr, order);
     await checkArchivesPresent([...plan.archived.values()].flat());
   } catch (err) {

@@ -28,6 +28,15 @@ export interface ManifestMonth {
   archive_parts: { part: number; sha256: string | null; row_count: number }[];
 }
 
+/** The database the export's rows were read from (DATABASE_READ_URL: a streaming replica, when caught up). */
+export interface ManifestReadFrom {
+  database: 'primary' | 'replica';
+  /** With a replica configured: the primary's WAL position when the export began; every write before it is in the export. */
+  primary_lsn: string | null;
+  /** Why the export read from the primary (null when it read from the replica). */
+  reason: string | null;
+}
+
 /** What a bundle added to the export (see docs/export-format.md). */
 export interface ManifestBundle {
   file_name: string;
@@ -75,6 +84,8 @@ export interface ExportManifest {
   /** Set for a bundle download. */
   bundle: ManifestBundle | null;
   error: string | null;
+  /** Absent in manifests of exports made before replicas served exports. */
+  read_from?: ManifestReadFrom;
 }
 
 export async function saveManifest(sql: Sql, claims: TenantClaims, manifest: ExportManifest, insert: boolean): Promise<void> {

@@ -4,12 +4,14 @@
  * default). The manifest's URL is in the X-Audit-Manifest header. With
  * bundle=true: a zip with the file, its signed manifest, checkpoints, proofs
  * and the standalone verifier (docs/export-format.md). API keys need
- * events:read; console users the auditor or admin role.
+ * events:read; console users the auditor or admin role. With DATABASE_READ_URL
+ * the rows are read from the replica once it has caught up (manifest.read_from).
  */
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { claimsOf, type Caller } from '@/server/auth/caller.ts';
 import { observedClient } from '@/server/auth/credentials.ts';
-import { db } from '@/server/db/client.ts';
+import { db, readSource } from '@/server/db/client.ts';
+import { log } from '@/server/observability/log.ts';
 import { bundleResponse, exportResponse } from '@/server/http/export-response.ts';
 import { authorize, chargeRate, route } from '@/server/http/rest.ts';
 import { checkTenantParam } from '@/server/http/tenant-param.ts';
@@ -34,7 +36,10 @@ export const GET = route(async (req) => {
   const claims = claimsOf(caller);
   const sql = db();
   const tenant = await getTenant(sql, claims.tenant_id);
-  const started = await startExport(sql, claims, { ...request, exporter: exporterOf(caller), tenantName: tenant?.name });
+  // Rows from a caught-up replica when DATABASE_READ_URL is set (else the primary); the manifest is written on the primary.
+  const reads = await readSource();
+  const started = await startExport(sql, claims, { ...request, exporter: exporterOf(caller), tenantName: tenant?.name }, reads);
+  log().info({ export_id: started.id, read_from: reads.database, primary_lsn: reads.primaryLsn, reason: reads.reason }, `export reads from the ${reads.database}`);
   if (request.bundle) return bundleResponse(req, sql, claims.tenant_id, started, observedClient(req.headers));
   return exportResponse(req, sql, claims.tenant_id, started, observedClient(req.headers));
 });
