@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,7 @@ declare module 'vitest' {
     functionsBaseUrl: string;
     dataDir: string;
     signingKeyFile: string;
+    masterKeyFile: string;
   }
 }
 
@@ -55,6 +56,10 @@ export default async function setup(project: TestProject) {
   // One checkpoint signing key for the server and the tests.
   const signingKeyFile = path.join(dataDir, 'signing-key.pem');
   await writeFile(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  // One master key of personal data for every server and CLI process of the run (they share the database).
+  const masterKeyFile = path.join(dataDir, 'master-key');
+  await writeFile(masterKeyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  process.env.OMS_AUDIT_MASTER_KEY_FILE = masterKeyFile;
 
   // Keys are re-checked on every request, so a revocation shows at once in tests; tests seal
   // checkpoints themselves when they need them, so the server's sealer waits; log stream tests deliver
@@ -72,6 +77,7 @@ export default async function setup(project: TestProject) {
   project.provide('functionsBaseUrl', server.functionsBaseUrl);
   project.provide('dataDir', dataDir);
   project.provide('signingKeyFile', signingKeyFile);
+  project.provide('masterKeyFile', masterKeyFile);
 
   return async () => {
     await server.stop();

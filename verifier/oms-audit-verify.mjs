@@ -1935,7 +1935,7 @@ function ipV1Form(input) {
 
 // supabase/functions/_shared/event-hash.ts
 function isHashVersion(version) {
-  return version === 1 || version === 2;
+  return version === 1 || version === 2 || version === 3;
 }
 var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
@@ -1945,7 +1945,8 @@ function canonicalEventJson(e, contextJson) {
   const version = e.schema_version;
   if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
   const ip = version === 1 ? ipV1 : ipV2;
-  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + // Before version 3 events have no personal object: one that shows one gets a hash no genuine event has.
+  (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? "null" : canonicalJson(e.personal)) : "") + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
   (version === 1 && (e.written_by ?? null) === null ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
@@ -2029,11 +2030,13 @@ var EVENT_FIELDS = [
   "context",
   "schema_version",
   /** The credential that wrote the event (schema version 2 on; null before). */
-  "written_by"
+  "written_by",
+  /** Schema version 3 on: the sealed IP addresses and subject id of the event (docs/integrity.md, "Personal data"); null before. */
+  "personal"
 ];
 
 // lib/export-formats.ts
-var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json" };
+var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json", personal: "json" };
 function cellKind(field) {
   return CELL_KINDS[field] ?? "text";
 }
@@ -2698,6 +2701,32 @@ async function main2(argv2) {
 import { createPublicKey as createPublicKey4, verify as verifySignature3 } from "node:crypto";
 import { readFileSync as readFileSync3 } from "node:fs";
 import path3 from "node:path";
+
+// supabase/functions/_shared/personal-data.ts
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+var NONCE = 12;
+var TAG = 16;
+var ENVELOPE = /^pd1:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):([A-Za-z0-9_-]+)$/;
+function parseEnvelope(value) {
+  const m = ENVELOPE.exec(value);
+  return m ? { subjectRef: m[1], keyId: m[2], sealed: Buffer.from(m[3], "base64url") } : null;
+}
+function subjectRef(indexKey, subjectId) {
+  return createHmac("sha256", indexKey).update("subject:" + subjectId, "utf8").digest("hex");
+}
+var aad = (tenantId, eventId, pointer) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${pointer}`, "utf8");
+var associatedData = aad;
+function open(envelope, key, tenantId, eventId, pointer) {
+  const { sealed } = envelope;
+  if (sealed.length < NONCE + TAG) throw new Error("envelope too short");
+  const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, NONCE));
+  decipher.setAAD(aad(tenantId, eventId, pointer));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
+  const text = Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]).toString("utf8");
+  return JSON.parse(text);
+}
+
+// verifier/test-vectors.ts
 function checkTestVectors(dir) {
   const read = (name) => JSON.parse(readFileSync3(path3.join(dir, name), "utf8"));
   const failures = [];
@@ -2738,6 +2767,31 @@ function checkTestVectors(dir) {
       check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
     }
     prev = c;
+  }
+  const personal = read("personal-data.json");
+  const indexKey = Buffer.from(personal.index_key_hex, "hex");
+  const subjects = new Map(personal.subjects.map((s) => [s.subject_id, s]));
+  for (const s of personal.subjects) check(subjectRef(indexKey, s.subject_id) === s.subject_ref, `personal-data.json subject ${s.subject_id}: subject_ref differs`);
+  const eventById = new Map(events.map((v) => [v.event.id, v.event]));
+  for (const e of personal.envelopes) {
+    const label = `personal-data.json ${e.event_id} ${e.pointer}`;
+    const subject = subjects.get(e.subject_id);
+    const parsed = parseEnvelope(e.envelope);
+    check(!!subject && !!parsed && parsed.subjectRef === subject.subject_ref && parsed.keyId === subject.key_id, `${label}: the envelope does not name its subject's ref and key`);
+    check(associatedData(personal.tenant_id, e.event_id, e.pointer).toString("utf8") === e.associated_data, `${label}: associated data differs`);
+    if (subject?.key_hex && parsed) {
+      let opened;
+      try {
+        opened = open(parsed, Buffer.from(subject.key_hex, "hex"), personal.tenant_id, e.event_id, e.pointer);
+      } catch {
+        opened = void 0;
+      }
+      check(opened !== void 0 && canonicalJson(opened) === canonicalJson(e.value), `${label}: does not open to its value`);
+    }
+    const stored = eventById.get(e.event_id);
+    const parts = e.pointer.slice(1).split("/");
+    const at2 = parts[0] === "context" ? stored?.context?.[parts[1]] : parts[0] === "ip_address" || parts[0] === "observed_ip" || parts[0] === "subject_id" ? stored?.personal?.[parts[0]] : stored?.[parts[0]];
+    check(at2 === e.envelope, `${label}: events.json does not hold this envelope there`);
   }
   return { checks, failures };
 }

@@ -15,6 +15,8 @@ import path from 'node:path';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
+import { associatedData, open, parseEnvelope, subjectRef } from '../supabase/functions/_shared/personal-data.ts';
+import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 
 export interface EventVectors {
   description: string;
@@ -34,6 +36,15 @@ export interface CheckpointVectors {
     checkpoint: SignedCheckpoint;
     inclusion: { seq: number; leaf_index: number; tree_size: number; audit_path: string[] }[];
   }[];
+}
+
+export interface PersonalDataVectors {
+  description: string;
+  tenant_id: string;
+  index_key_hex: string;
+  /** key_hex is null for an erased subject: its key was destroyed. */
+  subjects: { subject_id: string; subject_ref: string; key_id: string; key_hex: string | null }[];
+  envelopes: { event_id: string; pointer: string; subject_id: string; value: unknown; associated_data: string; envelope: string }[];
 }
 
 export interface VectorReport {
@@ -84,6 +95,33 @@ export function checkTestVectors(dir: string): VectorReport {
       check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
     }
     prev = c;
+  }
+
+  // Personal data (version 3): subject refs, envelopes that open to their values, and the events holding each envelope.
+  const personal = read<PersonalDataVectors>('personal-data.json');
+  const indexKey = Buffer.from(personal.index_key_hex, 'hex');
+  const subjects = new Map(personal.subjects.map((s) => [s.subject_id, s]));
+  for (const s of personal.subjects) check(subjectRef(indexKey, s.subject_id) === s.subject_ref, `personal-data.json subject ${s.subject_id}: subject_ref differs`);
+  const eventById = new Map(events.map((v) => [v.event.id, v.event]));
+  for (const e of personal.envelopes) {
+    const label = `personal-data.json ${e.event_id} ${e.pointer}`;
+    const subject = subjects.get(e.subject_id);
+    const parsed = parseEnvelope(e.envelope);
+    check(!!subject && !!parsed && parsed.subjectRef === subject.subject_ref && parsed.keyId === subject.key_id, `${label}: the envelope does not name its subject's ref and key`);
+    check(associatedData(personal.tenant_id, e.event_id, e.pointer).toString('utf8') === e.associated_data, `${label}: associated data differs`);
+    if (subject?.key_hex && parsed) {
+      let opened: unknown;
+      try {
+        opened = open(parsed, Buffer.from(subject.key_hex, 'hex'), personal.tenant_id, e.event_id, e.pointer);
+      } catch {
+        opened = undefined;
+      }
+      check(opened !== undefined && canonicalJson(opened) === canonicalJson(e.value), `${label}: does not open to its value`);
+    }
+    const stored = eventById.get(e.event_id) as unknown as Record<string, unknown> | undefined;
+    const parts = e.pointer.slice(1).split('/');
+    const at = parts[0] === 'context' ? (stored?.context as Record<string, unknown> | undefined)?.[parts[1]!] : parts[0] === 'ip_address' || parts[0] === 'observed_ip' || parts[0] === 'subject_id' ? (stored?.personal as Record<string, unknown> | undefined)?.[parts[0]] : stored?.[parts[0]!];
+    check(at === e.envelope, `${label}: events.json does not hold this envelope there`);
   }
   return { checks, failures };
 }

@@ -12,6 +12,8 @@ import { AuditError, isConnectionError } from '@/supabase/functions/_shared/erro
 import { filterExpr, filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { wherePostgres } from './filters/postgres.ts';
+import { revealEvents } from './personal/reveal.ts';
+import { withBlindIndex } from './personal/search.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
@@ -42,12 +44,13 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
 }
 
 export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list'): Promise<EventPage> {
-  const filters = filtersOf(input);
+  const asked = filtersOf(input);
   // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
-  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, filters);
+  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, asked);
+  const filters = await withBlindIndex(sql, claims.tenant_id, asked);
   const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
   const desc = input.order === 'desc';
-  return inTenant(sql, claims, async (tx) => {
+  const page = await inTenant(sql, claims, async (tx): Promise<EventPage> => {
     const where = whereClause(tx, claims.tenant_id, filters);
     const keyset = after
       ? desc
@@ -69,10 +72,16 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
     const last = events[events.length - 1];
     return { events, next_cursor: more && last ? encodeCursor(last, input.order, fingerprint) : null };
   });
+  await revealEvents(sql, claims.tenant_id, page.events);
+  return page;
 }
 
-export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Promise<AuditEvent | null> {
-  return inTenant(sql, claims, async (tx) => {
+/**
+ * One event: its personal data opened for the reader, or, with `stored`, exactly
+ * as stored and hashed (sealed), which is what a proof is checked against.
+ */
+export async function getEvent(sql: Sql, claims: TenantClaims, id: string, options: { stored?: boolean } = {}): Promise<AuditEvent | null> {
+  const event = await inTenant(sql, claims, async (tx) => {
     // The ledger knows the event's partition key; the lookup then touches one partition.
     const [row] = await tx`
       select ${tx.unsafe(EVENT_FIELDS.map((f) => `e.${f}`).join(', '))}
@@ -84,6 +93,8 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Prom
     const [position] = await tx`select occurred_at, seq from public.audit_ledger where tenant_id = ${claims.tenant_id} and id = ${id}`;
     return position ? findArchivedEvent(tx, claims.tenant_id, position as unknown as { occurred_at: string; seq: number }) : null;
   });
+  if (event && !options.stored) await revealEvents(sql, claims.tenant_id, [event]);
+  return event;
 }
 
 /** An object's whole history, oldest first by default, in keyset pages. */

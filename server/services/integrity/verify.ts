@@ -251,6 +251,7 @@ async function checkEvents(
           context: null,
           schema_version: decodeInt2(f[22]!),
           written_by: f[23] ? decodeText(f[23]) : null,
+          personal: f[24] ? JSON.parse(decodeJsonbText(f[24])) : null,
         };
         if (!isHashVersion(event.schema_version)) {
           problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) claims schema version ${event.schema_version}, which no event was written under` });

@@ -7,7 +7,7 @@ import { LIMITS } from './limits.ts';
 import { outcome, typeName, utf8Length } from './contract.ts';
 import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
-import { and, type FilterExpr } from './filter-tree.ts';
+import { and, or, type FilterExpr } from './filter-tree.ts';
 
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -73,12 +73,22 @@ export const eventFilters = z.strictObject(Object.fromEntries(Object.entries(FIL
 /** The filter tree of a filter set: the conjunction of its filters (no filter: every event). */
 export function filterExpr(filters: EventFilters): FilterExpr {
   const args: FilterExpr[] = [];
+  const sealed = (filters as SealedFilters).sealed_actor_prefixes;
   for (const [name, f] of Object.entries(FILTERS)) {
     const value = filters[name as keyof EventFilters];
-    if (value !== undefined) args.push(f.toExpr(value));
+    if (value === undefined) continue;
+    const expr = f.toExpr(value);
+    // A sealed actor id is found by its blind index: the envelope prefix of each of the subject's readable keys.
+    args.push(name === 'actor_id' && sealed ? or(expr, ...sealed.map((p): FilterExpr => ({ op: 'prefix', field: 'actor_id', value: p }))) : expr);
   }
   return and(...args);
 }
+
+/**
+ * Filters of a tenant that seals personal data, with what the server resolved
+ * for them (server/services/personal/search.ts): never part of the contract.
+ */
+export type SealedFilters = EventFilters & { sealed_actor_prefixes?: string[] };
 
 export type EventFilters = z.output<typeof eventFilters>;
 export type EventFiltersInput = z.input<typeof eventFilters>;
