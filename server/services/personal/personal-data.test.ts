@@ -11,11 +11,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '@/test/cli.ts';
 import { unzipTo } from '@/test/unzip.ts';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { ERASED } from '@/supabase/functions/_shared/personal-data.ts';
-import { adminSql, baseUrl, call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { adminSql, baseUrl, call, countEvents, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 import { logEvents } from '../ingest.ts';
 import { getEvent, listEvents } from '../query.ts';
 import { sealTenant } from '../integrity/checkpoints.ts';
@@ -227,5 +229,36 @@ describe('bundles of sealed personal data', () => {
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the master key and the processes without it', () => {
+  it('a wrong or missing master key stops the CLI at start with a message naming it; nothing is decrypted', async () => {
+    const t = await newTenant('personal-master');
+    await declarePersonalData(testSql(), t.id, 'operator:test');
+    await write(t, [event({ ...ALICE })]);
+    const wrong = await runCli(['retention', 'policy', '--tenant', t.id], { OMS_AUDIT_MASTER_KEY: randomBytes(32).toString('base64'), OMS_AUDIT_MASTER_KEY_FILE: '' });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(/wrapped by master key [0-9a-f]{16}, but this process has master key [0-9a-f]{16}/);
+    expect(wrong.stdout).not.toContain(ALICE.actor_id);
+    const missing = await runCli(['retention', 'policy', '--tenant', t.id], { OMS_AUDIT_MASTER_KEY_FILE: '/nonexistent/master-key' });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('OMS_AUDIT_MASTER_KEY_FILE /nonexistent/master-key does not exist');
+    const right = await runCli(['retention', 'policy', '--tenant', t.id]);
+    expect(right.stderr).toBe('');
+    expect(right.code).toBe(0);
+  });
+
+  it('the edge function, which holds no master key, refuses a sealing tenant\'s events rather than store them in clear', async () => {
+    const t = await newTenant('personal-edge');
+    await declarePersonalData(testSql(), t.id, 'operator:test');
+    const res = await fetch(`${inject('functionsBaseUrl')}/functions/v1/audit-logger`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.writeKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [event({ ...ALICE })] }),
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('per-subject keys');
+    expect(await countEvents(t.id)).toBe(0);
   });
 });
