@@ -10,6 +10,7 @@ import { ALLOW_PRIVILEGED_RUNTIME, checkRuntimeRole, runtimeRoleRefusal } from '
 import type { Env } from '@/server/env.ts';
 import { migrate, migrationStatus } from './migrate.ts';
 import { checkMasterKey } from '@/server/services/personal/keys.ts';
+import { reapplyErasures } from '@/server/services/personal/erasure-anchors.ts';
 import type { OpenedDatabase } from './open.ts';
 
 export class DatabaseSetupError extends Error {
@@ -66,6 +67,13 @@ export async function prepareDatabase(opened: OpenedDatabase, runtime: Sql, env:
     await checkMasterKey(runtime);
   } catch (err) {
     throw new DatabaseSetupError((err as Error).message);
+  }
+  // Erasures recorded outside the database are applied again: a backup from before them brings no key back.
+  try {
+    const again = await reapplyErasures(runtime, env);
+    if (again.length) log(`destroyed again ${again.length} personal-data key(s) erased before this database was restored: ${again.join(', ')}`);
+  } catch (err) {
+    throw new DatabaseSetupError(`the erasures anchored outside the database could not be read or applied: ${(err as Error).message}`);
   }
   return applied;
 }

@@ -20,4 +20,5 @@ export const eraseOutput = z.object({
   events: z.number().int(),
   erasure_event_id: z.string().nullable(),
   erased_at: z.string().nullable(),
+  erasure_anchored: z.boolean(),
 });

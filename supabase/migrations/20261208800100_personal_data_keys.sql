@@ -87,8 +87,18 @@ returns setof uuid language sql security definer set search_path = pg_catalog, o
   returning key_id
 $$;
 
+-- Destroys one key again by its id: an erasure recorded outside the database, re-applied after a restored backup.
+create function oms_audit.destroy_subject_key(p_tenant uuid, p_key_id uuid, p_by text, p_event uuid)
+returns setof uuid language sql security definer set search_path = pg_catalog, oms_audit as $$
+  update oms_audit.subject_keys
+     set wrapped = null, erased_at = now(), erased_by = p_by, erasure_event_id = p_event
+   where tenant_id = p_tenant and key_id = p_key_id and erased_at is null
+  returning key_id
+$$;
+
 revoke all on oms_audit.personal_data_settings, oms_audit.tenant_data_keys, oms_audit.subject_keys from public, anon, authenticated;
 revoke all on function oms_audit.destroy_subject_keys(uuid, text, text, uuid) from public;
+revoke all on function oms_audit.destroy_subject_key(uuid, uuid, text, uuid) from public;
 
 do $$ begin
   if exists (select 1 from pg_roles where rolname = 'oms_audit_runtime') then
@@ -97,5 +107,6 @@ do $$ begin
     -- keys and destroy them (through the function), never change or restore one.
     grant select, insert on oms_audit.tenant_data_keys, oms_audit.subject_keys to oms_audit_runtime;
     grant execute on function oms_audit.destroy_subject_keys(uuid, text, text, uuid) to oms_audit_runtime;
+    grant execute on function oms_audit.destroy_subject_key(uuid, uuid, text, uuid) to oms_audit_runtime;
   end if;
 end $$;

@@ -25,6 +25,7 @@ import { withRetentionLock } from '../retention/parts.ts';
 import { restoreMonth } from '../retention/restore.ts';
 import { eraseSubject } from './erase.ts';
 import { declarePersonalData } from './settings.ts';
+import { reapplyErasures } from './erasure-anchors.ts';
 
 let db: RetentionDb;
 let ctx: RetentionContext;
@@ -75,7 +76,12 @@ describe('erasure and archives', () => {
     expect(before.filter((e) => e.archived)).toHaveLength(3);
     expect(before.find((e) => e.object_id === 'ORD-dana-1')).toMatchObject({ actor_id: 'dana@broker.example', ip_address: '192.0.2.201', context: { client_name: 'dana client', qty: 1 } });
 
-    await eraseSubject(db.sql, { tenantId: tenant.id, subjectId: 'dana@broker.example', reason: 'request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1 });
+    // What a backup taken now holds of the subject's key.
+    const backup = await db.admin`select key_id, wrapped from oms_audit.subject_keys where tenant_id = ${tenant.id} and wrapped is not null`;
+    const erasure = await eraseSubject(db.sql, { tenantId: tenant.id, subjectId: 'dana@broker.example', reason: 'request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1, env: db.env() });
+    expect(erasure.erasure_anchored).toBe(true);
+    const anchored = await readdir(path.join(db.dir, 'archive', 'anchors', `tenant_id=${tenant.id}`, 'erasures'));
+    expect(anchored).toEqual(erasure.key_ids.map((k) => `${k}.json`));
 
     const after = await allEvents(db.sql, claims);
     for (const id of ['ORD-dana-1', 'ORD-dana-3']) {
@@ -95,5 +101,18 @@ describe('erasure and archives', () => {
     const restored = await allEvents(db.sql, claims);
     expect(restored.find((x) => x.object_id === 'ORD-dana-1')).toMatchObject({ actor_id: ERASED, context: { client_name: ERASED } });
     expect(restored.find((x) => x.object_id === 'ORD-eric-2')).toMatchObject({ actor_id: 'eric@broker.example' });
+
+    // A backup from before the erasure is restored: the key row comes back as it was. At the next start the
+    // erasure anchored outside the database is applied again, and the subject reads as erased once more.
+    await db.admin.begin(async (tx) => {
+      await tx`alter table oms_audit.subject_keys disable trigger subject_keys_destroy_only`;
+      for (const k of backup) await tx`update oms_audit.subject_keys set wrapped = ${k.wrapped as Buffer}, erased_at = null, erased_by = null, erasure_event_id = null where key_id = ${k.key_id as string}`;
+      await tx`alter table oms_audit.subject_keys enable always trigger subject_keys_destroy_only`;
+    });
+    expect((await allEvents(db.sql, claims)).find((x) => x.object_id === 'ORD-dana-1')!.actor_id).toBe('dana@broker.example');
+    expect(await reapplyErasures(db.sql, db.env())).toEqual(erasure.key_ids);
+    expect((await allEvents(db.sql, claims)).find((x) => x.object_id === 'ORD-dana-1')).toMatchObject({ actor_id: ERASED });
+    expect((await allEvents(db.sql, claims)).find((x) => x.object_id === 'ORD-eric-2')).toMatchObject({ actor_id: 'eric@broker.example' });
+    expect(await reapplyErasures(db.sql, db.env())).toEqual([]);
   });
 });

@@ -19,6 +19,8 @@ import type { Writer } from '@/supabase/functions/_shared/writers.ts';
 import { ENVELOPE_PREFIX } from '@/supabase/functions/_shared/personal-data.ts';
 import { logEvents } from '../ingest.ts';
 import { getPolicy } from '../retention/policy.ts';
+import { env as serverEnv, type Env } from '@/server/env.ts';
+import { anchorErasures } from './erasure-anchors.ts';
 import { forgetSubjectKeys, refOf } from './keys.ts';
 import { personalSettings } from './settings.ts';
 
@@ -43,6 +45,8 @@ export interface ErasureResult {
   events: number;
   erasure_event_id: string | null;
   erased_at: string | null;
+  /** The erasure was also written to the anchor location, so a restored backup cannot undo it. */
+  erasure_anchored: boolean;
 }
 
 /** SQL condition: an event holds sealed data of the subject (its actor fields, its subject id or a context member). */
@@ -83,7 +87,7 @@ export async function erasureBlock(sql: Sql, tenantId: string, ref: string, minT
 
 export async function eraseSubject(
   sql: Sql,
-  input: { tenantId: string; subjectId: string; actor: EraseActor; reason: string; minTotalYears: number },
+  input: { tenantId: string; subjectId: string; actor: EraseActor; reason: string; minTotalYears: number; env?: Env },
 ): Promise<ErasureResult> {
   const reason = input.reason.trim();
   if (!reason || reason.length > 2000) throw new AuditError('invalid_request', 'An erasure needs a reason (1 to 2000 characters)', [{ field: 'reason', message: 'must be 1 to 2000 characters' }]);
@@ -97,7 +101,7 @@ export async function eraseSubject(
   const live = keys.filter((k) => !k.erased_at);
   if (!live.length) {
     const last = keys[keys.length - 1]!;
-    return { subject_ref: ref, erased: false, key_ids: [], events: 0, erasure_event_id: last.erasure_event_id, erased_at: new Date(last.erased_at!).toISOString() };
+    return { subject_ref: ref, erased: false, key_ids: [], events: 0, erasure_event_id: last.erasure_event_id, erased_at: new Date(last.erased_at!).toISOString(), erasure_anchored: false };
   }
   const block = await erasureBlock(sql, input.tenantId, ref, input.minTotalYears);
   if (block.holds.length || block.retention.length) {
@@ -139,5 +143,10 @@ export async function eraseSubject(
   const destroyed = await sql<{ key_id: string }[]>`select oms_audit.destroy_subject_keys(${input.tenantId}, ${ref}, ${by}, ${eventId}) as key_id`;
   forgetSubjectKeys(input.tenantId);
   const [done] = await sql<{ erased_at: string }[]>`select max(erased_at) as erased_at from oms_audit.subject_keys where tenant_id = ${input.tenantId} and subject_ref = ${ref}`;
-  return { subject_ref: ref, erased: true, key_ids: destroyed.map((d) => d.key_id), events, erasure_event_id: eventId, erased_at: new Date(done!.erased_at).toISOString() };
+  const erasedAt = new Date(done!.erased_at).toISOString();
+  const anchored = await anchorErasures(
+    input.env ?? serverEnv(),
+    destroyed.map((d) => ({ tenant_id: input.tenantId, key_id: d.key_id, subject_ref: ref, erased_at: erasedAt, erased_by: by, erasure_event_id: eventId })),
+  );
+  return { subject_ref: ref, erased: true, key_ids: destroyed.map((d) => d.key_id), events, erasure_event_id: eventId, erased_at: erasedAt, erasure_anchored: anchored };
 }
