@@ -7,6 +7,7 @@ import { tenantFacets } from '@/server/services/facets.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import { activeRole, type Caller } from '@/server/auth/caller.ts';
 import {
   auditEventOutput,
   countInput,
@@ -20,6 +21,9 @@ import {
   logInput,
   objectHistoryInput,
 } from './events.types.ts';
+
+/** Console viewers see events with personal data masked; auditors, admins and API keys see it opened (docs/personal-data.md). */
+const withoutPersonalData = (caller: Caller) => activeRole(caller) === 'viewer';
 
 export const eventsRouter = router({
   logBulk: tenantProcedure
@@ -41,7 +45,7 @@ export const eventsRouter = router({
     .query(async ({ ctx, input: { direction: _direction, ...input } }) => {
       // A console user's search is recorded once (its first page), not for every page scrolled.
       const [page] = await Promise.all([
-        listEvents(ctx.sql, ctx.claims, input),
+        listEvents(ctx.sql, ctx.claims, input, 'list', { masked: withoutPersonalData(ctx.caller) }),
         input.cursor
           ? null
           : recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.search, objectType: 'AUDIT_TRAIL', objectId: ctx.claims.tenant_id, context: { filters: filtersOf(input), order: input.order } }, ctx.observed),
@@ -54,7 +58,7 @@ export const eventsRouter = router({
     .input(getInput)
     .output(auditEventOutput)
     .query(async ({ ctx, input }) => {
-      const event = await getEvent(ctx.sql, ctx.claims, input.id);
+      const event = await getEvent(ctx.sql, ctx.claims, input.id, { masked: withoutPersonalData(ctx.caller) });
       if (!event) throw new AuditError('not_found', `No event ${input.id}`);
       await recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.view, objectType: 'AUDIT_EVENT', objectId: event.id, context: { seq: event.seq } }, ctx.observed);
       return event;
@@ -64,7 +68,7 @@ export const eventsRouter = router({
     .meta({ permission: 'events:read', rate: 'read' })
     .input(objectHistoryInput)
     .output(eventPageOutput)
-    .query(({ ctx, input }) => objectHistory(ctx.sql, ctx.claims, input)),
+    .query(({ ctx, input }) => objectHistory(ctx.sql, ctx.claims, input, { masked: withoutPersonalData(ctx.caller) })),
 
   /** How many events match (exact up to a cap, else "more than"). */
   count: tenantProcedure

@@ -34,11 +34,17 @@ describe('personalData router', () => {
     await expect(api(admin).personalData.erase({ ...request, confirm: 'frank' })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('nothing was changed') });
     expect((await writer.events.list({ limit: 10 })).events[0]).toMatchObject({ actor_id: 'frank@broker.example' });
 
+    // A console viewer sees the event with its personal data masked; an auditor sees it opened.
+    const viewerPage = (await api(userIn(t.id, 'viewer')).events.list({ limit: 10, order: 'asc' })).events[0]!;
+    expect(viewerPage).toMatchObject({ actor_id: '[personal]', ip_address: '[personal]', context: { email: '[personal]' } });
+    expect(await api(userIn(t.id, 'viewer')).events.get({ id: viewerPage.id })).toMatchObject({ actor_id: '[personal]' });
+    expect((await api(userIn(t.id, 'auditor')).events.list({ limit: 10, order: 'asc' })).events[0]).toMatchObject({ actor_id: 'frank@broker.example', ip_address: '192.0.2.77' });
+
     const result = await api(admin).personalData.erase(request);
     expect(result).toMatchObject({ erased: true, events: 1 });
-    const events = (await writer.events.list({ limit: 10, order: 'asc' })).events;
+    const events = (await writer.events.list({ limit: 20, order: 'asc' })).events;
     expect(events[0]).toMatchObject({ actor_id: ERASED, ip_address: ERASED, context: { email: ERASED } });
     // The erasure event names the admin (whose own identifier is personal data too, opened for readers).
-    expect(events[1]).toMatchObject({ id: result.erasure_event_id, event_type: 'AUDIT_PERSONAL_DATA_ERASED', actor_id: admin.kind === 'user' ? admin.email : '', written_by: `console:${admin.kind === 'user' ? admin.userId : ''}` });
+    expect(events.find((e) => e.event_type === 'AUDIT_PERSONAL_DATA_ERASED')).toMatchObject({ id: result.erasure_event_id, actor_id: admin.kind === 'user' ? admin.email : '', written_by: `console:${admin.kind === 'user' ? admin.userId : ''}` });
   });
 });

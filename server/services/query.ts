@@ -43,7 +43,8 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
   }
 }
 
-export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list'): Promise<EventPage> {
+/** `masked`: personal data is shown as "[personal]" (a viewer without the right to it, docs/personal-data.md). */
+export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list', reveal: { masked?: boolean } = {}): Promise<EventPage> {
   const asked = filtersOf(input);
   // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
   const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, asked);
@@ -72,7 +73,7 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
     const last = events[events.length - 1];
     return { events, next_cursor: more && last ? encodeCursor(last, input.order, fingerprint) : null };
   });
-  await revealEvents(sql, claims.tenant_id, page.events);
+  await revealEvents(sql, claims.tenant_id, page.events, reveal);
   return page;
 }
 
@@ -80,7 +81,7 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
  * One event: its personal data opened for the reader, or, with `stored`, exactly
  * as stored and hashed (sealed), which is what a proof is checked against.
  */
-export async function getEvent(sql: Sql, claims: TenantClaims, id: string, options: { stored?: boolean } = {}): Promise<AuditEvent | null> {
+export async function getEvent(sql: Sql, claims: TenantClaims, id: string, options: { stored?: boolean; masked?: boolean } = {}): Promise<AuditEvent | null> {
   const event = await inTenant(sql, claims, async (tx) => {
     // The ledger knows the event's partition key; the lookup then touches one partition.
     const [row] = await tx`
@@ -93,7 +94,7 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string, optio
     const [position] = await tx`select occurred_at, seq from public.audit_ledger where tenant_id = ${claims.tenant_id} and id = ${id}`;
     return position ? findArchivedEvent(tx, claims.tenant_id, position as unknown as { occurred_at: string; seq: number }) : null;
   });
-  if (event && !options.stored) await revealEvents(sql, claims.tenant_id, [event]);
+  if (event && !options.stored) await revealEvents(sql, claims.tenant_id, [event], { masked: options.masked });
   return event;
 }
 
@@ -102,6 +103,7 @@ export async function objectHistory(
   sql: Sql,
   claims: TenantClaims,
   input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc' },
+  reveal: { masked?: boolean } = {},
 ): Promise<EventPage> {
-  return listEvents(sql, claims, { object_type: input.object_type, object_id: input.object_id, cursor: input.cursor, limit: input.limit, order: input.order }, 'history');
+  return listEvents(sql, claims, { object_type: input.object_type, object_id: input.object_id, cursor: input.cursor, limit: input.limit, order: input.order }, 'history', reveal);
 }
