@@ -26,6 +26,7 @@ import { verifyTenant } from '../integrity/verify.ts';
 import { placeHold } from '../retention/policy.ts';
 import { declarePersonalData } from './settings.ts';
 import { eraseSubject } from './erase.ts';
+import { startExport } from '../export.ts';
 import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
 
 const ALICE = {
@@ -217,6 +218,12 @@ describe('bundles of sealed personal data', () => {
       }
 
       expect((await call('GET', `/api/v1/audit/events?actor_id=${encodeURIComponent(ALICE.actor_id)}`, { key: t.readKey })).body.events).toHaveLength(1);
+      // An export filtered by a sealed actor finds the actor's events by the blind index, as a search does.
+      const byActor = await startExport(testSql(), claims(t), { format: 'jsonl', filters: { actor_id: ALICE.actor_id }, exporter: { kind: 'cli', os_user: 'test' } });
+      let exported = '';
+      for await (const chunk of byActor.stream) exported += chunk;
+      expect(await byActor.done).toMatchObject({ status: 'complete', row_count: 1, filters: { actor_id: ALICE.actor_id } });
+      expect(JSON.parse(exported).object_id).toBe('ORD-A');
       await eraseSubject(testSql(), { tenantId: t.id, subjectId: ALICE.actor_id, reason: 'request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1 });
       await sealTenant(testSql(), t.id, signer());
 
