@@ -1,6 +1,6 @@
 /**
  * Browser tests with Debian's Chromium (never a downloaded browser). The
- * global setup starts the product as a user does (scripts/start.ts: embedded
+ * global setup starts the product as a user does (server/main.ts: embedded
  * PostgreSQL in a temporary folder, demo data, free ports).
  */
 import { defineConfig } from '@playwright/test';

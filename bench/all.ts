@@ -1,11 +1,12 @@
 /**
- * Every benchmark in sequence — ingest, query, export, verify, retention — each
- * as its own process (as `npm run bench:<part>` runs it), then one Markdown
- * report with machine details, tables and SVG charts:
+ * Every benchmark in sequence — ingest, query, export, verify, retention, ingest
+ * cost per index, write memory — each as its own process (as `npm run bench:<part>` runs it), then one
+ * Markdown report with machine details, the sizes used, tables and SVG charts:
  * bench/results/<date>-report.md and bench/results/latest.md.
  *
  *   npm run bench                      full size (10M-event query load: allow an hour)
- *   npm run bench -- --quick           scaled down, minutes; results in bench/results/quick/
+ *   npm run bench -- --quick           tiny sizes, no goals judged, a minute or two: CI runs it (.ci/run)
+ *                                      so the benchmark code keeps working; results in bench/results/quick/
  *   npm run bench -- --only query,export
  *   npm run bench -- --report-only     rebuild the report from the newest results
  */
@@ -29,18 +30,25 @@ const FULL: Record<Part, string[]> = {
   export: ['--rows', '1000000', '--rounds', '2'],
   verify: ['--events', '1000000'],
   retention: ['--events', '300000', '--queries', '200'],
+  'ingest-cost': ['--batch', '1000', '--rounds', '12', '--preload', '200000'],
+  'write-memory': [],
 };
+// Small enough that every code path runs in seconds; the figures mean nothing.
 const QUICK: Record<Part, string[]> = {
-  ingest: ['--seconds', '2'],
-  query: ['--events', '200000', '--tenants', '20', '--queries', '20', '--naive-rows', '50000'],
-  export: ['--rows', '100000', '--rounds', '1'],
-  verify: ['--events', '100000'],
-  retention: ['--events', '40000', '--queries', '20'],
+  ingest: ['--seconds', '0.3'],
+  query: ['--events', '20000', '--tenants', '4', '--queries', '3', '--naive-rows', '5000'],
+  export: ['--rows', '5000', '--rounds', '1'],
+  verify: ['--events', '5000'],
+  retention: ['--events', '4000', '--queries', '3'],
+  'ingest-cost': ['--batch', '200', '--rounds', '1', '--preload', '2000'],
+  'write-memory': ['--shapes', '2'],
 };
+/** Node options a part needs. */
+const NODE_OPTIONS: Partial<Record<Part, string[]>> = { 'write-memory': ['--expose-gc'] };
 
 function run(part: Part, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join('bench', `${part}.ts`), ...args], { stdio: 'inherit', env });
+    const child = spawn(process.execPath, [...(NODE_OPTIONS[part] ?? []), '--import', 'tsx', path.join('bench', `${part}.ts`), ...args], { stdio: 'inherit', env });
     child.on('error', reject);
     child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bench:${part} failed (${signal ?? `exit ${code}`})`))));
   });
@@ -61,7 +69,8 @@ async function main() {
     }
   }
   const command = `npm run bench${values.quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
-  const file = await writeCombinedReport(dir, command);
+  const used = Object.fromEntries(parts.map((p) => [p, sizes[p]]));
+  const file = await writeCombinedReport(dir, command, values['report-only'] ? undefined : used);
   console.log(`\nreport: ${file} (${((performance.now() - started) / 60_000).toFixed(1)} min)`);
 }
 

@@ -107,3 +107,33 @@ export async function loadTenantEvents(sql: Sql, options: LoadOptions): Promise<
   await writing;
   return seq;
 }
+
+/** Columns of the naive schema: the event without seq, schema version and provenance. */
+export const NAIVE_COLUMNS =
+  'id, tenant_id, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
+
+/** The naive schema the stored shape is compared with: one plain table, uuid primary key, the three obvious indexes. */
+export async function createNaiveTable(sql: Sql): Promise<void> {
+  await sql.unsafe(`
+    create table public.naive_events (
+      id uuid primary key, tenant_id uuid not null, occurred_at timestamptz not null, received_at timestamptz not null,
+      actor_type text not null, actor_id text not null, object_type text not null, object_id text not null, event_type text not null,
+      outcome text not null, source text, request_id text, ip_address inet, user_agent text, device_fingerprint text,
+      observed_ip inet, observed_user_agent text, context jsonb not null);
+    create index naive_events_tenant_time on public.naive_events (tenant_id, occurred_at desc);
+    create index naive_events_object on public.naive_events (tenant_id, object_type, object_id, occurred_at desc);
+    create index naive_events_actor on public.naive_events (tenant_id, actor_id, occurred_at desc);`);
+}
+
+/** The naive table's COPY text for the same events: the columns it has, from the events' COPY text. */
+export function naiveText(payload: CopyPayload): string {
+  const all = EVENT_COLUMNS.split(', ');
+  const keep = NAIVE_COLUMNS.split(', ').map((c) => all.indexOf(c));
+  let out = '';
+  for (const line of payload.events.split('\n')) {
+    if (!line) continue;
+    const f = line.split('\t');
+    out += keep.map((k) => f[k]).join('\t') + '\n';
+  }
+  return out;
+}

@@ -20,9 +20,11 @@ import { filtersFromSearchParams, filtersOf } from '@/supabase/functions/_shared
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { EVENT_COLUMNS, whereClause } from '@/server/services/query.ts';
+import { monthsHolding, withinMonths } from '@/server/services/event-months.ts';
 import { decodeCursor, filterFingerprint } from '@/server/services/cursor.ts';
+import { explainShape } from '@/server/services/search-shape.ts';
 import { machine, percentile, resultsDir, startBenchEnv, writeReport } from './lib.ts';
-import { loadTenantEvents } from './load.ts';
+import { createNaiveTable, loadTenantEvents, NAIVE_COLUMNS } from './load.ts';
 import { plansStayInTenant } from './plans.ts';
 import { prng, SYMBOL_COUNT, symbolOf, tenantFlow, tenantSizes, zipf, type TenantFlow } from './query-data.ts';
 
@@ -112,6 +114,8 @@ async function main() {
     t0 = performance.now();
     await sql`vacuum (analyze) public.audit_events`;
     await sql`vacuum (analyze) public.audit_ledger`;
+    await sql`vacuum (analyze) public.audit_object_months`;
+    await sql`vacuum (analyze) public.audit_actor_months`;
     const vacuumSeconds = (performance.now() - t0) / 1000;
     console.log(`indexes built in ${indexSeconds.toFixed(0)} s, vacuum analyze ${vacuumSeconds.toFixed(0)} s`);
 
@@ -130,6 +134,14 @@ async function main() {
       const ms = performance.now() - started;
       if (res.status !== 200) throw new Error(`GET ${query}: ${res.status} ${JSON.stringify(body)}`);
       return { ms, rows: body.events!.length, next: body.next_cursor ?? null };
+    }
+    async function shape(t: Tenant, input: Record<string, unknown>): Promise<{ ms: number; rows: number }> {
+      const started = performance.now();
+      const res = await fetch(`${server.baseUrl}/api/trpc/events.shape?input=${encodeURIComponent(JSON.stringify(input))}`, { headers: { authorization: `Bearer ${t.key}` } });
+      const body = (await res.json()) as { result?: { data: { buckets: { count: number }[]; unavailable: string | null } } };
+      const ms = performance.now() - started;
+      if (res.status !== 200 || body.result!.data.unavailable) throw new Error(`events.shape ${JSON.stringify(input)}: ${res.status} ${JSON.stringify(body)}`);
+      return { ms, rows: body.result!.data.buckets.reduce((a, b) => a + b.count, 0) };
     }
     async function count(t: Tenant, input: Record<string, unknown>): Promise<{ ms: number; rows: number }> {
       const started = performance.now();
@@ -226,6 +238,25 @@ async function main() {
         sample: () => `context.symbol=${symbolOf(1 + Math.floor(random() * 3))}`,
         run: async (t) => [await count(t, { context: { symbol: new URLSearchParams(shapes[9]!.sample(t)).get('context.symbol') } })],
       },
+      {
+        // The console's default search: the whole trail without its own AUDIT_* events.
+        name: 'search shape: whole trail (tRPC events.shape: histogram + value counts)',
+        goal: 100,
+        sample: () => `q=${encodeURIComponent('NOT event_type = AUDIT_*')}`,
+        run: async (t) => [await shape(t, { q: new URLSearchParams(shapes[10]!.sample(t)).get('q') })],
+      },
+      {
+        name: 'search shape: common symbol OR another, 30-day range',
+        goal: 100,
+        sample: () => {
+          const from = rangeStart();
+          return `q=${encodeURIComponent(`symbol = ${symbolOf(1 + Math.floor(random() * 3))} OR symbol = ${symbolOf(4 + Math.floor(random() * 20))}`)}&from=${day(from)}&to=${day(from + 30 * 86_400_000)}`;
+        },
+        run: async (t) => {
+          const q = new URLSearchParams(shapes[11]!.sample(t));
+          return [await shape(t, { q: q.get('q'), from: q.get('from'), to: q.get('to') })];
+        },
+      },
     ];
 
     // Warm-up: caches and prepared statements, as a running service has them.
@@ -256,6 +287,57 @@ async function main() {
       console.log(`${s.name}: p50 ${percentile(latencies, 50).toFixed(1)} p95 ${percentile(latencies, 95).toFixed(1)} p99 ${percentile(latencies, 99).toFixed(1)} ms (${latencies.length} requests)`);
     }
 
+    // ---- Database time of the object and actor shapes: the read path's statements (months from the month map,
+    // then the page over those months only) beside the same page over every hot month (no map), same samples, in turns ----
+    type DbTime = { planning: number[]; execution: number[] };
+    const dbTimes = new Map<string, { map: DbTime; all: DbTime }>();
+    const explainJson = async (tx: TxSql, fragment: ReturnType<TxSql>) => {
+      const [row] = await tx`explain (analyze, timing off, summary on, format json) ${fragment}`;
+      const plan = (row!['QUERY PLAN'] as { 'Planning Time': number; 'Execution Time': number }[])[0]!;
+      return { planning: plan['Planning Time'], execution: plan['Execution Time'] };
+    };
+    for (const shapeIndex of [0, 3]) {
+      const times = { map: { planning: [], execution: [] } as DbTime, all: { planning: [], execution: [] } as DbTime };
+      for (let i = 0; i < QUERIES; i++) {
+        const t = pickTenant();
+        const input = filtersFromSearchParams(new URLSearchParams(shapes[shapeIndex]!.sample(t)));
+        const filters = filtersOf(input);
+        const order = input.order === 'desc' ? 'occurred_at desc, seq desc' : 'occurred_at asc, seq asc';
+        for (const useMap of i % 2 ? [true, false] : [false, true]) {
+          const spent = await withTenant(sql, t.claims, async (tx) => {
+            await tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
+            let planning = 0;
+            let execution = 0;
+            let months: string[] | null = null;
+            if (useMap) {
+              const object = filters.object_id !== undefined;
+              const lookup = await explainJson(
+                tx,
+                object
+                  ? tx`select month from public.audit_object_months where tenant_id = ${t.id} and object_type = ${filters.object_type!} and object_id = ${filters.object_id!}`
+                  : tx`select month from public.audit_actor_months where tenant_id = ${t.id} and actor_id = ${filters.actor_id!}`,
+              );
+              planning += lookup.planning;
+              execution += lookup.execution;
+              months = await monthsHolding(tx, t.id, filters);
+            }
+            if (months?.length !== 0) {
+              const page = await explainJson(tx, tx`select ${tx.unsafe(EVENT_COLUMNS)} from public.audit_events where ${whereClause(tx, t.id, filters)} ${withinMonths(tx, months)} order by ${tx.unsafe(order)} limit ${input.limit + 1}`);
+              planning += page.planning;
+              execution += page.execution;
+            }
+            return { planning, execution };
+          });
+          const into = useMap ? times.map : times.all;
+          into.planning.push(spent.planning);
+          into.execution.push(spent.execution);
+        }
+      }
+      for (const d of [times.map, times.all]) for (const list of [d.planning, d.execution]) list.sort((a, b) => a - b);
+      dbTimes.set(shapes[shapeIndex]!.name, times);
+      console.log(`${shapes[shapeIndex]!.name}: execution p95 ${percentile(times.map.execution, 95).toFixed(2)} ms with the month map, ${percentile(times.all.execution, 95).toFixed(2)} ms over every month`);
+    }
+
     // ---- EXPLAIN of each shape, as the API runs it (role authenticated, tenant claims, row-level security) ----
     const biggest = tenants[0]!;
     for (const [i, s] of shapes.entries()) {
@@ -271,18 +353,46 @@ async function main() {
         for (let p = 2; p < DEEP_PAGES && page.next; p++) page = await get(biggest, `${path}&cursor=${encodeURIComponent(page.next)}`);
         if (page.next) after = decodeCursor(page.next, input.order, filterFingerprint(`list:${biggest.id}`, filters));
       }
+      if (s.name.startsWith('search shape')) {
+        const plan = await explainShape(sql, biggest.claims, filters);
+        results[i]!.explain = { path: `events.shape?${path}`, plan, tenantOnly: plansStayInTenant(plan, biggest.id) };
+        continue;
+      }
       const plan = await withTenant(sql, biggest.claims, async (tx: TxSql) => {
         const where = whereClause(tx, biggest.id, filters);
+        await tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
+        // As the read path does: one object's or actor's events, only the months that hold them.
+        const months = isCount ? null : await monthsHolding(tx, biggest.id, filters);
         const keyset = after ? tx`and (occurred_at, seq) < (${after.occurred_at}::timestamptz, ${after.seq}::bigint)` : tx``;
         const order = input.order === 'desc' ? tx`occurred_at desc, seq desc` : tx`occurred_at asc, seq asc`;
         const rows = isCount
           ? await tx`explain (analyze, buffers) select count(*)::int as n from (select 1 from public.audit_events where ${where} limit 100001) as capped`
-          : await tx`explain (analyze, buffers) select ${tx.unsafe(EVENT_COLUMNS)} from public.audit_events where ${where} ${keyset} order by ${order} limit ${input.limit + 1}`;
+          : await tx`explain (analyze, buffers) select ${tx.unsafe(EVENT_COLUMNS)} from public.audit_events where ${where} ${withinMonths(tx, months)} ${keyset} order by ${order} limit ${input.limit + 1}`;
         return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
       });
       const tenantOnly = plansStayInTenant(plan, biggest.id);
       results[i]!.explain = { path: `${isCount ? 'events.count' : 'GET /api/v1/audit/events'}?${path}${after ? '&cursor=<page 20>' : ''}`, plan, tenantOnly };
     }
+
+    // ---- Object and actor goals: partitions read, database time, HTTP p95 against the health check's ----
+    const [partitionCount] = await sql`select count(*)::int as n from pg_inherits where inhparent = 'public.audit_events'::regclass`;
+    const healthP95 = percentile(floor, 95);
+    const monthGoals = [0, 3].map((i) => {
+      const r = results[i]!;
+      const times = dbTimes.get(r.name)!;
+      const partitionsRead = new Set(r.explain!.plan.match(/ on audit_events_\d{4}_\d{2}/g) ?? []).size;
+      return {
+        name: r.name,
+        httpP95: percentile(r.latencies, 95),
+        httpGoal: healthP95 + 5,
+        executionP95: percentile(times.map.execution, 95),
+        executionP95AllMonths: percentile(times.all.execution, 95),
+        planningP95: percentile(times.map.planning, 95),
+        planningP95AllMonths: percentile(times.all.planning, 95),
+        partitionsRead,
+        partitions: partitionCount!.n as number,
+      };
+    });
 
     // ---- Storage ----
     const [heap] = await sql`
@@ -302,16 +412,8 @@ async function main() {
     const perEvent = (b: number) => b / EVENTS;
 
     // ---- The naive schema: one plain table, the three obvious indexes, filled by raw COPY with the same rows ----
-    await sql.unsafe(`
-      create table public.naive_events (
-        id uuid primary key, tenant_id uuid not null, occurred_at timestamptz not null, received_at timestamptz not null,
-        actor_type text not null, actor_id text not null, object_type text not null, object_id text not null, event_type text not null,
-        outcome text not null, source text, request_id text, ip_address inet, user_agent text, device_fingerprint text,
-        observed_ip inet, observed_user_agent text, context jsonb not null);
-      create index naive_events_tenant_time on public.naive_events (tenant_id, occurred_at desc);
-      create index naive_events_object on public.naive_events (tenant_id, object_type, object_id, occurred_at desc);
-      create index naive_events_actor on public.naive_events (tenant_id, actor_id, occurred_at desc);`);
-    const naiveColumns = 'id, tenant_id, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip, observed_user_agent, context';
+    await createNaiveTable(sql);
+    const naiveColumns = NAIVE_COLUMNS;
     // The rows, in arrival (ledger) order, as COPY text held in memory so the timed part is COPY alone.
     const chunks: Buffer[] = [];
     const out = await sql.unsafe(`copy (select ${naiveColumns} from public.audit_events order by tenant_id, seq limit ${NAIVE_ROWS}) to stdout`).readable();
@@ -377,6 +479,17 @@ ${rows.join('\n')}
 For scale: \`GET /api/health\` on the same server (no credential, no query) takes p50 ${percentile(floor, 50).toFixed(1)} / p95 ${percentile(floor, 95).toFixed(1)} / p99 ${percentile(floor, 99).toFixed(1)} ms;
 the database's own execution times are in the plans below.
 
+## One object's history, one actor's activity: only the months that hold them
+
+The read path first reads the months holding the object (or actor) from the month map that a trigger on audit_events keeps
+(audit_object_months, audit_actor_months), then reads only those month partitions. Database time per request: EXPLAIN (ANALYZE, TIMING OFF)
+of the same statements on ${QUERIES} samples per shape, with the map (months lookup + page) and, in turns on the same samples, the page over every
+hot month (the plan before the map). Goals: execution p95 ≤ 2 ms; HTTP p95 ≤ this run's \`GET /api/health\` p95 + 5 ms; the plan reads only partitions holding the object.
+
+| shape | partitions in plan (of ${partitionCount!.n as number}) | execution p95 ms, map | every month | ratio | planning p95 ms, map | every month | HTTP p95 ms | health p95 + 5 ms | goals |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---|
+${monthGoals.map((g) => `| ${g.name} | ${g.partitionsRead} | ${g.executionP95.toFixed(2)} | ${g.executionP95AllMonths.toFixed(2)} | ${(g.executionP95 / g.executionP95AllMonths).toFixed(2)} | ${g.planningP95.toFixed(2)} | ${g.planningP95AllMonths.toFixed(2)} | ${g.httpP95.toFixed(1)} | ${g.httpGoal.toFixed(1)} | execution ${g.executionP95 <= 2 ? 'met' : '**missed**'}, HTTP ${g.httpP95 <= g.httpGoal ? 'met' : '**missed**'} |`).join('\n')}
+
 ## Storage
 
 ${fmt(EVENTS)} events, indexes built after the load (an index grown row by row is about 30% larger).
@@ -412,6 +525,7 @@ ${results.map((r) => `### ${r.name}\n\n\`${r.explain!.path}\`\n\n\`\`\`\n${r.exp
       indexSeconds,
       healthP50: percentile(floor, 50),
       healthP95: percentile(floor, 95),
+      monthGoals,
       queries: results.map((r) => ({ name: r.name, goal: r.goal, requests: r.latencies.length, p50: percentile(r.latencies, 50), p95: percentile(r.latencies, 95), p99: percentile(r.latencies, 99), tenantOnly: r.explain?.tenantOnly })),
       storage: { heapBytes, indexBytes, ledgerBytes, totalBytes, bytesPerEvent: totalBytes / EVENTS, indexes: indexSizes.map((r) => ({ name: r.name, bytes: Number(r.bytes) })) },
       naive: { rows: NAIVE_ROWS, copyRowsPerSec: naiveRate, bytesPerEventIncremental: (naiveIncremental.heap + naiveIncremental.indexes) / NAIVE_ROWS, bytesPerEventBuilt: (naiveBuilt.heap + naiveBuilt.indexes) / NAIVE_ROWS },

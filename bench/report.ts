@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Measurement } from './lib.ts';
 
-export const PARTS = ['ingest', 'query', 'export', 'verify', 'retention'] as const;
+export const PARTS = ['ingest', 'query', 'export', 'verify', 'retention', 'ingest-cost', 'write-memory'] as const;
 export type Part = (typeof PARTS)[number];
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -20,7 +20,8 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 /** The newest `<part>-<date>.json` in `dir`, with its file name. */
 export async function newestResult(dir: string, part: Part): Promise<{ file: string; data: Record<string, unknown> } | null> {
   if (!existsSync(dir)) return null;
-  const files = (await readdir(dir)).filter((f) => f.startsWith(`${part}-`) && f.endsWith('.json')).sort();
+  // `<part>-` followed by the date: ingest's files are not ingest-cost's.
+  const files = (await readdir(dir)).filter((f) => f.startsWith(`${part}-`) && /^\d{4}-\d{2}-\d{2}/.test(f.slice(part.length + 1)) && f.endsWith('.json')).sort();
   const file = files.at(-1);
   return file ? { file, data: JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown> } : null;
 }
@@ -118,12 +119,15 @@ export function machineDetails(): string {
   ].join('\n');
 }
 
-/** Writes <dir>/<date>-report.md, its charts, and <dir>/latest.md from the newest result of each part. */
-export async function writeCombinedReport(dir: string, command: string): Promise<string> {
+/**
+ * Writes <dir>/<date>-report.md, its charts, and <dir>/latest.md from the newest result of each part;
+ * `sizes`: the arguments each part ran with in this run.
+ */
+export async function writeCombinedReport(dir: string, command: string, sizes?: Partial<Record<Part, string[]>>): Promise<string> {
   const stamp = new Date().toISOString().slice(0, 10);
   const found = Object.fromEntries(await Promise.all(PARTS.map(async (p) => [p, await newestResult(dir, p)] as const))) as Record<Part, Awaited<ReturnType<typeof newestResult>>>;
   const sections: string[] = [];
-  const ingest = found.ingest?.data as { results: Measurement[]; copyBest: number; apiBest: number; bytesPerEvent: number } | undefined;
+  const ingest = found.ingest?.data as { results: Measurement[]; copyBest: number; naiveBest?: number; apiBest: number; bytesPerEvent: number } | undefined;
   if (ingest) {
     await writeFile(path.join(dir, `${stamp}-ingest.svg`), throughputChart(ingest.results));
     sections.push(`## Ingest ([details](${found.ingest!.file.replace('.json', '.md')}))
@@ -134,7 +138,7 @@ export async function writeCombinedReport(dir: string, command: string): Promise
 |---|---:|---:|---:|---:|---:|---:|---:|
 ${ingest.results.map((r) => `| ${r.name} | ${r.batch} | ${r.concurrency} | ${fmt(r.eventsPerSec)} | ${(r.eventsPerSec / ingest.copyBest).toFixed(2)} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.p99.toFixed(1)} |`).join('\n')}
 
-Best HTTP path ${fmt(ingest.apiBest)} events/s = ${(ingest.apiBest / ingest.copyBest).toFixed(2)} × raw COPY (${fmt(ingest.copyBest)} rows/s) into the same tables.`);
+Best HTTP path ${fmt(ingest.apiBest)} events/s = ${(ingest.apiBest / ingest.copyBest).toFixed(2)} × raw COPY (${fmt(ingest.copyBest)} rows/s) into the same tables${ingest.naiveBest ? `, ${(ingest.apiBest / ingest.naiveBest).toFixed(2)} × raw COPY into the naive table (${fmt(ingest.naiveBest)} rows/s)` : ''}.`);
   }
   const query = found.query?.data as
     | { events: number; queries: { name: string; p50: number; p95: number; p99: number; goal: number; tenantOnly: boolean; requests: number }[]; storage: { bytesPerEvent: number; indexes: { name: string; bytes: number }[] }; naive: { rows: number; copyRowsPerSec: number; bytesPerEventBuilt: number }; healthP50?: number }
@@ -149,9 +153,11 @@ Best HTTP path ${fmt(ingest.apiBest)} events/s = ${(ingest.apiBest / ingest.copy
 |---|---:|---:|---:|---:|---:|---|---|
 ${query.queries.map((q) => `| ${q.name} | ${q.requests} | ${q.p50.toFixed(1)} | ${q.p95.toFixed(1)} | ${q.p99.toFixed(1)} | ${q.goal} | ${q.p95 <= q.goal ? 'yes' : '**no**'} | ${q.tenantOnly ? 'yes' : '**no**'} |`).join('\n')}
 
+${((query as { monthGoals?: { name: string; partitionsRead: number; partitions: number; executionP95: number; executionP95AllMonths: number; httpP95: number; httpGoal: number }[] }).monthGoals ?? []).map((g) => `${g.name}: plan reads ${g.partitionsRead} of ${g.partitions} partitions; SQL execution p95 ${g.executionP95.toFixed(2)} ms with the month map vs ${g.executionP95AllMonths.toFixed(2)} ms over every month (${(g.executionP95 / g.executionP95AllMonths).toFixed(2)}×); HTTP p95 ${g.httpP95.toFixed(1)} ms vs goal ${g.httpGoal.toFixed(1)} ms (health p95 + 5).`).join('\n')}
+
 Storage: ${query.storage.bytesPerEvent.toFixed(0)} bytes/event (events, ${query.storage.indexes.length} indexes, ledger); naive schema ${query.naive.bytesPerEventBuilt.toFixed(0)} bytes/event; raw COPY into the naive schema ${fmt(query.naive.copyRowsPerSec)} rows/s.`);
   }
-  const exp = found.export?.data as { rows: number; runs: { path: string; rowsPerSec: number }[]; ratioBest: number; peakRssMb: number } | undefined;
+  const exp = found.export?.data as { rows: number; runs: { path: string; rowsPerSec: number }[]; hotCsvToCopy: number; peakRssMb: number } | undefined;
   if (exp) {
     sections.push(`## Export ([details](${found.export!.file.replace('.json', '.md')}))
 
@@ -159,7 +165,7 @@ Storage: ${query.storage.bytesPerEvent.toFixed(0)} bytes/event (events, ${query.
 |---|---:|
 ${exp.runs.map((r) => `| ${r.path} | ${fmt(r.rowsPerSec)} |`).join('\n')}
 
-${fmt(exp.rows)} rows; HTTP export ${exp.ratioBest.toFixed(2)} × COPY TO STDOUT; server peak RSS ${exp.peakRssMb.toFixed(0)} MiB.`);
+${fmt(exp.rows)} rows; hot CSV export over HTTP ${exp.hotCsvToCopy.toFixed(2)} × COPY TO STDOUT (best of each); server peak RSS ${exp.peakRssMb.toFixed(0)} MiB.`);
   }
   const verify = found.verify?.data as { events: number; loadSeconds: number; sealSeconds: number; verifySeconds: number; hashMicros: number } | undefined;
   if (verify) {
@@ -175,7 +181,51 @@ ${fmt(verify.events)} events: sealed in ${verify.sealSeconds.toFixed(1)} s (${fm
 
 ${fmt(retention.events)} events: written to Parquet at ${fmt(retention.export_rows_per_s)} rows/s (${(retention.export_rows_per_s / retention.copy_to_stdout_rows_per_s).toFixed(2)} × COPY TO STDOUT), ${fmt(retention.archive_step_rows_per_s)} rows/s for the whole step with verification; Parquet is ${(retention.parquet_ratio * 100).toFixed(1)}% of the PostgreSQL size; object history p95 ${retention.search_hot.p95.toFixed(1)} ms hot, ${retention.search_archived.p95.toFixed(1)} ms archived.`);
   }
+  const cost = found['ingest-cost']?.data as { results: { name: string; microsPerEvent: number; rowsPerSec: number; costMicros: number | null; vsNaive: number }[] } | undefined;
+  if (cost) {
+    sections.push(`## Ingest cost per part of the stored shape ([details](${found['ingest-cost']!.file.replace('.json', '.md')}))
+
+| variant | µs/event | rows/s | cost of the part, µs/event | × naive COPY rate |
+|---|---:|---:|---:|---:|
+${cost.results.map((r) => `| ${r.name} | ${r.microsPerEvent.toFixed(1)} | ${fmt(r.rowsPerSec)} | ${r.costMicros === null ? '—' : r.costMicros.toFixed(1)} | ${r.vsNaive.toFixed(2)} |`).join('\n')}`);
+  }
+  const memory = found['write-memory']?.data as { rows: string[] } | undefined;
+  if (memory) {
+    sections.push(`## Write memory ([details](${found['write-memory']!.file.replace('.json', '.md')}))
+
+Heap held by one 500-event batch after each stage, KiB:
+
+| shape | body | + body text | + JSON.parse | + contract parse | + stamped rows | + insert parameters | peak ÷ body |
+|---|---:|---:|---:|---:|---:|---:|---:|
+${memory.rows.join('\n')}`);
+  }
   const missing = PARTS.filter((p) => !found[p]);
+  // Goals (issue-level targets, each a ratio or a bound measured in the same run) that these results miss.
+  const notMet: string[] = [];
+  if (query) {
+    for (const q of query.queries) if (q.p95 > q.goal) notMet.push(`query "${q.name}": p95 ${q.p95.toFixed(1)} ms > ${q.goal} ms`);
+    const goals = (query as { monthGoals?: { name: string; httpP95: number; httpGoal: number; executionP95: number }[] }).monthGoals ?? [];
+    for (const g of goals) {
+      if (g.executionP95 > 2) notMet.push(`"${g.name}": SQL execution p95 ${g.executionP95.toFixed(2)} ms > 2 ms`);
+      if (g.httpP95 > g.httpGoal) notMet.push(`"${g.name}": HTTP p95 ${g.httpP95.toFixed(1)} ms > health p95 + 5 ms (${g.httpGoal.toFixed(1)} ms)`);
+    }
+  }
+  if (ingest?.naiveBest && ingest.apiBest / ingest.naiveBest < 0.5) notMet.push(`bulk HTTP ingest ${(ingest.apiBest / ingest.naiveBest).toFixed(2)} × raw COPY into the naive table < 0.5`);
+  if (ingest) {
+    for (const c of [50, 200]) {
+      const at = (part: string) => ingest.results.find((r) => r.concurrency === c && r.batch === 1 && r.name.includes(part))?.eventsPerSec;
+      const baseline = at('one INSERT');
+      for (const [label, part] of [['Node endpoint', '(server)'], ['edge function', 'edge function']] as const) {
+        const v = at(part);
+        if (baseline && v && v / baseline < 5) notMet.push(`single events, ${label}, ${c} clients: ${(v / baseline).toFixed(1)}× one INSERT per request < 5×`);
+      }
+    }
+  }
+  const sizeLines = sizes
+    ? Object.entries(sizes)
+        .map(([part, args]) => `- ${part}: ${args.length ? `\`${args.join(' ')}\`` : 'fixed shapes'}`)
+        .join('\n')
+    : '- not recorded (report rebuilt from earlier results; see each part\'s details)';
   const md = `# oms-audit benchmarks (${stamp})
 
 Command: \`${command}\`. Every part is also runnable alone (\`npm run bench:<part>\`); each figure sits beside a PostgreSQL
@@ -185,7 +235,15 @@ baseline measured in the same run (raw COPY in, COPY TO STDOUT out). The machine
 
 ${machineDetails()}
 
+## Sizes used
+
+${sizeLines}
+
 ${sections.join('\n\n')}
+
+## Not met
+
+${notMet.length ? notMet.map((n) => `- ${n}`).join('\n') : '- nothing among the goals these results measure'}
 ${missing.length ? `\nNot in this report (no results yet): ${missing.join(', ')}.\n` : ''}
 Sources: ${PARTS.filter((p) => found[p]).map((p) => `[${found[p]!.file}](${found[p]!.file})`).join(', ')}.
 `;

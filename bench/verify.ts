@@ -1,5 +1,7 @@
 /**
  * Integrity benchmark: sealing and verification speed over a tenant with many
+ * events, full verification beside PostgreSQL's own COPY … TO STDOUT of the
+ * same rows (alternating, same run), incremental verification after 1% more
  * events, and the ingest-time cost of hashing.
  *
  *   npm run bench:verify [-- --events 1000000]
@@ -17,7 +19,11 @@ import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { sealTenant } from '@/server/services/integrity/checkpoints.ts';
 import { signer, trustedKeys } from '@/server/services/integrity/signing-key.ts';
-import { verifyTenant } from '@/server/services/integrity/verify.ts';
+import { newEventsWhere, verifyTenant } from '@/server/services/integrity/verify.ts';
+import { defaultHashThreads } from '@/server/services/integrity/hash-pool.ts';
+import { copyOut } from '@/server/db/copy-out.ts';
+import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
+import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { freePort } from '@/test/ports.ts';
 import { startTsa } from '@/test/tsa.ts';
 import { parseEnv } from '@/server/env.ts';
@@ -82,6 +88,44 @@ async function main() {
     const verifyAnchoredSeconds = (performance.now() - t) / 1000;
     if (!anchoredReport.ok) throw new Error(`verification with anchors found problems: ${JSON.stringify(anchoredReport.problems.slice(0, 3))}`);
 
+    // Verification at the speed of reading: PostgreSQL's COPY … TO STDOUT of the same rows (the columns
+    // verification hashes, read and discarded by Node), then a full verification, alternating, three rounds.
+    const url = connectionUrl(sql);
+    const drain = async (format: 'text' | 'binary') => {
+      const t0 = performance.now();
+      const stream = await copyOut(url, `copy (select ${EVENT_FIELDS.join(', ')} from public.audit_events where tenant_id = '${tenant.id}') to stdout${format === 'binary' ? ' (format binary)' : ''}`);
+      for await (const _chunk of stream) void _chunk;
+      return EVENTS / ((performance.now() - t0) / 1000);
+    };
+    const readRounds: { copyText: number; copyBinary: number; verify: number }[] = [];
+    for (let r = 0; r < 3; r++) {
+      const copyText = await drain('text');
+      const copyBinary = await drain('binary');
+      const t0 = performance.now();
+      const full = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), record: false });
+      if (!full.ok || full.events_checked !== EVENTS) throw new Error('full verification did not check every event intact');
+      readRounds.push({ copyText, copyBinary, verify: EVENTS / ((performance.now() - t0) / 1000) });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const ratioText = median(readRounds.map((r) => r.verify / r.copyText));
+    const ratioBinary = median(readRounds.map((r) => r.verify / r.copyBinary));
+
+    // Incremental: a full verification recorded, 1% more events sealed, then only those verified.
+    await verifyTenant(sql, tenant.id, { keys: trustedKeys(), mode: 'full', verifiedBy: 'bench' });
+    const NEW = Math.max(1, Math.round(EVENTS / 100));
+    await loadTenantEvents(admin, { tenantId: tenant.id, events: NEW, months: 0.01, lastSeq: EVENTS, seed: 5 });
+    await sealTenant(sql, tenant.id, signer());
+    const explainWhere = await newEventsWhere(sql, tenant.id, EVENTS + 1);
+    const plan = (await sql.unsafe(`explain (costs off) select * from public.audit_events where tenant_id = '${tenant.id}' and seq >= ${EVENTS + 1}${explainWhere}`)).map((r) => r['QUERY PLAN'] as string);
+    t = performance.now();
+    const incremental = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), mode: 'incremental', verifiedBy: 'bench' });
+    const incrementalSeconds = (performance.now() - t) / 1000;
+    if (!incremental.ok || incremental.kind !== 'incremental' || incremental.events_checked !== NEW) throw new Error(`incremental verification: ${JSON.stringify({ ...incremental, problems: incremental.problems.slice(0, 3) })}`);
+    t = performance.now();
+    const fullAfter = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), record: false });
+    const fullAfterSeconds = (performance.now() - t) / 1000;
+    if (!fullAfter.ok) throw new Error('full verification after the incremental one found problems');
+
     // Chain and Merkle pass alone: the ledger against the signed roots (what proves nothing was removed or reordered).
     t = performance.now();
     const chainOnly = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), record: false, to: '2999-01-01', from: '1999-01-01' });
@@ -120,6 +164,29 @@ as the sealer makes them every few seconds): sealing ${(smallSealSeconds * 1000 
 ${(smallFileSeconds * 1000 / smallCheckpoints.length).toFixed(1)} ms per checkpoint to a file, ${(smallTsaSeconds * 1000 / smallCheckpoints.length).toFixed(1)} ms per checkpoint with the TSA's token.
 
 Hashing at ingest: ${hashMicros.toFixed(1)} µs per event (canonical JSON + SHA-256) of ${stampMicros.toFixed(1)} µs to stamp it.
+
+## Verification at the speed of reading
+
+Full verification (${defaultHashThreads()} hashing threads) beside PostgreSQL's \`COPY (SELECT <event columns> FROM audit_events WHERE tenant_id = …) TO STDOUT\`
+of the same ${EVENTS.toLocaleString('en-US')} rows, read and discarded by Node; alternating, three rounds in this run. Goal: ≥ 0.6 × the COPY rate.
+
+| round | COPY text rows/s | COPY binary rows/s | full verification events/s | × COPY text | × COPY binary |
+|---:|---:|---:|---:|---:|---:|
+${readRounds.map((r, i) => `| ${i + 1} | ${rate(r.copyText, 1)} | ${rate(r.copyBinary, 1)} | ${rate(r.verify, 1)} | ${(r.verify / r.copyText).toFixed(2)} | ${(r.verify / r.copyBinary).toFixed(2)} |`).join('\n')}
+
+Median: **${ratioText.toFixed(2)} × COPY TO STDOUT (text)**, ${ratioBinary.toFixed(2)} × COPY (binary) — goal ${ratioText >= 0.6 ? 'met' : '**not met**'}.
+
+## Incremental verification
+
+After a recorded full verification, ${NEW.toLocaleString('en-US')} more events (1%) were loaded and sealed. \`oms-audit verify\` (incremental) checked
+${incremental.events_checked.toLocaleString('en-US')} events and ${incremental.checkpoints_checked} checkpoint(s) in ${(incrementalSeconds * 1000).toFixed(0)} ms; a full verification of the
+${(EVENTS + NEW).toLocaleString('en-US')} events right after took ${fullAfterSeconds.toFixed(1)} s: **${(incrementalSeconds / fullAfterSeconds).toFixed(3)} × the full time for ${(NEW / (EVENTS + NEW)).toFixed(3)} × the events**.
+
+The new events are read through the events' primary key, in their months from the earliest new occurred_at on:
+
+\`\`\`
+${plan.join('\n')}
+\`\`\`
 `;
     const file = await writeReport('verify', md, {
       machine: machine(),
@@ -133,6 +200,8 @@ Hashing at ingest: ${hashMicros.toFixed(1)} µs per event (canonical JSON + SHA-
       stampMicros,
       hashMicros,
       checkpoints: checkpoints.length,
+      speedOfReading: { hashThreads: defaultHashThreads(), rounds: readRounds, ratioText, ratioBinary },
+      incremental: { newEvents: NEW, seconds: incrementalSeconds, eventsChecked: incremental.events_checked, fullSecondsAfter: fullAfterSeconds, plan },
       small: { checkpoints: smallCheckpoints.length, sealSeconds: smallSealSeconds, anchorFileSeconds: smallFileSeconds, anchorTsaSeconds: smallTsaSeconds },
     });
     console.log(`\n${md}\nreport: ${file}`);

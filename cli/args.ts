@@ -6,13 +6,13 @@ import { UsageError } from './usage-error.ts';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function required(ctx: CommandContext, option: string): string {
+export function required(ctx: Pick<CommandContext, 'values'>, option: string): string {
   const value = ctx.values[option];
   if (typeof value !== 'string' || !value.trim()) throw new UsageError(`--${option} is required`);
   return value.trim();
 }
 
-export function optional(ctx: CommandContext, option: string): string | undefined {
+export function optional(ctx: Pick<CommandContext, 'values'>, option: string): string | undefined {
   const value = ctx.values[option];
   return typeof value === 'string' && value.trim() ? value.trim() : undefined;
 }
@@ -25,7 +25,7 @@ export async function tenantArg(ctx: CommandContext): Promise<Tenant> {
   return tenant;
 }
 
-export function positiveInt(ctx: CommandContext, option: string, fallback: number): number {
+export function positiveInt(ctx: Pick<CommandContext, 'values'>, option: string, fallback: number): number {
   const raw = ctx.values[option];
   if (raw === undefined) return fallback;
   const n = Number(raw);

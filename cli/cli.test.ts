@@ -27,6 +27,15 @@ describe('oms-audit CLI', () => {
     expect((await call('POST', '/api/v1/audit/events', { key: parsed.key, body: { events: [event()] } })).status).toBe(401);
   });
 
+  it('prints its usage for help, --help and -h, with exit code 0', async () => {
+    for (const args of [['help'], ['--help'], ['-h'], []]) {
+      const res = await runCli(args);
+      expect(res.code, args.join(' ')).toBe(0);
+      expect(res.stdout, args.join(' ')).toMatch(/^Usage: oms-audit <command>/);
+      expect(res.stderr, args.join(' ')).not.toContain('Unknown command');
+    }
+  });
+
   it('reports migrations as up to date', async () => {
     const res = await runCli(['migrate', '--json'], { DATABASE_OWNER_URL: inject('ownerDatabaseUrl') });
     expect(res.code).toBe(0);
@@ -46,7 +55,7 @@ describe('oms-audit CLI', () => {
 });
 
 describe('oms-audit seal and verify', () => {
-  it('seals, verifies intact (exit 0), finds tampering (exit 1) and reports a usage error (exit 2)', async () => {
+  it('seals, verifies intact (exit 0), finds tampering with --full (exit 1) and reports a usage error (exit 2)', { timeout: 120_000 }, async () => {
     const { newTenant, tamper } = await import('@/test/fixtures.ts');
     const t = await newTenant('cli-verify');
     await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: Array.from({ length: 25 }, () => event()) } });
@@ -59,7 +68,11 @@ describe('oms-audit seal and verify', () => {
     expect(JSON.parse(intact.stdout)).toMatchObject({ ok: true, events_checked: 25, checkpoints_checked: 1, problems: [] });
 
     await tamper(`update public.audit_events set outcome = 'failure' where tenant_id = '${t.id}' and seq = 7`);
-    const tampered = await runCli(['verify', '--tenant', t.id, '--json']);
+    // By default only what was sealed since the last intact verification is checked: nothing here, and it says so.
+    const incremental = await runCli(['verify', '--tenant', t.id]);
+    expect(incremental.code).toBe(0);
+    expect(incremental.stdout).toMatch(/incremental: no new checkpoints, (no events|seq \d+–\d+); checkpoints 1–1 were verified at .* and are not checked again \(--full checks everything\)/);
+    const tampered = await runCli(['verify', '--tenant', t.id, '--full', '--json']);
     expect(tampered.code).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, problems: [{ seq: 7, id: expect.any(String), kind: 'modified', detail: expect.any(String) }] });
 

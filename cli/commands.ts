@@ -10,6 +10,7 @@ import { exportCommands } from './commands/exports.ts';
 import { streamCommands } from './commands/streams.ts';
 import { monitorCommands } from './commands/monitor.ts';
 import { personalDataCommands } from './commands/personal-data.ts';
+import { outboxCommands } from './commands/outbox.ts';
 
 export const COMMANDS: Command[] = [
   ...databaseCommands,
@@ -22,4 +23,5 @@ export const COMMANDS: Command[] = [
   ...streamCommands,
   ...monitorCommands,
   ...personalDataCommands,
+  ...outboxCommands,
 ];

@@ -56,7 +56,8 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
   const name = positionals.slice(0, 2).join(' ');
   const command = COMMANDS.find((c) => c.name === name) ?? COMMANDS.find((c) => c.name === positionals[0]);
   if (values.help || !command) {
-    if (values.help || positionals.length === 0) {
+    // `oms-audit help` is what people type when `--help` is taken by a wrapper (npx, npm run).
+    if (values.help || positionals.length === 0 || (positionals.length === 1 && positionals[0] === 'help')) {
       io.out(USAGE);
       return 0;
     }

@@ -59,7 +59,7 @@ test('an event shows its fields and diff, and links to the object timeline', asy
   await signIn(page, auditor());
   await page.goto(`${base()}/?object_id=${ORDER}&event_type=ROUTE`);
   const table = page.getByRole('table', { name: 'Matching events' });
-  await table.getByRole('row').nth(1).getByRole('link').click();
+  await table.getByRole('row').nth(1).getByRole('link', { name: /^Open event/ }).click();
   await expect(page).toHaveURL(/\/events\/[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(`ROUTE of ORDER ${ORDER}`);
   const diff = page.getByRole('table', { name: 'Fields before and after this event' });
@@ -127,24 +127,24 @@ test('a CSV export holds exactly the events the search counts, with a manifest',
 
 test('export buttons stay off while a filter is not valid, saying why, and the API refuses it too', async ({ page }, testInfo) => {
   await signIn(page, auditor());
-  await page.goto(`${base()}/?event_type=CANCEL&q=${encodeURIComponent('last_px > 400')}`);
-  await expect(page.getByTestId('export-blocked')).toContainText('Exports are off until every filter is valid — JSON field:');
+  await page.goto(`${base()}/?event_type=CANCEL&q=${encodeURIComponent('last_px > abc')}`);
+  await expect(page.getByTestId('export-blocked')).toContainText('Exports are off until every filter is valid — Query:');
   for (const name of ['Export CSV', 'CSV for Excel', 'JSON Lines', 'Parquet', 'Verifiable bundle']) {
     await expect(page.getByRole('button', { name })).toBeDisabled();
     await expect(page.getByRole('link', { name })).toHaveCount(0);
   }
-  await expect(page.getByRole('button', { name: 'Export CSV' })).toHaveAccessibleDescription(/JSON field/);
+  await expect(page.getByRole('button', { name: 'Export CSV' })).toHaveAccessibleDescription(/Query: "abc" is not a number/);
   await expectAccessible(page, 'search with an invalid filter');
   await screenshot(page, testInfo, 'export-blocked');
-  // The same condition sent to the API is refused, naming it.
-  const refused = await page.request.get(`${base()}/api/v1/audit/events/export?format=csv&event_type=CANCEL&q=${encodeURIComponent('last_px > 400')}`);
+  // The same query sent to the API is refused, naming it.
+  const refused = await page.request.get(`${base()}/api/v1/audit/events/export?format=csv&event_type=CANCEL&q=${encodeURIComponent('last_px > abc')}`);
   expect(refused.status()).toBe(400);
   expect((await refused.json()).error.issues[0].field).toBe('q');
   // Fixed, the buttons come back.
-  await page.getByLabel('JSON field').fill('last_px = 400');
+  await page.getByLabel('Query', { exact: true }).fill('last_px > 400');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await expect(page.getByRole('link', { name: 'Export CSV' })).toBeVisible();
-  await expect(page.getByTestId('export-summary')).toContainText('context contains {"last_px":400}');
+  await expect(page.getByTestId('export-summary')).toContainText('query last_px > 400');
 });
 
 test('an admin creates an API key shown once', async ({ page }, testInfo) => {
@@ -320,7 +320,7 @@ test('a viewer can search but cannot export or open API keys', async ({ page }) 
 test("a user of another tenant cannot reach this tenant's event by URL", async ({ page, browser }) => {
   await signIn(page, auditor());
   await page.goto(`${base()}/?object_id=${ORDER}`);
-  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link', { name: /^Open event/ }).click();
   await expect(page).toHaveURL(/\/events\//);
   const eventUrl = page.url();
 
@@ -347,12 +347,16 @@ test('an auditor sees the trail verified, an event with its proof, and a bundle 
   await page.getByRole('button', { name: 'Verify now' }).click();
   await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('Intact');
   await expect(page.getByTestId('verification-result')).toHaveText('Intact');
+  // Run again, it checks only what was sealed since, on top of the signed result just recorded, and says so.
+  await page.getByRole('button', { name: 'Verify now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: /events checked/ })).toContainText('(incremental)');
+  await expect(page.getByTestId('verification-coverage')).toContainText('Incremental:');
   await expectAccessible(page, 'integrity');
   await screenshot(page, testInfo, 'integrity');
 
   // The demo data is sealed within one sealing interval of the start.
   await page.goto(`${base()}/?object_id=${ORDER}&event_type=CREATE`);
-  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link').click();
+  await page.getByRole('table', { name: 'Matching events' }).getByRole('row').nth(1).getByRole('link', { name: /^Open event/ }).click();
   // The link navigates client-side: reload only once the event's URL is current.
   await expect(page).toHaveURL(/\/events\/[0-9a-f-]{36}$/);
   await expect(async () => {
@@ -397,6 +401,8 @@ test('an admin sets the retention policy and places and releases a legal hold', 
   await expectAccessible(page, 'retention');
   await screenshot(page, testInfo, 'retention');
   await holds.getByRole('listitem').filter({ hasText: 'FINRA inquiry e2e' }).getByRole('button', { name: 'Release' }).click();
+  await page.getByLabel('Reason for the release').fill('Inquiry closed');
+  await page.getByRole('button', { name: 'Release hold' }).click();
   await expect(page.getByText('No active legal hold.')).toBeVisible();
 
   // Both changes are in the tenant's own trail.

@@ -1,5 +1,5 @@
 /**
- * Starts oms-audit the way a user does (`npm start` = scripts/start.ts) on
+ * Starts oms-audit the way a user does (`npm start` = server/main.ts) on
  * embedded PostgreSQL in a temporary data folder with free ports and demo
  * data, reads the demo auditor it prints, and adds the other users the tests
  * need the way people join: the oms-audit CLI invites them and each accepts
@@ -24,7 +24,7 @@ export default async function globalSetup() {
   const { DATABASE_URL: _db, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1', STREAM_ALLOW_PRIVATE_NETWORKS: 'true' };
   let output = '';
-  const server = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', (d) => (output += d));
   server.stderr.on('data', (d) => (output += d));
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { diffFields, stateAsOf } from './diff.ts';
-import { parseFieldFilter } from './field-filter.ts';
 
 describe('diffs and replay', () => {
   it('lists changed fields first', () => {
@@ -20,14 +19,5 @@ describe('diffs and replay', () => {
     expect(stateAsOf(events, '2025-12-31T00:00:00.000000Z')).toMatchObject({ state: {}, applied: 0 });
     expect(stateAsOf(events, '2026-01-01T00:00:00.500000Z')).toMatchObject({ state: { status: 'NEW', qty: 100 }, applied: 1 });
     expect(stateAsOf(events, '2026-01-01T00:00:09.000000Z')).toMatchObject({ state: { status: 'NEW', qty: 200 }, applied: 3, lastEvent: { id: '3' } });
-  });
-});
-
-describe('JSON field filter', () => {
-  it('turns conditions into a containment object, keeping JSON literal types', () => {
-    expect(parseFieldFilter('symbol = AAPL and after.status = FILLED; quantity = 100')).toEqual({ ok: true, value: { symbol: 'AAPL', after: { status: 'FILLED' }, quantity: 100 } });
-    expect(parseFieldFilter('code = "100"')).toEqual({ ok: true, value: { code: '100' } });
-    expect(parseFieldFilter('no condition').ok).toBe(false);
-    expect(parseFieldFilter('a = 1 and a.b = 2').ok).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /** The sign-in redirect accepts a path on this site and nothing that a browser could read as another origin. */
 import { describe, expect, it } from 'vitest';
-import { safeNextPath } from './safe-next.ts';
+import { safeNextPath, signInPathFor } from './safe-next.ts';
 
 describe('safeNextPath', () => {
   it('keeps same-origin paths with their query and fragment', () => {
@@ -43,5 +43,16 @@ describe('safeNextPath', () => {
     expect(safeNextPath(null)).toBe('/');
     expect(safeNextPath(undefined)).toBe('/');
     expect(safeNextPath(`/${'a'.repeat(2001)}`)).toBe('/');
+  });
+});
+
+describe('signInPathFor', () => {
+  it('keeps the page asked for, so sign-in returns to it', () => {
+    expect(signInPathFor('/objects/ORDER/ORD-100625?at=2026-11-02T15%3A32%3A05Z')).toBe(`/sign-in?next=${encodeURIComponent('/objects/ORDER/ORD-100625?at=2026-11-02T15%3A32%3A05Z')}`);
+  });
+  it('sends the search page and anything off-site to plain /sign-in', () => {
+    expect(signInPathFor('/')).toBe('/sign-in');
+    expect(signInPathFor(null)).toBe('/sign-in');
+    expect(signInPathFor('//evil.example')).toBe('/sign-in');
   });
 });

@@ -41,3 +41,12 @@ export function safeNextPath(next: string | null | undefined): string {
   if (url.origin !== BASE) return FALLBACK;
   return `${url.pathname}${url.search}${url.hash}`;
 }
+
+/** Request header the proxy sets to the path (and query) a console page was asked for. */
+export const REQUESTED_PATH_HEADER = 'x-oms-requested-path';
+
+/** The sign-in page, with the page to come back to when it is not the search page. */
+export function signInPathFor(requested: string | null | undefined): string {
+  const next = safeNextPath(requested);
+  return next === FALLBACK ? '/sign-in' : `/sign-in?next=${encodeURIComponent(next)}`;
+}

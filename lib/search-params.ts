@@ -4,9 +4,10 @@
  * back/forward walk through earlier searches. Shared by the page (nuqs),
  * the export links, saved searches and server components.
  */
-import { createSerializer, parseAsArrayOf, parseAsString, parseAsStringLiteral } from 'nuqs/server';
+import { createSerializer, parseAsArrayOf, parseAsBoolean, parseAsString, parseAsStringLiteral } from 'nuqs/server';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
-import { parseFieldFilter } from './field-filter.ts';
+import { andCondition, parseQuery } from '@/supabase/functions/_shared/query-language.ts';
+import { CALENDAR_PRESETS, calendarRange, type CalendarPreset } from './time.ts';
 
 export const TIME_PRESETS = [
   { value: '15m', label: 'Last 15 minutes', seconds: 15 * 60 },
@@ -15,6 +16,13 @@ export const TIME_PRESETS = [
   { value: '7d', label: 'Last 7 days', seconds: 7 * 86400 },
   { value: '30d', label: 'Last 30 days', seconds: 30 * 86400 },
   { value: '90d', label: 'Last 90 days', seconds: 90 * 86400 },
+  // Calendar periods in the person's time zone (lib/time.ts calendarRange).
+  { value: 'today', label: 'Today', seconds: null },
+  { value: 'yesterday', label: 'Yesterday', seconds: null },
+  { value: 'this_week', label: 'This week', seconds: null },
+  { value: 'last_week', label: 'Last week', seconds: null },
+  { value: 'this_month', label: 'This month', seconds: null },
+  { value: 'last_month', label: 'Last month', seconds: null },
   { value: 'all', label: 'All time', seconds: null },
   { value: 'custom', label: 'Custom range', seconds: null },
 ] as const;
@@ -46,10 +54,14 @@ export const searchParsers = {
   outcome: parseAsStringLiteral(['success', 'failure'] as const),
   source: parseAsString,
   request_id: parseAsString,
-  /** Free JSON-field filter, e.g. `symbol = AAPL and after.status = FILLED`. */
+  /** The query language (docs/query-language.md), e.g. `symbol = AAPL OR symbol = MSFT`. */
   q: parseAsString,
+  /** Show the console's own AUDIT_* events (hidden unless asked for). */
+  console: parseAsBoolean.withDefault(false),
+  /** Everything about one order: its own events and those naming it (fills, allocations). */
+  about: parseAsString,
   range: parseAsStringLiteral(TIME_PRESETS.map((p) => p.value)).withDefault('all'),
-  /** Custom range bounds (ISO 8601, UTC). */
+  /** Custom range bounds (ISO 8601, UTC); `to` is exclusive (shown as "before"). */
   from: parseAsString,
   to: parseAsString,
   order: parseAsStringLiteral(['desc', 'asc'] as const).withDefault('desc'),
@@ -68,14 +80,26 @@ export interface SearchState {
   source: string | null;
   request_id: string | null;
   q: string | null;
+  console?: boolean;
+  about?: string | null;
   range: TimePreset;
   from: string | null;
   to: string | null;
   order: 'desc' | 'asc';
 }
 
-/** The API filters for a search state; relative ranges are resolved against `nowMs`. */
-export function filtersFromSearch(state: SearchState, nowMs: number): { filters: EventFiltersInput; error: string | null } {
+/** The condition that hides the console's own activity (sign-ins, searches, views, exports). */
+export const HIDE_CONSOLE_ACTIVITY = 'NOT event_type = AUDIT_*';
+
+/** A query the search box cannot run: what is wrong and where (character offset and length). */
+export interface QueryProblem {
+  message: string;
+  at: number;
+  length: number;
+}
+
+/** The API filters for a search state; relative ranges are resolved against `nowMs`, calendar ones in `zone`. */
+export function filtersFromSearch(state: SearchState, nowMs: number, zone = 'UTC'): { filters: EventFiltersInput; error: QueryProblem | null } {
   const filters: EventFiltersInput = {};
   const set = (key: 'object_type' | 'object_id' | 'actor_id' | 'actor_type' | 'source' | 'request_id', value: string | null) => {
     if (value && value.trim()) filters[key] = value.trim();
@@ -88,19 +112,25 @@ export function filtersFromSearch(state: SearchState, nowMs: number): { filters:
   set('request_id', state.request_id);
   if (state.event_type.length) filters.event_type = state.event_type;
   if (state.outcome) filters.outcome = state.outcome;
+  if (state.about && state.about.trim()) Object.assign(filters, { about: state.about.trim(), about_type: 'ORDER' });
   const preset = TIME_PRESETS.find((p) => p.value === state.range);
   if (preset?.seconds) {
     filters.from = new Date(Math.floor(nowMs / 1000) * 1000 - preset.seconds * 1000).toISOString();
+  } else if ((CALENDAR_PRESETS as readonly string[]).includes(state.range)) {
+    Object.assign(filters, calendarRange(state.range as CalendarPreset, nowMs, zone));
   } else if (state.range === 'custom') {
     if (state.from) filters.from = state.from;
     if (state.to) filters.to = state.to;
   }
-  let error: string | null = null;
-  if (state.q && state.q.trim()) {
-    const parsed = parseFieldFilter(state.q);
-    if (parsed.ok) filters.context = parsed.value;
-    else error = parsed.message;
+  let error: QueryProblem | null = null;
+  const q = state.q?.trim() ?? '';
+  if (q) {
+    const parsed = parseQuery(state.q!);
+    if (parsed.ok) filters.q = q;
+    else error = { message: parsed.message, at: parsed.at, length: parsed.length };
   }
+  // The console's own activity stays out of sight unless asked for (the toggle, or an AUDIT_* event type picked).
+  if (!error && !state.console && !state.event_type.some((t) => t.startsWith('AUDIT_'))) filters.q = andCondition(filters.q ?? '', HIDE_CONSOLE_ACTIVITY);
   return { filters, error };
 }
 
@@ -129,11 +159,12 @@ const FILTER_LABELS: Record<string, string> = {
   from: 'from',
   to: 'before',
   context: 'context contains',
+  q: 'query',
 };
 
 /** A filter set as a person reads it, one condition per entry (the exact values the API applies). */
 export function describeFilters(filters: EventFiltersInput | Record<string, unknown>): string[] {
   return Object.entries(filters)
     .filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && !v.length))
-    .map(([key, v]) => `${FILTER_LABELS[key] ?? key} ${key === 'context' ? JSON.stringify(v) : Array.isArray(v) ? v.join(' or ') : key === 'from' || key === 'to' ? String(v) : `= ${String(v)}`}`);
+    .map(([key, v]) => `${FILTER_LABELS[key] ?? key} ${key === 'context' ? JSON.stringify(v) : Array.isArray(v) ? v.join(' or ') : key === 'from' || key === 'to' || key === 'q' ? String(v) : `= ${String(v)}`}`);
 }

@@ -4,7 +4,7 @@
  * from its cookie; the session itself is an httpOnly cookie the browser sends.
  */
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, splitLink } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { NuqsAdapter } from 'nuqs/adapters/next/app';
 import { useState } from 'react';
@@ -31,11 +31,21 @@ function makeQueryClient() {
   });
 }
 
+/** Inputs longer than this (as JSON) travel in a request body rather than the URL. */
+const LONG_INPUT_CHARS = 1500;
+
 export function ConsoleProviders({ children }: { children: React.ReactNode }) {
   const [queryClient] = useState(makeQueryClient);
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({
-      links: [httpBatchLink({ url: '/api/trpc', maxURLLength: 4000, headers: () => ({ 'x-csrf-token': csrfToken() }) })],
+      links: [
+        splitLink({
+          // A query whose input would not fit in a URL (a long filter) is sent as a POST of its own.
+          condition: (op) => op.type === 'query' && JSON.stringify(op.input ?? null).length > LONG_INPUT_CHARS,
+          true: httpLink({ url: '/api/trpc', methodOverride: 'POST', headers: () => ({ 'x-csrf-token': csrfToken() }) }),
+          false: httpBatchLink({ url: '/api/trpc', maxURLLength: 4000, headers: () => ({ 'x-csrf-token': csrfToken() }) }),
+        }),
+      ],
     }),
   );
   return (

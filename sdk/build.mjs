@@ -2,8 +2,8 @@
  * Builds the @oms-audit/sdk package into dist/ (run by `npm pack` through
  * prepack, or `npm run build -w @oms-audit/sdk`):
  *
- * - JavaScript: ES modules for the browser entry (index.ts) and the Node
- *   entry (index.node.ts), with the shared event contract
+ * - JavaScript: ES modules for the browser entry (index.ts), the Node
+ *   entry (index.node.ts) and the outbox (outbox/index.ts, Node only), with the shared event contract
  *   (supabase/functions/_shared) compiled in and the package's dependencies
  *   left as imports. No TypeScript loader is needed to use them.
  * - Types: the declarations of both entries, bundled by rollup-plugin-dts,
@@ -26,7 +26,9 @@ const root = path.resolve(here, '..');
 const dist = path.join(here, 'dist');
 const pkg = JSON.parse(await readFile(path.join(here, 'package.json'), 'utf8'));
 const dependencies = Object.keys(pkg.dependencies);
-const entries = { index: path.join(here, 'index.ts'), 'index.node': path.join(here, 'index.node.ts') };
+// PostgreSQL clients the outbox opens a connection string with, whichever the OMS installed: never bundled.
+const peers = Object.keys(pkg.peerDependencies ?? {});
+const entries = { index: path.join(here, 'index.ts'), 'index.node': path.join(here, 'index.node.ts'), outbox: path.join(here, 'outbox', 'index.ts') };
 
 await rm(dist, { recursive: true, force: true });
 
@@ -39,7 +41,7 @@ await build({
   platform: 'neutral',
   target: 'es2022',
   // Dependencies are installed beside the package; Node built-ins come from the runtime.
-  external: [...dependencies, ...dependencies.map((d) => `${d}/*`), 'node:*'],
+  external: [...dependencies, ...dependencies.map((d) => `${d}/*`), ...peers, 'node:*'],
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',

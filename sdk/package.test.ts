@@ -8,13 +8,14 @@
 import { chromium, type Browser } from '@playwright/test';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { baseUrl, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
 import { copyInstalledPackages } from '@/test/installed-packages.ts';
+import { createOmsDatabase } from '@/test/oms-database.ts';
 
 const sdkDir = import.meta.dirname;
 const sdkPackage = JSON.parse(await readFile(path.join(sdkDir, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string> };
@@ -52,7 +53,7 @@ describe('the packed package', () => {
     const installed = path.join(app, 'node_modules', '@oms-audit', 'sdk');
     const files = await readdir(installed, { recursive: true });
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.node.js', 'dist/index.d.ts', 'dist/index.node.d.ts']));
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.node.js', 'dist/index.d.ts', 'dist/index.node.d.ts', 'dist/outbox.js', 'dist/outbox.d.ts']));
     const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
     expect(manifest.dependencies).toEqual(sdkPackage.dependencies);
     expect(JSON.parse(await readFile(path.join(app, 'package.json'), 'utf8')).dependencies).toEqual({ '@oms-audit/sdk': expect.stringMatching(/^file:/) });
@@ -102,10 +103,55 @@ console.log(JSON.stringify({
     expect(stored.map((r) => r.id)).toEqual(result.found);
   });
 
+  it('writes to the outbox in a transaction and relays it, from plain node with the PostgreSQL client the OMS installed', { timeout: 90_000 }, async () => {
+    const t = await newTenant('sdk-package-outbox');
+    const oms = await createOmsDatabase({ withOutbox: false });
+    try {
+      // The OMS's own client (postgres.js here), beside the package as an OMS would have it.
+      await cp(path.join(sdkDir, '..', 'node_modules', 'postgres'), path.join(app, 'node_modules', 'postgres'), { recursive: true });
+      await writeFile(
+        path.join(app, 'outbox.js'),
+        `
+import { createOutbox, installOutbox, startRelay } from '@oms-audit/sdk/outbox';
+import postgres from 'postgres';
+
+const sql = postgres(process.env.OMS_URL, { max: 2, onnotice: () => {} });
+await installOutbox(sql);
+const audit = createOutbox({ defaults: { source: 'oms-1' } });
+const subject = { actor_id: 'fix-engine', actor_type: 'SERVICE', object_type: 'ORDER', object_id: 'O-1' };
+const ids = await sql.begin(async (tx) => {
+  await tx\`insert into orders (id, status, quantity) values ('O-1', 'NEW', 100)\`;
+  return [await audit.outbox(tx).log({ ...subject, event_type: 'CREATE' }), ...(await audit.outbox(tx).logBulk([{ ...subject, event_type: 'ROUTE' }, { ...subject, event_type: 'ACK' }]))];
+});
+const relay = startRelay({ source: process.env.OMS_URL, baseUrl: process.env.BASE_URL, apiKey: process.env.API_KEY });
+await relay.drain({ timeoutMs: 30000 });
+await relay.stop();
+await sql.end();
+console.log(JSON.stringify({ ids, stats: relay.stats() }));
+`,
+      );
+      const out = run(process.execPath, ['outbox.js'], app, { OMS_URL: oms.ownerUrl, BASE_URL: baseUrl(), API_KEY: t.writeKey });
+      const result = JSON.parse(out.trim().split('\n').at(-1)!);
+      expect(result.stats).toMatchObject({ createdEvents: 3, role: 'stopped' });
+      const stored = await testSql()`select id::text, event_type, source from public.audit_events where tenant_id = ${t.id} order by seq`;
+      expect(stored.map((e) => [e.id, e.event_type, e.source])).toEqual([
+        [result.ids[0], 'CREATE', 'oms-1'],
+        [result.ids[1], 'ROUTE', 'oms-1'],
+        [result.ids[2], 'ACK', 'oms-1'],
+      ]);
+      // The outbox is for Node: a browser bundle cannot resolve it.
+      await writeFile(path.join(app, 'outbox-page.js'), `import { startRelay } from '@oms-audit/sdk/outbox';\nconsole.log(startRelay);\n`);
+      await expect(build({ entryPoints: [path.join(app, 'outbox-page.js')], absWorkingDir: app, bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' })).rejects.toThrow(/@oms-audit\/sdk\/outbox/);
+    } finally {
+      await oms.drop();
+    }
+  });
+
   it('type-checks a user’s TypeScript, AppRouter included, strictly and without skipping library checks', { timeout: 120_000 }, async () => {
     const source = `
 import { createAuditClient, type AppRouter, type AuditEvent, type AuditEventRequest } from '@oms-audit/sdk';
 import { fileSpill } from '@oms-audit/sdk/node';
+import { createOutbox, startRelay, type OutboxTransaction, type RelayStats } from '@oms-audit/sdk/outbox';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 
@@ -123,6 +169,12 @@ export async function latest(): Promise<number> {
 }
 // @ts-expect-error a page's events carry numbers in seq, not strings
 export const wrong: string = ({} as Page).events[0]!.seq;
+export async function inTransaction(tx: OutboxTransaction): Promise<string> {
+  return createOutbox().outbox(tx).log(event);
+}
+export const lag = (): number | null => startRelay({ source: 'postgres://oms', baseUrl: 'http://localhost:3000', apiKey: 'omsk_x' }).stats().oldestPendingSeconds satisfies RelayStats['oldestPendingSeconds'];
+// @ts-expect-error the outbox writes only within a transaction
+void createOutbox().outbox('postgres://oms');
 // @ts-expect-error no such procedure
 void trpc.events.nothingHere;
 `;

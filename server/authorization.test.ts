@@ -79,7 +79,9 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'events.get': rule(readers, { idOfTenantA: true }),
   'events.objectHistory': rule(readers),
   'events.count': rule(readers),
+  'events.activity': rule(admins),
   'events.facets': rule(readers),
+  'events.shape': rule(readers),
   'session.me': rule(authenticated),
   'apiKeys.list': rule(admins),
   'apiKeys.create': rule(admins, { mutation: true }),
@@ -124,6 +126,10 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'streams.resume': rule(admins, { mutation: true, idOfTenantA: true }),
   'streams.changeSecret': rule(admins, { mutation: true, idOfTenantA: true }),
   'streams.remove': rule(admins, { mutation: true, idOfTenantA: true }),
+  'clock.report': rule(readers),
+  'clock.event': rule(readers, { idOfTenantA: true }),
+  'clock.tolerance': rule(readers),
+  'clock.setTolerance': rule(admins, { mutation: true }),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
@@ -148,6 +154,7 @@ const ROUTE_RULES: Record<string, Row | 'trpc'> = {
   'GET /api/v1/audit/events/export': rule(exporters),
   'GET /api/v1/audit/exports/[id]/manifest': rule(exporters, { idOfTenantA: true }),
   'GET /api/v1/retention/report': rule(retentionViewers),
+  'GET /api/v1/audit/clock': rule(readers),
   'GET /api/v1/openapi.json': rule(anyone),
 };
 
@@ -292,6 +299,7 @@ function inputOf(name: string, w: World): unknown {
     'events.get': { id: w.eventId },
     'events.objectHistory': { object_type: 'ORDER', object_id: 'AUTHZ-1' },
     'events.count': {},
+    'events.shape': {},
     'apiKeys.create': { name: 'matrix', scopes: ['events:read'] },
     'apiKeys.revoke': { id: w.spareKeyId },
     'users.invite': { email: `matrix-${randomUUID()}@example.com`, role: 'viewer' },
@@ -310,7 +318,7 @@ function inputOf(name: string, w: World): unknown {
     'retention.setPolicy': { total_years: 7 },
     'retention.holds': {},
     'retention.addHold': { reason: 'matrix' },
-    'retention.releaseHold': { id: w.holdId },
+    'retention.releaseHold': { id: w.holdId, reason: 'matrix' },
     'retention.restore': { month: '2001-01' },
     'retention.releaseRestore': { month: '2001-01' },
     // Refused after authorization (the confirmation differs): the matrix erases nobody.
@@ -320,6 +328,9 @@ function inputOf(name: string, w: World): unknown {
     'streams.resume': { id: w.streamId },
     'streams.changeSecret': { id: w.streamId },
     'streams.remove': { id: w.streamId },
+    'clock.event': { id: w.eventId },
+    // The defaults again: the matrix changes no tenant's tolerance.
+    'clock.setTolerance': { tolerance_ms: 50, network_delay_ms: 0 },
   };
   return inputs[name];
 }

@@ -7,6 +7,7 @@ import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { Env } from '@/server/env.ts';
 import { sealAll } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
+import { verifyOnSchedule } from '@/server/services/integrity/scheduled.ts';
 import { anchorEverything } from '@/server/services/anchors/sources.ts';
 import { requireArchiveUrl } from '@/server/archive/storage.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
@@ -51,6 +52,16 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
     run: async (sql, env) => {
       const anchors = await anchorEverything(sql, env);
       if (anchors.failures.length) throw new Error(anchors.failures.map((f) => `${f.kind} ${f.number} of ${f.tenant_id}: ${f.error}`).join('; '));
+    },
+  },
+  {
+    // Every tenant verified on a schedule: what was sealed since its last verification, and
+    // everything again once its last full verification is older than INTEGRITY_FULL_VERIFY_EVERY_HOURS.
+    name: 'verification',
+    everyMs: (env) => env.INTEGRITY_VERIFY_EVERY_MINUTES * 60_000,
+    run: async (sql, env) => {
+      const failed = await verifyOnSchedule(sql, env);
+      if (failed.length) throw new Error(failed.join('; '));
     },
   },
   {

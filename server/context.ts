@@ -5,7 +5,7 @@
  */
 import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import { db } from '@/server/db/client.ts';
+import { db, readDb } from '@/server/db/client.ts';
 import type { Caller } from '@/server/auth/caller.ts';
 import { checkCsrf, observedClient, resolveCredential } from '@/server/auth/credentials.ts';
 import { AuditError, databaseUnavailable, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
@@ -14,15 +14,19 @@ export interface ContextInner {
   caller: Caller;
   observed: ObservedClient;
   sql: Sql;
+  /** The pool a search reads from: a replica (DATABASE_READ_URL) that has caught up, else `sql` (server/db/client.ts). */
+  reads: () => Promise<Sql>;
   /** Set when resolving the credential failed: procedures that need a caller answer with it. */
   authError?: AuditError;
 }
 
-export function createContextInner(opts: { caller: Caller; observed?: ObservedClient; sql?: Sql; authError?: AuditError }): ContextInner {
+export function createContextInner(opts: { caller: Caller; observed?: ObservedClient; sql?: Sql; reads?: () => Promise<Sql>; authError?: AuditError }): ContextInner {
+  const sql = opts.sql;
   return {
     caller: opts.caller,
     observed: opts.observed ?? { ip: null, userAgent: null },
-    sql: opts.sql ?? db(),
+    sql: sql ?? db(),
+    reads: opts.reads ?? (sql ? async () => sql : readDb),
     authError: opts.authError,
   };
 }

@@ -32,12 +32,25 @@ const schema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   /** The same database as oms_audit_owner (or a role that may act as it): migrations and DDL only. */
   DATABASE_OWNER_URL: postgresUrl.optional(),
+  /**
+   * A streaming replica of DATABASE_URL's database, as the runtime role: the console's and the API's searches
+   * (event lists, single events, object histories, counts, facets) read there; writes, sealing, retention,
+   * exports and everything else stay on DATABASE_URL. Unset: everything on DATABASE_URL.
+   */
+  DATABASE_READ_URL: postgresUrl.optional(),
+  /** How long a search waits for the replica to replay every write acknowledged before it began; then it reads from the primary. */
+  DATABASE_READ_MAX_WAIT_MS: int(1000, 0),
   /** Serve even when DATABASE_URL connects as a superuser, the owner, or a role that may change the trail. */
   OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: bool(false),
   /** Where embedded PostgreSQL, generated secrets and local archives live. */
   OMS_AUDIT_DATA_DIR: z.string().min(1).default('.data'),
   /** Port of embedded PostgreSQL (Supabase's local stack uses 54322 too). */
   OMS_AUDIT_PG_PORT: int(54322, 1),
+  /**
+   * Run as root, embedded PostgreSQL runs as the OS user "postgres": when that user cannot reach the data
+   * folder or node_modules (a checkout in a 0700 folder), its cluster and binaries go here instead.
+   */
+  OMS_AUDIT_PG_HOME: z.string().min(1).default('/var/lib/oms-audit'),
   /** Load demo data into an empty database at start. */
   OMS_AUDIT_DEMO: bool(true),
   PORT: int(3000, 1),
@@ -76,6 +89,10 @@ const schema = z.object({
   OMS_AUDIT_TRUSTED_PUBLIC_KEYS: z.string().optional(),
   /** Seconds between sealing runs: every committed event is under a signed checkpoint within this time. */
   INTEGRITY_SEAL_INTERVAL_SECONDS: int(20, 1),
+  /** Minutes between the server's verifications of every tenant, each of what was sealed since the last one (0: never). */
+  INTEGRITY_VERIFY_EVERY_MINUTES: int(60, 0),
+  /** Hours after which the server's scheduled verification of a tenant checks everything again instead (0: never). */
+  INTEGRITY_FULL_VERIFY_EVERY_HOURS: int(168, 0),
   /** Where month archives go: file:///path or s3://bucket/prefix. Default with embedded PostgreSQL: <data dir>/archive. */
   ARCHIVE_URL: z
     .string()

@@ -60,6 +60,8 @@ function functionEnv(env: Env, databaseUrl: string): NodeJS.ProcessEnv {
     GROUP_COMMIT_LINGER_MS: String(env.GROUP_COMMIT_LINGER_MS),
     OMS_AUDIT_JWT_SECRET: env.OMS_AUDIT_JWT_SECRET,
     CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS,
+    // The function's own admission limit (its config.ts validates it); unset: the function's default.
+    MAX_INFLIGHT_WRITES: process.env.FUNCTIONS_MAX_INFLIGHT_WRITES,
   });
 }
 
@@ -93,7 +95,8 @@ export function startEdgeFunctions(env: Env, databaseUrl: string, log: (line: st
 
   const launch = () => {
     const startedAt = Date.now();
-    const proc = spawn(deno.command, deno.args, { cwd: projectRoot(), env: functionEnv(env, databaseUrl), stdio: ['pipe', 'pipe', 'pipe'] });
+    // In a process group of its own: a terminal's Ctrl-C reaches the server, which stops the function in order.
+    const proc = spawn(deno.command, deno.args, { cwd: projectRoot(), env: functionEnv(env, databaseUrl), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     child = proc;
     const output = (write: (line: string) => void) => (line: string) => {
       // Deno.serve announces its address once it listens.

@@ -3,6 +3,7 @@
  * for tests that stop it or need settings of their own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './child-process.ts';
 import { denoCommand, denoEnv, FUNCTION_PATH } from '@/server/functions.ts';
 import { freePort } from './ports.ts';
 import { functionListening } from './server.ts';
@@ -34,11 +35,6 @@ export async function startFunction(options: { databaseUrl: string; env?: Record
     url,
     process: child,
     output: () => output,
-    stop: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal),
   };
 }

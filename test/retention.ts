@@ -67,7 +67,7 @@ export async function retentionDatabase(options: { migratedBefore?: string } = {
     await asOwner();
   }
   const url = inDatabase(inject('databaseUrl'), name);
-  const sql = connect(url, { max: 6, applicationName: 'oms-audit-retention-test' });
+  const sql = connect(url, { max: 6, prepare: inject('dbPrepare'), applicationName: 'oms-audit-retention-test' });
   const admin = connect(inDatabase(inject('adminDatabaseUrl'), name), { max: 2, applicationName: 'oms-audit-retention-test-admin' });
   return {
     url,

@@ -1,9 +1,10 @@
 /**
- * Starts the real oms-audit server (scripts/start.ts: Next.js production build,
+ * Starts the real oms-audit server (server/main.ts: Next.js production build,
  * real HTTP, and the audit-logger edge function under Deno on its own free
  * port) as a child process against a given database.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './child-process.ts';
 import { freePort } from './ports.ts';
 
 export interface RunningServer {
@@ -22,7 +23,7 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
   const port = options.port ?? (await freePort());
   const functionsPort = Number(options.env?.FUNCTIONS_PORT ?? (await freePort()));
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: process.cwd(),
     env: {
       ...process.env,
@@ -31,6 +32,8 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
       PORT: String(port),
       HOST: '127.0.0.1',
       OMS_AUDIT_DEMO: 'false',
+      // Scheduled verification reads every tenant of the shared test database: tests that want it turn it on.
+      INTEGRITY_VERIFY_EVERY_MINUTES: '0',
       FUNCTIONS_PORT: String(functionsPort),
       ...(options.dataDir ? { OMS_AUDIT_DATA_DIR: options.dataDir } : {}),
       ...options.env,
@@ -65,12 +68,7 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
     functionsUrl,
     process: child,
     output: () => output,
-    stop: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal),
   };
 }
 

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { inject } from 'vitest';
 
 process.env.DATABASE_URL = inject('databaseUrl');
+// Through a transaction pooler (OMS_AUDIT_TEST_TOPOLOGY=pooler): no prepared statements, as in production there.
+process.env.DB_PREPARE = String(inject('dbPrepare'));
 process.env.OMS_AUDIT_DEMO = 'false';
 // The server's data folder: in-process code signs and verifies session tokens with the server's generated secret.
 process.env.OMS_AUDIT_DATA_DIR = path.join(inject('dataDir'), 'server');

@@ -5,6 +5,7 @@
  * until a stream is caught up, and the standalone verifier run as a process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './child-process.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -103,12 +104,7 @@ export async function startExampleReceiver(port: number, dir: string, secret: st
     url: `http://127.0.0.1:${port}`,
     process: child,
     output: () => output,
-    stop: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => stopChild(child, signal),
   };
 }
 

@@ -18,6 +18,7 @@ export const NAV_ITEMS: NavItem[] = [
   { href: '/retention', label: 'Retention', permission: 'retention:view' },
   { href: '/admin/api-keys', label: 'API keys', permission: 'keys:manage' },
   { href: '/admin/users', label: 'Users', permission: 'users:manage' },
+  { href: '/admin/activity', label: 'Activity', permission: 'users:manage' },
   { href: '/admin/streams', label: 'Streams', permission: 'streams:manage' },
   { href: '/admin/system', label: 'System', permission: 'system:view' },
 ];

@@ -17,6 +17,17 @@ function bound(ctx: CommandContext, option: 'from' | 'to'): string | undefined {
   return parsed.value.iso;
 }
 
+/** Which kind of verification ran, and what it covered (and, incremental, what it built on). */
+export function kindLine(r: VerificationReport): string {
+  const cp = r.scope.checkpoint_to ? `checkpoints ${r.scope.checkpoint_from}–${r.scope.checkpoint_to}` : 'no new checkpoints';
+  const seqs = r.scope.seq_to >= r.scope.seq_from ? `seq ${r.scope.seq_from}–${r.scope.seq_to}` : 'no events';
+  if (r.kind === 'incremental' && r.base) {
+    return `  incremental: ${cp}, ${seqs}; checkpoints 1–${r.base.verified_through} were verified at ${r.base.verified_at} (resting on the full verification of ${r.base.full_verified_at}) and are not checked again (--full checks everything)`;
+  }
+  if (r.kind === 'range') return `  range: ${cp}, ${seqs} (sealed ${r.scope.from ?? 'from the start'} to ${r.scope.to ?? 'now'})`;
+  return `  full: ${cp}, ${seqs}`;
+}
+
 /** What the verification covered besides the database: archives, expiries, anchors, time stamps. */
 function coverageLines(r: VerificationReport): string[] {
   const a = r.anchors.checkpoints;
@@ -58,9 +69,9 @@ export const integrityCommands: Command[] = [
   },
   {
     name: 'verify',
-    args: '--tenant ID|NAME [--from T] [--to T] [--public-key FILE]',
-    summary: 'recompute hashes and chains; exit 0 intact, 1 tampering found',
-    options: { tenant: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'public-key': { type: 'string' } },
+    args: '--tenant ID|NAME [--full] [--from T] [--to T] [--public-key FILE]',
+    summary: 'recompute hashes and chains of what was sealed since the last verification (--full: everything); exit 0 intact, 1 tampering found',
+    options: { tenant: { type: 'string' }, full: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, 'public-key': { type: 'string' } },
     async run(ctx) {
       const tenant = await tenantArg(ctx);
       let keys = trustedKeys();
@@ -70,18 +81,20 @@ export const integrityCommands: Command[] = [
         const key = publicKeyFromPem(readFileSync(keyFile, 'utf8'));
         keys = new Map([[keyIdOf(key), key]]);
       }
-      const report = await verifyTenant(ctx.sql, tenant.id, { keys, from: bound(ctx, 'from'), to: bound(ctx, 'to'), verifiedBy: 'cli', env: ctx.env });
+      const mode = ctx.values.full ? 'full' : 'incremental';
+      const report = await verifyTenant(ctx.sql, tenant.id, { keys, mode, from: bound(ctx, 'from'), to: bound(ctx, 'to'), verifiedBy: 'cli', env: ctx.env });
       const lines = [
         `${report.ok ? 'intact' : 'TAMPERING FOUND'}: ${report.events_checked} events and ${report.checkpoints_checked} checkpoints checked in ${report.duration_ms} ms` +
           (report.uncovered_events ? `; ${report.uncovered_events} events not yet sealed` : ''),
+        kindLine(report),
         ...coverageLines(report),
         ...report.problems.map((p) => `  ${p.kind.padEnd(10)} ${p.checkpoint !== undefined ? `checkpoint ${p.checkpoint} ` : ''}${p.seq !== null ? `seq ${p.seq}` : ''} ${p.detail}`),
         ...(report.problem_count > report.problems.length ? [`  … and ${report.problem_count - report.problems.length} more`] : []),
       ];
-      const { ok, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms, archived_events_checked, expired_events, expired_events_attested_at_upgrade, anchors } = report;
+      const { ok, kind, base, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms, archived_events_checked, expired_events, expired_events_attested_at_upgrade, anchors } = report;
       return {
         text: lines.join('\n'),
-        json: { ok, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms, archived_events_checked, expired_events, expired_events_attested_at_upgrade, anchors },
+        json: { ok, kind, base, events_checked, checkpoints_checked, problems, problem_count, uncovered_events, scope, duration_ms, archived_events_checked, expired_events, expired_events_attested_at_upgrade, anchors },
         exitCode: ok ? 0 : 1,
       };
     },

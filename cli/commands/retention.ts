@@ -157,15 +157,15 @@ export const retentionCommands: Command[] = [
   },
   {
     name: 'hold release',
-    args: '--id HOLD_ID [--reason TEXT]',
-    summary: 'release a legal hold',
+    args: '--id HOLD_ID --reason TEXT',
+    summary: 'release a legal hold (the reason is recorded)',
     options: { id: { type: 'string' }, reason: { type: 'string' } },
     async run(ctx) {
       const id = required(ctx, 'id');
       if (!UUID.test(id)) throw new AuditError('not_found', `No legal hold ${id}`);
       const [row] = await ctx.sql`select tenant_id from oms_audit.legal_holds where id = ${id.toLowerCase()}`;
       if (!row) throw new AuditError('not_found', `No legal hold ${id}`);
-      const hold = await releaseHold(ctx.sql, { tenantId: row.tenant_id as string, id: id.toLowerCase(), reason: optional(ctx, 'reason'), actor: ACTOR });
+      const hold = await releaseHold(ctx.sql, { tenantId: row.tenant_id as string, id: id.toLowerCase(), reason: required(ctx, 'reason'), actor: ACTOR });
       return { text: `legal hold ${hold.id} released at ${hold.released_at}`, json: hold };
     },
   },

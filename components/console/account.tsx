@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { useId, useState } from 'react';
 import { csrfToken, errorMessage, useTRPC } from '@/lib/trpc.tsx';
+import { Timestamp } from './timestamp.tsx';
 import { formatUtc } from '@/lib/time.ts';
 
 function ChangePassword() {
@@ -122,7 +123,7 @@ function Sessions() {
             {list.data.map((s) => (
               <tr key={s.id} className="border-t border-slate-200 dark:border-slate-700">
                 <td className="px-3 py-2 tabular-nums">
-                  {formatUtc(s.created_at)}
+                  <Timestamp iso={s.created_at} />
                   {s.current ? <span className="ml-1 font-medium">(this session)</span> : null}
                 </td>
                 <td className="px-3 py-2">{s.method}</td>
@@ -130,7 +131,7 @@ function Sessions() {
                 <td className="max-w-md truncate px-3 py-2" title={s.user_agent ?? undefined}>
                   {s.user_agent ?? '—'}
                 </td>
-                <td className="px-3 py-2 tabular-nums">{formatUtc(s.expires_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={s.expires_at} /></td>
                 <td className="px-3 py-2 text-right">
                   {s.current ? null : (
                     <button type="button" className="btn" aria-label={`End the session signed in at ${formatUtc(s.created_at)}`} onClick={() => end.mutate({ id: s.id })}>

@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 export function ApiKeys() {
   const trpc = useTRPC();
@@ -87,8 +87,8 @@ export function ApiKeys() {
                 <td className="px-3 py-2 font-medium">{k.name}</td>
                 <td className="px-3 py-2 font-mono text-xs">{k.prefix}…</td>
                 <td className="px-3 py-2">{k.scopes.join(', ')}</td>
-                <td className="px-3 py-2 tabular-nums">{formatUtc(k.created_at)}</td>
-                <td className="px-3 py-2 tabular-nums">{k.last_used_at ? formatUtc(k.last_used_at) : 'never'}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={k.created_at} /></td>
+                <td className="px-3 py-2 tabular-nums">{k.last_used_at ? <Timestamp iso={k.last_used_at} /> : 'never'}</td>
                 <td className="px-3 py-2">{k.revoked_at ? <span className="text-red-700 dark:text-red-300">revoked</span> : 'active'}</td>
                 <td className="px-3 py-2 text-right">
                   {k.revoked_at ? null : (

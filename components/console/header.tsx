@@ -5,6 +5,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { csrfToken } from '@/lib/trpc.tsx';
 import type { Me } from '@/server/services/session-info.ts';
+import { TimeZoneSelect } from './time-zone.tsx';
 
 export function ConsoleHeader({ me, nav }: { me: Me; nav: { href: string; label: string }[] }) {
   const pathname = usePathname();
@@ -55,6 +56,7 @@ export function ConsoleHeader({ me, nav }: { me: Me; nav: { href: string; label:
           </ul>
         </nav>
         <div className="ml-auto flex items-center gap-3 text-sm">
+          <TimeZoneSelect />
           {me.tenants.length > 1 ? (
             <div className="flex items-center gap-2">
               <label htmlFor="tenant-switch" className="text-slate-700 dark:text-slate-300">

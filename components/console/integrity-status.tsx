@@ -3,10 +3,31 @@ import { useSyncExternalStore } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 const noSubscription = () => () => {};
 
 type Problem = { seq: number | null; id: string | null; kind: string; detail: string };
+
+type Covered = {
+  seq_from?: number;
+  seq_to?: number;
+  checkpoint_from?: number;
+  checkpoint_to?: number;
+  base?: { verified_at: string; verified_through: number; full_verified_at: string } | null;
+};
+
+/** Which kind of verification ran and what it covered, in words. */
+function coverage(kind: string, scope: Covered | null | undefined): string {
+  const s = scope ?? {};
+  const checkpoints = s.checkpoint_to ? `checkpoints #${s.checkpoint_from}–#${s.checkpoint_to}` : 'no new checkpoints';
+  const seqs = s.seq_to !== undefined && s.seq_from !== undefined && s.seq_to >= s.seq_from ? `seq ${s.seq_from}–${s.seq_to}` : 'no events';
+  if (kind === 'incremental' && s.base) {
+    return `Incremental: ${checkpoints}, ${seqs}. Checkpoints #1–#${s.base.verified_through} were verified at ${formatUtc(s.base.verified_at)} and not checked again; the full verification they rest on ran at ${formatUtc(s.base.full_verified_at)}.`;
+  }
+  if (kind === 'range') return `Period only: ${checkpoints}, ${seqs}.`;
+  return `Full: every checkpoint and event (${checkpoints}, ${seqs}).`;
+}
 
 function Problems({ problems, total }: { problems: Problem[]; total: number }) {
   if (!problems.length) return null;
@@ -64,7 +85,7 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
               <>
                 #{s.last_checkpoint.number} · seq {s.last_checkpoint.seq_from}–{s.last_checkpoint.seq_to}
                 <br />
-                <span className="text-xs">{formatUtc(s.last_checkpoint.sealed_at)}</span>
+                <span className="text-xs"><Timestamp iso={s.last_checkpoint.sealed_at} /></span>
               </>
             ) : (
               'none yet'
@@ -99,7 +120,7 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
         )}
         {s.anchors.last_error ? (
           <p role="alert" className="mt-1 text-red-700 dark:text-red-300">
-            Anchoring checkpoint #{s.anchors.failing_number} failed{s.anchors.last_error_at ? ` (${formatUtc(s.anchors.last_error_at)})` : ''}: {s.anchors.last_error}
+            Anchoring checkpoint #{s.anchors.failing_number} failed{s.anchors.last_error_at ? ` ($<Timestamp iso={s.anchors.last_error_at} />)` : ''}: {s.anchors.last_error}
           </p>
         ) : null}
         <p className="mt-2">
@@ -121,8 +142,11 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
               >
                 {last.ok ? 'Intact' : 'Tampering found'}
               </span>{' '}
-              · {last.events_checked.toLocaleString('en-US')} events, {last.checkpoints_checked} checkpoints · {formatUtc(last.finished_at)} by{' '}
+              · {last.events_checked.toLocaleString('en-US')} events, {last.checkpoints_checked} checkpoints · <Timestamp iso={last.finished_at} /> by{' '}
               {last.verified_by}
+            </p>
+            <p className="text-xs" data-testid="verification-coverage">
+              {coverage(last.kind, last.scope as Covered | null)}
             </p>
             <Problems problems={last.problems} total={last.problem_count} />
           </div>
@@ -131,12 +155,21 @@ export function IntegrityStatus({ canVerify }: { canVerify: boolean }) {
         )}
         {canVerify ? (
           <div className="mt-3 flex items-center gap-3">
-            <button type="button" className="btn-primary" disabled={verify.isPending} onClick={() => verify.mutate()}>
+            <button
+              type="button"
+              className="btn-primary"
+              disabled={verify.isPending}
+              onClick={() => verify.mutate({ full: false })}
+              title="Checks what was sealed since the last verification"
+            >
               {verify.isPending ? 'Verifying…' : 'Verify now'}
+            </button>
+            <button type="button" className="btn" disabled={verify.isPending} onClick={() => verify.mutate({ full: true })} title="Checks every checkpoint and event">
+              Full verification
             </button>
             {verify.data ? (
               <span role="status" className="text-sm">
-                {verify.data.ok ? 'Intact' : 'Tampering found'}: {verify.data.events_checked.toLocaleString('en-US')} events checked
+                {verify.data.ok ? 'Intact' : 'Tampering found'} ({verify.data.kind}): {verify.data.events_checked.toLocaleString('en-US')} events checked
                 {verify.data.archived_events_checked ? ` (${verify.data.archived_events_checked.toLocaleString('en-US')} from archives)` : ''} in{' '}
                 {verify.data.duration_ms} ms;{' '}
                 {verify.data.anchors.checkpoints.configured

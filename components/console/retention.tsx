@@ -1,8 +1,8 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useId, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 const n = (v: number) => v.toLocaleString('en-US');
 
@@ -30,7 +30,12 @@ function Policy({ canManage, onChange }: { canManage: boolean; onChange: () => v
       {p ? (
         <p className="text-sm" data-testid="retention-policy">
           {p.hot_months} months hot in PostgreSQL, {p.total_years} years in total{p.is_default ? ' (default)' : ''}; the operator&apos;s floor is{' '}
-          {p.min_total_years} years.{p.updated_by ? ` Last changed by ${p.updated_by}, ${formatUtc(p.updated_at!)}.` : ''}
+          {p.min_total_years} years.{p.updated_by ? (
+            <>
+              {' '}
+              Last changed by {p.updated_by}, <Timestamp iso={p.updated_at!} />.
+            </>
+          ) : null}
         </p>
       ) : null}
       {canManage ? (
@@ -64,12 +69,83 @@ function Policy({ canManage, onChange }: { canManage: boolean; onChange: () => v
   );
 }
 
+/**
+ * Releasing a hold lets data be deleted that someone asked to keep: it is
+ * confirmed in a dialog and needs a written reason, which the trail records.
+ */
+function ReleaseHold({ hold, onReleased }: { hold: { id: string; reason: string }; onReleased: () => void }) {
+  const trpc = useTRPC();
+  const id = useId();
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState('');
+  const release = useMutation(trpc.retention.releaseHold.mutationOptions());
+  function close() {
+    dialog.current?.close();
+    setOpen(false);
+    setReason('');
+    release.reset();
+  }
+  return (
+    <>
+      <button
+        type="button"
+        className="btn"
+        onClick={() => {
+          setOpen(true);
+          dialog.current?.showModal();
+        }}
+      >
+        Release
+      </button>
+      <dialog ref={dialog} aria-labelledby={`${id}-h`} className="card m-auto max-w-md p-4 backdrop:bg-slate-900/50" onClose={() => setOpen(false)}>
+        {open ? (
+          <form
+            className="space-y-3"
+            onSubmit={(e) => {
+              e.preventDefault();
+              release.mutate(
+                { id: hold.id, reason },
+                {
+                  onSuccess: () => {
+                    close();
+                    onReleased();
+                  },
+                },
+              );
+            }}
+          >
+            <h3 id={`${id}-h`} className="font-semibold">
+              Release the legal hold “{hold.reason}”?
+            </h3>
+            <p className="text-sm">Its events may then be deleted when their retention ends. The release and its reason are recorded in the trail.</p>
+            <div>
+              <label htmlFor={`${id}-reason`} className="field-label">
+                Reason for the release
+              </label>
+              <textarea id={`${id}-reason`} className="field-input" rows={3} required maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} autoFocus />
+            </div>
+            <Alert error={release.error} />
+            <div className="flex justify-end gap-2">
+              <button type="button" className="btn" onClick={close}>
+                Cancel
+              </button>
+              <button type="submit" className="btn-primary" disabled={release.isPending || !reason.trim()}>
+                Release hold
+              </button>
+            </div>
+          </form>
+        ) : null}
+      </dialog>
+    </>
+  );
+}
+
 function Holds({ canManage, onChange }: { canManage: boolean; onChange: () => void }) {
   const trpc = useTRPC();
   const id = useId();
   const holds = useQuery(trpc.retention.holds.queryOptions({ include_released: false }));
   const add = useMutation(trpc.retention.addHold.mutationOptions({ onSuccess: onChange }));
-  const release = useMutation(trpc.retention.releaseHold.mutationOptions({ onSuccess: onChange }));
   const [form, setForm] = useState({ reason: '', object_type: '', object_id: '', from: '', to: '' });
   const field = (key: keyof typeof form, label: string, placeholder = '') => (
     <div>
@@ -90,13 +166,14 @@ function Holds({ canManage, onChange }: { canManage: boolean; onChange: () => vo
             <li key={h.id} className="flex flex-wrap items-center gap-2">
               <span>
                 <strong>{h.reason}</strong> — {h.object_type ? `${h.object_type} ${h.object_id ?? '(all)'}` : 'whole tenant'}
-                {h.from || h.to ? `, ${h.from ? formatUtc(h.from) : '…'} to ${h.to ? formatUtc(h.to) : '…'}` : ''} · placed by {h.created_by}
+                {h.from || h.to ? (
+                  <>
+                    , {h.from ? <Timestamp iso={h.from} /> : '…'} to before {h.to ? <Timestamp iso={h.to} /> : '…'}
+                  </>
+                ) : null}{' '}
+                · placed by {h.created_by}
               </span>
-              {canManage ? (
-                <button type="button" className="btn" disabled={release.isPending} onClick={() => release.mutate({ id: h.id })}>
-                  Release
-                </button>
-              ) : null}
+              {canManage ? <ReleaseHold hold={h} onReleased={onChange} /> : null}
             </li>
           ))}
         </ul>
@@ -125,11 +202,11 @@ function Holds({ canManage, onChange }: { canManage: boolean; onChange: () => vo
           {field('object_type', 'Object type', 'ORDER (optional)')}
           {field('object_id', 'Object ID', 'optional')}
           {field('from', 'From (UTC)', 'YYYY-MM-DD')}
-          {field('to', 'To (UTC)', 'YYYY-MM-DD')}
+          {field('to', 'Before (UTC, exclusive)', 'YYYY-MM-DD')}
           <button type="submit" className="btn-primary" disabled={add.isPending || !form.reason.trim()}>
             Place hold
           </button>
-          <Alert error={add.error ?? release.error} />
+          <Alert error={add.error} />
         </form>
       ) : null}
     </section>

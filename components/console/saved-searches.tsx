@@ -2,7 +2,7 @@
 import Link from 'next/link';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 export function SavedSearches({ userId, isAdmin }: { userId: string; isAdmin: boolean }) {
   const trpc = useTRPC();
@@ -50,7 +50,7 @@ export function SavedSearches({ userId, isAdmin }: { userId: string; isAdmin: bo
               </td>
               <td className="max-w-md truncate px-3 py-2 font-mono text-xs">{readable(s.query) || 'all events'}</td>
               <td className="px-3 py-2">{s.created_by_email}</td>
-              <td className="px-3 py-2">{formatUtc(s.created_at)}</td>
+              <td className="px-3 py-2"><Timestamp iso={s.created_at} /></td>
               <td className="px-3 py-2 text-right">
                 {s.created_by === userId || isAdmin ? (
                   <button type="button" className="btn-danger" onClick={() => remove.mutate({ id: s.id })} aria-label={`Delete saved search ${s.name}`}>

@@ -8,7 +8,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 type Format = 'webhook' | 'splunk_hec' | 'datadog' | 's3_ndjson';
 
@@ -215,14 +215,14 @@ export function Streams() {
                   </td>
                   <td className={`px-3 py-2 ${status.className}`} data-testid={`stream-status-${s.name}`}>
                     {status.text}
-                    {s.status === 'failing' || s.status === 'retrying' ? <div className="text-xs">since {formatUtc(s.failing_since!)}</div> : null}
+                    {s.status === 'failing' || s.status === 'retrying' ? <div className="text-xs">since <Timestamp iso={s.failing_since!} /></div> : null}
                     {s.paused_reason ? <div className="text-xs">{s.paused_reason}</div> : null}
                   </td>
                   <td className="px-3 py-2 tabular-nums" data-testid={`stream-progress-${s.name}`}>
                     {s.delivered_seq >= s.start_seq ? `through seq ${s.delivered_seq}` : 'nothing yet'} of {s.sealed_seq} sealed
                     {s.pending_events > 0 ? <div className="text-xs">{s.pending_events} to send</div> : null}
                   </td>
-                  <td className="px-3 py-2 tabular-nums">{s.last_success_at ? formatUtc(s.last_success_at) : 'never'}</td>
+                  <td className="px-3 py-2 tabular-nums">{s.last_success_at ? <Timestamp iso={s.last_success_at} /> : 'never'}</td>
                   <td className="max-w-xs px-3 py-2 text-xs break-words">{s.last_error ?? '—'}</td>
                   <td className="space-x-1 px-3 py-2 text-right whitespace-nowrap">
                     {s.state === 'active' ? (

@@ -1,22 +1,16 @@
 'use client';
-import { useSyncExternalStore } from 'react';
-import { formatUtc, localTime } from '@/lib/time.ts';
+import { formatInZone, formatUtc } from '@/lib/time.ts';
+import { useTimeZone } from './time-zone.tsx';
 
-const subscribe = () => () => {};
-
-/** A stored timestamp in UTC (as stored, microseconds), with the viewer's local time beside it once in the browser. */
-export function Timestamp({ iso, showLocal = true }: { iso: string; showLocal?: boolean }) {
-  const local = useSyncExternalStore(
-    subscribe,
-    () => localTime(iso),
-    () => null,
-  );
+/** A stored timestamp in the person's time zone (24-hour clock, microseconds as stored); in UTC beside it when that zone is another. */
+export function Timestamp({ iso, showUtc = false }: { iso: string; showUtc?: boolean }) {
+  const { zone } = useTimeZone();
   return (
     <span>
-      <time dateTime={iso} className="tabular-nums">
-        {formatUtc(iso)}
+      <time dateTime={iso} className="tabular-nums" title={zone === 'UTC' ? undefined : formatUtc(iso)}>
+        {formatInZone(iso, zone)}
       </time>
-      {showLocal && local ? <span className="ml-2 text-slate-600 dark:text-slate-400">({local})</span> : null}
+      {showUtc && zone !== 'UTC' ? <span className="ml-2 text-slate-600 dark:text-slate-400">({formatUtc(iso)})</span> : null}
     </span>
   );
 }

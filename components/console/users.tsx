@@ -8,7 +8,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { TENANT_ROLES, type TenantRole } from '@/server/auth/caller.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from './timestamp.tsx';
 
 function InviteForm() {
   const trpc = useTRPC();
@@ -129,9 +129,9 @@ function Invitations() {
               <tr key={i.id} className="border-t border-slate-200 dark:border-slate-700">
                 <td className="px-3 py-2 font-medium">{i.email}</td>
                 <td className="px-3 py-2">{i.role}</td>
-                <td className="px-3 py-2 tabular-nums">{formatUtc(i.created_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={i.created_at} /></td>
                 <td className="px-3 py-2">{i.created_by}</td>
-                <td className="px-3 py-2 tabular-nums">{formatUtc(i.expires_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={i.expires_at} /></td>
                 <td className="px-3 py-2">{i.status === 'expired' ? <span className="text-red-700 dark:text-red-300">expired</span> : 'pending'}</td>
                 <td className="px-3 py-2 text-right">
                   {i.status === 'pending' ? (
@@ -219,9 +219,9 @@ function Members({ selfId }: { selfId: string }) {
                   </select>
                 </td>
                 <td className="px-3 py-2" data-testid={`status-${m.email}`}>
-                  {m.disabled_at ? <span className="text-red-700 dark:text-red-300">disabled since {formatUtc(m.disabled_at)}</span> : 'active'}
+                  {m.disabled_at ? <span className="text-red-700 dark:text-red-300">disabled since <Timestamp iso={m.disabled_at} /></span> : 'active'}
                 </td>
-                <td className="px-3 py-2 tabular-nums">{formatUtc(m.created_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={m.created_at} /></td>
                 <td className="px-3 py-2">{m.created_by ?? '—'}</td>
                 <td className="space-x-2 px-3 py-2 text-right whitespace-nowrap">
                   {m.disabled_at ? (

@@ -22,6 +22,7 @@ export const PERMISSIONS = [
   'retention:manage',
   'system:view',
   'streams:manage',
+  'clock:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -31,7 +32,7 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 const ROLE_PERMISSIONS: Record<TenantRole, Permission[]> = {
   viewer: ['events:read'],
   auditor: ['events:read', 'events:export', 'integrity:verify', 'retention:view'],
-  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view', 'streams:manage'],
+  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view', 'streams:manage', 'clock:manage'],
 };
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, Permission[]> = {

@@ -10,6 +10,32 @@ import { canonicalIp } from '@/supabase/functions/_shared/ip.ts';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
+/** rowEnd's answers besides an offset. */
+export const INCOMPLETE = -1;
+export const TRAILER = -2;
+
+/** Where the stream's header ends (its first row starts), INCOMPLETE if not all in `buf` yet. */
+export function headerEnd(buf: Buffer): number {
+  if (buf.length < 19) return INCOMPLETE;
+  if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream');
+  return 19 + buf.readInt32BE(15);
+}
+
+/** Where the row starting at `pos` ends, INCOMPLETE if it is not all in `buf` yet, TRAILER at the stream's end mark. */
+export function rowEnd(buf: Buffer, pos: number): number {
+  if (buf.length - pos < 2) return INCOMPLETE;
+  const count = buf.readInt16BE(pos);
+  if (count === -1) return TRAILER;
+  let p = pos + 2;
+  for (let i = 0; i < count; i++) {
+    if (buf.length - p < 4) return INCOMPLETE;
+    const len = buf.readInt32BE(p);
+    p += 4 + (len > 0 ? len : 0);
+    if (p > buf.length) return INCOMPLETE;
+  }
+  return p;
+}
+
 /** Yields arrays of rows; each row is its fields (null for SQL NULL). */
 export async function* binaryCopyRows(stream: Readable): AsyncGenerator<(Buffer | null)[][]> {
   let buf: Buffer = Buffer.alloc(0);
@@ -18,37 +44,22 @@ export async function* binaryCopyRows(stream: Readable): AsyncGenerator<(Buffer 
     buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
     let pos = 0;
     if (!headerDone) {
-      if (buf.length < 19) continue;
-      if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('not a binary COPY stream');
-      pos = 19 + buf.readInt32BE(15);
+      const end = headerEnd(buf);
+      if (end === INCOMPLETE) continue;
+      pos = end;
       headerDone = true;
     }
     const rows: (Buffer | null)[][] = [];
     for (;;) {
-      if (buf.length - pos < 2) break;
-      const count = buf.readInt16BE(pos);
-      if (count === -1) {
+      const end = rowEnd(buf, pos);
+      if (end === TRAILER) {
         pos += 2;
         break;
       }
-      // Is the whole row here?
-      let p = pos + 2;
-      let complete = true;
-      for (let i = 0; i < count; i++) {
-        if (buf.length - p < 4) {
-          complete = false;
-          break;
-        }
-        const len = buf.readInt32BE(p);
-        p += 4 + (len > 0 ? len : 0);
-        if (p > buf.length) {
-          complete = false;
-          break;
-        }
-      }
-      if (!complete) break;
+      if (end === INCOMPLETE) break;
+      const count = buf.readInt16BE(pos);
       const row: (Buffer | null)[] = new Array(count);
-      p = pos + 2;
+      let p = pos + 2;
       for (let i = 0; i < count; i++) {
         const len = buf.readInt32BE(p);
         p += 4;

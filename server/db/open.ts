@@ -16,10 +16,20 @@ export interface OpenedDatabase {
   embedded: EmbeddedDatabase | null;
 }
 
-/** `adopt`: the server takes over a PostgreSQL left behind by a server that died (the CLI only borrows it). */
-export async function openDatabase(env: Env, log: (line: string) => void = () => {}, options: { adopt?: boolean } = {}): Promise<OpenedDatabase> {
+/**
+ * `adopt`: the server takes over a PostgreSQL left behind by a server that died (the CLI only borrows it).
+ * `detached`: PostgreSQL in a process group of its own, stopped by the server (server/main.ts).
+ */
+export async function openDatabase(env: Env, log: (line: string) => void = () => {}, options: { adopt?: boolean; detached?: boolean } = {}): Promise<OpenedDatabase> {
   if (env.DATABASE_URL) return { runtimeUrl: env.DATABASE_URL, ownerUrl: env.DATABASE_OWNER_URL ?? null, embedded: null };
-  const embedded = await startEmbeddedPostgres({ dataDir: fromRoot(env.OMS_AUDIT_DATA_DIR), port: env.OMS_AUDIT_PG_PORT, log, adopt: options.adopt });
+  const embedded = await startEmbeddedPostgres({
+    dataDir: fromRoot(env.OMS_AUDIT_DATA_DIR),
+    port: env.OMS_AUDIT_PG_PORT,
+    pgHome: env.OMS_AUDIT_PG_HOME,
+    log,
+    adopt: options.adopt,
+    detached: options.detached,
+  });
   return { runtimeUrl: embedded.runtimeUrl, ownerUrl: embedded.ownerUrl, embedded };
 }
 

@@ -9,6 +9,9 @@ import { bundleExport } from '@/server/services/integrity/bundle.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
 import { log } from '@/server/observability/log.ts';
 
+
+/** The zone of every time in an export file: always UTC. */
+export const TIME_ZONE_HEADER = 'x-audit-time-zone';
 export const MANIFEST_HEADER = 'X-Audit-Manifest';
 
 export function manifestPath(exportId: string): string {
@@ -61,6 +64,8 @@ export function exportResponse(req: Request, sql: Sql, tenantId: string, started
       'x-content-type-options': 'nosniff',
       [MANIFEST_HEADER]: `${origin}${manifestPath(started.id)}`,
       'x-audit-export-id': started.id,
+      // Every time in an export is UTC (ISO 8601 with Z), whatever zone the console shows.
+      [TIME_ZONE_HEADER]: 'UTC',
     },
   });
 }
@@ -79,6 +84,7 @@ export function bundleResponse(req: Request, sql: Sql, tenantId: string, started
       'x-content-type-options': 'nosniff',
       [MANIFEST_HEADER]: `${publicOrigin(req)}${manifestPath(started.id)}`,
       'x-audit-export-id': started.id,
+      [TIME_ZONE_HEADER]: 'UTC',
     },
   });
 }

@@ -16,6 +16,7 @@ import { auditEventOutput, eventPageOutput, ingestResultOutput } from '@/server/
 import { manifestOutput } from '@/server/routers/exports.types.ts';
 import { checkpointPageOutput, checkpointsQuery, proofOutput, signedCheckpointOutput } from '@/server/routers/integrity.types.ts';
 import { reportOutput } from '@/server/routers/retention.types.ts';
+import { clockReportOutput, clockWindowQuery } from '@/server/routers/clock.types.ts';
 import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
 import { SINGLE_EVENT_PATH } from './single-event.ts';
 
@@ -185,6 +186,7 @@ function build() {
               headers: z.object({
                 'x-audit-manifest': z.string().meta({ description: "The manifest's URL" }),
                 'x-audit-export-id': z.string(),
+                'x-audit-time-zone': z.literal('UTC').meta({ description: 'The zone of every time in the file (ISO 8601 with Z)' }),
               }),
               content: {
                 'text/csv': { schema: { type: 'string' } },
@@ -228,6 +230,20 @@ function build() {
                 'text/csv': { schema: { type: 'string' } },
               },
             },
+            ...errors(...READ_ERRORS),
+          },
+        },
+      },
+      '/api/v1/audit/clock': {
+        get: {
+          operationId: 'getClockEvidence',
+          summary: "The sources' clocks as the trail shows them",
+          description:
+            'Per source and writing credential, received_at − occurred_at by minute of arrival (min, mean, max, buckets) and the events beyond the tenant\'s tolerance (ahead, behind); ' +
+            'each source\'s latest CLOCK_SYNC report; and every CLOCK_SYNC report of the window (the sync log). At most 24 hours; default the last hour. Needs events:read. docs/clock.md.',
+          requestParams: { query: z.object({ ...tenantParam.shape, ...clockWindowQuery.shape, minutes: z.string().regex(/^\d+$/).optional().meta({ description: 'Length of the window in minutes when from is not given (1–1440; default 60)' }) }) },
+          responses: {
+            '200': { description: 'The clock evidence of the window', content: { 'application/json': { schema: clockReportOutput } } },
             ...errors(...READ_ERRORS),
           },
         },

@@ -1,13 +1,14 @@
 /**
  * Gauges read from the database when metrics are scraped (not kept up to date
  * between scrapes): pool connections, sealer lag, archive states, group-commit queue,
- * log streams (failing, pending events).
+ * log streams (failing, pending events), the sources' clocks (docs/clock.md).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { appenderFor } from '@/supabase/functions/_shared/ingest.ts';
 import { env } from '@/server/env.ts';
 import { sealLagSeconds } from '@/server/services/integrity/checkpoints.ts';
 import { streamGauges } from '@/server/services/streams/gauges.ts';
+import { clockGauges } from '@/server/services/clock.ts';
 import { log } from './log.ts';
 import { metrics } from './metrics.ts';
 
@@ -38,6 +39,23 @@ export async function refreshScrapeMetrics(sql: Sql): Promise<void> {
         m.streamFailing.set(labels, s.state === 'active' && s.failing_for_seconds !== null && s.failing_for_seconds >= threshold ? 1 : 0);
         m.streamFailingSeconds.set(labels, s.failing_for_seconds ?? 0);
         m.streamPendingEvents.set(labels, s.pending_events);
+      }
+    }),
+    clockGauges(sql).then(({ skew, syncs }) => {
+      // Sources that fell silent leave the gauges: rebuilt from the table on every scrape.
+      for (const gauge of [m.clockSkewSeconds, m.clockSkewEvents, m.clockSkewFlagged, m.clockSyncOffsetSeconds, m.clockSyncAgeSeconds]) gauge.reset();
+      for (const s of skew) {
+        const labels = { tenant: s.tenant_id, source: s.source ?? '', written_by: s.written_by };
+        m.clockSkewSeconds.set({ ...labels, stat: 'min' }, s.min_ms / 1000);
+        m.clockSkewSeconds.set({ ...labels, stat: 'mean' }, s.mean_ms / 1000);
+        m.clockSkewSeconds.set({ ...labels, stat: 'max' }, s.max_ms / 1000);
+        m.clockSkewEvents.set(labels, s.events);
+        m.clockSkewFlagged.set({ ...labels, direction: 'ahead' }, s.flagged_ahead);
+        m.clockSkewFlagged.set({ ...labels, direction: 'behind' }, s.flagged_behind);
+      }
+      for (const s of syncs) {
+        m.clockSyncOffsetSeconds.set({ tenant: s.tenant_id, source: s.source ?? '' }, s.offset_ms / 1000);
+        m.clockSyncAgeSeconds.set({ tenant: s.tenant_id, source: s.source ?? '' }, s.age_seconds);
       }
     }),
   ]);

@@ -12,6 +12,7 @@ import { personalDataRouter } from './personal-data.ts';
 import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
 import { streamsRouter } from './streams.ts';
+import { clockRouter } from './clock.ts';
 
 export const appRouter = router({
   events: eventsRouter,
@@ -26,6 +27,7 @@ export const appRouter = router({
   personalData: personalDataRouter,
   system: systemRouter,
   streams: streamsRouter,
+  clock: clockRouter,
 });
 
 export type AppRouter = typeof appRouter;

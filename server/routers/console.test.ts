@@ -44,6 +44,7 @@ const PROCEDURES: [string, TenantRole[], (a: Api) => Promise<unknown>][] = [
   ['users.enable', ['admin'], (a) => a.users.enable({ user_id: id })],
   ['users.remove', ['admin'], (a) => a.users.remove({ user_id: id })],
   ['system.overview', ['admin'], (a) => a.system.overview()],
+  ['events.activity', ['admin'], (a) => a.events.activity({})],
 ];
 
 describe('role checks', () => {

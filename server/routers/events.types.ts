@@ -63,6 +63,13 @@ export const objectHistoryInput = z.object({
   cursor: z.string().max(512).optional(),
   limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
   order: z.enum(['asc', 'desc']).default('asc'),
+  /** With the events whose context names the object (the whole order: fills, allocations, child orders). */
+  related: z.boolean().default(false),
+});
+
+export const activityInput = z.object({
+  cursor: z.string().max(512).optional(),
+  limit: z.number().int().min(1).max(LIMITS.maxPageSize).default(100),
 });
 
 export const countInput = eventFilters.refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
@@ -74,4 +81,18 @@ export const facetsOutput = z.object({
   object_types: z.array(z.string()),
   actor_types: z.array(z.string()),
   sources: z.array(z.string()),
+});
+
+const facetValues = z.array(z.object({ value: z.string().nullable(), count: z.number() }));
+
+/** The search's shape: histogram over time and value counts (search-shape.ts). */
+export const shapeOutput = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  bucket_seconds: z.number(),
+  buckets: z.array(z.object({ start: z.string(), count: z.number(), exact: z.boolean() })),
+  facets: z.object({ event_type: facetValues, object_type: facetValues, actor_id: facetValues, source: facetValues, outcome: facetValues }),
+  exact: z.boolean(),
+  archived_months: z.array(z.string()),
+  unavailable: z.string().nullable(),
 });

@@ -27,6 +27,17 @@ export const problemOutput = z.object({
   checkpoint: z.number().optional(),
 });
 
+const verificationKind = z.enum(['full', 'incremental', 'range']);
+
+/** What a verification covered: the checkpoints and seqs it checked itself, and the signed verification it built on. */
+const coveredOutput = z.object({
+  seq_from: z.number(),
+  seq_to: z.number(),
+  checkpoint_from: z.number(),
+  checkpoint_to: z.number(),
+});
+const baseOutput = z.object({ verified_at: z.string(), verified_through: z.number(), full_verified_at: z.string() }).nullable();
+
 export const statusOutput = z.object({
   tenant_id: z.string(),
   events_total: z.number(),
@@ -44,6 +55,9 @@ export const statusOutput = z.object({
       problem_count: z.number(),
       problems: z.array(problemOutput),
       verified_by: z.string(),
+      kind: verificationKind,
+      /** Null for verifications recorded before these were kept. */
+      scope: coveredOutput.extend({ base: baseOutput.optional() }).partial().nullable(),
     })
     .nullable(),
   key_id: z.string(),
@@ -87,8 +101,14 @@ const anchorReportOutput = z.object({
   timestamps_unchecked: z.number(),
 });
 
+/** full: every checkpoint and event; otherwise only what was sealed since the last signed, intact verification. */
+export const verifyInput = z.object({ full: z.boolean().default(false) }).default({ full: false });
+
 export const verifyOutput = z.object({
   ok: z.boolean(),
+  kind: verificationKind,
+  base: baseOutput,
+  scope: coveredOutput,
   events_checked: z.number(),
   archived_events_checked: z.number(),
   expired_events: z.number(),

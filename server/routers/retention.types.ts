@@ -64,7 +64,8 @@ export const addHoldInput = z
   .refine((v) => !v.object_id || v.object_type, { message: 'object_type is required with object_id', path: ['object_type'] })
   .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
 
-export const releaseHoldInput = z.strictObject({ id: uuid, reason: z.string().trim().max(2000).optional() });
+/** A release needs a written reason (the console asks for it with a confirmation). */
+export const releaseHoldInput = z.strictObject({ id: uuid, reason: z.string().trim().min(1, 'a release needs a reason').max(2000) });
 
 export const monthInput = z.strictObject({ month, reason: z.string().trim().max(2000).optional() });
 

@@ -2,6 +2,7 @@
 import { API_KEY_SCOPES, generateApiKey, type ApiKeyScope } from '@/supabase/functions/_shared/api-keys.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { personSql } from './people.ts';
 
 export interface ApiKeyInfo {
   id: string;
@@ -20,7 +21,8 @@ export interface CreatedApiKey extends ApiKeyInfo {
   key: string;
 }
 
-const COLUMNS = 'id, tenant_id, name, prefix, scopes, created_at, created_by, revoked_at, last_used_at';
+/** created_by is read as the person's email (server/services/people.ts). */
+const COLUMNS = `id, tenant_id, name, prefix, scopes, created_at, ${personSql('api_keys.created_by')} as created_by, revoked_at, last_used_at`;
 
 export function parseScopes(scopes: readonly string[]): ApiKeyScope[] {
   const unknown = scopes.filter((s) => !(API_KEY_SCOPES as readonly string[]).includes(s));

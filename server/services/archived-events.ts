@@ -15,6 +15,7 @@ import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import type { TxSql } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
+import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { env } from '@/server/env.ts';
 import { dataPath } from '@/server/db/open.ts';
 import { withDuckDB } from '@/server/archive/duckdb.ts';
@@ -42,10 +43,12 @@ export interface ArchivedPartRef {
 }
 
 /** The caller's tenant's archived parts overlapping the filters' time range (row-level: the tenant comes from the claims). */
-export async function archivedParts(tx: TxSql, filters: Pick<EventFilters, 'from' | 'to'>): Promise<ArchivedPartRef[]> {
+export async function archivedParts(tx: TxSql, filters: EventFilters): Promise<ArchivedPartRef[]> {
+  // The interval every match lies in, from the whole filter tree (from/to and the query's time ranges alike).
+  const { from, to } = occurredAtBounds(filterExpr(filters));
   return (await tx`
     select month::text as month, part, storage_url, data_key, data_sha256, row_count, min_seq, max_seq, min_occurred_at, max_occurred_at, restore_id
-    from oms_audit.tenant_archived_parts(${filters.from ?? null}::timestamptz, ${filters.to ?? null}::timestamptz)`) as unknown as ArchivedPartRef[];
+    from oms_audit.tenant_archived_parts(${from}::timestamptz, ${to}::timestamptz)`) as unknown as ArchivedPartRef[];
 }
 
 export interface ArchivedQuery {

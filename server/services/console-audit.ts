@@ -1,7 +1,8 @@
 /**
  * The audit trail audits itself (PCI DSS 10.2): sign-ins, searches, event
- * views, exports and the admins' changes to who may sign in (invitations,
- * roles, disabled members) by console users become audit events of the tenant,
+ * views, exports, the admins' changes to who may sign in (invitations,
+ * roles, disabled members), API keys created and revoked, and verification
+ * runs with their result, by console users, become audit events of the tenant,
  * written through the normal write path (seq, hash, ledger) with the user as
  * the actor.
  */
@@ -21,6 +22,22 @@ export const CONSOLE_EVENT_TYPES = {
   invitation: 'AUDIT_INVITATION',
   /** An admin changed a member's role, disabled, re-enabled or removed them. */
   membership: 'AUDIT_MEMBERSHIP',
+  /** An admin created or revoked an API key. */
+  apiKey: 'AUDIT_API_KEY',
+  /** Someone verified the tenant's trail; the outcome is failure when tampering was found. */
+  verification: 'AUDIT_VERIFICATION',
+  /** An admin changed the tenant's tolerance for its sources' clocks (docs/clock.md). */
+  clockTolerance: 'AUDIT_CLOCK_TOLERANCE',
+} as const;
+
+/**
+ * Administration, as the Activity view lists it: the console's administrative
+ * event types, and the object types of retention's own records (policy
+ * changes, legal holds placed and released).
+ */
+export const ADMINISTRATION = {
+  eventTypes: [CONSOLE_EVENT_TYPES.invitation, CONSOLE_EVENT_TYPES.membership, CONSOLE_EVENT_TYPES.apiKey, CONSOLE_EVENT_TYPES.verification, CONSOLE_EVENT_TYPES.clockTolerance],
+  objectTypes: ['RETENTION_POLICY', 'LEGAL_HOLD'],
 } as const;
 
 export const CONSOLE_SOURCE = 'oms-audit-console';

@@ -14,6 +14,8 @@ export const INDEXED_CONTEXT_FIELDS = {
   symbol: 'context_symbol',
   account: 'context_account',
   client_order_id: 'context_client_order_id',
+  order_id: 'context_order_id',
+  parent_order_id: 'context_parent_order_id',
 } as const;
 
 type IndexedField = keyof typeof INDEXED_CONTEXT_FIELDS;

@@ -20,6 +20,7 @@ import type { ObservedClient } from '@/supabase/functions/_shared/ingest.ts';
 import type { TenantRole } from '@/server/auth/caller.ts';
 import { hashPassword } from '@/server/auth/passwords.ts';
 import { env } from '@/server/env.ts';
+import { personSql } from './people.ts';
 import { CONSOLE_EVENT_TYPES, recordUserAction } from './console-audit.ts';
 import { sendMail } from './mail.ts';
 import { limitPasswordAttempts, recordFailedPassword, recordSignIn, WRONG_CREDENTIALS } from './sign-in.ts';
@@ -59,7 +60,7 @@ export function invitationPath(token: string): string {
 }
 
 const SELECT = (sql: Sql) => sql`
-  id, email, role, created_at, created_by, expires_at, accepted_at, revoked_at,
+  id, email, role, created_at, ${sql.unsafe(personSql('invitations.created_by'))} as created_by, expires_at, accepted_at, revoked_at,
   case when accepted_at is not null then 'accepted' when revoked_at is not null then 'revoked' when expires_at <= now() then 'expired' else 'pending' end as status`;
 
 export async function createInvitation(sql: Sql, input: { tenantId: string; email: string; role: string; createdBy: string }): Promise<CreatedInvitation> {

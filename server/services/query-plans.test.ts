@@ -37,4 +37,35 @@ describe('list query plans', () => {
       expect(n['Index Cond']).toMatch(/^\(\(tenant_id = '[0-9a-f-]+'::uuid\) AND \(event_type = 'RISK_REJECT'::text\)\)$/);
     }
   });
+
+  it('read the whole order (about) through indexes, never a scan of the tenant', async () => {
+    const t = await newTenant('about-plan');
+    const claims: TenantClaims = { tenant_id: t.id, sub: 'test', role: 'authenticated' };
+    const events = Array.from({ length: 3000 }, (_, i) =>
+      i % 3 === 0
+        ? event({ object_type: 'ORDER', object_id: `ORD-${i}` })
+        : event({ object_type: 'EXECUTION', object_id: `EXE-${i}`, context: { order_id: `ORD-${i - (i % 3)}`, last_qty: 100, last_px: 1.5 } }),
+    );
+    for (let i = 0; i < events.length; i += 500) {
+      await logEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
+    }
+    const partitions = await testSql()`select distinct tableoid::regclass::text as name from public.audit_events where tenant_id = ${t.id}`;
+    for (const p of partitions) await testSql().unsafe(`analyze ${p.name as string}`);
+    const plan = await withTenant(testSql(), claims, async (tx) => {
+      const rows = await tx`explain (format json) select seq from public.audit_events where ${whereClause(tx, t.id, { about: 'ORD-300', about_type: 'ORDER' })} order by occurred_at asc, seq asc limit 1001`;
+      return JSON.stringify(rows[0]!['QUERY PLAN']);
+    });
+    type Node = { 'Relation Name'?: string; 'Node Type': string; 'Index Name'?: string; Plans?: Node[] };
+    const nodes: Node[] = [];
+    const walk = (n: Node) => {
+      nodes.push(n);
+      n.Plans?.forEach(walk);
+    };
+    walk((JSON.parse(plan) as { Plan: Node }[])[0]!.Plan);
+    const ours = new Set(partitions.map((p) => (p.name as string).replace(/^oms_audit\./, '')));
+    expect(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && ours.has(n['Relation Name']!))).toEqual([]);
+    const indexes = new Set(nodes.map((n) => n['Index Name']).filter(Boolean));
+    expect([...indexes].some((name) => /context_order_id/.test(name!)), plan).toBe(true);
+    expect([...indexes].some((name) => /object_idx|pkey/.test(name!)), plan).toBe(true);
+  });
 });

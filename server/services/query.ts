@@ -15,6 +15,7 @@ import { wherePostgres } from './filters/postgres.ts';
 import { revealEvents } from './personal/reveal.ts';
 import { withBlindIndex } from './personal/search.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
+import { monthsHolding, withinMonths } from './event-months.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
 
@@ -53,17 +54,19 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
   const desc = input.order === 'desc';
   const page = await inTenant(sql, claims, async (tx): Promise<EventPage> => {
     const where = whereClause(tx, claims.tenant_id, filters);
+    // One object's or one actor's events: only the months that hold them are read.
+    const months = await monthsHolding(tx, claims.tenant_id, filters);
     const keyset = after
       ? desc
         ? tx`and (occurred_at, seq) < (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
         : tx`and (occurred_at, seq) > (${after.occurred_at}::timestamptz, ${after.seq}::bigint)`
       : tx``;
-    const hot = (await tx`
+    const hot = months?.length === 0 ? [] : ((await tx`
       select ${tx.unsafe(EVENT_COLUMNS)}
       from public.audit_events
-      where ${where} ${keyset}
+      where ${where} ${withinMonths(tx, months)} ${keyset}
       order by ${desc ? tx`occurred_at desc, seq desc` : tx`occurred_at asc, seq asc`}
-      limit ${input.limit + 1}`) as unknown as AuditEvent[];
+      limit ${input.limit + 1}`) as unknown as AuditEvent[]);
     // Months that left PostgreSQL for their archive: read with the same filters and keyset, merged in order.
     const query = { tenantId: claims.tenant_id, filters, order: input.order, after, limit: input.limit + 1 };
     const parts = partsForPage(await archivedParts(tx, filters), query, hot);
@@ -98,12 +101,13 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string, optio
   return event;
 }
 
-/** An object's whole history, oldest first by default, in keyset pages. */
+/** An object's whole history, oldest first by default, in keyset pages; with `related`, the events naming it too. */
 export async function objectHistory(
   sql: Sql,
   claims: TenantClaims,
-  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc' },
+  input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc'; related?: boolean },
   reveal: { masked?: boolean } = {},
 ): Promise<EventPage> {
-  return listEvents(sql, claims, { object_type: input.object_type, object_id: input.object_id, cursor: input.cursor, limit: input.limit, order: input.order }, 'history', reveal);
+  const filters = input.related ? { about: input.object_id, about_type: input.object_type } : { object_type: input.object_type, object_id: input.object_id };
+  return listEvents(sql, claims, { ...filters, cursor: input.cursor, limit: input.limit, order: input.order }, input.related ? 'related' : 'history', reveal);
 }

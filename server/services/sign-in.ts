@@ -18,16 +18,24 @@ import { CONSOLE_EVENT_TYPES, recordUserAction } from './console-audit.ts';
 import { startSession, type StartedSession } from './sessions.ts';
 import { authenticate, findUserByEmail, type ConsoleUser } from './users.ts';
 
-const holder = globalThis as typeof globalThis & { __omsAuditSignInLimiter?: RateLimiter };
-// 10 attempts at once, then one every 6 seconds, per email and per address.
-const limiter = () => (holder.__omsAuditSignInLimiter ??= new RateLimiter(1 / 6, 10));
+const holder = globalThis as typeof globalThis & { __omsAuditSignInLimiter?: RateLimiter; __omsAuditSignInAddressLimiter?: RateLimiter };
+/** Per email: 10 attempts at once, then one every 6 seconds (guessing one account's password). */
+export const EMAIL_ATTEMPTS = { burst: 10, perSec: 1 / 6 };
+/**
+ * Per client address: 100 at once, then one every 2 seconds (spraying many accounts
+ * from one address), looser than per email because one office behind one NAT address
+ * signs many people in every morning.
+ */
+export const ADDRESS_ATTEMPTS = { burst: 100, perSec: 1 / 2 };
+const emailLimiter = () => (holder.__omsAuditSignInLimiter ??= new RateLimiter(EMAIL_ATTEMPTS.perSec, EMAIL_ATTEMPTS.burst));
+const addressLimiter = () => (holder.__omsAuditSignInAddressLimiter ??= new RateLimiter(ADDRESS_ATTEMPTS.perSec, ADDRESS_ATTEMPTS.burst));
 
 export const WRONG_CREDENTIALS = 'Wrong email or password';
 
 /** Charges one password attempt to the email (or account) and to the client address. */
 export function limitPasswordAttempts(subject: string, observed: ObservedClient): void {
-  limiter().take(`email:${subject.trim().toLowerCase()}`);
-  if (observed.ip) limiter().take(`ip:${observed.ip}`);
+  emailLimiter().take(`email:${subject.trim().toLowerCase()}`);
+  if (observed.ip) addressLimiter().take(`ip:${observed.ip}`);
 }
 
 /** Records a refused password in each tenant of the email's user, if there is one, after the caller has its answer. */

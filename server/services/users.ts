@@ -5,6 +5,7 @@
  * read from here on every request, so a role change, a disabled member or a
  * removal takes effect at once, whatever a token issued earlier says.
  */
+import { personSql } from './people.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { TENANT_ROLES, type Membership, type TenantRole } from '@/server/auth/caller.ts';
@@ -126,7 +127,7 @@ export async function changePassword(sql: Sql, input: { userId: string; current:
 
 export async function listMembers(sql: Sql, tenantId: string): Promise<TenantMember[]> {
   return (await sql`
-    select u.id as user_id, u.email, m.role, m.created_at, m.created_by, m.disabled_at, m.disabled_by
+    select u.id as user_id, u.email, m.role, m.created_at, ${sql.unsafe(personSql('m.created_by'))} as created_by, m.disabled_at, ${sql.unsafe(personSql('m.disabled_by'))} as disabled_by
     from oms_audit.tenant_memberships m join oms_audit.users u on u.id = m.user_id
     where m.tenant_id = ${tenantId}
     order by u.email`) as unknown as TenantMember[];

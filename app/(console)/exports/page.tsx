@@ -1,7 +1,8 @@
 import type { Metadata } from 'next';
 import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { Timestamp } from '@/components/console/timestamp.tsx';
+import { RefreshWhile } from '@/components/console/refresh-while.tsx';
 import { exportFormat } from '@/lib/export-formats.ts';
 import { describeFilters } from '@/lib/search-params.ts';
 
@@ -14,6 +15,7 @@ export default async function ExportsPage() {
   return (
     <div className="space-y-3">
       <h1 className="text-xl font-semibold">Exports</h1>
+      <RefreshWhile active={exports.some((m) => m.status === 'streaming')} />
       <p className="text-sm text-slate-700 dark:text-slate-300">
         Every export has a manifest: who exported what, when, with which filters, which months it read (from PostgreSQL or their archive), how many rows
         and the file&apos;s SHA-256, so a regulator can check the file.
@@ -39,7 +41,7 @@ export default async function ExportsPage() {
           <tbody>
             {exports.map((m) => (
               <tr key={m.export_id} className="border-t border-slate-200 dark:border-slate-700">
-                <td className="px-3 py-2 tabular-nums">{formatUtc(m.started_at)}</td>
+                <td className="px-3 py-2 tabular-nums"><Timestamp iso={m.started_at} /></td>
                 <td className="px-3 py-2">{m.exported_by.kind === 'user' ? m.exported_by.email : m.exported_by.kind === 'api_key' ? `API key ${m.exported_by.key_id.slice(0, 8)}…` : `CLI (${m.exported_by.os_user})`}</td>
                 <td className="px-3 py-2">
                   {exportFormat(m.format, m.excel).label}

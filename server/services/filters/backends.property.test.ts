@@ -113,6 +113,8 @@ const predicate: fc.Arbitrary<FilterExpr> = fc.oneof(
   fc.record({ op: fc.constant('exists' as const), field: contextPath }),
   fc.record({ op: fc.constant('prefix' as const), field: contextPath, value: fc.constantFrom('A', 'aa', 'FIL', 'd') }),
   fc.record({ op: fc.constant('ieq' as const), field: contextPath, value: fc.constantFrom('aapl', 'FILLED', 'dot') }),
+  fc.record({ op: fc.constant('iprefix' as const), field: fc.constantFrom('actor_id', 'source', 'object_id', 'user_agent'), value: fc.constantFrom('al', 'ALI', 'Ä', 'oM', 'ord-1', 'mozilla/') }),
+  fc.record({ op: fc.constant('iprefix' as const), field: contextPath, value: fc.constantFrom('aa', 'Fil', 'DO', 'x') }),
 ) as fc.Arbitrary<FilterExpr>;
 
 const tree: fc.Arbitrary<FilterExpr> = fc.letrec<{ node: FilterExpr }>((tie) => ({
@@ -195,6 +197,10 @@ describe('the filter tree on every back end', () => {
       { op: 'contains', value: { tags: [] } },
       { op: 'contains', value: { after: { venue: null } } },
       { op: 'ieq', field: 'actor_id', value: 'ÄLICE' },
+      { op: 'iprefix', field: 'actor_id', value: 'AL' },
+      { op: 'not', arg: { op: 'iprefix', field: 'source', value: 'OM' } },
+      { op: 'iprefix', field: { context: ['symbol'] }, value: 'aa' },
+      { op: 'iprefix', field: { context: ['after', 'status'] }, value: 'ne' },
     ];
     for (const expr of cases) {
       const hot = await hotIds(expr);

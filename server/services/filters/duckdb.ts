@@ -99,6 +99,8 @@ class Compiler {
         return this.text(p.field, (t) => `starts_with(${t}, ${this.value(p.value)})`);
       case 'ieq':
         return this.text(p.field, (t) => `translate(${t}, '${ASCII_UPPER}', '${ASCII_LOWER}') = ${this.value(foldAscii(p.value))}`);
+      case 'iprefix':
+        return this.text(p.field, (t) => `starts_with(translate(${t}, '${ASCII_UPPER}', '${ASCII_LOWER}'), ${this.value(foldAscii(p.value))})`);
       case 'exists':
         return `${isContextPath(p.field) ? this.at(p.field) : p.field} is not null`;
       case 'range': {

@@ -90,11 +90,14 @@ function predicate(b: Builder, p: Predicate): void {
       else test(() => b.column(p.field as string));
       return;
     }
-    case 'ieq': {
+    case 'ieq':
+    case 'iprefix': {
       const test = (text: () => void) => {
-        b.text('translate(');
+        b.text(p.op === 'iprefix' ? 'starts_with(translate(' : 'translate(');
         text();
-        b.text(`, '${ASCII_UPPER}', '${ASCII_LOWER}') = `).value(foldAscii(p.value));
+        b.text(`, '${ASCII_UPPER}', '${ASCII_LOWER}')`);
+        if (p.op === 'iprefix') b.text(', ').value(foldAscii(p.value)).text(')');
+        else b.text(' = ').value(foldAscii(p.value));
       };
       if (isContextPath(p.field)) stringAt(b, p.field, test);
       else test(() => b.column(p.field as string));

@@ -6,6 +6,7 @@ import { anchorProgress } from '@/server/services/anchors/anchoring.ts';
 import { anchorUrl } from '@/server/services/anchors/store.ts';
 import { latestCheckpoint } from './checkpoints.ts';
 import type { Problem } from './verify.ts';
+import { personSql } from '../people.ts';
 
 export interface LastVerification {
   started_at: string;
@@ -16,6 +17,9 @@ export interface LastVerification {
   problem_count: number;
   problems: Problem[];
   verified_by: string;
+  kind: 'full' | 'incremental' | 'range';
+  /** What it covered (checkpoints and seqs it checked, the verification it built on). */
+  scope: Record<string, unknown> | null;
 }
 
 export interface IntegrityStatus {
@@ -47,7 +51,7 @@ export async function integrityStatus(sql: Sql, tenantId: string, env: Env): Pro
   const progress = stored?.anchor_url === location ? stored : null;
   const [head] = await sql`select last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
   const [verification] = await sql`
-    select started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, verified_by
+    select started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, ${sql.unsafe(personSql('integrity_verifications.verified_by'))} as verified_by, kind, scope
     from oms_audit.integrity_verifications where tenant_id = ${tenantId} order by finished_at desc limit 1`;
   const total = Number(head?.last_seq ?? 0);
   const covered = last?.seq_to ?? 0;

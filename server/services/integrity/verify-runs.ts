@@ -18,8 +18,10 @@ import { verifyTenant, type VerificationReport, type VerifyOptions } from './ver
 export const VERIFY_RETRY_AFTER_SECONDS = 10;
 
 interface Run {
-  /** from/to of the run: a caller asking for another scope does not share it. */
+  /** from/to and mode of the run: a caller asking for another scope does not share it. */
   scope: string;
+  /** from/to alone. */
+  period: string;
   report: Promise<VerificationReport>;
 }
 
@@ -37,16 +39,18 @@ export function verificationsRunning(): number {
  * 429 when the tenant's running verification covers another scope.
  */
 export function verifyTenantBounded(sql: Sql, tenantId: string, options: VerifyOptions, maxConcurrent = env().MAX_CONCURRENT_VERIFICATIONS): Promise<VerificationReport> {
-  const scope = JSON.stringify([options.from ?? null, options.to ?? null]);
+  const period = JSON.stringify([options.from ?? null, options.to ?? null]);
+  const scope = JSON.stringify([period, options.mode ?? 'full']);
   const running = runs.get(tenantId);
   if (running) {
-    if (running.scope === scope) return running.report;
+    // An incremental request is answered by any running run of the whole trail (a full one covers more).
+    if (running.scope === scope || (options.mode === 'incremental' && running.period === period && period === '[null,null]')) return running.report;
     return Promise.reject(new AuditError('rate_limited', 'A verification of this tenant over another period is running; retry when it has finished', [], VERIFY_RETRY_AFTER_SECONDS));
   }
   if (runs.size >= maxConcurrent) {
     return Promise.reject(new AuditError('unavailable', `${runs.size} verifications are running on this server, its limit; retry in ${VERIFY_RETRY_AFTER_SECONDS} s`, [], VERIFY_RETRY_AFTER_SECONDS));
   }
   const report = verifyTenant(sql, tenantId, options).finally(() => runs.delete(tenantId));
-  runs.set(tenantId, { scope, report });
+  runs.set(tenantId, { scope, period, report });
   return report;
 }

@@ -22,13 +22,14 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
-import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { eventHash, isHashVersion, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
+import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
 import { toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { binaryCopyRows, decodeInet, decodeInt2, decodeInt8, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
+import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
+import { ROW, VERIFY_COLUMNS, type RowResults } from './row-hasher.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import type { Env } from '@/server/env.ts';
 import { checkAnchored, emptyAnchorReport, type AnchorReport } from '@/server/services/anchors/check.ts';
@@ -36,6 +37,8 @@ import { checkpointKind } from '@/server/services/anchors/kinds.ts';
 import { checkAbsent, type AbsentEvent } from './absent.ts';
 import { listCheckpoints } from './checkpoints.ts';
 import { RootBuilder } from './root-builder.ts';
+import { signer, type Signer } from './signing-key.ts';
+import { signRecord, trustedBase, VERIFICATION_RECORD_VERSION, type VerificationRecord } from './verify-record.ts';
 
 export const PROBLEM_KINDS = ['modified', 'missing', 'inserted', 'reordered', 'checkpoint', 'signature', 'anchor', 'timestamp', 'retention'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
@@ -52,6 +55,13 @@ export interface Problem {
 export interface VerificationReport {
   ok: boolean;
   tenant_id: string;
+  /**
+   * full: every checkpoint and event; incremental: the checkpoints sealed since
+   * `base` and the events after it; range: the checkpoints sealed in from…to.
+   */
+  kind: 'full' | 'incremental' | 'range';
+  /** The signed, intact verification an incremental run built on (what it did not check again). */
+  base: { verified_at: string; verified_through: number; full_verified_at: string } | null;
   events_checked: number;
   /** Of events_checked, those read back from archives of months no longer in PostgreSQL. */
   archived_events_checked: number;
@@ -69,7 +79,7 @@ export interface VerificationReport {
   problems: Problem[];
   started_at: string;
   duration_ms: number;
-  scope: { from?: string; to?: string; seq_from: number; seq_to: number };
+  scope: { from?: string; to?: string; seq_from: number; seq_to: number; checkpoint_from: number; checkpoint_to: number };
 }
 
 export interface VerifyOptions {
@@ -86,6 +96,13 @@ export interface VerifyOptions {
   env?: Env;
   /** "Now" for the anchoring grace period (tests). */
   now?: Date;
+  /**
+   * full (default): everything. incremental: only what was sealed since the
+   * newest signed, intact verification (full when there is none). Ignored with from/to.
+   */
+  mode?: 'full' | 'incremental';
+  /** Signs the recorded result (default: the operator's key). */
+  signer?: Signer;
 }
 
 class Problems {
@@ -104,8 +121,8 @@ class Problems {
   }
 }
 
-function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, problems: Problems) {
-  let previous: SignedCheckpoint | null = null;
+/** `previous`: the checkpoint before all[0] (already verified), or null when all[0] is number 1. */
+function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, problems: Problems, previous: SignedCheckpoint | null = null) {
   for (const c of all) {
     const expectNumber = (previous?.number ?? 0) + 1;
     const expectFrom = (previous?.seq_to ?? 0) + 1;
@@ -130,8 +147,8 @@ function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, probl
   }
 }
 
-/** Column of the ledger's occurred_at in checkEvents' COPY: after the ledger's seq, id, hash and EVENT_FIELDS. */
-const LEDGER_OCCURRED_AT = 3 + EVENT_FIELDS.length;
+/** Fewer events than this are hashed on the calling thread. */
+const SMALL_RUN_EVENTS = 20_000;
 
 /** COPY takes no parameters: only a UUID and whole numbers are ever inlined. */
 function inline(tenantId: string, ...numbers: number[]): void {
@@ -177,8 +194,9 @@ async function checkLedger(url: string, tenantId: string, lo: number, hi: number
 /**
  * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
  * beyond the ledger's last are included (and reported). Returns events checked.
+ * PostgreSQL joins; worker threads rehash each chunk of rows as it arrives
+ * (hash-pool.ts), and the results are taken here in stream order.
  */
-
 async function checkEvents(
   sql: Sql,
   url: string,
@@ -188,78 +206,76 @@ async function checkEvents(
   openEnded: boolean,
   problems: Problems,
   absent: AbsentEvent[],
+  eventsWhere = '',
 ): Promise<number> {
   const seen = new Uint8Array(Math.max(0, hi - lo + 1));
   const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
+  const twice: number[] = [];
   let checked = 0;
   inline(tenantId, lo, hi);
-  const columns = EVENT_FIELDS.map((f) => `e.${f}`).join(', ');
+  // Open-ended, both sides read the same range in the statement's one snapshot: an event written while
+  // verification runs is seen with its ledger row or not at all, and an event past the ledger's tail is caught.
   const eventRange = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
-  {
-    const stream = await copyOut(
-      url,
-      `copy (
-        select l.seq, l.id, l.event_hash, ${columns}, l.occurred_at
-        from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi}) l
-        full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}) e on e.seq = l.seq
-      ) to stdout (format binary)`,
-      // One hash join over the tenant's rows; memory for it rather than temporary files.
-      { setup: [{ text: "set local work_mem = '256MB'" }] },
-    );
-    for await (const rows of binaryCopyRows(stream)) {
-      for (const f of rows) {
-        // f: ledger seq, ledger id, ledger hash, then EVENT_FIELDS in order.
-        const ledgerSeq = f[0] ? decodeInt8(f[0]) : null;
-        const ledgerId = f[1] ? decodeUuid(f[1]) : null;
-        if (!f[3]) {
-          // Not in PostgreSQL: its month may be archived (checked in pass 4).
-          absent.push({ seq: ledgerSeq!, id: ledgerId!, month: `${decodeTimestamptz(f[LEDGER_OCCURRED_AT]!).slice(0, 7)}-01` });
-          continue;
-        }
-        checked++;
-        const id = decodeUuid(f[3]!);
-        const seq = decodeInt8(f[5]!);
-        if (ledgerSeq === null || id !== ledgerId) {
-          misplaced.push({ seq, id, ledgerId });
-          continue;
-        }
-        // The same event stored twice under its seq (a copy with another occurred_at).
-        if (seen[seq - lo]) {
-          problems.add({ seq, id, kind: 'inserted', detail: `event ${id} is stored twice at seq ${seq}` });
-          continue;
-        }
-        seen[seq - lo] = 1;
-        const contextJson = canonicalJson(JSON.parse(decodeJsonbText(f[21]!)));
-        const event: HashableEvent = {
-          id,
-          tenant_id: decodeUuid(f[4]!),
-          occurred_at: decodeTimestamptz(f[6]!),
-          received_at: decodeTimestamptz(f[7]!),
-          actor_type: decodeText(f[8]!),
-          actor_id: decodeText(f[9]!),
-          object_type: decodeText(f[10]!),
-          object_id: decodeText(f[11]!),
-          event_type: decodeText(f[12]!),
-          outcome: decodeText(f[13]!),
-          source: f[14] ? decodeText(f[14]) : null,
-          request_id: f[15] ? decodeText(f[15]) : null,
-          ip_address: f[16] ? decodeInet(f[16]) : null,
-          user_agent: f[17] ? decodeText(f[17]) : null,
-          device_fingerprint: f[18] ? decodeText(f[18]) : null,
-          observed_ip: f[19] ? decodeInet(f[19]) : null,
-          observed_user_agent: f[20] ? decodeText(f[20]) : null,
-          context: null,
-          schema_version: decodeInt2(f[22]!),
-          written_by: f[23] ? decodeText(f[23]) : null,
-          personal: f[24] ? JSON.parse(decodeJsonbText(f[24])) : null,
-        };
-        if (!isHashVersion(event.schema_version)) {
-          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) claims schema version ${event.schema_version}, which no event was written under` });
-        } else if (eventHash(event, contextJson) !== f[2]!.toString('hex')) {
-          problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
-        }
+  const stream = await copyOut(
+    url,
+    `copy (
+      select ${VERIFY_COLUMNS.join(', ')}
+      from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and ${eventRange}) l
+      full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}${eventsWhere}) e on e.seq = l.seq
+    ) to stdout (format binary)`,
+    // One hash join over the tenant's rows; memory for it rather than temporary files.
+    { setup: [{ text: "set local work_mem = '256MB'" }] },
+  );
+  const modified = (seq: number, id: string) =>
+    problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
+  const take = (r: RowResults) => {
+    let d = 0;
+    for (let i = 0; i < r.count; i++) {
+      const code = r.codes[i]!;
+      const seq = r.seqs[i]!;
+      const detail = code === ROW.OK ? null : r.details[d++]!;
+      if (code === ROW.ABSENT) {
+        // Not in PostgreSQL: its month may be archived (checked in pass 4).
+        absent.push({ seq, id: detail!.ledgerId!, month: detail!.month! });
+        continue;
       }
+      checked++;
+      if (code === ROW.MISPLACED) {
+        misplaced.push({ seq, id: detail!.id!, ledgerId: detail!.ledgerId });
+        continue;
+      }
+      // The same event stored twice under its seq (a copy with another occurred_at).
+      if (seen[seq - lo]) {
+        twice.push(seq);
+        continue;
+      }
+      seen[seq - lo] = 1;
+      if (code === ROW.MODIFIED) modified(seq, detail!.id!);
+      else if (code === ROW.BAD_VERSION) {
+        problems.add({ seq, id: detail!.id, kind: 'modified', detail: `event ${detail!.id} (seq ${seq}) claims schema version ${detail!.version}, which no event was written under` });
+      } else if (code === ROW.FALLBACK && !rowHashMatches(detail!.row!)) modified(seq, detail!.id!);
     }
+  };
+  // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
+  const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
+  try {
+    const inflight: Promise<RowResults>[] = [];
+    for await (const rows of copyRowChunks(stream)) {
+      const result = pool.check(rows);
+      result.catch(() => {}); // awaited in order below
+      inflight.push(result);
+      if (inflight.length >= pool.size * 2) take(await inflight.shift()!);
+    }
+    while (inflight.length) take(await inflight.shift()!);
+  } finally {
+    stream.destroy();
+    await pool.close();
+  }
+  if (twice.length) {
+    // A second copy joined the ledger's row, so it has the ledger's id.
+    const rows = await sql`select seq, id from public.audit_ledger where tenant_id = ${tenantId} and seq = any(${twice}::bigint[])`;
+    const idAt = new Map(rows.map((r) => [Number(r.seq), r.id as string]));
+    for (const seq of twice) problems.add({ seq, id: idAt.get(seq) ?? null, kind: 'inserted', detail: `event ${idAt.get(seq)} is stored twice at seq ${seq}` });
   }
   if (misplaced.length) {
     const ids = [...new Set(misplaced.map((m) => m.id))];
@@ -282,16 +298,103 @@ async function checkEvents(
   return checked;
 }
 
+/** The reference hash (event-hash.ts) of a row the row hasher left to it, compared with the ledger's. */
+function rowHashMatches(row: Uint8Array): boolean {
+  const bytes = Buffer.from(row.buffer, row.byteOffset, row.byteLength);
+  const f: (Buffer | null)[] = [];
+  for (let p = 2; f.length < VERIFY_COLUMNS.length; ) {
+    const len = bytes.readInt32BE(p);
+    p += 4;
+    f.push(len < 0 ? null : bytes.subarray(p, p + len));
+    if (len > 0) p += len;
+  }
+  const text = (b: Buffer | null) => (b ? decodeText(b) : null);
+  const event: HashableEvent = {
+    id: decodeUuid(f[4]!),
+    tenant_id: decodeUuid(f[6]!),
+    occurred_at: decodeTimestamptz(f[7]!),
+    received_at: decodeTimestamptz(f[8]!),
+    actor_type: decodeText(f[9]!),
+    actor_id: decodeText(f[10]!),
+    object_type: decodeText(f[11]!),
+    object_id: decodeText(f[12]!),
+    event_type: decodeText(f[13]!),
+    outcome: decodeText(f[14]!),
+    source: text(f[15]!),
+    request_id: text(f[16]!),
+    ip_address: f[17] ? decodeInet(f[17]) : null,
+    user_agent: text(f[18]!),
+    device_fingerprint: text(f[19]!),
+    observed_ip: f[20] ? decodeInet(f[20]) : null,
+    observed_user_agent: text(f[21]!),
+    context: null,
+    schema_version: decodeInt2(f[23]!),
+    written_by: text(f[24]!),
+    personal: f[25] ? JSON.parse(decodeJsonbText(f[25])) : null,
+  };
+  return eventHash(event, canonicalJson(JSON.parse(decodeJsonbText(f[22]!)))) === f[2]!.toString('hex');
+}
+
+/** ISO timestamps only are inlined into COPY. */
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * Where an incremental run looks for the events of seq ≥ lo: in each month
+ * those seqs fall in (by the ledger, read through its primary key), from the
+ * earliest of their occurred_at to the month's end, so that PostgreSQL reads the
+ * new events through the events' primary key instead of the whole trail. An
+ * event claiming a new seq earlier than that is left to the next full
+ * verification (docs/integrity.md).
+ */
+export async function newEventsWhere(sql: Sql, tenantId: string, lo: number): Promise<string> {
+  const spans = await sql`
+    select min(occurred_at) as first,
+      (date_trunc('month', min(occurred_at) at time zone 'UTC') + interval '1 month') at time zone 'UTC' as month_end
+    from public.audit_ledger
+    where tenant_id = ${tenantId} and seq >= ${lo}
+    group by date_trunc('month', occurred_at at time zone 'UTC')`;
+  const ranges = spans.map((r) => {
+    const [a, b] = [r.first as string, r.month_end as string];
+    if (!ISO.test(a) || !ISO.test(b)) throw new Error('unexpected timestamp form');
+    return `(occurred_at >= '${a}' and occurred_at < '${b}')`;
+  });
+  return ranges.length ? ` and (${ranges.join(' or ')})` : ' and false';
+}
+
 export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOptions): Promise<VerificationReport> {
   const started = performance.now();
   const startedAt = nowTimestamp().iso;
   const problems = new Problems(options.maxProblems ?? 100);
+  const ranged = Boolean(options.from || options.to);
 
-  const all = await listCheckpoints(sql, tenantId);
-  checkChain(all, options.keys, problems);
-  let checkpointAnchors = emptyAnchorReport(all.at(-1)?.number ?? 0);
+  // An incremental run starts after the newest signed, intact verification, if its last checkpoint is unchanged.
+  let base = !ranged && options.mode === 'incremental' ? await trustedBase(sql, tenantId, options.keys) : null;
+  if (base && !base.record.ok) base = null;
+  let baseCheckpoint: SignedCheckpoint | null = null;
+  if (base && base.record.verified_through > 0) {
+    const n = base.record.verified_through;
+    [baseCheckpoint = null] = await listCheckpoints(sql, tenantId, { fromNumber: n, toNumber: n });
+    if (!baseCheckpoint || baseCheckpoint.hash !== base.record.verified_through_hash || checkpointHash(baseCheckpoint) !== baseCheckpoint.hash) {
+      problems.add({
+        seq: baseCheckpoint?.seq_from ?? null,
+        id: null,
+        kind: 'checkpoint',
+        checkpoint: n,
+        detail: `checkpoint ${n} is ${baseCheckpoint ? 'no longer the one' : 'missing, though it was'} verified at ${base.finished_at}: the trail was rewritten since; everything was verified again`,
+      });
+      base = null;
+      baseCheckpoint = null;
+    }
+  }
+  const kind: VerificationReport['kind'] = ranged ? 'range' : base ? 'incremental' : 'full';
+  const after = base?.record.verified_through ?? 0;
+
+  const all = await listCheckpoints(sql, tenantId, { fromNumber: after + 1 });
+  checkChain(all, options.keys, problems, baseCheckpoint);
+  const databaseHead = all.at(-1)?.number ?? after;
+  let checkpointAnchors = emptyAnchorReport(databaseHead);
   if (options.env) {
-    const anchored = await checkAnchored(sql, options.env, tenantId, checkpointKind(options.keys), all, options.now);
+    const anchored = await checkAnchored(sql, options.env, tenantId, checkpointKind(options.keys), baseCheckpoint ? [baseCheckpoint, ...all] : all, options.now, after + 1);
     checkpointAnchors = anchored.report;
     for (const f of anchored.findings) {
       const c = all.find((x) => x.number === f.number) ?? anchored.anchored.get(f.number);
@@ -302,7 +405,7 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const inScope = all.filter((c) => (!options.from || c.sealed_at >= options.from) && (!options.to || c.sealed_at < options.to));
   const [head] = await sql`select coalesce(last_seq, 0)::bigint as last_seq from oms_audit.tenant_sequences where tenant_id = ${tenantId}`;
   const lastSeq = (head?.last_seq as number | undefined) ?? 0;
-  const lastSealed = all.length ? all[all.length - 1]!.seq_to : 0;
+  const lastSealed = all.length ? all[all.length - 1]!.seq_to : (baseCheckpoint?.seq_to ?? 0);
   const lo = inScope.length ? inScope[0]!.seq_from : options.to ? 1 : lastSealed + 1;
   const hi = options.to ? (inScope.length ? inScope[inScope.length - 1]!.seq_to : 0) : lastSeq;
 
@@ -310,16 +413,20 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   const absent: AbsentEvent[] = [];
   if (hi >= lo) {
     const url = connectionUrl(sql);
-    await checkLedger(url, tenantId, lo, hi, inScope, problems);
-    checked = await checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent);
+    const eventsWhere = kind === 'incremental' ? await newEventsWhere(sql, tenantId, lo) : '';
+    // Two streams at once: PostgreSQL reads the ledger while the events are hashed.
+    [, checked] = await Promise.all([checkLedger(url, tenantId, lo, hi, inScope, problems), checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent, eventsWhere)]);
   }
   const fromArchives = await checkAbsent(sql, tenantId, absent, options.env, options.keys, (p) => problems.add(p));
   checked += fromArchives.archived;
   problems.trim();
 
+  const through = all.at(-1) ?? baseCheckpoint;
   const report: VerificationReport = {
     ok: problems.count === 0,
     tenant_id: tenantId,
+    kind,
+    base: base ? { verified_at: base.finished_at, verified_through: after, full_verified_at: base.record.full_verified_at } : null,
     events_checked: checked,
     archived_events_checked: fromArchives.archived,
     expired_events: fromArchives.expired,
@@ -331,14 +438,45 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
     problems: problems.list,
     started_at: startedAt,
     duration_ms: Math.round(performance.now() - started),
-    scope: { from: options.from, to: options.to, seq_from: lo, seq_to: Math.max(hi, lo - 1) },
+    scope: {
+      from: options.from,
+      to: options.to,
+      seq_from: lo,
+      seq_to: Math.max(hi, lo - 1),
+      checkpoint_from: inScope[0]?.number ?? 0,
+      checkpoint_to: inScope.at(-1)?.number ?? 0,
+    },
   };
   if (options.record !== false) {
+    let signed: { text: string; signature: string; keyId: string } | null = null;
+    if (kind !== 'range') {
+      const by = options.signer ?? signer();
+      const record: VerificationRecord = {
+        version: VERIFICATION_RECORD_VERSION,
+        tenant_id: tenantId,
+        kind,
+        ok: report.ok,
+        checkpoint_from: report.scope.checkpoint_from,
+        checkpoint_to: report.scope.checkpoint_to,
+        verified_through: through?.number ?? 0,
+        verified_through_hash: through?.hash ?? null,
+        seq_from: report.scope.seq_from,
+        seq_to: report.scope.seq_to,
+        events_checked: report.events_checked,
+        problem_count: report.problem_count,
+        base_hash: base?.hash ?? null,
+        full_verified_at: base?.record.full_verified_at ?? startedAt,
+        started_at: startedAt,
+        key_id: by.keyId,
+      };
+      signed = { ...signRecord(record, by), keyId: by.keyId };
+    }
     await sql`
       insert into oms_audit.integrity_verifications
-        (tenant_id, started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, scope, verified_by)
+        (tenant_id, started_at, finished_at, ok, events_checked, checkpoints_checked, problem_count, problems, scope, verified_by, kind, record, signature, key_id)
       values (${tenantId}, ${startedAt}::timestamptz, now(), ${report.ok}, ${report.events_checked}, ${report.checkpoints_checked},
-        ${report.problem_count}, ${sql.json(report.problems as never)}, ${sql.json(report.scope as never)}, ${options.verifiedBy ?? 'oms-audit'})`;
+        ${report.problem_count}, ${sql.json(report.problems as never)}, ${sql.json({ ...report.scope, base: report.base } as never)}, ${options.verifiedBy ?? 'oms-audit'},
+        ${kind}, ${signed?.text ?? null}, ${signed?.signature ?? null}, ${signed?.keyId ?? null})`;
   }
   return report;
 }

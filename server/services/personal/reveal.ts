@@ -62,3 +62,24 @@ export async function revealEvents<T extends AuditEvent>(sql: Sql, tenantId: str
   });
   return events;
 }
+
+/**
+ * Facet values of sealed actors (the search's shape): each entry's value is the
+ * envelopes' prefix; `samples` gives one of its envelopes as "<event id> <envelope>",
+ * opened here into the actor id, "[erased]", or "[personal]" for a masked reader.
+ */
+export async function revealActorSamples(sql: Sql, tenantId: string, samples: Map<{ value: string | null }, string>, options: { masked?: boolean } = {}): Promise<void> {
+  const parsed = [...samples].map(([entry, sample]) => {
+    const [eventId, envelope] = sample.split(' ') as [string, string];
+    return { entry, eventId, envelope: parseEnvelope(envelope) };
+  });
+  const keys = options.masked ? new Map() : await keysById(sql, tenantId, parsed.flatMap((p) => (p.envelope ? [p.envelope.keyId] : [])));
+  for (const { entry, eventId, envelope } of parsed) {
+    if (!envelope) continue;
+    if (options.masked) entry.value = MASKED;
+    else {
+      const key = keys.get(envelope.keyId)?.key ?? null;
+      entry.value = key ? String(open(envelope, key, tenantId, eventId, '/actor_id')) : ERASED;
+    }
+  }
+}

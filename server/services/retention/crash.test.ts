@@ -138,7 +138,7 @@ describe('retention killed at every step', () => {
     expect(withoutMark(await allEvents(db.sql, t.claims, seed))).toEqual(before.filter((e) => !e.occurred_at.startsWith(monthLabel(28))));
     const release = await cli(['restore', 'release', '--tenant', t.id, '--month', month]);
     expect(release.code, release.stderr).toBe(0);
-    const released = await cli(['hold', 'release', '--id', holdId]);
+    const released = await cli(['hold', 'release', '--id', holdId, '--reason', 'restore checked']);
     expect(released.code, released.stderr).toBe(0);
     expect((await db.sql`select released_by from oms_audit.legal_holds where id = ${holdId}`)[0]!.released_by).toBe('cli');
   });

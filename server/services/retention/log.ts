@@ -12,6 +12,7 @@ import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 // Registers the sealer of personal data with the write path.
 import '@/server/services/personal/seal.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
+import { personSql, userIdOfPrincipal } from '../people.ts';
 
 export type RetentionAction =
   | 'policy_change'
@@ -64,17 +65,22 @@ interface LogRow {
   action: RetentionAction;
   month: string | null;
   actor: string;
+  /** The actor's email when the actor is a console user, else the actor. */
+  actor_name: string;
   detail: Record<string, unknown>;
 }
 
 function eventOf(row: LogRow): AuditEventRequest {
   const kind = EVENT_OF[row.action];
   const { object_id: objectId, ...context } = row.detail;
+  // A person acting in the console is named by email, as in the console's own events, with their id in the context.
+  const userId = userIdOfPrincipal(row.actor);
+  if (userId) context.user_id = userId;
   return {
     id: row.id,
     occurred_at: row.at,
     actor_type: row.actor.startsWith('user:') ? 'USER' : 'SERVICE',
-    actor_id: row.actor,
+    actor_id: row.actor_name,
     object_type: kind.object_type,
     object_id: typeof objectId === 'string' ? objectId : row.month ? row.month.slice(0, 7) : row.tenant_id,
     event_type: kind.event_type,
@@ -87,7 +93,7 @@ function eventOf(row: LogRow): AuditEventRequest {
 /** Writes every logged retention action not yet in its tenant's trail (of one tenant, or all). */
 export async function flushRetentionEvents(sql: Sql, tenantId?: string): Promise<number> {
   const rows = (await sql`
-    select r.id, r.tenant_id, r.at, r.action, r.month::text as month, r.actor, r.detail
+    select r.id, r.tenant_id, r.at, r.action, r.month::text as month, r.actor, ${sql.unsafe(personSql('r.actor'))} as actor_name, r.detail
     from oms_audit.retention_log r
     where r.tenant_id is not null ${tenantId ? sql`and r.tenant_id = ${tenantId}` : sql``}
       and not exists (select 1 from public.audit_ledger l where l.tenant_id = r.tenant_id and l.id = r.id)

@@ -57,24 +57,29 @@ export async function setPartState(sql: AnySql, part: Pick<ArchivePart, 'tenant_
 }
 
 /**
- * Runs `fn` while holding the retention lock (a session advisory lock, freed
- * by PostgreSQL if this process dies). `wait: false` gives up at once when
- * another process holds it.
+ * Runs `fn` while holding the retention lock: a transaction-scoped advisory
+ * lock in a transaction left open on a reserved connection for the run (the
+ * run's own work uses other connections). A transaction keeps its server
+ * connection behind a transaction pooler (pgbouncer, Supabase's port 6543),
+ * where a session lock could be taken on one server connection and released
+ * on another; and PostgreSQL frees it if this process dies. `wait: false`
+ * gives up at once when another process holds it.
  */
 export async function withRetentionLock<T>(sql: Sql, options: { wait: boolean }, fn: () => Promise<T>): Promise<T> {
   const conn = await sql.reserve();
   let failure: unknown;
   try {
-    if (options.wait) {
-      await conn`select pg_advisory_lock(hashtext('oms_audit.retention'))`;
-    } else {
-      const [row] = await conn`select pg_try_advisory_lock(hashtext('oms_audit.retention')) as ok`;
-      if (!row!.ok) throw new AuditError('unavailable', 'Another retention run is in progress; try again when it ends', [], 60);
-    }
+    await conn`begin`;
     try {
+      if (options.wait) {
+        await conn`select pg_advisory_xact_lock(hashtext('oms_audit.retention'))`;
+      } else {
+        const [row] = await conn`select pg_try_advisory_xact_lock(hashtext('oms_audit.retention')) as ok`;
+        if (!row!.ok) throw new AuditError('unavailable', 'Another retention run is in progress; try again when it ends', [], 60);
+      }
       return await fn();
     } finally {
-      await conn`select pg_advisory_unlock(hashtext('oms_audit.retention'))`;
+      await conn`rollback`;
     }
   } catch (err) {
     failure = err;

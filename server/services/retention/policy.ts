@@ -5,6 +5,7 @@
 import type { AnySql, Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { flushRetentionEvents, recordRetention } from './log.ts';
+import { personSql } from '../people.ts';
 
 export const DEFAULT_POLICY = { hot_months: 13, total_years: 10 } as const;
 
@@ -23,7 +24,7 @@ export interface RetentionPolicy {
 }
 
 export async function getPolicy(sql: AnySql, tenantId: string, minTotalYears: number): Promise<RetentionPolicy> {
-  const [row] = await sql`select hot_months, total_years, updated_at, updated_by from oms_audit.retention_policies where tenant_id = ${tenantId}`;
+  const [row] = await sql`select hot_months, total_years, updated_at, ${sql.unsafe(personSql('retention_policies.updated_by'))} as updated_by from oms_audit.retention_policies where tenant_id = ${tenantId}`;
   return {
     tenant_id: tenantId,
     hot_months: (row?.hot_months as number) ?? DEFAULT_POLICY.hot_months,
@@ -99,8 +100,9 @@ export interface LegalHold {
   active: boolean;
 }
 
-const HOLD_COLUMNS = `id, tenant_id, object_type, object_id, from_at as "from", to_at as "to", reason, created_at, created_by,
-  released_at, released_by, release_reason, released_at is null as active`;
+// Who placed and released a hold are read as their email (server/services/people.ts).
+const HOLD_COLUMNS = `id, tenant_id, object_type, object_id, from_at as "from", to_at as "to", reason, created_at, ${personSql('legal_holds.created_by')} as created_by,
+  released_at, ${personSql('legal_holds.released_by')} as released_by, release_reason, released_at is null as active`;
 
 export async function listHolds(sql: AnySql, tenantId: string, options: { includeReleased?: boolean } = {}): Promise<LegalHold[]> {
   return (await sql`
@@ -140,10 +142,15 @@ export async function placeHold(sql: Sql, input: HoldInput): Promise<LegalHold> 
   return hold;
 }
 
-export async function releaseHold(sql: Sql, input: { tenantId: string; id: string; reason?: string; actor: string }): Promise<LegalHold> {
+/** Releases a hold. A release needs a written reason: it lets data be deleted that a court or regulator asked to keep. */
+export async function releaseHold(sql: Sql, input: { tenantId: string; id: string; reason: string; actor: string }): Promise<LegalHold> {
+  const reason = input.reason?.trim() ?? '';
+  if (!reason || reason.length > 2000) {
+    throw new AuditError('invalid_request', 'Releasing a legal hold needs a reason (1 to 2000 characters); the hold was not released', [{ field: 'reason', message: 'must be 1 to 2000 characters' }]);
+  }
   const hold = await sql.begin(async (tx) => {
     const [row] = await tx`
-      update oms_audit.legal_holds set released_at = now(), released_by = ${input.actor}, release_reason = ${input.reason?.trim() || null}
+      update oms_audit.legal_holds set released_at = now(), released_by = ${input.actor}, release_reason = ${reason}
       where id = ${input.id} and tenant_id = ${input.tenantId} and released_at is null
       returning ${tx.unsafe(HOLD_COLUMNS)}`;
     if (!row) {

@@ -9,8 +9,8 @@
  *
  * Semantics (two-valued; a missing value never matches, and `not` of a
  * predicate on a missing value matches):
- * - text columns compare exactly (code points); `ieq` folds ASCII A–Z only,
- *   so every back end and database locale agrees;
+ * - text columns compare exactly (code points); `ieq` and `iprefix` fold
+ *   ASCII A–Z only, so every back end and database locale agrees;
  * - `contains` is PostgreSQL's jsonb containment (`@>`) of the context;
  * - context paths walk object keys only (never array indexes); `eq` on a path
  *   compares JSON values (numbers by value: 150 equals 150.00), `range` on a
@@ -62,6 +62,8 @@ export type FilterExpr =
   | { op: 'prefix'; field: TextColumn | ContextPath; value: string }
   /** Equal ignoring the case of ASCII letters. */
   | { op: 'ieq'; field: TextColumn | ContextPath; value: string }
+  /** Starts with this value, ignoring the case of ASCII letters. */
+  | { op: 'iprefix'; field: TextColumn | ContextPath; value: string }
   | { op: 'exists'; field: NullableTextColumn | ContextPath }
   /** Timestamps as canonical UTC strings with microseconds (2025-01-31T00:00:00.000000Z). */
   | ({ op: 'range'; field: TimeColumn } & Bounds<string>)

@@ -8,6 +8,7 @@ import { outcome, typeName, utf8Length } from './contract.ts';
 import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
 import { and, or, type FilterExpr } from './filter-tree.ts';
+import { describeQueryError, parseQuery, QUERY_MAX_LENGTH } from './query-language.ts';
 
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -40,6 +41,39 @@ const contextFilter = z
   .refine((v) => utf8Length(JSON.stringify(v)) <= 4096, 'must be at most 4096 bytes as JSON')
   .refine((v) => !JSON.stringify(v).includes('\\u0000'), 'must not contain NUL characters');
 
+/** A query in the search language (query-language.ts): valid, or refused with the place and reason. */
+const queryText = z
+  .string()
+  .max(QUERY_MAX_LENGTH, `must be at most ${QUERY_MAX_LENGTH} characters`)
+  .superRefine((s, ctx) => {
+    const parsed = parseQuery(s);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: describeQueryError(parsed) });
+  });
+
+function queryExpr(text: string): FilterExpr {
+  const parsed = parseQuery(text);
+  if (!parsed.ok) throw new Error(`unvalidated query: ${describeQueryError(parsed)}`);
+  return parsed.expr;
+}
+
+/**
+ * Context keys under which an event names the order it is about: a fill
+ * (EXECUTION) or an allocation carries its order's id as `order_id`, a child
+ * order its parent's as `parent_order_id`, any event the client's id as
+ * `client_order_id`. The `about` filter's default keys.
+ */
+export const RELATED_CONTEXT_KEYS = ['order_id', 'parent_order_id', 'client_order_id'] as const;
+
+const contextKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a context field name of letters, digits and underscores');
+const keyList = z
+  .union([contextKey, z.array(contextKey).min(1).max(10, 'at most 10 keys')])
+  .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
+
+/** The keys an `about` filter looks under (its about_keys, or the default). */
+export function aboutKeysOf(filters: Pick<EventFilters, 'about_keys'>): readonly string[] {
+  return filters.about_keys ?? RELATED_CONTEXT_KEYS;
+}
+
 /** One contract filter: how it is validated, and what it means as a filter tree. */
 function filter<S extends z.ZodType>(schema: S, toExpr: (value: z.output<S>) => FilterExpr) {
   return { schema: schema.optional(), toExpr: toExpr as (value: unknown) => FilterExpr };
@@ -64,31 +98,93 @@ const FILTERS = {
   /** Exclusive. A bare date includes that whole day. */
   to: filter(timeBound(true), (v) => ({ op: 'range', field: 'occurred_at', lt: v })),
   context: filter(contextFilter, (v) => ({ op: 'contains', value: v })),
+  /** The query language: `symbol = AAPL OR symbol = MSFT`, `last_px > 400`, `actor ~ trader*` (docs/query-language.md). */
+  q: filter(queryText, queryExpr),
 };
 
 type FilterShape = { [K in keyof typeof FILTERS]: (typeof FILTERS)[K]['schema'] };
 
-export const eventFilters = z.strictObject(Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, f.schema])) as FilterShape);
+/**
+ * Everything about one object (the whole order): its own events (object_id,
+ * of object type about_type when given) and every event whose context holds
+ * this id as a string under one of about_keys (default RELATED_CONTEXT_KEYS),
+ * such as its fills and allocations. The three combine into one condition, so
+ * they are declared beside FILTERS rather than one filter each.
+ */
+const ABOUT = {
+  about: identifier.optional(),
+  about_type: typeName.optional(),
+  about_keys: keyList.optional(),
+};
+
+export const eventFilters = z.strictObject({
+  ...(Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, f.schema])) as FilterShape),
+  ...ABOUT,
+});
+
+/** The `about` condition as a filter tree: the object's own events, or a related key naming it. */
+function aboutExpr(filters: EventFilters): FilterExpr {
+  const about = filters.about!;
+  const own: FilterExpr = filters.about_type
+    ? and({ op: 'eq', field: 'object_id', value: about }, { op: 'eq', field: 'object_type', value: filters.about_type })
+    : { op: 'eq', field: 'object_id', value: about };
+  return or(own, ...aboutKeysOf(filters).map((key): FilterExpr => ({ op: 'eq', field: { context: [key] }, value: about })));
+}
 
 /** The filter tree of a filter set: the conjunction of its filters (no filter: every event). */
 export function filterExpr(filters: EventFilters): FilterExpr {
   const args: FilterExpr[] = [];
-  const sealed = (filters as SealedFilters).sealed_actor_prefixes;
   for (const [name, f] of Object.entries(FILTERS)) {
-    const value = filters[name as keyof EventFilters];
-    if (value === undefined) continue;
-    const expr = f.toExpr(value);
-    // A sealed actor id is found by its blind index: the envelope prefix of each of the subject's readable keys.
-    args.push(name === 'actor_id' && sealed ? or(expr, ...sealed.map((p): FilterExpr => ({ op: 'prefix', field: 'actor_id', value: p }))) : expr);
+    const value = filters[name as keyof typeof FILTERS];
+    if (value !== undefined) args.push(f.toExpr(value));
   }
-  return and(...args);
+  if (filters.about !== undefined) args.push(aboutExpr(filters));
+  const expr = and(...args);
+  const sealed = (filters as SealedFilters).sealed_actors;
+  return sealed ? withSealedActors(expr, sealed) : expr;
 }
 
 /**
  * Filters of a tenant that seals personal data, with what the server resolved
- * for them (server/services/personal/search.ts): never part of the contract.
+ * for them (server/services/personal/search.ts): for each actor id the filters
+ * compare for equality (actor_id, or `actor = …` in q), the envelope prefixes
+ * (`pd1:<subject ref>:<key id>:`) of the subject's readable keys. Never part of
+ * the contract.
  */
-export type SealedFilters = EventFilters & { sealed_actor_prefixes?: string[] };
+export type SealedFilters = EventFilters & { sealed_actors?: Readonly<Record<string, readonly string[]>> };
+
+/** The actor ids a filter set compares actor_id with for equality (eq and in, anywhere in the tree). */
+export function actorEqualityValues(filters: EventFilters): string[] {
+  const values = new Set<string>();
+  const visit = (e: FilterExpr): void => {
+    if (e.op === 'and' || e.op === 'or') e.args.forEach(visit);
+    else if (e.op === 'not') visit(e.arg);
+    else if (e.op === 'eq' && e.field === 'actor_id') values.add(e.value as string);
+    else if (e.op === 'in' && e.field === 'actor_id') for (const v of e.values) values.add(v as string);
+  };
+  visit(filterExpr(filters));
+  return [...values];
+}
+
+/** Each equality on actor_id also matches the sealed envelopes of that actor: a blind index. */
+function withSealedActors(expr: FilterExpr, sealed: Readonly<Record<string, readonly string[]>>): FilterExpr {
+  const prefixes = (v: string): FilterExpr[] => (sealed[v] ?? []).map((p): FilterExpr => ({ op: 'prefix', field: 'actor_id', value: p }));
+  const rewrite = (e: FilterExpr): FilterExpr => {
+    if (e.op === 'and') return and(...e.args.map(rewrite));
+    if (e.op === 'or') return or(...e.args.map(rewrite));
+    if (e.op === 'not') return { op: 'not', arg: rewrite(e.arg) };
+    if (e.op === 'eq' && e.field === 'actor_id') {
+      const more = prefixes(e.value as string);
+      return more.length ? or(e, ...more) : e;
+    }
+    if (e.op === 'in' && e.field === 'actor_id') {
+      const more = e.values.flatMap((v) => prefixes(v as string));
+      return more.length ? or(e, ...more) : e;
+    }
+    return e;
+  };
+  return rewrite(expr);
+}
 
 export type EventFilters = z.output<typeof eventFilters>;
 export type EventFiltersInput = z.input<typeof eventFilters>;
@@ -104,7 +200,8 @@ export const listEventsInput = eventFilters
     /** desc: newest first (default); asc: oldest first. */
     order: z.enum(SORT_ORDERS, { error: 'must be "desc" or "asc"' }).default('desc'),
   })
-  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] });
+  .refine((v) => !v.from || !v.to || v.from < v.to, { message: '"from" must be before "to"', path: ['from'] })
+  .refine((v) => v.about !== undefined || (v.about_type === undefined && v.about_keys === undefined), { message: 'is given only with "about"', path: ['about'] });
 
 export type ListEventsInput = z.output<typeof listEventsInput>;
 export type ListEventsRequest = z.input<typeof listEventsInput>;
@@ -115,7 +212,7 @@ export function filtersOf(input: ListEventsInput): EventFilters {
   return filters;
 }
 
-const MULTI_VALUED = new Set(['event_type']);
+const MULTI_VALUED = new Set(['event_type', 'about_keys']);
 
 /**
  * Query-string form of the list input, as REST clients send it:

@@ -27,6 +27,7 @@ import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql } from './db.ts';
 import { sealPersonalData } from './personal-seal.ts';
+import { CLOCK_SKEW_CTES, checkClockSyncRecords } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
 
 export type { WriteCaller, Writer } from './writers.ts';
@@ -99,7 +100,8 @@ inserted as (
     observed_user_agent, context, written_by, personal
   from fresh
   returning id
-)
+),
+${CLOCK_SKEW_CTES}
 select id from inserted`;
 
 /** Months known to have a partition, per process. Cleared when an insert finds one missing. */
@@ -196,6 +198,7 @@ export function stampEvents(
   writer: Writer,
 ): { ids: string[]; rows: StampedEvent[]; batchDuplicates: string[] } {
   checkReservedRecords(writer, events);
+  checkClockSyncRecords(events);
   const writtenByText = writtenBy(writer);
   const mismatch = events.findIndex((e) => e.tenant_id != null && e.tenant_id !== tenantId);
   if (mismatch !== -1) {

@@ -32,8 +32,11 @@ function ipv6Groups(input: string): number[] | null {
   return [...left, ...Array<string>(zeros).fill('0'), ...right].map((g) => parseInt(g, 16));
 }
 
-/** PostgreSQL's inet output of an IPv6 host address (src/port/inet_net_ntop.c). */
-function postgresIpv6(words: number[]): string {
+/**
+ * PostgreSQL's inet output of an IPv6 host address (src/port/inet_net_ntop.c).
+ * Self-contained: verification's hashing threads run its source text.
+ */
+export function postgresIpv6(words: number[]): string {
   let best = { base: -1, len: 0 };
   let cur = { base: -1, len: 0 };
   for (let i = 0; i < 8; i++) {

@@ -63,6 +63,18 @@ export function parseEnvelope(value: string): ParsedEnvelope | null {
   return m ? { subjectRef: m[1]!, keyId: m[2]!, sealed: Buffer.from(m[3]!, 'base64url') } : null;
 }
 
+/**
+ * The key under which the actor month map (audit_actor_months) files an
+ * actor_id: an envelope's prefix `pd1:<subject ref>:<key id>:` (no plaintext,
+ * one row per subject key and month), any other value as it is. The SQL of
+ * oms_audit.actor_month_key computes the same.
+ */
+export function actorMonthKey(actorId: string): string {
+  return ENVELOPE.test(actorId) ? actorId.slice(0, ENVELOPE_KEY_PREFIX_LENGTH) : actorId;
+}
+/** Length of `pd1:<64 hex>:<uuid>:`. */
+const ENVELOPE_KEY_PREFIX_LENGTH = 4 + 64 + 1 + 36 + 1;
+
 /** The subject's blind index under the tenant's index key. */
 export function subjectRef(indexKey: Uint8Array, subjectId: string): string {
   return createHmac('sha256', indexKey).update('subject:' + subjectId, 'utf8').digest('hex');

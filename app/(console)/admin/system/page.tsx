@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
 import { SystemOverview } from '@/components/console/system-overview.tsx';
+import { ClockEvidence } from '@/components/console/clock-evidence.tsx';
 
 export const metadata: Metadata = { title: 'System' };
 
@@ -12,9 +13,10 @@ export default async function SystemPage() {
     <div className="space-y-3">
       <h1 className="text-xl font-semibold">System</h1>
       <p className="text-sm text-slate-700 dark:text-slate-300">
-        How this tenant&apos;s events arrive, how the server answering you is doing, and how much the event store holds. Prometheus scrapes the same figures from <code>/api/metrics</code>.
+        How this tenant&apos;s events arrive, how the server answering you is doing, and how much the event store holds, and how far each source&apos;s clock is from ours. Prometheus scrapes the same figures from <code>/api/metrics</code>.
       </p>
       <SystemOverview />
+      <ClockEvidence canManage={session.can('clock:manage')} />
     </div>
   );
 }

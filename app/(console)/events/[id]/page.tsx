@@ -8,10 +8,30 @@ import { beforeAfter } from '@/lib/diff.ts';
 import { serializeSearch } from '@/lib/search-params.ts';
 import { DiffTable } from '@/components/console/diff-table.tsx';
 import { Timestamp } from '@/components/console/timestamp.tsx';
+import { formatSkew } from '@/lib/skew.ts';
+import type { EventClockOutput } from '@/server/routers/clock.types.ts';
 
 export const metadata: Metadata = { title: 'Event' };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The event's clock: received_at − occurred_at, and whether it is beyond the tenant's tolerance (docs/clock.md). */
+function ClockLine({ clock }: { clock: EventClockOutput | null }) {
+  if (!clock) return null;
+  if (clock.skew_ms === null) return <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="event-clock">Clock: no occurred_at was sent; the event is dated by its arrival.</p>;
+  const { tolerance_ms, network_delay_ms } = clock.tolerance;
+  const text = clock.skew_ms < 0 ? `occurred_at is ${formatSkew(-clock.skew_ms)} after its arrival here: the source's clock is ahead of ours` : `received ${formatSkew(clock.skew_ms)} after occurred_at`;
+  return (
+    <p className={`text-sm ${clock.flag ? 'font-semibold text-red-700 dark:text-red-300' : 'text-slate-700 dark:text-slate-300'}`} data-testid="event-clock">
+      Clock: {text}.{' '}
+      {clock.flag === 'ahead'
+        ? `Flagged: ahead by more than the tolerance of ${tolerance_ms} ms.`
+        : clock.flag === 'behind'
+          ? `Flagged: behind by more than ${tolerance_ms + network_delay_ms} ms (tolerance ${tolerance_ms} ms + network delay ${network_delay_ms} ms).`
+          : `Within the tolerance (${tolerance_ms} ms ahead, ${tolerance_ms + network_delay_ms} ms behind).`}
+    </p>
+  );
+}
 
 export default async function EventPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
@@ -22,7 +42,7 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
     throw err;
   });
   if (!event) notFound();
-  const proof = await session.api.integrity.proof({ id }).catch(() => null);
+  const [proof, clock] = await Promise.all([session.api.integrity.proof({ id }).catch(() => null), session.api.clock.event({ id }).catch(() => null)]);
   const pair = beforeAfter(event.context);
   const objectHref = `/objects/${encodeURIComponent(event.object_type)}/${encodeURIComponent(event.object_id)}`;
   const actorHref = `/actors/${encodeURIComponent(event.actor_id)}`;
@@ -46,6 +66,7 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
         <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="written-by">
           Written with {event.written_by ? <span className="font-mono">{event.written_by}</span> : 'a credential not recorded (schema version 1)'}
         </p>
+        <ClockLine clock={clock} />
         <ul className="mt-2 flex flex-wrap gap-2 text-sm">
           <li>
             <Link className="btn" href={objectHref}>

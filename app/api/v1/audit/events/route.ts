@@ -9,7 +9,7 @@ import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
 import { claimsOf, writerOf } from '@/server/auth/caller.ts';
 import { checkTenantParam } from '@/server/http/tenant-param.ts';
 import { observedClient } from '@/server/auth/credentials.ts';
-import { db } from '@/server/db/client.ts';
+import { db, readDb } from '@/server/db/client.ts';
 import { authorize, chargeRate, json, readJsonBody, route } from '@/server/http/rest.ts';
 import { logEvents } from '@/server/services/ingest.ts';
 import { recordIngestFailure } from '@/server/observability/ingest-metrics.ts';
@@ -36,5 +36,5 @@ export const GET = route(async (req) => {
   const params = new URL(req.url).searchParams;
   checkTenantParam(params, caller);
   const input = filtersFromSearchParams(params, { allow: ['tenant_id'] });
-  return json(await listEvents(db(), claimsOf(caller), input));
+  return json(await listEvents(await readDb(), claimsOf(caller), input));
 });

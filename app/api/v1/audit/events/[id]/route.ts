@@ -2,7 +2,7 @@
 import { uuid } from '@/supabase/functions/_shared/contract.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { claimsOf } from '@/server/auth/caller.ts';
-import { db } from '@/server/db/client.ts';
+import { readDb } from '@/server/db/client.ts';
 import { authorize, chargeRate, json, route } from '@/server/http/rest.ts';
 import { getEvent } from '@/server/services/query.ts';
 
@@ -14,7 +14,7 @@ export const GET = route(async (req, { params }: { params: Promise<{ id: string 
   const { id } = await params;
   const parsed = uuid.safeParse(id);
   if (!parsed.success) throw new AuditError('invalid_request', 'The event id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
-  const event = await getEvent(db(), claimsOf(caller), parsed.data);
+  const event = await getEvent(await readDb(), claimsOf(caller), parsed.data);
   if (!event) throw new AuditError('not_found', `No event ${parsed.data}`);
   return json(event);
 });

@@ -41,7 +41,7 @@ afterAll(async () => {
 function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   let output = '';
   const { DATABASE_URL: _ignored, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   children.push(child);

@@ -49,7 +49,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-const boot = async (env: Record<string, string>) => run(['--import', 'tsx', 'scripts/start.ts'], { PORT: String(await freePort()), ...env });
+const boot = async (env: Record<string, string>) => run(['--import', 'tsx', 'server/main.ts'], { PORT: String(await freePort()), ...env });
 const cli = (args: string[], env: Record<string, string>) => run(['bin/oms-audit.mjs', ...args], env);
 
 describe('npm start with an external database', () => {

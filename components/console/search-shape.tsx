@@ -1,0 +1,150 @@
+'use client';
+/**
+ * The search's shape beside its results: a histogram of matching events over
+ * time (drag across it, or click a bar, to zoom the time range to it) and the
+ * most frequent event types, object types, actors, sources and outcomes
+ * (click a value to filter on it, Alt-click to exclude it). Counts are exact
+ * or labelled as estimates, as the server computed them (search-shape.ts).
+ */
+import { useQuery } from '@tanstack/react-query';
+import { useRef, useState } from 'react';
+import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
+import { useTRPC } from '@/lib/trpc.tsx';
+import { formatUtc } from '@/lib/time.ts';
+
+export type FacetField = 'event_type' | 'object_type' | 'actor_id' | 'source' | 'outcome';
+
+const FACETS: { field: FacetField; label: string }[] = [
+  { field: 'event_type', label: 'Event type' },
+  { field: 'object_type', label: 'Object type' },
+  { field: 'actor_id', label: 'Actor' },
+  { field: 'source', label: 'Source' },
+  { field: 'outcome', label: 'Outcome' },
+];
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export function useSearchShape(filters: EventFiltersInput, enabled: boolean) {
+  const trpc = useTRPC();
+  return useQuery({ ...trpc.events.shape.queryOptions(filters), enabled });
+}
+
+type Shape = NonNullable<ReturnType<typeof useSearchShape>['data']>;
+
+/** The histogram; `onZoom` receives the chosen [from, to) as ISO strings. */
+export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom: (from: string, to: string) => void }) {
+  const svgRef = useRef<SVGSVGElement>(null);
+  const [drag, setDrag] = useState<{ a: number; b: number } | null>(null);
+  if (!shape) return <div className="skeleton h-24" aria-label="Loading the histogram" />;
+  if (shape.unavailable) return <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="histogram-unavailable">{shape.unavailable}</p>;
+  const buckets = shape.buckets;
+  if (!buckets.length) return null;
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const n = buckets.length;
+  const startMs = (i: number) => Date.parse(buckets[i]!.start);
+  const endMs = (i: number) => (i + 1 < n ? startMs(i + 1) : startMs(i) + shape.bucket_seconds * 1000);
+  const total = buckets.reduce((a, b) => a + b.count, 0);
+  const index = (clientX: number) => {
+    const box = svgRef.current!.getBoundingClientRect();
+    return Math.max(0, Math.min(n - 1, Math.floor(((clientX - box.left) / box.width) * n)));
+  };
+  const zoom = (a: number, b: number) => {
+    const lo = Math.min(a, b);
+    const hi = Math.max(a, b);
+    onZoom(new Date(startMs(lo)).toISOString(), new Date(endMs(hi)).toISOString());
+  };
+  const width = shape.bucket_seconds;
+  const per = width % 86400 === 0 ? `${width / 86400} day${width === 86400 ? '' : 's'}` : width % 3600 === 0 ? `${width / 3600} h` : width % 60 === 0 ? `${width / 60} min` : `${width} s`;
+  const summary = `${shape.exact ? '' : 'About '}${fmt(total)} matching events from ${formatUtc(buckets[0]!.start)} to ${formatUtc(new Date(endMs(n - 1)).toISOString())}, ${per} per bar`;
+  return (
+    <figure className="space-y-1" data-testid="histogram">
+      <svg
+        ref={svgRef}
+        role="img"
+        aria-label={`Histogram: ${summary}`}
+        viewBox={`0 0 ${n * 10} 60`}
+        preserveAspectRatio="none"
+        className="h-24 w-full cursor-crosshair touch-none select-none"
+        onPointerDown={(e) => {
+          e.currentTarget.setPointerCapture(e.pointerId);
+          const i = index(e.clientX);
+          setDrag({ a: i, b: i });
+        }}
+        onPointerMove={(e) => drag && setDrag({ ...drag, b: index(e.clientX) })}
+        onPointerUp={(e) => {
+          if (!drag) return;
+          const b = index(e.clientX);
+          setDrag(null);
+          zoom(drag.a, b);
+        }}
+      >
+        {buckets.map((b, i) => {
+          const h = (b.count / max) * 56;
+          return (
+            <rect key={b.start} x={i * 10 + 1} y={60 - h} width={8} height={h} className={b.exact ? 'fill-blue-600 dark:fill-blue-400' : 'fill-blue-400 dark:fill-blue-300'} data-count={b.count}>
+              <title>{`${formatUtc(b.start)}: ${b.exact ? '' : '≈ '}${fmt(b.count)}`}</title>
+            </rect>
+          );
+        })}
+        {drag ? <rect x={Math.min(drag.a, drag.b) * 10} y={0} width={(Math.abs(drag.b - drag.a) + 1) * 10} height={60} className="fill-amber-400/40" /> : null}
+      </svg>
+      <figcaption className="flex flex-wrap justify-between gap-2 text-xs text-slate-700 dark:text-slate-300">
+        <span data-testid="histogram-summary">{summary}. Drag across the bars or click one to zoom.</span>
+        <span data-testid="shape-accuracy">{accuracy(shape)}</span>
+      </figcaption>
+    </figure>
+  );
+}
+
+/** What the counts cover, in words: exact, or estimates, and any archived months left out. */
+function accuracy(shape: Shape): string {
+  const parts = [shape.exact ? 'Exact counts' : 'Estimates (≈): counted exactly up to 200 events per bar, beyond that from the density of the first 200'];
+  if (shape.archived_months.length) parts.push(`archived months not charted: ${shape.archived_months.join(', ')}`);
+  return parts.join('; ');
+}
+
+/** Value counts per field; click filters on a value, Alt-click (or the ⊘ button) excludes it. */
+export function ValueCounts({ shape, onFilter }: { shape: Shape | undefined; onFilter: (field: FacetField, value: string | null, exclude: boolean) => void }) {
+  if (!shape) return <div className="skeleton h-64" aria-label="Loading value counts" />;
+  if (shape.unavailable) return null;
+  return (
+    <nav aria-label="Value counts" className="space-y-3 text-sm" data-testid="value-counts">
+      {FACETS.map(({ field, label }) => {
+        const values = shape.facets[field];
+        if (!values.length) return null;
+        return (
+          <section key={field} aria-labelledby={`facet-${field}`}>
+            <h2 id={`facet-${field}`} className="mb-1 text-xs font-semibold tracking-wide text-slate-700 uppercase dark:text-slate-300">
+              {label}
+            </h2>
+            <ul className="space-y-0.5">
+              {values.map((v) => {
+                const shown = v.value ?? '(none)';
+                return (
+                  <li key={shown} className="flex items-center gap-1">
+                    <button
+                      type="button"
+                      className="flex min-w-0 flex-1 justify-between gap-2 rounded px-1 text-left hover:bg-blue-50 dark:hover:bg-slate-800"
+                      title={`Click: only ${shown}. Alt-click: all but ${shown}.`}
+                      aria-label={`${label} ${shown}: ${shape.exact ? '' : 'about '}${fmt(v.count)} events. Filter on it (Alt: exclude it)`}
+                      onClick={(e) => onFilter(field, v.value, e.altKey)}
+                    >
+                      <span className="truncate">{shown}</span>
+                      <span className="text-slate-600 tabular-nums dark:text-slate-400">
+                        {shape.exact ? '' : '≈'}
+                        {fmt(v.count)}
+                      </span>
+                    </button>
+                    <button type="button" className="rounded px-1 text-slate-600 hover:bg-red-50 dark:text-slate-400 dark:hover:bg-slate-800" aria-label={`Exclude ${label.toLowerCase()} ${shown}`} onClick={() => onFilter(field, v.value, true)}>
+                      ⊘
+                    </button>
+                  </li>
+                );
+              })}
+            </ul>
+          </section>
+        );
+      })}
+    </nav>
+  );
+}

@@ -1,0 +1,42 @@
+/** clock.*: the sources' clocks as the trail shows them (docs/clock.md), and the tenant's tolerance. */
+import { router, tenantProcedure } from '@/server/trpc.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
+import { clockReport, clockTolerance, clockWindow, eventClock, setClockTolerance } from '@/server/services/clock.ts';
+import { principalOf } from '@/server/auth/caller.ts';
+import { clockReportInput, clockReportOutput, clockToleranceOutput, eventClockInput, eventClockOutput, setClockToleranceInput } from './clock.types.ts';
+
+const read = tenantProcedure.meta({ permission: 'events:read', rate: 'read' });
+
+export const clockRouter = router({
+  report: read
+    .input(clockReportInput)
+    .output(clockReportOutput)
+    .query(({ ctx, input }) => clockReport(ctx.sql, ctx.claims, clockWindow(input))),
+
+  event: read
+    .input(eventClockInput)
+    .output(eventClockOutput)
+    .query(async ({ ctx, input }) => {
+      const clock = await eventClock(ctx.sql, ctx.claims, input.id);
+      if (!clock) throw new AuditError('not_found', `No event ${input.id}`);
+      return clock;
+    }),
+
+  tolerance: read.output(clockToleranceOutput).query(({ ctx }) => clockTolerance(ctx.sql, ctx.claims)),
+
+  setTolerance: tenantProcedure
+    .meta({ permission: 'clock:manage' })
+    .input(setClockToleranceInput)
+    .output(clockToleranceOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { before, after } = await setClockTolerance(ctx.sql, ctx.claims, input, principalOf(ctx.caller));
+      await recordConsoleAction(
+        ctx.sql,
+        ctx.caller,
+        { eventType: CONSOLE_EVENT_TYPES.clockTolerance, objectType: 'AUDIT_CLOCK_TOLERANCE', objectId: ctx.claims.tenant_id, context: { before: { tolerance_ms: before.tolerance_ms, network_delay_ms: before.network_delay_ms }, after: { tolerance_ms: after.tolerance_ms, network_delay_ms: after.network_delay_ms } } },
+        ctx.observed,
+      );
+      return after;
+    }),
+});

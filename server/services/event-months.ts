@@ -1,0 +1,66 @@
+/**
+ * The months that can hold a filter set's events, when the filters pin one
+ * object (object_type + object_id) or one actor (actor_id): read from the
+ * per-tenant month maps that a trigger on audit_events keeps
+ * (audit_object_months, audit_actor_months). The read path then restricts
+ * occurred_at to those months, so PostgreSQL prunes every other month
+ * partition when it plans the query instead of probing each one's index.
+ *
+ * A sealed actor id (schema version 3) is mapped by its envelope's prefix
+ * (`pd1:<subject ref>:<key id>:`, actorMonthKey), never by a plaintext: the
+ * blind index's prefixes (personal/search.ts) find its months.
+ */
+import type { TxSql } from '@/supabase/functions/_shared/db.ts';
+import type { EventFilters, SealedFilters } from '@/supabase/functions/_shared/filters.ts';
+import { actorMonthKey } from '@/supabase/functions/_shared/personal-data.ts';
+
+/** First days of UTC months, 'YYYY-MM-DD', ascending; null when the filters pin neither an object nor an actor. */
+export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters): Promise<string[] | null> {
+  const object = f.object_type !== undefined && f.object_id !== undefined;
+  const actor = f.actor_id !== undefined;
+  if (!object && !actor) return null;
+  const rows = await tx`
+    select to_char(month, 'YYYY-MM-DD') as month from (
+      ${object ? tx`select month from public.audit_object_months where tenant_id = ${tenantId} and object_type = ${f.object_type!} and object_id = ${f.object_id!}` : tx``}
+      ${object && actor ? tx`intersect` : tx``}
+      ${actor ? tx`select month from public.audit_actor_months where tenant_id = ${tenantId} and actor_id = any(${actorKeys(f)}::text[])` : tx``}
+    ) m
+    order by month`;
+  return rows.map((r) => r.month as string);
+}
+
+/** The actor map's keys of the filtered actor: its id as mapped, and the envelope prefixes of its sealed events. */
+function actorKeys(f: SealedFilters): string[] {
+  return [actorMonthKey(f.actor_id!), ...(f.sealed_actors?.[f.actor_id!] ?? [])];
+}
+
+/** Adjacent months joined into [from, to) ranges of first days. */
+export function monthRanges(months: readonly string[]): [string, string][] {
+  const ranges: [string, string][] = [];
+  for (const month of months) {
+    const next = nextMonth(month);
+    const last = ranges.at(-1);
+    if (last && last[1] === month) last[1] = next;
+    else ranges.push([month, next]);
+  }
+  return ranges;
+}
+
+function nextMonth(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+}
+
+/**
+ * `and (occurred_at in those months)` with UTC bounds as timestamptz parameters, which a
+ * custom plan (the read path forces them) sees as constants and prunes by at plan time;
+ * nothing when `months` is null (no restriction). An empty list matches no row.
+ */
+export function withinMonths(tx: TxSql, months: readonly string[] | null) {
+  if (months === null) return tx``;
+  if (months.length === 0) return tx`and false`;
+  const ranges = monthRanges(months).map(
+    ([from, to]) => tx`(occurred_at >= ${`${from}T00:00:00Z`}::timestamptz and occurred_at < ${`${to}T00:00:00Z`}::timestamptz)`,
+  );
+  return tx`and (${ranges.reduce((all, range) => tx`${all} or ${range}`)})`;
+}

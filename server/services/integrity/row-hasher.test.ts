@@ -1,0 +1,80 @@
+/**
+ * The row hasher (verification's fast path) against the reference code: the
+ * same canonical JSON for contexts as PostgreSQL writes them back, and the
+ * same event hashes for rows read from PostgreSQL, on the calling thread and
+ * in worker threads.
+ */
+import * as crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
+import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
+import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
+import { copyOut } from '@/server/db/copy-out.ts';
+import { call, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
+import { ROW, rowHasherFactory, VERIFY_COLUMNS } from './row-hasher.ts';
+
+const hasher = rowHasherFactory(crypto as never, ROW, postgresIpv6);
+
+const documents: unknown[] = [
+  {},
+  { b: 1, a: 2, aa: 3, B: 4, '': 5 },
+  { '🚀': 1, Ａ: 2, é: 3, e: 4, z: 5 },
+  { 'a b': 1, 'a!': 2, a: 3, 'a"': 4, 'a\\': 5, 'a\n': 6, '\u0001': 7 },
+  { text: 'quote " backslash \\ tab \t newline \n cr \r bell \u0007 del \u007f sep \u2028 emoji 😀 Ü' },
+  { n: [0, -1, 1.5, 0.1, 1e21, 1e-7, 5e-324, 9007199254740992, 1.7976931348623157e308, 123456789012345, 1234567890123456, -0.000001, 2.5e-8] },
+  { nested: { z: { y: [{ b: null, a: true }, [], {}, [false, 'x']] }, a: [[[1]]] } },
+  { order_id: 'ORD-1', allocations: [{ quantity: 2400, account: 'ACC-1' }], symbol: 'AAPL', after: { venue: 'XETR', status: 'ROUTED' } },
+];
+
+describe('the row hasher', () => {
+  it('writes every context PostgreSQL gives back in the canonical form the reference writes', async () => {
+    for (const doc of documents) {
+      const [row] = await testSql()`select ${JSON.stringify(doc)}::jsonb::text as text`;
+      const text = Buffer.from(row!.text as string, 'utf8');
+      expect(hasher.canonicalJsonb(text), JSON.stringify(doc)).toBe(canonicalJson(JSON.parse(row!.text as string)));
+    }
+  });
+
+  it('hashes rows read from PostgreSQL exactly as the reference, on this thread and in workers', async () => {
+    const t = await newTenant('row-hasher');
+    const events = [
+      '192.0.2.7',
+      '2001:db8::1',
+      '::ffff:10.0.0.1',
+      '::10.1.2.3',
+      'fe80::1:0:0:1',
+      '2001:db8:0:0:1:0:0:1',
+      null,
+    ].map((ip, i) =>
+      event({
+        object_id: `ORD-RH-${i}`,
+        ip_address: ip ?? undefined,
+        occurred_at: ['2000-02-29T23:59:59.999999Z', '2024-12-31T23:59:59.000001Z', '2026-03-01T00:00:00.000000Z'][i % 3],
+        user_agent: i % 2 ? 'Agent/1.0 (Überweisung; 東京) "quoted" \\ back' : undefined,
+        context: documents[i % documents.length] as Record<string, unknown>,
+      }),
+    );
+    const written = await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events }, headers: { 'x-forwarded-for': '2001:db8::ff' } });
+    expect(written.status).toBe(201);
+    const read = async () => {
+      const stream = await copyOut(
+        connectionUrl(testSql()),
+        `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_ledger l full join public.audit_events e on e.tenant_id = l.tenant_id and e.seq = l.seq where l.tenant_id = '${t.id}') to stdout (format binary)`,
+      );
+      const chunks: Uint8Array[] = [];
+      for await (const rows of copyRowChunks(stream, 64)) chunks.push(rows);
+      return chunks;
+    };
+    for (const threads of [0, 2]) {
+      const pool = rowCheckPool(threads);
+      try {
+        const codes: number[] = [];
+        for (const rows of await read()) codes.push(...(await pool.check(rows)).codes);
+        expect(codes).toEqual(events.map(() => ROW.OK));
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+});
