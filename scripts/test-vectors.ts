@@ -16,7 +16,8 @@ import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type Checkpoint
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
 import { fromHex, inclusionProof, leafHash, merkleRoot, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { associatedData, contextPointer, seal, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
+import { associatedData, contextPointer, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
+import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import type { CheckpointVectors, EventVectors, PersonalDataVectors, TreeVectors } from '../verifier/test-vectors.ts';
 
 const OUT = path.resolve(import.meta.dirname, '..', 'docs', 'test-vectors');
@@ -244,24 +245,51 @@ const subjectKey = (id: string): SubjectKey => {
   const s = SUBJECTS.find((x) => x.subject_id === id)!;
   return { keyId: s.key_id, subjectRef: s.subject_ref, key: s.key };
 };
-const sealedValues: PersonalDataVectors['envelopes'] = [];
+const seals: PersonalDataVectors['seals'] = [];
 
-function sealAt(value: unknown, subject: string, eventId: string, pointer: string): string {
-  const envelope = seal(value, subjectKey(subject), TENANT, eventId, pointer, derived(`nonce ${eventId} ${pointer}`, 12));
-  sealedValues.push({ event_id: eventId, pointer, subject_id: subject, value, associated_data: associatedData(TENANT, eventId, pointer).toString('utf8'), envelope });
-  return envelope;
+/** Seals each subject's values of one event together, as the server does, with a nonce derived from the event and key. */
+function sealEvent(eventId: string, bySubject: Map<string, Record<string, unknown>>): Record<string, string> {
+  const sealed: Record<string, string> = {};
+  for (const [subject, values] of bySubject) {
+    const key = subjectKey(subject);
+    const nonce = derived(`nonce ${eventId} ${key.keyId}`, 12);
+    sealed[key.keyId] = sealValues(values, key, TENANT, eventId, nonce);
+    seals.push({
+      event_id: eventId,
+      subject_id: subject,
+      key_id: key.keyId,
+      reference: referenceOf(key),
+      values,
+      plaintext: canonicalJson(values),
+      associated_data: associatedData(TENANT, eventId, key.keyId).toString('utf8'),
+      nonce_hex: nonce.toString('hex'),
+      sealed: sealed[key.keyId]!,
+    });
+  }
+  return sealed;
 }
 
 /** A version 3 event: a person's actor fields under their key, context members and the subject id under the subject's. */
 function sealedEvent(seq: number, id: string, actor: string, subject: string | null, plain: { ip: string; observed_ip: string; user_agent: string; device: string; context: Record<string, unknown>; personal_paths: string[] }): StoredEvent {
   const owner = subject ?? actor;
-  const context: Record<string, unknown> = { ...plain.context };
-  for (const p of plain.personal_paths) context[p] = sealAt(context[p], owner, id, contextPointer(p));
-  const personal: Record<string, string> = {
-    ip_address: sealAt(plain.ip, actor, id, '/ip_address'),
-    observed_ip: sealAt(plain.observed_ip, actor, id, '/observed_ip'),
+  const bySubject = new Map<string, Record<string, unknown>>([[actor, {}]]);
+  if (subject) bySubject.set(subject, {});
+  const at = (subjectId: string, pointer: string, value: unknown) => {
+    bySubject.get(subjectId)![pointer] = value;
+    return referenceOf(subjectKey(subjectId));
   };
-  if (subject) personal.subject_id = sealAt(subject, subject, id, '/subject_id');
+  const actorId = at(actor, '/actor_id', actor);
+  const userAgent = at(actor, '/user_agent', plain.user_agent);
+  const device = at(actor, '/device_fingerprint', plain.device);
+  const observedUserAgent = at(actor, '/observed_user_agent', 'oms-gateway/4.2.1');
+  const personal: Record<string, unknown> = {
+    ip_address: at(actor, '/ip_address', plain.ip),
+    observed_ip: at(actor, '/observed_ip', plain.observed_ip),
+  };
+  if (subject) personal.subject_id = at(subject, '/subject_id', subject);
+  const context: Record<string, unknown> = { ...plain.context };
+  for (const p of plain.personal_paths) context[p] = at(owner, contextPointer(p), context[p]);
+  personal.sealed = sealEvent(id, bySubject);
   return {
     ...base,
     seq,
@@ -269,14 +297,14 @@ function sealedEvent(seq: number, id: string, actor: string, subject: string | n
     occurred_at: `2026-01-05T10:1${seq - 9}:00.000000Z`,
     received_at: `2026-01-05T10:1${seq - 9}:00.000100Z`,
     actor_type: 'TRADER',
-    actor_id: sealAt(actor, actor, id, '/actor_id'),
+    actor_id: actorId,
     object_id: 'ORD-2001',
     event_type: seq === 9 ? 'CREATE' : 'AMEND',
     ip_address: null,
     observed_ip: null,
-    user_agent: sealAt(plain.user_agent, actor, id, '/user_agent'),
-    device_fingerprint: sealAt(plain.device, actor, id, '/device_fingerprint'),
-    observed_user_agent: sealAt('oms-gateway/4.2.1', actor, id, '/observed_user_agent'),
+    user_agent: userAgent,
+    device_fingerprint: device,
+    observed_user_agent: observedUserAgent,
     context,
     schema_version: 3,
     written_by: 'api_key:2b7e1516-28ae-42d2-a6ab-f7158809cf4f',
@@ -286,7 +314,7 @@ function sealedEvent(seq: number, id: string, actor: string, subject: string | n
 
 EVENTS.push(
   {
-    name: 'version 3: personal data sealed (actor fields, IP addresses, the subject id, declared context members); the hash covers the envelopes',
+    name: 'version 3: personal data sealed (actor fields, IP addresses, the subject id, declared context members); the hash covers the references and seals, never the plaintext',
     event: sealedEvent(9, '01936f3e-1000-7000-8000-000000000009', 'alice.trader@example.com', 'client-bob-42', {
       ip: '192.0.2.44',
       observed_ip: '2001:db8::44',
@@ -312,11 +340,11 @@ EVENTS.push(
 function personalDataVectors(): PersonalDataVectors {
   return {
     description:
-      'Sealed personal data of the version 3 events of events.json (docs/integrity.md, "Personal data"). subject_ref = hex HMAC-SHA-256(index key, UTF-8 "subject:" ‖ subject id). An envelope is "pd1:" ‖ subject_ref ‖ ":" ‖ key_id ‖ ":" ‖ base64url without padding (nonce 12 ‖ AES-256-GCM ciphertext ‖ tag 16) of the UTF-8 canonical JSON (RFC 8785) of the value, with associated_data as the AAD. The keys are TEST-ONLY, derived from published strings; the erased subject\'s key is withheld, as after an erasure.',
+      'Sealed personal data of the version 3 events of events.json (docs/personal-data.md). subject_ref = hex HMAC-SHA-256(index key, UTF-8 "subject:" ‖ subject id); a reference is "pd2:" ‖ subject_ref ‖ ":" ‖ key_id and stands in the event in place of each sealed value. One seal per subject and event: personal.sealed[key_id] = base64url without padding (nonce 12 ‖ AES-256-GCM ciphertext ‖ tag 16) of the UTF-8 plaintext, the canonical JSON (RFC 8785) of {JSON pointer: value} for every place holding the reference, with associated_data as the AAD. The keys are TEST-ONLY, derived from published strings; the erased subject\'s key is withheld, as after an erasure.',
     tenant_id: TENANT,
     index_key_hex: INDEX_KEY.toString('hex'),
     subjects: SUBJECTS.map((s) => ({ subject_id: s.subject_id, subject_ref: s.subject_ref, key_id: s.key_id, key_hex: s.erased ? null : s.key.toString('hex') })),
-    envelopes: sealedValues,
+    seals,
   };
 }
 

@@ -2703,27 +2703,59 @@ import { readFileSync as readFileSync3 } from "node:fs";
 import path3 from "node:path";
 
 // supabase/functions/_shared/personal-data.ts
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from "node:crypto";
+var ENVELOPE_PREFIX = "pd2:";
+var ACTOR_PERSONAL_FIELDS = ["actor_id", "user_agent", "device_fingerprint", "observed_user_agent"];
+var SEALED_MEMBER = "sealed";
 var NONCE = 12;
 var TAG = 16;
-var ENVELOPE = /^pd1:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):([A-Za-z0-9_-]+)$/;
-function parseEnvelope(value) {
-  const m = ENVELOPE.exec(value);
-  return m ? { subjectRef: m[1], keyId: m[2], sealed: Buffer.from(m[3], "base64url") } : null;
+var REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+function isReference(value) {
+  return typeof value === "string" && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
+}
+function parseReference(value) {
+  const m = REFERENCE.exec(value);
+  return m ? { subjectRef: m[1], keyId: m[2] } : null;
 }
 function subjectRef(indexKey, subjectId) {
   return createHmac("sha256", indexKey).update("subject:" + subjectId, "utf8").digest("hex");
 }
-var aad = (tenantId, eventId, pointer) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${pointer}`, "utf8");
-var associatedData = aad;
-function open(envelope, key, tenantId, eventId, pointer) {
-  const { sealed } = envelope;
-  if (sealed.length < NONCE + TAG) throw new Error("envelope too short");
-  const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, NONCE));
-  decipher.setAAD(aad(tenantId, eventId, pointer));
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
-  const text = Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]).toString("utf8");
-  return JSON.parse(text);
+var associatedData = (tenantId, eventId, keyId) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${keyId}`, "utf8");
+var noncePool = Buffer.alloc(NONCE * 4096);
+var nonceAt = noncePool.length;
+function openValues(sealed, key, tenantId, eventId, keyId) {
+  const data = Buffer.from(sealed, "base64url");
+  if (data.length < NONCE + TAG) throw new Error("seal too short");
+  const decipher = createDecipheriv("aes-256-gcm", key, data.subarray(0, NONCE));
+  decipher.setAAD(associatedData(tenantId, eventId, keyId));
+  decipher.setAuthTag(data.subarray(data.length - TAG));
+  const text = Buffer.concat([decipher.update(data.subarray(NONCE, data.length - TAG)), decipher.final()]).toString("utf8");
+  const values = JSON.parse(text);
+  if (!values || typeof values !== "object" || Array.isArray(values)) throw new Error("a seal holds an object of values");
+  return values;
+}
+function referencesOf(e) {
+  const found = [];
+  const take = (pointer, v) => {
+    if (isReference(v)) found.push({ pointer, reference: parseReference(v) });
+  };
+  for (const f of ACTOR_PERSONAL_FIELDS) take("/" + f, e[f]);
+  const personal = e.personal;
+  if (personal && typeof personal === "object") {
+    for (const [k, v] of Object.entries(personal)) if (k !== SEALED_MEMBER) take("/" + k, v);
+  }
+  const walk = (v, pointer) => {
+    if (typeof v === "string") take(pointer, v);
+    else if (v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k, item] of Object.entries(v)) walk(item, pointer + "/" + k.replace(/~/g, "~0").replace(/\//g, "~1"));
+    }
+  };
+  walk(e.context, "/context");
+  return found;
+}
+function sealsOf(personal) {
+  const sealed = personal && typeof personal === "object" ? personal[SEALED_MEMBER] : null;
+  return sealed && typeof sealed === "object" && !Array.isArray(sealed) ? sealed : {};
 }
 
 // verifier/test-vectors.ts
@@ -2773,25 +2805,27 @@ function checkTestVectors(dir) {
   const subjects = new Map(personal.subjects.map((s) => [s.subject_id, s]));
   for (const s of personal.subjects) check(subjectRef(indexKey, s.subject_id) === s.subject_ref, `personal-data.json subject ${s.subject_id}: subject_ref differs`);
   const eventById = new Map(events.map((v) => [v.event.id, v.event]));
-  for (const e of personal.envelopes) {
-    const label = `personal-data.json ${e.event_id} ${e.pointer}`;
+  for (const e of personal.seals) {
+    const label = `personal-data.json ${e.event_id} ${e.subject_id}`;
     const subject = subjects.get(e.subject_id);
-    const parsed = parseEnvelope(e.envelope);
-    check(!!subject && !!parsed && parsed.subjectRef === subject.subject_ref && parsed.keyId === subject.key_id, `${label}: the envelope does not name its subject's ref and key`);
-    check(associatedData(personal.tenant_id, e.event_id, e.pointer).toString("utf8") === e.associated_data, `${label}: associated data differs`);
-    if (subject?.key_hex && parsed) {
+    const parsed = parseReference(e.reference);
+    check(!!subject && !!parsed && parsed.subjectRef === subject.subject_ref && parsed.keyId === subject.key_id && e.key_id === subject.key_id, `${label}: the reference does not name its subject's ref and key`);
+    check(associatedData(personal.tenant_id, e.event_id, e.key_id).toString("utf8") === e.associated_data, `${label}: associated data differs`);
+    check(canonicalJson(e.values) === e.plaintext, `${label}: the plaintext is not the canonical JSON of the values`);
+    check(Buffer.from(e.sealed, "base64url").subarray(0, 12).toString("hex") === e.nonce_hex, `${label}: the seal does not begin with its nonce`);
+    if (subject?.key_hex) {
       let opened;
       try {
-        opened = open(parsed, Buffer.from(subject.key_hex, "hex"), personal.tenant_id, e.event_id, e.pointer);
+        opened = openValues(e.sealed, Buffer.from(subject.key_hex, "hex"), personal.tenant_id, e.event_id, e.key_id);
       } catch {
         opened = void 0;
       }
-      check(opened !== void 0 && canonicalJson(opened) === canonicalJson(e.value), `${label}: does not open to its value`);
+      check(opened !== void 0 && canonicalJson(opened) === e.plaintext, `${label}: does not open to its values`);
     }
     const stored = eventById.get(e.event_id);
-    const parts = e.pointer.slice(1).split("/");
-    const at2 = parts[0] === "context" ? stored?.context?.[parts[1]] : parts[0] === "ip_address" || parts[0] === "observed_ip" || parts[0] === "subject_id" ? stored?.personal?.[parts[0]] : stored?.[parts[0]];
-    check(at2 === e.envelope, `${label}: events.json does not hold this envelope there`);
+    check(!!stored && sealsOf(stored.personal)[e.key_id] === e.sealed, `${label}: events.json does not hold this seal in personal.sealed`);
+    const places = stored ? referencesOf(stored).filter((r) => r.reference.keyId === e.key_id).map((r) => r.pointer).sort() : [];
+    check(JSON.stringify(places) === JSON.stringify(Object.keys(e.values).sort()), `${label}: events.json holds the reference at ${places.join(", ")}, the seal has ${Object.keys(e.values).join(", ")}`);
   }
   return { checks, failures };
 }

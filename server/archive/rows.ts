@@ -53,7 +53,7 @@ export function archivedEventFromJson(text: string): ArchivedEvent {
     context: r[18] as Record<string, unknown>,
     schema_version: r[19] as number,
     written_by: s(r[20]),
-    personal: (r[21] ?? null) as Record<string, string> | null,
+    personal: (r[21] ?? null) as Record<string, unknown> | null,
     archived: true,
   };
 }

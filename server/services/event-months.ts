@@ -6,13 +6,12 @@
  * occurred_at to those months, so PostgreSQL prunes every other month
  * partition when it plans the query instead of probing each one's index.
  *
- * A sealed actor id (schema version 3) is mapped by its envelope's prefix
- * (`pd1:<subject ref>:<key id>:`, actorMonthKey), never by a plaintext: the
- * blind index's prefixes (personal/search.ts) find its months.
+ * A sealed actor (schema version 3) is stored, and so mapped, as its subject's
+ * reference (`pd2:<subject ref>:<key id>`), never as a plaintext: the blind
+ * index (personal/search.ts) gives the references to look up.
  */
 import type { TxSql } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters, SealedFilters } from '@/supabase/functions/_shared/filters.ts';
-import { actorMonthKey } from '@/supabase/functions/_shared/personal-data.ts';
 
 /** First days of UTC months, 'YYYY-MM-DD', ascending; null when the filters pin neither an object nor an actor. */
 export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters): Promise<string[] | null> {
@@ -29,9 +28,9 @@ export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters
   return rows.map((r) => r.month as string);
 }
 
-/** The actor map's keys of the filtered actor: its id as mapped, and the envelope prefixes of its sealed events. */
+/** The actor map's keys of the filtered actor: its id, and the references of its sealed events. */
 function actorKeys(f: SealedFilters): string[] {
-  return [actorMonthKey(f.actor_id!), ...(f.sealed_actors?.[f.actor_id!] ?? [])];
+  return [f.actor_id!, ...(f.sealed_actors?.[f.actor_id!] ?? [])];
 }
 
 /** Adjacent months joined into [from, to) ranges of first days. */

@@ -59,9 +59,9 @@ export function bucketWidth(fromMs: number, toMs: number): number {
 }
 
 /**
- * A sealed actor (docs/personal-data.md) is counted per subject key (its envelopes'
- * prefix, as the actor month map files it) and shown opened from one of its
- * envelopes, or "[personal]" for a `masked` reader, "[erased]" once erased.
+ * A sealed actor (docs/personal-data.md) is counted per subject key (its
+ * reference, as stored) and shown opened from one of its events' seals, or
+ * "[personal]" for a `masked` reader, "[erased]" once erased.
  */
 export async function searchShape(sql: Sql, claims: TenantClaims, asked: EventFilters, reveal: { masked?: boolean } = {}): Promise<SearchShape> {
   const filters = await withBlindIndex(sql, claims.tenant_id, asked);
@@ -136,13 +136,13 @@ function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan
   const { from, to, first, width, count } = plan;
   return tx`${tx.unsafe(prefix)}
     with sample as materialized (
-      select b.i, s.id, s.schema_version, s.event_type, s.object_type, s.actor_id, s.source, s.outcome, s.occurred_at,
+      select b.i, s.id, s.schema_version, s.personal, s.event_type, s.object_type, s.actor_id, s.source, s.outcome, s.occurred_at,
              row_number() over (partition by b.i order by s.occurred_at, s.seq) as rn,
              greatest(to_timestamp(${first}::float8 + b.i * ${width}::float8), ${from}::timestamptz) as lo,
              least(to_timestamp(${first}::float8 + (b.i + 1) * ${width}::float8), ${to}::timestamptz) as hi
       from generate_series(0, ${count - 1}::int) as b(i)
       cross join lateral (
-        select occurred_at, seq, id, schema_version, event_type, object_type, actor_id, source, outcome
+        select occurred_at, seq, id, schema_version, personal, event_type, object_type, actor_id, source, outcome
         from public.audit_events
         where ${whereClause(tx, tenantId, filters)}
           and occurred_at >= greatest(to_timestamp(${first}::float8 + b.i * ${width}::float8), ${from}::timestamptz)
@@ -162,11 +162,11 @@ function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan
       from sample s join buckets b using (i) where s.rn <= ${PER_BUCKET}
     ),
     facets as (
-      -- A sealed actor counts once per subject key (its envelopes' prefix), with one of its envelopes to open.
+      -- A sealed actor is its reference (one per subject key), with one event's seal of that key to open.
       select field, value, sum(w) as n, row_number() over (partition by field order by sum(w) desc, value) as rank, min(sample) as sample
       from weighted, lateral (values ('event_type', event_type, null), ('object_type', object_type, null),
-                                     ('actor_id', case when schema_version = 3 and actor_id like 'pd1:%' then left(actor_id, 106) else actor_id end,
-                                      case when schema_version = 3 and actor_id like 'pd1:%' then id::text || ' ' || actor_id end),
+                                     ('actor_id', actor_id,
+                                      case when schema_version = 3 and actor_id like 'pd2:%' then id::text || ' ' || (personal -> 'sealed' ->> substr(actor_id, 70)) end),
                                      ('source', source, null), ('outcome', outcome, null)) as v(field, value, sample)
       group by field, value
     )

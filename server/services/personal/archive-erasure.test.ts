@@ -69,7 +69,7 @@ describe('erasure and archives', () => {
       texts.push(JSON.stringify(raw.getRowObjectsJson()));
       return texts.join('\n');
     });
-    expect(rowsText).toContain('pd1:');
+    expect(rowsText).toContain('pd2:');
     for (const secret of ['dana@broker.example', 'eric@broker.example', '192.0.2.201', '192.0.2.202', '192.0.2.250', 'dana-workstation', 'dana client', 'gateway-ua']) expect(rowsText).not.toContain(secret);
 
     const before = await allEvents(db.sql, claims);

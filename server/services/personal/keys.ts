@@ -26,7 +26,8 @@ export class MasterKeyError extends Error {
 const holder = globalThis as typeof globalThis & {
   __omsAuditMasterKey?: { key: Buffer; id: string; generated: boolean };
   __omsAuditTenantKeys?: Map<string, TenantKeys>;
-  __omsAuditSubjectKeyCache?: Map<string, { key: SubjectKey; until: number }>;
+  __omsAuditSubjectKeyCache?: Map<string, { key: SubjectKey; checked: number }>;
+  __omsAuditSubjectRefCache?: Map<string, string>;
 };
 
 /** First 16 hex digits of SHA-256 of a master key: names it without revealing it. */
@@ -69,6 +70,7 @@ export function forgetKeys(): void {
   holder.__omsAuditMasterKey = undefined;
   holder.__omsAuditTenantKeys?.clear();
   holder.__omsAuditSubjectKeyCache?.clear();
+  holder.__omsAuditSubjectRefCache?.clear();
 }
 
 function wrap(wrappingKey: Uint8Array, secret: Uint8Array, place: string): Buffer {
@@ -146,35 +148,97 @@ export async function refOf(sql: Sql, tenantId: string, subjectId: string): Prom
 
 const keyPlace = (tenantId: string, keyId: string) => `oms-audit.subject_keys:${tenantId}:${keyId}`;
 
-/** How long the write path reuses a subject key it unwrapped (an erasure meanwhile only makes new values unreadable sooner). */
-const WRITE_CACHE_MS = 2000;
+/**
+ * The write path keeps unwrapped subject keys in memory, per (tenant, subject),
+ * in a bounded LRU, and checks every RECHECK_MS — one query per batch for the keys
+ * due — that they were not destroyed meanwhile (an erasure in another process), so
+ * a later event about an erased person gets a new key within that time.
+ */
+const RECHECK_MS = 2000;
+const MAX_CACHED_KEYS = 50_000;
+const MAX_CACHED_REFS = 100_000;
+
+function lruGet<K, V>(cache: Map<K, V>, k: K): V | undefined {
+  const v = cache.get(k);
+  if (v !== undefined) {
+    cache.delete(k);
+    cache.set(k, v);
+  }
+  return v;
+}
+
+function lruSet<K, V>(cache: Map<K, V>, k: K, v: V, max: number): void {
+  cache.delete(k);
+  cache.set(k, v);
+  if (cache.size > max) for (const old of cache.keys()) {
+    cache.delete(old);
+    if (cache.size <= max) break;
+  }
+}
+
+/** The subject ref (blind index) of a subject id, from a bounded in-memory LRU (one HMAC per new subject). */
+export function cachedSubjectRef(tenantId: string, indexKey: Uint8Array, subjectId: string): string {
+  const cache = (holder.__omsAuditSubjectRefCache ??= new Map());
+  const k = `${tenantId}\u0000${subjectId}`;
+  let ref = lruGet(cache, k);
+  if (ref === undefined) {
+    ref = subjectRef(indexKey, subjectId);
+    lruSet(cache, k, ref, MAX_CACHED_REFS);
+  }
+  return ref;
+}
 
 /** The live key of each subject (by ref), created where the subject has none. */
 export async function liveSubjectKeys(sql: Sql, tenantId: string, refs: readonly string[]): Promise<Map<string, SubjectKey>> {
   const out = new Map<string, SubjectKey>();
   const cache = (holder.__omsAuditSubjectKeyCache ??= new Map());
   const now = performance.now();
-  const missing = refs.filter((ref) => {
-    const hit = cache.get(`${tenantId}:${ref}`);
-    if (hit && hit.until > now) out.set(ref, hit.key);
-    return !out.has(ref);
-  });
+  const due: { ref: string; keyId: string }[] = [];
+  const missing: string[] = [];
+  for (const ref of refs) {
+    const hit = lruGet(cache, `${tenantId}:${ref}`);
+    if (!hit) missing.push(ref);
+    else {
+      out.set(ref, hit.key);
+      if (now - hit.checked > RECHECK_MS) due.push({ ref, keyId: hit.key.keyId });
+    }
+  }
+  if (due.length) {
+    const live = new Set(
+      (await sql<{ key_id: string }[]>`
+        select key_id from oms_audit.subject_keys
+        where tenant_id = ${tenantId} and key_id = any(${due.map((d) => d.keyId)}::uuid[]) and erased_at is null`).map((r) => r.key_id),
+    );
+    for (const d of due) {
+      if (live.has(d.keyId)) cache.get(`${tenantId}:${d.ref}`)!.checked = now;
+      else {
+        cache.delete(`${tenantId}:${d.ref}`);
+        out.delete(d.ref);
+        missing.push(d.ref);
+      }
+    }
+  }
   if (!missing.length) return out;
   const { wrapKey } = await tenantKeys(sql, tenantId);
-  const fresh = missing.map((ref) => ({ ref, keyId: randomUUID(), key: randomBytes(32) }));
-  await sql`
-    insert into oms_audit.subject_keys (key_id, tenant_id, subject_ref, wrapped)
-    select k, ${tenantId}, r, decode(w, 'base64')
-    from unnest(${fresh.map((f) => f.keyId)}::uuid[], ${fresh.map((f) => f.ref)}::text[], ${fresh.map((f) => wrap(wrapKey, f.key, keyPlace(tenantId, f.keyId)).toString('base64'))}::text[]) as t(k, r, w)
-    on conflict (tenant_id, subject_ref) where erased_at is null do nothing`;
-  const rows = await sql<{ key_id: string; subject_ref: string; wrapped: Buffer }[]>`
+  const read = () => sql<{ key_id: string; subject_ref: string; wrapped: Buffer }[]>`
     select key_id, subject_ref, wrapped from oms_audit.subject_keys
     where tenant_id = ${tenantId} and subject_ref = any(${missing}::text[]) and erased_at is null`;
+  let rows = await read();
+  const without = missing.filter((ref) => !rows.some((r) => r.subject_ref === ref));
+  if (without.length) {
+    // New subjects: a key each (another process may create one at the same moment: one of them stays).
+    const fresh = without.map((ref) => ({ ref, keyId: randomUUID(), key: randomBytes(32) }));
+    await sql`
+      insert into oms_audit.subject_keys (key_id, tenant_id, subject_ref, wrapped)
+      select k, ${tenantId}, r, decode(w, 'base64')
+      from unnest(${fresh.map((f) => f.keyId)}::uuid[], ${fresh.map((f) => f.ref)}::text[], ${fresh.map((f) => wrap(wrapKey, f.key, keyPlace(tenantId, f.keyId)).toString('base64'))}::text[]) as t(k, r, w)
+      on conflict (tenant_id, subject_ref) where erased_at is null do nothing`;
+    rows = await read();
+  }
   for (const row of rows) {
     const key: SubjectKey = { keyId: row.key_id, subjectRef: row.subject_ref, key: unwrap(wrapKey, row.wrapped, keyPlace(tenantId, row.key_id)) };
     out.set(row.subject_ref, key);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(`${tenantId}:${row.subject_ref}`, { key, until: now + WRITE_CACHE_MS });
+    lruSet(cache, `${tenantId}:${row.subject_ref}`, { key, checked: now }, MAX_CACHED_KEYS);
   }
   return out;
 }

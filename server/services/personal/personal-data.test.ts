@@ -83,7 +83,7 @@ describe('personal data under per-subject keys', () => {
     for (const text of [...ALICE_PLAINTEXT, 'bob.trader@example.com', 'client-bob-42', 'Bob Clientname', '+44 20 7946']) expect(raw).not.toContain(text);
     const stored = await adminSql()`select schema_version, actor_id, ip_address, personal from public.audit_events where tenant_id = ${t.id} order by seq`;
     expect(stored.map((r) => r.schema_version)).toEqual([3, 3, 3]);
-    expect(stored[0]!.actor_id).toMatch(/^pd1:[0-9a-f]{64}:/);
+    expect(stored[0]!.actor_id).toMatch(/^pd2:[0-9a-f]{64}:[0-9a-f-]{36}$/);
     expect(stored[0]!.ip_address).toBeNull();
     expect(stored[2]!.actor_id).toBe('matching-engine'); // not a person: not sealed
 
@@ -178,7 +178,7 @@ describe('personal data under per-subject keys', () => {
     await expect(write(plain, [event({ subject_id: 'client-1' })])).rejects.toMatchObject({ code: 'invalid_request', issues: [{ index: 0, field: 'subject_id' }] });
     const sealing = await newTenant('personal-forged');
     await declarePersonalData(testSql(), sealing.id, 'operator:test');
-    const forged = `pd1:${'a'.repeat(64)}:00000000-0000-4000-8000-000000000000:AAAA`;
+    const forged = `pd2:${'a'.repeat(64)}:00000000-0000-4000-8000-000000000000:AAAA`;
     await expect(write(sealing, [event({ context: { note: forged } })])).rejects.toMatchObject({ code: 'invalid_request', issues: [{ index: 0, field: 'context' }] });
   });
 });
@@ -213,7 +213,7 @@ describe('bundles of sealed personal data', () => {
       for (const dir of earlier) {
         expect(await verifyBundle(dir)).toContain('VERIFIED');
         const data = await dataOf(dir);
-        expect(data).toContain('pd1:');
+        expect(data).toContain('pd2:');
         for (const text of ALICE_PLAINTEXT) expect(data).not.toContain(text);
       }
 

@@ -5,12 +5,18 @@
  * seal the same way:
  *
  * - a human actor's `actor_id`, `user_agent`, `device_fingerprint`,
- *   `observed_user_agent` are replaced by envelopes under the actor's key, and
- *   its `ip_address` / `observed_ip` move, sealed, into `personal` (their inet
- *   columns stay null);
- * - `subject_id` is sealed into `personal.subject_id` under its own key;
- * - the context members the tenant declares personal are sealed under the
- *   subject's key (or the human actor's, when the event names no subject).
+ *   `observed_user_agent` are replaced by the actor's reference, and its
+ *   `ip_address` / `observed_ip` move, as references, into `personal` (their
+ *   inet columns stay null);
+ * - `subject_id` goes into `personal.subject_id` as the subject's reference;
+ * - the context members the tenant declares personal are replaced by the
+ *   subject's reference (or the human actor's, when the event names no subject);
+ * - the values replaced are sealed per subject: one AES-256-GCM operation per
+ *   subject and event, into `personal.sealed[<key id>]`.
+ *
+ * The write path's cost is that one seal per subject and event, the subject
+ * refs and unwrapped keys coming from bounded in-memory caches (keys.ts), and
+ * one canonical serialisation of a context that changed.
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { invalid, type FieldIssue } from '@/supabase/functions/_shared/errors.ts';
@@ -23,11 +29,12 @@ import {
   contextPointer,
   ENVELOPE_PREFIX,
   PERSONAL_IP_FIELDS,
-  seal,
+  referenceOf,
+  SEALED_MEMBER,
+  sealValues,
   SEALED_SCHEMA_VERSION,
-  subjectRef,
 } from '@/supabase/functions/_shared/personal-data.ts';
-import { liveSubjectKeys, tenantKeys } from './keys.ts';
+import { cachedSubjectRef, liveSubjectKeys, tenantKeys } from './keys.ts';
 import { personalSettings } from './settings.ts';
 
 /** Strings of the envelope form are reserved: a client cannot pass one off as sealed data. */
@@ -40,16 +47,39 @@ function reservedIssue(row: StampedEvent, index: number): FieldIssue | null {
   return null;
 }
 
-/** The container of a dotted context path and the member's name in it, if the path exists. */
-function locate(context: Record<string, unknown>, path: string): { holder: Record<string, unknown>; key: string } | null {
-  const parts = path.split('.');
-  let holder: unknown = context;
-  for (let i = 0; i < parts.length - 1; i++) {
-    holder = (holder as Record<string, unknown>)[parts[i]!];
-    if (!holder || typeof holder !== 'object' || Array.isArray(holder)) return null;
+/**
+ * Replaces the member at a dotted context path by `reference`, copying only the
+ * objects on the way (the caller's context stays as it was sent). Returns the
+ * value replaced, or undefined where the path does not exist or holds null.
+ */
+function replaceAt(row: StampedEvent, path: readonly string[], reference: string, copied: Set<object>): unknown {
+  let holder: Record<string, unknown> = row.context;
+  const chain: Record<string, unknown>[] = [holder];
+  for (let i = 0; i < path.length - 1; i++) {
+    const next = holder[path[i]!];
+    if (!next || typeof next !== 'object' || Array.isArray(next)) return undefined;
+    holder = next as Record<string, unknown>;
+    chain.push(holder);
   }
-  const key = parts[parts.length - 1]!;
-  return Object.hasOwn(holder as object, key) ? { holder: holder as Record<string, unknown>, key } : null;
+  const key = path[path.length - 1]!;
+  if (!Object.hasOwn(holder, key) || holder[key] === null) return undefined;
+  // Copy on write along the path.
+  let parent: Record<string, unknown> | null = null;
+  for (let i = 0; i < chain.length; i++) {
+    let node = chain[i]!;
+    if (!copied.has(node)) {
+      node = { ...node };
+      copied.add(node);
+      if (parent) parent[path[i - 1]!] = node;
+      else row.context = node;
+    }
+    chain[i] = node;
+    parent = node;
+  }
+  const target = chain[chain.length - 1]!;
+  const value = target[key];
+  target[key] = reference;
+  return value;
 }
 
 export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<void> {
@@ -64,9 +94,10 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
 
   const { indexKey } = await tenantKeys(sql, tenantId);
   const human = new Set(settings.humanActorTypes);
+  const paths = settings.contextPaths.map((p) => ({ path: p.split('.'), pointer: contextPointer(p) }));
   const plan = rows.map((row) => ({
-    actorRef: human.has(row.actor_type) ? subjectRef(indexKey, row.actor_id) : null,
-    subjectRef: row.subject_id !== null ? subjectRef(indexKey, row.subject_id) : null,
+    actorRef: human.has(row.actor_type) ? cachedSubjectRef(tenantId, indexKey, row.actor_id) : null,
+    subjectRef: row.subject_id !== null ? cachedSubjectRef(tenantId, indexKey, row.subject_id) : null,
   }));
   const refs = new Set<string>();
   for (const p of plan) {
@@ -75,47 +106,59 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
 
-  rows.forEach((row, i) => {
-    const { actorRef, subjectRef: subject } = plan[i]!;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const { actorRef, subjectRef } = plan[i]!;
     row.schema_version = SEALED_SCHEMA_VERSION;
-    const personal: Record<string, string> = {};
-    if (actorRef) {
-      const key = keys.get(actorRef)!;
-      for (const f of ACTOR_PERSONAL_FIELDS) {
-        const v = row[f];
-        if (v !== null) row[f] = seal(v, key, tenantId, row.id, '/' + f);
-      }
-      for (const f of PERSONAL_IP_FIELDS) {
-        const v = row[f];
-        if (v !== null) {
-          personal[f] = seal(v, key, tenantId, row.id, '/' + f);
-          row[f] = null;
+    const personal: Record<string, unknown> = {};
+    const sealed: Record<string, string> = {};
+    if (actorRef || subjectRef) {
+      const actorKey = actorRef ? keys.get(actorRef)! : null;
+      const subjectKey = subjectRef ? keys.get(subjectRef)! : null;
+      const actorValues: Record<string, unknown> = {};
+      const subjectValues: Record<string, unknown> = actorKey === subjectKey ? actorValues : {};
+      if (actorKey) {
+        const reference = referenceOf(actorKey);
+        for (const f of ACTOR_PERSONAL_FIELDS) {
+          const v = row[f];
+          if (v !== null) {
+            actorValues['/' + f] = v;
+            row[f] = reference;
+          }
+        }
+        for (const f of PERSONAL_IP_FIELDS) {
+          const v = row[f];
+          if (v !== null) {
+            actorValues['/' + f] = v;
+            personal[f] = reference;
+            row[f] = null;
+          }
         }
       }
-    }
-    if (subject) personal.subject_id = seal(row.subject_id, keys.get(subject)!, tenantId, row.id, '/subject_id');
-    const owner = subject ?? actorRef;
-    if (owner && settings.contextPaths.length) {
-      let context: Record<string, unknown> | null = null;
-      for (const path of settings.contextPaths) {
-        // Copied before the first change: the caller's object stays as it was sent.
-        const at = locate(context ?? row.context, path);
-        if (!at || at.holder[at.key] === null) continue;
-        if (!context) {
-          context = structuredClone(row.context);
-          const again = locate(context, path)!;
-          again.holder[again.key] = seal(again.holder[again.key], keys.get(owner)!, tenantId, row.id, contextPointer(path));
-        } else at.holder[at.key] = seal(at.holder[at.key], keys.get(owner)!, tenantId, row.id, contextPointer(path));
+      if (subjectKey) {
+        subjectValues['/subject_id'] = row.subject_id;
+        personal.subject_id = referenceOf(subjectKey);
       }
-      if (context) {
-        row.context = context;
-        row.contextJson = canonicalJson(context);
+      const ownerKey = subjectKey ?? actorKey!;
+      const ownerValues = subjectKey ? subjectValues : actorValues;
+      if (paths.length) {
+        const reference = referenceOf(ownerKey);
+        const copied = new Set<object>();
+        for (const { path, pointer } of paths) {
+          const value = replaceAt(row, path, reference, copied);
+          if (value !== undefined) ownerValues[pointer] = value;
+        }
+        if (copied.size) row.contextJson = canonicalJson(row.context);
       }
+      // Never empty: a human actor always has its actor_id, a subject its subject_id.
+      if (actorKey) sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
+      if (subjectKey && subjectValues !== actorValues) sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
+      personal[SEALED_MEMBER] = sealed;
     }
-    row.personal = Object.keys(personal).length ? personal : null;
+    row.personal = actorRef || subjectRef ? personal : null;
     row.subject_id = null;
     row.hash = eventHash(row, row.contextJson);
-  });
+  }
 }
 
 setPersonalDataSealer(sealRows);

@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('sealed events on the read paths that index or hash stored fields', () => {
-  it('the row hasher hashes sealed rows as stored, in workers and on the calling thread, and finds a changed envelope', async () => {
+  it('the row hasher hashes sealed rows as stored, in workers and on the calling thread, and finds a seal taken from another event', async () => {
     const t = await sealingTenant('sealed-row-hasher');
     await write(t, [
       event({ ...CAROL, object_id: 'ORD-S1', subject_id: 'client-carol-1' }),
@@ -84,8 +84,11 @@ describe('sealed events on the read paths that index or hash stored fields', () 
     const direct = rowHasherFactory(crypto as never, ROW, postgresIpv6);
     expect([...(await read()).flatMap((rows) => [...direct.checkRows(rows).codes])]).toEqual([ROW.OK, ROW.OK, ROW.OK]);
 
-    // A sealed value swapped between two events: each still opens nowhere else, and the hash shows it.
-    await tamper(`update public.audit_events set personal = jsonb_set(personal, '{ip_address}', '"pd1:${'0'.repeat(64)}:00000000-0000-4000-8000-000000000000:AAAA"') where tenant_id = '${t.id}' and object_id = 'ORD-S2'`);
+    // A seal replaced by another event's (which does not open here either): the hash shows it.
+    await tamper(
+      `update public.audit_events e set personal = jsonb_set(e.personal, '{sealed}', o.personal -> 'sealed') from public.audit_events o
+       where e.tenant_id = '${t.id}' and e.object_id = 'ORD-S2' and o.tenant_id = e.tenant_id and o.object_id = 'ORD-S1'`,
+    );
     expect(await codesOf(2)).toEqual([ROW.OK, ROW.MODIFIED, ROW.OK]);
     const report = await verifyTenant(testSql(), t.id, { keys: trustedKeys(), record: false });
     expect(report.ok).toBe(false);
@@ -102,10 +105,10 @@ describe('sealed events on the read paths that index or hash stored fields', () 
     ]);
     const map = await adminSql()`select actor_id, to_char(month, 'YYYY-MM') as month from public.audit_actor_months where tenant_id = ${t.id} order by actor_id, month`;
     expect(JSON.stringify(map)).not.toContain(CAROL.actor_id);
-    const sealed = map.filter((r) => (r.actor_id as string).startsWith('pd1:'));
-    // One row per subject key and month (not one per event), holding only the envelope's prefix.
+    const sealed = map.filter((r) => (r.actor_id as string).startsWith('pd2:'));
+    // One row per subject key and month, holding only the subject's reference.
     expect(sealed.map((r) => r.month)).toEqual(['2026-09', '2026-10']);
-    for (const r of sealed) expect(r.actor_id).toMatch(/^pd1:[0-9a-f]{64}:[0-9a-f-]{36}:$/);
+    for (const r of sealed) expect(r.actor_id).toMatch(/^pd2:[0-9a-f]{64}:[0-9a-f-]{36}$/);
     expect(map.filter((r) => r.actor_id === 'router').map((r) => r.month)).toEqual(['2026-10']);
 
     expect((await list(t, { actor_id: CAROL.actor_id })).events.map((e) => [e.object_id, e.actor_id])).toEqual([

@@ -2,15 +2,15 @@
  * Equality search on sealed personal data (a blind index, docs/personal-data.md):
  * an actor id a tenant that seals compares for equality — the `actor_id`
  * filter, or `actor = …` / `actor IN (…)` anywhere in the query language — also
- * finds the actor's sealed events by the subject ref their envelopes begin with
- * (`pd1:<ref>:<key id>:`), limited to keys not destroyed, so an erased subject
+ * finds the actor's sealed events by the reference they hold in its place
+ * (`pd2:<ref>:<key id>`), limited to keys not destroyed, so an erased subject
  * is found nowhere while later events about the same person (under a new key)
- * are. The prefix is served by the actor index; the actor month map holds the
- * same prefixes (event-months.ts).
+ * are. The reference is an exact value of actor_id: served by the actor index,
+ * and filed as it is in the actor month map (event-months.ts).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { actorEqualityValues, type EventFilters, type SealedFilters } from '@/supabase/functions/_shared/filters.ts';
-import { ENVELOPE_PREFIX, subjectRef } from '@/supabase/functions/_shared/personal-data.ts';
+import { referenceOf, subjectRef } from '@/supabase/functions/_shared/personal-data.ts';
 import { tenantKeys } from './keys.ts';
 import { personalSettings } from './settings.ts';
 
@@ -23,6 +23,6 @@ export async function withBlindIndex(sql: Sql, tenantId: string, filters: EventF
     select key_id, subject_ref from oms_audit.subject_keys
     where tenant_id = ${tenantId} and subject_ref = any(${[...new Set(refs.values())]}::text[]) and erased_at is null`;
   const sealed: Record<string, string[]> = {};
-  for (const [actor, ref] of refs) sealed[actor] = live.filter((k) => k.subject_ref === ref).map((k) => `${ENVELOPE_PREFIX}${ref}:${k.key_id}:`);
+  for (const [actor, ref] of refs) sealed[actor] = live.filter((k) => k.subject_ref === ref).map((k) => referenceOf({ subjectRef: ref, keyId: k.key_id }));
   return { ...filters, sealed_actors: sealed };
 }

@@ -201,8 +201,8 @@ export interface AuditEvent {
   schema_version: number;
   /** The credential that wrote the event (api_key:<id>, service_role, user:<id>, console[:<user id>], operator:<name>); null before schema version 2. */
   written_by: string | null;
-  /** Schema version 3: the sealed IP addresses and subject id as stored (docs/personal-data.md); null before. */
-  personal: Record<string, string> | null;
+  /** Schema version 3: the references of the IP addresses and subject id, and the seals by key id, as stored (docs/personal-data.md); null before. */
+  personal: Record<string, unknown> | null;
   /**
    * Set by read paths that open sealed personal data: the subject id, and the
    * fields (JSON pointers) shown as "[erased]" because their subject's key was destroyed.

@@ -147,9 +147,9 @@ export function filterExpr(filters: EventFilters): FilterExpr {
 /**
  * Filters of a tenant that seals personal data, with what the server resolved
  * for them (server/services/personal/search.ts): for each actor id the filters
- * compare for equality (actor_id, or `actor = …` in q), the envelope prefixes
- * (`pd1:<subject ref>:<key id>:`) of the subject's readable keys. Never part of
- * the contract.
+ * compare for equality (actor_id, or `actor = …` in q), the references
+ * (`pd2:<subject ref>:<key id>`) its sealed events hold instead, one per
+ * readable key of the subject. Never part of the contract.
  */
 export type SealedFilters = EventFilters & { sealed_actors?: Readonly<Record<string, readonly string[]>> };
 
@@ -166,19 +166,22 @@ export function actorEqualityValues(filters: EventFilters): string[] {
   return [...values];
 }
 
-/** Each equality on actor_id also matches the sealed envelopes of that actor: a blind index. */
+/** Each equality on actor_id also matches that actor's sealed events, by their references: a blind index. */
 function withSealedActors(expr: FilterExpr, sealed: Readonly<Record<string, readonly string[]>>): FilterExpr {
-  const prefixes = (v: string): FilterExpr[] => (sealed[v] ?? []).map((p): FilterExpr => ({ op: 'prefix', field: 'actor_id', value: p }));
+  const references = (values: readonly string[]): FilterExpr[] => {
+    const refs = values.flatMap((v) => sealed[v] ?? []);
+    return refs.length ? [{ op: 'in', field: 'actor_id', values: [...refs] }] : [];
+  };
   const rewrite = (e: FilterExpr): FilterExpr => {
     if (e.op === 'and') return and(...e.args.map(rewrite));
     if (e.op === 'or') return or(...e.args.map(rewrite));
     if (e.op === 'not') return { op: 'not', arg: rewrite(e.arg) };
     if (e.op === 'eq' && e.field === 'actor_id') {
-      const more = prefixes(e.value as string);
+      const more = references([e.value as string]);
       return more.length ? or(e, ...more) : e;
     }
     if (e.op === 'in' && e.field === 'actor_id') {
-      const more = e.values.flatMap((v) => prefixes(v as string));
+      const more = references(e.values as string[]);
       return more.length ? or(e, ...more) : e;
     }
     return e;

@@ -142,8 +142,8 @@ export interface StampedEvent {
   context: Record<string, unknown>;
   /** The credential that wrote the event (writers.ts). */
   written_by: string;
-  /** Schema version 3: the sealed IP addresses and subject id (personal-data.ts); null otherwise. */
-  personal: Record<string, string> | null;
+  /** Schema version 3: references of the IP addresses and subject id, and the seals (personal-data.ts); null otherwise. */
+  personal: Record<string, unknown> | null;
   /** The data subject the event names (sealed into `personal` by the server; never stored as sent). */
   subject_id: string | null;
   /** canonicalJson(context): hashed, and what is stored (jsonb ignores key order). */

@@ -1,27 +1,36 @@
 /**
- * Personal data in events of schema version 3 (docs/integrity.md, "Personal
- * data"): each personal value is stored, hashed and exported as a sealed
- * envelope, AES-256-GCM ciphertext under its data subject's own key, so that
- * destroying that key makes the value unreadable for good while the event
- * hash, which covers the envelope and never the plaintext, stays the same.
+ * Personal data in events of schema version 3 (docs/personal-data.md): each
+ * personal value is sealed, AES-256-GCM under its data subject's own key, so
+ * that destroying that key makes the value unreadable for good while the event
+ * hash, which covers what is stored and never the plaintext, stays the same.
  *
- * An envelope is the text
+ * In an event, every personal value is replaced by its subject's reference,
+ * the text
  *
- *   pd1:<subject ref, 64 hex>:<key id, UUID>:<base64url(nonce 12 ‖ ciphertext ‖ tag 16)>
+ *   pd2:<subject ref, 64 hex>:<key id, UUID>
  *
- * where the plaintext is the UTF-8 canonical JSON (RFC 8785) of the value and
- * the associated data binds it to its place: `oms-audit.personal:<tenant>:<event id>:<JSON pointer>`.
- * The subject ref is HMAC-SHA-256(tenant index key, "subject:" ‖ subject id):
- * a keyed pseudonym that lets equality searches find a subject's events
- * (a blind index) without the database holding the identifier.
+ * (in place for text columns and context members; in the `personal` object for
+ * the IP addresses and the subject id), and the values themselves are sealed
+ * together, one AEAD seal per subject and event, into `personal.sealed`:
+ *
+ *   personal.sealed[<key id>] = base64url(nonce 12 ‖ ciphertext ‖ tag 16)
+ *
+ * of the UTF-8 canonical JSON (RFC 8785) of {<JSON pointer>: value, …} for every
+ * place of the event holding that reference, with the associated data
+ * `oms-audit.personal:<tenant>:<event id>:<key id>`, so a seal moved to another
+ * event or key does not open. The subject ref is HMAC-SHA-256(tenant index key,
+ * "subject:" ‖ subject id): a keyed pseudonym, so an equality search on an actor
+ * finds its events by the reference itself (a blind index) without the
+ * database holding the identifier.
  *
  * This module is pure (keys are handed in): the Node server's key store
  * (server/services/personal/) and any verifier use the same definitions.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 
-export const ENVELOPE_PREFIX = 'pd1:';
+/** How every reference begins: values with it are reserved (refused from clients). */
+export const ENVELOPE_PREFIX = 'pd2:';
 /** What a read path shows in place of a value whose subject's key was destroyed. */
 export const ERASED = '[erased]';
 /** The event schema version whose personal fields are sealed. */
@@ -29,8 +38,10 @@ export const SEALED_SCHEMA_VERSION = 3;
 
 /** Actor fields sealed under the actor's key when the actor type is a human one. */
 export const ACTOR_PERSONAL_FIELDS = ['actor_id', 'user_agent', 'device_fingerprint', 'observed_user_agent'] as const;
-/** IP addresses (inet columns) are sealed into the event's `personal` object, their columns left null. */
+/** IP addresses (inet columns): their references go into the event's `personal` object, their columns left null. */
 export const PERSONAL_IP_FIELDS = ['ip_address', 'observed_ip'] as const;
+/** The member of `personal` holding the seals, by key id. */
+export const SEALED_MEMBER = 'sealed';
 
 /** A tenant's declaration of what is personal (oms_audit.personal_data_settings). */
 export interface PersonalDataSettings {
@@ -46,41 +57,26 @@ export const DEFAULT_CONTEXT_PATHS = ['client_name', 'email', 'phone'];
 
 const NONCE = 12;
 const TAG = 16;
-const ENVELOPE = /^pd1:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):([A-Za-z0-9_-]+)$/;
+const REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
-export interface ParsedEnvelope {
+export interface ParsedReference {
   subjectRef: string;
   keyId: string;
-  sealed: Buffer;
 }
 
-export function isEnvelope(value: unknown): value is string {
-  return typeof value === 'string' && value.startsWith(ENVELOPE_PREFIX) && ENVELOPE.test(value);
+export function isReference(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
 }
 
-export function parseEnvelope(value: string): ParsedEnvelope | null {
-  const m = ENVELOPE.exec(value);
-  return m ? { subjectRef: m[1]!, keyId: m[2]!, sealed: Buffer.from(m[3]!, 'base64url') } : null;
+export function parseReference(value: string): ParsedReference | null {
+  const m = REFERENCE.exec(value);
+  return m ? { subjectRef: m[1]!, keyId: m[2]! } : null;
 }
-
-/**
- * The key under which the actor month map (audit_actor_months) files an
- * actor_id: an envelope's prefix `pd1:<subject ref>:<key id>:` (no plaintext,
- * one row per subject key and month), any other value as it is. The SQL of
- * oms_audit.actor_month_key computes the same.
- */
-export function actorMonthKey(actorId: string): string {
-  return ENVELOPE.test(actorId) ? actorId.slice(0, ENVELOPE_KEY_PREFIX_LENGTH) : actorId;
-}
-/** Length of `pd1:<64 hex>:<uuid>:`. */
-const ENVELOPE_KEY_PREFIX_LENGTH = 4 + 64 + 1 + 36 + 1;
 
 /** The subject's blind index under the tenant's index key. */
 export function subjectRef(indexKey: Uint8Array, subjectId: string): string {
   return createHmac('sha256', indexKey).update('subject:' + subjectId, 'utf8').digest('hex');
 }
-
-const aad = (tenantId: string, eventId: string, pointer: string) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${pointer}`, 'utf8');
 
 export interface SubjectKey {
   keyId: string;
@@ -89,27 +85,55 @@ export interface SubjectKey {
   key: Uint8Array | null;
 }
 
-/** The associated data of a sealed value: its tenant, event and place (JSON pointer). */
-export const associatedData = aad;
+/** The text that stands in an event for each value sealed under this key. */
+export const referenceOf = (key: { subjectRef: string; keyId: string }) => `${ENVELOPE_PREFIX}${key.subjectRef}:${key.keyId}`;
 
-/** `nonce` is for the published test vectors only: every real seal takes a fresh random one. */
-export function seal(value: unknown, key: SubjectKey, tenantId: string, eventId: string, pointer: string, nonce: Uint8Array = randomBytes(NONCE)): string {
-  if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
-  const cipher = createCipheriv('aes-256-gcm', key.key, nonce);
-  cipher.setAAD(aad(tenantId, eventId, pointer));
-  const body = Buffer.concat([cipher.update(canonicalJson(value), 'utf8'), cipher.final()]);
-  return `${ENVELOPE_PREFIX}${key.subjectRef}:${key.keyId}:${Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url')}`;
+/** The associated data of a seal: its tenant, event and key. */
+export const associatedData = (tenantId: string, eventId: string, keyId: string) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${keyId}`, 'utf8');
+
+// Fresh random nonces, drawn from a buffer refilled from the CSPRNG 4096 at a time.
+const noncePool = Buffer.alloc(NONCE * 4096);
+let nonceAt = noncePool.length;
+function freshNonce(): Buffer {
+  if (nonceAt === noncePool.length) {
+    randomFillSync(noncePool);
+    nonceAt = 0;
+  }
+  nonceAt += NONCE;
+  return noncePool.subarray(nonceAt - NONCE, nonceAt);
 }
 
-/** The value sealed in an envelope; throws when the key or the place do not match (a changed or moved envelope). */
-export function open(envelope: ParsedEnvelope, key: Uint8Array, tenantId: string, eventId: string, pointer: string): unknown {
-  const { sealed } = envelope;
-  if (sealed.length < NONCE + TAG) throw new Error('envelope too short');
-  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE));
-  decipher.setAAD(aad(tenantId, eventId, pointer));
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
-  const text = Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]).toString('utf8');
-  return JSON.parse(text);
+/**
+ * Seals a subject's values of one event ({JSON pointer: value}) in one AEAD
+ * operation. `nonce` is for the published test vectors only: every real seal
+ * takes a fresh random one.
+ */
+export function sealValues(values: Record<string, unknown>, key: SubjectKey, tenantId: string, eventId: string, nonce: Uint8Array = freshNonce()): string {
+  if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
+  const cipher = createCipheriv('aes-256-gcm', key.key, nonce);
+  cipher.setAAD(associatedData(tenantId, eventId, key.keyId));
+  const body = cipher.update(canonicalJson(values), 'utf8');
+  const final = cipher.final();
+  const tag = cipher.getAuthTag();
+  const out = Buffer.allocUnsafe(NONCE + body.length + final.length + TAG);
+  out.set(nonce, 0);
+  out.set(body, NONCE);
+  out.set(final, NONCE + body.length);
+  out.set(tag, NONCE + body.length + final.length);
+  return out.toString('base64url');
+}
+
+/** The values of a seal; throws when the key, the event or the key id do not match (a changed or moved seal). */
+export function openValues(sealed: string, key: Uint8Array, tenantId: string, eventId: string, keyId: string): Record<string, unknown> {
+  const data = Buffer.from(sealed, 'base64url');
+  if (data.length < NONCE + TAG) throw new Error('seal too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE));
+  decipher.setAAD(associatedData(tenantId, eventId, keyId));
+  decipher.setAuthTag(data.subarray(data.length - TAG));
+  const text = Buffer.concat([decipher.update(data.subarray(NONCE, data.length - TAG)), decipher.final()]).toString('utf8');
+  const values = JSON.parse(text) as unknown;
+  if (!values || typeof values !== 'object' || Array.isArray(values)) throw new Error('a seal holds an object of values');
+  return values as Record<string, unknown>;
 }
 
 /** JSON pointer (RFC 6901) of a context member given as a dotted path. */
@@ -117,23 +141,29 @@ export function contextPointer(path: string): string {
   return '/context/' + path.split('.').map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }
 
-/** Every envelope of a stored event, with its JSON pointer. */
-export function envelopesOf(e: { actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown }): { pointer: string; envelope: string }[] {
-  const found: { pointer: string; envelope: string }[] = [];
-  for (const f of ACTOR_PERSONAL_FIELDS) {
-    const v = (e as Record<string, unknown>)[f];
-    if (isEnvelope(v)) found.push({ pointer: '/' + f, envelope: v });
-  }
+/** Every reference of a stored event, with the JSON pointer of its place. */
+export function referencesOf(e: { actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown }): { pointer: string; reference: ParsedReference }[] {
+  const found: { pointer: string; reference: ParsedReference }[] = [];
+  const take = (pointer: string, v: unknown) => {
+    if (isReference(v)) found.push({ pointer, reference: parseReference(v)! });
+  };
+  for (const f of ACTOR_PERSONAL_FIELDS) take('/' + f, (e as Record<string, unknown>)[f]);
   const personal = e.personal as Record<string, unknown> | null | undefined;
   if (personal && typeof personal === 'object') {
-    for (const [k, v] of Object.entries(personal)) if (isEnvelope(v)) found.push({ pointer: '/' + k, envelope: v });
+    for (const [k, v] of Object.entries(personal)) if (k !== SEALED_MEMBER) take('/' + k, v);
   }
   const walk = (v: unknown, pointer: string) => {
-    if (isEnvelope(v)) found.push({ pointer, envelope: v });
+    if (typeof v === 'string') take(pointer, v);
     else if (v && typeof v === 'object' && !Array.isArray(v)) {
       for (const [k, item] of Object.entries(v)) walk(item, pointer + '/' + k.replace(/~/g, '~0').replace(/\//g, '~1'));
     }
   };
   walk(e.context, '/context');
   return found;
+}
+
+/** The seals of a stored event's `personal` object, by key id. */
+export function sealsOf(personal: unknown): Record<string, string> {
+  const sealed = personal && typeof personal === 'object' ? (personal as Record<string, unknown>)[SEALED_MEMBER] : null;
+  return sealed && typeof sealed === 'object' && !Array.isArray(sealed) ? (sealed as Record<string, string>) : {};
 }
