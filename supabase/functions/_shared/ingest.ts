@@ -190,12 +190,17 @@ export function checkReservedRecords(writer: Writer, events: readonly AuditEvent
   if (issues.length) throw invalid(issues.slice(0, 100), 'batch');
 }
 
-/** Stamps a parsed batch: ids, received_at, the observed client, the writer, the event hash. */
+/**
+ * Stamps a parsed batch: ids, received_at, the observed client, the writer, the
+ * event hash. With `hash: false` the hash is left empty (''), for the write path
+ * to compute once after sealing personal data, which changes the hashed form.
+ */
 export function stampEvents(
   tenantId: string,
   events: readonly AuditEventInput[],
   observed: ObservedClient,
   writer: Writer,
+  options: { hash?: boolean } = {},
 ): { ids: string[]; rows: StampedEvent[]; batchDuplicates: string[] } {
   checkReservedRecords(writer, events);
   checkClockSyncRecords(events);
@@ -247,7 +252,7 @@ export function stampEvents(
       contextJson: canonicalJson(e.context),
       hash: '',
     };
-    row.hash = eventHash(row, row.contextJson);
+    if (options.hash !== false) row.hash = eventHash(row, row.contextJson);
     rows.push(row);
   }
   return { ids, rows, batchDuplicates };
@@ -500,8 +505,10 @@ export async function appendEvents(
   const started = performance.now();
   let result: IngestResult;
   try {
-    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer);
+    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
+    // Sealing hashes the rows it seals; every other row is hashed here, once.
     await sealPersonalData(sql, caller.tenantId, rows);
+    for (const row of rows) if (!row.hash) row.hash = eventHash(row, row.contextJson);
     const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {
