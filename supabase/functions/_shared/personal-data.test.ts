@@ -3,7 +3,8 @@
  * and event opens to exactly the values sealed, and only in its own place —
  * another event, key id, tenant or key does not open it.
  */
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
 import { describe, expect, it } from 'vitest';
 import { isReference, openValues, parseReference, referenceOf, referencesOf, sealValues, subjectRef } from './personal-data.ts';
 
@@ -16,6 +17,16 @@ describe('sealed personal data', () => {
     expect(openValues(sealed, key.key, 'tenant-1', 'event-1', key.keyId)).toEqual(values);
     // A fresh nonce every time: the same values never give the same seal.
     expect(sealValues(values, key, 'tenant-1', 'event-1')).not.toBe(sealed);
+  });
+
+  it('seals exactly the RFC 8785 canonical JSON of the values, whatever they hold', () => {
+    const mixed = { '/b': 'x', '/a': 1.5, '/Z': null, '/é': true, '/context/x': { b: [1, { d: 2, c: 'é\u2028' }], a: -0 }, '/q': 'quo"te\\\n😀', '/n': 1e21, '/m': 5e-324 };
+    const sealed = Buffer.from(sealValues(mixed, key, 'tenant-1', 'event-1'), 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', key.key, sealed.subarray(0, 12));
+    decipher.setAAD(Buffer.from(`oms-audit.personal:tenant-1:event-1:${key.keyId}`, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    const plaintext = Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]).toString('utf8');
+    expect(plaintext).toBe(canonicalJson(mixed));
   });
 
   it('does not open in another event, under another key id or tenant, with another key, or changed', () => {

@@ -112,7 +112,7 @@ export function sealValues(values: Record<string, unknown>, key: SubjectKey, ten
   if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
   const cipher = createCipheriv('aes-256-gcm', key.key, nonce);
   cipher.setAAD(associatedData(tenantId, eventId, key.keyId));
-  const body = cipher.update(canonicalJson(values), 'utf8');
+  const body = cipher.update(plaintextOf(values), 'utf8');
   const final = cipher.final();
   const tag = cipher.getAuthTag();
   const out = Buffer.allocUnsafe(NONCE + body.length + final.length + TAG);
@@ -121,6 +121,22 @@ export function sealValues(values: Record<string, unknown>, key: SubjectKey, ten
   out.set(final, NONCE + body.length);
   out.set(tag, NONCE + body.length + final.length);
   return out.toString('base64url');
+}
+
+/**
+ * The canonical JSON (RFC 8785) of a seal's values. Its members are JSON pointers,
+ * which begin with "/" (never array-index-like), sorted by UTF-16 code units as
+ * RFC 8785 says; a scalar's JSON text is JSON.stringify's, as RFC 8785 defines it,
+ * and only objects and arrays go through the general canonical writer.
+ */
+function plaintextOf(values: Record<string, unknown>): string {
+  const pointers = Object.keys(values).sort();
+  let out = '{';
+  for (let i = 0; i < pointers.length; i++) {
+    const v = values[pointers[i]!];
+    out += (i ? ',' : '') + JSON.stringify(pointers[i]) + ':' + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
+  }
+  return out + '}';
 }
 
 /** The values of a seal; throws when the key, the event or the key id do not match (a changed or moved seal). */
