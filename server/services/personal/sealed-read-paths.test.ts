@@ -18,6 +18,7 @@ import { adminSql, event, newTenant, tamper, testSql, type TestTenant } from '@/
 import { logEvents } from '../ingest.ts';
 import { listEvents } from '../query.ts';
 import { searchShape } from '../search-shape.ts';
+import { administrationActivity } from '../activity.ts';
 import { copyRowChunks, rowCheckPool } from '../integrity/hash-pool.ts';
 import { ROW, rowHasherFactory, VERIFY_COLUMNS } from '../integrity/row-hasher.ts';
 import { trustedKeys } from '../integrity/signing-key.ts';
@@ -157,5 +158,12 @@ describe('sealed events on the read paths that index or hash stored fields', () 
       { value: ERASED, count: 3 },
       { value: 'router', count: 1 },
     ]);
+  });
+
+  it('the Activity view shows the people who administered opened, never their references', async () => {
+    const t = await sealingTenant('sealed-activity');
+    await write(t, [event({ ...CAROL, object_type: 'LEGAL_HOLD', object_id: 'HOLD-1', event_type: 'HOLD_PLACED' })]);
+    const page = await administrationActivity(testSql(), claims(t), { limit: 10 });
+    expect(page.events.map((e) => [e.object_id, e.actor_id, e.ip_address, e.personal])).toEqual([['HOLD-1', CAROL.actor_id, CAROL.ip_address, null]]);
   });
 });
