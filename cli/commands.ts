@@ -9,6 +9,7 @@ import { userCommands } from './commands/users.ts';
 import { exportCommands } from './commands/exports.ts';
 import { streamCommands } from './commands/streams.ts';
 import { monitorCommands } from './commands/monitor.ts';
+import { personalDataCommands } from './commands/personal-data.ts';
 import { outboxCommands } from './commands/outbox.ts';
 
 export const COMMANDS: Command[] = [
@@ -21,5 +22,6 @@ export const COMMANDS: Command[] = [
   ...exportCommands,
   ...streamCommands,
   ...monitorCommands,
+  ...personalDataCommands,
   ...outboxCommands,
 ];

@@ -20,7 +20,7 @@ export type ManifestFormat = 'csv' | 'jsonl' | 'parquet';
 export type CellKind = 'text' | 'integer' | 'json';
 
 /** Fields that are not text. */
-export const CELL_KINDS: Partial<Record<EventField, CellKind>> = { seq: 'integer', schema_version: 'integer', context: 'json' };
+export const CELL_KINDS: Partial<Record<EventField, CellKind>> = { seq: 'integer', schema_version: 'integer', context: 'json', personal: 'json' };
 
 export function cellKind(field: string): CellKind {
   return CELL_KINDS[field as EventField] ?? 'text';

@@ -37,7 +37,7 @@ describe('published test vectors', () => {
 
   it('cover both hash versions, IPv4-mapped IPv6, Unicode, big and tiny numbers, empty and null values, and trees of 1–17 leaves', () => {
     const events = read<EventVectors>('events.json').vectors;
-    expect(new Set(events.map((v) => v.event.schema_version))).toEqual(new Set([1, 2]));
+    expect(new Set(events.map((v) => v.event.schema_version))).toEqual(new Set([1, 2, 3]));
     expect(events.filter((v) => v.event.ip_address === '::ffff:10.0.0.1').map((v) => v.event.schema_version).sort()).toEqual([1, 2]);
     expect(events.some((v) => /[^\x00-\x7f]/.test(v.canonical_json))).toBe(true);
     expect(events.some((v) => v.canonical_json.includes('5e-324') && v.canonical_json.includes('1e+21'))).toBe(true);
@@ -73,6 +73,7 @@ describe('published test vectors', () => {
       const { seq: _seq, ...fields } = v.event;
       const hashed: Record<string, unknown> = v.event.schema_version === 1 ? { ...fields, ip_address: v.event.ip_address && ipV1Form(v.event.ip_address), observed_ip: v.event.observed_ip && ipV1Form(v.event.observed_ip) } : fields;
       if (v.event.schema_version === 1) delete hashed.written_by;
+      if (v.event.schema_version < 3) delete hashed.personal;
       expect(canonicalize(hashed), v.name).toBe(v.canonical_json);
       expect(sha256(Buffer.from([0]), Buffer.from(v.canonical_json, 'utf8')).toString('hex'), v.name).toBe(v.event_hash);
     }
@@ -97,7 +98,7 @@ describe('published test vectors', () => {
     const back = await testSql().begin(async (tx) => {
       await tx`create temporary table vector_events (like public.audit_events) on commit drop`;
       for (const { event } of vectors) {
-        const row = { ...event, context: tx.json(event.context as never) };
+        const row = { ...event, context: tx.json(event.context as never), personal: event.personal ? tx.json(event.personal as never) : null };
         await tx`insert into vector_events ${tx(row as never, [...EVENT_FIELDS])}`;
       }
       return tx`select ${tx.unsafe(EVENT_FIELDS.join(', '))} from vector_events order by seq`;

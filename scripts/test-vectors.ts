@@ -16,7 +16,9 @@ import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type Checkpoint
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
 import { fromHex, inclusionProof, leafHash, merkleRoot, toHex } from '../supabase/functions/_shared/merkle.ts';
-import type { CheckpointVectors, EventVectors, TreeVectors } from '../verifier/test-vectors.ts';
+import { associatedData, contextPointer, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
+import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
+import type { CheckpointVectors, EventVectors, PersonalDataVectors, TreeVectors } from '../verifier/test-vectors.ts';
 
 const OUT = path.resolve(import.meta.dirname, '..', 'docs', 'test-vectors');
 const TENANT = '6f0e2a4c-8b1d-4e3f-9a5b-7c6d8e9f0a1b';
@@ -226,6 +228,126 @@ const EVENTS: { name: string; event: StoredEvent }[] = [
   },
 ];
 
+/**
+ * Personal data (schema version 3): published test keys, derived from fixed
+ * strings like the signing key's seed, and nonces derived from each value's
+ * place, so the sealed events come out the same on every run. Real seals use
+ * random nonces and random keys.
+ */
+const derived = (label: string, bytes = 32) => createHash('sha256').update(`oms-audit test vectors: ${label}`).digest().subarray(0, bytes);
+const INDEX_KEY = derived('blind index key');
+const SUBJECTS = [
+  { subject_id: 'alice.trader@example.com', key_id: '0193a000-0000-7000-8000-00000000a11c', erased: false },
+  { subject_id: 'client-bob-42', key_id: '0193a000-0000-7000-8000-000000000b0b', erased: false },
+  { subject_id: 'carol.trader@example.com', key_id: '0193a000-0000-7000-8000-00000000ca01', erased: true },
+].map((s) => ({ ...s, subject_ref: subjectRef(INDEX_KEY, s.subject_id), key: derived(`subject key ${s.subject_id}`) }));
+const subjectKey = (id: string): SubjectKey => {
+  const s = SUBJECTS.find((x) => x.subject_id === id)!;
+  return { keyId: s.key_id, subjectRef: s.subject_ref, key: s.key };
+};
+const seals: PersonalDataVectors['seals'] = [];
+
+/** Seals each subject's values of one event together, as the server does, with a nonce derived from the event and key. */
+function sealEvent(eventId: string, bySubject: Map<string, Record<string, unknown>>): Record<string, string> {
+  const sealed: Record<string, string> = {};
+  for (const [subject, values] of bySubject) {
+    const key = subjectKey(subject);
+    const nonce = derived(`nonce ${eventId} ${key.keyId}`, 12);
+    sealed[key.keyId] = sealValues(values, key, TENANT, eventId, nonce);
+    seals.push({
+      event_id: eventId,
+      subject_id: subject,
+      key_id: key.keyId,
+      reference: referenceOf(key),
+      values,
+      plaintext: canonicalJson(values),
+      associated_data: associatedData(TENANT, eventId, key.keyId).toString('utf8'),
+      nonce_hex: nonce.toString('hex'),
+      sealed: sealed[key.keyId]!,
+    });
+  }
+  return sealed;
+}
+
+/** A version 3 event: a person's actor fields under their key, context members and the subject id under the subject's. */
+function sealedEvent(seq: number, id: string, actor: string, subject: string | null, plain: { ip: string; observed_ip: string; user_agent: string; device: string; context: Record<string, unknown>; personal_paths: string[] }): StoredEvent {
+  const owner = subject ?? actor;
+  const bySubject = new Map<string, Record<string, unknown>>([[actor, {}]]);
+  if (subject) bySubject.set(subject, {});
+  const at = (subjectId: string, pointer: string, value: unknown) => {
+    bySubject.get(subjectId)![pointer] = value;
+    return referenceOf(subjectKey(subjectId));
+  };
+  const actorId = at(actor, '/actor_id', actor);
+  const userAgent = at(actor, '/user_agent', plain.user_agent);
+  const device = at(actor, '/device_fingerprint', plain.device);
+  const observedUserAgent = at(actor, '/observed_user_agent', 'oms-gateway/4.2.1');
+  const personal: Record<string, unknown> = {
+    ip_address: at(actor, '/ip_address', plain.ip),
+    observed_ip: at(actor, '/observed_ip', plain.observed_ip),
+  };
+  if (subject) personal.subject_id = at(subject, '/subject_id', subject);
+  const context: Record<string, unknown> = { ...plain.context };
+  for (const p of plain.personal_paths) context[p] = at(owner, contextPointer(p), context[p]);
+  personal.sealed = sealEvent(id, bySubject);
+  return {
+    ...base,
+    seq,
+    id,
+    occurred_at: `2026-01-05T10:1${seq - 9}:00.000000Z`,
+    received_at: `2026-01-05T10:1${seq - 9}:00.000100Z`,
+    actor_type: 'TRADER',
+    actor_id: actorId,
+    object_id: 'ORD-2001',
+    event_type: seq === 9 ? 'CREATE' : 'AMEND',
+    ip_address: null,
+    observed_ip: null,
+    user_agent: userAgent,
+    device_fingerprint: device,
+    observed_user_agent: observedUserAgent,
+    context,
+    schema_version: 3,
+    written_by: 'api_key:2b7e1516-28ae-42d2-a6ab-f7158809cf4f',
+    personal,
+  };
+}
+
+EVENTS.push(
+  {
+    name: 'version 3: personal data sealed (actor fields, IP addresses, the subject id, declared context members); the hash covers the references and seals, never the plaintext',
+    event: sealedEvent(9, '01936f3e-1000-7000-8000-000000000009', 'alice.trader@example.com', 'client-bob-42', {
+      ip: '192.0.2.44',
+      observed_ip: '2001:db8::44',
+      user_agent: 'TraderWorkstation/9.2',
+      device: 'fp-ws-44',
+      context: { symbol: 'MSFT', side: 'SELL', quantity: 40, client_name: 'Bob Example', email: 'bob@example.net' },
+      personal_paths: ['client_name', 'email'],
+    }),
+  },
+  {
+    name: 'version 3: a subject since erased (its key is destroyed and not published): the event still verifies',
+    event: sealedEvent(10, '01936f3e-1000-7000-8000-00000000000a', 'carol.trader@example.com', null, {
+      ip: '198.51.100.99',
+      observed_ip: '198.51.100.99',
+      user_agent: 'Mozilla/5.0',
+      device: 'fp-carol',
+      context: { symbol: 'MSFT', quantity: 10, phone: '+44 20 7946 0999' },
+      personal_paths: ['phone'],
+    }),
+  },
+);
+
+function personalDataVectors(): PersonalDataVectors {
+  return {
+    description:
+      'Sealed personal data of the version 3 events of events.json (docs/personal-data.md). subject_ref = hex HMAC-SHA-256(index key, UTF-8 "subject:" ‖ subject id); a reference is "pd2:" ‖ subject_ref ‖ ":" ‖ key_id and stands in the event in place of each sealed value. One seal per subject and event: personal.sealed[key_id] = base64url without padding (nonce 12 ‖ AES-256-GCM ciphertext ‖ tag 16) of the UTF-8 plaintext, the canonical JSON (RFC 8785) of {JSON pointer: value} for every place holding the reference, with associated_data as the AAD. The keys are TEST-ONLY, derived from published strings; the erased subject\'s key is withheld, as after an erasure.',
+    tenant_id: TENANT,
+    index_key_hex: INDEX_KEY.toString('hex'),
+    subjects: SUBJECTS.map((s) => ({ subject_id: s.subject_id, subject_ref: s.subject_ref, key_id: s.key_id, key_hex: s.erased ? null : s.key.toString('hex') })),
+    seals,
+  };
+}
+
 function eventVectors(): EventVectors {
   return {
     description:
@@ -266,6 +388,7 @@ function checkpointVectors(): CheckpointVectors {
   const ranges: [number, number][] = [
     [1, 5],
     [6, 8],
+    [9, 10],
   ];
   let prev = GENESIS_HASH;
   const checkpoints = ranges.map(([from, to], i) => {
@@ -293,7 +416,7 @@ function checkpointVectors(): CheckpointVectors {
   });
   return {
     description:
-      'A signed chain of checkpoints over the events of events.json (one tenant, seq 1–8). hash = hex SHA-256 of canonical_json (RFC 8785, UTF-8); signature = base64 (RFC 4648, with padding) of the Ed25519 signature of the same bytes; key_id = hex SHA-256 of the public key in DER SubjectPublicKeyInfo form; prev_hash links each checkpoint to the one before (64 zeros for number 1). The key is a TEST-ONLY key derived from a published seed: never trust it for anything else.',
+      'A signed chain of checkpoints over the events of events.json (one tenant, seq 1–10). hash = hex SHA-256 of canonical_json (RFC 8785, UTF-8); signature = base64 (RFC 4648, with padding) of the Ed25519 signature of the same bytes; key_id = hex SHA-256 of the public key in DER SubjectPublicKeyInfo form; prev_hash links each checkpoint to the one before (64 zeros for number 1). The key is a TEST-ONLY key derived from a published seed: never trust it for anything else.',
     test_key: { seed_hex: TEST_KEY_SEED.toString('hex'), public_key_pem: key.publicKeyPem, key_id: key.keyId },
     checkpoints,
   };
@@ -305,6 +428,7 @@ export function buildTestVectors(): Record<string, string> {
     'events.json': write(eventVectors()),
     'trees.json': write(treeVectors()),
     'checkpoints.json': write(checkpointVectors()),
+    'personal-data.json': write(personalDataVectors()),
   };
 }
 

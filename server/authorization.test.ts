@@ -117,6 +117,8 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'retention.restores': rule(retentionViewers),
   'retention.restore': rule(admins, { mutation: true }),
   'retention.releaseRestore': rule(admins, { mutation: true }),
+  'personalData.settings': rule(admins),
+  'personalData.erase': rule(admins, { mutation: true }),
   'system.overview': rule(admins),
   'streams.list': rule(admins),
   'streams.create': rule(admins, { mutation: true }),
@@ -319,6 +321,8 @@ function inputOf(name: string, w: World): unknown {
     'retention.releaseHold': { id: w.holdId, reason: 'matrix' },
     'retention.restore': { month: '2001-01' },
     'retention.releaseRestore': { month: '2001-01' },
+    // Refused after authorization (the confirmation differs): the matrix erases nobody.
+    'personalData.erase': { subject_id: 'matrix-subject', reason: 'matrix', confirm: 'not the subject' },
     'streams.create': { format: 'webhook', name: `matrix-${randomUUID()}`, url: 'https://siem.example.com/hook' },
     'streams.pause': { id: w.streamId },
     'streams.resume': { id: w.streamId },

@@ -158,6 +158,13 @@ const schema = z.object({
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
     .optional(),
+  /** AES-256 master key (base64 of 32 bytes) wrapping the tenants' personal-data keys (docs/personal-data.md). */
+  OMS_AUDIT_MASTER_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
+  /** A file holding the master key (base64). Neither set: generated once into <data dir>/secrets/master-key. */
+  OMS_AUDIT_MASTER_KEY_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The console's address as people reach it (https://audit.example.com): links in invitation mails and printed by the CLI. */
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +41,7 @@ declare module 'vitest' {
     functionsBaseUrl: string;
     dataDir: string;
     signingKeyFile: string;
+    masterKeyFile: string;
     /** false when databaseUrl goes through a transaction pooler. */
     dbPrepare: boolean;
     /** The replica the server's searches read from (the runtime role), or '' when reads go to the primary. */
@@ -108,6 +109,10 @@ export default async function setup(project: TestProject) {
   // One checkpoint signing key for the server and the tests.
   const signingKeyFile = path.join(dataDir, 'signing-key.pem');
   await writeFile(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  // One master key of personal data for every server and CLI process of the run (they share the database).
+  const masterKeyFile = path.join(dataDir, 'master-key');
+  await writeFile(masterKeyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  process.env.OMS_AUDIT_MASTER_KEY_FILE = masterKeyFile;
 
   // Keys are re-checked on every request, so a revocation shows at once in tests; tests seal
   // checkpoints themselves when they need them, so the server's sealer waits; log stream tests deliver
@@ -128,6 +133,7 @@ export default async function setup(project: TestProject) {
   project.provide('functionsBaseUrl', server.functionsBaseUrl);
   project.provide('dataDir', dataDir);
   project.provide('signingKeyFile', signingKeyFile);
+  project.provide('masterKeyFile', masterKeyFile);
   project.provide('dbPrepare', pg.prepare);
   project.provide('readDatabaseUrl', pg.readUrl);
 

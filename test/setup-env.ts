@@ -9,3 +9,4 @@ process.env.OMS_AUDIT_DEMO = 'false';
 // The server's data folder: in-process code signs and verifies session tokens with the server's generated secret.
 process.env.OMS_AUDIT_DATA_DIR = path.join(inject('dataDir'), 'server');
 process.env.OMS_AUDIT_SIGNING_KEY_FILE = inject('signingKeyFile');
+process.env.OMS_AUDIT_MASTER_KEY_FILE = inject('masterKeyFile');

@@ -1935,7 +1935,7 @@ function ipV1Form(input) {
 
 // supabase/functions/_shared/event-hash.ts
 function isHashVersion(version) {
-  return version === 1 || version === 2;
+  return version === 1 || version === 2 || version === 3;
 }
 var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
@@ -1945,7 +1945,8 @@ function canonicalEventJson(e, contextJson) {
   const version = e.schema_version;
   if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
   const ip = version === 1 ? ipV1 : ipV2;
-  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+  return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + // Before version 3 events have no personal object: one that shows one gets a hash no genuine event has.
+  (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? "null" : canonicalJson(e.personal)) : "") + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
   (version === 1 && (e.written_by ?? null) === null ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
@@ -2029,11 +2030,13 @@ var EVENT_FIELDS = [
   "context",
   "schema_version",
   /** The credential that wrote the event (schema version 2 on; null before). */
-  "written_by"
+  "written_by",
+  /** Schema version 3 on: the sealed IP addresses and subject id of the event (docs/integrity.md, "Personal data"); null before. */
+  "personal"
 ];
 
 // lib/export-formats.ts
-var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json" };
+var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json", personal: "json" };
 function cellKind(field) {
   return CELL_KINDS[field] ?? "text";
 }
@@ -2698,6 +2701,64 @@ async function main2(argv2) {
 import { createPublicKey as createPublicKey4, verify as verifySignature3 } from "node:crypto";
 import { readFileSync as readFileSync3 } from "node:fs";
 import path3 from "node:path";
+
+// supabase/functions/_shared/personal-data.ts
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from "node:crypto";
+var ENVELOPE_PREFIX = "pd2:";
+var ACTOR_PERSONAL_FIELDS = ["actor_id", "user_agent", "device_fingerprint", "observed_user_agent"];
+var SEALED_MEMBER = "sealed";
+var NONCE = 12;
+var TAG = 16;
+var REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+function isReference(value) {
+  return typeof value === "string" && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
+}
+function parseReference(value) {
+  const m = REFERENCE.exec(value);
+  return m ? { subjectRef: m[1], keyId: m[2] } : null;
+}
+function subjectRef(indexKey, subjectId) {
+  return createHmac("sha256", indexKey).update("subject:" + subjectId, "utf8").digest("hex");
+}
+var associatedData = (tenantId, eventId, keyId) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${keyId}`, "utf8");
+var noncePool = Buffer.alloc(NONCE * 4096);
+var nonceAt = noncePool.length;
+function openValues(sealed, key, tenantId, eventId, keyId) {
+  const data = Buffer.from(sealed, "base64url");
+  if (data.length < NONCE + TAG) throw new Error("seal too short");
+  const decipher = createDecipheriv("aes-256-gcm", key, data.subarray(0, NONCE));
+  decipher.setAAD(associatedData(tenantId, eventId, keyId));
+  decipher.setAuthTag(data.subarray(data.length - TAG));
+  const text = Buffer.concat([decipher.update(data.subarray(NONCE, data.length - TAG)), decipher.final()]).toString("utf8");
+  const values = JSON.parse(text);
+  if (!values || typeof values !== "object" || Array.isArray(values)) throw new Error("a seal holds an object of values");
+  return values;
+}
+function referencesOf(e) {
+  const found = [];
+  const take = (pointer, v) => {
+    if (isReference(v)) found.push({ pointer, reference: parseReference(v) });
+  };
+  for (const f of ACTOR_PERSONAL_FIELDS) take("/" + f, e[f]);
+  const personal = e.personal;
+  if (personal && typeof personal === "object") {
+    for (const [k, v] of Object.entries(personal)) if (k !== SEALED_MEMBER) take("/" + k, v);
+  }
+  const walk = (v, pointer) => {
+    if (typeof v === "string") take(pointer, v);
+    else if (v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k, item] of Object.entries(v)) walk(item, pointer + "/" + k.replace(/~/g, "~0").replace(/\//g, "~1"));
+    }
+  };
+  walk(e.context, "/context");
+  return found;
+}
+function sealsOf(personal) {
+  const sealed = personal && typeof personal === "object" ? personal[SEALED_MEMBER] : null;
+  return sealed && typeof sealed === "object" && !Array.isArray(sealed) ? sealed : {};
+}
+
+// verifier/test-vectors.ts
 function checkTestVectors(dir) {
   const read = (name) => JSON.parse(readFileSync3(path3.join(dir, name), "utf8"));
   const failures = [];
@@ -2738,6 +2799,33 @@ function checkTestVectors(dir) {
       check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
     }
     prev = c;
+  }
+  const personal = read("personal-data.json");
+  const indexKey = Buffer.from(personal.index_key_hex, "hex");
+  const subjects = new Map(personal.subjects.map((s) => [s.subject_id, s]));
+  for (const s of personal.subjects) check(subjectRef(indexKey, s.subject_id) === s.subject_ref, `personal-data.json subject ${s.subject_id}: subject_ref differs`);
+  const eventById = new Map(events.map((v) => [v.event.id, v.event]));
+  for (const e of personal.seals) {
+    const label = `personal-data.json ${e.event_id} ${e.subject_id}`;
+    const subject = subjects.get(e.subject_id);
+    const parsed = parseReference(e.reference);
+    check(!!subject && !!parsed && parsed.subjectRef === subject.subject_ref && parsed.keyId === subject.key_id && e.key_id === subject.key_id, `${label}: the reference does not name its subject's ref and key`);
+    check(associatedData(personal.tenant_id, e.event_id, e.key_id).toString("utf8") === e.associated_data, `${label}: associated data differs`);
+    check(canonicalJson(e.values) === e.plaintext, `${label}: the plaintext is not the canonical JSON of the values`);
+    check(Buffer.from(e.sealed, "base64url").subarray(0, 12).toString("hex") === e.nonce_hex, `${label}: the seal does not begin with its nonce`);
+    if (subject?.key_hex) {
+      let opened;
+      try {
+        opened = openValues(e.sealed, Buffer.from(subject.key_hex, "hex"), personal.tenant_id, e.event_id, e.key_id);
+      } catch {
+        opened = void 0;
+      }
+      check(opened !== void 0 && canonicalJson(opened) === e.plaintext, `${label}: does not open to its values`);
+    }
+    const stored = eventById.get(e.event_id);
+    check(!!stored && sealsOf(stored.personal)[e.key_id] === e.sealed, `${label}: events.json does not hold this seal in personal.sealed`);
+    const places = stored ? referencesOf(stored).filter((r) => r.reference.keyId === e.key_id).map((r) => r.pointer).sort() : [];
+    check(JSON.stringify(places) === JSON.stringify(Object.keys(e.values).sort()), `${label}: events.json holds the reference at ${places.join(", ")}, the seal has ${Object.keys(e.values).join(", ")}`);
   }
   return { checks, failures };
 }

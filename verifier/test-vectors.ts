@@ -15,6 +15,8 @@ import path from 'node:path';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
+import { associatedData, openValues, parseReference, referencesOf, sealsOf, subjectRef } from '../supabase/functions/_shared/personal-data.ts';
+import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 
 export interface EventVectors {
   description: string;
@@ -34,6 +36,16 @@ export interface CheckpointVectors {
     checkpoint: SignedCheckpoint;
     inclusion: { seq: number; leaf_index: number; tree_size: number; audit_path: string[] }[];
   }[];
+}
+
+export interface PersonalDataVectors {
+  description: string;
+  tenant_id: string;
+  index_key_hex: string;
+  /** key_hex is null for an erased subject: its key was destroyed. */
+  subjects: { subject_id: string; subject_ref: string; key_id: string; key_hex: string | null }[];
+  /** One per subject and event: the values sealed together ({JSON pointer: value}), the AAD, the nonce, and the seal as stored. */
+  seals: { event_id: string; subject_id: string; key_id: string; reference: string; values: Record<string, unknown>; plaintext: string; associated_data: string; nonce_hex: string; sealed: string }[];
 }
 
 export interface VectorReport {
@@ -84,6 +96,36 @@ export function checkTestVectors(dir: string): VectorReport {
       check(p.leaf_index === p.seq - c.seq_from && root !== null && toHex(root) === c.merkle_root, `${label}: the proof of seq ${p.seq} does not lead to its merkle_root`);
     }
     prev = c;
+  }
+
+  // Personal data (version 3): subject refs, seals that open to their values, and the events holding each reference and seal.
+  const personal = read<PersonalDataVectors>('personal-data.json');
+  const indexKey = Buffer.from(personal.index_key_hex, 'hex');
+  const subjects = new Map(personal.subjects.map((s) => [s.subject_id, s]));
+  for (const s of personal.subjects) check(subjectRef(indexKey, s.subject_id) === s.subject_ref, `personal-data.json subject ${s.subject_id}: subject_ref differs`);
+  const eventById = new Map(events.map((v) => [v.event.id, v.event]));
+  for (const e of personal.seals) {
+    const label = `personal-data.json ${e.event_id} ${e.subject_id}`;
+    const subject = subjects.get(e.subject_id);
+    const parsed = parseReference(e.reference);
+    check(!!subject && !!parsed && parsed.subjectRef === subject.subject_ref && parsed.keyId === subject.key_id && e.key_id === subject.key_id, `${label}: the reference does not name its subject's ref and key`);
+    check(associatedData(personal.tenant_id, e.event_id, e.key_id).toString('utf8') === e.associated_data, `${label}: associated data differs`);
+    check(canonicalJson(e.values) === e.plaintext, `${label}: the plaintext is not the canonical JSON of the values`);
+    check(Buffer.from(e.sealed, 'base64url').subarray(0, 12).toString('hex') === e.nonce_hex, `${label}: the seal does not begin with its nonce`);
+    if (subject?.key_hex) {
+      let opened: unknown;
+      try {
+        opened = openValues(e.sealed, Buffer.from(subject.key_hex, 'hex'), personal.tenant_id, e.event_id, e.key_id);
+      } catch {
+        opened = undefined;
+      }
+      check(opened !== undefined && canonicalJson(opened) === e.plaintext, `${label}: does not open to its values`);
+    }
+    const stored = eventById.get(e.event_id);
+    check(!!stored && sealsOf(stored.personal)[e.key_id] === e.sealed, `${label}: events.json does not hold this seal in personal.sealed`);
+    // Every place of the event holding this reference is a value of the seal, and only those.
+    const places = stored ? referencesOf(stored).filter((r) => r.reference.keyId === e.key_id).map((r) => r.pointer).sort() : [];
+    check(JSON.stringify(places) === JSON.stringify(Object.keys(e.values).sort()), `${label}: events.json holds the reference at ${places.join(', ')}, the seal has ${Object.keys(e.values).join(', ')}`);
   }
   return { checks, failures };
 }

@@ -76,7 +76,7 @@ export function partKeys(tenantId: string, month: string, part: number): { data:
 }
 
 export function manifestColumns(): ArchiveManifest['columns'] {
-  return ARCHIVE_COLUMNS.map(([name, type]) => ({ name, type: type === 'TIMESTAMPTZ' ? 'TIMESTAMP(MICROS, UTC)' : type === 'VARCHAR' ? (name === 'context' ? 'STRING (JSON text)' : 'STRING') : type === 'BIGINT' ? 'INT64' : 'INT32' }));
+  return ARCHIVE_COLUMNS.map(([name, type]) => ({ name, type: type === 'TIMESTAMPTZ' ? 'TIMESTAMP(MICROS, UTC)' : type === 'VARCHAR' ? (name === 'context' || name === 'personal' ? 'STRING (JSON text)' : 'STRING') : type === 'BIGINT' ? 'INT64' : 'INT32' }));
 }
 
 export { SCHEMA_VERSION };

@@ -14,16 +14,16 @@ const TIMESTAMP_FORMAT = `'%Y-%m-%dT%H:%M:%S.%fZ'`;
  * through the DuckDB client (verification reads every archived row).
  */
 export const ARCHIVE_JSON = `json_array(${ARCHIVE_COLUMNS.map(([field, type]) =>
-  type === 'TIMESTAMPTZ' ? `strftime(${field}, ${TIMESTAMP_FORMAT})` : field === 'context' ? 'context::json' : field,
+  type === 'TIMESTAMPTZ' ? `strftime(${field}, ${TIMESTAMP_FORMAT})` : field === 'context' || field === 'personal' ? `${field}::json` : field,
 ).join(', ')})::varchar`;
 
 /**
  * The rows of archive files as one relation with every current column. Parts
- * written before a column existed (written_by: before schema version 2) read
- * it as NULL, so every reader works on archives of any age.
+ * written before a column existed (written_by: before schema version 2; personal:
+ * before version 3) read it as NULL, so every reader works on archives of any age.
  */
 export function archiveRelation(files: readonly string[]): string {
-  return `(select * from read_parquet([${files.map(literal).join(', ')}], union_by_name = true) union all by name select null::VARCHAR as written_by where false)`;
+  return `(select * from read_parquet([${files.map(literal).join(', ')}], union_by_name = true) union all by name select null::VARCHAR as written_by, null::VARCHAR as personal where false)`;
 }
 
 /** A row of ARCHIVE_JSON as an event. */
@@ -53,6 +53,7 @@ export function archivedEventFromJson(text: string): ArchivedEvent {
     context: r[18] as Record<string, unknown>,
     schema_version: r[19] as number,
     written_by: s(r[20]),
+    personal: (r[21] ?? null) as Record<string, unknown> | null,
     archived: true,
   };
 }

@@ -9,6 +9,8 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { ALLOW_PRIVILEGED_RUNTIME, checkRuntimeRole, runtimeRoleRefusal } from '@/supabase/functions/_shared/runtime-role.ts';
 import type { Env } from '@/server/env.ts';
 import { migrate, migrationStatus } from './migrate.ts';
+import { checkMasterKey } from '@/server/services/personal/keys.ts';
+import { reapplyErasures } from '@/server/services/personal/erasure-anchors.ts';
 import type { OpenedDatabase } from './open.ts';
 
 export class DatabaseSetupError extends Error {
@@ -59,6 +61,19 @@ export async function prepareDatabase(opened: OpenedDatabase, runtime: Sql, env:
     const message = runtimeRoleRefusal(opened.embedded ? 'the embedded runtime connection' : 'DATABASE_URL', check);
     if (!env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) throw new DatabaseSetupError(message);
     log(`warning (${ALLOW_PRIVILEGED_RUNTIME}=true): ${message}`);
+  }
+  // A wrong or missing master key stops the process here, naming it, rather than failing on the first sealed event.
+  try {
+    await checkMasterKey(runtime);
+  } catch (err) {
+    throw new DatabaseSetupError((err as Error).message);
+  }
+  // Erasures recorded outside the database are applied again: a backup from before them brings no key back.
+  try {
+    const again = await reapplyErasures(runtime, env);
+    if (again.length) log(`destroyed again ${again.length} personal-data key(s) erased before this database was restored: ${again.join(', ')}`);
+  } catch (err) {
+    throw new DatabaseSetupError(`the erasures anchored outside the database could not be read or applied: ${(err as Error).message}`);
   }
   return applied;
 }

@@ -8,6 +8,7 @@ import { exportsRouter } from './exports.ts';
 import { savedSearchesRouter } from './saved-searches.ts';
 import { sessionRouter } from './session.ts';
 import { retentionRouter } from './retention.ts';
+import { personalDataRouter } from './personal-data.ts';
 import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
 import { streamsRouter } from './streams.ts';
@@ -23,6 +24,7 @@ export const appRouter = router({
   exports: exportsRouter,
   integrity: integrityRouter,
   retention: retentionRouter,
+  personalData: personalDataRouter,
   system: systemRouter,
   streams: streamsRouter,
   clock: clockRouter,

@@ -8,6 +8,7 @@ import { searchShape } from '@/server/services/search-shape.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
+import { activeRole, type Caller } from '@/server/auth/caller.ts';
 import { administrationActivity } from '@/server/services/activity.ts';
 import {
   activityInput,
@@ -24,6 +25,9 @@ import {
   objectHistoryInput,
   shapeOutput,
 } from './events.types.ts';
+
+/** Console viewers see events with personal data masked; auditors, admins and API keys see it opened (docs/personal-data.md). */
+const withoutPersonalData = (caller: Caller) => activeRole(caller) === 'viewer';
 
 export const eventsRouter = router({
   logBulk: tenantProcedure
@@ -45,7 +49,7 @@ export const eventsRouter = router({
     .query(async ({ ctx, input: { direction: _direction, ...input } }) => {
       // A console user's search is recorded once (its first page), not for every page scrolled.
       const [page] = await Promise.all([
-        ctx.reads().then((sql) => listEvents(sql, ctx.claims, input)),
+        ctx.reads().then((sql) => listEvents(sql, ctx.claims, input, 'list', { masked: withoutPersonalData(ctx.caller) })),
         input.cursor
           ? null
           : recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.search, objectType: 'AUDIT_TRAIL', objectId: ctx.claims.tenant_id, context: { filters: filtersOf(input), order: input.order } }, ctx.observed),
@@ -58,7 +62,7 @@ export const eventsRouter = router({
     .input(getInput)
     .output(auditEventOutput)
     .query(async ({ ctx, input }) => {
-      const event = await getEvent(await ctx.reads(), ctx.claims, input.id);
+      const event = await getEvent(await ctx.reads(), ctx.claims, input.id, { masked: withoutPersonalData(ctx.caller) });
       if (!event) throw new AuditError('not_found', `No event ${input.id}`);
       await recordConsoleAction(ctx.sql, ctx.caller, { eventType: CONSOLE_EVENT_TYPES.view, objectType: 'AUDIT_EVENT', objectId: event.id, context: { seq: event.seq } }, ctx.observed);
       return event;
@@ -68,7 +72,7 @@ export const eventsRouter = router({
     .meta({ permission: 'events:read', rate: 'read' })
     .input(objectHistoryInput)
     .output(eventPageOutput)
-    .query(async ({ ctx, input }) => objectHistory(await ctx.reads(), ctx.claims, input)),
+    .query(async ({ ctx, input }) => objectHistory(await ctx.reads(), ctx.claims, input, { masked: withoutPersonalData(ctx.caller) })),
 
   /** Administration on the record (Activity view): admins only, newest first. */
   activity: tenantProcedure
@@ -89,7 +93,7 @@ export const eventsRouter = router({
     .meta({ permission: 'events:read', rate: 'read' })
     .input(countInput)
     .output(shapeOutput)
-    .query(({ ctx, input }) => searchShape(ctx.sql, ctx.claims, input)),
+    .query(({ ctx, input }) => searchShape(ctx.sql, ctx.claims, input, { masked: withoutPersonalData(ctx.caller) })),
 
   /** The tenant's event types, object types, actor types and sources, for filter pickers. */
   facets: tenantProcedure

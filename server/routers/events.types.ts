@@ -39,6 +39,10 @@ export const auditEventOutput = z.object({
   context: z.record(z.string(), z.unknown()),
   schema_version: z.number().int(),
   written_by: z.string().nullable(),
+  /** Schema version 3: the sealed IP addresses and subject id as stored; null before. */
+  personal: z.record(z.string(), z.unknown()).nullable(),
+  /** Sealed personal data opened for the reader: the subject id, and the fields shown as "[erased]". */
+  personal_data: z.object({ subject_id: z.string().nullable(), erased: z.array(z.string()) }).optional(),
   /** Present (true) on events read from a month's archive. */
   archived: z.boolean().optional(),
 });

@@ -13,11 +13,12 @@ import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { ADMINISTRATION } from './console-audit.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { EVENT_COLUMNS, inTenant, type EventPage } from './query.ts';
+import { revealEvents } from './personal/reveal.ts';
 
 export async function administrationActivity(sql: Sql, claims: TenantClaims, input: { cursor?: string; limit: number }): Promise<EventPage> {
   const fingerprint = filterFingerprint(`activity:${claims.tenant_id}`, {});
   const after = input.cursor ? decodeCursor(input.cursor, 'desc', fingerprint) : null;
-  return inTenant(sql, claims, async (tx) => {
+  const page = await inTenant(sql, claims, async (tx): Promise<EventPage> => {
     const rows = (await tx`
       select ${tx.unsafe(EVENT_COLUMNS)}
       from public.audit_events
@@ -31,4 +32,7 @@ export async function administrationActivity(sql: Sql, claims: TenantClaims, inp
     const last = events[events.length - 1];
     return { events, next_cursor: more && last ? encodeCursor(last, 'desc', fingerprint) : null };
   });
+  // The people who acted are personal data of a tenant that seals it: shown opened (admins only read this).
+  await revealEvents(sql, claims.tenant_id, page.events);
+  return page;
 }

@@ -8,6 +8,7 @@
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { inTenant, whereClause } from './query.ts';
+import { withBlindIndex } from './personal/search.ts';
 import { archivedCount, archivedParts } from './archived-events.ts';
 
 export const COUNT_CAP = 100_000;
@@ -19,6 +20,7 @@ export interface EventCount {
 }
 
 export async function countMatching(sql: Sql, claims: TenantClaims, filters: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
+  filters = await withBlindIndex(sql, claims.tenant_id, filters);
   return inTenant(sql, claims, async (tx) => {
     const [row] = await tx`
       select count(*)::int as n from (

@@ -5,9 +5,13 @@
  * (audit_object_months, audit_actor_months). The read path then restricts
  * occurred_at to those months, so PostgreSQL prunes every other month
  * partition when it plans the query instead of probing each one's index.
+ *
+ * A sealed actor (schema version 3) is stored, and so mapped, as its subject's
+ * reference (`pd2:<subject ref>:<key id>`), never as a plaintext: the blind
+ * index (personal/search.ts) gives the references to look up.
  */
 import type { TxSql } from '@/supabase/functions/_shared/db.ts';
-import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
+import type { EventFilters, SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 
 /** First days of UTC months, 'YYYY-MM-DD', ascending; null when the filters pin neither an object nor an actor. */
 export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters): Promise<string[] | null> {
@@ -18,10 +22,15 @@ export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters
     select to_char(month, 'YYYY-MM-DD') as month from (
       ${object ? tx`select month from public.audit_object_months where tenant_id = ${tenantId} and object_type = ${f.object_type!} and object_id = ${f.object_id!}` : tx``}
       ${object && actor ? tx`intersect` : tx``}
-      ${actor ? tx`select month from public.audit_actor_months where tenant_id = ${tenantId} and actor_id = ${f.actor_id!}` : tx``}
+      ${actor ? tx`select month from public.audit_actor_months where tenant_id = ${tenantId} and actor_id = any(${actorKeys(f)}::text[])` : tx``}
     ) m
     order by month`;
   return rows.map((r) => r.month as string);
+}
+
+/** The actor map's keys of the filtered actor: its id, and the references of its sealed events. */
+function actorKeys(f: SealedFilters): string[] {
+  return [f.actor_id!, ...(f.sealed_actors?.[f.actor_id!] ?? [])];
 }
 
 /** Adjacent months joined into [from, to) ranges of first days. */

@@ -27,6 +27,7 @@ import { exportFileName, exportFormat, type ManifestFormat } from '@/lib/export-
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
+import { withBlindIndex } from './personal/search.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import type { ReadSource } from '@/server/db/read-source.ts';
@@ -98,11 +99,12 @@ const failureMessage = (err: unknown) => (err instanceof AuditError ? err.messag
 export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest, reads: ReadSource = { sql, database: 'primary', primaryLsn: null, reason: 'no replica configured (DATABASE_READ_URL)' }): Promise<StartedExport> {
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
+  // Sealed actors are found by their blind index (docs/personal-data.md), as in searches.
+  const expr = filterExpr(await withBlindIndex(sql, claims.tenant_id, request.filters));
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
   const slot = exportSlots().acquire(claims.tenant_id);
   const order = request.order ?? 'asc';
   const startedAt = nowTimestamp().iso;
-  const expr = filterExpr(request.filters);
   const manifest: ExportManifest = {
     manifest_version: MANIFEST_VERSION,
     export_id: uuidv7(),

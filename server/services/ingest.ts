@@ -6,6 +6,8 @@
 import type { AuditEventInput, IngestMethod, IngestResult } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents, type ObservedClient, type WriteCaller } from '@/supabase/functions/_shared/ingest.ts';
+// Registers the sealer of personal data with the write path.
+import '@/server/services/personal/seal.ts';
 
 export type { ObservedClient, WriteCaller };
 

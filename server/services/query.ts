@@ -12,6 +12,8 @@ import { AuditError, isConnectionError } from '@/supabase/functions/_shared/erro
 import { filterExpr, filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { wherePostgres } from './filters/postgres.ts';
+import { revealEvents } from './personal/reveal.ts';
+import { withBlindIndex } from './personal/search.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 import { monthsHolding, withinMonths } from './event-months.ts';
 
@@ -42,13 +44,15 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
   }
 }
 
-export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list'): Promise<EventPage> {
-  const filters = filtersOf(input);
+/** `masked`: personal data is shown as "[personal]" (a viewer without the right to it, docs/personal-data.md). */
+export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list', reveal: { masked?: boolean } = {}): Promise<EventPage> {
+  const asked = filtersOf(input);
   // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
-  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, filters);
+  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, asked);
+  const filters = await withBlindIndex(sql, claims.tenant_id, asked);
   const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
   const desc = input.order === 'desc';
-  return inTenant(sql, claims, async (tx) => {
+  const page = await inTenant(sql, claims, async (tx): Promise<EventPage> => {
     const where = whereClause(tx, claims.tenant_id, filters);
     // One object's or one actor's events: only the months that hold them are read.
     const months = await monthsHolding(tx, claims.tenant_id, filters);
@@ -72,10 +76,16 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
     const last = events[events.length - 1];
     return { events, next_cursor: more && last ? encodeCursor(last, input.order, fingerprint) : null };
   });
+  await revealEvents(sql, claims.tenant_id, page.events, reveal);
+  return page;
 }
 
-export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Promise<AuditEvent | null> {
-  return inTenant(sql, claims, async (tx) => {
+/**
+ * One event: its personal data opened for the reader, or, with `stored`, exactly
+ * as stored and hashed (sealed), which is what a proof is checked against.
+ */
+export async function getEvent(sql: Sql, claims: TenantClaims, id: string, options: { stored?: boolean; masked?: boolean } = {}): Promise<AuditEvent | null> {
+  const event = await inTenant(sql, claims, async (tx) => {
     // The ledger knows the event's partition key; the lookup then touches one partition.
     const [row] = await tx`
       select ${tx.unsafe(EVENT_FIELDS.map((f) => `e.${f}`).join(', '))}
@@ -87,6 +97,8 @@ export async function getEvent(sql: Sql, claims: TenantClaims, id: string): Prom
     const [position] = await tx`select occurred_at, seq from public.audit_ledger where tenant_id = ${claims.tenant_id} and id = ${id}`;
     return position ? findArchivedEvent(tx, claims.tenant_id, position as unknown as { occurred_at: string; seq: number }) : null;
   });
+  if (event && !options.stored) await revealEvents(sql, claims.tenant_id, [event], { masked: options.masked });
+  return event;
 }
 
 /** An object's whole history, oldest first by default, in keyset pages; with `related`, the events naming it too. */
@@ -94,7 +106,8 @@ export async function objectHistory(
   sql: Sql,
   claims: TenantClaims,
   input: { object_type: string; object_id: string; cursor?: string; limit: number; order: 'asc' | 'desc'; related?: boolean },
+  reveal: { masked?: boolean } = {},
 ): Promise<EventPage> {
   const filters = input.related ? { about: input.object_id, about_type: input.object_type } : { object_type: input.object_type, object_id: input.object_id };
-  return listEvents(sql, claims, { ...filters, cursor: input.cursor, limit: input.limit, order: input.order }, input.related ? 'related' : 'history');
+  return listEvents(sql, claims, { ...filters, cursor: input.cursor, limit: input.limit, order: input.order }, input.related ? 'related' : 'history', reveal);
 }

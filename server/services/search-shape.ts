@@ -20,6 +20,8 @@ import { filterExpr, type EventFilters } from '@/supabase/functions/_shared/filt
 import { nextMicrosecond, occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { archivedParts } from './archived-events.ts';
 import { inTenant, whereClause } from './query.ts';
+import { withBlindIndex } from './personal/search.ts';
+import { revealActorSamples } from './personal/reveal.ts';
 
 export const MAX_BUCKETS = 60;
 export const PER_BUCKET = 200;
@@ -56,8 +58,15 @@ export function bucketWidth(fromMs: number, toMs: number): number {
   return WIDTHS.find((w) => span / w <= MAX_BUCKETS) ?? Math.ceil(span / MAX_BUCKETS / 86400) * 86400;
 }
 
-export async function searchShape(sql: Sql, claims: TenantClaims, filters: EventFilters): Promise<SearchShape> {
-  return inTenant(sql, claims, async (tx) => {
+/**
+ * A sealed actor (docs/personal-data.md) is counted per subject key (its
+ * reference, as stored) and shown opened from one of its events' seals, or
+ * "[personal]" for a `masked` reader, "[erased]" once erased.
+ */
+export async function searchShape(sql: Sql, claims: TenantClaims, asked: EventFilters, reveal: { masked?: boolean } = {}): Promise<SearchShape> {
+  const filters = await withBlindIndex(sql, claims.tenant_id, asked);
+  const samples = new Map<{ value: string | null; count: number }, string>();
+  const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
     await tx`select set_config('statement_timeout', ${String(TIMEOUT_MS)}, true)`;
     const bounds = occurredAtBounds(filterExpr(filters));
     const archived = [...new Set((await archivedParts(tx, filters)).filter((p) => !p.restore_id).map((p) => p.month.slice(0, 7)))].sort();
@@ -71,7 +80,11 @@ export async function searchShape(sql: Sql, claims: TenantClaims, filters: Event
         const facets = emptyFacets();
         for (const r of rows) {
           if (r.kind === 'bucket') byIndex.set(Number(r.field), { n: Number(r.n), exact: r.exact as boolean });
-          else facets[r.field as FacetField].push({ value: r.value as string | null, count: Number(r.n) });
+          else {
+            const entry = { value: r.value as string | null, count: Number(r.n) };
+            facets[r.field as FacetField].push(entry);
+            if (r.sample) samples.set(entry, r.sample as string);
+          }
         }
         for (const list of Object.values(facets)) list.sort((a, b) => b.count - a.count || String(a.value).localeCompare(String(b.value)));
         const buckets = Array.from({ length: plan.count }, (_, i) => {
@@ -87,6 +100,8 @@ export async function searchShape(sql: Sql, claims: TenantClaims, filters: Event
       throw err;
     }
   });
+  if (samples.size) await revealActorSamples(sql, claims.tenant_id, samples, reveal);
+  return shape;
 }
 
 /** The chart's range and buckets: [from, to) and `count` buckets of `width` seconds from `first` (epoch seconds). */
@@ -121,13 +136,13 @@ function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan
   const { from, to, first, width, count } = plan;
   return tx`${tx.unsafe(prefix)}
     with sample as materialized (
-      select b.i, s.event_type, s.object_type, s.actor_id, s.source, s.outcome, s.occurred_at,
+      select b.i, s.id, s.schema_version, s.personal, s.event_type, s.object_type, s.actor_id, s.source, s.outcome, s.occurred_at,
              row_number() over (partition by b.i order by s.occurred_at, s.seq) as rn,
              greatest(to_timestamp(${first}::float8 + b.i * ${width}::float8), ${from}::timestamptz) as lo,
              least(to_timestamp(${first}::float8 + (b.i + 1) * ${width}::float8), ${to}::timestamptz) as hi
       from generate_series(0, ${count - 1}::int) as b(i)
       cross join lateral (
-        select occurred_at, seq, event_type, object_type, actor_id, source, outcome
+        select occurred_at, seq, id, schema_version, personal, event_type, object_type, actor_id, source, outcome
         from public.audit_events
         where ${whereClause(tx, tenantId, filters)}
           and occurred_at >= greatest(to_timestamp(${first}::float8 + b.i * ${width}::float8), ${from}::timestamptz)
@@ -147,13 +162,17 @@ function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan
       from sample s join buckets b using (i) where s.rn <= ${PER_BUCKET}
     ),
     facets as (
-      select field, value, sum(w) as n, row_number() over (partition by field order by sum(w) desc, value) as rank
-      from weighted, lateral (values ('event_type', event_type), ('object_type', object_type), ('actor_id', actor_id), ('source', source), ('outcome', outcome)) as v(field, value)
+      -- A sealed actor is its reference (one per subject key), with one event's seal of that key to open.
+      select field, value, sum(w) as n, row_number() over (partition by field order by sum(w) desc, value) as rank, min(sample) as sample
+      from weighted, lateral (values ('event_type', event_type, null), ('object_type', object_type, null),
+                                     ('actor_id', actor_id,
+                                      case when schema_version = 3 and actor_id like 'pd2:%' then id::text || ' ' || (personal -> 'sealed' ->> substr(actor_id, 70)) end),
+                                     ('source', source, null), ('outcome', outcome, null)) as v(field, value, sample)
       group by field, value
     )
-    select 'bucket' as kind, i::text as field, null as value, round(n * case when more then stretch else 1 end)::float8 as n, not more as exact from buckets
+    select 'bucket' as kind, i::text as field, null as value, round(n * case when more then stretch else 1 end)::float8 as n, not more as exact, null as sample from buckets
     union all
-    select 'facet', field, value, round(n)::float8, null from facets where rank <= ${FACET_VALUES}`;
+    select 'facet', field, value, round(n)::float8, null, sample from facets where rank <= ${FACET_VALUES}`;
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of the shape's statements as the console runs them (for the query benchmark). */

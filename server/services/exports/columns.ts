@@ -21,6 +21,7 @@ const SQL_TYPES: Record<string, 'timestamp' | 'inet' | 'integer' | 'json'> = {
   ip_address: 'inet',
   observed_ip: 'inet',
   context: 'json',
+  personal: 'json',
   schema_version: 'integer',
 };
 const sqlType = (field: string) => SQL_TYPES[field] ?? 'text';
@@ -124,7 +125,8 @@ export function duckCopy(spec: ExportFormatSpec, source: string, order: 'asc' | 
     const members = EVENT_FIELDS.map((f, i) => {
       const type = sqlType(f);
       const key = sqlString(`${i ? ',' : ''}"${f}":`);
-      if (type === 'integer' || type === 'json') return `${key} || ${f}`;
+      if (type === 'integer') return `${key} || ${f}`;
+      if (type === 'json') return `${key} || coalesce(${f}::VARCHAR, 'null')`;
       const cell = duckCell(f, false);
       return `${key} || ${PLAIN(f) ? `coalesce('"' || ${cell} || '"', 'null')` : jsonString(cell)}`;
     });

@@ -38,7 +38,7 @@ export interface EventProof {
 }
 
 export async function eventProof(sql: Sql, claims: TenantClaims, id: string, keys: Map<string, KeyObject>): Promise<EventProof | null> {
-  const event = await getEvent(sql, claims, id);
+  const event = await getEvent(sql, claims, id, { stored: true });
   if (!event) return null;
   const tenantId = claims.tenant_id;
   // An event claiming a schema version no event was written under cannot be the one that was signed.

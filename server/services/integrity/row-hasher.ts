@@ -46,6 +46,7 @@ export const VERIFY_COLUMNS = [
   'e.context',
   'e.schema_version',
   'e.written_by',
+  'e.personal',
 ] as const;
 
 /** What became of each row (RowResults.codes). */
@@ -92,7 +93,7 @@ interface CryptoLike {
 type Ipv6Text = (words: number[]) => string;
 
 export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text: Ipv6Text) {
-  const FIELDS = 25;
+  const FIELDS = 26;
   const PG_EPOCH_MICROS = 946_684_800_000_000;
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
@@ -118,6 +119,7 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     observed_user_agent: ascii(',"observed_user_agent":'),
     occurred_at: ascii(',"occurred_at":'),
     outcome: ascii(',"outcome":'),
+    personal: ascii(',"personal":'),
     received_at: ascii(',"received_at":'),
     request_id: ascii(',"request_id":'),
     schema_version: ascii(',"schema_version":'),
@@ -504,6 +506,15 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     timestamp(7);
     put(K.outcome);
     text(14);
+    // Version 3 hashes its sealed personal object (or null); before, only an event that shows one has the member.
+    if (version === 3 || len[25]! >= 0) {
+      put(K.personal);
+      if (len[25]! < 0) put(NULL);
+      else {
+        j = start[25]! + 1;
+        jsonValue(start[25]! + len[25]!);
+      }
+    }
     put(K.received_at);
     timestamp(8);
     put(K.request_id);
@@ -568,7 +579,7 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       }
       const version = (b[start[23]!]! << 8) | b[start[23]! + 1]!;
       const signed = version > 0x7fff ? version - 0x10000 : version;
-      if (signed !== 1 && signed !== 2) {
+      if (signed !== 1 && signed !== 2 && signed !== 3) {
         results[r] = codes.BAD_VERSION;
         details.push({ index: r, id: uuidText(4), ledgerId: null, version: signed });
         continue;

@@ -330,6 +330,7 @@ function rowHashMatches(row: Uint8Array): boolean {
     context: null,
     schema_version: decodeInt2(f[23]!),
     written_by: text(f[24]!),
+    personal: f[25] ? JSON.parse(decodeJsonbText(f[25])) : null,
   };
   return eventHash(event, canonicalJson(JSON.parse(decodeJsonbText(f[22]!)))) === f[2]!.toString('hex');
 }

@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import type { AnySql, Sql } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
+// Registers the sealer of personal data with the write path.
+import '@/server/services/personal/seal.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
 import { personSql, userIdOfPrincipal } from '../people.ts';
 

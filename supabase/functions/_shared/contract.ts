@@ -162,6 +162,8 @@ export const auditEventInput = z.strictObject({
   ip_address: ipAddress.nullish(),
   user_agent: printable(LIMITS.userAgentLength).nullish(),
   device_fingerprint: printable(LIMITS.shortTextLength).nullish(),
+  /** The data subject the event concerns besides its actor (the client whose order it is); sealed, docs/personal-data.md. */
+  subject_id: printable(LIMITS.identifierLength).nullish(),
   context,
 });
 
@@ -199,6 +201,13 @@ export interface AuditEvent {
   schema_version: number;
   /** The credential that wrote the event (api_key:<id>, service_role, user:<id>, console[:<user id>], operator:<name>); null before schema version 2. */
   written_by: string | null;
+  /** Schema version 3: the references of the IP addresses and subject id, and the seals by key id, as stored (docs/personal-data.md); null before. */
+  personal: Record<string, unknown> | null;
+  /**
+   * Set by read paths that open sealed personal data: the subject id, and the
+   * fields (JSON pointers) shown as "[erased]" because their subject's key was destroyed.
+   */
+  personal_data?: { subject_id: string | null; erased: string[] };
 }
 
 /** What every bulk write answers (the seed's "response with performance metrics"). */

@@ -11,6 +11,8 @@
  *   1: actor_id … user_agent (19 fields); IPv6 as hex groups (ipV1Form); no written_by
  *      (a version 1 event that has one is serialized with it, so it no longer verifies)
  *   2: the same fields and `written_by`; IP addresses as PostgreSQL shows them
+ *   3: the fields of version 2 and `personal` (an object or null); personal values
+ *      are sealed envelopes (personal-data.ts), so the hash covers ciphertext only
  * docs/integrity.md is the normative description, with test vectors.
  */
 import * as crypto from 'node:crypto';
@@ -18,10 +20,10 @@ import { canonicalIp, ipV1Form } from './ip.ts';
 import { canonicalJson } from './canonical-json.ts';
 
 /** Versions whose hashed form this module knows. */
-export const EVENT_HASH_VERSIONS = [1, 2] as const;
+export const EVENT_HASH_VERSIONS = [1, 2, 3] as const;
 
 export function isHashVersion(version: unknown): version is (typeof EVENT_HASH_VERSIONS)[number] {
-  return version === 1 || version === 2;
+  return version === 1 || version === 2 || version === 3;
 }
 
 export interface HashableEvent {
@@ -46,6 +48,8 @@ export interface HashableEvent {
   schema_version: number;
   /** Hashed from version 2 on; absent or null in version 1 events. */
   written_by?: string | null;
+  /** Version 3: the sealed IP addresses and subject id (or null); absent before. */
+  personal?: unknown;
 }
 
 // Printable ASCII other than " and \ serializes as itself; anything else goes through JSON.stringify.
@@ -78,6 +82,8 @@ export function canonicalEventJson(e: HashableEvent, contextJson?: string): stri
     ',"observed_user_agent":' + str(e.observed_user_agent) +
     ',"occurred_at":' + str(e.occurred_at) +
     ',"outcome":' + str(e.outcome) +
+    // Before version 3 events have no personal object: one that shows one gets a hash no genuine event has.
+    (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? 'null' : canonicalJson(e.personal)) : '') +
     ',"received_at":' + str(e.received_at) +
     ',"request_id":' + str(e.request_id) +
     ',"schema_version":' + String(version) +

@@ -27,6 +27,8 @@ export const EVENT_FIELDS = [
   'schema_version',
   /** The credential that wrote the event (schema version 2 on; null before). */
   'written_by',
+  /** Schema version 3 on: the sealed IP addresses and subject id of the event (docs/integrity.md, "Personal data"); null before. */
+  'personal',
 ] as const;
 
 export type EventField = (typeof EVENT_FIELDS)[number];

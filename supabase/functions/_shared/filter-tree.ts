@@ -20,7 +20,7 @@
 import { EVENT_FIELDS, type EventField } from './fields.ts';
 
 /** Fields that are not text columns: the tenant (implied by the caller), times, numbers, addresses, the context. */
-const NOT_TEXT = ['tenant_id', 'seq', 'occurred_at', 'received_at', 'ip_address', 'observed_ip', 'context', 'schema_version'] as const;
+const NOT_TEXT = ['tenant_id', 'seq', 'occurred_at', 'received_at', 'ip_address', 'observed_ip', 'context', 'schema_version', 'personal'] as const;
 
 /** Text columns (identifiers and free text): every field of the contract that is not in NOT_TEXT. */
 export type TextColumn = Exclude<EventField, (typeof NOT_TEXT)[number]>;

@@ -139,7 +139,54 @@ export function filterExpr(filters: EventFilters): FilterExpr {
     if (value !== undefined) args.push(f.toExpr(value));
   }
   if (filters.about !== undefined) args.push(aboutExpr(filters));
-  return and(...args);
+  const expr = and(...args);
+  const sealed = (filters as SealedFilters).sealed_actors;
+  return sealed ? withSealedActors(expr, sealed) : expr;
+}
+
+/**
+ * Filters of a tenant that seals personal data, with what the server resolved
+ * for them (server/services/personal/search.ts): for each actor id the filters
+ * compare for equality (actor_id, or `actor = …` in q), the references
+ * (`pd2:<subject ref>:<key id>`) its sealed events hold instead, one per
+ * readable key of the subject. Never part of the contract.
+ */
+export type SealedFilters = EventFilters & { sealed_actors?: Readonly<Record<string, readonly string[]>> };
+
+/** The actor ids a filter set compares actor_id with for equality (eq and in, anywhere in the tree). */
+export function actorEqualityValues(filters: EventFilters): string[] {
+  const values = new Set<string>();
+  const visit = (e: FilterExpr): void => {
+    if (e.op === 'and' || e.op === 'or') e.args.forEach(visit);
+    else if (e.op === 'not') visit(e.arg);
+    else if (e.op === 'eq' && e.field === 'actor_id') values.add(e.value as string);
+    else if (e.op === 'in' && e.field === 'actor_id') for (const v of e.values) values.add(v as string);
+  };
+  visit(filterExpr(filters));
+  return [...values];
+}
+
+/** Each equality on actor_id also matches that actor's sealed events, by their references: a blind index. */
+function withSealedActors(expr: FilterExpr, sealed: Readonly<Record<string, readonly string[]>>): FilterExpr {
+  const references = (values: readonly string[]): FilterExpr[] => {
+    const refs = values.flatMap((v) => sealed[v] ?? []);
+    return refs.length ? [{ op: 'in', field: 'actor_id', values: [...refs] }] : [];
+  };
+  const rewrite = (e: FilterExpr): FilterExpr => {
+    if (e.op === 'and') return and(...e.args.map(rewrite));
+    if (e.op === 'or') return or(...e.args.map(rewrite));
+    if (e.op === 'not') return { op: 'not', arg: rewrite(e.arg) };
+    if (e.op === 'eq' && e.field === 'actor_id') {
+      const more = references([e.value as string]);
+      return more.length ? or(e, ...more) : e;
+    }
+    if (e.op === 'in' && e.field === 'actor_id') {
+      const more = references(e.values as string[]);
+      return more.length ? or(e, ...more) : e;
+    }
+    return e;
+  };
+  return rewrite(expr);
 }
 
 export type EventFilters = z.output<typeof eventFilters>;

@@ -26,6 +26,7 @@ import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql } from './db.ts';
+import { sealPersonalData } from './personal-seal.ts';
 import { CLOCK_SKEW_CTES, checkClockSyncRecords } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
 
@@ -67,10 +68,10 @@ with input as (
   from unnest(
     $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::text[], $11::text[], $12::inet[], $13::text[], $14::text[], $15::jsonb[], $16::text[],
-    $17::timestamptz[], $18::inet[], $19::text[], $21::text[]
+    $17::timestamptz[], $18::inet[], $19::text[], $21::text[], $20::smallint[], $22::jsonb[]
   ) with ordinality as t(id, occurred_at, actor_type, actor_id, object_type, object_id, event_type,
                          outcome, source, request_id, ip_address, user_agent, device_fingerprint, context, event_hash,
-                         received_at, observed_ip, observed_user_agent, written_by, ord)
+                         received_at, observed_ip, observed_user_agent, written_by, schema_version, personal, ord)
 ),
 -- Ids the tenant already has: one probe of the ledger's (tenant_id, id) index per event
 -- (LATERAL … LIMIT 1 keeps that plan whatever the statistics say).
@@ -93,10 +94,10 @@ inserted as (
   insert into public.audit_events (
     id, tenant_id, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id,
     event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip,
-    observed_user_agent, context, written_by)
-  select id, $1, seq, occurred_at, received_at, $20::smallint, actor_type, actor_id, object_type, object_id,
+    observed_user_agent, context, written_by, personal)
+  select id, $1, seq, occurred_at, received_at, schema_version, actor_type, actor_id, object_type, object_id,
     event_type, outcome, source, request_id, ip_address, user_agent, device_fingerprint, observed_ip,
-    observed_user_agent, context, written_by
+    observed_user_agent, context, written_by, personal
   from fresh
   returning id
 ),
@@ -141,6 +142,10 @@ export interface StampedEvent {
   context: Record<string, unknown>;
   /** The credential that wrote the event (writers.ts). */
   written_by: string;
+  /** Schema version 3: references of the IP addresses and subject id, and the seals (personal-data.ts); null otherwise. */
+  personal: Record<string, unknown> | null;
+  /** The data subject the event names (sealed into `personal` by the server; never stored as sent). */
+  subject_id: string | null;
   /** canonicalJson(context): hashed, and what is stored (jsonb ignores key order). */
   contextJson: string;
   hash: string;
@@ -185,12 +190,17 @@ export function checkReservedRecords(writer: Writer, events: readonly AuditEvent
   if (issues.length) throw invalid(issues.slice(0, 100), 'batch');
 }
 
-/** Stamps a parsed batch: ids, received_at, the observed client, the writer, the event hash. */
+/**
+ * Stamps a parsed batch: ids, received_at, the observed client, the writer, the
+ * event hash. With `hash: false` the hash is left empty (''), for the write path
+ * to compute once after sealing personal data, which changes the hashed form.
+ */
 export function stampEvents(
   tenantId: string,
   events: readonly AuditEventInput[],
   observed: ObservedClient,
   writer: Writer,
+  options: { hash?: boolean } = {},
 ): { ids: string[]; rows: StampedEvent[]; batchDuplicates: string[] } {
   checkReservedRecords(writer, events);
   checkClockSyncRecords(events);
@@ -237,10 +247,12 @@ export function stampEvents(
       observed_user_agent: observed.userAgent,
       context: e.context,
       written_by: writtenByText,
+      personal: null,
+      subject_id: e.subject_id ?? null,
       contextJson: canonicalJson(e.context),
       hash: '',
     };
-    row.hash = eventHash(row, row.contextJson);
+    if (options.hash !== false) row.hash = eventHash(row, row.contextJson);
     rows.push(row);
   }
   return { ids, rows, batchDuplicates };
@@ -437,8 +449,9 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
     pgArray(rows, (r) => r.received_at),
     pgArray(rows, (r) => r.observed_ip),
     pgArray(rows, (r) => r.observed_user_agent),
-    SCHEMA_VERSION,
+    pgArray(rows, (r) => String(r.schema_version)),
     pgArray(rows, (r) => r.written_by),
+    pgArray(rows, (r) => (r.personal ? JSON.stringify(r.personal) : null)),
   ];
   const months = new Set(rows.map((r) => monthOf(r.occurred_at)));
   const claims = JSON.stringify({ tenant_id: tenantId, sub: 'oms-audit-ingest', role: 'authenticated' });
@@ -492,7 +505,10 @@ export async function appendEvents(
   const started = performance.now();
   let result: IngestResult;
   try {
-    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer);
+    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
+    // Sealing hashes the rows it seals; every other row is hashed here, once.
+    await sealPersonalData(sql, caller.tenantId, rows);
+    for (const row of rows) if (!row.hash) row.hash = eventHash(row, row.contextJson);
     const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {

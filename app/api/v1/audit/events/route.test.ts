@@ -95,6 +95,7 @@ describe('POST /api/v1/audit/events', () => {
       context: full.context,
       schema_version: 2,
       written_by: `api_key:${t.keyId}`,
+      personal: null,
     });
   });
 

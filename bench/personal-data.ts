@@ -1,0 +1,158 @@
+/**
+ * What sealing personal data costs (docs/personal-data.md): the same REST
+ * batches of order events from human actors — with an IP address, user agent,
+ * device fingerprint and a client's name and e-mail in the context — written
+ * by a tenant that does not declare personal data (schema version 2, the
+ * baseline) and by one that does (version 3: every personal value sealed under
+ * its subject's key), alternating rounds in one run against the real server;
+ * then an object's history read through REST for both, and an actor search by
+ * the blind index beside a plain one. Beside the HTTP figures, which a shared
+ * machine makes noisy, the write path's own CPU time is measured in this
+ * process: the same parsed batches stamped and hashed (the baseline) and
+ * stamped, sealed and hashed, alternating, reported in µs per event.
+ *
+ *   npm run bench:personal [-- --seconds 8] [--rounds 3]
+ */
+import { parseArgs } from 'node:util';
+import { parseBatch, type AuditEventInput, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
+import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
+import { sealRows } from '@/server/services/personal/seal.ts';
+import { createApiKey } from '@/server/services/api-keys.ts';
+import { generateDemoEvents } from '@/server/services/demo-data.ts';
+import { declarePersonalData } from '@/server/services/personal/settings.ts';
+import { createTenant } from '@/server/services/tenants.ts';
+import { machine, measure, percentile, startBenchEnv, writeReport, type Measurement } from './lib.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } } });
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const BATCH = 500;
+const CLIENTS = 4;
+
+const traders = Array.from({ length: 50 }, (_, i) => `trader-${i}@broker.example`);
+const pool: AuditEventRequest[] = generateDemoEvents(4000, Date.now() * 1000, 7).map(({ occurred_at: _o, ...e }, i) => ({
+  ...e,
+  actor_type: 'TRADER',
+  actor_id: traders[i % traders.length]!,
+  ip_address: `192.0.2.${i % 250}`,
+  user_agent: 'TraderWorkstation/9.2 (Windows NT 10.0)',
+  device_fingerprint: `fp-${i % 50}`,
+  context: { ...(e.context ?? {}), client_name: `Client ${i % 300}`, email: `client${i % 300}@example.net` },
+}));
+const bodies = Array.from({ length: 40 }, (_, i) => JSON.stringify({ events: Array.from({ length: BATCH }, (_, j) => pool[(i * BATCH + j) % pool.length]) }));
+
+async function main() {
+  const env = await startBenchEnv();
+  try {
+    const { server, sql } = env;
+    const tenant = async (name: string, seal: boolean) => {
+      const t = await createTenant(sql, `${name}-${Date.now()}`);
+      const key = await createApiKey(sql, { tenantId: t.id, scopes: ['events:write', 'events:read'], name: 'bench' });
+      if (seal) await declarePersonalData(sql, t.id, 'operator:bench');
+      return { id: t.id, key: key.key };
+    };
+    const plain = await tenant('plain', false);
+    const sealed = await tenant('sealed', true);
+
+    // The write path's CPU in this process: stamp + hash, against stamp + seal + hash, same batches.
+    const inProcess = await tenant('in-process', true);
+    const parsed: AuditEventInput[][] = bodies.slice(0, 8).map((b) => parseBatch(JSON.parse(b), BATCH));
+    const observed = { ip: '203.0.113.7', userAgent: 'TraderWorkstation/9.2' };
+    const writer = { kind: 'operator', name: 'bench' } as const;
+    const cpu = async (seal: boolean, batches: number) => {
+      let events = 0;
+      const started = performance.now();
+      for (let i = 0; i < batches; i++) {
+        // As the write path does: a sealing tenant's rows are hashed once, by the sealer.
+        const { rows } = stampEvents(inProcess.id, parsed[i % parsed.length]!, observed, writer, { hash: !seal });
+        if (seal) await sealRows(sql, inProcess.id, rows);
+        events += rows.length;
+      }
+      return ((performance.now() - started) * 1000) / events;
+    };
+    await cpu(true, 8);
+    await cpu(false, 8);
+    const cpuRounds: { stamp: number; sealed: number }[] = [];
+    for (let r = 0; r < 5; r++) cpuRounds.push({ stamp: await cpu(false, 40), sealed: await cpu(true, 40) });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const stampUs = median(cpuRounds.map((r) => r.stamp));
+    const sealedUs = median(cpuRounds.map((r) => r.sealed));
+    const sealUs = median(cpuRounds.map((r) => r.sealed - r.stamp));
+    console.log(`in process: stamp ${stampUs.toFixed(1)} µs/event, stamp + seal ${sealedUs.toFixed(1)} µs/event, sealing +${sealUs.toFixed(1)} µs/event`);
+    let k = 0;
+    const rest = (t: { key: string }) => async () => {
+      const res = await fetch(`${server.baseUrl}/api/v1/audit/events`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' }, body: bodies[k++ % bodies.length] });
+      const body = (await res.json()) as { created_count: number };
+      if (res.status !== 201) throw new Error(`REST ${res.status}: ${JSON.stringify(body)}`);
+      return body.created_count;
+    };
+    await measure('warm-up', CLIENTS, BATCH, 3, rest(plain));
+    await measure('warm-up', CLIENTS, BATCH, 3, rest(sealed));
+    const ingest: Measurement[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      ingest.push(await measure('REST batches, no personal data declared (v2)', CLIENTS, BATCH, SECONDS, rest(plain)));
+      ingest.push(await measure('REST batches, personal data sealed (v3)', CLIENTS, BATCH, SECONDS, rest(sealed)));
+      console.log(ingest.slice(-2).map((m) => `${m.name}: ${Math.round(m.eventsPerSec)} events/s`).join('\n'));
+    }
+    const rate = (name: string) => ingest.filter((m) => m.name === name).reduce((n, m) => n + m.events, 0) / ingest.filter((m) => m.name === name).reduce((n, m) => n + m.seconds, 0);
+    const plainRate = rate(ingest[0]!.name);
+    const sealedRate = rate(ingest[1]!.name);
+
+    // Reads: an order's history (≈ up to 1000 events), and an actor search, 300 requests each.
+    const objectIds = pool.slice(0, 300).map((e) => e.object_id);
+    const reads = async (t: { key: string }, query: (i: number) => string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const started = performance.now();
+        const res = await fetch(`${server.baseUrl}/api/v1/audit/events?${query(i)}`, { headers: { authorization: `Bearer ${t.key}` } });
+        if (res.status !== 200) throw new Error(`GET ${res.status}`);
+        await res.arrayBuffer();
+        times.push(performance.now() - started);
+      }
+      times.sort((a, b) => a - b);
+      return { p50: percentile(times, 50), p95: percentile(times, 95) };
+    };
+    const history = (i: number) => `object_type=ORDER&object_id=${encodeURIComponent(objectIds[i]!)}&limit=100`;
+    const actor = (i: number) => `actor_id=${encodeURIComponent(traders[i % traders.length]!)}&limit=100`;
+    await reads(plain, history);
+    const readRows = [
+      { name: 'object history, v2', ...(await reads(plain, history)) },
+      { name: 'object history, sealed (opened for the reader)', ...(await reads(sealed, history)) },
+      { name: 'actor search, v2 (plain index)', ...(await reads(plain, actor)) },
+      { name: 'actor search, sealed (blind index, opened)', ...(await reads(sealed, actor)) },
+    ];
+
+    const md = [
+      `# Personal data sealing — ${new Date().toISOString().slice(0, 10)}`,
+      '',
+      `Machine: ${machine()}. \`npm run bench:personal -- --seconds ${SECONDS} --rounds ${ROUNDS}\`: ${CLIENTS} clients, batches of ${BATCH} events from human actors with IP, user agent, device fingerprint and a client's name and e-mail; the same bodies for both tenants, rounds alternating.`,
+      '',
+      '| path | events/s (all rounds) |',
+      '|---|---:|',
+      `| no personal data declared (v2, baseline) | ${Math.round(plainRate).toLocaleString('en-US')} |`,
+      `| personal data sealed (v3) | ${Math.round(sealedRate).toLocaleString('en-US')} |`,
+      `| cost of sealing | ${((1 - sealedRate / plainRate) * 100).toFixed(1)}% |`,
+      `| wall time added per event (1/sealed − 1/plain) | ${((1 / sealedRate - 1 / plainRate) * 1e6).toFixed(1)} µs |`,
+      '',
+      `Write path CPU in one process (same ${BATCH}-event batches, 5 alternating rounds of 40 batches, medians; human actors with IP, user agent, device fingerprint, observed IP and user agent, two declared context members):`,
+      '',
+      '| step | µs per event |',
+      '|---|---:|',
+      `| stamp + hash (baseline) | ${stampUs.toFixed(1)} |`,
+      `| stamp + seal + hash | ${sealedUs.toFixed(1)} |`,
+      `| sealing's cost | +${sealUs.toFixed(1)} |`,
+      '',
+      '| read (REST, 300 requests, limit 100) | p50 ms | p95 ms |',
+      '|---|---:|---:|',
+      ...readRows.map((r) => `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`),
+      '',
+    ].join('\n');
+    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, reads: readRows, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs } });
+    console.log(md);
+    console.log(`wrote ${file}`);
+  } finally {
+    await env.cleanup();
+  }
+}
+
+await main();

@@ -1,0 +1,152 @@
+/**
+ * Erasure of a data subject (GDPR Art. 17) without breaking a proof
+ * (docs/personal-data.md): the subject's keys are destroyed, so every sealed
+ * value about them — in PostgreSQL, archives, exports and backups — becomes
+ * unreadable for good, while no stored byte and no hash changes.
+ *
+ * Refused, with nothing changed, while an active legal hold covers any of the
+ * subject's events, or while the tenant's retention policy still requires the
+ * records (a report of which months and until when), unless the tenant
+ * declared its personal fields outside the retention duty. An erasure is
+ * itself an audit event of the tenant (AUDIT_PERSONAL_DATA_ERASED, naming the
+ * acting person and the subject only by its pseudonymous ref), written before
+ * the keys are destroyed, and the destroyed keys name that event.
+ */
+import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
+import { withTenant, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import type { Writer } from '@/supabase/functions/_shared/writers.ts';
+import { ENVELOPE_PREFIX } from '@/supabase/functions/_shared/personal-data.ts';
+import { logEvents } from '../ingest.ts';
+import { getPolicy } from '../retention/policy.ts';
+import { env as serverEnv, type Env } from '@/server/env.ts';
+import { anchorErasures } from './erasure-anchors.ts';
+import { forgetSubjectKeys, refOf } from './keys.ts';
+import { personalSettings } from './settings.ts';
+
+export const ERASURE_EVENT_TYPE = 'AUDIT_PERSONAL_DATA_ERASED';
+export const SUBJECT_OBJECT_TYPE = 'DATA_SUBJECT';
+
+/** Who erases: a person at the console, or an operator's tool (the CLI). */
+export type EraseActor = { kind: 'console'; userId: string; email: string } | { kind: 'operator'; name: string };
+
+export interface ErasureBlock {
+  holds: { id: string; reason: string; events: number }[];
+  /** Months of the subject's records the retention policy still requires, and until when. */
+  retention: { month: string; events: number; retained_until: string }[];
+}
+
+export interface ErasureResult {
+  subject_ref: string;
+  erased: boolean;
+  /** Keys destroyed now; empty when the subject was erased before. */
+  key_ids: string[];
+  /** Hot events that held the subject's sealed data. */
+  events: number;
+  erasure_event_id: string | null;
+  erased_at: string | null;
+  /** The erasure was also written to the anchor location, so a restored backup cannot undo it. */
+  erasure_anchored: boolean;
+}
+
+/** SQL condition: an event holds sealed data of the subject (its actor fields, its subject id or a context member). */
+function subjectCondition(tx: Sql, ref: string) {
+  const prefix = `${ENVELOPE_PREFIX}${ref}:%`;
+  return tx`(actor_id like ${prefix} or personal::text like ${'%' + ENVELOPE_PREFIX + ref + ':%'} or context::text like ${'%' + ENVELOPE_PREFIX + ref + ':%'})`;
+}
+
+/** Why the subject may not be erased now (empty lists: it may). */
+export async function erasureBlock(sql: Sql, tenantId: string, ref: string, minTotalYears: number): Promise<ErasureBlock> {
+  const settings = await personalSettings(sql, tenantId, true);
+  const holds = await sql<{ id: string; reason: string; object_type: string | null; object_id: string | null; from_at: string | null; to_at: string | null }[]>`
+    select id, reason, object_type, object_id, from_at, to_at from oms_audit.legal_holds where tenant_id = ${tenantId} and released_at is null order by created_at`;
+  const policy = await getPolicy(sql, tenantId, minTotalYears);
+  return withTenant(sql, { tenant_id: tenantId, sub: 'oms-audit-erasure', role: 'authenticated' }, async (tx) => {
+    const block: ErasureBlock = { holds: [], retention: [] };
+    for (const h of holds) {
+      const [row] = await tx`
+        select count(*)::int as n from public.audit_events
+        where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
+          ${h.object_type ? tx`and object_type = ${h.object_type}` : tx``} ${h.object_id ? tx`and object_id = ${h.object_id}` : tx``}
+          ${h.from_at ? tx`and occurred_at >= ${h.from_at}` : tx``} ${h.to_at ? tx`and occurred_at < ${h.to_at}` : tx``}`;
+      if (row!.n > 0) block.holds.push({ id: h.id, reason: h.reason, events: row!.n as number });
+    }
+    if (!settings?.outsideRetention) {
+      const months = await tx`
+        select to_char(date_trunc('month', occurred_at at time zone 'UTC'), 'YYYY-MM') as month, count(*)::int as events,
+               (date_trunc('month', occurred_at at time zone 'UTC') + interval '1 month' + make_interval(years => ${policy.total_years}::int)) at time zone 'UTC' as retained_until
+        from public.audit_events
+        where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
+        group by 1, 3 having (date_trunc('month', max(occurred_at) at time zone 'UTC') + interval '1 month' + make_interval(years => ${policy.total_years}::int)) at time zone 'UTC' > now()
+        order by 1`;
+      block.retention = months.map((m) => ({ month: m.month as string, events: m.events as number, retained_until: new Date(m.retained_until as string).toISOString() }));
+    }
+    return block;
+  });
+}
+
+export async function eraseSubject(
+  sql: Sql,
+  input: { tenantId: string; subjectId: string; actor: EraseActor; reason: string; minTotalYears: number; env?: Env },
+): Promise<ErasureResult> {
+  const reason = input.reason.trim();
+  if (!reason || reason.length > 2000) throw new AuditError('invalid_request', 'An erasure needs a reason (1 to 2000 characters)', [{ field: 'reason', message: 'must be 1 to 2000 characters' }]);
+  if (!(await personalSettings(sql, input.tenantId, true))) {
+    throw new AuditError('invalid_request', 'This tenant does not keep personal data under per-subject keys (docs/personal-data.md): there is nothing to erase this way', [{ field: 'tenant', message: 'has not declared its personal data' }]);
+  }
+  const ref = await refOf(sql, input.tenantId, input.subjectId);
+  const keys = await sql<{ key_id: string; erased_at: string | null; erasure_event_id: string | null }[]>`
+    select key_id, erased_at, erasure_event_id from oms_audit.subject_keys where tenant_id = ${input.tenantId} and subject_ref = ${ref} order by created_at`;
+  if (!keys.length) throw new AuditError('not_found', 'No personal data of this subject is stored under a key of its own (nothing was sealed for it)');
+  const live = keys.filter((k) => !k.erased_at);
+  if (!live.length) {
+    const last = keys[keys.length - 1]!;
+    return { subject_ref: ref, erased: false, key_ids: [], events: 0, erasure_event_id: last.erasure_event_id, erased_at: new Date(last.erased_at!).toISOString(), erasure_anchored: false };
+  }
+  const block = await erasureBlock(sql, input.tenantId, ref, input.minTotalYears);
+  if (block.holds.length || block.retention.length) {
+    const why = [
+      ...block.holds.map((h) => `legal hold ${h.id} ("${h.reason}") covers ${h.events} of its events`),
+      ...block.retention.map((r) => `the retention policy requires ${r.events} record(s) of ${r.month} until ${r.retained_until}`),
+    ];
+    const error = new AuditError('forbidden', `The subject cannot be erased now: ${why.join('; ')}. Nothing was changed.`, [{ field: 'subject', message: why.join('; ') }]);
+    Object.assign(error, { block });
+    throw error;
+  }
+  const [counted] = await withTenant(sql, { tenant_id: input.tenantId, sub: 'oms-audit-erasure', role: 'authenticated' }, (tx) =>
+    tx`select count(*)::int as n from public.audit_events where tenant_id = ${input.tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}`,
+  );
+  const events = counted!.n as number;
+  const keyIds = live.map((k) => k.key_id);
+
+  // The erasure on the record first: if destroying the keys then failed, running it again finishes it.
+  const writer: Writer = input.actor.kind === 'console' ? { kind: 'console', userId: input.actor.userId } : { kind: 'operator', name: input.actor.name };
+  const actorEvent = parseBatch(
+    {
+      events: [
+        {
+          actor_type: input.actor.kind === 'console' ? 'USER' : 'OPERATOR',
+          actor_id: input.actor.kind === 'console' ? input.actor.email : input.actor.name,
+          object_type: SUBJECT_OBJECT_TYPE,
+          object_id: ref,
+          event_type: ERASURE_EVENT_TYPE,
+          source: 'oms-audit-console',
+          context: { reason, key_ids: keyIds, hot_events: events, ...(input.actor.kind === 'console' ? { user_id: input.actor.userId } : {}) },
+        },
+      ],
+    },
+    1,
+  );
+  const recorded = await logEvents(sql, { tenantId: input.tenantId, writer }, actorEvent, { ip: null, userAgent: null }, 'cli');
+  const eventId = recorded.ids[0]!;
+  const by = input.actor.kind === 'console' ? `console:${input.actor.userId}` : `operator:${input.actor.name}`;
+  const destroyed = await sql<{ key_id: string }[]>`select oms_audit.destroy_subject_keys(${input.tenantId}, ${ref}, ${by}, ${eventId}) as key_id`;
+  forgetSubjectKeys(input.tenantId);
+  const [done] = await sql<{ erased_at: string }[]>`select max(erased_at) as erased_at from oms_audit.subject_keys where tenant_id = ${input.tenantId} and subject_ref = ${ref}`;
+  const erasedAt = new Date(done!.erased_at).toISOString();
+  const anchored = await anchorErasures(
+    input.env ?? serverEnv(),
+    destroyed.map((d) => ({ tenant_id: input.tenantId, key_id: d.key_id, subject_ref: ref, erased_at: erasedAt, erased_by: by, erasure_event_id: eventId })),
+  );
+  return { subject_ref: ref, erased: true, key_ids: destroyed.map((d) => d.key_id), events, erasure_event_id: eventId, erased_at: erasedAt, erasure_anchored: anchored };
+}

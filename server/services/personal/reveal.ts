@@ -1,0 +1,103 @@
+/**
+ * Opens the sealed personal data of events for a reader (docs/personal-data.md).
+ * Every read path that shows events to people (pages, the event view, REST,
+ * tRPC) passes them through here: each reference is replaced by its value (one
+ * seal opened per subject and event), or by "[erased]" where its subject's key
+ * was destroyed, and the event says so
+ * in `personal_data` ({subject_id, erased: [JSON pointers]}). Never ciphertext,
+ * never an error for an erased subject, never a silent blank.
+ *
+ * A reader without the right to personal data (`masked`) sees "[personal]" in
+ * place of each value instead.
+ */
+import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { ERASED, openValues, parseReference, referencesOf, sealsOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+import { keysById } from './keys.ts';
+
+/** What a masked reader sees in place of a personal value. */
+export const MASKED = '[personal]';
+
+function setAt(e: AuditEvent, pointer: string, value: unknown): void {
+  const parts = pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (parts[0] !== 'context') {
+    (e as unknown as Record<string, unknown>)[parts[0]!] = value;
+    return;
+  }
+  let holder = e.context as Record<string, unknown>;
+  for (let i = 1; i < parts.length - 1; i++) holder = holder[parts[i]!] as Record<string, unknown>;
+  holder[parts[parts.length - 1]!] = value;
+}
+
+const changed = (eventId: string, pointer: string) => new Error(`The sealed ${pointer.slice(1)} of event ${eventId} does not open with its subject's key: the event was changed`);
+
+export async function revealEvents<T extends AuditEvent>(sql: Sql, tenantId: string, events: T[], options: { masked?: boolean } = {}): Promise<T[]> {
+  const sealed = events.filter((e) => e.schema_version === SEALED_SCHEMA_VERSION);
+  if (!sealed.length) return events;
+  const found = sealed.map((e) => referencesOf(e));
+  const keys = options.masked ? new Map() : await keysById(sql, tenantId, found.flat().map((x) => x.reference.keyId));
+  sealed.forEach((e, i) => {
+    e.context = structuredClone(e.context);
+    const seals = sealsOf(e.personal);
+    const opened = new Map<string, Record<string, unknown>>();
+    let subjectId: string | null = null;
+    const erased: string[] = [];
+    for (const { pointer, reference } of found[i]!) {
+      let value: unknown;
+      if (options.masked) value = MASKED;
+      else {
+        const key = keys.get(reference.keyId)?.key ?? null;
+        if (!key) {
+          value = ERASED;
+          erased.push(pointer);
+        } else {
+          let values = opened.get(reference.keyId);
+          if (!values) {
+            const seal = seals[reference.keyId];
+            if (typeof seal !== 'string') throw changed(e.id, pointer);
+            try {
+              values = openValues(seal, key, tenantId, e.id, reference.keyId);
+            } catch {
+              // A key that exists but does not open the seal: the event was changed (verify reports it).
+              throw changed(e.id, pointer);
+            }
+            opened.set(reference.keyId, values);
+          }
+          if (!Object.hasOwn(values, pointer)) throw changed(e.id, pointer);
+          value = values[pointer];
+        }
+      }
+      if (pointer === '/subject_id') subjectId = value as string;
+      else setAt(e, pointer, value);
+    }
+    e.personal = null;
+    e.personal_data = { subject_id: subjectId, erased };
+  });
+  return events;
+}
+
+/**
+ * Facet values of sealed actors (the search's shape): each entry's value is an
+ * actor's reference; `samples` gives one of its events as "<event id> <seal>",
+ * opened here into the actor id, "[erased]", or "[personal]" for a masked reader.
+ */
+export async function revealActorSamples(sql: Sql, tenantId: string, samples: Map<{ value: string | null }, string>, options: { masked?: boolean } = {}): Promise<void> {
+  const parsed = [...samples].map(([entry, sample]) => {
+    const [eventId, seal] = sample.split(' ') as [string, string | undefined];
+    return { entry, eventId, seal, reference: entry.value ? parseReference(entry.value) : null };
+  });
+  const keys = options.masked ? new Map() : await keysById(sql, tenantId, parsed.flatMap((p) => (p.reference ? [p.reference.keyId] : [])));
+  for (const { entry, eventId, seal, reference } of parsed) {
+    if (!reference) continue;
+    if (options.masked) entry.value = MASKED;
+    else {
+      const key = keys.get(reference.keyId)?.key ?? null;
+      if (!key) entry.value = ERASED;
+      else {
+        if (!seal) throw changed(eventId, '/actor_id');
+        const values = openValues(seal, key, tenantId, eventId, reference.keyId);
+        entry.value = String(values['/actor_id']);
+      }
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A tenant's declaration of its personal data (docs/personal-data.md): which
+ * actor types are people, which context members are personal, and whether
+ * its retention policy leaves personal fields outside the retention duty. A
+ * tenant without a declaration writes schema version 2 events, unsealed.
+ */
+import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import { DEFAULT_CONTEXT_PATHS, DEFAULT_HUMAN_ACTOR_TYPES, type PersonalDataSettings } from '@/supabase/functions/_shared/personal-data.ts';
+import { SETTINGS_CACHE_MS } from '@/supabase/functions/_shared/personal-seal.ts';
+
+const holder = globalThis as typeof globalThis & { __omsAuditPersonalSettings?: Map<string, { settings: PersonalDataSettings | null; until: number }> };
+const cache = () => (holder.__omsAuditPersonalSettings ??= new Map());
+
+export async function personalSettings(sql: Sql, tenantId: string, fresh = false): Promise<PersonalDataSettings | null> {
+  const now = performance.now();
+  const hit = cache().get(tenantId);
+  if (!fresh && hit && hit.until > now) return hit.settings;
+  const [row] = await sql<{ human_actor_types: string[]; context_paths: string[]; outside_retention: boolean }[]>`
+    select human_actor_types, context_paths, outside_retention from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
+  const settings = row ? { humanActorTypes: row.human_actor_types, contextPaths: row.context_paths, outsideRetention: row.outside_retention } : null;
+  cache().set(tenantId, { settings, until: now + SETTINGS_CACHE_MS });
+  return settings;
+}
+
+/** Declares (or changes) the tenant's personal data; new events are sealed from then on (within seconds on every server). */
+export async function declarePersonalData(
+  sql: Sql,
+  tenantId: string,
+  by: string,
+  input: Partial<PersonalDataSettings> = {},
+): Promise<PersonalDataSettings> {
+  const settings: PersonalDataSettings = {
+    humanActorTypes: (input.humanActorTypes ?? DEFAULT_HUMAN_ACTOR_TYPES).map((t) => t.toUpperCase()),
+    contextPaths: [...(input.contextPaths ?? DEFAULT_CONTEXT_PATHS)],
+    outsideRetention: input.outsideRetention ?? false,
+  };
+  for (const path of settings.contextPaths) {
+    if (!/^[^.]+(\.[^.]+)*$/.test(path)) throw new RangeError(`context path "${path}" must be member names joined by dots`);
+  }
+  await sql`
+    insert into oms_audit.personal_data_settings (tenant_id, human_actor_types, context_paths, outside_retention, updated_by)
+    values (${tenantId}, ${settings.humanActorTypes}, ${settings.contextPaths}, ${settings.outsideRetention}, ${by})
+    on conflict (tenant_id) do update set human_actor_types = excluded.human_actor_types, context_paths = excluded.context_paths,
+      outside_retention = excluded.outside_retention, updated_at = now(), updated_by = excluded.updated_by`;
+  cache().set(tenantId, { settings, until: performance.now() + SETTINGS_CACHE_MS });
+  return settings;
+}

@@ -1,0 +1,185 @@
+/**
+ * Personal data in events of schema version 3 (docs/personal-data.md): each
+ * personal value is sealed, AES-256-GCM under its data subject's own key, so
+ * that destroying that key makes the value unreadable for good while the event
+ * hash, which covers what is stored and never the plaintext, stays the same.
+ *
+ * In an event, every personal value is replaced by its subject's reference,
+ * the text
+ *
+ *   pd2:<subject ref, 64 hex>:<key id, UUID>
+ *
+ * (in place for text columns and context members; in the `personal` object for
+ * the IP addresses and the subject id), and the values themselves are sealed
+ * together, one AEAD seal per subject and event, into `personal.sealed`:
+ *
+ *   personal.sealed[<key id>] = base64url(nonce 12 ‖ ciphertext ‖ tag 16)
+ *
+ * of the UTF-8 canonical JSON (RFC 8785) of {<JSON pointer>: value, …} for every
+ * place of the event holding that reference, with the associated data
+ * `oms-audit.personal:<tenant>:<event id>:<key id>`, so a seal moved to another
+ * event or key does not open. The subject ref is HMAC-SHA-256(tenant index key,
+ * "subject:" ‖ subject id): a keyed pseudonym, so an equality search on an actor
+ * finds its events by the reference itself (a blind index) without the
+ * database holding the identifier.
+ *
+ * This module is pure (keys are handed in): the Node server's key store
+ * (server/services/personal/) and any verifier use the same definitions.
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
+
+/** How every reference begins: values with it are reserved (refused from clients). */
+export const ENVELOPE_PREFIX = 'pd2:';
+/** What a read path shows in place of a value whose subject's key was destroyed. */
+export const ERASED = '[erased]';
+/** The event schema version whose personal fields are sealed. */
+export const SEALED_SCHEMA_VERSION = 3;
+
+/** Actor fields sealed under the actor's key when the actor type is a human one. */
+export const ACTOR_PERSONAL_FIELDS = ['actor_id', 'user_agent', 'device_fingerprint', 'observed_user_agent'] as const;
+/** IP addresses (inet columns): their references go into the event's `personal` object, their columns left null. */
+export const PERSONAL_IP_FIELDS = ['ip_address', 'observed_ip'] as const;
+/** The member of `personal` holding the seals, by key id. */
+export const SEALED_MEMBER = 'sealed';
+
+/** A tenant's declaration of what is personal (oms_audit.personal_data_settings). */
+export interface PersonalDataSettings {
+  humanActorTypes: readonly string[];
+  /** Context members that are personal, as dotted paths (`client.email`). */
+  contextPaths: readonly string[];
+  /** The tenant's policy says these fields are outside the retention duty (erasure needs no wait). */
+  outsideRetention: boolean;
+}
+
+export const DEFAULT_HUMAN_ACTOR_TYPES = ['USER', 'TRADER', 'CLIENT', 'EMPLOYEE', 'PERSON'];
+export const DEFAULT_CONTEXT_PATHS = ['client_name', 'email', 'phone'];
+
+const NONCE = 12;
+const TAG = 16;
+const REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+export interface ParsedReference {
+  subjectRef: string;
+  keyId: string;
+}
+
+export function isReference(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
+}
+
+export function parseReference(value: string): ParsedReference | null {
+  const m = REFERENCE.exec(value);
+  return m ? { subjectRef: m[1]!, keyId: m[2]! } : null;
+}
+
+/** The subject's blind index under the tenant's index key. */
+export function subjectRef(indexKey: Uint8Array, subjectId: string): string {
+  return createHmac('sha256', indexKey).update('subject:' + subjectId, 'utf8').digest('hex');
+}
+
+export interface SubjectKey {
+  keyId: string;
+  subjectRef: string;
+  /** 32 bytes; absent once the key was destroyed. */
+  key: Uint8Array | null;
+}
+
+/** The text that stands in an event for each value sealed under this key. */
+export const referenceOf = (key: { subjectRef: string; keyId: string }) => `${ENVELOPE_PREFIX}${key.subjectRef}:${key.keyId}`;
+
+/** The associated data of a seal: its tenant, event and key. */
+export const associatedData = (tenantId: string, eventId: string, keyId: string) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${keyId}`, 'utf8');
+
+// Fresh random nonces, drawn from a buffer refilled from the CSPRNG 4096 at a time.
+const noncePool = Buffer.alloc(NONCE * 4096);
+let nonceAt = noncePool.length;
+function freshNonce(): Buffer {
+  if (nonceAt === noncePool.length) {
+    randomFillSync(noncePool);
+    nonceAt = 0;
+  }
+  nonceAt += NONCE;
+  return noncePool.subarray(nonceAt - NONCE, nonceAt);
+}
+
+/**
+ * Seals a subject's values of one event ({JSON pointer: value}) in one AEAD
+ * operation. `nonce` is for the published test vectors only: every real seal
+ * takes a fresh random one.
+ */
+export function sealValues(values: Record<string, unknown>, key: SubjectKey, tenantId: string, eventId: string, nonce: Uint8Array = freshNonce()): string {
+  if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
+  const cipher = createCipheriv('aes-256-gcm', key.key, nonce);
+  cipher.setAAD(associatedData(tenantId, eventId, key.keyId));
+  const body = cipher.update(plaintextOf(values), 'utf8');
+  const final = cipher.final();
+  const tag = cipher.getAuthTag();
+  const out = Buffer.allocUnsafe(NONCE + body.length + final.length + TAG);
+  out.set(nonce, 0);
+  out.set(body, NONCE);
+  out.set(final, NONCE + body.length);
+  out.set(tag, NONCE + body.length + final.length);
+  return out.toString('base64url');
+}
+
+/**
+ * The canonical JSON (RFC 8785) of a seal's values. Its members are JSON pointers,
+ * which begin with "/" (never array-index-like), sorted by UTF-16 code units as
+ * RFC 8785 says; a scalar's JSON text is JSON.stringify's, as RFC 8785 defines it,
+ * and only objects and arrays go through the general canonical writer.
+ */
+function plaintextOf(values: Record<string, unknown>): string {
+  const pointers = Object.keys(values).sort();
+  let out = '{';
+  for (let i = 0; i < pointers.length; i++) {
+    const v = values[pointers[i]!];
+    out += (i ? ',' : '') + JSON.stringify(pointers[i]) + ':' + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
+  }
+  return out + '}';
+}
+
+/** The values of a seal; throws when the key, the event or the key id do not match (a changed or moved seal). */
+export function openValues(sealed: string, key: Uint8Array, tenantId: string, eventId: string, keyId: string): Record<string, unknown> {
+  const data = Buffer.from(sealed, 'base64url');
+  if (data.length < NONCE + TAG) throw new Error('seal too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, NONCE));
+  decipher.setAAD(associatedData(tenantId, eventId, keyId));
+  decipher.setAuthTag(data.subarray(data.length - TAG));
+  const text = Buffer.concat([decipher.update(data.subarray(NONCE, data.length - TAG)), decipher.final()]).toString('utf8');
+  const values = JSON.parse(text) as unknown;
+  if (!values || typeof values !== 'object' || Array.isArray(values)) throw new Error('a seal holds an object of values');
+  return values as Record<string, unknown>;
+}
+
+/** JSON pointer (RFC 6901) of a context member given as a dotted path. */
+export function contextPointer(path: string): string {
+  return '/context/' + path.split('.').map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+}
+
+/** Every reference of a stored event, with the JSON pointer of its place. */
+export function referencesOf(e: { actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown }): { pointer: string; reference: ParsedReference }[] {
+  const found: { pointer: string; reference: ParsedReference }[] = [];
+  const take = (pointer: string, v: unknown) => {
+    if (isReference(v)) found.push({ pointer, reference: parseReference(v)! });
+  };
+  for (const f of ACTOR_PERSONAL_FIELDS) take('/' + f, (e as Record<string, unknown>)[f]);
+  const personal = e.personal as Record<string, unknown> | null | undefined;
+  if (personal && typeof personal === 'object') {
+    for (const [k, v] of Object.entries(personal)) if (k !== SEALED_MEMBER) take('/' + k, v);
+  }
+  const walk = (v: unknown, pointer: string) => {
+    if (typeof v === 'string') take(pointer, v);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, item] of Object.entries(v)) walk(item, pointer + '/' + k.replace(/~/g, '~0').replace(/\//g, '~1'));
+    }
+  };
+  walk(e.context, '/context');
+  return found;
+}
+
+/** The seals of a stored event's `personal` object, by key id. */
+export function sealsOf(personal: unknown): Record<string, string> {
+  const sealed = personal && typeof personal === 'object' ? (personal as Record<string, unknown>)[SEALED_MEMBER] : null;
+  return sealed && typeof sealed === 'object' && !Array.isArray(sealed) ? (sealed as Record<string, string>) : {};
+}
