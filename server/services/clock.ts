@@ -9,6 +9,7 @@ import { CLOCK_SYNC_EVENT_TYPE, DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELA
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import type { ClockFlagLimits } from '@/lib/export-formats.ts';
 
 const MINUTE = 60_000;
 /** The longest window one report covers: 24 hours of minutes per source. */
@@ -83,6 +84,12 @@ export function clockWindow(input: { from?: string; to?: string; minutes?: numbe
     throw new AuditError('invalid_request', `A clock report covers at most ${MAX_CLOCK_WINDOW_MINUTES / 60} hours`, [{ field: 'from', message: `must be at most ${MAX_CLOCK_WINDOW_MINUTES / 60} hours before to` }]);
   }
   return { from, to };
+}
+
+/** The tenant's tolerance as an export's clock_flag column applies it (the claims' tenant, in the caller's transaction). */
+export async function clockFlagLimits(tx: TxSql): Promise<ClockFlagLimits> {
+  const { tolerance_ms, network_delay_ms } = await readTolerance(tx);
+  return { tolerance_ms, network_delay_ms };
 }
 
 async function readTolerance(tx: TxSql): Promise<ClockTolerance> {
