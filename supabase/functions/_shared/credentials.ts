@@ -14,6 +14,7 @@ import type { Sql } from './db.ts';
 import { AuditError } from './errors.ts';
 import type { ObservedClient } from './ingest.ts';
 import { canonicalIp } from './ip.ts';
+import { ROUND_TRIP_HEADER } from './clock.ts';
 import { LIMITS } from './limits.ts';
 import { unhandled, type WriteCaller, type Writer } from './writers.ts';
 
@@ -180,5 +181,5 @@ export function observedClient(headers: Headers, options: { trustProxy: boolean;
   const ua = headers.get('user-agent');
   const userAgent = ua && !CONTROL.test(ua) ? ua.slice(0, LIMITS.userAgentLength) : null;
   const id = headers.get(REQUEST_ID_HEADER);
-  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null };
+  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null, roundTrip: headers.get(ROUND_TRIP_HEADER) };
 }
