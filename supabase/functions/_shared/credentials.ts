@@ -168,8 +168,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /**
  * What the server saw of the client: its address (the first X-Forwarded-For
  * entry only when the server sits behind a proxy it trusts, else the socket's),
- * its user agent (without control characters, at most the contract's length)
- * and the request id.
+ * its user agent (without control characters, at most the contract's length), the request id, and the
+ * network round trip the client reported (clock evidence, validated when events are stamped).
  */
 export function observedClient(headers: Headers, options: { trustProxy: boolean; socketIp: string | null | undefined }): ObservedClient {
   let ip: string | null = null;
@@ -181,5 +181,6 @@ export function observedClient(headers: Headers, options: { trustProxy: boolean;
   const ua = headers.get('user-agent');
   const userAgent = ua && !CONTROL.test(ua) ? ua.slice(0, LIMITS.userAgentLength) : null;
   const id = headers.get(REQUEST_ID_HEADER);
-  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null, roundTrip: headers.get(ROUND_TRIP_HEADER) };
+  const roundTrip = headers.get(ROUND_TRIP_HEADER);
+  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null, ...(roundTrip === null ? {} : { roundTrip }) };
 }
