@@ -41,21 +41,12 @@ function pgNeutralised(column: string): string {
   return `case when ${column} collate "C" >= 'A' then ${column} when left(${column}, 1) in (${pgPrefixes}) then '''' || ${column} else ${column} end`;
 }
 
-/** The limits (µs) of clock_flag, as integers for SQL text. */
+/** The limits (µs) of clock_flag (the rule of clockFlagOf, lib/export-formats.ts), as integers for SQL text. */
 function clockLimitsUs(limits: ClockFlagLimits): { ahead: number; behind: number } {
-  const ahead = Math.trunc(limits.tolerance_ms) * 1000;
-  const behind = Math.trunc(limits.tolerance_ms + limits.network_delay_ms) * 1000;
-  if (!Number.isSafeInteger(ahead) || !Number.isSafeInteger(behind) || ahead < 0 || behind < 0) throw new Error('clock limits must be non-negative integers of milliseconds');
+  const ahead = limits.tolerance_ms * 1000;
+  const behind = (limits.tolerance_ms + limits.network_delay_ms) * 1000;
+  if (![limits.tolerance_ms, limits.network_delay_ms].every((v) => Number.isSafeInteger(v) && v >= 0)) throw new Error('clock limits must be non-negative integers of milliseconds');
   return { ahead, behind };
-}
-
-/**
- * clock_flag from a skew expression (received_at − occurred_at in µs, exact):
- * the rule of clockFlagOf (lib/export-formats.ts), in SQL both engines run.
- */
-function clockFlagSql(skewUs: string, limits: ClockFlagLimits): string {
-  const { ahead, behind } = clockLimitsUs(limits);
-  return `case when ${skewUs} = 0 then null when ${skewUs} < -${ahead} then 'ahead' when ${skewUs} > ${behind} then 'behind' else 'within' end`;
 }
 
 /** The select list PostgreSQL's COPY formats hot rows with (table alias `e`). */
@@ -70,9 +61,16 @@ export function postgresSelectList(spec: ExportFormatSpec, clock: ClockFlagLimit
   return [...fields, `${postgresClockFlag(clock)} as ${CLOCK_FLAG_COLUMN}`].join(',\n      ');
 }
 
-/** PostgreSQL: clock_flag of a row (table alias `e`); epoch of timestamptz is numeric, exact to the microsecond. */
+/**
+ * PostgreSQL: clock_flag of a row (table alias `e`), by comparing the times
+ * shifted by the limits (integer microsecond arithmetic, exact) rather than
+ * computing the skew as a numeric, which costs the COPY far more.
+ */
 export function postgresClockFlag(clock: ClockFlagLimits): string {
-  return `(${clockFlagSql('((extract(epoch from e.received_at) - extract(epoch from e.occurred_at)) * 1000000)', clock)})`;
+  const { ahead, behind } = clockLimitsUs(clock);
+  return `(case when e.received_at = e.occurred_at then null
+    when e.occurred_at > e.received_at + interval '${ahead} microseconds' then 'ahead'
+    when e.received_at > e.occurred_at + interval '${behind} microseconds' then 'behind' else 'within' end)`;
 }
 
 /** The COPY statement of hot rows in a format: `where` and `order` are SQL of the caller; `clock` the limits of clock_flag. */
@@ -161,7 +159,9 @@ export function duckCopy(spec: ExportFormatSpec, source: string, order: 'asc' | 
 
 /** DuckDB: clock_flag of a row of the archive's schema (TIMESTAMPTZ times, microseconds). */
 export function duckClockFlag(clock: ClockFlagLimits): string {
-  return `(${clockFlagSql('(epoch_us(received_at) - epoch_us(occurred_at))', clock)})`;
+  const { ahead, behind } = clockLimitsUs(clock);
+  const skew = '(epoch_us(received_at) - epoch_us(occurred_at))';
+  return `(case when ${skew} = 0 then null when ${skew} < -${ahead} then 'ahead' when ${skew} > ${behind} then 'behind' else 'within' end)`;
 }
 
 /** The CSV header line (no column name needs quoting). */
