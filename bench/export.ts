@@ -36,6 +36,7 @@ import { archiveMonth } from '@/server/services/retention/archive.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
 import { withRetentionLock } from '@/server/services/retention/parts.ts';
 import { createTenant } from '@/server/services/tenants.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELAY_MS } from '@/supabase/functions/_shared/clock.ts';
 import { machine, startBenchEnv, writeReport } from './lib.ts';
 import { copyEvents, copyPayload } from './load.ts';
 
@@ -94,7 +95,7 @@ try {
 
   const baselineSql = `copy (select ${EVENT_FIELDS.join(', ')} from public.audit_events where tenant_id = '${tenant.id}' order by occurred_at, seq) to stdout (format csv, header true)`;
   // The export's own statement (PostgreSQL's formatting: canonical timestamps, neutralised cells), run bare.
-  const formattedSql = postgresCopy(EXPORT_FORMATS.csv, `e.tenant_id = '${tenant.id}'`, 'asc');
+  const formattedSql = postgresCopy(EXPORT_FORMATS.csv, `e.tenant_id = '${tenant.id}'`, 'asc', { tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS, network_delay_ms: DEFAULT_NETWORK_DELAY_MS });
   const claims = JSON.stringify({ tenant_id: tenant.id, sub: 'bench', role: 'authenticated' });
 
   async function copyBaseline(round: number, formatted = false): Promise<Run> {

@@ -21,7 +21,8 @@ test('an admin sees a fast source flagged on the System page beside its clock sy
     const now = Date.now();
     const order = (source: string, occurred: number) => ({ actor_id: 'e2e-clock', actor_type: 'SYSTEM', object_type: 'ORDER', object_id: `ORD-CLK-${source}`, event_type: 'CREATE', source, occurred_at: new Date(occurred).toISOString(), context: {} });
     const logged = await page.request.post(`${base()}/api/v1/audit/events`, {
-      headers: { authorization: `Bearer ${key}` },
+      // The round trip of the client's previous request, as the SDK reports it.
+      headers: { authorization: `Bearer ${key}`, 'x-audit-round-trip-ms': '7.5' },
       data: {
         events: [
           // A source whose clock runs 1 s fast: its events are dated after they reached us.
@@ -41,6 +42,7 @@ test('an admin sees a fast source flagged on the System page beside its clock sy
     await expect(fast.getByTestId('flagged')).toHaveText(/^[1-9]\d* \/ 0$/);
     await expect(fast.getByTestId('last-sync')).toContainText('1000 ms from NIST time.nist.gov');
     await expect(good.getByTestId('flagged')).toHaveText('0 / 0');
+    await expect(good.getByTestId('round-trip')).toHaveText('7.5 ms / 7.5 ms');
     await expect(good.getByTestId('last-sync')).toHaveText('none reported');
     await expect(page.getByTestId('skew-chart').first()).toBeVisible();
     await expectAccessible(page, 'system clock evidence');

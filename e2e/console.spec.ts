@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { expect, test } from '@playwright/test';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/contract.ts';
+import { CLOCK_FLAG_COLUMN } from '../lib/export-formats.ts';
 import { auditor, base, expectAccessible, screenshot, signIn, signOut, unzipTo, user } from './helpers.ts';
 
 const ORDER = 'ORD-100001';
@@ -97,7 +98,7 @@ test('a CSV export holds exactly the events the search counts, with a manifest',
   expect(download.suggestedFilename()).toMatch(/^oms-audit-demo-brokerage-\d{8}T\d{6}Z\.csv$/);
   const text = await readFile((await download.path())!, 'utf8');
   const records = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
-  expect(Object.keys(records[0]!)).toEqual([...EVENT_FIELDS]);
+  expect(Object.keys(records[0]!)).toEqual([...EVENT_FIELDS, CLOCK_FLAG_COLUMN]);
   expect(records).toHaveLength(count);
   expect(new Set(records.map((r) => r.object_id))).toEqual(new Set([ORDER]));
   expect(text.includes('\r\n')).toBe(true);

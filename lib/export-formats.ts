@@ -31,7 +31,7 @@ export function cellKind(field: string): CellKind {
  * timestamps, the outcome, IP addresses), left as they are. Every other text
  * field is neutralised in CSV.
  */
-export const NEVER_NEUTRALISED: readonly string[] = ['id', 'tenant_id', 'occurred_at', 'received_at', 'outcome', 'ip_address', 'observed_ip'];
+export const NEVER_NEUTRALISED: readonly string[] = ['id', 'tenant_id', 'occurred_at', 'received_at', 'outcome', 'ip_address', 'observed_ip', 'clock_flag'];
 
 /**
  * OWASP CSV injection: a cell of a neutralised column starting with one of
@@ -55,7 +55,7 @@ interface FormatBase {
   /** Appended to the file name stem: CSV and CSV for Excel downloads must not collide. */
   fileSuffix: string;
   extension: string;
-  /** Column (CSV, Parquet) or key (JSON Lines) order: the contract's fields in canonical order. */
+  /** Column (CSV, Parquet) or key (JSON Lines) order: the contract's fields in canonical order, then clock_flag. */
   columns: readonly string[];
   /** Whether a bundle can carry it (the standalone verifier reads it without dependencies). */
   verifiable: boolean;
@@ -84,7 +84,45 @@ export interface ParquetFormat extends FormatBase {
 
 export type ExportFormatSpec = CsvFormat | JsonLinesFormat | ParquetFormat;
 
-const columns = [...EVENT_FIELDS];
+/**
+ * Clock evidence (docs/clock.md) as a column after the event's fields: not a
+ * field of the event and not hashed, but recomputable by anyone from the row's
+ * occurred_at and received_at and the tolerance in the manifest's `clock`.
+ */
+export const CLOCK_FLAG_COLUMN = 'clock_flag';
+
+/** The tolerance an export's clock_flag column was computed under (manifest `clock`). */
+export interface ClockFlagLimits {
+  tolerance_ms: number;
+  network_delay_ms: number;
+}
+
+export type ClockFlag = 'ahead' | 'behind' | 'within';
+
+/** Microseconds since the epoch of a canonical UTC time (YYYY-MM-DDTHH:MM:SS.ffffffZ). */
+function epochMicros(time: string): bigint {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})Z$/.exec(time);
+  if (!match) throw new Error(`${time} is not a canonical UTC time`);
+  return BigInt(Date.parse(`${match[1]}Z`)) * 1000n + BigInt(match[2]!);
+}
+
+/**
+ * The clock_flag of an event: `ahead` when occurred_at is later than
+ * received_at by more than the tolerance, `behind` when received_at is later
+ * by more than the tolerance plus the network delay, `within` otherwise; null
+ * when the two are equal (the event brought no occurred_at of its own and was
+ * dated by its arrival).
+ */
+export function clockFlagOf(occurredAt: string, receivedAt: string, limits: ClockFlagLimits): ClockFlag | null {
+  const skew = epochMicros(receivedAt) - epochMicros(occurredAt);
+  if (skew === 0n) return null;
+  if (skew < -BigInt(limits.tolerance_ms) * 1000n) return 'ahead';
+  if (skew > BigInt(limits.tolerance_ms + limits.network_delay_ms) * 1000n) return 'behind';
+  return 'within';
+}
+
+/** The event's fields, then the derived clock flag. */
+const columns = [...EVENT_FIELDS, CLOCK_FLAG_COLUMN];
 
 export const EXPORT_FORMATS: Record<ExportFormatId, ExportFormatSpec> = {
   csv: { id: 'csv', label: 'CSV', manifestFormat: 'csv', excel: false, mediaType: 'text/csv; charset=utf-8', fileSuffix: '', extension: 'csv', columns, verifiable: true, framing: 'csv', delimiter: ',', bom: false, recordEnd: '\r\n' },
@@ -129,10 +167,14 @@ export function valueOfCsvCell(field: string, cell: CsvCell): unknown {
   return isNeutralised(field) && cell.text.startsWith(NEUTRALISING_MARK) ? cell.text.slice(NEUTRALISING_MARK.length) : cell.text;
 }
 
-/** A record of a verifiable file back to the event's values, keyed by field. */
-export function eventValues(spec: ExportFormatSpec, record: Record<string, unknown>): Record<string, unknown> {
+/**
+ * A record of a verifiable file back to the event's values (and the clock
+ * flag), keyed by column. `columns` are the file's own (its manifest's): a
+ * file written before a column existed lacks it.
+ */
+export function eventValues(spec: ExportFormatSpec, record: Record<string, unknown>, columns: readonly string[] = spec.columns): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const field of spec.columns) {
+  for (const field of columns) {
     const raw = record[field];
     if (spec.framing === 'csv') out[field] = valueOfCsvCell(field, (raw as CsvCell | undefined) ?? { text: '', quoted: false });
     else out[field] = raw === undefined ? null : raw;

@@ -34,12 +34,37 @@ class NoRealtime {
 
 const trailingSlash = (url: string) => url.replace(/\/+$/, '');
 
+/** Sent with each request: the round trip of the previous one (docs/clock.md, "Network delay"). */
+export const ROUND_TRIP_HEADER = 'x-audit-round-trip-ms';
+
+/**
+ * A fetch that measures each request's round trip on the monotonic clock
+ * (from sending to the response's headers; the server's own work included, so
+ * it bounds the network delay from above) and reports the last one measured
+ * with the next request, so the server can keep it beside the source's skew.
+ */
+export function roundTripFetch(inner: typeof fetch): typeof fetch & { lastRoundTripMs(): number | null } {
+  let last: number | null = null;
+  const measured = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (last !== null) headers.set(ROUND_TRIP_HEADER, last.toFixed(3));
+    const started = performance.now();
+    const res = await inner(input, { ...init, headers });
+    last = Math.min(performance.now() - started, 60_000);
+    return res;
+  }) as typeof fetch & { lastRoundTripMs(): number | null };
+  measured.lastRoundTripMs = () => last;
+  return measured;
+}
+
 export class Transport {
   private readonly trpc;
   private readonly supabase: SupabaseClient | null;
 
   constructor(private readonly options: TransportOptions) {
-    const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const plainFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    // Not from browsers: their clocks are no evidence, and the header would need a CORS allowance older servers lack.
+    const baseFetch = typeof document === 'undefined' ? roundTripFetch(plainFetch) : plainFetch;
     const timedFetch: typeof fetch = (input, init) => {
       const timeout = AbortSignal.timeout(options.timeoutMs);
       return baseFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });

@@ -13,6 +13,7 @@ import { requireArchiveUrl } from '@/server/archive/storage.ts';
 import { retentionContext } from '@/server/services/retention/context.ts';
 import { runRetention } from '@/server/services/retention/run.ts';
 import { deliverStreamsInBackground } from '@/server/services/streams/worker.ts';
+import { purgeClockMinutes } from '@/server/services/clock.ts';
 
 export interface BackgroundJob {
   name: string;
@@ -72,6 +73,14 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
       requireArchiveUrl(env);
       const result = await runRetention(await retentionContext(sql, env, { actor: 'oms-audit-server' }));
       if (result.problems.length) throw new Error(result.problems.join('; '));
+    },
+  },
+  {
+    // Per-minute clock evidence older than CLOCK_EVIDENCE_KEEP_DAYS (derived from the events; docs/clock.md).
+    name: 'clock evidence',
+    everyMs: () => 3600_000,
+    run: async (sql, env) => {
+      await purgeClockMinutes(sql, env.CLOCK_EVIDENCE_KEEP_DAYS);
     },
   },
   {

@@ -122,6 +122,8 @@ const schema = z.object({
   RETENTION_MIN_TOTAL_YEARS: int(6, 1),
   /** Minutes between the server's retention runs (archive, verify, drop, expire); 0 turns them off. */
   RETENTION_RUN_EVERY_MINUTES: int(360, 0),
+  /** Days the per-minute clock evidence (clock_skew_minutes, docs/clock.md) is kept; older minutes are purged hourly. At least 2. */
+  CLOCK_EVIDENCE_KEEP_DAYS: int(400, 2),
   /** Group commit: a small group waits up to this long for more events while the tenant's previous one commits (0: never). */
   GROUP_COMMIT_LINGER_MS: int(2, 0),
   /** Serve the audit-logger edge function under Deno beside the server (npm start). */

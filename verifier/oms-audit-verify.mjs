@@ -2040,12 +2040,25 @@ var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json", p
 function cellKind(field) {
   return CELL_KINDS[field] ?? "text";
 }
-var NEVER_NEUTRALISED = ["id", "tenant_id", "occurred_at", "received_at", "outcome", "ip_address", "observed_ip"];
+var NEVER_NEUTRALISED = ["id", "tenant_id", "occurred_at", "received_at", "outcome", "ip_address", "observed_ip", "clock_flag"];
 var NEUTRALISING_MARK = "'";
 function isNeutralised(field) {
   return cellKind(field) === "text" && !NEVER_NEUTRALISED.includes(field);
 }
-var columns = [...EVENT_FIELDS];
+var CLOCK_FLAG_COLUMN = "clock_flag";
+function epochMicros(time) {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})Z$/.exec(time);
+  if (!match) throw new Error(`${time} is not a canonical UTC time`);
+  return BigInt(Date.parse(`${match[1]}Z`)) * 1000n + BigInt(match[2]);
+}
+function clockFlagOf(occurredAt, receivedAt, limits) {
+  const skew = epochMicros(receivedAt) - epochMicros(occurredAt);
+  if (skew === 0n) return null;
+  if (skew < -BigInt(limits.tolerance_ms) * 1000n) return "ahead";
+  if (skew > BigInt(limits.tolerance_ms + limits.network_delay_ms) * 1000n) return "behind";
+  return "within";
+}
+var columns = [...EVENT_FIELDS, CLOCK_FLAG_COLUMN];
 var EXPORT_FORMATS = {
   csv: { id: "csv", label: "CSV", manifestFormat: "csv", excel: false, mediaType: "text/csv; charset=utf-8", fileSuffix: "", extension: "csv", columns, verifiable: true, framing: "csv", delimiter: ",", bom: false, recordEnd: "\r\n" },
   "csv-excel": { id: "csv-excel", label: "CSV for Excel", manifestFormat: "csv", excel: true, mediaType: "text/csv; charset=utf-8", fileSuffix: "-excel", extension: "csv", columns, verifiable: true, framing: "csv", delimiter: ";", bom: true, recordEnd: "\r\n" },
@@ -2068,9 +2081,9 @@ function valueOfCsvCell(field, cell) {
   if (kind === "json") return JSON.parse(cell.text);
   return isNeutralised(field) && cell.text.startsWith(NEUTRALISING_MARK) ? cell.text.slice(NEUTRALISING_MARK.length) : cell.text;
 }
-function eventValues(spec, record) {
+function eventValues(spec, record, columns2 = spec.columns) {
   const out = {};
-  for (const field of spec.columns) {
+  for (const field of columns2) {
     const raw = record[field];
     if (spec.framing === "csv") out[field] = valueOfCsvCell(field, raw ?? { text: "", quoted: false });
     else out[field] = raw === void 0 ? null : raw;
@@ -2126,10 +2139,10 @@ function sha256File(file) {
     createReadStream(file).on("data", (d) => h.update(d)).on("end", () => resolve(h.digest("hex"))).on("error", reject);
   });
 }
-async function* readRows(file, spec) {
+async function* readRows(file, spec, columns2 = spec.columns) {
   if (spec.framing === "jsonl") {
     const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
-    for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line));
+    for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line), columns2);
     return;
   }
   if (spec.framing !== "csv") throw new Error(`${spec.label} files cannot be verified`);
@@ -2142,12 +2155,12 @@ async function* readRows(file, spec) {
       // Whether a cell was quoted tells an empty string ("") from an absent value (nothing).
       cast: (value, context) => context.header ? value : { text: value, quoted: context.quoting },
       columns: (header) => {
-        if (header.join() !== spec.columns.join()) throw new Error(`the header is not the format's columns (${spec.columns.join(spec.delimiter)})`);
+        if (header.join() !== columns2.join()) throw new Error(`the header is not the manifest's columns (${columns2.join(spec.delimiter)})`);
         return header;
       }
     })
   );
-  for await (const record of parser) yield eventValues(spec, record);
+  for await (const record of parser) yield eventValues(spec, record, columns2);
 }
 async function readEvidence(dir, manifest, byNumber, failures) {
   const evidence = { leaves: /* @__PURE__ */ new Map(), proofs: /* @__PURE__ */ new Map() };
@@ -2267,7 +2280,10 @@ async function verifyBundle(dir, trusted, options = {}) {
       failures.add(`the format ${manifest.format} cannot be verified`);
       return { ok: false, rows: 0, checkpoints: checkpoints.length, problems: failures.list };
     }
-    for await (const values of readRows(dataFile, spec)) {
+    const columns2 = Array.isArray(manifest.columns) ? manifest.columns : spec.columns;
+    const clock = columns2.includes(CLOCK_FLAG_COLUMN) ? manifest.clock : void 0;
+    if (columns2.includes(CLOCK_FLAG_COLUMN) && !clock) failures.add(`the file has a ${CLOCK_FLAG_COLUMN} column, but the signed manifest states no clock tolerance`);
+    for await (const values of readRows(dataFile, spec, columns2)) {
       rows++;
       const event = values;
       const seq = values.seq;
@@ -2283,6 +2299,12 @@ async function verifyBundle(dir, trusted, options = {}) {
         if (after === descending) failures.add(`row ${rows} (seq ${seq}) is out of order: rows must follow (occurred_at, seq) ${descending ? "descending" : "ascending"}`);
       }
       previous = { occurred_at: event.occurred_at, seq };
+      if (clock) {
+        const expected = clockFlagOf(event.occurred_at, event.received_at, clock);
+        if (values[CLOCK_FLAG_COLUMN] !== expected) {
+          failures.add(`row ${rows} (seq ${seq}): ${CLOCK_FLAG_COLUMN} is ${JSON.stringify(values[CLOCK_FLAG_COLUMN])}, but its times under the manifest's tolerance give ${JSON.stringify(expected)}`);
+        }
+      }
       if (!isHashVersion(event.schema_version)) {
         failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
         continue;

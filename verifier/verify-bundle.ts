@@ -26,7 +26,7 @@ import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { eventHash, isHashVersion, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { eventValues, exportFormat, type CsvCell, type ExportFormatSpec } from '../lib/export-formats.ts';
+import { CLOCK_FLAG_COLUMN, clockFlagOf, eventValues, exportFormat, type ClockFlagLimits, type CsvCell, type ExportFormatSpec } from '../lib/export-formats.ts';
 import { BUNDLE_FILES, type BundleManifest, type LeavesLine, type ProofLine } from './bundle-format.ts';
 
 export interface VerifyResult {
@@ -78,11 +78,15 @@ function sha256File(file: string): Promise<string> {
   });
 }
 
-/** Reads the data file record by record, in file order, each as the event's values (lib/export-formats.ts). */
-export async function* readRows(file: string, spec: ExportFormatSpec): AsyncGenerator<Record<string, unknown>> {
+/**
+ * Reads the data file record by record, in file order, each as the event's
+ * values and its clock flag (lib/export-formats.ts). `columns`: the file's, from
+ * its manifest (files written before clock_flag existed lack that column).
+ */
+export async function* readRows(file: string, spec: ExportFormatSpec, columns: readonly string[] = spec.columns): AsyncGenerator<Record<string, unknown>> {
   if (spec.framing === 'jsonl') {
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line) as Record<string, unknown>);
+    for await (const line of lines) if (line) yield eventValues(spec, JSON.parse(line) as Record<string, unknown>, columns);
     return;
   }
   if (spec.framing !== 'csv') throw new Error(`${spec.label} files cannot be verified`);
@@ -95,12 +99,12 @@ export async function* readRows(file: string, spec: ExportFormatSpec): AsyncGene
       // Whether a cell was quoted tells an empty string ("") from an absent value (nothing).
       cast: (value: string, context: { header: boolean; quoting: boolean }) => (context.header ? value : ({ text: value, quoted: context.quoting } satisfies CsvCell)),
       columns: (header: string[]) => {
-        if (header.join() !== spec.columns.join()) throw new Error(`the header is not the format's columns (${spec.columns.join(spec.delimiter)})`);
+        if (header.join() !== columns.join()) throw new Error(`the header is not the manifest's columns (${columns.join(spec.delimiter)})`);
         return header;
       },
     }),
   );
-  for await (const record of parser as AsyncIterable<Record<string, CsvCell>>) yield eventValues(spec, record);
+  for await (const record of parser as AsyncIterable<Record<string, CsvCell>>) yield eventValues(spec, record, columns);
 }
 
 /** The verified evidence of a bundle: leaf hashes of whole checkpoints, and audit paths of single rows. */
@@ -250,7 +254,10 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
       failures.add(`the format ${manifest.format} cannot be verified`);
       return { ok: false, rows: 0, checkpoints: checkpoints.length, problems: failures.list };
     }
-    for await (const values of readRows(dataFile, spec)) {
+    const columns = Array.isArray(manifest.columns) ? (manifest.columns as string[]) : spec.columns;
+    const clock = columns.includes(CLOCK_FLAG_COLUMN) ? (manifest.clock as ClockFlagLimits | undefined) : undefined;
+    if (columns.includes(CLOCK_FLAG_COLUMN) && !clock) failures.add(`the file has a ${CLOCK_FLAG_COLUMN} column, but the signed manifest states no clock tolerance`);
+    for await (const values of readRows(dataFile, spec, columns)) {
       rows++;
       const event = values as unknown as HashableEvent;
       const seq = values.seq as number;
@@ -266,6 +273,13 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
         if (after === descending) failures.add(`row ${rows} (seq ${seq}) is out of order: rows must follow (occurred_at, seq) ${descending ? 'descending' : 'ascending'}`);
       }
       previous = { occurred_at: event.occurred_at, seq };
+      // The clock flag is not hashed: it must be what the row's times give under the manifest's tolerance.
+      if (clock) {
+        const expected = clockFlagOf(event.occurred_at, event.received_at, clock);
+        if (values[CLOCK_FLAG_COLUMN] !== expected) {
+          failures.add(`row ${rows} (seq ${seq}): ${CLOCK_FLAG_COLUMN} is ${JSON.stringify(values[CLOCK_FLAG_COLUMN])}, but its times under the manifest's tolerance give ${JSON.stringify(expected)}`);
+        }
+      }
       if (!isHashVersion(event.schema_version)) {
         failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
         continue;

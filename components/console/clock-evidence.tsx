@@ -116,6 +116,9 @@ export function ClockEvidence({ canManage }: { canManage: boolean }) {
                 <th scope="col" className="px-3 py-2">Written by</th>
                 <th scope="col" className="px-3 py-2 text-right">Events</th>
                 <th scope="col" className="px-3 py-2 text-right">Skew min / mean / max</th>
+                <th scope="col" className="px-3 py-2 text-right">
+                  <abbr title="The network round trips the source's client measured and reported: an upper bound on the delivery delay inside the skew">Round trip</abbr> min / max
+                </th>
                 <th scope="col" className="px-3 py-2 text-right">Flagged ahead / behind</th>
                 <th scope="col" className="px-3 py-2">Last clock sync reported</th>
               </tr>
@@ -128,6 +131,9 @@ export function ClockEvidence({ canManage }: { canManage: boolean }) {
                   <td className="px-3 py-2 text-right tabular-nums">{nf.format(s.events)}</td>
                   <td className="px-3 py-2 text-right tabular-nums">
                     {formatSkew(s.min_ms)} / {formatSkew(s.mean_ms)} / {formatSkew(s.max_ms)}
+                  </td>
+                  <td className="px-3 py-2 text-right tabular-nums" data-testid="round-trip">
+                    {s.min_round_trip_ms === null || s.max_round_trip_ms === null ? <span className="text-slate-600 dark:text-slate-400">not reported</span> : `${formatSkew(s.min_round_trip_ms)} / ${formatSkew(s.max_round_trip_ms)}`}
                   </td>
                   <td className={`px-3 py-2 text-right tabular-nums ${s.flagged_ahead + s.flagged_behind ? 'font-semibold text-red-700 dark:text-red-300' : ''}`} data-testid="flagged">
                     {nf.format(s.flagged_ahead)} / {nf.format(s.flagged_behind)}

@@ -43,7 +43,7 @@ export async function refreshScrapeMetrics(sql: Sql): Promise<void> {
     }),
     clockGauges(sql).then(({ skew, syncs }) => {
       // Sources that fell silent leave the gauges: rebuilt from the table on every scrape.
-      for (const gauge of [m.clockSkewSeconds, m.clockSkewEvents, m.clockSkewFlagged, m.clockSyncOffsetSeconds, m.clockSyncAgeSeconds]) gauge.reset();
+      for (const gauge of [m.clockSkewSeconds, m.clockSkewEvents, m.clockSkewFlagged, m.clockRoundTripSeconds, m.clockSyncOffsetSeconds, m.clockSyncAgeSeconds]) gauge.reset();
       for (const s of skew) {
         const labels = { tenant: s.tenant_id, source: s.source ?? '', written_by: s.written_by };
         m.clockSkewSeconds.set({ ...labels, stat: 'min' }, s.min_ms / 1000);
@@ -52,6 +52,8 @@ export async function refreshScrapeMetrics(sql: Sql): Promise<void> {
         m.clockSkewEvents.set(labels, s.events);
         m.clockSkewFlagged.set({ ...labels, direction: 'ahead' }, s.flagged_ahead);
         m.clockSkewFlagged.set({ ...labels, direction: 'behind' }, s.flagged_behind);
+        if (s.min_round_trip_ms !== null) m.clockRoundTripSeconds.set({ ...labels, stat: 'min' }, s.min_round_trip_ms / 1000);
+        if (s.max_round_trip_ms !== null) m.clockRoundTripSeconds.set({ ...labels, stat: 'max' }, s.max_round_trip_ms / 1000);
       }
       for (const s of syncs) {
         m.clockSyncOffsetSeconds.set({ tenant: s.tenant_id, source: s.source ?? '' }, s.offset_ms / 1000);

@@ -47,6 +47,9 @@ const skewMinuteOutput = z.object({
   max_ms: z.number(),
   mean_ms: z.number(),
   buckets: z.array(z.number().int()),
+  round_trips: z.number().int(),
+  min_round_trip_ms: z.number().nullable(),
+  max_round_trip_ms: z.number().nullable(),
 });
 
 export const clockReportOutput = z.object({
@@ -65,6 +68,9 @@ export const clockReportOutput = z.object({
       min_ms: z.number(),
       max_ms: z.number(),
       mean_ms: z.number(),
+      round_trips: z.number().int(),
+      min_round_trip_ms: z.number().nullable(),
+      max_round_trip_ms: z.number().nullable(),
       minutes: z.array(skewMinuteOutput),
       last_sync: clockSyncOutput.nullable(),
     }),

@@ -37,6 +37,10 @@ export const manifestOutput = z.object({
   media_type: z.string(),
   file_name: z.string(),
   columns: z.array(z.string()).meta({ description: 'Column order (CSV) or key order (JSON Lines)' }),
+  clock: z
+    .object({ tolerance_ms: z.number().int(), network_delay_ms: z.number().int() })
+    .nullable()
+    .meta({ description: "The tenant's clock tolerance the clock_flag column was computed under (docs/clock.md)" }),
   filters: appliedFilters,
   order: z.enum(SORT_ORDERS),
   time_range: z.object({

@@ -71,7 +71,7 @@ describe('clock evidence', () => {
 
     expect(bySource['oms-fast']).toMatchObject({ written_by: `api_key:${keyId}`, events: 2, flagged_ahead: 2, flagged_behind: 0, min_ms: -201, max_ms: -199.5, mean_ms: -200.25 });
     expect(bySource['oms-fast']!.minutes).toEqual([
-      { minute, events: 2, ahead_events: 2, flagged_ahead: 2, flagged_behind: 0, min_ms: -201, max_ms: -199.5, mean_ms: -200.25, buckets: bucketsOf([-199_500, -201_000]) },
+      { minute, events: 2, ahead_events: 2, flagged_ahead: 2, flagged_behind: 0, min_ms: -201, max_ms: -199.5, mean_ms: -200.25, buckets: bucketsOf([-199_500, -201_000]), round_trips: 0, min_round_trip_ms: null, max_round_trip_ms: null },
     ]);
     expect(bySource['oms-good']).toMatchObject({ events: 3, flagged_ahead: 0, flagged_behind: 0, min_ms: -30, max_ms: 49 });
     expect(bySource['oms-good']!.minutes[0]!.ahead_events).toBe(1);

@@ -9,6 +9,7 @@ import { CLOCK_SYNC_EVENT_TYPE, DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELA
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import type { ClockFlagLimits } from '@/lib/export-formats.ts';
 
 const MINUTE = 60_000;
 /** The longest window one report covers: 24 hours of minutes per source. */
@@ -34,6 +35,10 @@ export interface SkewMinute {
   mean_ms: number;
   /** Counts per bucket; edges in `bucket_edges_ms` of the report. */
   buckets: number[];
+  /** Events whose request reported its client's last network round trip (X-Audit-Round-Trip-Ms), and the smallest and largest reported (ms; null when none): a bound on the delivery delay inside the skew. */
+  round_trips: number;
+  min_round_trip_ms: number | null;
+  max_round_trip_ms: number | null;
 }
 
 export interface ClockSyncRecord {
@@ -56,6 +61,10 @@ export interface SourceClock {
   min_ms: number;
   max_ms: number;
   mean_ms: number;
+  /** Events whose request reported its client's last network round trip (X-Audit-Round-Trip-Ms), and the smallest and largest reported (ms; null when none): a bound on the delivery delay inside the skew. */
+  round_trips: number;
+  min_round_trip_ms: number | null;
+  max_round_trip_ms: number | null;
   /** Minutes of the window in which the source sent events with their own occurred_at, oldest first. */
   minutes: SkewMinute[];
   /** The source's latest CLOCK_SYNC report up to the end of the window (any credential), if it ever sent one. */
@@ -85,6 +94,12 @@ export function clockWindow(input: { from?: string; to?: string; minutes?: numbe
   return { from, to };
 }
 
+/** The tenant's tolerance as an export's clock_flag column applies it (the claims' tenant, in the caller's transaction). */
+export async function clockFlagLimits(tx: TxSql): Promise<ClockFlagLimits> {
+  const { tolerance_ms, network_delay_ms } = await readTolerance(tx);
+  return { tolerance_ms, network_delay_ms };
+}
+
 async function readTolerance(tx: TxSql): Promise<ClockTolerance> {
   const [row] = await tx`select tolerance_ms, network_delay_ms, updated_at, updated_by from public.clock_tolerances`;
   if (!row) return { tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS, network_delay_ms: DEFAULT_NETWORK_DELAY_MS, updated_at: null, updated_by: null };
@@ -108,6 +123,8 @@ function syncRecord(row: Record<string, unknown>): ClockSyncRecord {
 }
 
 const us = (v: unknown) => Number(v) / 1000;
+/** Combines two optional figures (null: none). */
+const combined = (a: number | null, b: number | null, pick: (x: number, y: number) => number) => (a === null ? b : b === null ? a : pick(a, b));
 
 /** The tenant's clock evidence over a window (row-level security keeps it to the claims' tenant). */
 export async function clockReport(sql: Sql, claims: TenantClaims, window: { from: Date; to: Date }): Promise<ClockReport> {
@@ -117,7 +134,8 @@ export async function clockReport(sql: Sql, claims: TenantClaims, window: { from
     const [tolerance, minutes, syncs, lastSyncs] = await Promise.all([
       readTolerance(tx),
       tx`
-        select minute, source, written_by, events, ahead_events, flagged_ahead, flagged_behind, min_skew_us, max_skew_us, sum_skew_us, buckets
+        select minute, source, written_by, events, ahead_events, flagged_ahead, flagged_behind, min_skew_us, max_skew_us, sum_skew_us, buckets,
+          round_trips, min_round_trip_us, max_round_trip_us
         from public.clock_skew_minutes
         where tenant_id = ${claims.tenant_id} and minute >= ${from}::timestamptz and minute < ${to}::timestamptz
         order by source nulls first, written_by, minute`,
@@ -146,7 +164,7 @@ export async function clockReport(sql: Sql, claims: TenantClaims, window: { from
       const key = JSON.stringify([r.source, r.written_by]);
       let s = sources.get(key);
       if (!s) {
-        s = { source: r.source as string | null, written_by: r.written_by as string, events: 0, flagged_ahead: 0, flagged_behind: 0, min_ms: Infinity, max_ms: -Infinity, mean_ms: 0, minutes: [], last_sync: lastBySource.get(r.source as string | null) ?? null };
+        s = { source: r.source as string | null, written_by: r.written_by as string, events: 0, flagged_ahead: 0, flagged_behind: 0, min_ms: Infinity, max_ms: -Infinity, mean_ms: 0, round_trips: 0, min_round_trip_ms: null, max_round_trip_ms: null, minutes: [], last_sync: lastBySource.get(r.source as string | null) ?? null };
         sources.set(key, s);
       }
       const events = r.events as number;
@@ -160,6 +178,9 @@ export async function clockReport(sql: Sql, claims: TenantClaims, window: { from
         max_ms: us(r.max_skew_us),
         mean_ms: us(r.sum_skew_us) / events,
         buckets: (r.buckets as number[]).map(Number),
+        round_trips: r.round_trips as number,
+        min_round_trip_ms: r.min_round_trip_us === null ? null : us(r.min_round_trip_us),
+        max_round_trip_ms: r.max_round_trip_us === null ? null : us(r.max_round_trip_us),
       };
       s.minutes.push(minute);
       s.mean_ms = (s.mean_ms * s.events + minute.mean_ms * events) / (s.events + events);
@@ -168,6 +189,9 @@ export async function clockReport(sql: Sql, claims: TenantClaims, window: { from
       s.flagged_behind += minute.flagged_behind;
       s.min_ms = Math.min(s.min_ms, minute.min_ms);
       s.max_ms = Math.max(s.max_ms, minute.max_ms);
+      s.round_trips += minute.round_trips;
+      s.min_round_trip_ms = combined(s.min_round_trip_ms, minute.min_round_trip_ms, Math.min);
+      s.max_round_trip_ms = combined(s.max_round_trip_ms, minute.max_round_trip_ms, Math.max);
     }
     return {
       from,
@@ -233,6 +257,24 @@ export async function setClockTolerance(
   });
 }
 
+/** Rows one purge statement deletes at most: a short transaction beside the write path's upserts. */
+export const CLOCK_PURGE_BATCH = 10_000;
+
+/**
+ * Deletes the per-minute clock figures older than `keepDays` (at least 2),
+ * batch by batch, through the definer function (the runtime role cannot delete
+ * them itself); returns how many rows went.
+ */
+export async function purgeClockMinutes(sql: Sql, keepDays: number, batch = CLOCK_PURGE_BATCH): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const [row] = await sql`select oms_audit.purge_clock_skew_minutes(${keepDays}, ${batch}) as deleted`;
+    const deleted = Number(row!.deleted);
+    total += deleted;
+    if (deleted < batch) return total;
+  }
+}
+
 /** A source's figures over the scrape window, for every tenant. */
 export type ClockGauge = Omit<SourceClock, 'minutes' | 'last_sync'> & { tenant_id: string };
 
@@ -254,7 +296,8 @@ export async function clockGauges(sql: Sql, minutes = 5, now = new Date()): Prom
   const [skew, syncs] = await Promise.all([
     sql`
       select t.id as tenant_id, m.source, m.written_by, sum(m.events)::int as events, sum(m.flagged_ahead)::int as flagged_ahead,
-        sum(m.flagged_behind)::int as flagged_behind, min(m.min_skew_us) as min_us, max(m.max_skew_us) as max_us, sum(m.sum_skew_us) as sum_us
+        sum(m.flagged_behind)::int as flagged_behind, min(m.min_skew_us) as min_us, max(m.max_skew_us) as max_us, sum(m.sum_skew_us) as sum_us,
+        sum(m.round_trips)::int as round_trips, min(m.min_round_trip_us) as min_rt_us, max(m.max_round_trip_us) as max_rt_us
       from oms_audit.tenants t
       join public.clock_skew_minutes m on m.tenant_id = t.id
         and m.minute >= ${from.toISOString()}::timestamptz and m.minute < ${to.toISOString()}::timestamptz
@@ -281,6 +324,9 @@ export async function clockGauges(sql: Sql, minutes = 5, now = new Date()): Prom
       min_ms: us(r.min_us),
       max_ms: us(r.max_us),
       mean_ms: us(r.sum_us) / (r.events as number),
+      round_trips: r.round_trips as number,
+      min_round_trip_ms: r.min_rt_us === null ? null : us(r.min_rt_us),
+      max_round_trip_ms: r.max_rt_us === null ? null : us(r.max_rt_us),
     })),
     syncs: syncs.map((r) => ({ tenant_id: r.tenant_id as string, source: r.source as string | null, offset_ms: Number(r.offset_ms), age_seconds: Number(r.age_seconds) })),
   };

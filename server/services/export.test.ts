@@ -9,6 +9,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, inject, it } from 'vitest';
+import { CLOCK_FLAG_COLUMN, clockFlagOf } from '@/lib/export-formats.ts';
+import { DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELAY_MS } from '@/supabase/functions/_shared/clock.ts';
 import { EVENT_FIELDS, parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
@@ -60,7 +62,7 @@ describe('CSV export over HTTP', () => {
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="oms-audit-export-.*\.csv"$/);
     const records = parse(body, { columns: true, record_delimiter: '\r\n' }) as Record<string, string>[];
-    expect(Object.keys(records[0]!)).toEqual([...EVENT_FIELDS]);
+    expect(Object.keys(records[0]!)).toEqual([...EVENT_FIELDS, CLOCK_FLAG_COLUMN]);
     expect(records).toHaveLength(4);
     const api = (await call('GET', '/api/v1/audit/events?order=asc&limit=10', { key: t.readKey })).body.events as Record<string, unknown>[];
     for (const [i, record] of records.entries()) {
@@ -101,7 +103,7 @@ describe('CSV export over HTTP', () => {
       row_count: 4,
       byte_count: body.length,
       sha256: createHash('sha256').update(body).digest('hex'),
-      columns: [...EVENT_FIELDS],
+      columns: [...EVENT_FIELDS, CLOCK_FLAG_COLUMN],
       filters: { actor_type: 'USER', from: '2000-01-01T00:00:00.000000Z' },
       order: 'asc',
       exported_by: { kind: 'api_key' },
@@ -128,8 +130,11 @@ describe('CSV export over HTTP', () => {
     const lines = body.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
     const api = (await call('GET', '/api/v1/audit/events?limit=10&object_type=ORDER', { key: t.readKey })).body.events;
     expect(lines).toHaveLength(4);
-    expect(lines).toEqual(api);
-    expect(Object.keys(lines[0])).toEqual([...EVENT_FIELDS]);
+    // The event as the API returns it, then its clock flag under the default tolerance (none for events that brought no occurred_at).
+    const limits = { tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS, network_delay_ms: DEFAULT_NETWORK_DELAY_MS };
+    expect(lines).toEqual(api.map((e: Record<string, string>) => ({ ...e, [CLOCK_FLAG_COLUMN]: clockFlagOf(e.occurred_at!, e.received_at!, limits) })));
+    expect(lines.map((l) => l[CLOCK_FLAG_COLUMN])).toContain('behind');
+    expect(Object.keys(lines[0])).toEqual([...EVENT_FIELDS, CLOCK_FLAG_COLUMN]);
 
     for (const [query, field] of [['format=xml', 'format'], ['cursor=abc', 'cursor'], ['limit=5', 'limit'], ['from=yesterday', 'from']] as const) {
       const bad = await call('GET', `/api/v1/audit/events/export?${query}`, { key: t.readKey });

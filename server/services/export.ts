@@ -31,6 +31,7 @@ import { withBlindIndex } from './personal/search.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import type { ReadSource } from '@/server/db/read-source.ts';
+import { clockFlagLimits } from './clock.ts';
 import { archivedRecords, checkArchivesPresent } from './exports/archived.ts';
 import { csvHeader } from './exports/columns.ts';
 import { hotRecords } from './exports/hot.ts';
@@ -118,6 +119,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     media_type: spec.mediaType,
     file_name: exportFileName(spec, request.tenantName, startedAt),
     columns: [...spec.columns],
+    clock: null,
     filters: request.filters,
     order,
     time_range: { requested: { from: request.filters.from ?? null, to: request.filters.to ?? null }, covered: { first_occurred_at: null, last_occurred_at: null } },
@@ -162,12 +164,14 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
   try {
     snapshot = await openSnapshot(reads.sql, claims);
     plan = await planExport(snapshot.tx, claims.tenant_id, expr, order);
+    manifest.clock = await clockFlagLimits(snapshot.tx);
     await checkArchivesPresent([...plan.archived.values()].flat());
   } catch (err) {
     await end('failed', err);
     throw err;
   }
   const open = snapshot;
+  const clock = manifest.clock!;
   manifest.expired_months = plan.expired;
 
   // What the segments report, for the manifest.
@@ -186,7 +190,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
       yield Buffer.from(csvHeader(spec));
     }
     if (spec.framing === 'parquet') {
-      yield* parquetRecords(open, [...plan.archived.values()].flat(), expr, order, hotMonths, (s) => {
+      yield* parquetRecords(open, [...plan.archived.values()].flat(), expr, order, hotMonths, clock, (s) => {
         count(s);
         for (const [month, n] of s.archivedByMonth) archivedMonths.set(month, n);
       });
@@ -194,9 +198,9 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     }
     for (const segment of plan.segments) {
       if (segment.kind === 'hot') {
-        yield* hotRecords(open, spec, segmentExpr(expr, segment), order, hotMonths, count);
+        yield* hotRecords(open, spec, segmentExpr(expr, segment), order, hotMonths, clock, count);
       } else {
-        yield* archivedRecords(open, spec, segment, expr, segmentExpr(expr, segment), order, hotMonths, (s) => {
+        yield* archivedRecords(open, spec, segment, expr, segmentExpr(expr, segment), order, hotMonths, clock, (s) => {
           count(s);
           archivedMonths.set(segment.month, s.rows - s.hotRows);
         });

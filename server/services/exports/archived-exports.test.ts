@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
 import { ARCHIVE_COLUMNS } from '@/server/archive/format.ts';
+import { CLOCK_FLAG_COLUMN } from '@/lib/export-formats.ts';
 import { baseUrl, call, event, newTenant, testSql, adminSql, type TestTenant } from '@/test/fixtures.ts';
 import { archiveSharedMonth } from '@/test/retention.ts';
 import { unzipTo } from '@/test/unzip.ts';
@@ -166,7 +167,7 @@ describe('exports over archived months', () => {
       expect(parquet.res.headers.get('content-type')).toBe('application/vnd.apache.parquet');
       const read = await parquetRows(parquet.body);
       expect(read.ids, `parquet ${query}`).toEqual(expected);
-      expect(read.types).toEqual(ARCHIVE_COLUMNS.map(([name, type]) => [name, type === 'TIMESTAMPTZ' ? 'TIMESTAMP WITH TIME ZONE' : type]));
+      expect(read.types).toEqual([...ARCHIVE_COLUMNS.map(([name, type]) => [name, type === 'TIMESTAMPTZ' ? 'TIMESTAMP WITH TIME ZONE' : type]), [CLOCK_FLAG_COLUMN, 'VARCHAR']]);
       const bundle = await verifyBundle((await download(t, `format=csv&bundle=true&${query}`)).body);
       expect(bundle, `bundle ${query}`).toMatchObject({ code: 0, out: expect.stringContaining(`VERIFIED: ${expected.length} rows`) });
       expect(csvIds(await readFile(path.join(bundle.dir, bundle.manifest.file_name)))).toEqual(expected);
@@ -286,6 +287,6 @@ describe('export requests', () => {
   it('records the count the search showed beside the rows exported', async () => {
     const expected = await listIds(t, 'event_type=FILL');
     const { res } = await download(t, `format=csv&event_type=FILL&expected_rows=${expected.length}`);
-    expect(await manifestOf(t, res)).toMatchObject({ expected_row_count: expected.length, row_count: expected.length, filters: { event_type: ['FILL'] }, columns: [...EVENT_FIELDS] });
+    expect(await manifestOf(t, res)).toMatchObject({ expected_row_count: expected.length, row_count: expected.length, filters: { event_type: ['FILL'] }, columns: [...EVENT_FIELDS, CLOCK_FLAG_COLUMN] });
   });
 });

@@ -13,7 +13,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { ExportFormatSpec } from '@/lib/export-formats.ts';
+import type { ClockFlagLimits, ExportFormatSpec } from '@/lib/export-formats.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
@@ -150,6 +150,7 @@ export async function* archivedRecords(
   hotExpr: FilterExpr,
   order: SortOrder,
   months: MonthTally,
+  clock: ClockFlagLimits,
   done: (stats: RecordStats & { hotRows: number }) => void,
 ): AsyncGenerator<Buffer> {
   let duck: DuckDBConnection | null = null;
@@ -160,7 +161,7 @@ export async function* archivedRecords(
     const archived = await archivedAggregate(duck, files, snapshot.claims.tenant_id, expr);
     source = await archivedSource(snapshot, files, expr, month.hotRows ? { expr: hotExpr, order, months } : null);
     const { sql, params } = source;
-    const rows = yield* duckCopyChunks(duck, source.dir, (target) => duckCopy(spec, sql, order, target), params);
+    const rows = yield* duckCopyChunks(duck, source.dir, (target) => duckCopy(spec, sql, order, target, clock), params);
     const hot = source.hot ? await source.hot : { rows: 0, firstOccurredAt: null, lastOccurredAt: null };
     if (rows !== archived.rows + hot.rows) throw new Error(`DuckDB wrote ${rows} rows, but the month has ${archived.rows} archived and ${hot.rows} hot rows`);
     const bounds = [archived.first, archived.last, hot.firstOccurredAt, hot.lastOccurredAt].filter((v): v is string => v !== null).sort();

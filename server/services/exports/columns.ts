@@ -10,7 +10,7 @@
  *
  * So a file reads the same whether a month was hot or archived.
  */
-import { FORMULA_PREFIXES, isNeutralised, NEVER_NEUTRALISED, type CsvFormat, type ExportFormatSpec } from '@/lib/export-formats.ts';
+import { CLOCK_FLAG_COLUMN, FORMULA_PREFIXES, isNeutralised, NEVER_NEUTRALISED, type ClockFlagLimits, type CsvFormat, type ExportFormatSpec } from '@/lib/export-formats.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 
 /** Database type of a field where it is not text (a new field is text). */
@@ -42,20 +42,41 @@ function pgNeutralised(column: string): string {
   return `case when ${column} collate "C" >= 'A' then ${column} when left(${column}, 1) in (${pgPrefixes}) then '''' || ${column} else ${column} end`;
 }
 
+/** The limits (µs) of clock_flag (the rule of clockFlagOf, lib/export-formats.ts), as integers for SQL text. */
+function clockLimitsUs(limits: ClockFlagLimits): { ahead: number; behind: number } {
+  const ahead = limits.tolerance_ms * 1000;
+  const behind = (limits.tolerance_ms + limits.network_delay_ms) * 1000;
+  if (![limits.tolerance_ms, limits.network_delay_ms].every((v) => Number.isSafeInteger(v) && v >= 0)) throw new Error('clock limits must be non-negative integers of milliseconds');
+  return { ahead, behind };
+}
+
 /** The select list PostgreSQL's COPY formats hot rows with (table alias `e`). */
-export function postgresSelectList(spec: ExportFormatSpec): string {
-  return EVENT_FIELDS.map((f) => {
+export function postgresSelectList(spec: ExportFormatSpec, clock: ClockFlagLimits): string {
+  const fields = EVENT_FIELDS.map((f) => {
     const type = sqlType(f);
     if (type === 'timestamp') return `to_char(e.${f} at time zone 'UTC', ${PG_TIME}) as ${f}`;
     if (spec.framing === 'csv' && isNeutralised(f)) return `${pgNeutralised(`e.${f}`)} as ${f}`;
     if (spec.framing === 'jsonl' && type === 'inet') return `host(e.${f}) as ${f}`;
     return `e.${f}`;
-  }).join(',\n      ');
+  });
+  return [...fields, `${postgresClockFlag(clock)} as ${CLOCK_FLAG_COLUMN}`].join(',\n      ');
 }
 
-/** The COPY statement of hot rows in a format: `where` and `order` are SQL of the caller. */
-export function postgresCopy(spec: ExportFormatSpec, where: string, order: 'asc' | 'desc'): string {
-  const select = `select ${postgresSelectList(spec)}
+/**
+ * PostgreSQL: clock_flag of a row (table alias `e`), by comparing the times
+ * shifted by the limits (integer microsecond arithmetic, exact) rather than
+ * computing the skew as a numeric, which costs the COPY far more.
+ */
+export function postgresClockFlag(clock: ClockFlagLimits): string {
+  const { ahead, behind } = clockLimitsUs(clock);
+  return `(case when e.received_at = e.occurred_at then null
+    when e.occurred_at > e.received_at + interval '${ahead} microseconds' then 'ahead'
+    when e.received_at > e.occurred_at + interval '${behind} microseconds' then 'behind' else 'within' end)`;
+}
+
+/** The COPY statement of hot rows in a format: `where` and `order` are SQL of the caller; `clock` the limits of clock_flag. */
+export function postgresCopy(spec: ExportFormatSpec, where: string, order: 'asc' | 'desc', clock: ClockFlagLimits): string {
+  const select = `select ${postgresSelectList(spec, clock)}
     from public.audit_events e
     where ${where}
     order by e.occurred_at ${order}, e.seq ${order}`;
@@ -114,10 +135,11 @@ function jsonString(v: string): string {
  * null is an empty, unquoted cell), and JSON Lines records are built as text
  * and written as lines.
  */
-export function duckCopy(spec: ExportFormatSpec, source: string, order: 'asc' | 'desc', target: string): string {
+export function duckCopy(spec: ExportFormatSpec, source: string, order: 'asc' | 'desc', target: string, clock: ClockFlagLimits): string {
   const sorted = `order by occurred_at ${order}, seq ${order}`;
+  const flag = duckClockFlag(clock);
   if (spec.framing === 'csv') {
-    const cells = EVENT_FIELDS.map((f, i) => `${duckCell(f, true)} as c${i}`).join(', ');
+    const cells = [...EVENT_FIELDS.map((f, i) => `${duckCell(f, true)} as c${i}`), `${flag} as c${EVENT_FIELDS.length}`].join(', ');
     return `copy (select ${cells} from (${source}) ${sorted}) to ${target}
       (format csv, header false, delimiter ${sqlString(spec.delimiter)}, quote '"', escape '"', nullstr '', new_line '\\r\\n')`;
   }
@@ -130,13 +152,21 @@ export function duckCopy(spec: ExportFormatSpec, source: string, order: 'asc' | 
       const cell = duckCell(f, false);
       return `${key} || ${PLAIN(f) ? `coalesce('"' || ${cell} || '"', 'null')` : jsonString(cell)}`;
     });
+    members.push(`${sqlString(`,"${CLOCK_FLAG_COLUMN}":`)} || coalesce('"' || ${flag} || '"', 'null')`);
     return `copy (select '{' || ${members.join(' || ')} || '}' from (${source}) ${sorted}) to ${target}
       (format csv, header false, delimiter '|', quote '', escape '', new_line '\\n')`;
   }
   throw new Error(`${spec.id} is not written as records`);
 }
 
-/** The CSV header line (no field name needs quoting). */
+/** DuckDB: clock_flag of a row of the archive's schema (TIMESTAMPTZ times, microseconds). */
+export function duckClockFlag(clock: ClockFlagLimits): string {
+  const { ahead, behind } = clockLimitsUs(clock);
+  const skew = '(epoch_us(received_at) - epoch_us(occurred_at))';
+  return `(case when ${skew} = 0 then null when ${skew} < -${ahead} then 'ahead' when ${skew} > ${behind} then 'behind' else 'within' end)`;
+}
+
+/** The CSV header line (no column name needs quoting). */
 export function csvHeader(spec: CsvFormat): string {
-  return EVENT_FIELDS.join(spec.delimiter) + spec.recordEnd;
+  return spec.columns.join(spec.delimiter) + spec.recordEnd;
 }

@@ -9,14 +9,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportFormat } from '@/lib/export-formats.ts';
+import { CLOCK_FLAG_COLUMN, clockFlagOf, exportFormat, type ClockFlagLimits } from '@/lib/export-formats.ts';
 import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { literal, withDuckDB } from '@/server/archive/duckdb.ts';
 import { ARCHIVE_COLUMNS } from '@/server/archive/format.ts';
 import { adminSql } from '@/test/fixtures.ts';
 import { readRows } from '@/verifier/verify-bundle.ts';
-import { duckCopy, postgresCopy } from './columns.ts';
+import { duckClockFlag, duckCopy, postgresClockFlag, postgresCopy } from './columns.ts';
 
 interface Vector {
   format: 'csv' | 'jsonl';
@@ -24,7 +24,18 @@ interface Vector {
   text: string;
   values: Record<string, unknown>;
 }
-const { columns, stored_context: storedContext, vectors } = JSON.parse(readFileSync('docs/test-vectors/export-format.json', 'utf8')) as { columns: string[]; stored_context: string; vectors: Vector[] };
+interface ClockFlagCase extends ClockFlagLimits {
+  occurred_at: string;
+  received_at: string;
+  clock_flag: string | null;
+}
+const {
+  columns,
+  stored_context: storedContext,
+  clock,
+  vectors,
+  clock_flags: clockFlags,
+} = JSON.parse(readFileSync('docs/test-vectors/export-format.json', 'utf8')) as { columns: string[]; stored_context: string; clock: ClockFlagLimits; vectors: Vector[]; clock_flags: ClockFlagCase[] };
 
 /** The record of a vector without the header row and byte order mark (writers write records; the export adds the header). */
 const recordOf = (v: Vector) => (v.format === 'csv' ? v.text.replace(/^\ufeff/, '').slice(v.text.replace(/^\ufeff/, '').indexOf('\r\n') + 2) : v.text);
@@ -36,9 +47,28 @@ beforeAll(async () => {
 afterAll(() => rm(work, { recursive: true, force: true }));
 
 describe('export format test vectors', () => {
-  it('cover the contract’s fields in order', async () => {
+  it('cover the contract’s fields in order, then the clock flag', async () => {
     const { EVENT_FIELDS } = await import('@/supabase/functions/_shared/fields.ts');
-    expect(columns).toEqual([...EVENT_FIELDS]);
+    expect(columns).toEqual([...EVENT_FIELDS, CLOCK_FLAG_COLUMN]);
+  });
+
+  it('clock flags: the reader’s rule, PostgreSQL and DuckDB give each case’s flag', async () => {
+    expect(new Set(clockFlags.map((c) => c.clock_flag))).toEqual(new Set(['ahead', 'behind', 'within', null]));
+    const sql = adminSql();
+    const fromPostgres: (string | null)[] = [];
+    const fromDuck: (string | null)[] = [];
+    await withDuckDB(async (duck) => {
+      for (const c of clockFlags) {
+        const [row] = await sql.unsafe(`select ${postgresClockFlag(c)} as flag from (select $1::timestamptz as occurred_at, $2::timestamptz as received_at) e`, [c.occurred_at, c.received_at]);
+        fromPostgres.push(row!.flag as string | null);
+        const reader = await duck.runAndReadAll(`select ${duckClockFlag(c)} from (select ${literal(c.occurred_at)}::TIMESTAMPTZ as occurred_at, ${literal(c.received_at)}::TIMESTAMPTZ as received_at)`);
+        fromDuck.push(reader.getRows()[0]![0] as string | null);
+      }
+    });
+    const expected = clockFlags.map((c) => c.clock_flag);
+    expect(clockFlags.map((c) => clockFlagOf(c.occurred_at, c.received_at, c))).toEqual(expected);
+    expect(fromPostgres).toEqual(expected);
+    expect(fromDuck).toEqual(expected);
   });
 
   for (const v of vectors) {
@@ -59,7 +89,7 @@ describe('export format test vectors', () => {
         const value = field === 'context' ? storedContext : v.values[field];
         return `${value === null ? 'NULL' : literal(String(value))}::${type} as ${field}`;
       });
-      await withDuckDB((duck) => duck.run(duckCopy(exportFormat(v.format, v.excel), `select ${row.join(', ')}`, 'asc', literal(out))));
+      await withDuckDB((duck) => duck.run(duckCopy(exportFormat(v.format, v.excel), `select ${row.join(', ')}`, 'asc', literal(out), clock)));
       expect(await readFile(out, 'utf8')).toBe(recordOf(v));
     });
 
@@ -81,7 +111,7 @@ describe('export format test vectors', () => {
                   ${values.object_id}, ${values.event_type}, ${values.outcome}, ${values.source}, ${values.request_id}, ${values.ip_address}, ${values.user_agent},
                   ${values.device_fingerprint}, ${values.observed_ip}, ${values.observed_user_agent}, ${JSON.stringify(v.values.context)}::text::jsonb, ${values.schema_version}, ${values.written_by})`;
       }
-      const stream = await copyOut(connectionUrl(sql), postgresCopy(exportFormat(v.format, v.excel), `e.tenant_id = '${values.tenant_id}' and e.seq = ${Number(values.seq)}`, 'asc'));
+      const stream = await copyOut(connectionUrl(sql), postgresCopy(exportFormat(v.format, v.excel), `e.tenant_id = '${values.tenant_id}' and e.seq = ${Number(values.seq)}`, 'asc', clock));
       let text = '';
       for await (const chunk of stream) text += chunk;
       // COPY ends records with LF; the export turns a CSV record's LF into CRLF.

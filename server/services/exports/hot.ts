@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import type { CsvFormat, ExportFormatSpec } from '@/lib/export-formats.ts';
+import type { ClockFlagLimits, CsvFormat, ExportFormatSpec } from '@/lib/export-formats.ts';
 import type { FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
 import type { SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { whereCopy } from '../filters/postgres.ts';
@@ -94,12 +94,13 @@ export async function* hotRecords(
   expr: FilterExpr,
   order: SortOrder,
   months: MonthTally,
+  clock: ClockFlagLimits,
   done: (stats: RecordStats) => void,
 ): AsyncGenerator<Buffer> {
   const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e' });
   const layout = spec.framing === 'csv' ? csvLayout((spec as CsvFormat).delimiter.charCodeAt(0)) : jsonlLayout;
   const records = new CopyRecords({ crlf: spec.framing === 'csv', layout, months });
-  const copy = await snapshot.copy(postgresCopy(spec, sql, order), settingValue);
+  const copy = await snapshot.copy(postgresCopy(spec, sql, order, clock), settingValue);
   yield* chunksOf(copy, records);
   months.flush();
   done(records.stats());

@@ -5,7 +5,7 @@
  * or marked failed, with the reason — when the last byte has been produced.
  * docs/export-format.md describes every field.
  */
-import type { ManifestFormat } from '@/lib/export-formats.ts';
+import type { ClockFlagLimits, ManifestFormat } from '@/lib/export-formats.ts';
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { inTenant } from '../query.ts';
@@ -61,8 +61,10 @@ export interface ExportManifest {
   excel: boolean;
   media_type: string;
   file_name: string;
-  /** Column order (CSV, Parquet) or key order (JSON Lines): the contract's fields. */
+  /** Column order (CSV, Parquet) or key order (JSON Lines): the contract's fields, then clock_flag. */
   columns: string[];
+  /** The tenant's clock tolerance the clock_flag column was computed under (read in the export's snapshot; null before it is read). */
+  clock: ClockFlagLimits | null;
   /** The filters exactly as applied (from inclusive, to exclusive, UTC). */
   filters: EventFilters;
   order: SortOrder;

@@ -7,7 +7,7 @@
  * the client as it is written. Not verifiable offline, so never in a bundle.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
+import { CLOCK_FLAG_COLUMN, EXPORT_FORMATS, type ClockFlagLimits } from '@/lib/export-formats.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { SCHEMA_VERSION } from '@/supabase/functions/_shared/limits.ts';
 import type { FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
@@ -17,7 +17,7 @@ import { compileDuck } from '../filters/duckdb.ts';
 import { type ArchivedPartRef } from '../archived-events.ts';
 import { archiveRelation } from '@/server/archive/rows.ts';
 import { archivedSource, readableFiles, type ArchivedSource } from './archived.ts';
-import { DUCK_TIME } from './columns.ts';
+import { DUCK_TIME, duckClockFlag } from './columns.ts';
 import { duckCopyChunks } from './duck-output.ts';
 import type { MonthTally, RecordStats } from './records.ts';
 import type { ExportSnapshot } from './snapshot.ts';
@@ -52,6 +52,7 @@ export async function* parquetRecords(
   expr: FilterExpr,
   order: SortOrder,
   months: MonthTally,
+  clock: ClockFlagLimits,
   done: (stats: ParquetStats) => void,
 ): AsyncGenerator<Buffer> {
   let duck: DuckDBConnection | null = null;
@@ -62,11 +63,11 @@ export async function* parquetRecords(
     const archived = await archivedByMonth(duck, files, snapshot.claims.tenant_id, expr);
     source = await archivedSource(snapshot, files, expr, { expr, order, months });
     const { sql, params } = source;
-    const metadata = `{'oms_audit.schema_version': '${SCHEMA_VERSION}', 'oms_audit.columns': '${EVENT_FIELDS.join(',')}'}`;
+    const metadata = `{'oms_audit.schema_version': '${SCHEMA_VERSION}', 'oms_audit.columns': '${EXPORT_FORMATS.parquet.columns.join(',')}'}`;
     const rows = yield* duckCopyChunks(
       duck,
       source.dir,
-      (target) => `copy (select * from (${sql}) order by occurred_at ${order}, seq ${order}) to ${target} (format parquet, compression zstd, row_group_size 100000, kv_metadata ${metadata})`,
+      (target) => `copy (select *, ${duckClockFlag(clock)} as ${CLOCK_FLAG_COLUMN} from (${sql}) order by occurred_at ${order}, seq ${order}) to ${target} (format parquet, compression zstd, row_group_size 100000, kv_metadata ${metadata})`,
       params,
     );
     const hot = await source.hot!;

@@ -50,6 +50,27 @@ export const clockSyncContext = z.looseObject({
 export type ClockSync = z.infer<typeof clockSyncContext>;
 
 /**
+ * The network round trip of the client's previous request to oms-audit, in
+ * milliseconds (up to three decimals), as the SDK measures it on its monotonic
+ * clock: an upper bound on the one-way delivery delay, recorded per source and
+ * minute beside the skew (docs/clock.md). It never loosens a flag: a source
+ * could claim any delay.
+ */
+export const ROUND_TRIP_HEADER = 'x-audit-round-trip-ms';
+export const MAX_ROUND_TRIP_MS = 60_000;
+
+/** The header's round trip in µs; null without one; 400 naming the header when it is not 0–60000 ms. */
+export function reportedRoundTripMicros(value: string | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const match = /^(\d{1,5})(?:\.(\d{1,3}))?$/.exec(value.trim());
+  const micros = match ? Number(match[1]) * 1000 + Number((match[2] ?? '').padEnd(3, '0')) : NaN;
+  if (!(micros <= MAX_ROUND_TRIP_MS * 1000)) {
+    throw invalid([{ field: `header ${ROUND_TRIP_HEADER}`, message: `must be a number of milliseconds from 0 to ${MAX_ROUND_TRIP_MS}, with at most 3 decimals` }], 'request');
+  }
+  return micros;
+}
+
+/**
  * CLOCK_SYNC events must carry what makes them evidence: 400 naming each such
  * event and field otherwise, and nothing of the batch is stored.
  */
@@ -83,7 +104,7 @@ clock_limits as (
 clock_samples as (
   select d.*, width_bucket(d.skew_us, '{${SKEW_BUCKET_EDGES_US.join(',')}}'::bigint[]) as bucket
   from (
-    select f.source, f.written_by, date_trunc('minute', f.received_at, 'UTC') as minute,
+    select f.source, f.written_by, date_trunc('minute', f.received_at, 'UTC') as minute, f.round_trip_us,
            (extract(epoch from f.received_at - f.occurred_at) * 1000000)::bigint as skew_us
     from fresh f
     where f.occurred_at <> f.received_at
@@ -92,12 +113,12 @@ clock_samples as (
 clock as (
   insert into public.clock_skew_minutes as m (
     tenant_id, minute, source, written_by, events, ahead_events, flagged_ahead, flagged_behind,
-    min_skew_us, max_skew_us, sum_skew_us, buckets, ahead_limit_us, behind_limit_us)
+    min_skew_us, max_skew_us, sum_skew_us, buckets, ahead_limit_us, behind_limit_us, round_trips, min_round_trip_us, max_round_trip_us)
   select $1, s.minute, s.source, s.written_by, count(*), count(*) filter (where s.skew_us < 0),
     count(*) filter (where s.skew_us < -l.ahead_us), count(*) filter (where s.skew_us > l.behind_us),
     min(s.skew_us), max(s.skew_us), sum(s.skew_us),
     array[${Array.from({ length: SKEW_BUCKETS }, (_, i) => `count(*) filter (where s.bucket = ${i})`).join(', ')}]::integer[],
-    l.ahead_us, l.behind_us
+    l.ahead_us, l.behind_us, count(s.round_trip_us), min(s.round_trip_us), max(s.round_trip_us)
   from clock_samples s cross join clock_limits l
   group by s.minute, s.source, s.written_by, l.ahead_us, l.behind_us
   on conflict (tenant_id, minute, source, written_by) do update set
@@ -110,5 +131,8 @@ clock as (
     sum_skew_us = m.sum_skew_us + excluded.sum_skew_us,
     buckets = (select array_agg(a + b order by i) from unnest(m.buckets, excluded.buckets) with ordinality as u(a, b, i)),
     ahead_limit_us = excluded.ahead_limit_us,
-    behind_limit_us = excluded.behind_limit_us
+    behind_limit_us = excluded.behind_limit_us,
+    round_trips = m.round_trips + excluded.round_trips,
+    min_round_trip_us = least(m.min_round_trip_us, excluded.min_round_trip_us),
+    max_round_trip_us = greatest(m.max_round_trip_us, excluded.max_round_trip_us)
 )`;

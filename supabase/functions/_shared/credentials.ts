@@ -14,6 +14,7 @@ import type { Sql } from './db.ts';
 import { AuditError } from './errors.ts';
 import type { ObservedClient } from './ingest.ts';
 import { canonicalIp } from './ip.ts';
+import { ROUND_TRIP_HEADER } from './clock.ts';
 import { LIMITS } from './limits.ts';
 import { unhandled, type WriteCaller, type Writer } from './writers.ts';
 
@@ -167,8 +168,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /**
  * What the server saw of the client: its address (the first X-Forwarded-For
  * entry only when the server sits behind a proxy it trusts, else the socket's),
- * its user agent (without control characters, at most the contract's length)
- * and the request id.
+ * its user agent (without control characters, at most the contract's length), the request id, and the
+ * network round trip the client reported (clock evidence, validated when events are stamped).
  */
 export function observedClient(headers: Headers, options: { trustProxy: boolean; socketIp: string | null | undefined }): ObservedClient {
   let ip: string | null = null;
@@ -180,5 +181,6 @@ export function observedClient(headers: Headers, options: { trustProxy: boolean;
   const ua = headers.get('user-agent');
   const userAgent = ua && !CONTROL.test(ua) ? ua.slice(0, LIMITS.userAgentLength) : null;
   const id = headers.get(REQUEST_ID_HEADER);
-  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null };
+  const roundTrip = headers.get(ROUND_TRIP_HEADER);
+  return { ip, userAgent, requestId: id && validRequestId(id) ? id : null, ...(roundTrip === null ? {} : { roundTrip }) };
 }

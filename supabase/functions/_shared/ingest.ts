@@ -27,7 +27,7 @@ import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql } from './db.ts';
 import { sealPersonalData } from './personal-seal.ts';
-import { CLOCK_SKEW_CTES, checkClockSyncRecords } from './clock.ts';
+import { CLOCK_SKEW_CTES, checkClockSyncRecords, reportedRoundTripMicros } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
 
 export type { WriteCaller, Writer } from './writers.ts';
@@ -38,6 +38,8 @@ export interface ObservedClient {
   userAgent: string | null;
   /** The request's id (x-request-id): the request_id of events that bring none. */
   requestId?: string | null;
+  /** The client's X-Audit-Round-Trip-Ms header as sent (clock evidence, clock.ts), validated when events are stamped. */
+  roundTrip?: string | null;
 }
 
 /**
@@ -68,10 +70,10 @@ with input as (
   from unnest(
     $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
     $9::text[], $10::text[], $11::text[], $12::inet[], $13::text[], $14::text[], $15::jsonb[], $16::text[],
-    $17::timestamptz[], $18::inet[], $19::text[], $21::text[], $20::smallint[], $22::jsonb[]
+    $17::timestamptz[], $18::inet[], $19::text[], $21::text[], $20::smallint[], $22::jsonb[], $23::bigint[]
   ) with ordinality as t(id, occurred_at, actor_type, actor_id, object_type, object_id, event_type,
                          outcome, source, request_id, ip_address, user_agent, device_fingerprint, context, event_hash,
-                         received_at, observed_ip, observed_user_agent, written_by, schema_version, personal, ord)
+                         received_at, observed_ip, observed_user_agent, written_by, schema_version, personal, round_trip_us, ord)
 ),
 -- Ids the tenant already has: one probe of the ledger's (tenant_id, id) index per event
 -- (LATERAL … LIMIT 1 keeps that plan whatever the statistics say).
@@ -149,6 +151,8 @@ export interface StampedEvent {
   /** canonicalJson(context): hashed, and what is stored (jsonb ignores key order). */
   contextJson: string;
   hash: string;
+  /** The network round trip the client reported with the request (µs), for the clock evidence; not stored in the event. */
+  round_trip_us?: number | null;
 }
 
 // Random bytes for ids: calls to the system's random source cost more than the ids themselves, so small
@@ -204,6 +208,7 @@ export function stampEvents(
 ): { ids: string[]; rows: StampedEvent[]; batchDuplicates: string[] } {
   checkReservedRecords(writer, events);
   checkClockSyncRecords(events);
+  const roundTripUs = reportedRoundTripMicros(observed.roundTrip);
   const writtenByText = writtenBy(writer);
   const mismatch = events.findIndex((e) => e.tenant_id != null && e.tenant_id !== tenantId);
   if (mismatch !== -1) {
@@ -251,6 +256,7 @@ export function stampEvents(
       subject_id: e.subject_id ?? null,
       contextJson: canonicalJson(e.context),
       hash: '',
+      round_trip_us: roundTripUs,
     };
     if (options.hash !== false) row.hash = eventHash(row, row.contextJson);
     rows.push(row);
@@ -452,6 +458,7 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
     pgArray(rows, (r) => String(r.schema_version)),
     pgArray(rows, (r) => r.written_by),
     pgArray(rows, (r) => (r.personal ? JSON.stringify(r.personal) : null)),
+    pgArray(rows, (r) => (r.round_trip_us == null ? null : String(r.round_trip_us))),
   ];
   const months = new Set(rows.map((r) => monthOf(r.occurred_at)));
   const claims = JSON.stringify({ tenant_id: tenantId, sub: 'oms-audit-ingest', role: 'authenticated' });

@@ -3,8 +3,8 @@
  * travel in headers, never cookies, so any origin may be allowed by default.
  */
 
-/** What supabase-js sends, plus the tenant header of service-role writes. */
-const ALLOWED_HEADERS = 'authorization, apikey, content-type, x-client-info, x-region, x-retry-count, x-request-id, x-oms-tenant-id, x-oms-tenant';
+/** What supabase-js sends, the tenant header of service-role writes, and the SDK's measured round trip (clock evidence). */
+const ALLOWED_HEADERS = 'authorization, apikey, content-type, x-client-info, x-region, x-retry-count, x-request-id, x-oms-tenant-id, x-oms-tenant, x-audit-round-trip-ms';
 
 export function corsHeaders(origin: string | null, allowed: string): Record<string, string> {
   const headers: Record<string, string> = { 'access-control-expose-headers': 'retry-after' };

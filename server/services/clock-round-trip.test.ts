@@ -1,0 +1,71 @@
+/**
+ * The network delay inside a source's skew (docs/clock.md, "Network delay"):
+ * the SDK measures the round trip of its requests on its monotonic clock and
+ * reports the last one with the next request; the server keeps, per source
+ * and minute, how many events came with one and the smallest and largest,
+ * beside the skew they bound — in the report, on the System page and in the
+ * metrics. A malformed report refuses the request and stores nothing.
+ */
+import { describe, expect, inject, it } from 'vitest';
+import { createAuditClient } from '@/sdk/index.ts';
+import { baseUrl, call, countEvents, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { clockReport, clockWindow, type SourceClock } from './clock.ts';
+
+const now = () => new Date().toISOString();
+
+async function sourceClock(tenantId: string, source: string): Promise<SourceClock | undefined> {
+  const report = await clockReport(testSql(), { tenant_id: tenantId, sub: 'test', role: 'authenticated' }, clockWindow({ minutes: 10 }));
+  return report.sources.find((s) => s.source === source);
+}
+
+describe('network delay in the clock evidence', () => {
+  it('keeps the round trips a client reports beside its source’s skew, in the report and the metrics', async () => {
+    const t = await newTenant('round-trip');
+    const post = (roundTrip: string | null, n: number) =>
+      call('POST', '/api/v1/audit/events', {
+        key: t.writeKey,
+        headers: roundTrip === null ? {} : { 'x-audit-round-trip-ms': roundTrip },
+        body: { events: Array.from({ length: n }, () => event({ source: 'oms-rt', occurred_at: now() })) },
+      });
+    expect((await post(null, 1)).status).toBe(201);
+    expect((await post('12.5', 2)).status).toBe(201);
+    expect((await post('3.25', 1)).status).toBe(201);
+    await expect.poll(() => sourceClock(t.id, 'oms-rt')).toMatchObject({ events: 4, round_trips: 3, min_round_trip_ms: 3.25, max_round_trip_ms: 12.5 });
+
+    const metrics = (await call('GET', '/api/metrics')).body as string;
+    const lines = metrics.split('\n').filter((l) => l.startsWith('oms_audit_clock_round_trip_seconds') && l.includes(`tenant="${t.id}"`));
+    // The metrics cover complete minutes: present once the minute of these events has ended.
+    for (const line of lines) expect(line).toMatch(/stat="(min|max)"} (0\.00325|0\.0125)$/);
+  });
+
+  it('refuses a malformed round trip with 400 naming the header, and stores nothing', async () => {
+    const t = await newTenant('round-trip-bad');
+    for (const bad of ['-1', 'abc', '60000.001', '1.2345', '1e3']) {
+      const res = await call('POST', '/api/v1/audit/events', { key: t.writeKey, headers: { 'x-audit-round-trip-ms': bad }, body: { events: [event({ occurred_at: now() })] } });
+      expect(res.status, bad).toBe(400);
+      expect(res.body.error.issues, bad).toEqual([expect.objectContaining({ field: 'header x-audit-round-trip-ms' })]);
+    }
+    expect(await countEvents(t.id)).toBe(0);
+  });
+
+  for (const transport of ['tRPC', 'edge function'] as const) {
+    it(`is measured by the SDK on its own requests (${transport})`, async () => {
+      const t = await newTenant('round-trip-sdk');
+      const source = `oms-sdk-${transport === 'tRPC' ? 'trpc' : 'edge'}`;
+      const audit = createAuditClient({ baseUrl: baseUrl(), functionsUrl: transport === 'tRPC' ? undefined : inject('functionsBaseUrl'), apiKey: t.writeKey });
+      try {
+        // The first request has no round trip to report yet; each later one reports its predecessor's.
+        for (let i = 0; i < 3; i++) {
+          await audit.log(event({ source, occurred_at: now() }));
+          await audit.flush();
+        }
+      } finally {
+        await audit.shutdown();
+      }
+      const clock = await sourceClock(t.id, source);
+      expect(clock).toMatchObject({ events: 3, round_trips: 2 });
+      expect(clock!.min_round_trip_ms).toBeGreaterThan(0);
+      expect(clock!.max_round_trip_ms).toBeLessThan(60_000);
+    });
+  }
+});
