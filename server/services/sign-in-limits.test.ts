@@ -23,8 +23,8 @@ function refused(fn: () => void): AuditError | null {
 describe('password attempt limits', () => {
   it('refuses the eleventh attempt on one email at once, from any address, saying when to retry', () => {
     const who = email();
-    for (let i = 0; i < EMAIL_ATTEMPTS.burst; i++) expect(refused(() => limitPasswordAttempts(who, { ip: address() }))).toBeNull();
-    const err = refused(() => limitPasswordAttempts(` ${who.toUpperCase()} `, { ip: address() }));
+    for (let i = 0; i < EMAIL_ATTEMPTS.burst; i++) expect(refused(() => limitPasswordAttempts(who, { ip: address(), userAgent: null }))).toBeNull();
+    const err = refused(() => limitPasswordAttempts(` ${who.toUpperCase()} `, { ip: address(), userAgent: null }));
     expect(err).toBeInstanceOf(AuditError);
     expect(err!.code).toBe('rate_limited');
     expect(err!.retryAfter).toBeGreaterThanOrEqual(1);
@@ -32,8 +32,8 @@ describe('password attempt limits', () => {
 
   it('lets one address sign in many different people, up to the address limit', () => {
     const office = address();
-    for (let i = 0; i < ADDRESS_ATTEMPTS.burst; i++) expect(refused(() => limitPasswordAttempts(email(), { ip: office }))).toBeNull();
-    expect(refused(() => limitPasswordAttempts(email(), { ip: office }))?.code).toBe('rate_limited');
-    expect(refused(() => limitPasswordAttempts(email(), { ip: address() }))).toBeNull();
+    for (let i = 0; i < ADDRESS_ATTEMPTS.burst; i++) expect(refused(() => limitPasswordAttempts(email(), { ip: office, userAgent: null }))).toBeNull();
+    expect(refused(() => limitPasswordAttempts(email(), { ip: office, userAgent: null }))?.code).toBe('rate_limited');
+    expect(refused(() => limitPasswordAttempts(email(), { ip: address(), userAgent: null }))).toBeNull();
   });
 });
