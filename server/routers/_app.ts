@@ -12,6 +12,7 @@ import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
 import { streamsRouter } from './streams.ts';
 import { clockRouter } from './clock.ts';
+import { relatedKeysRouter } from './related-keys.ts';
 
 export const appRouter = router({
   events: eventsRouter,
@@ -26,6 +27,7 @@ export const appRouter = router({
   system: systemRouter,
   streams: streamsRouter,
   clock: clockRouter,
+  relatedKeys: relatedKeysRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -9,6 +9,7 @@ import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { inTenant, whereClause } from './query.ts';
 import { archivedCount, archivedParts } from './archived-events.ts';
+import { withRelatedKeys } from './related-keys.ts';
 
 export const COUNT_CAP = 100_000;
 
@@ -18,8 +19,9 @@ export interface EventCount {
   exact: boolean;
 }
 
-export async function countMatching(sql: Sql, claims: TenantClaims, filters: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
+export async function countMatching(sql: Sql, claims: TenantClaims, requested: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
   return inTenant(sql, claims, async (tx) => {
+    const filters = await withRelatedKeys(tx, requested);
     const [row] = await tx`
       select count(*)::int as n from (
         select 1 from public.audit_events where ${whereClause(tx, claims.tenant_id, filters)} limit ${cap + 1}

@@ -34,6 +34,7 @@ import { planExport, segmentExpr } from './exports/plan.ts';
 import { MonthTally, type RecordStats } from './exports/records.ts';
 import { exportedSeqs } from './exports/seqs.ts';
 import { exportSlots } from './export-slots.ts';
+import { resolveRelatedKeys } from './related-keys.ts';
 import { openSnapshot, type ExportSnapshot } from './exports/snapshot.ts';
 
 export { getManifest, listExports, MANIFEST_VERSION, type Exporter, type ExportManifest } from './exports/manifest.ts';
@@ -84,7 +85,9 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 const failureMessage = (err: unknown) => (err instanceof AuditError ? err.message : err instanceof Error && err.message ? `The export did not complete: ${err.message}` : 'The export did not complete');
 
-export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest): Promise<StartedExport> {
+export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportRequest): Promise<StartedExport> {
+  // The whole order's keys as the tenant has them now, recorded in the manifest's filters.
+  const request = { ...asked, filters: await resolveRelatedKeys(sql, claims, asked.filters) };
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.

@@ -14,6 +14,7 @@ import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { wherePostgres } from './filters/postgres.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 import { monthsHolding, withinMonths } from './event-months.ts';
+import { withRelatedKeys } from './related-keys.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
 
@@ -43,12 +44,13 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
 }
 
 export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list'): Promise<EventPage> {
-  const filters = filtersOf(input);
-  // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
-  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, filters);
-  const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
   const desc = input.order === 'desc';
   return inTenant(sql, claims, async (tx) => {
+    // The whole order reads the tenant's related keys; the cursor is bound to them, so a change of keys restarts paging.
+    const filters = await withRelatedKeys(tx, filtersOf(input));
+    // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
+    const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, filters);
+    const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
     const where = whereClause(tx, claims.tenant_id, filters);
     // One object's or one actor's events: only the months that hold them are read.
     const months = await monthsHolding(tx, claims.tenant_id, filters);

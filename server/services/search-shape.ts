@@ -20,6 +20,7 @@ import { filterExpr, type EventFilters } from '@/supabase/functions/_shared/filt
 import { nextMicrosecond, occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { archivedParts } from './archived-events.ts';
 import { inTenant, whereClause } from './query.ts';
+import { withRelatedKeys } from './related-keys.ts';
 
 export const MAX_BUCKETS = 60;
 export const PER_BUCKET = 200;
@@ -56,8 +57,9 @@ export function bucketWidth(fromMs: number, toMs: number): number {
   return WIDTHS.find((w) => span / w <= MAX_BUCKETS) ?? Math.ceil(span / MAX_BUCKETS / 86400) * 86400;
 }
 
-export async function searchShape(sql: Sql, claims: TenantClaims, filters: EventFilters): Promise<SearchShape> {
+export async function searchShape(sql: Sql, claims: TenantClaims, requested: EventFilters): Promise<SearchShape> {
   return inTenant(sql, claims, async (tx) => {
+    const filters = await withRelatedKeys(tx, requested);
     await tx`select set_config('statement_timeout', ${String(TIMEOUT_MS)}, true)`;
     const bounds = occurredAtBounds(filterExpr(filters));
     const archived = [...new Set((await archivedParts(tx, filters)).filter((p) => !p.restore_id).map((p) => p.month.slice(0, 7)))].sort();
