@@ -24,11 +24,13 @@ import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
+import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
+import { formatInZone } from '@/lib/time.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import { archivedRecords, checkArchivesPresent } from './exports/archived.ts';
 import { csvHeader } from './exports/columns.ts';
 import { hotRecords } from './exports/hot.ts';
-import { MANIFEST_VERSION, saveManifest, type Exporter, type ExportManifest, type ManifestBundle, type ManifestMonth } from './exports/manifest.ts';
+import { MANIFEST_VERSION, saveManifest, type Exporter, type ExportManifest, type ManifestBundle, type ManifestMonth, type ManifestTimeZone } from './exports/manifest.ts';
 import { parquetRecords } from './exports/parquet.ts';
 import { planExport, segmentExpr } from './exports/plan.ts';
 import { MonthTally, type RecordStats } from './exports/records.ts';
@@ -52,6 +54,8 @@ export interface ExportRequest {
   expectedRows?: number;
   /** A bundle is built from the export: see ExportEvidence. */
   bundle?: boolean;
+  /** The zone the requester shows times in (IANA name or UTC), recorded in the manifest; default UTC. */
+  timeZone?: string;
 }
 
 /** What a bundle needs beyond the file: the same snapshot, kept open until the bundle ends. */
@@ -72,6 +76,8 @@ export interface StartedExport {
   id: string;
   tenantId: string;
   fileName: string;
+  /** The zone the requester shows times in (the manifest's display_time_zone.zone). */
+  displayTimeZone: string;
   mediaType: string;
   /** The file's bytes. Read it to the end (or destroy it to abort). */
   stream: Readable;
@@ -82,6 +88,12 @@ export interface StartedExport {
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** The export's UTC bounds as wall-clock times in the requester's zone (docs/export-format.md, section 6). */
+export function displayTimeZone(zone: string, bounds: { from: string | null; to: string | null }): ManifestTimeZone {
+  const local = (iso: string | null) => (iso === null ? null : formatInZone(iso, zone));
+  return { zone, from: local(bounds.from), to: local(bounds.to) };
+}
 
 const failureMessage = (err: unknown) => (err instanceof AuditError ? err.message : err instanceof Error && err.message ? `The export did not complete: ${err.message}` : 'The export did not complete');
 
@@ -95,6 +107,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   const order = request.order ?? 'asc';
   const startedAt = nowTimestamp().iso;
   const expr = filterExpr(request.filters);
+  const bounds = occurredAtBounds(expr);
   const manifest: ExportManifest = {
     manifest_version: MANIFEST_VERSION,
     export_id: uuidv7(),
@@ -110,7 +123,8 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
     columns: [...spec.columns],
     filters: request.filters,
     order,
-    time_range: { requested: { from: request.filters.from ?? null, to: request.filters.to ?? null }, covered: { first_occurred_at: null, last_occurred_at: null } },
+    time_range: { requested: { from: request.filters.from ?? null, to: request.filters.to ?? null }, covered: { first_occurred_at: null, last_occurred_at: null }, bounds },
+    display_time_zone: displayTimeZone(request.timeZone ?? 'UTC', bounds),
     months: [],
     expired_months: [],
     expected_row_count: request.expectedRows ?? null,
@@ -270,5 +284,5 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
     dataFailed(reason);
     void end('failed', reason);
   });
-  return { id: manifest.export_id, tenantId: claims.tenant_id, fileName: manifest.file_name, mediaType: manifest.media_type, stream, done, evidence };
+  return { id: manifest.export_id, tenantId: claims.tenant_id, fileName: manifest.file_name, displayTimeZone: manifest.display_time_zone!.zone, mediaType: manifest.media_type, stream, done, evidence };
 }

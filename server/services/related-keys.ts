@@ -9,12 +9,13 @@
  */
 import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { RELATED_CONTEXT_KEYS, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
+import { personSql } from './people.ts';
 
 export interface RelatedKeys {
   keys: string[];
   /** Null while the tenant uses the default keys. */
   updated_at: string | null;
-  /** Who set them (user:<id>), or null for the default. */
+  /** Who set them (the person's email, or the principal of a tool), or null for the default. */
   updated_by: string | null;
 }
 
@@ -33,8 +34,15 @@ export async function withRelatedKeys<F extends EventFilters>(tx: TxSql, filters
   return { ...filters, about_keys: (await readRelatedKeys(tx)).keys };
 }
 
+/** The tenant's keys, with the person who set them by email (people are never shown by internal id). */
 export async function relatedKeys(sql: Sql, claims: TenantClaims): Promise<RelatedKeys> {
-  return withTenant(sql, claims, readRelatedKeys);
+  return withPerson(sql, await withTenant(sql, claims, readRelatedKeys));
+}
+
+async function withPerson(sql: Sql, keys: RelatedKeys): Promise<RelatedKeys> {
+  if (keys.updated_by === null) return keys;
+  const [row] = await sql`select ${sql.unsafe(personSql('p.principal'))} as person from (select ${keys.updated_by}::text as principal) as p`;
+  return { ...keys, updated_by: row!.person as string };
 }
 
 /** withRelatedKeys in its own transaction (for callers that open their snapshot later, such as exports). */
@@ -52,5 +60,5 @@ export async function setRelatedKeys(sql: Sql, claims: TenantClaims, keys: strin
       values (${claims.tenant_id}, ${keys}::text[], ${updatedBy})
       on conflict (tenant_id) do update set keys = excluded.keys, updated_at = now(), updated_by = excluded.updated_by`;
     return { before, after: await readRelatedKeys(tx) };
-  });
+  }).then(async ({ before, after }) => ({ before, after: await withPerson(sql, after) }));
 }

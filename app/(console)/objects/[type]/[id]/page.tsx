@@ -45,6 +45,7 @@ export default async function ObjectTimeline({ params, searchParams }: { params:
     if (!result.next_cursor) break;
     cursor = result.next_cursor;
   }
+  const { keys } = await session.api.relatedKeys.get();
   const truncated = Boolean(cursor) && events.length >= MAX_PAGES * 1000;
   const isOwn = (e: { object_type: string; object_id: string }) => e.object_type === objectType && e.object_id === objectId;
   const own = events.filter(isOwn);
@@ -75,6 +76,19 @@ export default async function ObjectTimeline({ params, searchParams }: { params:
         </h1>
         <span className="text-sm text-slate-700 dark:text-slate-300" data-testid="timeline-count">
           {countOf(own.length, 'event')} of its own{related.length ? `, ${countOf(related.length, 'related event')}` : ''}, oldest first
+        </span>
+        <span className="text-sm text-slate-700 dark:text-slate-300" data-testid="timeline-keys">
+          related through {keys.join(', ')}
+          {session.can('related-keys:manage') ? (
+            <>
+              {' '}
+              (
+              <Link className="link" href="/admin/system#related-keys">
+                change
+              </Link>
+              )
+            </>
+          ) : null}
         </span>
         <Link className="link text-sm" href={`/${serializeSearch(objectType === 'ORDER' ? { about: objectId, order: 'asc' } : { object_type: objectType, object_id: objectId, order: 'asc' })}`}>
           Open in search
