@@ -7,8 +7,8 @@
 -- AUDIT_RELATED_KEYS event of the tenant's trail, with the keys before and after.
 --
 -- Keys with an indexed column (order_id, parent_order_id, client_order_id,
--- symbol, account) are read through their index; any other key is read by
--- jsonb containment within the tenant (docs/design.md, "The whole order").
+-- symbol, account) are read through their index; any other key is matched
+-- within the tenant's other conditions, without an index of its own.
 
 create table public.related_order_keys (
   tenant_id uuid primary key,
