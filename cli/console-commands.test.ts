@@ -93,6 +93,7 @@ describe('oms-audit export', () => {
         ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
+        ['oms-audit-cli', 'success'],
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
