@@ -10,6 +10,7 @@
  *   npm run bench:shape [-- --events 1000000 --tenants 5 --queries 100 --baseline-queries 15]
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
@@ -195,13 +196,14 @@ async function main() {
       );
     }
 
+    const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
     const rows = results.map(
       (r) =>
         `| ${r.name} | ${r.shape.p50.toFixed(1)} | ${r.shape.p95.toFixed(1)} | ${r.shape.p95 <= GOAL_MS ? 'yes' : 'NO'} | ${r.baseline.p50.toFixed(1)} | ${r.baseline.p95.toFixed(1)} | ${(r.baseline.p50 / r.shape.p50).toFixed(1)}× | ${r.totalRatio.min.toFixed(3)}–${r.totalRatio.max.toFixed(3)} | ${(r.exactShare * 100).toFixed(0)} % |`,
     );
     const md = `# Search shape at scale (${new Date().toISOString().slice(0, 10)})
 
-${machine()}, ${pgVersion}. ${fmt(EVENTS)} events in ${TENANTS} tenants (Zipf sizes, largest ${fmt(tenants[0]!.events)}), ${MONTHS} months.
+${machine()}, ${pgVersion}; load average at the end ${load} (1 / 5 / 15 min: other work shares the machine). ${fmt(EVENTS)} events in ${TENANTS} tenants (Zipf sizes, largest ${fmt(tenants[0]!.events)}), ${MONTHS} months.
 \`npm run bench:shape -- --events ${EVENTS} --tenants ${TENANTS} --queries ${QUERIES} --baseline-queries ${BASELINE_QUERIES}\`
 
 The shape (histogram + value counts, \`searchShape\` as tRPC events.shape runs it, in process: no HTTP) against the
