@@ -7,9 +7,11 @@
  * the same keys through the one filter tree — and an export's manifest
  * records the keys it used.
  */
-import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { RELATED_CONTEXT_KEYS, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { personSql } from './people.ts';
+// query.ts reads the keys through withRelatedKeys; both sides use each other only inside functions.
+import { inTenant } from './query.ts';
 
 export interface RelatedKeys {
   keys: string[];
@@ -36,7 +38,7 @@ export async function withRelatedKeys<F extends EventFilters>(tx: TxSql, filters
 
 /** The tenant's keys, with the person who set them by email (people are never shown by internal id). */
 export async function relatedKeys(sql: Sql, claims: TenantClaims): Promise<RelatedKeys> {
-  return withPerson(sql, await withTenant(sql, claims, readRelatedKeys));
+  return withPerson(sql, await inTenant(sql, claims, readRelatedKeys));
 }
 
 async function withPerson(sql: Sql, keys: RelatedKeys): Promise<RelatedKeys> {
@@ -48,12 +50,12 @@ async function withPerson(sql: Sql, keys: RelatedKeys): Promise<RelatedKeys> {
 /** withRelatedKeys in its own transaction (for callers that open their snapshot later, such as exports). */
 export async function resolveRelatedKeys<F extends EventFilters>(sql: Sql, claims: TenantClaims, filters: F): Promise<F> {
   if (filters.about === undefined || filters.about_keys !== undefined) return filters;
-  return withTenant(sql, claims, (tx) => withRelatedKeys(tx, filters));
+  return inTenant(sql, claims, (tx) => withRelatedKeys(tx, filters));
 }
 
 /** Sets the tenant's keys; returns them before and after (the change is recorded by the caller). */
 export async function setRelatedKeys(sql: Sql, claims: TenantClaims, keys: string[], updatedBy: string): Promise<{ before: RelatedKeys; after: RelatedKeys }> {
-  return withTenant(sql, claims, async (tx) => {
+  return inTenant(sql, claims, async (tx) => {
     const before = await readRelatedKeys(tx);
     await tx`
       insert into public.related_order_keys (tenant_id, keys, updated_by)
