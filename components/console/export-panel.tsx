@@ -16,6 +16,7 @@ import { useTRPC } from '@/lib/trpc.tsx';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
 import { formatInZone, formatUtc } from '@/lib/time.ts';
 import { useTimeZone } from './time-zone.tsx';
+import { useHydrated } from './use-hydrated.ts';
 
 interface ExportKind {
   label: string;
@@ -72,6 +73,8 @@ export function ExportPanel({ filters, order, count, blocked }: { filters: Event
   const list = useQuery({ ...trpc.exports.list.queryOptions(), refetchInterval: (q) => (started && !finishedIn(q.state.data as Manifest[] | undefined) ? 1000 : false) });
   const conditions = describeFilters(filters);
   const { zone } = useTimeZone();
+  // A relative range is resolved against the browser's clock: its words are shown once hydrated, as the search page does.
+  const hydrated = useHydrated();
 
   function finishedIn(manifests: Manifest[] | undefined): Manifest | null {
     return matching(manifests)?.status === 'streaming' ? null : matching(manifests);
@@ -113,6 +116,8 @@ export function ExportPanel({ filters, order, count, blocked }: { filters: Event
         <p id={reason} role="alert" data-testid="export-blocked" className="text-xs text-red-700 dark:text-red-300">
           Exports are off until every filter is valid — {blocked}
         </p>
+      ) : !hydrated ? (
+        <span className="skeleton inline-block h-4 w-64 align-middle" />
       ) : (
         <p data-testid="export-summary" className="text-xs text-slate-700 dark:text-slate-300">
           {count ? (count.exact ? `${count.count.toLocaleString('en-US')} events` : `more than ${count.count.toLocaleString('en-US')} events`) : 'Counting…'}

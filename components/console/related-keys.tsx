@@ -70,7 +70,7 @@ export function RelatedKeys({ canManage }: { canManage: boolean }) {
           'These are the default keys.'
         )}
       </p>
-      {canManage ? <KeysForm key={keys.join(',')} keys={keys} /> : null}
+      {canManage ? <KeysForm keys={keys} /> : null}
     </section>
   );
 }
