@@ -74,7 +74,8 @@ export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom:
   const endIso = new Date(endMs(n - 1)).toISOString();
   const short = buckets.some((b) => b.short);
   const summary = `${shape.exact ? '' : 'About '}${fmt(total)} matching events from ${formatInZone(buckets[0]!.start, zone)} to before ${formatInZone(endIso, zone)}, ${per} per bar${short ? ', hatched bars short: archived months not counted' : ''}`;
-  const ticks = Array.from({ length: TICKS + 1 }, (_, k) => (k === TICKS ? endIso : buckets[Math.round((k * n) / TICKS)]!.start));
+  // Evenly spaced bar starts, and the end; fewer bars than ticks repeat none (one bar: its start and its end).
+  const ticks = [...new Set([...Array.from({ length: TICKS }, (_, k) => buckets[Math.min(n - 1, Math.floor((k * n) / TICKS))]!.start), endIso])];
   const zoneName = `${zone}${zone === 'UTC' ? '' : `, ${zoneAbbreviation(startMs(0), zone)}`}`;
   return (
     <figure className="space-y-1" data-testid="histogram">
