@@ -21,8 +21,12 @@ async function filledOrder(page: Page): Promise<{ order: string; fills: number }
 /** React's words (development) or error numbers (production) for a server/browser mismatch. */
 const HYDRATION = /hydrat|react\.dev\/errors\/4(18|19|23|25)/i;
 
+/** Picks a zone, again if it was picked before the page could take it (before hydration), until its cookie holds it. */
 async function chooseZone(page: Page, zone: string) {
-  await page.getByLabel('Time zone').selectOption(zone);
+  await expect(async () => {
+    await page.getByLabel('Time zone').selectOption(zone);
+    expect((await page.context().cookies()).find((c) => c.name === 'oms_tz')?.value).toBe(encodeURIComponent(zone));
+  }).toPass();
 }
 
 test('everything that happened to an order, with its fills and allocation, in one timeline and one export', async ({ page }, testInfo) => {
