@@ -62,10 +62,23 @@ describe('oms-audit export', () => {
       expect(manifest).toMatchObject({ status: 'complete', row_count: 2, sha256: createHash('sha256').update(file).digest('hex'), filters: { object_id: 'ORD-CLI', event_type: ['CREATE', 'CANCEL'] }, exported_by: { kind: 'cli' } });
       expect((parse(file, { columns: true }) as { object_id: string }[]).map((r) => r.object_id)).toEqual(['ORD-CLI', 'ORD-CLI']);
 
+      // The whole order and the query language, with the zone the manifest states the range in.
+      const whole = path.join(dir, 'whole.csv');
+      await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: [event({ object_type: 'EXECUTION', object_id: 'EXE-CLI', occurred_at: '2026-11-02T15:00:00.000000Z', context: { order_id: 'ORD-CLI' } })] } });
+      const about = await cli(['export', '--tenant', t.id, '--format', 'csv', '--out', whole, '--about', 'ORD-CLI', '--q', 'NOT event_type = CANCEL', '--from', '2026-11-02T15:00:00Z', '--time-zone', 'Europe/London', '--json']);
+      expect(about.code, about.stderr).toBe(0);
+      // The fill from its context, the order's CREATE (its CANCEL is excluded by the query).
+      expect((parse(await readFile(whole), { columns: true }) as { object_id: string }[]).map((r) => r.object_id)).toEqual(['EXE-CLI', 'ORD-CLI']);
+      expect(JSON.parse(about.stdout).manifest).toMatchObject({
+        filters: { about: 'ORD-CLI', q: 'NOT event_type = CANCEL', about_keys: ['order_id', 'parent_order_id', 'client_order_id'] },
+        time_range: { bounds: { from: '2026-11-02T15:00:00.000000Z', to: null } },
+        display_time_zone: { zone: 'Europe/London', from: '2026-11-02 15:00:00.000000 GMT', to: null },
+      });
+
       const jsonl = path.join(dir, 'all.jsonl');
       expect((await cli(['export', '--tenant', t.name, '--format', 'jsonl', '--out', jsonl])).code).toBe(0);
-      // Three events and the first export's own AUDIT_EXPORT.
-      expect((await readFile(jsonl, 'utf8')).trimEnd().split('\n')).toHaveLength(4);
+      // Four events and the two exports' own AUDIT_EXPORT events.
+      expect((await readFile(jsonl, 'utf8')).trimEnd().split('\n')).toHaveLength(6);
       // A verifiable bundle: a zip (local file header signature) whose manifest the CLI reports signed.
       const bundle = path.join(dir, 'orders.zip');
       const bundled = await cli(['export', '--tenant', t.id, '--format', 'csv', '--out', bundle, '--object-id', 'ORD-CLI', '--bundle', '--json']);
@@ -77,6 +90,7 @@ describe('oms-audit export', () => {
       // The exports are in the tenant's trail.
       const trail = await call('GET', '/api/v1/audit/events?event_type=AUDIT_EXPORT', { key: t.readKey });
       expect(trail.body.events.map((e: { actor_id: string; outcome: string }) => [e.actor_id, e.outcome])).toEqual([
+        ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],

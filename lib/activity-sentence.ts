@@ -44,6 +44,10 @@ export function activitySentence(e: ActivityEvent): string {
       };
       return `changed the clock tolerance from ${t(c.before)} to ${t(c.after)}`;
     }
+    case 'AUDIT_RELATED_KEYS': {
+      const keys = (v: unknown) => (Array.isArray(v) ? v.join(', ') : '?');
+      return `changed the keys that relate events to an order from ${keys(c.before)} to ${keys(c.after)}`;
+    }
     case 'AUDIT_VERIFICATION':
       return c.ok === true
         ? `verified the trail: intact, ${Number(c.events_checked).toLocaleString('en-US')} events checked`

@@ -130,6 +130,8 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'clock.event': rule(readers, { idOfTenantA: true }),
   'clock.tolerance': rule(readers),
   'clock.setTolerance': rule(admins, { mutation: true }),
+  'relatedKeys.get': rule(readers),
+  'relatedKeys.set': rule(admins, { mutation: true }),
 };
 
 /** Per REST route (path as on disk) and method. The tRPC endpoint is covered procedure by procedure. */
@@ -331,6 +333,8 @@ function inputOf(name: string, w: World): unknown {
     'clock.event': { id: w.eventId },
     // The defaults again: the matrix changes no tenant's tolerance.
     'clock.setTolerance': { tolerance_ms: 50, network_delay_ms: 0 },
+    // The default keys again: the matrix changes no tenant's whole order.
+    'relatedKeys.set': { keys: ['order_id', 'parent_order_id', 'client_order_id'] },
   };
   return inputs[name];
 }

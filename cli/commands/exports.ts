@@ -15,7 +15,7 @@ import type { Command, CommandContext, CommandResult } from '../command.ts';
 import { optional, required, tenantArg } from '../args.ts';
 import { UsageError } from '../usage-error.ts';
 
-/** CLI option → the list endpoint's query parameter. */
+/** CLI option → the list endpoint's query parameter (and time_zone: the zone the manifest states the range in). */
 const FILTER_OPTIONS: Record<string, string> = {
   'object-type': 'object_type',
   'object-id': 'object_id',
@@ -28,13 +28,18 @@ const FILTER_OPTIONS: Record<string, string> = {
   from: 'from',
   to: 'to',
   context: 'context',
+  q: 'q',
+  about: 'about',
+  'about-type': 'about_type',
+  'about-keys': 'about_keys',
   order: 'order',
+  'time-zone': 'time_zone',
 };
 
 export const exportCommands: Command[] = [
   {
     name: 'export',
-    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --order asc|desc]`,
+    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --q QUERY --about ID [--about-type T --about-keys K[,K]] --order asc|desc --time-zone ZONE]`,
     summary: 'export matching events, hot and archived months, to a file with its manifest beside it (FILE.manifest.json); --bundle: a verifiable zip',
     options: {
       format: { type: 'string' },

@@ -4,8 +4,9 @@
  * filter the search applies, or not at all: while a filter is not valid the
  * buttons are disabled and the panel says why (the API would refuse it too).
  * Before a download the panel shows the exact filters and the search's
- * count; after it, the export's manifest — its row count beside that count,
- * its status and SHA-256.
+ * count and its time range in the chosen zone beside the exact UTC bounds;
+ * after it, the export's manifest — its row count beside that count, its
+ * status, SHA-256 and the range it covered, as the manifest records them.
  */
 import { useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
@@ -13,6 +14,9 @@ import { EXPORT_FORMATS, exportFormat } from '@/lib/export-formats.ts';
 import { apiQueryString, describeFilters } from '@/lib/search-params.ts';
 import { useTRPC } from '@/lib/trpc.tsx';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
+import { formatInZone, formatUtc } from '@/lib/time.ts';
+import { useTimeZone } from './time-zone.tsx';
+import { useHydrated } from './use-hydrated.ts';
 
 interface ExportKind {
   label: string;
@@ -36,7 +40,31 @@ const KINDS: ExportKind[] = [
   },
 ];
 
-type Manifest = { export_id: string; status: string; exported_by: { kind: string }; format: string; excel: boolean; filters: unknown; row_count: number | null; expected_row_count: number | null; sha256: string | null; error: string | null; bundle: unknown };
+type Manifest = {
+  export_id: string;
+  status: string;
+  exported_by: { kind: string };
+  format: string;
+  excel: boolean;
+  filters: unknown;
+  row_count: number | null;
+  expected_row_count: number | null;
+  sha256: string | null;
+  error: string | null;
+  bundle: unknown;
+  time_range: { bounds?: { from: string | null; to: string | null } };
+  display_time_zone?: { zone: string; from: string | null; to: string | null };
+};
+
+/** The export's time range in words: in the chosen zone, and the exact UTC bounds (the file's times are UTC). */
+export function rangeInWords(zone: string, bounds: { from: string | null; to: string | null }, local?: { from: string | null; to: string | null }): string {
+  if (bounds.from === null && bounds.to === null) return `all time; times shown in ${zone}, in the file UTC`;
+  const shown = (iso: string | null, l: string | null | undefined) => (iso === null ? null : (l ?? formatInZone(iso, zone)));
+  const [from, to] = [shown(bounds.from, local?.from), shown(bounds.to, local?.to)];
+  const inZone = `${from ? `from ${from}` : 'from the start'} ${to ? `to before ${to}` : 'to now'}`;
+  const utc = `${bounds.from ? `from ${formatUtc(bounds.from)}` : 'from the start'} ${bounds.to ? `to before ${formatUtc(bounds.to)}` : 'to now'}`;
+  return zone === 'UTC' ? `${utc}; the file's times are UTC` : `${inZone} (${zone}) = UTC ${utc}; the file's times are UTC`;
+}
 
 export function ExportPanel({ filters, order, count, blocked }: { filters: EventFiltersInput; order: 'asc' | 'desc'; count: { count: number; exact: boolean } | undefined; blocked: string | null }) {
   const trpc = useTRPC();
@@ -44,6 +72,9 @@ export function ExportPanel({ filters, order, count, blocked }: { filters: Event
   const [started, setStarted] = useState<{ kind: ExportKind; known: Set<string> } | null>(null);
   const list = useQuery({ ...trpc.exports.list.queryOptions(), refetchInterval: (q) => (started && !finishedIn(q.state.data as Manifest[] | undefined) ? 1000 : false) });
   const conditions = describeFilters(filters);
+  const { zone } = useTimeZone();
+  // A relative range is resolved against the browser's clock: its words are shown once hydrated, as the search page does.
+  const hydrated = useHydrated();
 
   function finishedIn(manifests: Manifest[] | undefined): Manifest | null {
     return matching(manifests)?.status === 'streaming' ? null : matching(manifests);
@@ -56,7 +87,7 @@ export function ExportPanel({ filters, order, count, blocked }: { filters: Event
   }
   const latest = matching(list.data as Manifest[] | undefined);
   const href = (kind: ExportKind) =>
-    `/api/v1/audit/events/export?${apiQueryString(filters, { order, ...kind.params, ...(count?.exact ? { expected_rows: String(count.count) } : {}) })}`;
+    `/api/v1/audit/events/export?${apiQueryString(filters, { order, ...kind.params, time_zone: zone, ...(count?.exact ? { expected_rows: String(count.count) } : {}) })}`;
 
   return (
     <div className="ml-auto space-y-1 text-right">
@@ -85,10 +116,14 @@ export function ExportPanel({ filters, order, count, blocked }: { filters: Event
         <p id={reason} role="alert" data-testid="export-blocked" className="text-xs text-red-700 dark:text-red-300">
           Exports are off until every filter is valid — {blocked}
         </p>
+      ) : !hydrated ? (
+        <span className="skeleton inline-block h-4 w-64 align-middle" />
       ) : (
         <p data-testid="export-summary" className="text-xs text-slate-700 dark:text-slate-300">
           {count ? (count.exact ? `${count.count.toLocaleString('en-US')} events` : `more than ${count.count.toLocaleString('en-US')} events`) : 'Counting…'}
           {conditions.length ? ` where ${conditions.join('; ')}` : ', every event of the trail'} ({order === 'desc' ? 'newest first' : 'oldest first'})
+          <br />
+          <span data-testid="export-range">Time range: {rangeInWords(zone, { from: typeof filters.from === 'string' ? filters.from : null, to: typeof filters.to === 'string' ? filters.to : null })}</span>
         </p>
       )}
       {started ? <ExportResult label={started.kind.label} manifest={latest} /> : null}
@@ -125,6 +160,12 @@ function ExportResult({ label, manifest }: { label: string; manifest: Manifest |
       <a className="link" href={`/api/v1/audit/exports/${manifest.export_id}/manifest?download=1`} download>
         manifest
       </a>
+      {manifest.time_range.bounds && manifest.display_time_zone ? (
+        <>
+          <br />
+          <span data-testid="export-result-range">Covered: {rangeInWords(manifest.display_time_zone.zone, manifest.time_range.bounds, manifest.display_time_zone)}</span>
+        </>
+      ) : null}
     </p>
   );
 }

@@ -1,7 +1,8 @@
 'use client';
 /**
  * The search's shape beside its results: a histogram of matching events over
- * time (drag across it, or click a bar, to zoom the time range to it) and the
+ * time with labelled axes in the chosen zone (drag across it, or click a bar,
+ * to zoom the time range to it), archived months included, and the
  * most frequent event types, object types, actors, sources and outcomes
  * (click a value to filter on it, Alt-click to exclude it). Counts are exact
  * or labelled as estimates, as the server computed them (search-shape.ts).
@@ -10,7 +11,8 @@ import { useQuery } from '@tanstack/react-query';
 import { useRef, useState } from 'react';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
 import { useTRPC } from '@/lib/trpc.tsx';
-import { formatUtc } from '@/lib/time.ts';
+import { formatInZone, zoneAbbreviation } from '@/lib/time.ts';
+import { useTimeZone } from './time-zone.tsx';
 
 export type FacetField = 'event_type' | 'object_type' | 'actor_id' | 'source' | 'outcome';
 
@@ -31,10 +33,24 @@ export function useSearchShape(filters: EventFiltersInput, enabled: boolean) {
 
 type Shape = NonNullable<ReturnType<typeof useSearchShape>['data']>;
 
-/** The histogram; `onZoom` receives the chosen [from, to) as ISO strings. */
+/** A tick label at this instant: dates for day-wide bars and wider, otherwise month-day and time (24-hour), in the zone. */
+function tickLabel(iso: string, bucketSeconds: number, zone: string): string {
+  const text = formatInZone(iso, zone, { withZone: false });
+  return bucketSeconds >= 86400 ? text.slice(0, 10) : bucketSeconds >= 60 ? text.slice(5, 16) : text.slice(5, 19);
+}
+
+const TICKS = 4;
+
+/**
+ * The histogram, with its axes: time on x in the chosen zone, matching events
+ * per bar on y. Bars that lie partly in an archived month that could not be
+ * counted are hatched and named below the chart. `onZoom` receives the chosen
+ * [from, to) as ISO strings.
+ */
 export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom: (from: string, to: string) => void }) {
   const svgRef = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<{ a: number; b: number } | null>(null);
+  const { zone } = useTimeZone();
   if (!shape) return <div className="skeleton h-24" aria-label="Loading the histogram" />;
   if (shape.unavailable) return <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="histogram-unavailable">{shape.unavailable}</p>;
   const buckets = shape.buckets;
@@ -55,39 +71,72 @@ export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom:
   };
   const width = shape.bucket_seconds;
   const per = width % 86400 === 0 ? `${width / 86400} day${width === 86400 ? '' : 's'}` : width % 3600 === 0 ? `${width / 3600} h` : width % 60 === 0 ? `${width / 60} min` : `${width} s`;
-  const summary = `${shape.exact ? '' : 'About '}${fmt(total)} matching events from ${formatUtc(buckets[0]!.start)} to ${formatUtc(new Date(endMs(n - 1)).toISOString())}, ${per} per bar`;
+  const endIso = new Date(endMs(n - 1)).toISOString();
+  const short = buckets.some((b) => b.short);
+  const summary = `${shape.exact ? '' : 'About '}${fmt(total)} matching events from ${formatInZone(buckets[0]!.start, zone)} to before ${formatInZone(endIso, zone)}, ${per} per bar${short ? ', hatched bars short: archived months not counted' : ''}`;
+  // Evenly spaced bar starts, and the end; fewer bars than ticks repeat none (one bar: its start and its end).
+  const ticks = [...new Set([...Array.from({ length: TICKS }, (_, k) => buckets[Math.min(n - 1, Math.floor((k * n) / TICKS))]!.start), endIso])];
+  const zoneName = `${zone}${zone === 'UTC' ? '' : `, ${zoneAbbreviation(startMs(0), zone)}`}`;
   return (
     <figure className="space-y-1" data-testid="histogram">
-      <svg
-        ref={svgRef}
-        role="img"
-        aria-label={`Histogram: ${summary}`}
-        viewBox={`0 0 ${n * 10} 60`}
-        preserveAspectRatio="none"
-        className="h-24 w-full cursor-crosshair touch-none select-none"
-        onPointerDown={(e) => {
-          e.currentTarget.setPointerCapture(e.pointerId);
-          const i = index(e.clientX);
-          setDrag({ a: i, b: i });
-        }}
-        onPointerMove={(e) => drag && setDrag({ ...drag, b: index(e.clientX) })}
-        onPointerUp={(e) => {
-          if (!drag) return;
-          const b = index(e.clientX);
-          setDrag(null);
-          zoom(drag.a, b);
-        }}
-      >
-        {buckets.map((b, i) => {
-          const h = (b.count / max) * 56;
-          return (
-            <rect key={b.start} x={i * 10 + 1} y={60 - h} width={8} height={h} className={b.exact ? 'fill-blue-600 dark:fill-blue-400' : 'fill-blue-400 dark:fill-blue-300'} data-count={b.count}>
-              <title>{`${formatUtc(b.start)}: ${b.exact ? '' : '≈ '}${fmt(b.count)}`}</title>
-            </rect>
-          );
-        })}
-        {drag ? <rect x={Math.min(drag.a, drag.b) * 10} y={0} width={(Math.abs(drag.b - drag.a) + 1) * 10} height={60} className="fill-amber-400/40" /> : null}
-      </svg>
+      <div className="flex items-stretch gap-1">
+        <span className="text-xs text-slate-700 [writing-mode:vertical-rl] rotate-180 text-center dark:text-slate-300" data-testid="histogram-y-label">
+          Events per bar
+        </span>
+        <div className="flex h-24 flex-col justify-between text-right text-xs text-slate-700 tabular-nums dark:text-slate-300" aria-hidden data-testid="histogram-y-ticks">
+          <span>{fmt(max)}</span>
+          <span>{fmt(Math.round(max / 2))}</span>
+          <span>0</span>
+        </div>
+        <div className="min-w-0 flex-1">
+          <svg
+            ref={svgRef}
+            role="img"
+            aria-label={`Histogram: ${summary}`}
+            viewBox={`0 0 ${n * 10} 60`}
+            preserveAspectRatio="none"
+            className="h-24 w-full cursor-crosshair touch-none border-b border-l border-slate-400 select-none"
+            onPointerDown={(e) => {
+              e.currentTarget.setPointerCapture(e.pointerId);
+              const i = index(e.clientX);
+              setDrag({ a: i, b: i });
+            }}
+            onPointerMove={(e) => drag && setDrag({ ...drag, b: index(e.clientX) })}
+            onPointerUp={(e) => {
+              if (!drag) return;
+              const b = index(e.clientX);
+              setDrag(null);
+              zoom(drag.a, b);
+            }}
+          >
+            <defs>
+              <pattern id="histogram-uncounted" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+                <rect width="2" height="4" className="fill-amber-500/50" />
+              </pattern>
+            </defs>
+            {buckets.map((b, i) =>
+              b.short ? <rect key={`short-${b.start}`} x={i * 10} y={0} width={10} height={60} fill="url(#histogram-uncounted)" data-testid="histogram-short" /> : null,
+            )}
+            {buckets.map((b, i) => {
+              const h = (b.count / max) * 56;
+              return (
+                <rect key={b.start} x={i * 10 + 1} y={60 - h} width={8} height={h} className={b.exact ? 'fill-blue-600 dark:fill-blue-400' : 'fill-blue-400 dark:fill-blue-300'} data-count={b.count}>
+                  <title>{`${formatInZone(b.start, zone)}: ${b.exact ? '' : '≈ '}${fmt(b.count)}${b.short ? ' (short: an archived month here was not counted)' : ''}`}</title>
+                </rect>
+              );
+            })}
+            {drag ? <rect x={Math.min(drag.a, drag.b) * 10} y={0} width={(Math.abs(drag.b - drag.a) + 1) * 10} height={60} className="fill-amber-400/40" /> : null}
+          </svg>
+          <div className="flex justify-between text-xs text-slate-700 tabular-nums dark:text-slate-300" aria-hidden data-testid="histogram-x-ticks">
+            {ticks.map((iso, k) => (
+              <span key={k}>{tickLabel(iso, width, zone)}</span>
+            ))}
+          </div>
+          <p className="text-center text-xs text-slate-700 dark:text-slate-300" data-testid="histogram-x-label">
+            Time ({zoneName}), {per} per bar
+          </p>
+        </div>
+      </div>
       <figcaption className="flex flex-wrap justify-between gap-2 text-xs text-slate-700 dark:text-slate-300">
         <span data-testid="histogram-summary">{summary}. Drag across the bars or click one to zoom.</span>
         <span data-testid="shape-accuracy">{accuracy(shape)}</span>
@@ -96,10 +145,13 @@ export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom:
   );
 }
 
-/** What the counts cover, in words: exact, or estimates, and any archived months left out. */
+/** What the counts cover, in words: exact, or estimates, and the archived months counted or not. */
 function accuracy(shape: Shape): string {
   const parts = [shape.exact ? 'Exact counts' : 'Estimates (≈): counted exactly up to 200 events per bar, beyond that from the density of the first 200'];
-  if (shape.archived_months.length) parts.push(`archived months not charted: ${shape.archived_months.join(', ')}`);
+  const counted = shape.archived_months.filter((m) => m.counted).map((m) => m.month);
+  const missing = shape.archived_months.filter((m) => !m.counted).map((m) => m.month);
+  if (counted.length) parts.push(`archived months counted from their archive: ${counted.join(', ')}`);
+  if (missing.length) parts.push(`NOT counted (hatched, counts short): archived months ${missing.join(', ')}${shape.archive_error ? ` — ${shape.archive_error}` : ''}`);
   return parts.join('; ');
 }
 

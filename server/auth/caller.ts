@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'system:view',
   'streams:manage',
   'clock:manage',
+  'related-keys:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -32,7 +33,7 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 const ROLE_PERMISSIONS: Record<TenantRole, Permission[]> = {
   viewer: ['events:read'],
   auditor: ['events:read', 'events:export', 'integrity:verify', 'retention:view'],
-  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view', 'streams:manage', 'clock:manage'],
+  admin: ['events:read', 'events:export', 'integrity:verify', 'keys:manage', 'users:manage', 'retention:view', 'retention:manage', 'system:view', 'streams:manage', 'clock:manage', 'related-keys:manage'],
 };
 
 const SCOPE_PERMISSIONS: Record<ApiKeyScope, Permission[]> = {

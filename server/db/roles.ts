@@ -12,7 +12,7 @@ import { OWNER_ROLE, RUNTIME_ROLE } from '@/supabase/functions/_shared/runtime-r
 export { OWNER_ROLE, RUNTIME_ROLE };
 
 /** Tables oms-audit creates in `public` (everything else of ours lives in the oms_audit schema). */
-export const PUBLIC_TABLES = ['audit_events', 'audit_ledger', 'saved_searches', 'audit_exports', 'restored_events', 'audit_object_months', 'audit_actor_months'] as const;
+export const PUBLIC_TABLES = ['audit_events', 'audit_ledger', 'saved_searches', 'audit_exports', 'restored_events', 'audit_object_months', 'audit_actor_months', 'related_order_keys'] as const;
 
 /**
  * Gives oms_audit_owner the oms_audit schema, every relation, type and

@@ -12,6 +12,8 @@ import { log } from '@/server/observability/log.ts';
 
 /** The zone of every time in an export file: always UTC. */
 export const TIME_ZONE_HEADER = 'x-audit-time-zone';
+/** The zone the requester shows times in (time_zone=…; the manifest's display_time_zone), for the record. */
+export const DISPLAY_TIME_ZONE_HEADER = 'x-audit-display-time-zone';
 export const MANIFEST_HEADER = 'X-Audit-Manifest';
 
 export function manifestPath(exportId: string): string {
@@ -66,6 +68,7 @@ export function exportResponse(req: Request, sql: Sql, tenantId: string, started
       'x-audit-export-id': started.id,
       // Every time in an export is UTC (ISO 8601 with Z), whatever zone the console shows.
       [TIME_ZONE_HEADER]: 'UTC',
+      [DISPLAY_TIME_ZONE_HEADER]: started.displayTimeZone,
     },
   });
 }
@@ -85,6 +88,7 @@ export function bundleResponse(req: Request, sql: Sql, tenantId: string, started
       [MANIFEST_HEADER]: `${publicOrigin(req)}${manifestPath(started.id)}`,
       'x-audit-export-id': started.id,
       [TIME_ZONE_HEADER]: 'UTC',
+      [DISPLAY_TIME_ZONE_HEADER]: started.displayTimeZone,
     },
   });
 }

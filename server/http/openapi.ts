@@ -178,6 +178,7 @@ function build() {
               expected_rows: z.string().regex(/^\d{1,15}$/).optional().meta({ description: 'The count the search showed before the download, recorded in the manifest beside row_count' }),
               excel: trueOrFalse.optional().meta({ description: "CSV for Excel: UTF-8 byte order mark and ';' between fields" }),
               bundle: trueOrFalse.optional().meta({ description: 'A verifiable zip bundle instead of the bare file' }),
+              time_zone: z.string().optional().meta({ description: "The zone the requester shows times in (UTC or an IANA zone such as America/New_York), recorded in the manifest's display_time_zone with the export's bounds in it; the file's times stay UTC. Default UTC" }),
             }),
           },
           responses: {
@@ -187,6 +188,7 @@ function build() {
                 'x-audit-manifest': z.string().meta({ description: "The manifest's URL" }),
                 'x-audit-export-id': z.string(),
                 'x-audit-time-zone': z.literal('UTC').meta({ description: 'The zone of every time in the file (ISO 8601 with Z)' }),
+                'x-audit-display-time-zone': z.string().meta({ description: 'The zone the requester shows times in (time_zone, default UTC)' }),
               }),
               content: {
                 'text/csv': { schema: { type: 'string' } },

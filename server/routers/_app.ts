@@ -13,6 +13,7 @@ import { usersRouter } from './users.ts';
 import { systemRouter } from './system.ts';
 import { streamsRouter } from './streams.ts';
 import { clockRouter } from './clock.ts';
+import { relatedKeysRouter } from './related-keys.ts';
 
 export const appRouter = router({
   events: eventsRouter,
@@ -28,6 +29,7 @@ export const appRouter = router({
   system: systemRouter,
   streams: streamsRouter,
   clock: clockRouter,
+  relatedKeys: relatedKeysRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -90,9 +90,10 @@ export const shapeOutput = z.object({
   from: z.string().nullable(),
   to: z.string().nullable(),
   bucket_seconds: z.number(),
-  buckets: z.array(z.object({ start: z.string(), count: z.number(), exact: z.boolean() })),
+  buckets: z.array(z.object({ start: z.string(), count: z.number(), exact: z.boolean(), short: z.boolean() })),
   facets: z.object({ event_type: facetValues, object_type: facetValues, actor_id: facetValues, source: facetValues, outcome: facetValues }),
   exact: z.boolean(),
-  archived_months: z.array(z.string()),
+  archived_months: z.array(z.object({ month: z.string(), counted: z.boolean() })),
+  archive_error: z.string().nullable(),
   unavailable: z.string().nullable(),
 });

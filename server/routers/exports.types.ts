@@ -46,7 +46,15 @@ export const manifestOutput = z.object({
   time_range: z.object({
     requested: z.object({ from: z.string().nullable(), to: z.string().nullable() }),
     covered: z.object({ first_occurred_at: z.string().nullable(), last_occurred_at: z.string().nullable() }),
+    bounds: z
+      .object({ from: z.string().nullable(), to: z.string().nullable() })
+      .optional()
+      .meta({ description: 'UTC [from, to) every exported event lies in, from the whole filter (null: unbounded)' }),
   }),
+  display_time_zone: z
+    .object({ zone: z.string(), from: z.string().nullable(), to: z.string().nullable() })
+    .optional()
+    .meta({ description: "The zone the requester shows times in, and time_range.bounds as wall-clock times there (the file's times are UTC)" }),
   months: z
     .array(
       z.object({

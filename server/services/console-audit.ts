@@ -28,6 +28,8 @@ export const CONSOLE_EVENT_TYPES = {
   verification: 'AUDIT_VERIFICATION',
   /** An admin changed the tenant's tolerance for its sources' clocks (docs/clock.md). */
   clockTolerance: 'AUDIT_CLOCK_TOLERANCE',
+  /** An admin changed the context keys that relate events to an order (the whole order). */
+  relatedKeys: 'AUDIT_RELATED_KEYS',
 } as const;
 
 /**
@@ -36,7 +38,7 @@ export const CONSOLE_EVENT_TYPES = {
  * changes, legal holds placed and released).
  */
 export const ADMINISTRATION = {
-  eventTypes: [CONSOLE_EVENT_TYPES.invitation, CONSOLE_EVENT_TYPES.membership, CONSOLE_EVENT_TYPES.apiKey, CONSOLE_EVENT_TYPES.verification, CONSOLE_EVENT_TYPES.clockTolerance],
+  eventTypes: [CONSOLE_EVENT_TYPES.invitation, CONSOLE_EVENT_TYPES.membership, CONSOLE_EVENT_TYPES.apiKey, CONSOLE_EVENT_TYPES.verification, CONSOLE_EVENT_TYPES.clockTolerance, CONSOLE_EVENT_TYPES.relatedKeys],
   objectTypes: ['RETENTION_POLICY', 'LEGAL_HOLD'],
 } as const;
 

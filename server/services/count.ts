@@ -10,6 +10,7 @@ import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { inTenant, whereClause } from './query.ts';
 import { withBlindIndex } from './personal/search.ts';
 import { archivedCount, archivedParts } from './archived-events.ts';
+import { withRelatedKeys } from './related-keys.ts';
 
 export const COUNT_CAP = 100_000;
 
@@ -19,9 +20,10 @@ export interface EventCount {
   exact: boolean;
 }
 
-export async function countMatching(sql: Sql, claims: TenantClaims, filters: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
-  filters = await withBlindIndex(sql, claims.tenant_id, filters);
+export async function countMatching(sql: Sql, claims: TenantClaims, requested: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
+  const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
   return inTenant(sql, claims, async (tx) => {
+    const filters = await withRelatedKeys(tx, sealed);
     const [row] = await tx`
       select count(*)::int as n from (
         select 1 from public.audit_events where ${whereClause(tx, claims.tenant_id, filters)} limit ${cap + 1}

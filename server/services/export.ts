@@ -29,18 +29,21 @@ import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { withBlindIndex } from './personal/search.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
+import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
+import { formatInZone } from '@/lib/time.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import type { ReadSource } from '@/server/db/read-source.ts';
 import { clockFlagLimits } from './clock.ts';
 import { archivedRecords, checkArchivesPresent } from './exports/archived.ts';
 import { csvHeader } from './exports/columns.ts';
 import { hotRecords } from './exports/hot.ts';
-import { MANIFEST_VERSION, saveManifest, type Exporter, type ExportManifest, type ManifestBundle, type ManifestMonth } from './exports/manifest.ts';
+import { MANIFEST_VERSION, saveManifest, type Exporter, type ExportManifest, type ManifestBundle, type ManifestMonth, type ManifestTimeZone } from './exports/manifest.ts';
 import { parquetRecords } from './exports/parquet.ts';
 import { planExport, segmentExpr } from './exports/plan.ts';
 import { MonthTally, type RecordStats } from './exports/records.ts';
 import { exportedSeqs } from './exports/seqs.ts';
 import { exportSlots } from './export-slots.ts';
+import { resolveRelatedKeys } from './related-keys.ts';
 import { openSnapshot, type ExportSnapshot } from './exports/snapshot.ts';
 
 export { getManifest, listExports, MANIFEST_VERSION, type Exporter, type ExportManifest } from './exports/manifest.ts';
@@ -58,6 +61,8 @@ export interface ExportRequest {
   expectedRows?: number;
   /** A bundle is built from the export: see ExportEvidence. */
   bundle?: boolean;
+  /** The zone the requester shows times in (IANA name or UTC), recorded in the manifest; default UTC. */
+  timeZone?: string;
 }
 
 /** What a bundle needs beyond the file: the same snapshot, kept open until the bundle ends. */
@@ -78,6 +83,8 @@ export interface StartedExport {
   id: string;
   tenantId: string;
   fileName: string;
+  /** The zone the requester shows times in (the manifest's display_time_zone.zone). */
+  displayTimeZone: string;
   mediaType: string;
   /** The file's bytes. Read it to the end (or destroy it to abort). */
   stream: Readable;
@@ -89,6 +96,12 @@ export interface StartedExport {
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
+/** The export's UTC bounds as wall-clock times in the requester's zone (docs/export-format.md, section 6). */
+export function displayTimeZone(zone: string, bounds: { from: string | null; to: string | null }): ManifestTimeZone {
+  const local = (iso: string | null) => (iso === null ? null : formatInZone(iso, zone));
+  return { zone, from: local(bounds.from), to: local(bounds.to) };
+}
+
 const failureMessage = (err: unknown) => (err instanceof AuditError ? err.message : err instanceof Error && err.message ? `The export did not complete: ${err.message}` : 'The export did not complete');
 
 /**
@@ -97,7 +110,9 @@ const failureMessage = (err: unknown) => (err instanceof AuditError ? err.messag
  * replayed every write acknowledged before the export began, or the primary),
  * which the manifest records as `read_from`.
  */
-export async function startExport(sql: Sql, claims: TenantClaims, request: ExportRequest, reads: ReadSource = { sql, database: 'primary', primaryLsn: null, reason: 'no replica configured (DATABASE_READ_URL)' }): Promise<StartedExport> {
+export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportRequest, reads: ReadSource = { sql, database: 'primary', primaryLsn: null, reason: 'no replica configured (DATABASE_READ_URL)' }): Promise<StartedExport> {
+  // The whole order's keys as the tenant has them now, recorded in the manifest's filters.
+  const request = { ...asked, filters: await resolveRelatedKeys(sql, claims, asked.filters) };
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
   // Sealed actors are found by their blind index (docs/personal-data.md), as in searches.
@@ -106,6 +121,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
   const slot = exportSlots().acquire(claims.tenant_id);
   const order = request.order ?? 'asc';
   const startedAt = nowTimestamp().iso;
+  const bounds = occurredAtBounds(expr);
   const manifest: ExportManifest = {
     manifest_version: MANIFEST_VERSION,
     export_id: uuidv7(),
@@ -122,7 +138,8 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     clock: null,
     filters: request.filters,
     order,
-    time_range: { requested: { from: request.filters.from ?? null, to: request.filters.to ?? null }, covered: { first_occurred_at: null, last_occurred_at: null } },
+    time_range: { requested: { from: request.filters.from ?? null, to: request.filters.to ?? null }, covered: { first_occurred_at: null, last_occurred_at: null }, bounds },
+    display_time_zone: displayTimeZone(request.timeZone ?? 'UTC', bounds),
     months: [],
     expired_months: [],
     expected_row_count: request.expectedRows ?? null,
@@ -285,5 +302,5 @@ export async function startExport(sql: Sql, claims: TenantClaims, request: Expor
     dataFailed(reason);
     void end('failed', reason);
   });
-  return { id: manifest.export_id, tenantId: claims.tenant_id, fileName: manifest.file_name, mediaType: manifest.media_type, stream, done, evidence };
+  return { id: manifest.export_id, tenantId: claims.tenant_id, fileName: manifest.file_name, displayTimeZone: manifest.display_time_zone!.zone, mediaType: manifest.media_type, stream, done, evidence };
 }

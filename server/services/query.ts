@@ -9,13 +9,14 @@ import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
-import { filterExpr, filtersOf, type EventFilters, type ListEventsInput } from '@/supabase/functions/_shared/filters.ts';
+import { filterExpr, filtersOf, type EventFilters, type ListEventsInput, type SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { wherePostgres } from './filters/postgres.ts';
 import { revealEvents } from './personal/reveal.ts';
 import { withBlindIndex } from './personal/search.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 import { monthsHolding, withinMonths } from './event-months.ts';
+import { withRelatedKeys } from './related-keys.ts';
 
 export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
 
@@ -47,12 +48,15 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
 /** `masked`: personal data is shown as "[personal]" (a viewer without the right to it, docs/personal-data.md). */
 export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list', reveal: { masked?: boolean } = {}): Promise<EventPage> {
   const asked = filtersOf(input);
-  // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
-  const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, asked);
-  const filters = await withBlindIndex(sql, claims.tenant_id, asked);
-  const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
+  const sealed = await withBlindIndex(sql, claims.tenant_id, asked);
   const desc = input.order === 'desc';
   const page = await inTenant(sql, claims, async (tx): Promise<EventPage> => {
+    // The whole order reads the tenant's related keys; the cursor is bound to them, so a change of keys restarts paging.
+    const keyed = await withRelatedKeys(tx, asked);
+    // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
+    const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, keyed);
+    const filters: SealedFilters = sealed === asked ? keyed : { ...keyed, sealed_actors: sealed.sealed_actors };
+    const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
     const where = whereClause(tx, claims.tenant_id, filters);
     // One object's or one actor's events: only the months that hold them are read.
     const months = await monthsHolding(tx, claims.tenant_id, filters);

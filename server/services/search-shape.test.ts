@@ -25,7 +25,7 @@ describe('search shape', () => {
     expect(shape.unavailable).toBeNull();
     expect(shape.buckets.reduce((a, b) => a + b.count, 0)).toBe(9);
     expect(shape.bucket_seconds).toBe(300);
-    expect(shape.buckets[0]).toEqual({ start: new Date(base).toISOString(), count: 5, exact: true });
+    expect(shape.buckets[0]).toEqual({ start: new Date(base).toISOString(), count: 5, exact: true, short: false });
     expect(shape.facets.event_type).toEqual([
       { value: 'CREATE', count: 6 },
       { value: 'CANCEL', count: 3 },

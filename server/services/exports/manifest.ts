@@ -37,6 +37,14 @@ export interface ManifestReadFrom {
   reason: string | null;
 }
 
+/** The requester's display zone and the export's bounds in it (24-hour wall-clock time, then the zone's abbreviation). */
+export interface ManifestTimeZone {
+  /** An IANA zone name (America/New_York) or UTC. */
+  zone: string;
+  from: string | null;
+  to: string | null;
+}
+
 /** What a bundle added to the export (see docs/export-format.md). */
 export interface ManifestBundle {
   file_name: string;
@@ -72,7 +80,18 @@ export interface ExportManifest {
     requested: { from: string | null; to: string | null };
     /** occurred_at of the earliest and latest exported events (null when none). */
     covered: { first_occurred_at: string | null; last_occurred_at: string | null };
+    /**
+     * [from, to) in UTC that every exported event lies in, from the whole filter (from/to and the
+     * query's time ranges); null: unbounded. Absent in manifests written before it was recorded.
+     */
+    bounds?: { from: string | null; to: string | null };
   };
+  /**
+   * The time zone the requester saw times in (the console's choice; UTC when none was given), with
+   * time_range.bounds as wall-clock times there. The file's own times are UTC whatever it is.
+   * Absent in manifests written before it was recorded.
+   */
+  display_time_zone?: ManifestTimeZone;
   /** The months read, in file order, hot and archived. */
   months: ManifestMonth[];
   /** Months of the requested range whose archives ended their retention and were deleted: their events are not in the file. */

@@ -1,12 +1,14 @@
 /**
  * An export request in query-string form, as REST clients, the console's
  * download links and the CLI send it: the list endpoint's filters plus
- * format, excel, bundle, order and expected_rows. Every filter must be valid
+ * format, excel, bundle, order, expected_rows and time_zone (the zone the
+ * requester shows times in, recorded in the manifest). Every filter must be valid
  * or the export does not start (400 naming it): an export never runs with a
  * filter left out.
  */
 import { MANIFEST_FORMATS, type ManifestFormat } from '@/lib/export-formats.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
+import { isValidZone } from '@/lib/time.ts';
 import { filtersFromSearchParams, filtersOf, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
 
 export interface ParsedExportRequest {
@@ -16,9 +18,11 @@ export interface ParsedExportRequest {
   filters: EventFilters;
   order: SortOrder;
   expectedRows: number | undefined;
+  /** The zone the requester shows times in, for the manifest (the file's times are UTC). */
+  timeZone: string;
 }
 
-const EXPORT_PARAMS = ['format', 'excel', 'bundle', 'expected_rows'];
+const EXPORT_PARAMS = ['format', 'excel', 'bundle', 'expected_rows', 'time_zone'];
 
 function flag(params: URLSearchParams, name: string): boolean {
   const value = params.get(name);
@@ -41,6 +45,10 @@ export function parseExportRequest(params: URLSearchParams, options: { allow?: s
   }
   const expected = params.get('expected_rows');
   if (expected !== null && !/^\d{1,15}$/.test(expected)) throw new AuditError('invalid_request', 'expected_rows must be a whole number', [{ field: 'expected_rows', message: 'must be a whole number' }]);
+  const timeZone = params.get('time_zone') ?? 'UTC';
+  if (timeZone !== 'UTC' && (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(timeZone) || !isValidZone(timeZone))) {
+    throw new AuditError('invalid_request', 'time_zone must be UTC or an IANA time zone such as America/New_York', [{ field: 'time_zone', message: 'must be UTC or an IANA time zone such as America/New_York' }]);
+  }
   const input = filtersFromSearchParams(params, { allow: [...EXPORT_PARAMS, ...(options.allow ?? [])] });
   return {
     format: format as ManifestFormat,
@@ -49,5 +57,6 @@ export function parseExportRequest(params: URLSearchParams, options: { allow?: s
     filters: filtersOf(input),
     order: params.has('order') ? input.order : 'asc',
     expectedRows: expected === null ? undefined : Number(expected),
+    timeZone,
   };
 }

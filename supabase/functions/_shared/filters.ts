@@ -60,16 +60,20 @@ function queryExpr(text: string): FilterExpr {
  * Context keys under which an event names the order it is about: a fill
  * (EXECUTION) or an allocation carries its order's id as `order_id`, a child
  * order its parent's as `parent_order_id`, any event the client's id as
- * `client_order_id`. The `about` filter's default keys.
+ * `client_order_id`. The default keys of a tenant that set none.
  */
 export const RELATED_CONTEXT_KEYS = ['order_id', 'parent_order_id', 'client_order_id'] as const;
 
 const contextKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a context field name of letters, digits and underscores');
-const keyList = z
-  .union([contextKey, z.array(contextKey).min(1).max(10, 'at most 10 keys')])
-  .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
+/** A tenant's related keys as an admin sets them (server/services/related-keys.ts): 1 to 10 field names. */
+export const relatedKeyList = z
+  .array(contextKey)
+  .min(1, 'must name at least one key')
+  .max(10, 'at most 10 keys')
+  .transform((v) => [...new Set(v)]);
+const keyList = z.union([contextKey.transform((v) => [v]), relatedKeyList]);
 
-/** The keys an `about` filter looks under (its about_keys, or the default). */
+/** The keys an `about` filter looks under: its about_keys (the services fill in the tenant's), or the default. */
 export function aboutKeysOf(filters: Pick<EventFilters, 'about_keys'>): readonly string[] {
   return filters.about_keys ?? RELATED_CONTEXT_KEYS;
 }

@@ -3,6 +3,7 @@ import { consoleSession } from '@/server/console.ts';
 import { Forbidden } from '@/components/console/forbidden.tsx';
 import { SystemOverview } from '@/components/console/system-overview.tsx';
 import { ClockEvidence } from '@/components/console/clock-evidence.tsx';
+import { RelatedKeys } from '@/components/console/related-keys.tsx';
 
 export const metadata: Metadata = { title: 'System' };
 
@@ -17,6 +18,7 @@ export default async function SystemPage() {
       </p>
       <SystemOverview />
       <ClockEvidence canManage={session.can('clock:manage')} />
+      <RelatedKeys canManage={session.can('related-keys:manage')} />
     </div>
   );
 }

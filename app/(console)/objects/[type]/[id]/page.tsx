@@ -9,6 +9,7 @@ import { countOf } from '@/lib/count-words.ts';
 import { serializeSearch } from '@/lib/search-params.ts';
 import { DiffTable } from '@/components/console/diff-table.tsx';
 import { StateAsOf } from '@/components/console/state-as-of.tsx';
+import { OrderExport } from '@/components/console/order-export.tsx';
 import { Timestamp } from '@/components/console/timestamp.tsx';
 
 export const metadata: Metadata = { title: 'Object timeline' };
@@ -45,6 +46,7 @@ export default async function ObjectTimeline({ params, searchParams }: { params:
     if (!result.next_cursor) break;
     cursor = result.next_cursor;
   }
+  const { keys } = await session.api.relatedKeys.get();
   const truncated = Boolean(cursor) && events.length >= MAX_PAGES * 1000;
   const isOwn = (e: { object_type: string; object_id: string }) => e.object_type === objectType && e.object_id === objectId;
   const own = events.filter(isOwn);
@@ -52,7 +54,6 @@ export default async function ObjectTimeline({ params, searchParams }: { params:
   const typeCounts = new Map<string, number>();
   for (const e of events) typeCounts.set(e.object_type, (typeCounts.get(e.object_type) ?? 0) + 1);
   const shown = only ? events.filter((e) => e.object_type === only) : events;
-  const exportHref = (extra: string) => `/api/v1/audit/events/export?about=${encodeURIComponent(objectId)}&about_type=${encodeURIComponent(objectType)}&order=asc&${extra}`;
   const here = (next: { only?: string | null }) => {
     const p = new URLSearchParams();
     if (next.only) p.set('only', next.only);
@@ -75,6 +76,19 @@ export default async function ObjectTimeline({ params, searchParams }: { params:
         </h1>
         <span className="text-sm text-slate-700 dark:text-slate-300" data-testid="timeline-count">
           {countOf(own.length, 'event')} of its own{related.length ? `, ${countOf(related.length, 'related event')}` : ''}, oldest first
+        </span>
+        <span className="text-sm text-slate-700 dark:text-slate-300" data-testid="timeline-keys">
+          related through {keys.join(', ')}
+          {session.can('related-keys:manage') ? (
+            <>
+              {' '}
+              (
+              <Link className="link" href="/admin/system#related-keys">
+                change
+              </Link>
+              )
+            </>
+          ) : null}
         </span>
         <Link className="link text-sm" href={`/${serializeSearch(objectType === 'ORDER' ? { about: objectId, order: 'asc' } : { object_type: objectType, object_id: objectId, order: 'asc' })}`}>
           Open in search
@@ -102,17 +116,7 @@ export default async function ObjectTimeline({ params, searchParams }: { params:
               ))}
             </nav>
             {session.can('events:export') ? (
-              <div className="ml-auto flex items-center gap-2" role="group" aria-label="Export the whole order">
-                <a className="btn" href={exportHref('format=csv')} download data-testid="order-export-csv">
-                  Export CSV
-                </a>
-                <a className="btn" href={exportHref('format=jsonl')} download>
-                  JSON Lines
-                </a>
-                <a className="btn" href={exportHref('format=csv&bundle=true')} download>
-                  Verifiable bundle
-                </a>
-              </div>
+              <OrderExport objectType={objectType} objectId={objectId} />
             ) : null}
           </div>
           <ol className="relative space-y-3 border-l-2 border-slate-200 pl-5 dark:border-slate-700" aria-label="Timeline">
