@@ -32,8 +32,11 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
       PORT: String(port),
       HOST: '127.0.0.1',
       OMS_AUDIT_DEMO: 'false',
-      // Scheduled verification reads every tenant of the shared test database: tests that want it turn it on.
+      // Jobs that act on every tenant of the shared test database (scheduled verification, sealing, stream
+      // delivery) would race other test files' own calls: off or rare unless a test turns them on.
       INTEGRITY_VERIFY_EVERY_MINUTES: '0',
+      INTEGRITY_SEAL_INTERVAL_SECONDS: '3600',
+      STREAM_POLL_INTERVAL_MS: '0',
       FUNCTIONS_PORT: String(functionsPort),
       ...(options.dataDir ? { OMS_AUDIT_DATA_DIR: options.dataDir } : {}),
       ...options.env,
