@@ -20,7 +20,7 @@ export function writeBudgetBytes(e: Pick<Env, 'MEMORY_LIMIT_MB' | 'MAX_INFLIGHT_
 }
 
 /** Resident memory of the idle server (about 190 MB: Next.js, the pools) plus headroom for reads, exports, verification and garbage not yet collected. */
-const MEMORY_NOT_FOR_WRITES_MB = 448;
+const MEMORY_NOT_FOR_WRITES_MB = 512;
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
@@ -70,7 +70,7 @@ const schema = z.object({
   MAX_INFLIGHT_WRITES: int(256, 1),
   /** Resident memory (MB) the server process is sized to stay under; the write budget below is derived from it. */
   MEMORY_LIMIT_MB: int(768, 512),
-  /** Bytes charged to write requests in flight (body and what parsing makes of it); more are answered 503. Default: (MEMORY_LIMIT_MB − 448) MiB. */
+  /** Bytes charged to write requests in flight (body and what parsing makes of it); more are answered 503. Default: (MEMORY_LIMIT_MB − 512) MiB. */
   MAX_INFLIGHT_WRITE_BYTES: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1024 * 1024, 'must be at least 1048576 (1 MiB)').optional(),
   /** Integrity verifications running at once in this process (each tenant runs at most one; callers meanwhile share its result). */
   MAX_CONCURRENT_VERIFICATIONS: int(2, 1),

@@ -21,6 +21,7 @@
  * Deno and PostgreSQL run in process groups of their own, so a terminal's
  * Ctrl-C reaches this process only, which stops them in that order.
  */
+import { heapLimitWarning } from './heap-limit.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -258,6 +259,8 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
     throw new BootError(`cannot listen on ${env.HOST}:${env.PORT}: ${err.message}`);
   });
   log(`serving http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${env.PORT} (${dev ? 'development' : 'production'})`);
+  const heap = heapLimitWarning(env.MEMORY_LIMIT_MB);
+  if (heap) log(heap);
 }
 
 /** Past this, a shutdown that has not ended is cut short: what it started is killed and the process exits 1 (before systemd's TimeoutStopSec=30 in docs/operations.md). */

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { stopChild } from './child-process.ts';
 import { freePort } from './ports.ts';
+import { heapFlag } from '@/server/heap-limit.ts';
 
 export interface RunningServer {
   baseUrl: string;
@@ -23,7 +24,7 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
   const port = options.port ?? (await freePort());
   const functionsPort = Number(options.env?.FUNCTIONS_PORT ?? (await freePort()));
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [heapFlag(Number(options.env?.MEMORY_LIMIT_MB ?? process.env.MEMORY_LIMIT_MB ?? 768)), '--import', 'tsx', 'server/main.ts'], {
     cwd: process.cwd(),
     env: {
       ...process.env,

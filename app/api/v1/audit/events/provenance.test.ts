@@ -3,6 +3,7 @@
  * hash), on every entry point; the console's own records (AUDIT_* types, the
  * console's source) cannot be written by an app.
  */
+import { parse } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -90,10 +91,10 @@ describe('provenance', () => {
 
   it('exports written_by as a column of CSV and a key of JSON Lines', async () => {
     const csv = await fetch(`${baseUrl()}/api/v1/audit/events/export?format=csv`, { headers: { authorization: `Bearer ${t.readKey}` } });
-    const [header, first] = (await csv.text()).split('\r\n');
-    const columns = header!.split(',');
-    expect(columns.slice(-2)).toEqual(['written_by', 'personal']);
-    expect(first!.split(',').slice(-2)).toEqual([`api_key:${keyId}`, '']);
+    const [columns, cells] = parse(await csv.text()) as string[][];
+    expect(columns!.slice(-3)).toEqual(['written_by', 'personal', 'clock_flag']);
+    expect(cells!.length).toBe(columns!.length);
+    expect(cells!.slice(-3, -1)).toEqual([`api_key:${keyId}`, '']);
     const jsonl = await fetch(`${baseUrl()}/api/v1/audit/events/export?format=jsonl`, { headers: { authorization: `Bearer ${t.readKey}` } });
     expect(JSON.parse((await jsonl.text()).split('\n')[0]!)).toMatchObject({ written_by: `api_key:${keyId}` });
   });
