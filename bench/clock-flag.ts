@@ -6,25 +6,17 @@
  *
  *   npm run bench:clock-flag -- --rows 300000 --rounds 3
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { EXPORT_FORMATS } from '@/lib/export-formats.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
-import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
-import { migrate } from '@/server/db/migrate.ts';
-import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { postgresSelectList } from '@/server/services/exports/columns.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELAY_MS } from '@/supabase/functions/_shared/clock.ts';
-import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { connect, connectionUrl } from '@/supabase/functions/_shared/db.ts';
-import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
-import { freePort } from '@/test/ports.ts';
-import { machine, writeReport } from './lib.ts';
-import { copyEvents, copyPayload } from './load.ts';
+import { machine, startBenchDatabase, writeReport } from './lib.ts';
+import { loadMonthEvents } from './load.ts';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '300000' }, rounds: { type: 'string', default: '3' } } });
 const ROWS = Number(values.rows);
@@ -32,26 +24,13 @@ const ROUNDS = Number(values.rounds);
 const MONTH = '2024-01-01';
 
 async function main() {
-  await mkdir('bench/.work', { recursive: true });
-  const dataDir = await mkdtemp(path.resolve('bench/.work/clock-flag-'));
-  const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-  const owner = connect(pg.ownerUrl, { max: 1 });
-  await migrate(owner);
-  await owner.end();
+  const { pg, stop } = await startBenchDatabase('clock-flag');
   const sql = connect(pg.superuserUrl, { max: 4, applicationName: 'oms-audit-bench' });
   try {
     const tenant = await createTenant(sql, `bench-clock-flag-${Date.now()}`);
     console.log(`oms-audit clock_flag benchmark — ${machine()}\nloading ${ROWS.toLocaleString('en-US')} events…`);
     await sql`select oms_audit.ensure_month_partition(${MONTH}::date)`;
-    const monthEnd = Date.parse('2024-01-31T20:00:00Z') * 1000;
-    for (let loaded = 0, slice = 0; loaded < ROWS; slice++) {
-      const raw = generateDemoEvents(5000, monthEnd, 7 + slice).slice(0, ROWS - loaded);
-      for (let at = 0; at < raw.length; at += 5000) {
-        const { rows } = stampEvents(tenant.id, parseBatch({ events: raw.slice(at, at + 5000) }, 5000), { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
-        await copyEvents(sql, copyPayload(tenant.id, rows, loaded + 1));
-        loaded += rows.length;
-      }
-    }
+    await loadMonthEvents(sql, tenant.id, ROWS, Date.parse('2024-01-31T20:00:00Z') * 1000);
     await sql`vacuum analyze public.audit_events`;
 
     const clock = { tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS, network_delay_ms: DEFAULT_NETWORK_DELAY_MS };
@@ -105,8 +84,7 @@ async function main() {
     console.log(`${ratio.toFixed(3)}× the baseline; report: ${file}`);
   } finally {
     await sql.end();
-    await pg.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 

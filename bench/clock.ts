@@ -8,30 +8,20 @@
  *
  *   node --import tsx bench/clock.ts [--rounds 40]
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLOCK_SKEW_CTES } from '@/supabase/functions/_shared/clock.ts';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { connect } from '@/supabase/functions/_shared/db.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
-import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
-import { migrate } from '@/server/db/migrate.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
-import { freePort } from '@/test/ports.ts';
-import { machine, percentile, writeReport } from './lib.ts';
+import { machine, percentile, startBenchDatabase, writeReport } from './lib.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '40' } } });
 const ROUNDS = Number(values.rounds);
 const BATCH = 500;
 
-await mkdir('bench/.work', { recursive: true });
-const dataDir = await mkdtemp(path.resolve('bench/.work/clock-'));
-const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-const owner = connect(pg.ownerUrl, { max: 1 });
-await migrate(owner);
-await owner.end();
+const { pg, stop } = await startBenchDatabase('clock');
 const sql = connect(pg.runtimeUrl, { max: 4, applicationName: 'oms-audit-bench-clock' });
 
 try {
@@ -128,6 +118,5 @@ try {
   console.log(`written ${file}`);
 } finally {
   await sql.end();
-  await pg.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await stop();
 }

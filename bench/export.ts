@@ -20,16 +20,13 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
-import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { EXPORT_FORMATS } from '@/lib/export-formats.ts';
 import { postgresCopy } from '@/server/services/exports/columns.ts';
 import { copyOut } from '@/server/db/copy-out.ts';
 import { parseEnv } from '@/server/env.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
-import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { sealTenant } from '@/server/services/integrity/checkpoints.ts';
 import { signer } from '@/server/services/integrity/signing-key.ts';
 import { archiveMonth } from '@/server/services/retention/archive.ts';
@@ -38,7 +35,7 @@ import { withRetentionLock } from '@/server/services/retention/parts.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELAY_MS } from '@/supabase/functions/_shared/clock.ts';
 import { machine, startBenchEnv, writeReport } from './lib.ts';
-import { copyEvents, copyPayload } from './load.ts';
+import { loadMonthEvents } from './load.ts';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '2' } } });
 const ROWS = Number(values.rows);
@@ -74,17 +71,8 @@ try {
   const key = await createApiKey(sql, { tenantId: tenant.id, scopes: ['events:read'], name: 'bench' });
   console.log(`oms-audit export benchmark — ${machine()}\nloading ${ROWS.toLocaleString('en-US')} events into ${MONTH.slice(0, 7)}…`);
   // Order-lifecycle events, stamped and hashed as the write path does, in seq order, ledger included.
-  const monthEnd = Date.parse('2024-01-31T20:00:00Z') * 1000;
   await sql`select oms_audit.ensure_month_partition(${MONTH}::date)`;
-  // In slices of 5,000 orders (about 30,000 events), so the generated events never all sit in memory.
-  for (let loaded = 0, slice = 0; loaded < ROWS; slice++) {
-    const raw = generateDemoEvents(5000, monthEnd, 7 + slice).slice(0, ROWS - loaded);
-    for (let at = 0; at < raw.length; at += 5000) {
-      const { rows } = stampEvents(tenant.id, parseBatch({ events: raw.slice(at, at + 5000) }, 5000), { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
-      await copyEvents(sql, copyPayload(tenant.id, rows, loaded + 1));
-      loaded += rows.length;
-    }
-  }
+  await loadMonthEvents(sql, tenant.id, ROWS, Date.parse('2024-01-31T20:00:00Z') * 1000);
   // The write path numbers on from here (exports record themselves in the trail).
   await sql`insert into oms_audit.tenant_sequences (tenant_id, last_seq) values (${tenant.id}, ${ROWS}) on conflict (tenant_id) do update set last_seq = excluded.last_seq`;
   await sql`vacuum analyze public.audit_events`;

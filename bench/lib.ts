@@ -16,14 +16,34 @@ export interface BenchEnv {
   cleanup(): Promise<void>;
 }
 
-/** Embedded PostgreSQL with the product's durable settings (fsync on), migrated, and the real server over HTTP. */
-export async function startBenchEnv(serverEnv: Record<string, string> = {}): Promise<BenchEnv> {
+export interface BenchDatabase {
+  pg: EmbeddedDatabase;
+  dataDir: string;
+  /** Stops PostgreSQL and removes its folder. */
+  stop(): Promise<void>;
+}
+
+/** Embedded PostgreSQL with the product's durable settings (fsync on), migrated, in a folder of its own under bench/.work. */
+export async function startBenchDatabase(name: string): Promise<BenchDatabase> {
   await mkdir('bench/.work', { recursive: true });
-  const dataDir = await mkdtemp(path.resolve('bench/.work/run-'));
+  const dataDir = await mkdtemp(path.resolve(`bench/.work/${name}-`));
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
   const owner = connect(pg.ownerUrl, { max: 1 });
   await migrate(owner);
   await owner.end();
+  return {
+    pg,
+    dataDir,
+    stop: async () => {
+      await pg.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A bench database (startBenchDatabase) and the real server over HTTP. */
+export async function startBenchEnv(serverEnv: Record<string, string> = {}): Promise<BenchEnv> {
+  const { pg, dataDir, stop } = await startBenchDatabase('run');
   const sql = connect(pg.superuserUrl, { max: 8, applicationName: 'oms-audit-bench' });
   // In-process services (cursor decoding, signing) read the same secrets as the server.
   process.env.OMS_AUDIT_DATA_DIR = path.join(dataDir, 'server');
@@ -37,8 +57,7 @@ export async function startBenchEnv(serverEnv: Record<string, string> = {}): Pro
     cleanup: async () => {
       await server.stop();
       await sql.end();
-      await pg.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await stop();
     },
   };
 }

@@ -18,6 +18,25 @@ function escapeCopy(v: string | number | null): string {
   return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s;
 }
 
+/**
+ * `count` order-lifecycle events of one tenant ending before `monthEndMicros`, stamped and
+ * hashed as the write path does, copied in seq order from seq 1 (ledger included); in
+ * slices of 5,000 orders (about 30,000 events), so the generated events never all sit in
+ * memory. The month's partition must exist.
+ */
+export async function loadMonthEvents(sql: Sql, tenantId: string, count: number, monthEndMicros: number): Promise<number> {
+  let loaded = 0;
+  for (let slice = 0; loaded < count; slice++) {
+    const raw = generateDemoEvents(5000, monthEndMicros, 7 + slice).slice(0, count - loaded);
+    for (let at = 0; at < raw.length; at += 5000) {
+      const { rows } = stampEvents(tenantId, parseBatch({ events: raw.slice(at, at + 5000) }, 5000), { ip: '10.0.0.1', userAgent: 'bench' }, { kind: 'operator', name: 'bench' });
+      await copyEvents(sql, copyPayload(tenantId, rows, loaded + 1));
+      loaded += rows.length;
+    }
+  }
+  return loaded;
+}
+
 /** COPY text for audit_events and audit_ledger. */
 export interface CopyPayload {
   events: string;

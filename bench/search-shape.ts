@@ -9,20 +9,15 @@
  *
  *   npm run bench:shape [-- --events 1000000 --tenants 5 --queries 100 --baseline-queries 15]
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, filtersOf, parseListInput, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
-import { startEmbeddedPostgres } from '@/server/db/embedded.ts';
-import { migrate } from '@/server/db/migrate.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { inTenant, whereClause } from '@/server/services/query.ts';
 import { FACET_FIELDS, searchShape } from '@/server/services/search-shape.ts';
-import { freePort } from '@/test/ports.ts';
-import { machine, percentile, writeReport } from './lib.ts';
+import { machine, percentile, startBenchDatabase, writeReport } from './lib.ts';
 import { loadTenantEvents } from './load.ts';
 import { prng, symbolOf, tenantFlow, tenantSizes, zipf } from './query-data.ts';
 
@@ -83,12 +78,7 @@ async function exactShape(sql: Sql, t: Tenant, filters: EventFilters, bucketSeco
 }
 
 async function main() {
-  await mkdir('bench/.work', { recursive: true });
-  const dataDir = await mkdtemp(path.resolve('bench/.work/shape-'));
-  const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
-  const owner = connect(pg.ownerUrl, { max: 1 });
-  await migrate(owner);
-  await owner.end();
+  const { pg, stop } = await startBenchDatabase('shape');
   const admin = connect(pg.superuserUrl, { max: 4, applicationName: 'oms-audit-bench-shape' });
   // The console's read path connects as the runtime role and reads as `authenticated` within the tenant's claims.
   const runtime = connect(pg.runtimeUrl, { max: 4, applicationName: 'oms-audit-bench-shape-runtime' });
@@ -221,8 +211,7 @@ ${rows.join('\n')}
   } finally {
     await runtime.end();
     await admin.end();
-    await pg.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 
