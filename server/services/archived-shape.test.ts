@@ -14,6 +14,7 @@ import { call, event, newTenant, testSql, type TestTenant } from '@/test/fixture
 import { archiveSharedMonth } from '@/test/retention.ts';
 
 // Months of this test file alone (the whole partition is archived).
+const EARLIER = '2002-02';
 const ARCHIVED = '2002-03';
 const HOT = '2002-04';
 
@@ -44,8 +45,10 @@ beforeAll(async () => {
   const events = [
     ...Array.from({ length: 12 }, (_, i) => event({ occurred_at: `${ARCHIVED}-${String(3 + i).padStart(2, '0')}T10:00:00.000000Z`, event_type: i % 3 ? 'FILL' : 'CANCEL', actor_id: 'archived-trader' })),
     ...Array.from({ length: 5 }, (_, i) => event({ occurred_at: `${HOT}-${String(3 + i).padStart(2, '0')}T10:00:00.000000Z`, event_type: 'CREATE', actor_id: 'hot-trader' })),
+    ...Array.from({ length: 3 }, (_, i) => event({ occurred_at: `${EARLIER}-${String(3 + i).padStart(2, '0')}T10:00:00.000000Z`, event_type: 'AMEND', actor_id: 'earlier-trader' })),
   ];
   expect((await call('POST', '/api/v1/audit/events', { key: t.key, body: { events } })).status).toBe(201);
+  await archiveSharedMonth(testSql(), work, EARLIER);
   await archiveSharedMonth(testSql(), work, ARCHIVED);
 }, 900_000);
 
@@ -55,7 +58,7 @@ describe('search shape over archived months', () => {
   it('counts an archived month from its archive, in the bars and the value counts', async () => {
     const [hot] = await testSql()`select count(*)::int as n from public.audit_events where tenant_id = ${t.id} and occurred_at < ${`${HOT}-01`}::timestamptz`;
     expect(hot!.n).toBe(0);
-    for (const input of [{ from: `${ARCHIVED}-01`, to: `${HOT}-30` }, { actor_type: 'USER' }]) {
+    for (const input of [{ from: `${ARCHIVED}-01`, to: `${HOT}-30` }, { actor_type: 'USER', from: `${ARCHIVED}-01` }]) {
       const s = await shape(input);
       expect(s.archived_months).toEqual([{ month: ARCHIVED, counted: true }]);
       expect(s.archive_error).toBeNull();
@@ -80,7 +83,7 @@ describe('search shape over archived months', () => {
   });
 
   it('names a month whose archive cannot be read and marks its bars short', async () => {
-    const [part] = await testSql()`select storage_url, data_key from oms_audit.archive_parts where tenant_id = ${t.id} and state = 'dropped'`;
+    const [part] = await testSql()`select storage_url, data_key from oms_audit.archive_parts where tenant_id = ${t.id} and state = 'dropped' and month = ${`${ARCHIVED}-01`}::date`;
     const file = path.join(new URL(part!.storage_url as string).pathname, part!.data_key as string);
     await rename(file, `${file}.away`);
     try {
@@ -92,6 +95,19 @@ describe('search shape over archived months', () => {
       expect(inMonth(s, ARCHIVED).length).toBeGreaterThan(0);
       expect(inMonth(s, ARCHIVED).every((b) => b.short)).toBe(true);
       expect(inMonth(s, HOT).filter((b) => b.start >= `${HOT}-02`).some((b) => b.short)).toBe(false);
+
+      // Another archived month that can be read is still counted: only the unreadable one is named.
+      const both = await shape({ from: `${EARLIER}-01`, to: `${HOT}-30` });
+      expect(both.archived_months).toEqual([
+        { month: EARLIER, counted: true },
+        { month: ARCHIVED, counted: false },
+      ]);
+      expect(both.archive_error).toContain(ARCHIVED);
+      expect(both.archive_error).not.toContain(EARLIER);
+      expect(total(both)).toBe(8);
+      expect(inMonth(both, EARLIER).reduce((a, b) => a + b.count, 0)).toBe(3);
+      expect(inMonth(both, EARLIER).filter((b) => b.start < `${EARLIER}-20`).some((b) => b.short)).toBe(false);
+      expect(both.facets.event_type).toContainEqual({ value: 'AMEND', count: 3 });
     } finally {
       await rename(`${file}.away`, file);
     }

@@ -21,7 +21,7 @@ import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.t
 import { filterExpr, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { nextMicrosecond, occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { archivedParts, type ArchivedPartRef } from './archived-events.ts';
-import { archivedTally, SHAPE_FIELDS, type ArchivedTally, type BucketGrid } from './archived-shape.ts';
+import { archivedTally, archivedTallyByMonth, SHAPE_FIELDS, type ArchivedTally, type BucketGrid } from './archived-shape.ts';
 import { inTenant, whereClause } from './query.ts';
 import { withBlindIndex } from './personal/search.ts';
 import { revealActorSamples } from './personal/reveal.ts';
@@ -97,13 +97,17 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         const rows = await shapeStatement(tx, claims.tenant_id, filters, plan);
         // The archived months, counted exactly; a month that cannot be read is named, and its buckets marked short.
         let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
-        let archiveError: string | null = null;
+        let failed: { month: string; reason: string }[] = [];
         try {
           archived = await tx.savepoint((tx) => archivedTally(tx, parts, claims.tenant_id, filters, plan));
         } catch (err) {
           if ((err as { code?: string }).code === '57014') throw err;
-          archiveError = `The archived months ${months.join(', ')} could not be read, so their events are not counted: ${(err as Error).message}`;
+          // Month by month, to count every month that can be read and name those that cannot.
+          ({ tally: archived, failed } = await archivedTallyByMonth(tx, parts, claims.tenant_id, filters, plan));
         }
+        const archiveError = failed.length
+          ? `The archived months ${failed.map((f) => f.month).join(', ')} could not be read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
+          : null;
         const byIndex = new Map<number, { n: number; exact: boolean }>();
         const hotFacets = emptyFacets();
         // One stored event per sealed value, to open it from (keyed by field and value, as merging makes new entries).
@@ -122,7 +126,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
             if (sample) samples.set(entry, sample);
           }
         }
-        const uncounted = archiveError ? months.map((m) => [Date.parse(`${m}-01T00:00:00Z`), monthEnd(m)] as const) : [];
+        const uncounted = failed.map((f) => [Date.parse(`${f.month}-01T00:00:00Z`), monthEnd(f.month)] as const);
         const buckets = Array.from({ length: plan.count }, (_, i) => {
           const b = byIndex.get(i);
           const startS = plan.first + i * plan.width;
@@ -136,7 +140,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
           buckets,
           facets: facets.facets,
           exact: buckets.every((b) => b.exact) && facets.exact && !archiveError,
-          archived_months: months.map((month) => ({ month, counted: !archiveError })),
+          archived_months: months.map((month) => ({ month, counted: !failed.some((f) => f.month === month) })),
           archive_error: archiveError,
           unavailable: null,
         };
