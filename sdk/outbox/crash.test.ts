@@ -21,6 +21,11 @@ import { freePort } from '@/test/ports.ts';
 import { startServer, type RunningServer } from '@/test/server.ts';
 
 const TOTAL = 20_000;
+/**
+ * The OMS's pace: at most 800 order changes a second, so the run lasts at least 25 s and each of its three
+ * kills and the relays' random kills happen on any machine (unpaced, a fast one commits everything first).
+ */
+const PER_SECOND = 800;
 
 const children: ChildProcess[] = [];
 const servers: RunningServer[] = [];
@@ -82,7 +87,7 @@ describe('kill -9 of the OMS, the relays and the server while 20,000 order chang
 
     // The OMS: started again after each kill with what is left to commit.
     const startOms = async () =>
-      start(['--import', 'tsx', 'sdk/outbox/oms.fixture.ts'], { DATABASE_URL: db!.appUrl, COUNT: String(TOTAL - (await committed())), WORKERS: '4', ORDERS: '100' });
+      start(['--import', 'tsx', 'sdk/outbox/oms.fixture.ts'], { DATABASE_URL: db!.appUrl, COUNT: String(TOTAL - (await committed())), WORKERS: '4', ORDERS: '100', PER_SECOND: String(PER_SECOND) });
     let oms = await startOms();
     let omsKills = 0;
 

@@ -4,7 +4,10 @@
  * ORDERS orders' version and logs its FILL event through the outbox in the
  * same transaction. Every tenth transaction logs its event and then rolls
  * back (event_type ROLLED_BACK: it must never reach the trail). Prints `done`
- * when all are committed.   DATABASE_URL (the OMS application's role), COUNT, WORKERS, ORDERS
+ * when all are committed. PER_SECOND paces the transactions begun (0: as fast as
+ * it can), so a run lasts long enough to be interrupted where the test means to
+ * on a fast machine too.
+ *   DATABASE_URL (the OMS application's role), COUNT, WORKERS, ORDERS, PER_SECOND
  */
 import postgres from 'postgres';
 import { outbox } from './writer.ts';
@@ -12,6 +15,15 @@ import { outbox } from './writer.ts';
 const count = Number(process.env.COUNT);
 const workers = Number(process.env.WORKERS ?? 4);
 const orders = Number(process.env.ORDERS ?? 100);
+const perSecond = Number(process.env.PER_SECOND ?? 0);
+const startedAt = Date.now();
+let begun = 0;
+/** Waits for this transaction's turn at PER_SECOND. */
+async function pace(): Promise<void> {
+  if (!perSecond) return;
+  const due = startedAt + (begun++ / perSecond) * 1000;
+  if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+}
 const sql = postgres(process.env.DATABASE_URL!, { max: workers, onnotice: () => {} });
 
 class RolledBack extends Error {}
@@ -23,6 +35,7 @@ async function worker(): Promise<void> {
     remaining--;
     const orderId = `O-${Math.floor(Math.random() * orders)}`;
     const rollBack = ++n % 10 === 0;
+    await pace();
     try {
       await sql.begin(async (tx) => {
         const [row] = await tx`

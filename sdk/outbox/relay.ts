@@ -230,7 +230,13 @@ class OutboxRelay implements Relay {
   private readonly running: Promise<void>;
   private readonly statsTimer: ReturnType<typeof setInterval>;
   private refreshing = false;
-  private drainWaiters: [resolve: () => void, reject: (err: Error) => void][] = [];
+  /**
+   * Callers of drain(), each with how many reads of the outbox had started when it
+   * called: only an empty read started after that proves its rows were all shipped.
+   */
+  private drainWaiters: [resolve: () => void, reject: (err: Error) => void, readsBefore: number][] = [];
+  /** Reads of the outbox started so far (numbering them for drain()). */
+  private readsStarted = 0;
   private oldestAtCheck = 0;
   private readonly counters: RelayStats;
 
@@ -278,6 +284,7 @@ class OutboxRelay implements Relay {
           clearTimeout(timer);
           reject(err);
         },
+        this.readsStarted,
       ]);
       this.waker.wake();
     });
@@ -374,9 +381,11 @@ class OutboxRelay implements Relay {
     let limit = this.batchSize;
     let failures = 0;
     let next: Promise<OutboxRow[]> | null = null;
+    let nextRead = 0;
     let deleting: Promise<unknown> | null = null;
     try {
       while (!this.stopping) {
+        const read = next ? nextRead : ++this.readsStarted;
         const rows = await (next ?? this.fetch(query, [], limit));
         next = null;
         if (!rows.length) {
@@ -386,7 +395,10 @@ class OutboxRelay implements Relay {
           this.counters.pendingRows = 0;
           this.counters.oldestPendingSeconds = 0;
           this.oldestAtCheck = 0;
-          for (const [resolve] of this.drainWaiters.splice(0)) resolve();
+          // Drained for those who asked before this read began (a read already under way may miss rows committed since).
+          const drained = this.drainWaiters.filter(([, , readsBefore]) => readsBefore < read);
+          this.drainWaiters = this.drainWaiters.filter(([, , readsBefore]) => readsBefore >= read);
+          for (const [resolve] of drained) resolve();
           await this.waker.sleep(this.idleDelayMs);
           continue;
         }
@@ -400,6 +412,7 @@ class OutboxRelay implements Relay {
         const sending = this.send(`{"events":[${batch.map((row) => row.event).join(',')}]}`);
         // While the batch is on its way: the next one is read (without this one's rows), the last one's removal finishes.
         if (limit === this.batchSize) {
+          nextRead = ++this.readsStarted;
           next = this.fetch(query, positions, limit);
           next.catch(() => {});
         }
