@@ -114,16 +114,15 @@ export default async function setup(project: TestProject) {
   await writeFile(masterKeyFile, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
   process.env.OMS_AUDIT_MASTER_KEY_FILE = masterKeyFile;
 
-  // Keys are re-checked on every request, so a revocation shows at once in tests; tests seal
-  // checkpoints themselves when they need them, so the server's sealer waits; log stream tests deliver
-  // in their own processes, so this server delivers no stream.
+  // Keys are re-checked on every request, so a revocation shows at once in tests. Like every test server
+  // (test/server.ts), this one leaves sealing and stream delivery to the tests that do them.
   const server = await startServer({
     databaseUrl: pg.runtimeUrl,
     dataDir: path.join(dataDir, 'server'),
     env: {
       DB_PREPARE: String(pg.prepare),
       ...(pg.readUrl ? { DATABASE_READ_URL: pg.readUrl } : {}),
-      API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile, INTEGRITY_SEAL_INTERVAL_SECONDS: '3600', STREAM_POLL_INTERVAL_MS: '0' },
+      API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile },
   });
 
   project.provide('databaseUrl', pg.runtimeUrl);

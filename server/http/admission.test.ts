@@ -81,7 +81,7 @@ describe('a wave of maximum-size batches against the server', () => {
   beforeAll(async () => {
     server = await startServer({
       databaseUrl: inject('databaseUrl'),
-      env: { OMS_AUDIT_FUNCTIONS: 'false', RATE_LIMIT_WRITE_EVENTS_PER_SEC: '100000000', RATE_LIMIT_READ_REQUESTS_PER_SEC: '100000', INTEGRITY_SEAL_INTERVAL_SECONDS: '3600' },
+      env: { OMS_AUDIT_FUNCTIONS: 'false', RATE_LIMIT_WRITE_EVENTS_PER_SEC: '100000000', RATE_LIMIT_READ_REQUESTS_PER_SEC: '100000' },
     });
     t = await newTenant('wave');
   });

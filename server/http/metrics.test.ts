@@ -63,7 +63,7 @@ describe('GET /api/metrics with METRICS_TOKEN, and request ids', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-metrics-'));
-    server = await startServer({ databaseUrl: inject('databaseUrl'), dataDir, env: { METRICS_TOKEN: TOKEN, OMS_AUDIT_FUNCTIONS: 'false', INTEGRITY_SEAL_INTERVAL_SECONDS: '3600', API_KEY_CACHE_SECONDS: '0' } });
+    server = await startServer({ databaseUrl: inject('databaseUrl'), dataDir, env: { METRICS_TOKEN: TOKEN, OMS_AUDIT_FUNCTIONS: 'false', API_KEY_CACHE_SECONDS: '0' } });
     tenant = await newTenant('metrics');
   });
   afterAll(async () => {

@@ -30,9 +30,12 @@ export async function readRelatedKeys(tx: TxSql): Promise<RelatedKeys> {
   return { keys: row.keys as string[], updated_at: row.updated_at as string, updated_by: row.updated_by as string };
 }
 
+/** Whether the filters take the tenant's keys: an `about` filter that names none of its own. */
+const takesTenantKeys = (filters: EventFilters) => filters.about !== undefined && filters.about_keys === undefined;
+
 /** The filters with the tenant's keys filled in where an `about` filter names none; others unchanged. */
 export async function withRelatedKeys<F extends EventFilters>(tx: TxSql, filters: F): Promise<F> {
-  if (filters.about === undefined || filters.about_keys !== undefined) return filters;
+  if (!takesTenantKeys(filters)) return filters;
   return { ...filters, about_keys: (await readRelatedKeys(tx)).keys };
 }
 
@@ -49,8 +52,7 @@ async function withPerson(sql: Sql, keys: RelatedKeys): Promise<RelatedKeys> {
 
 /** withRelatedKeys in its own transaction (for callers that open their snapshot later, such as exports). */
 export async function resolveRelatedKeys<F extends EventFilters>(sql: Sql, claims: TenantClaims, filters: F): Promise<F> {
-  if (filters.about === undefined || filters.about_keys !== undefined) return filters;
-  return inTenant(sql, claims, (tx) => withRelatedKeys(tx, filters));
+  return takesTenantKeys(filters) ? inTenant(sql, claims, (tx) => withRelatedKeys(tx, filters)) : filters;
 }
 
 /** Sets the tenant's keys; returns them before and after (the change is recorded by the caller). */

@@ -110,7 +110,6 @@ beforeAll(async () => {
     env: {
       OMS_AUDIT_FUNCTIONS: 'false',
       OMS_AUDIT_SIGNING_KEY_FILE: inject('signingKeyFile'),
-      INTEGRITY_SEAL_INTERVAL_SECONDS: '3600',
       RATE_LIMIT_READ_REQUESTS_PER_SEC: '100000',
       MAX_CONCURRENT_VERIFICATIONS: '2',
     },
