@@ -9,7 +9,8 @@ import { router, tenantProcedure } from '@/server/trpc.ts';
 import { env } from '@/server/env.ts';
 import { eraseSubject } from '@/server/services/personal/erase.ts';
 import { personalSettings } from '@/server/services/personal/settings.ts';
-import { eraseInput, eraseOutput, settingsOutput } from './personal-data.types.ts';
+import { erasurePreview } from '@/server/services/personal/erasure-preview.ts';
+import { eraseInput, eraseOutput, previewInput, previewOutput, settingsOutput } from './personal-data.types.ts';
 
 const manage = tenantProcedure.meta({ permission: 'retention:manage', rate: 'read' });
 
@@ -18,6 +19,14 @@ export const personalDataRouter = router({
     const s = await personalSettings(ctx.sql, ctx.claims.tenant_id, true);
     return s && { humanActorTypes: [...s.humanActorTypes], contextPaths: [...s.contextPaths], outsideRetention: s.outsideRetention };
   }),
+
+  /** What erasing the subject would do, and what refuses it now (changes nothing). */
+  preview: manage
+    .input(previewInput)
+    .output(previewOutput)
+    .query(({ ctx, input }) =>
+      erasurePreview(ctx.sql, { tenantId: ctx.claims.tenant_id, subjectId: input.subject_id, minTotalYears: env().RETENTION_MIN_TOTAL_YEARS, env: env() }),
+    ),
 
   erase: manage
     .input(eraseInput)

@@ -22,3 +22,21 @@ export const eraseOutput = z.object({
   erased_at: z.string().nullable(),
   erasure_anchored: z.boolean(),
 });
+
+export const previewInput = z.strictObject({ subject_id: z.string().min(1).max(LIMITS.identifierLength) });
+
+const erasureBlock = z.object({
+  holds: z.array(z.object({ id: z.string(), reason: z.string(), events: z.number().int(), archived_events: z.number().int() })),
+  retention: z.array(z.object({ month: z.string(), events: z.number().int(), retained_until: z.string(), archived: z.boolean() })),
+  checked: z.object({ hot_events: z.number().int(), archived_events: z.number().int() }),
+});
+
+export const previewOutput = z.object({
+  status: z.enum(['not_declared', 'unknown_subject', 'erased', 'blocked', 'unreadable', 'erasable']),
+  subject_ref: z.string().nullable(),
+  outside_retention: z.boolean(),
+  retention_total_years: z.number().int(),
+  keys: z.array(z.object({ key_id: z.string(), created_at: z.string(), erased_at: z.string().nullable(), erasure_event_id: z.string().nullable() })),
+  block: erasureBlock.nullable(),
+  problem: z.string().nullable(),
+});

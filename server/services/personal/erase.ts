@@ -23,6 +23,7 @@ import { env as serverEnv, type Env } from '@/server/env.ts';
 import { anchorErasures } from './erasure-anchors.ts';
 import { forgetSubjectKeys, refOf } from './keys.ts';
 import { personalSettings } from './settings.ts';
+import { archivedSubjectEvents, type HoldScope } from './archived-subject.ts';
 
 export const ERASURE_EVENT_TYPE = 'AUDIT_PERSONAL_DATA_ERASED';
 export const SUBJECT_OBJECT_TYPE = 'DATA_SUBJECT';
@@ -31,9 +32,12 @@ export const SUBJECT_OBJECT_TYPE = 'DATA_SUBJECT';
 export type EraseActor = { kind: 'console'; userId: string; email: string } | { kind: 'operator'; name: string };
 
 export interface ErasureBlock {
-  holds: { id: string; reason: string; events: number }[];
-  /** Months of the subject's records the retention policy still requires, and until when. */
-  retention: { month: string; events: number; retained_until: string }[];
+  /** Active holds covering some of the subject's events: how many in all, and how many of those in archived months. */
+  holds: { id: string; reason: string; events: number; archived_events: number }[];
+  /** Months of the subject's records the retention policy still requires, and until when (archived: the month left PostgreSQL). */
+  retention: { month: string; events: number; retained_until: string; archived: boolean }[];
+  /** The subject's events looked at: in PostgreSQL, and in archived months. */
+  checked: { hot_events: number; archived_events: number };
 }
 
 export interface ErasureResult {
@@ -55,31 +59,62 @@ function subjectCondition(tx: Sql, ref: string) {
   return tx`(actor_id like ${prefix} or personal::text like ${'%' + ENVELOPE_PREFIX + ref + ':%'} or context::text like ${'%' + ENVELOPE_PREFIX + ref + ':%'})`;
 }
 
-/** Why the subject may not be erased now (empty lists: it may). */
-export async function erasureBlock(sql: Sql, tenantId: string, ref: string, minTotalYears: number): Promise<ErasureBlock> {
+const CANONICAL_TIME = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/** The first day after `month` (YYYY-MM) plus `years`, as an ISO timestamp: until when the policy keeps the month. */
+function retainedUntil(month: string, years: number): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y + years, m, 1)).toISOString();
+}
+
+/**
+ * Why the subject may not be erased now (empty lists: it may), over its events
+ * in PostgreSQL and in archived months (archived-subject.ts). Throws, naming
+ * the part, when an archived month cannot be read.
+ */
+export async function erasureBlock(sql: Sql, tenantId: string, ref: string, minTotalYears: number, env: Env = serverEnv()): Promise<ErasureBlock> {
   const settings = await personalSettings(sql, tenantId, true);
-  const holds = await sql<{ id: string; reason: string; object_type: string | null; object_id: string | null; from_at: string | null; to_at: string | null }[]>`
-    select id, reason, object_type, object_id, from_at, to_at from oms_audit.legal_holds where tenant_id = ${tenantId} and released_at is null order by created_at`;
+  const holds = await sql<(HoldScope & { reason: string })[]>`
+    select id, reason, object_type, object_id,
+           to_char(from_at at time zone 'UTC', ${sql.unsafe(CANONICAL_TIME)}) as from_at, to_char(to_at at time zone 'UTC', ${sql.unsafe(CANONICAL_TIME)}) as to_at
+    from oms_audit.legal_holds where tenant_id = ${tenantId} and released_at is null order by created_at`;
   const policy = await getPolicy(sql, tenantId, minTotalYears);
   return withTenant(sql, { tenant_id: tenantId, sub: 'oms-audit-erasure', role: 'authenticated' }, async (tx) => {
-    const block: ErasureBlock = { holds: [], retention: [] };
+    const hotHolds = new Map<string, number>();
     for (const h of holds) {
       const [row] = await tx`
         select count(*)::int as n from public.audit_events
         where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
           ${h.object_type ? tx`and object_type = ${h.object_type}` : tx``} ${h.object_id ? tx`and object_id = ${h.object_id}` : tx``}
           ${h.from_at ? tx`and occurred_at >= ${h.from_at}` : tx``} ${h.to_at ? tx`and occurred_at < ${h.to_at}` : tx``}`;
-      if (row!.n > 0) block.holds.push({ id: h.id, reason: h.reason, events: row!.n as number });
+      hotHolds.set(h.id, row!.n as number);
+    }
+    const hotMonths = await tx`
+      select to_char(date_trunc('month', occurred_at at time zone 'UTC'), 'YYYY-MM') as month, count(*)::int as events
+      from public.audit_events
+      where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
+      group by 1 order by 1`;
+    // After the query of audit_events, in the same transaction: a month dropped meanwhile is seen in one place or the other.
+    const archived = await archivedSubjectEvents(tx, env, tenantId, ref, holds);
+
+    const sum = (ns: Iterable<number>) => [...ns].reduce((a, b) => a + b, 0);
+    const checked = { hot_events: sum(hotMonths.map((m) => m.events as number)), archived_events: sum(archived.months.values()) };
+    const block: ErasureBlock = { holds: [], retention: [], checked };
+    for (const h of holds) {
+      const inArchive = archived.holds.get(h.id) ?? 0;
+      const events = (hotHolds.get(h.id) ?? 0) + inArchive;
+      if (events > 0) block.holds.push({ id: h.id, reason: h.reason, events, archived_events: inArchive });
     }
     if (!settings?.outsideRetention) {
-      const months = await tx`
-        select to_char(date_trunc('month', occurred_at at time zone 'UTC'), 'YYYY-MM') as month, count(*)::int as events,
-               (date_trunc('month', occurred_at at time zone 'UTC') + interval '1 month' + make_interval(years => ${policy.total_years}::int)) at time zone 'UTC' as retained_until
-        from public.audit_events
-        where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
-        group by 1, 3 having (date_trunc('month', max(occurred_at) at time zone 'UTC') + interval '1 month' + make_interval(years => ${policy.total_years}::int)) at time zone 'UTC' > now()
-        order by 1`;
-      block.retention = months.map((m) => ({ month: m.month as string, events: m.events as number, retained_until: new Date(m.retained_until as string).toISOString() }));
+      const months = [
+        ...hotMonths.map((m) => ({ month: m.month as string, events: m.events as number, archived: false })),
+        ...[...archived.months].map(([month, events]) => ({ month, events, archived: true })),
+      ].sort((a, b) => a.month.localeCompare(b.month));
+      const now = Date.now();
+      for (const m of months) {
+        const until = retainedUntil(m.month, policy.total_years);
+        if (Date.parse(until) > now) block.retention.push({ ...m, retained_until: until });
+      }
     }
     return block;
   });
@@ -103,11 +138,11 @@ export async function eraseSubject(
     const last = keys[keys.length - 1]!;
     return { subject_ref: ref, erased: false, key_ids: [], events: 0, erasure_event_id: last.erasure_event_id, erased_at: new Date(last.erased_at!).toISOString(), erasure_anchored: false };
   }
-  const block = await erasureBlock(sql, input.tenantId, ref, input.minTotalYears);
+  const block = await erasureBlock(sql, input.tenantId, ref, input.minTotalYears, input.env);
   if (block.holds.length || block.retention.length) {
     const why = [
-      ...block.holds.map((h) => `legal hold ${h.id} ("${h.reason}") covers ${h.events} of its events`),
-      ...block.retention.map((r) => `the retention policy requires ${r.events} record(s) of ${r.month} until ${r.retained_until}`),
+      ...block.holds.map((h) => `legal hold ${h.id} ("${h.reason}") covers ${h.events} of its events${h.archived_events ? ` (${h.archived_events} in archived months)` : ''}`),
+      ...block.retention.map((r) => `the retention policy requires ${r.events} record(s) of ${r.month}${r.archived ? ' (archived)' : ''} until ${r.retained_until}`),
     ];
     const error = new AuditError('forbidden', `The subject cannot be erased now: ${why.join('; ')}. Nothing was changed.`, [{ field: 'subject', message: why.join('; ') }]);
     Object.assign(error, { block });
