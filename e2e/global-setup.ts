@@ -5,18 +5,13 @@
  * need the way people join: the oms-audit CLI invites them and each accepts
  * the link with their own password. Returns the teardown.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../test/ports.ts';
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const run = spawnSync(process.execPath, ['bin/oms-audit.mjs', ...args, '--json'], { env, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`oms-audit ${args.join(' ')} failed: ${run.stdout}${run.stderr}`);
-  return JSON.parse(run.stdout) as Record<string, unknown>;
-}
+import { cli } from './helpers.ts';
 
 export default async function globalSetup() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-e2e-'));
@@ -58,6 +53,9 @@ export default async function globalSetup() {
     OMS_E2E_AUDITOR_EMAIL: signIn[1],
     OMS_E2E_AUDITOR_PASSWORD: signIn[2],
     OMS_E2E_PASSWORD: password,
+    // For specs that set up a tenant of their own with the oms-audit CLI (same data folder and PostgreSQL as the server).
+    OMS_E2E_DATA_DIR: dataDir,
+    OMS_E2E_PG_PORT: env.OMS_AUDIT_PG_PORT,
     OMS_E2E_API_KEY: existsSync(path.join(dataDir, 'secrets', 'demo-api-key')) ? (await readFile(path.join(dataDir, 'secrets', 'demo-api-key'), 'utf8')).trim() : '',
   });
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, type TestInfo } from '@playwright/test';
 
@@ -32,6 +33,19 @@ export async function screenshot(page: Page, testInfo: TestInfo, name: string) {
   const file = testInfo.outputPath(`${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   await testInfo.attach(name, { path: file, contentType: 'image/png' });
+}
+
+/** Runs the oms-audit CLI with --json and returns its output; throws with its output when it fails. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Record<string, unknown> {
+  const run = spawnSync(process.execPath, ['bin/oms-audit.mjs', ...args, '--json'], { env, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`oms-audit ${args.join(' ')} failed: ${run.stdout}${run.stderr}`);
+  return JSON.parse(run.stdout) as Record<string, unknown>;
+}
+
+/** The environment in which the CLI reaches the server's own data folder and PostgreSQL (set by the global setup). */
+export function cliEnv(): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _db, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
+  return { ...inherited, OMS_AUDIT_DATA_DIR: process.env.OMS_E2E_DATA_DIR, OMS_AUDIT_PG_PORT: process.env.OMS_E2E_PG_PORT };
 }
 
 export { unzipTo } from '../test/unzip.ts';

@@ -20,5 +20,6 @@ export const NAV_ITEMS: NavItem[] = [
   { href: '/admin/users', label: 'Users', permission: 'users:manage' },
   { href: '/admin/activity', label: 'Activity', permission: 'users:manage' },
   { href: '/admin/streams', label: 'Streams', permission: 'streams:manage' },
+  { href: '/admin/personal-data', label: 'Personal data', permission: 'retention:manage' },
   { href: '/admin/system', label: 'System', permission: 'system:view' },
 ];

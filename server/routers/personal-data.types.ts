@@ -40,3 +40,4 @@ export const previewOutput = z.object({
   block: erasureBlock.nullable(),
   problem: z.string().nullable(),
 });
+export type PreviewOutput = z.output<typeof previewOutput>;

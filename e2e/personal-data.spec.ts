@@ -1,0 +1,104 @@
+/**
+ * The erasure page, in Chromium: a tenant admin reaches it from a person's
+ * actor page, is shown plainly that a legal hold refuses the erasure (which
+ * hold, how many events), and once the hold is released must type a reason
+ * and the subject id exactly before Erase is enabled; afterwards the person's
+ * fields read "[erased]" on the event page while another person's stay as
+ * sent. Viewers see neither the page nor its link.
+ */
+import { randomUUID } from 'node:crypto';
+import { expect, test } from '@playwright/test';
+import { base, cli, expectAccessible, screenshot, signIn, signOut, user } from './helpers.ts';
+
+test('an admin erases a person: refused under a legal hold, typed confirmation, then the fields read [erased]', async ({ page }, testInfo) => {
+  // A tenant of its own that seals personal data, with an admin who joined by invitation.
+  const suffix = randomUUID().slice(0, 8);
+  const tenant = cli(['tenant', 'create', '--name', `Erasure Brokerage ${suffix}`]);
+  const tenantId = String(tenant.id);
+  cli(['personal-data', 'declare', '--tenant', tenantId, '--outside-retention']);
+  const adminEmail = `dpo-${suffix}@erasure-brokerage.example`;
+  const invited = cli(['user', 'invite', '--email', adminEmail, '--tenant', tenantId, '--role', 'admin', '--url', base()]);
+  const accepted = await page.request.post(`${base()}/api/auth/invitation/accept`, { data: { token: invited.token, as: 'new_account', password: process.env.OMS_E2E_PASSWORD } });
+  expect(accepted.status()).toBe(200);
+  const key = String(cli(['key', 'create', '--tenant', tenantId, '--scopes', 'events:write']).key);
+
+  const subject = `ines.${suffix}@broker.example`;
+  const other = `jon.${suffix}@broker.example`;
+  const trade = (actor: string, order: string, ip: string) => ({
+    actor_type: 'TRADER',
+    actor_id: actor,
+    object_type: 'ORDER',
+    object_id: order,
+    event_type: 'CREATE',
+    ip_address: ip,
+    context: { client_name: `client of ${order}`, qty: 100 },
+  });
+  const logged = await page.request.post(`${base()}/api/v1/audit/events`, {
+    headers: { authorization: `Bearer ${key}` },
+    data: { events: [trade(subject, 'ORD-INES-1', '192.0.2.41'), trade(subject, 'ORD-INES-2', '192.0.2.41'), trade(other, 'ORD-JON-1', '192.0.2.42')] },
+  });
+  expect(logged.status()).toBe(201);
+  const ids = ((await logged.json()) as { ids: string[] }).ids;
+  const hold = cli(['hold', 'add', '--tenant', tenantId, '--reason', 'Litigation 2026-7', '--object-type', 'ORDER', '--object-id', 'ORD-INES-2']);
+
+  await signIn(page, user(adminEmail));
+  await expect(page.getByRole('link', { name: 'Personal data' })).toBeVisible();
+  await page.goto(`${base()}/actors/${encodeURIComponent(subject)}`);
+  await page.getByRole('link', { name: /Erase this person/ }).click();
+  await expect(page.getByRole('heading', { name: 'Personal data', level: 1 })).toBeVisible();
+  await expect(page.getByLabel(/Subject id/)).toHaveValue(subject);
+
+  // Refused under the hold, plainly: which hold, how many of the person's events; no Erase button at all.
+  const refusal = page.getByTestId('erasure-refusal');
+  await expect(refusal).toContainText('The erasure is refused now; nothing would be changed.');
+  const holds = refusal.getByRole('table', { name: /Active legal holds/ });
+  await expect(holds).toContainText(String(hold.id));
+  await expect(holds).toContainText('Litigation 2026-7');
+  await expect(holds.getByRole('row').nth(1).getByRole('cell').nth(2)).toHaveText('1');
+  await expect(page.getByRole('button', { name: 'Erase', exact: true })).toHaveCount(0);
+  await expectAccessible(page, 'personal data, refused');
+  await screenshot(page, testInfo, 'personal-data-refused');
+
+  // Released: the erasure is offered, but only after a reason and the subject id typed exactly.
+  cli(['hold', 'release', '--id', String(hold.id), '--reason', 'Settled']);
+  await page.reload();
+  await expect(page.getByTestId('erasure-subject')).toContainText('1 live key(s)');
+  await expect(page.getByTestId('erasure-subject')).toContainText('Checked 2 event(s) in PostgreSQL and 0 in archived months');
+  const erase = page.getByRole('button', { name: 'Erase', exact: true });
+  await expect(erase).toBeDisabled();
+  await page.getByLabel('Reason for the erasure').fill('GDPR request 2026-118');
+  await expect(erase).toBeDisabled();
+  const confirm = page.getByLabel('Type the subject id to confirm');
+  await confirm.fill(subject.toUpperCase());
+  await expect(erase).toBeDisabled();
+  await expect(page.getByText('The confirmation does not match the subject id exactly.')).toBeVisible();
+  await confirm.fill(subject);
+  await expect(erase).toBeEnabled();
+  await expectAccessible(page, 'personal data, confirmation');
+  await screenshot(page, testInfo, 'personal-data-confirm');
+  await erase.click();
+  await expect(page.getByTestId('erasure-result')).toContainText('Erased: 1 key(s) destroyed; 2 event(s) in PostgreSQL');
+
+  // The person's event now shows every personal field as [erased]; the other person's is as sent.
+  await page.goto(`${base()}/events/${ids[0]}`);
+  const main = page.locator('main');
+  await expect(main).toContainText('[erased]');
+  await expect(main).not.toContainText(subject);
+  await expect(main).not.toContainText('192.0.2.41');
+  await expect(main).not.toContainText('client of ORD-INES-1');
+  await expectAccessible(page, 'event page, erased');
+  await page.goto(`${base()}/events/${ids[2]}`);
+  await expect(main).toContainText(other);
+  await expect(main).toContainText('192.0.2.42');
+
+  // Checking the person again says they were erased.
+  await page.goto(`${base()}/admin/personal-data?subject=${encodeURIComponent(subject)}`);
+  await expect(page.getByText(/Already erased at/)).toBeVisible();
+
+  // Not for viewers: no link, and the page says who may use it.
+  await signOut(page);
+  await signIn(page, user('viewer@demo-brokerage.example'));
+  await expect(page.getByRole('link', { name: 'Personal data' })).toHaveCount(0);
+  await page.goto(`${base()}/admin/personal-data`);
+  await expect(page.getByRole('alert')).toContainText("Erasing a person's personal data needs the admin role in this tenant.");
+});
