@@ -7,6 +7,7 @@ import type { Caller, TenantRole } from '@/server/auth/caller.ts';
 import { ERASED } from '@/supabase/functions/_shared/personal-data.ts';
 import { event, newTenant, testSql } from '@/test/fixtures.ts';
 import { declarePersonalData } from '@/server/services/personal/settings.ts';
+import { placeHold, releaseHold } from '@/server/services/retention/policy.ts';
 import { appRouter } from './_app.ts';
 
 const createCaller = createCallerFactory(appRouter);
@@ -46,5 +47,28 @@ describe('personalData router', () => {
     expect(events[0]).toMatchObject({ actor_id: ERASED, ip_address: ERASED, context: { email: ERASED } });
     // The erasure event names the admin (whose own identifier is personal data too, opened for readers).
     expect(events.find((e) => e.event_type === 'AUDIT_PERSONAL_DATA_ERASED')).toMatchObject({ id: result.erasure_event_id, actor_id: admin.kind === 'user' ? admin.email : '', written_by: `console:${admin.kind === 'user' ? admin.userId : ''}` });
+  });
+
+  it('previews an erasure for admins only: what a hold refuses, then erasable, then erased; changes nothing', async () => {
+    const t = await newTenant('personal-preview');
+    await declarePersonalData(testSql(), t.id, 'operator:test', { outsideRetention: true });
+    const writer = api({ kind: 'api_key', keyId: randomUUID(), tenantId: t.id, scopes: ['events:write', 'events:read'] });
+    await writer.events.logBulk({ events: [event({ actor_type: 'TRADER', actor_id: 'gwen@broker.example', object_type: 'ORDER', object_id: 'ORD-GWEN-1' })] });
+    const admin = api(userIn(t.id, 'admin'));
+    const ask = { subject_id: 'gwen@broker.example' };
+    for (const role of ['auditor', 'viewer'] as const) await expect(api(userIn(t.id, role)).personalData.preview(ask)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(writer.personalData.preview(ask)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    expect(await admin.personalData.preview({ subject_id: 'nobody@broker.example' })).toMatchObject({ status: 'unknown_subject', keys: [] });
+    const hold = await placeHold(testSql(), { tenantId: t.id, reason: 'inquiry', objectType: 'ORDER', objectId: 'ORD-GWEN-1', actor: 'test' });
+    const blocked = await admin.personalData.preview(ask);
+    expect(blocked).toMatchObject({ status: 'blocked', block: { holds: [{ id: hold.id, reason: 'inquiry', events: 1, archived_events: 0 }], checked: { hot_events: 1, archived_events: 0 } } });
+    expect(blocked.keys.filter((k) => !k.erased_at)).toHaveLength(1);
+    await releaseHold(testSql(), { tenantId: t.id, id: hold.id, reason: 'closed', actor: 'test' });
+    expect(await admin.personalData.preview(ask)).toMatchObject({ status: 'erasable', block: { holds: [], retention: [] } });
+    expect((await writer.events.list({ limit: 10, object_id: 'ORD-GWEN-1' })).events[0]).toMatchObject({ actor_id: 'gwen@broker.example' });
+
+    const erased = await admin.personalData.erase({ ...ask, reason: 'request', confirm: ask.subject_id });
+    expect(await admin.personalData.preview(ask)).toMatchObject({ status: 'erased', keys: [{ erasure_event_id: erased.erasure_event_id }] });
   });
 });
