@@ -4,8 +4,8 @@
  * a legal hold over those archived records — the erasure is refused, naming
  * the archived month or the hold, and nothing changes; an archived month that
  * cannot be read (its bytes changed) refuses the erasure loudly rather than
- * deciding on a short check; once the archive reads again and nothing blocks,
- * the erasure goes through.
+ * deciding on a short check; a restored month is checked in its restored
+ * rows; once the archive reads again and nothing blocks, the erasure goes through.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { archiveMonth } from '../retention/archive.ts';
 import { retentionContext, type RetentionContext } from '../retention/context.ts';
 import { withRetentionLock } from '../retention/parts.ts';
 import { placeHold, releaseHold } from '../retention/policy.ts';
+import { restoreMonth } from '../retention/restore.ts';
 import { eraseSubject } from './erase.ts';
 import { erasurePreview } from './erasure-preview.ts';
 import { declarePersonalData } from './settings.ts';
@@ -99,8 +100,15 @@ describe('erasure checks over archived months', () => {
     expect(await preview()).toMatchObject({ status: 'unreadable', problem: expect.stringContaining(`archived month ${month}`) });
     expect(await liveKeys()).toBe(keysBefore);
 
-    // Readable again and nothing blocks: the erasure goes through, and the archived events read as erased.
+    // Readable again. While the month is restored for an investigation, its restored rows are what the checks read.
     await writeFile(file, original);
+    await restoreMonth(ctx, { tenantId: tenant.id, month: `${month}-01`, reason: 'investigation' });
+    const onRestored = await placeHold(db.sql, { tenantId: tenant.id, reason: 'investigation hold', objectType: 'ORDER', objectId: 'ORD-gina-1', actor: 'test' });
+    await expect(erase()).rejects.toMatchObject({ code: 'forbidden', block: { holds: [{ id: onRestored.id, events: 1, archived_events: 1 }], checked: { hot_events: 0, archived_events: 2 } } });
+    await releaseHold(db.sql, { tenantId: tenant.id, id: onRestored.id, reason: 'closed', actor: 'test' });
+    expect(await liveKeys()).toBe(keysBefore);
+
+    // Nothing blocks: the erasure goes through, and the archived events read as erased.
     expect(await preview()).toMatchObject({ status: 'erasable', block: { holds: [], retention: [], checked: { hot_events: 0, archived_events: 2 } } });
     expect(await erase()).toMatchObject({ erased: true });
     const after = await allEvents(db.sql, claims);
