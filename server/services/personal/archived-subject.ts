@@ -51,9 +51,21 @@ export function holdScopeExpr(h: HoldScope): FilterExpr {
   return and(...args);
 }
 
+/** A hold's scope as SQL conditions (`and …`) on an events table: the same conditions as holdScopeExpr. */
+export function holdScopeSql(tx: TxSql, h: HoldScope) {
+  return tx`${h.object_type ? tx`and object_type = ${h.object_type}` : tx``} ${h.object_id ? tx`and object_id = ${h.object_id}` : tx``}
+    ${h.from_at ? tx`and occurred_at >= ${h.from_at}` : tx``} ${h.to_at ? tx`and occurred_at < ${h.to_at}` : tx``}`;
+}
+
 /** `like` patterns of the subject's references: as the whole actor, and anywhere in `personal` or `context`. */
 function patterns(ref: string) {
   return { actor: `${ENVELOPE_PREFIX}${ref}:%`, anywhere: `%${ENVELOPE_PREFIX}${ref}:%` };
+}
+
+/** SQL condition (PostgreSQL): an event holds sealed data of the subject (its actor fields, its subject id or a context member). */
+export function subjectSql(tx: TxSql, ref: string) {
+  const p = patterns(ref);
+  return tx`(actor_id like ${p.actor} or personal::text like ${p.anywhere} or context::text like ${p.anywhere})`;
 }
 
 /** The subject's events of one Parquet part: per hold in scope, and in all. */
@@ -88,7 +100,6 @@ export async function archivedSubjectEvents(tx: TxSql, env: Env, tenantId: strin
     from oms_audit.tenant_archived_parts(null::timestamptz, null::timestamptz)`) as unknown as ArchivedPartRef[];
   const result: ArchivedSubjectEvents = { months: new Map(), holds: new Map() };
   const add = (map: Map<string, number>, key: string, n: number) => n > 0 && map.set(key, (map.get(key) ?? 0) + n);
-  const p = patterns(ref);
   const restored = new Set<string>();
   for (const part of parts) {
     const month = part.month.slice(0, 7);
@@ -96,15 +107,12 @@ export async function archivedSubjectEvents(tx: TxSql, env: Env, tenantId: strin
       // A restored month is read from restored_events (once per restore), like every other read of it.
       if (restored.has(part.restore_id)) continue;
       restored.add(part.restore_id);
-      const subject = tx`restore_id = ${part.restore_id}::uuid and tenant_id = ${tenantId} and (actor_id like ${p.actor} or coalesce(personal::text, '') like ${p.anywhere} or context::text like ${p.anywhere})`;
+      const subject = tx`restore_id = ${part.restore_id}::uuid and tenant_id = ${tenantId} and ${subjectSql(tx, ref)}`;
       const [all] = await tx`select count(*)::int as n from public.restored_events where ${subject}`;
       add(result.months, month, all!.n as number);
       if ((all!.n as number) > 0) {
         for (const h of holds) {
-          const [row] = await tx`
-            select count(*)::int as n from public.restored_events where ${subject}
-              ${h.object_type ? tx`and object_type = ${h.object_type}` : tx``} ${h.object_id ? tx`and object_id = ${h.object_id}` : tx``}
-              ${h.from_at ? tx`and occurred_at >= ${h.from_at}` : tx``} ${h.to_at ? tx`and occurred_at < ${h.to_at}` : tx``}`;
+          const [row] = await tx`select count(*)::int as n from public.restored_events where ${subject} ${holdScopeSql(tx, h)}`;
           add(result.holds, h.id, row!.n as number);
         }
       }

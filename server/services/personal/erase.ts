@@ -16,14 +16,13 @@ import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { withTenant, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { Writer } from '@/supabase/functions/_shared/writers.ts';
-import { ENVELOPE_PREFIX } from '@/supabase/functions/_shared/personal-data.ts';
 import { logEvents } from '../ingest.ts';
 import { getPolicy } from '../retention/policy.ts';
 import { env as serverEnv, type Env } from '@/server/env.ts';
 import { anchorErasures } from './erasure-anchors.ts';
 import { forgetSubjectKeys, refOf } from './keys.ts';
 import { personalSettings } from './settings.ts';
-import { archivedSubjectEvents, type HoldScope } from './archived-subject.ts';
+import { archivedSubjectEvents, holdScopeSql, subjectSql, type HoldScope } from './archived-subject.ts';
 
 export const ERASURE_EVENT_TYPE = 'AUDIT_PERSONAL_DATA_ERASED';
 export const SUBJECT_OBJECT_TYPE = 'DATA_SUBJECT';
@@ -53,12 +52,6 @@ export interface ErasureResult {
   erasure_anchored: boolean;
 }
 
-/** SQL condition: an event holds sealed data of the subject (its actor fields, its subject id or a context member). */
-function subjectCondition(tx: Sql, ref: string) {
-  const prefix = `${ENVELOPE_PREFIX}${ref}:%`;
-  return tx`(actor_id like ${prefix} or personal::text like ${'%' + ENVELOPE_PREFIX + ref + ':%'} or context::text like ${'%' + ENVELOPE_PREFIX + ref + ':%'})`;
-}
-
 const CANONICAL_TIME = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /** The first day after `month` (YYYY-MM) plus `years`, as an ISO timestamp: until when the policy keeps the month. */
@@ -84,15 +77,13 @@ export async function erasureBlock(sql: Sql, tenantId: string, ref: string, minT
     for (const h of holds) {
       const [row] = await tx`
         select count(*)::int as n from public.audit_events
-        where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
-          ${h.object_type ? tx`and object_type = ${h.object_type}` : tx``} ${h.object_id ? tx`and object_id = ${h.object_id}` : tx``}
-          ${h.from_at ? tx`and occurred_at >= ${h.from_at}` : tx``} ${h.to_at ? tx`and occurred_at < ${h.to_at}` : tx``}`;
+        where tenant_id = ${tenantId} and ${subjectSql(tx, ref)} ${holdScopeSql(tx, h)}`;
       hotHolds.set(h.id, row!.n as number);
     }
     const hotMonths = await tx`
       select to_char(date_trunc('month', occurred_at at time zone 'UTC'), 'YYYY-MM') as month, count(*)::int as events
       from public.audit_events
-      where tenant_id = ${tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}
+      where tenant_id = ${tenantId} and ${subjectSql(tx, ref)}
       group by 1 order by 1`;
     // After the query of audit_events, in the same transaction: a month dropped meanwhile is seen in one place or the other.
     const archived = await archivedSubjectEvents(tx, env, tenantId, ref, holds);
@@ -149,7 +140,7 @@ export async function eraseSubject(
     throw error;
   }
   const [counted] = await withTenant(sql, { tenant_id: input.tenantId, sub: 'oms-audit-erasure', role: 'authenticated' }, (tx) =>
-    tx`select count(*)::int as n from public.audit_events where tenant_id = ${input.tenantId} and ${subjectCondition(tx as unknown as Sql, ref)}`,
+    tx`select count(*)::int as n from public.audit_events where tenant_id = ${input.tenantId} and ${subjectSql(tx, ref)}`,
   );
   const events = counted!.n as number;
   const keyIds = live.map((k) => k.key_id);
