@@ -110,7 +110,11 @@ describe('erasure checks over archived months', () => {
 
     // Nothing blocks: the erasure goes through, and the archived events read as erased.
     expect(await preview()).toMatchObject({ status: 'erasable', block: { holds: [], retention: [], checked: { hot_events: 0, archived_events: 2 } } });
-    expect(await erase()).toMatchObject({ erased: true });
+    const erased = await erase();
+    expect(erased).toMatchObject({ erased: true, events: 0 });
+    // The erasure's own event says how many archived events it covered.
+    const recorded = (await allEvents(db.sql, claims, { event_type: ['AUDIT_PERSONAL_DATA_ERASED'] }))[0]!;
+    expect(recorded).toMatchObject({ id: erased.erasure_event_id, context: { hot_events: 0, archived_events: 2, reason: 'GDPR request' } });
     const after = await allEvents(db.sql, claims);
     expect(after.find((e) => e.object_id === 'ORD-gina-1')).toMatchObject({ archived: true, actor_id: ERASED, context: { client_name: ERASED } });
     expect(after.find((e) => e.object_id === 'ORD-hugo-2')).toMatchObject({ actor_id: 'hugo@broker.example' });

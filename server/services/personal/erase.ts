@@ -157,7 +157,7 @@ export async function eraseSubject(
           object_id: ref,
           event_type: ERASURE_EVENT_TYPE,
           source: 'oms-audit-console',
-          context: { reason, key_ids: keyIds, hot_events: events, ...(input.actor.kind === 'console' ? { user_id: input.actor.userId } : {}) },
+          context: { reason, key_ids: keyIds, hot_events: events, archived_events: block.checked.archived_events, ...(input.actor.kind === 'console' ? { user_id: input.actor.userId } : {}) },
         },
       ],
     },
