@@ -118,6 +118,7 @@ const PROCEDURE_RULES: Record<string, Row> = {
   'retention.restore': rule(admins, { mutation: true }),
   'retention.releaseRestore': rule(admins, { mutation: true }),
   'personalData.settings': rule(admins),
+  'personalData.preview': rule(admins),
   'personalData.erase': rule(admins, { mutation: true }),
   'system.overview': rule(admins),
   'streams.list': rule(admins),
@@ -325,6 +326,7 @@ function inputOf(name: string, w: World): unknown {
     'retention.releaseRestore': { month: '2001-01' },
     // Refused after authorization (the confirmation differs): the matrix erases nobody.
     'personalData.erase': { subject_id: 'matrix-subject', reason: 'matrix', confirm: 'not the subject' },
+    'personalData.preview': { subject_id: 'matrix-subject' },
     'streams.create': { format: 'webhook', name: `matrix-${randomUUID()}`, url: 'https://siem.example.com/hook' },
     'streams.pause': { id: w.streamId },
     'streams.resume': { id: w.streamId },
