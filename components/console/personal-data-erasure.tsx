@@ -11,7 +11,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useId, useState } from 'react';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
-import type { PreviewOutput as Preview } from '@/server/routers/personal-data.types.ts';
+import type { EraseOutput, PreviewOutput as Preview } from '@/server/routers/personal-data.types.ts';
 import { Timestamp } from './timestamp.tsx';
 
 function Refusal({ block }: { block: NonNullable<Preview['block']> }) {
@@ -74,7 +74,27 @@ function Refusal({ block }: { block: NonNullable<Preview['block']> }) {
   );
 }
 
-function EraseForm({ subjectId, preview, onErased }: { subjectId: string; preview: Preview; onErased: () => void }) {
+/** What the erasure did; kept by the page while the subject's preview is read again. */
+function ErasureDone({ r }: { r: EraseOutput }) {
+  return (
+    <div role="status" className="card space-y-1 border-emerald-400 p-3 text-sm dark:border-emerald-700" data-testid="erasure-result">
+      <p className="font-semibold">
+        {r.erased ? `Erased: ${r.key_ids.length} key(s) destroyed; ${r.events} event(s) in PostgreSQL, and the subject's archived events, now show its fields as [erased].` : `Erased before, at ${r.erased_at}; nothing changed.`}
+      </p>
+      {r.erasure_event_id ? (
+        <p>
+          Recorded as event{' '}
+          <Link className="link font-mono" href={`/events/${r.erasure_event_id}`}>
+            {r.erasure_event_id}
+          </Link>
+          . {r.erasure_anchored ? 'Also written to the anchor location, so restoring an older backup cannot undo it.' : 'No anchor location is configured: after restoring an older backup, erase again.'}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+function EraseForm({ subjectId, preview, onErased }: { subjectId: string; preview: Preview; onErased: (result: EraseOutput) => void }) {
   const trpc = useTRPC();
   const id = useId();
   const [reason, setReason] = useState('');
@@ -82,25 +102,6 @@ function EraseForm({ subjectId, preview, onErased }: { subjectId: string; previe
   const erase = useMutation(trpc.personalData.erase.mutationOptions({ onSuccess: onErased }));
   const live = preview.keys.filter((k) => !k.erased_at).length;
   const ready = confirm === subjectId && reason.trim().length > 0;
-  if (erase.data) {
-    const r = erase.data;
-    return (
-      <div role="status" className="card space-y-1 border-emerald-400 p-3 text-sm dark:border-emerald-700" data-testid="erasure-result">
-        <p className="font-semibold">
-          {r.erased ? `Erased: ${r.key_ids.length} key(s) destroyed; ${r.events} event(s) in PostgreSQL, and the subject's archived events, now show its fields as [erased].` : `Erased before, at ${r.erased_at}; nothing changed.`}
-        </p>
-        {r.erasure_event_id ? (
-          <p>
-            Recorded as event{' '}
-            <Link className="link font-mono" href={`/events/${r.erasure_event_id}`}>
-              {r.erasure_event_id}
-            </Link>
-            . {r.erasure_anchored ? 'Also written to the anchor location, so restoring an older backup cannot undo it.' : 'No anchor location is configured: after restoring an older backup, erase again.'}
-          </p>
-        ) : null}
-      </div>
-    );
-  }
   return (
     <form
       className="card space-y-3 border-red-300 p-3 dark:border-red-800"
@@ -146,6 +147,8 @@ function Outcome({ subjectId }: { subjectId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const preview = useQuery({ ...trpc.personalData.preview.queryOptions({ subject_id: subjectId }), staleTime: Infinity });
+  const [done, setDone] = useState<EraseOutput | null>(null);
+  if (done) return <ErasureDone r={done} />;
   if (preview.isPending) return <div className="skeleton h-24" aria-busy="true" aria-label="Checking the subject" />;
   if (preview.isError) return <p role="alert">{errorMessage(preview.error)}</p>;
   const p = preview.data;
@@ -202,7 +205,14 @@ function Outcome({ subjectId }: { subjectId: string }) {
         <div className="space-y-3">
           {summary}
           <p className="text-sm">No legal hold covers the subject&apos;s events and the retention policy does not require them{p.outside_retention ? ' (this tenant declared its personal fields outside the retention duty)' : ''}.</p>
-          <EraseForm subjectId={subjectId} preview={p} onErased={() => void queryClient.invalidateQueries({ queryKey: trpc.personalData.preview.queryKey({ subject_id: subjectId }) })} />
+          <EraseForm
+            subjectId={subjectId}
+            preview={p}
+            onErased={(result) => {
+              setDone(result);
+              void queryClient.invalidateQueries({ queryKey: trpc.personalData.preview.queryKey({ subject_id: subjectId }) });
+            }}
+          />
         </div>
       );
   }

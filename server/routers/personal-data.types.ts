@@ -41,3 +41,4 @@ export const previewOutput = z.object({
   problem: z.string().nullable(),
 });
 export type PreviewOutput = z.output<typeof previewOutput>;
+export type EraseOutput = z.output<typeof eraseOutput>;
