@@ -258,7 +258,7 @@ async function main() {
     { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 0 }) },
     { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
   ];
-    const singleRuns: Measurement[] = [];
+  const singleRuns: Measurement[] = [];
   for (const c of [50, 200]) {
     for (const { name, endpoint } of endpoints) singleRuns.push(await singles(name, c, endpoint.url, singleKey.key));
     singleRuns.push(await singles('single events POST /api/v1/audit/event (server)', c, `${server.baseUrl}/api/v1/audit/event`, singleKey.key));
