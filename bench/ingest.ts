@@ -18,6 +18,7 @@ import { freePort } from '@/test/ports.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { createTenant } from '@/server/services/tenants.ts';
+import { leanClient } from './http-client.ts';
 import { machine, measure, percentile, startBenchEnv, table, writeReport, type Measurement } from './lib.ts';
 import { copyEvents, copyPayload, createNaiveTable, NAIVE_COLUMNS, naiveText, type CopyPayload } from './load.ts';
 
@@ -48,7 +49,10 @@ async function singleEventEndpoint(databaseUrl: string, tenantId: string, option
     new Promise((resolve) => req.on('end', resolve))
       .then(() => JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown)
       .then((body) => appendEvents(sql, { tenantId, writer: { kind: 'operator', name: 'bench' } }, [parseEvent(body)], { ip: '127.0.0.1', userAgent: 'bench' }, 'rest'))
-      .then((result) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(result)))
+      .then((result) => {
+        const json = JSON.stringify(result);
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
+      })
       .catch((err: unknown) => res.writeHead(500).end(String(err)));
   });
   const port = await freePort();
@@ -177,25 +181,27 @@ async function main() {
     if (res.status !== 201) throw new Error(`edge function ${res.status}: ${JSON.stringify(body)}`);
     return body.created_count;
   };
-  // Small requests go through node:http with keep-alive: here fetch costs the client more CPU per request than the server spends.
-  // A fresh agent per measurement: a socket left idle since the previous one may be closed by the server just as it is reused.
-  let agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
-  const freshAgent = () => {
-    agent.destroy();
-    agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
-  };
-  const single = (url: string, key: string, payloads = singleBodies) => () =>
-    new Promise<number>((resolve, reject) => {
-      const target = new URL(url);
-      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => (res.statusCode === 201 ? resolve((JSON.parse(text) as { created_count: number }).created_count) : reject(new Error(`single event ${res.statusCode}: ${text}`))));
+  /**
+   * Single events through the lean keep-alive client (http-client.ts), one connection per client loop;
+   * its own CPU per event is measured and reported, since it shares the machine with the server.
+   */
+  const clientMicros: Record<string, number> = {};
+  async function singles(name: string, concurrency: number, url: string, key: string, payloads = singleBodies): Promise<Measurement> {
+    const client = leanClient(url, { authorization: `Bearer ${key}` }, payloads, concurrency);
+    const cpu = process.cpuUsage();
+    try {
+      const m = await measure(name, concurrency, 1, SECONDS, async (loop) => {
+        const answer = await client.post(loop);
+        if (answer.status !== 201) throw new Error(`single event ${answer.status}: ${answer.body}`);
+        return (JSON.parse(answer.body) as { created_count: number }).created_count;
       });
-      req.on('error', reject);
-      req.end(payloads[k++ % payloads.length]);
-    });
+      const used = process.cpuUsage(cpu);
+      clientMicros[`${name} c=${concurrency}`] = (used.user + used.system) / m.events;
+      return m;
+    } finally {
+      client.close();
+    }
+  }
 
   /** SDK log() from many producers in this process: events/s until everything is stored; latency of the log() call itself. */
   async function sdkLog(producers: number, tenant: number): Promise<Measurement> {
@@ -252,20 +258,14 @@ async function main() {
     { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 0 }) },
     { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
   ];
-  const singles: Measurement[] = [];
+  const singleRuns: Measurement[] = [];
   for (const c of [50, 200]) {
-    for (const { name, endpoint } of endpoints) {
-      freshAgent();
-      singles.push(await measure(name, c, 1, SECONDS, single(endpoint.url, singleKey.key)));
-    }
-    freshAgent();
-    singles.push(await measure('single events POST /api/v1/audit/event (server)', c, 1, SECONDS, single(`${server.baseUrl}/api/v1/audit/event`, singleKey.key)));
-    freshAgent();
-    singles.push(await measure('single events → edge function (Deno, group commit)', c, 1, SECONDS, single(server.functionsUrl, singleKey.key, edgeSingleBodies)));
+    for (const { name, endpoint } of endpoints) singleRuns.push(await singles(name, c, endpoint.url, singleKey.key));
+    singleRuns.push(await singles('single events POST /api/v1/audit/event (server)', c, `${server.baseUrl}/api/v1/audit/event`, singleKey.key));
+    singleRuns.push(await singles('single events → edge function (Deno, group commit)', c, server.functionsUrl, singleKey.key, edgeSingleBodies));
   }
   await Promise.all(endpoints.map((e) => e.endpoint.close()));
-  agent.destroy();
-  singles.forEach(log);
+  singleRuns.forEach(log);
   const copyAfter = await copyBaseline(2);
   log(copyAfter);
   const naiveAfter = await naiveCopyBaseline(2);
@@ -285,11 +285,15 @@ async function main() {
   const edgeBest = best('edge function');
   const sdkBest = best('SDK log()');
   const groupGain = [50, 200].map((c) => {
-    const at = (part: string) => singles.find((m) => m.concurrency === c && m.name.includes(part))!.eventsPerSec;
+    const at = (part: string) => singleRuns.find((m) => m.concurrency === c && m.name.includes(part))!.eventsPerSec;
     const baseline = at('one INSERT');
     return `${c} clients: edge function ${(at('edge function') / baseline).toFixed(1)}×, Node server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
   });
 
+  const clientCost = Object.entries(clientMicros)
+    .filter(([name]) => name.includes('(server)') || name.includes('edge function'))
+    .map(([name, micros]) => `${Math.round(micros)} µs (${name.includes('(server)') ? 'Node server' : 'edge function'}, ${name.slice(name.lastIndexOf('c=') + 2)} clients)`)
+    .join(', ');
   const md = `# Ingest benchmark (${new Date().toISOString().slice(0, 10)})
 
 Machine: ${machine()}. PostgreSQL: embedded ${((await sql`select version()`)[0]!.version as string).split(' ').slice(0, 2).join(' ')}, durable settings (fsync on, synchronous_commit on).
@@ -299,11 +303,11 @@ Baseline: raw \`COPY … FROM STDIN\` (text) of the same rows into the same tabl
 ${table(results, copyBest)}
 
 Best HTTP path: **${Math.round(apiBest).toLocaleString('en-US')} events/s = ${(apiBest / copyBest).toFixed(2)} × raw COPY** into the same tables, **${(apiBest / naiveBest).toFixed(2)} × raw COPY into the naive table** (${Math.round(naiveBest).toLocaleString('en-US')} rows/s; goal ≥ 0.5).
-${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**.
+${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**. Sent by a lean keep-alive client (one connection per client, \`bench/http-client.ts\`) whose own CPU per event in this run was ${clientCost}.
 Reading request bodies (same ${BATCH}-event bodies, in turns, this run): JSON.parse of the decoded text **${reading.plainMicros.toFixed(2)} µs per event**; the strict reader that refuses invalid UTF-8, duplicate keys, numbers a double would change and lone surrogates (\`parseJsonBody\`) **${reading.strictMicros.toFixed(2)} µs per event** (+${(reading.strictMicros - reading.plainMicros).toFixed(2)} µs).
 Storage after the run: ${Math.round(bytesPerEvent)} bytes per event (tables + indexes, ${Number(size!.events).toLocaleString('en-US')} events).
 `;
-  const file = await writeReport('ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, naiveBest, apiBest, bytesPerEvent, bodyReading: reading });
+  const file = await writeReport(values['singles-only'] ? 'ingest-singles' : 'ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, naiveBest, apiBest, bytesPerEvent, bodyReading: reading, singleClientMicrosPerEvent: clientMicros });
   console.log(`\n${md}\nreport: ${file}`);
   await env.cleanup();
 }
