@@ -20,6 +20,8 @@ export const CLOCK_SYNC_EVENT_TYPE = 'CLOCK_SYNC';
 /** Default tolerance for a source's clock: FINRA Rule 4590 and the CAT NMS Plan allow 50 ms from NIST. */
 export const DEFAULT_CLOCK_TOLERANCE_MS = 50;
 export const DEFAULT_NETWORK_DELAY_MS = 0;
+/** The most a measured network delay adds to the tolerance for clocks behind, unless the tenant sets another cap (docs/clock.md). */
+export const DEFAULT_MAX_NETWORK_DELAY_MS = 50;
 
 /**
  * Edges (µs) of the buckets of received_at − occurred_at. Bucket 0 holds values
