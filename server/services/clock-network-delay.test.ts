@@ -49,7 +49,7 @@ describe('the measured network delay in the clock tolerance', () => {
     expect(recorded[0]!.context).toMatchObject({ before: { tolerance_ms: 50, network_delay_ms: 0 }, after: { tolerance_ms: 50, network_delay_ms: 5 }, network_delay_basis: { min_round_trip_ms: 8.5, source: 'oms-near' } });
 
     // Exports state it in their manifest (the one pair of numbers every clock_flag is recomputed under).
-    expect(await withTenant(testSql(), claimsOf(t.id), clockFlagLimits)).toEqual({ tolerance_ms: 50, network_delay_ms: 5 });
+    expect(await withTenant(testSql(), claimsOf(t.id), clockFlagLimits)).toEqual({ tolerance_ms: 50, network_delay_ms: 5, network_delay_measured: true, max_network_delay_ms: 50 });
     // The write path flags new arrivals under it.
     await report(t.writeKey, 'oms-after', '9');
     const [minute] = await testSql()`select behind_limit_us, ahead_limit_us from public.clock_skew_minutes where tenant_id = ${t.id} and source = 'oms-after'`;

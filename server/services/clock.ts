@@ -101,10 +101,13 @@ export function clockWindow(input: { from?: string; to?: string; minutes?: numbe
   return { from, to };
 }
 
+/** An export manifest's `clock`: the limits its clock_flag column applies, and whether the network delay was measured (at most what). */
+export type ManifestClock = ClockFlagLimits & { network_delay_measured: boolean; max_network_delay_ms: number };
+
 /** The tenant's tolerance as an export's clock_flag column applies it (the claims' tenant, in the caller's transaction). */
-export async function clockFlagLimits(tx: TxSql): Promise<ClockFlagLimits> {
-  const { tolerance_ms, network_delay_ms } = await readTolerance(tx);
-  return { tolerance_ms, network_delay_ms };
+export async function clockFlagLimits(tx: TxSql): Promise<ManifestClock> {
+  const { tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms } = await readTolerance(tx);
+  return { tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms };
 }
 
 /** The tenant's tolerance (the claims' tenant, in the caller's transaction); the defaults while it has none of its own. */
