@@ -126,6 +126,10 @@ describe('the oms-audit command with an external database', () => {
     expect(allowed.output).toContain('warning (OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME=true): DATABASE_READ_URL connects as postgres');
     const fit = await cli(['tenant', 'list', '--json'], { DATABASE_URL: runtime, DATABASE_READ_URL: runtime });
     expect(fit.code, fit.output).toBe(0);
-    expect(fit.output).toContain('searches read from DATABASE_READ_URL (not a replica, as oms_audit_runtime)');
+    expect(fit.output).not.toContain('DATABASE_READ_URL');
+    // The server, by the same check.
+    const server = await boot({ DATABASE_URL: runtime, DATABASE_READ_URL: inject('ownerDatabaseUrl') });
+    expect(server.code).toBe(1);
+    expect(server.output).toContain('DATABASE_READ_URL connects as oms_audit_owner, which oms-audit will not serve as');
   });
 });

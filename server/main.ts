@@ -31,7 +31,7 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { dataPath, openDatabase, type OpenedDatabase } from '@/server/db/open.ts';
 import { PlacementError } from '@/server/db/postmaster.ts';
-import { DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
+import { checkReadDatabase, DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
 import { sweepScratch } from '@/server/scratch.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
@@ -210,6 +210,10 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
     throw new BootError(err instanceof DatabaseSetupError ? err.message : `cannot prepare the database: ${err.message}`);
   });
   if (!applied.length) log('database schema is up to date');
+  const reads = await checkReadDatabase(env, log).catch((err: Error) => {
+    throw new BootError(err instanceof DatabaseSetupError ? err.message : `cannot check DATABASE_READ_URL: ${err.message}`);
+  });
+  if (reads) log(`searches read from DATABASE_READ_URL (${reads.replica ? 'a streaming replica' : 'not a replica'}, as ${reads.user})`);
 
   // Demo data is on by default for the embedded store only; set OMS_AUDIT_DEMO=true to seed an external one.
   const demo = process.env.OMS_AUDIT_DEMO === undefined ? embeddedDefault : env.OMS_AUDIT_DEMO;

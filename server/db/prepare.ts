@@ -2,8 +2,8 @@
  * What the server (npm start) and the CLI make sure of before they work: the
  * schema is current (migrated as the owner where this process has the
  * owner's URL, otherwise checked), and their own connections (DATABASE_URL,
- * and DATABASE_READ_URL when set) are the runtime role, which cannot change
- * the trail. Either failing stops them with a message naming the variable to fix.
+ * and DATABASE_READ_URL when set: checkReadDatabase) are the runtime role,
+ * which cannot change the trail. Either failing stops them with a message naming the variable to fix.
  */
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { ALLOW_PRIVILEGED_RUNTIME, checkRuntimeRole, runtimeRoleRefusal, type RuntimeRoleCheck } from '@/supabase/functions/_shared/runtime-role.ts';
@@ -57,7 +57,6 @@ export async function prepareDatabase(opened: OpenedDatabase, runtime: Sql, env:
     }
   }
   refuseUnfitRole(opened.embedded ? 'the embedded runtime connection' : 'DATABASE_URL', await checkRuntimeRole(runtime), env, log);
-  if (env.DATABASE_READ_URL) await checkReadDatabase(env, log);
   // A wrong or missing master key stops the process here, naming it, rather than failing on the first sealed event.
   try {
     await checkMasterKey(runtime);
@@ -83,10 +82,12 @@ function refuseUnfitRole(variable: string, check: RuntimeRoleCheck, env: Env, lo
 }
 
 /**
- * DATABASE_READ_URL: reachable, and held to the same rule as DATABASE_URL (a replica's roles are the
- * primary's: a superuser or the owner there is one on the primary).
+ * DATABASE_READ_URL, when set (the server at start, the CLI before each command): reachable, and held to the
+ * same rule as DATABASE_URL (a replica's roles are the primary's: a superuser or the owner there is one on the
+ * primary). Returns what it connects to; null when unset.
  */
-async function checkReadDatabase(env: Env, log: (line: string) => void): Promise<void> {
+export async function checkReadDatabase(env: Env, log: (line: string) => void): Promise<{ replica: boolean; user: string } | null> {
+  if (!env.DATABASE_READ_URL) return null;
   const reads = connect(env.DATABASE_READ_URL!, { max: 1, prepare: env.DB_PREPARE, applicationName: 'oms-audit-read-check' });
   try {
     let check: RuntimeRoleCheck;
@@ -99,7 +100,7 @@ async function checkReadDatabase(env: Env, log: (line: string) => void): Promise
       throw new DatabaseSetupError(`cannot read from DATABASE_READ_URL: ${(err as Error).message}`);
     }
     refuseUnfitRole('DATABASE_READ_URL', check, env, log);
-    log(`searches read from DATABASE_READ_URL (${replica ? 'a streaming replica' : 'not a replica'}, as ${check.user})`);
+    return { replica, user: check.user };
   } finally {
     await reads.end({ timeout: 2 });
   }
