@@ -81,7 +81,7 @@ describe('network delay in the clock evidence', () => {
         return res;
       };
       const audit = createAuditClient({ baseUrl: baseUrl(), functionsUrl: transport === 'tRPC' ? undefined : inject('functionsBaseUrl'), apiKey: t.writeKey, fetch: observed });
-      const HELD_MS = 600;
+      const HELD_MS = 1000;
       try {
         await audit.log(event({ source, occurred_at: now() }));
         await audit.flush();
