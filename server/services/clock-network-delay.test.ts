@@ -7,9 +7,8 @@
  * set by hand is kept.
  */
 import { describe, expect, it } from 'vitest';
-import { call, event, newTenant, testSql } from '@/test/fixtures.ts';
-import { withTenant } from '@/supabase/functions/_shared/db.ts';
-import { clockFlagLimits, clockTolerance, setClockTolerance } from './clock.ts';
+import { baseUrl, call, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { clockTolerance, setClockTolerance } from './clock.ts';
 import { calibrateNetworkDelays } from './clock-network-delay.ts';
 
 const now = () => new Date().toISOString();
@@ -48,8 +47,12 @@ describe('the measured network delay in the clock tolerance', () => {
     expect(recorded[0]!.written_by).toBe('operator:clock-calibration');
     expect(recorded[0]!.context).toMatchObject({ before: { tolerance_ms: 50, network_delay_ms: 0 }, after: { tolerance_ms: 50, network_delay_ms: 5 }, network_delay_basis: { min_round_trip_ms: 8.5, source: 'oms-near' } });
 
-    // Exports state it in their manifest (the one pair of numbers every clock_flag is recomputed under).
-    expect(await withTenant(testSql(), claimsOf(t.id), clockFlagLimits)).toEqual({ tolerance_ms: 50, network_delay_ms: 5, network_delay_measured: true, max_network_delay_ms: 50 });
+    // Exports state it in their signed manifest (the one pair of numbers every clock_flag is recomputed under), and how it came about.
+    const exported = await fetch(`${baseUrl()}/api/v1/audit/events/export?format=jsonl`, { headers: { authorization: `Bearer ${t.readKey}` } });
+    expect(exported.status).toBe(200);
+    await exported.arrayBuffer();
+    const manifest = (await call('GET', new URL(exported.headers.get('x-audit-manifest')!, baseUrl()).pathname, { key: t.readKey })).body;
+    expect(manifest.clock).toEqual({ tolerance_ms: 50, network_delay_ms: 5, network_delay_measured: true, max_network_delay_ms: 50 });
     // The write path flags new arrivals under it.
     await report(t.writeKey, 'oms-after', '9');
     const [minute] = await testSql()`select behind_limit_us, ahead_limit_us from public.clock_skew_minutes where tenant_id = ${t.id} and source = 'oms-after'`;
