@@ -84,6 +84,11 @@ describe('the measured network delay in the clock tolerance', () => {
     expect(res.status).toBe(201);
 
     expect(await calibrateNetworkDelays(testSql(), { tenantIds: [manual.id, silent.id] })).toEqual([]);
+    // Every tenant (the server's hourly run) over a day long past: reports from outside the window change nothing anywhere.
+    const pending = await newTenant('net-delay-later');
+    await report(pending.writeKey, 'oms-near', '10');
+    expect(await calibrateNetworkDelays(testSql(), { now: new Date('2001-01-01T00:00:00Z') })).toEqual([]);
+    expect(await clockTolerance(testSql(), claimsOf(pending.id))).toMatchObject({ network_delay_ms: 0, updated_at: null });
     expect(await clockTolerance(testSql(), claimsOf(manual.id))).toMatchObject({ tolerance_ms: 40, network_delay_ms: 7, network_delay_measured: false });
     expect(await clockTolerance(testSql(), claimsOf(silent.id))).toMatchObject({ network_delay_ms: 0, network_delay_measured: true, updated_at: null });
     expect(await toleranceEvents(manual.id)).toHaveLength(0);

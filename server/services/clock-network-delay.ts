@@ -63,7 +63,8 @@ export async function measuredNetworkDelay(tx: TxSql, tenantId: string, maxMs: n
   const [row] = await tx`
     select minute, source, written_by, min_round_trip_us
     from public.clock_skew_minutes
-    where tenant_id = ${tenantId} and minute >= ${since.toISOString()}::timestamptz and min_round_trip_us is not null
+    where tenant_id = ${tenantId} and minute >= ${since.toISOString()}::timestamptz and minute <= ${now.toISOString()}::timestamptz
+      and min_round_trip_us is not null
     order by min_round_trip_us, minute, source nulls first, written_by
     limit 1`;
   if (!row) return null;
@@ -105,7 +106,8 @@ export async function calibrateNetworkDelays(sql: Sql, options: { now?: Date; te
     where coalesce(c.network_delay_measured, true)
       and (${options.tenantIds ?? null}::uuid[] is null or t.id = any(${options.tenantIds ?? null}::uuid[]))
       and exists (select from public.clock_skew_minutes m
-                  where m.tenant_id = t.id and m.minute >= ${since.toISOString()}::timestamptz and m.min_round_trip_us is not null)
+                  where m.tenant_id = t.id and m.minute >= ${since.toISOString()}::timestamptz and m.minute <= ${now.toISOString()}::timestamptz
+                    and m.min_round_trip_us is not null)
     order by t.id`;
   const changes: NetworkDelayChange[] = [];
   for (const { id } of tenants) {
