@@ -9,6 +9,7 @@ import type { AppRouter } from '../server/routers/_app.ts';
 import type { AuditEvent, AuditEventRequest, IngestResult } from '../supabase/functions/_shared/contract.ts';
 import type { ListEventsRequest } from '../supabase/functions/_shared/filters.ts';
 import type { FieldIssue } from '../supabase/functions/_shared/errors.ts';
+import { SERVER_TIMING_HEADER, SERVER_TIMING_METRIC } from '../supabase/functions/_shared/clock.ts';
 import { AuditClientError } from './errors.ts';
 
 export interface TransportOptions {
@@ -48,7 +49,7 @@ export function serverDurationMs(header: string | null): number | null {
   // Metrics are comma-separated, parameters semicolon-separated; a quoted-string (desc="…") may hold either.
   for (const metric of header.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []) {
     const [name, ...params] = metric.split(';').map((part) => part.trim());
-    if (name?.toLowerCase() !== 'oms-audit') continue;
+    if (name?.toLowerCase() !== SERVER_TIMING_METRIC) continue;
     for (const param of params) {
       const match = /^dur\s*=\s*"?(\d+(?:\.\d+)?)"?$/i.exec(param);
       if (match) return Number(match[1]);
@@ -74,7 +75,7 @@ export function roundTripFetch(inner: typeof fetch): typeof fetch & { lastRoundT
     const started = performance.now();
     const res = await inner(input, { ...init, headers });
     const roundTrip = performance.now() - started;
-    const server = serverDurationMs(res.headers.get('server-timing'));
+    const server = serverDurationMs(res.headers.get(SERVER_TIMING_HEADER));
     last = Math.min(Math.max(0, roundTrip - (server ?? 0)), 60_000);
     return res;
   }) as typeof fetch & { lastRoundTripMs(): number | null };
