@@ -12,7 +12,7 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { parseEnv } from '@/server/env.ts';
 import { openDatabase } from '@/server/db/open.ts';
-import { DatabaseSetupError, migrateAsOwner, ownerConnection, prepareDatabase } from '@/server/db/prepare.ts';
+import { checkReadDatabase, DatabaseSetupError, migrateAsOwner, ownerConnection, prepareDatabase } from '@/server/db/prepare.ts';
 import { sweepScratch } from '@/server/scratch.ts';
 import { COMMANDS } from './commands.ts';
 import type { Command, CommandContext } from './command.ts';
@@ -81,6 +81,7 @@ export async function main(argv: string[], io: { out: (s: string) => void; err: 
     } else {
       sql = connect(opened.runtimeUrl, { max: 4, prepare: env.DB_PREPARE, applicationName: 'oms-audit-cli' });
       applied = await prepareDatabase(opened, sql, env, (line) => io.err(`oms-audit: ${line}`));
+      await checkReadDatabase(env, (line) => io.err(`oms-audit: ${line}`));
     }
     const ctx: CommandContext = { sql, env, values, positionals, appliedMigrations: applied };
     const result = await command.run!(ctx);

@@ -6,7 +6,8 @@
  *   entry (index.node.ts) and the outbox (outbox/index.ts, Node only), with the shared event contract
  *   (supabase/functions/_shared) compiled in and the package's dependencies
  *   left as imports. No TypeScript loader is needed to use them.
- * - CommonJS for `require()` (dist/*.cjs, one bundle per entry), so CommonJS
+ * - CommonJS for `require()` (dist/*.cjs, one bundle per entry, all sharing
+ *   dist/errors.cjs so their error classes are one), so CommonJS
  *   code on every supported Node loads it without require(esm); uuid, whose
  *   package is ES modules only, is compiled into these bundles.
  * - Types: the declarations of both entries, bundled by rollup-plugin-dts,
@@ -50,9 +51,22 @@ await build({
   logLevel: 'warning',
 });
 
-// CommonJS: no code splitting in this format, so each entry is one file.
+// CommonJS: no code splitting in this format, so each entry is one bundle. The error classes are the
+// exception: they are built once (dist/errors.cjs) and every entry requires that file, so an error
+// thrown by `@oms-audit/sdk/outbox` is an `instanceof` the AuditClientError of `@oms-audit/sdk/node`.
+const sharedErrors = path.join(here, 'errors.ts');
+const requireSharedErrors = {
+  name: 'require-shared-errors',
+  setup(b) {
+    b.onResolve({ filter: /errors\.ts$/ }, (args) => {
+      if (args.kind === 'entry-point' || path.resolve(args.resolveDir, args.path) !== sharedErrors) return undefined;
+      return { path: './errors.cjs', external: true };
+    });
+  },
+};
 await build({
-  entryPoints: entries,
+  entryPoints: { ...entries, errors: sharedErrors },
+  plugins: [requireSharedErrors],
   outdir: dist,
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -134,6 +134,42 @@ const outbox = require('@oms-audit/sdk/outbox');
     expect(result.shutdown).toEqual({ drained: true, spilled: 0, undelivered: 0 });
   });
 
+  it('shares one set of error classes between its CommonJS entries, so instanceof holds across them', async () => {
+    await writeFile(
+      path.join(app, 'errors.cjs'),
+      `
+const node = require('@oms-audit/sdk/node');
+const outbox = require('@oms-audit/sdk/outbox');
+const root = require('@oms-audit/sdk');
+(async () => {
+  // An error the outbox raises itself: an event the contract refuses, before any SQL (a client that would run it).
+  const client = { query: async () => ({ rows: [] }) };
+  let thrown;
+  try {
+    await outbox.outbox(client).log({ actor_id: 'trader-7' });
+  } catch (err) {
+    thrown = err;
+  }
+  console.log(JSON.stringify({
+    same: outbox.AuditClientError === node.AuditClientError && root.AuditClientError === node.AuditClientError,
+    thrownName: thrown && thrown.name,
+    thrownMessage: thrown && thrown.message,
+    thrownIsNodeClass: thrown instanceof node.AuditClientError,
+    fromOutboxIsNodeClass: new outbox.AuditClientError('m', 'network', undefined) instanceof node.AuditClientError,
+    bulkIsOutboxClass: new node.AuditBulkError(new node.AuditClientError('m', 'x', 500), [], []) instanceof outbox.AuditClientError,
+    resolved: [require.resolve('@oms-audit/sdk/node'), require.resolve('@oms-audit/sdk/outbox')],
+  }));
+})().catch((err) => { console.error(err); process.exit(1); });
+`,
+    );
+    const flags = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module') ? ['--no-experimental-require-module'] : [];
+    const result = JSON.parse(run(process.execPath, [...flags, 'errors.cjs'], app).trim().split('\n').at(-1)!);
+    expect(result.resolved).toEqual([expect.stringMatching(/dist[\\/]index\.node\.cjs$/), expect.stringMatching(/dist[\\/]outbox\.cjs$/)]);
+    expect(result).toMatchObject({ same: true, fromOutboxIsNodeClass: true, bulkIsOutboxClass: true });
+    expect(result.thrownName, result.thrownMessage).toBe('AuditClientError');
+    expect(result.thrownIsNodeClass).toBe(true);
+  });
+
   it('writes to the outbox in a transaction and relays it, from plain node with the PostgreSQL client the OMS installed', { timeout: 90_000 }, async () => {
     const t = await newTenant('sdk-package-outbox');
     const oms = await createOmsDatabase({ withOutbox: false });

@@ -9,6 +9,7 @@ import type { AppRouter } from '../server/routers/_app.ts';
 import type { AuditEvent, AuditEventRequest, IngestResult } from '../supabase/functions/_shared/contract.ts';
 import type { ListEventsRequest } from '../supabase/functions/_shared/filters.ts';
 import type { FieldIssue } from '../supabase/functions/_shared/errors.ts';
+import { SERVER_TIMING_HEADER, SERVER_TIMING_METRIC } from '../supabase/functions/_shared/clock.ts';
 import { AuditClientError } from './errors.ts';
 
 export interface TransportOptions {
@@ -34,14 +35,37 @@ class NoRealtime {
 
 const trailingSlash = (url: string) => url.replace(/\/+$/, '');
 
-/** Sent with each request: the round trip of the previous one (docs/clock.md, "Network delay"). */
+/** Sent with each request: the network round trip of the previous one (docs/clock.md, "Network delay"). */
 export const ROUND_TRIP_HEADER = 'x-audit-round-trip-ms';
 
 /**
+ * The server's own time on a request, in ms, from its answer's Server-Timing
+ * header (W3C Server Timing: `oms-audit;dur=1.234`, among any other metrics a
+ * proxy added); null when the answer has none (an older server, a proxy that
+ * dropped it) or it is malformed.
+ */
+export function serverDurationMs(header: string | null): number | null {
+  if (!header) return null;
+  // Metrics are comma-separated, parameters semicolon-separated; a quoted-string (desc="…") may hold either.
+  for (const metric of header.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []) {
+    const [name, ...params] = metric.split(';').map((part) => part.trim());
+    if (name?.toLowerCase() !== SERVER_TIMING_METRIC) continue;
+    for (const param of params) {
+      const match = /^dur\s*=\s*"?(\d+(?:\.\d+)?)"?$/i.exec(param);
+      if (match) return Number(match[1]);
+    }
+    return null;
+  }
+  return null;
+}
+
+/**
  * A fetch that measures each request's round trip on the monotonic clock
- * (from sending to the response's headers; the server's own work included, so
- * it bounds the network delay from above) and reports the last one measured
- * with the next request, so the server can keep it beside the source's skew.
+ * (from sending to the response's headers), takes off the time the server
+ * says it worked on the request (its Server-Timing header), and reports the
+ * last network round trip measured with the next request, so the server can
+ * keep it beside the source's skew. Without a Server-Timing answer the whole
+ * round trip is reported: an upper bound on the network's part.
  */
 export function roundTripFetch(inner: typeof fetch): typeof fetch & { lastRoundTripMs(): number | null } {
   let last: number | null = null;
@@ -50,7 +74,9 @@ export function roundTripFetch(inner: typeof fetch): typeof fetch & { lastRoundT
     if (last !== null) headers.set(ROUND_TRIP_HEADER, last.toFixed(3));
     const started = performance.now();
     const res = await inner(input, { ...init, headers });
-    last = Math.min(performance.now() - started, 60_000);
+    const roundTrip = performance.now() - started;
+    const server = serverDurationMs(res.headers.get(SERVER_TIMING_HEADER));
+    last = Math.min(Math.max(0, roundTrip - (server ?? 0)), 60_000);
     return res;
   }) as typeof fetch & { lastRoundTripMs(): number | null };
   measured.lastRoundTripMs = () => last;

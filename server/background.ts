@@ -14,6 +14,7 @@ import { retentionContext } from '@/server/services/retention/context.ts';
 import { runRetention } from '@/server/services/retention/run.ts';
 import { deliverStreamsInBackground } from '@/server/services/streams/worker.ts';
 import { purgeClockMinutes } from '@/server/services/clock.ts';
+import { calibrateNetworkDelays } from '@/server/services/clock-network-delay.ts';
 
 export interface BackgroundJob {
   name: string;
@@ -81,6 +82,14 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
     everyMs: () => 3600_000,
     run: async (sql, env) => {
       await purgeClockMinutes(sql, env.CLOCK_EVIDENCE_KEEP_DAYS);
+    },
+  },
+  {
+    // The network delay in each tenant's clock tolerance, from the round trips its sources reported (docs/clock.md).
+    name: 'clock network delay',
+    everyMs: () => 3600_000,
+    run: async (sql) => {
+      await calibrateNetworkDelays(sql);
     },
   },
   {

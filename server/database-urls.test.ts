@@ -35,7 +35,7 @@ afterAll(async () => {
 
 /** Runs a command of the product with exactly these database settings; its exit code and output. */
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const { DATABASE_URL: _u, DATABASE_OWNER_URL: _o, OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: _a, OMS_AUDIT_DEMO: _d, ...inherited } = process.env;
+  const { DATABASE_URL: _u, DATABASE_OWNER_URL: _o, DATABASE_READ_URL: _r, OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: _a, OMS_AUDIT_DEMO: _d, ...inherited } = process.env;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { env: { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_FUNCTIONS: 'false', ...env } });
     let output = '';
@@ -111,5 +111,25 @@ describe('the oms-audit command with an external database', () => {
     const allowed = await cli(['tenant', 'list', '--json'], { DATABASE_URL: inject('adminDatabaseUrl'), OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: 'true' });
     expect(allowed.code, allowed.output).toBe(0);
     expect(allowed.output).toContain('warning (OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME=true): DATABASE_URL connects as postgres');
+  });
+
+  it('holds DATABASE_READ_URL to the same rule: a superuser or the owner role there is refused, the runtime role accepted', async () => {
+    const runtime = inject('databaseUrl');
+    const superuser = await cli(['tenant', 'list', '--json'], { DATABASE_URL: runtime, DATABASE_READ_URL: inject('adminDatabaseUrl') });
+    expect(superuser.code).toBe(2);
+    expect(superuser.output).toContain('DATABASE_READ_URL connects as postgres, which oms-audit will not serve as: it is a superuser');
+    const owner = await cli(['tenant', 'list', '--json'], { DATABASE_URL: runtime, DATABASE_READ_URL: inject('ownerDatabaseUrl') });
+    expect(owner.code).toBe(2);
+    expect(owner.output).toContain('DATABASE_READ_URL connects as oms_audit_owner, which oms-audit will not serve as: it is oms_audit_owner, which owns the trail');
+    const allowed = await cli(['tenant', 'list', '--json'], { DATABASE_URL: runtime, DATABASE_READ_URL: inject('adminDatabaseUrl'), OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME: 'true' });
+    expect(allowed.code, allowed.output).toBe(0);
+    expect(allowed.output).toContain('warning (OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME=true): DATABASE_READ_URL connects as postgres');
+    const fit = await cli(['tenant', 'list', '--json'], { DATABASE_URL: runtime, DATABASE_READ_URL: runtime });
+    expect(fit.code, fit.output).toBe(0);
+    expect(fit.output).not.toContain('DATABASE_READ_URL');
+    // The server, by the same check.
+    const server = await boot({ DATABASE_URL: runtime, DATABASE_READ_URL: inject('ownerDatabaseUrl') });
+    expect(server.code).toBe(1);
+    expect(server.output).toContain('DATABASE_READ_URL connects as oms_audit_owner, which oms-audit will not serve as');
   });
 });

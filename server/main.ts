@@ -31,7 +31,7 @@ import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { parseEnv, type Env } from '@/server/env.ts';
 import { dataPath, openDatabase, type OpenedDatabase } from '@/server/db/open.ts';
 import { PlacementError } from '@/server/db/postmaster.ts';
-import { DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
+import { checkReadDatabase, DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
 import { sweepScratch } from '@/server/scratch.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
@@ -178,27 +178,6 @@ async function seedDemoData(env: Env, sql: Sql): Promise<void> {
   if (auditorEmail) log(`demo console sign-in: ${auditorEmail} / ${auditorPassword} (auditor)`);
 }
 
-/**
- * DATABASE_READ_URL: reachable, and no more privileged than the runtime role
- * (a replica's roles are the primary's: a superuser there is one on the primary).
- */
-async function checkReadDatabase(env: Env): Promise<void> {
-  const reads = connect(env.DATABASE_READ_URL!, { max: 1, prepare: env.DB_PREPARE, applicationName: 'oms-audit-maintenance' });
-  try {
-    const [row] = await reads<{ replica: boolean; role: string; superuser: boolean }[]>`
-      select pg_is_in_recovery() as replica, current_user as role, coalesce((select rolsuper or rolbypassrls from pg_roles where rolname = current_user), false) as superuser`;
-    if (row!.superuser && !env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) {
-      throw new BootError(`DATABASE_READ_URL connects as ${row!.role}, a superuser or a role that bypasses row-level security: give it the runtime role's credentials (oms_audit_runtime)`);
-    }
-    log(`searches read from DATABASE_READ_URL (${row!.replica ? 'a streaming replica' : 'not a replica'}, as ${row!.role})`);
-  } catch (err) {
-    if (err instanceof BootError) throw err;
-    throw new BootError(`cannot read from DATABASE_READ_URL: ${(err as Error).message}`);
-  } finally {
-    await reads.end({ timeout: 2 });
-  }
-}
-
 /** Boots the server, recording each part in `parts` as soon as it runs. */
 export async function boot(parts: ServerParts, options: { dev: boolean }): Promise<void> {
   const { dev } = options;
@@ -231,7 +210,10 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
     throw new BootError(err instanceof DatabaseSetupError ? err.message : `cannot prepare the database: ${err.message}`);
   });
   if (!applied.length) log('database schema is up to date');
-  if (env.DATABASE_READ_URL) await checkReadDatabase(env);
+  const reads = await checkReadDatabase(env, log).catch((err: Error) => {
+    throw new BootError(err instanceof DatabaseSetupError ? err.message : `cannot check DATABASE_READ_URL: ${err.message}`);
+  });
+  if (reads) log(`searches read from DATABASE_READ_URL (${reads.replica ? 'a streaming replica' : 'not a replica'}, as ${reads.user})`);
 
   // Demo data is on by default for the embedded store only; set OMS_AUDIT_DEMO=true to seed an external one.
   const demo = process.env.OMS_AUDIT_DEMO === undefined ? embeddedDefault : env.OMS_AUDIT_DEMO;

@@ -58,28 +58,49 @@ function SyncCell({ source }: { source: Source }) {
   );
 }
 
+/** How the measured network delay was found, in words. */
+function networkDelayBasis(tolerance: Report['tolerance']): string {
+  const basis = tolerance.network_delay_basis;
+  if (!basis) return `measured once sources report their round trips, at most ${tolerance.max_network_delay_ms} ms`;
+  const from = `${basis.min_round_trip_ms} ms round trip from ${basis.source ?? 'no source'} (${basis.written_by})`;
+  return `measured: half the smallest round trip of the last ${basis.window_hours} hours, ${from}${basis.capped ? `, capped at ${basis.max_network_delay_ms} ms` : `, at most ${tolerance.max_network_delay_ms} ms`}`;
+}
+
 function ToleranceForm({ tolerance }: { tolerance: Report['tolerance'] }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [toleranceMs, setToleranceMs] = useState(String(tolerance.tolerance_ms));
   const [delayMs, setDelayMs] = useState(String(tolerance.network_delay_ms));
+  const [measured, setMeasured] = useState(tolerance.network_delay_measured);
+  const [maxDelayMs, setMaxDelayMs] = useState(String(tolerance.max_network_delay_ms));
   const save = useMutation(trpc.clock.setTolerance.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.clock.report.queryKey() }) }));
   return (
     <form
       className="flex flex-wrap items-end gap-3 text-sm"
       onSubmit={(e) => {
         e.preventDefault();
-        save.mutate({ tolerance_ms: Number(toleranceMs), network_delay_ms: Number(delayMs) });
+        save.mutate({ tolerance_ms: Number(toleranceMs), network_delay_ms: Number(delayMs), network_delay_measured: measured, max_network_delay_ms: Number(maxDelayMs) });
       }}
     >
       <label className="flex flex-col">
         Tolerance (ms)
         <input className="input w-28" type="number" min={0} max={60000} step={1} required value={toleranceMs} onChange={(e) => setToleranceMs(e.target.value)} />
       </label>
-      <label className="flex flex-col">
-        Network delay (ms)
-        <input className="input w-28" type="number" min={0} max={60000} step={1} required value={delayMs} onChange={(e) => setDelayMs(e.target.value)} />
+      <label className="flex items-center gap-1">
+        <input type="checkbox" checked={measured} onChange={(e) => setMeasured(e.target.checked)} />
+        Measure the network delay
       </label>
+      {measured ? (
+        <label className="flex flex-col">
+          Measured delay at most (ms)
+          <input className="input w-28" type="number" min={0} max={60000} step={1} required value={maxDelayMs} onChange={(e) => setMaxDelayMs(e.target.value)} />
+        </label>
+      ) : (
+        <label className="flex flex-col">
+          Network delay (ms)
+          <input className="input w-28" type="number" min={0} max={60000} step={1} required value={delayMs} onChange={(e) => setDelayMs(e.target.value)} />
+        </label>
+      )}
       <button className="btn" type="submit" disabled={save.isPending}>
         Save tolerance
       </button>
@@ -101,7 +122,8 @@ export function ClockEvidence({ canManage }: { canManage: boolean }) {
         Source clocks, last hour
       </h2>
       <p className="text-sm" data-testid="clock-tolerance">
-        received_at − occurred_at per source and credential. An event is flagged when its clock is ahead of ours by more than {tolerance.tolerance_ms} ms, or behind by more than {limits.behind} ms (tolerance {tolerance.tolerance_ms} ms + network delay {tolerance.network_delay_ms} ms).
+        received_at − occurred_at per source and credential. An event is flagged when its clock is ahead of ours by more than {tolerance.tolerance_ms} ms, or behind by more than {limits.behind} ms (tolerance {tolerance.tolerance_ms} ms + network delay {tolerance.network_delay_ms} ms
+        {tolerance.network_delay_measured ? `, ${networkDelayBasis(tolerance)}` : ', set by hand'}).
       </p>
       {canManage ? <ToleranceForm tolerance={tolerance} /> : null}
       {sources.length === 0 ? (

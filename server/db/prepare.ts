@@ -1,12 +1,12 @@
 /**
  * What the server (npm start) and the CLI make sure of before they work: the
  * schema is current (migrated as the owner where this process has the
- * owner's URL, otherwise checked), and their own connection is the runtime
- * role, which cannot change the trail. Either failing stops them with a
- * message naming the variable to fix.
+ * owner's URL, otherwise checked), and their own connections (DATABASE_URL,
+ * and DATABASE_READ_URL when set: checkReadDatabase) are the runtime role,
+ * which cannot change the trail. Either failing stops them with a message naming the variable to fix.
  */
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
-import { ALLOW_PRIVILEGED_RUNTIME, checkRuntimeRole, runtimeRoleRefusal } from '@/supabase/functions/_shared/runtime-role.ts';
+import { ALLOW_PRIVILEGED_RUNTIME, checkRuntimeRole, runtimeRoleRefusal, type RuntimeRoleCheck } from '@/supabase/functions/_shared/runtime-role.ts';
 import type { Env } from '@/server/env.ts';
 import { migrate, migrationStatus } from './migrate.ts';
 import { checkMasterKey } from '@/server/services/personal/keys.ts';
@@ -56,12 +56,7 @@ export async function prepareDatabase(opened: OpenedDatabase, runtime: Sql, env:
       );
     }
   }
-  const check = await checkRuntimeRole(runtime);
-  if (check.problems.length) {
-    const message = runtimeRoleRefusal(opened.embedded ? 'the embedded runtime connection' : 'DATABASE_URL', check);
-    if (!env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) throw new DatabaseSetupError(message);
-    log(`warning (${ALLOW_PRIVILEGED_RUNTIME}=true): ${message}`);
-  }
+  refuseUnfitRole(opened.embedded ? 'the embedded runtime connection' : 'DATABASE_URL', await checkRuntimeRole(runtime), env, log);
   // A wrong or missing master key stops the process here, naming it, rather than failing on the first sealed event.
   try {
     await checkMasterKey(runtime);
@@ -76,4 +71,37 @@ export async function prepareDatabase(opened: OpenedDatabase, runtime: Sql, env:
     throw new DatabaseSetupError(`the erasures anchored outside the database could not be read or applied: ${(err as Error).message}`);
   }
   return applied;
+}
+
+/** Stops (or, when the operator allowed it, warns about) a connection whose role could change the trail. */
+function refuseUnfitRole(variable: string, check: RuntimeRoleCheck, env: Env, log: (line: string) => void): void {
+  if (!check.problems.length) return;
+  const message = runtimeRoleRefusal(variable, check);
+  if (!env.OMS_AUDIT_ALLOW_PRIVILEGED_RUNTIME) throw new DatabaseSetupError(message);
+  log(`warning (${ALLOW_PRIVILEGED_RUNTIME}=true): ${message}`);
+}
+
+/**
+ * DATABASE_READ_URL, when set (the server at start, the CLI before each command): reachable, and held to the
+ * same rule as DATABASE_URL (a replica's roles are the primary's: a superuser or the owner there is one on the
+ * primary). Returns what it connects to; null when unset.
+ */
+export async function checkReadDatabase(env: Env, log: (line: string) => void): Promise<{ replica: boolean; user: string } | null> {
+  if (!env.DATABASE_READ_URL) return null;
+  const reads = connect(env.DATABASE_READ_URL!, { max: 1, prepare: env.DB_PREPARE, applicationName: 'oms-audit-read-check' });
+  try {
+    let check: RuntimeRoleCheck;
+    let replica: boolean;
+    try {
+      check = await checkRuntimeRole(reads);
+      const [row] = await reads<{ replica: boolean }[]>`select pg_is_in_recovery() as replica`;
+      replica = row!.replica;
+    } catch (err) {
+      throw new DatabaseSetupError(`cannot read from DATABASE_READ_URL: ${(err as Error).message}`);
+    }
+    refuseUnfitRole('DATABASE_READ_URL', check, env, log);
+    return { replica, user: check.user };
+  } finally {
+    await reads.end({ timeout: 2 });
+  }
 }

@@ -1,13 +1,17 @@
 /**
  * Every request through the Node server: a request id (the client's
  * `x-request-id` when it is short and plain, otherwise a fresh one) passed on
- * to the handlers and echoed in the response, one JSON log line when the
- * response ends, and the HTTP request metrics. Logged: method, route pattern
+ * to the handlers and echoed in the response, the server's own time in the
+ * response's Server-Timing header (the SDK takes it off the round trip it
+ * reports, docs/clock.md), one JSON log line when the response ends, and the
+ * HTTP request metrics. Logged: method, route pattern
  * (never the raw path or query, which can carry actor ids or emails), status,
  * duration and request id; no headers, bodies or addresses.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import onHeaders from 'on-headers';
+import { SERVER_TIMING_HEADER, serverTiming } from '@/supabase/functions/_shared/clock.ts';
 import { log } from '@/server/observability/log.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import { REQUEST_ID_HEADER, validRequestId } from './request-id.ts';
@@ -52,6 +56,9 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse): strin
   // Handlers (Next.js routes, tRPC, single events) read the id from the request, as validated here.
   req.headers[REQUEST_ID_HEADER] = requestId;
   res.setHeader(REQUEST_ID_HEADER, requestId);
+  onHeaders(res, function () {
+    this.setHeader(SERVER_TIMING_HEADER, serverTiming(started));
+  });
   let done = false;
   const finish = () => {
     if (done) return;

@@ -2,11 +2,19 @@
 import { router, tenantProcedure } from '@/server/trpc.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
-import { clockReport, clockTolerance, clockWindow, eventClock, setClockTolerance } from '@/server/services/clock.ts';
+import { clockReport, clockTolerance, clockWindow, eventClock, setClockTolerance, type ClockTolerance } from '@/server/services/clock.ts';
 import { principalOf } from '@/server/auth/caller.ts';
 import { clockReportInput, clockReportOutput, clockToleranceOutput, eventClockInput, eventClockOutput, setClockToleranceInput } from './clock.types.ts';
 
 const read = tenantProcedure.meta({ permission: 'events:read', rate: 'read' });
+
+/** A tolerance as the AUDIT_CLOCK_TOLERANCE event records it. */
+const toleranceRecord = (t: ClockTolerance) => ({
+  tolerance_ms: t.tolerance_ms,
+  network_delay_ms: t.network_delay_ms,
+  network_delay_measured: t.network_delay_measured,
+  max_network_delay_ms: t.max_network_delay_ms,
+});
 
 export const clockRouter = router({
   report: read
@@ -34,7 +42,7 @@ export const clockRouter = router({
       await recordConsoleAction(
         ctx.sql,
         ctx.caller,
-        { eventType: CONSOLE_EVENT_TYPES.clockTolerance, objectType: 'AUDIT_CLOCK_TOLERANCE', objectId: ctx.claims.tenant_id, context: { before: { tolerance_ms: before.tolerance_ms, network_delay_ms: before.network_delay_ms }, after: { tolerance_ms: after.tolerance_ms, network_delay_ms: after.network_delay_ms } } },
+        { eventType: CONSOLE_EVENT_TYPES.clockTolerance, objectType: 'AUDIT_CLOCK_TOLERANCE', objectId: ctx.claims.tenant_id, context: { before: toleranceRecord(before), after: toleranceRecord(after) } },
         ctx.observed,
       );
       return after;

@@ -17,13 +17,32 @@ export const clockReportInput = clockWindowQuery.default({});
 export const clockToleranceOutput = z.object({
   tolerance_ms: z.number().int(),
   network_delay_ms: z.number().int(),
+  /** true: network_delay_ms is measured from the sources' reported round trips (docs/clock.md), at most max_network_delay_ms. */
+  network_delay_measured: z.boolean(),
+  max_network_delay_ms: z.number().int(),
+  network_delay_basis: z
+    .object({
+      min_round_trip_ms: z.number(),
+      source: z.string().nullable(),
+      written_by: z.string(),
+      minute: z.string(),
+      window_hours: z.number().int(),
+      max_network_delay_ms: z.number().int(),
+      capped: z.boolean(),
+    })
+    .nullable(),
   updated_at: z.string().nullable(),
   updated_by: z.string().nullable(),
 });
 
 export const setClockToleranceInput = z.strictObject({
   tolerance_ms: z.number().int().min(0).max(60_000),
+  /** Set by hand (ignored when network_delay_measured is true). */
   network_delay_ms: z.number().int().min(0).max(60_000),
+  /** Measure the network delay instead (default false: the value above is kept). */
+  network_delay_measured: z.boolean().optional(),
+  /** The most a measured network delay may be (default: unchanged, 50 ms at first). */
+  max_network_delay_ms: z.number().int().min(0).max(60_000).optional(),
 });
 
 const clockSyncOutput = z.object({

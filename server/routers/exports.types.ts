@@ -38,7 +38,13 @@ export const manifestOutput = z.object({
   file_name: z.string(),
   columns: z.array(z.string()).meta({ description: 'Column order (CSV) or key order (JSON Lines)' }),
   clock: z
-    .object({ tolerance_ms: z.number().int(), network_delay_ms: z.number().int() })
+    .object({
+      tolerance_ms: z.number().int(),
+      network_delay_ms: z.number().int(),
+      /** Whether network_delay_ms was measured from the sources' round trips (at most max_network_delay_ms) or set by hand; absent in older manifests. */
+      network_delay_measured: z.boolean().optional(),
+      max_network_delay_ms: z.number().int().optional(),
+    })
     .nullable()
     .meta({ description: "The tenant's clock tolerance the clock_flag column was computed under (docs/clock.md)" }),
   filters: appliedFilters,

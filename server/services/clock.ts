@@ -5,7 +5,8 @@
  * (events of the trail), and the tenant's tolerance; one code path for the
  * tRPC procedures, the REST route, the System page and the metrics scrape.
  */
-import { CLOCK_SYNC_EVENT_TYPE, DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_NETWORK_DELAY_MS, SKEW_BUCKET_EDGES_US } from '@/supabase/functions/_shared/clock.ts';
+import { CLOCK_SYNC_EVENT_TYPE, DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_MAX_NETWORK_DELAY_MS, DEFAULT_NETWORK_DELAY_MS, SKEW_BUCKET_EDGES_US } from '@/supabase/functions/_shared/clock.ts';
+import { measuredNetworkDelay, type NetworkDelayBasis } from './clock-network-delay.ts';
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
@@ -18,6 +19,12 @@ export const MAX_CLOCK_WINDOW_MINUTES = 24 * 60;
 export interface ClockTolerance {
   tolerance_ms: number;
   network_delay_ms: number;
+  /** true: network_delay_ms is measured (half the smallest network round trip reported over the last day, capped); false: set by hand. */
+  network_delay_measured: boolean;
+  /** The most a measured network delay may be (ms): all a source that overstates its round trips can gain. */
+  max_network_delay_ms: number;
+  /** What the measured delay was taken from; null until first measured (or when set by hand). */
+  network_delay_basis: NetworkDelayBasis | null;
   /** Null while the tenant keeps the defaults. */
   updated_at: string | null;
   updated_by: string | null;
@@ -94,16 +101,40 @@ export function clockWindow(input: { from?: string; to?: string; minutes?: numbe
   return { from, to };
 }
 
+/** An export manifest's `clock`: the limits its clock_flag column applies, and whether the network delay was measured (at most what). */
+export type ManifestClock = ClockFlagLimits & { network_delay_measured: boolean; max_network_delay_ms: number };
+
 /** The tenant's tolerance as an export's clock_flag column applies it (the claims' tenant, in the caller's transaction). */
-export async function clockFlagLimits(tx: TxSql): Promise<ClockFlagLimits> {
-  const { tolerance_ms, network_delay_ms } = await readTolerance(tx);
-  return { tolerance_ms, network_delay_ms };
+export async function clockFlagLimits(tx: TxSql): Promise<ManifestClock> {
+  const { tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms } = await readTolerance(tx);
+  return { tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms };
 }
 
-async function readTolerance(tx: TxSql): Promise<ClockTolerance> {
-  const [row] = await tx`select tolerance_ms, network_delay_ms, updated_at, updated_by from public.clock_tolerances`;
-  if (!row) return { tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS, network_delay_ms: DEFAULT_NETWORK_DELAY_MS, updated_at: null, updated_by: null };
-  return { tolerance_ms: row.tolerance_ms as number, network_delay_ms: row.network_delay_ms as number, updated_at: row.updated_at as string, updated_by: row.updated_by as string };
+/** The tenant's tolerance (the claims' tenant, in the caller's transaction); the defaults while it has none of its own. */
+export async function readTolerance(tx: TxSql): Promise<ClockTolerance> {
+  const [row] = await tx`
+    select tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms, network_delay_basis, updated_at, updated_by
+    from public.clock_tolerances`;
+  if (!row) {
+    return {
+      tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS,
+      network_delay_ms: DEFAULT_NETWORK_DELAY_MS,
+      network_delay_measured: true,
+      max_network_delay_ms: DEFAULT_MAX_NETWORK_DELAY_MS,
+      network_delay_basis: null,
+      updated_at: null,
+      updated_by: null,
+    };
+  }
+  return {
+    tolerance_ms: row.tolerance_ms as number,
+    network_delay_ms: row.network_delay_ms as number,
+    network_delay_measured: row.network_delay_measured as boolean,
+    max_network_delay_ms: row.max_network_delay_ms as number,
+    network_delay_basis: row.network_delay_basis as NetworkDelayBasis | null,
+    updated_at: row.updated_at as string,
+    updated_by: row.updated_by as string,
+  };
 }
 
 const SYNC_COLUMNS = `id as event_id, source, written_by, occurred_at, received_at, context`;
@@ -239,20 +270,31 @@ export async function clockTolerance(sql: Sql, claims: TenantClaims): Promise<Cl
   return withTenant(sql, claims, readTolerance);
 }
 
-/** Sets the tenant's tolerance; returns it before and after (the change is recorded by the caller). */
+/**
+ * Sets the tenant's tolerance; returns it before and after (the change is
+ * recorded by the caller). `network_delay_measured` (default false: the
+ * network delay given is set by hand) has the delay measured instead, at once
+ * from the last day's reports when there are any, then by the server's
+ * recalibration (clock-network-delay.ts).
+ */
 export async function setClockTolerance(
   sql: Sql,
   claims: TenantClaims,
-  input: { tolerance_ms: number; network_delay_ms: number },
+  input: { tolerance_ms: number; network_delay_ms: number; network_delay_measured?: boolean; max_network_delay_ms?: number },
   updatedBy: string,
 ): Promise<{ before: ClockTolerance; after: ClockTolerance }> {
   return withTenant(sql, claims, async (tx) => {
     const before = await readTolerance(tx);
+    const measured = input.network_delay_measured ?? false;
+    const max = input.max_network_delay_ms ?? before.max_network_delay_ms;
+    const measurement = measured ? await measuredNetworkDelay(tx, claims.tenant_id, max) : null;
+    const delay = measured ? (measurement?.network_delay_ms ?? Math.min(before.network_delay_ms, max)) : input.network_delay_ms;
     await tx`
-      insert into public.clock_tolerances (tenant_id, tolerance_ms, network_delay_ms, updated_by)
-      values (${claims.tenant_id}, ${input.tolerance_ms}, ${input.network_delay_ms}, ${updatedBy})
+      insert into public.clock_tolerances (tenant_id, tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms, network_delay_basis, updated_by)
+      values (${claims.tenant_id}, ${input.tolerance_ms}, ${delay}, ${measured}, ${max}, ${measurement ? tx.json(measurement.basis as never) : null}, ${updatedBy})
       on conflict (tenant_id) do update set tolerance_ms = excluded.tolerance_ms, network_delay_ms = excluded.network_delay_ms,
-        updated_at = now(), updated_by = excluded.updated_by`;
+        network_delay_measured = excluded.network_delay_measured, max_network_delay_ms = excluded.max_network_delay_ms,
+        network_delay_basis = excluded.network_delay_basis, updated_at = now(), updated_by = excluded.updated_by`;
     return { before, after: await readTolerance(tx) };
   });
 }

@@ -72,7 +72,7 @@ export interface ExportManifest {
   /** Column order (CSV, Parquet) or key order (JSON Lines): the contract's fields, then clock_flag. */
   columns: string[];
   /** The tenant's clock tolerance the clock_flag column was computed under (read in the export's snapshot; null before it is read). */
-  clock: ClockFlagLimits | null;
+  clock: (ClockFlagLimits & { network_delay_measured?: boolean; max_network_delay_ms?: number }) | null;
   /** The filters exactly as applied (from inclusive, to exclusive, UTC). */
   filters: EventFilters;
   order: SortOrder;

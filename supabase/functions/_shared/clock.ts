@@ -20,6 +20,8 @@ export const CLOCK_SYNC_EVENT_TYPE = 'CLOCK_SYNC';
 /** Default tolerance for a source's clock: FINRA Rule 4590 and the CAT NMS Plan allow 50 ms from NIST. */
 export const DEFAULT_CLOCK_TOLERANCE_MS = 50;
 export const DEFAULT_NETWORK_DELAY_MS = 0;
+/** The most a measured network delay adds to the tolerance for clocks behind, unless the tenant sets another cap (docs/clock.md). */
+export const DEFAULT_MAX_NETWORK_DELAY_MS = 50;
 
 /**
  * Edges (µs) of the buckets of received_at − occurred_at. Bucket 0 holds values
@@ -52,12 +54,26 @@ export type ClockSync = z.infer<typeof clockSyncContext>;
 /**
  * The network round trip of the client's previous request to oms-audit, in
  * milliseconds (up to three decimals), as the SDK measures it on its monotonic
- * clock: an upper bound on the one-way delivery delay, recorded per source and
- * minute beside the skew (docs/clock.md). It never loosens a flag: a source
- * could claim any delay.
+ * clock less the server's own time (SERVER_TIMING_HEADER): twice the one-way
+ * delivery delay at most, recorded per source and minute beside the skew
+ * (docs/clock.md, "Network delay").
  */
 export const ROUND_TRIP_HEADER = 'x-audit-round-trip-ms';
 export const MAX_ROUND_TRIP_MS = 60_000;
+
+/**
+ * Every answer of the ingest endpoints says how long oms-audit worked on the
+ * request (W3C Server Timing: `Server-Timing: oms-audit;dur=1.234`, in ms,
+ * from the request's headers arriving to the response's), so a client can
+ * take it off its measured round trip and report the network's part alone.
+ */
+export const SERVER_TIMING_HEADER = 'server-timing';
+export const SERVER_TIMING_METRIC = 'oms-audit';
+
+/** The Server-Timing value for work that began at `startedMs` (performance.now()). */
+export function serverTiming(startedMs: number, nowMs = performance.now()): string {
+  return `${SERVER_TIMING_METRIC};dur=${Math.max(0, nowMs - startedMs).toFixed(3)}`;
+}
 
 /** The header's round trip in µs; null without one; 400 naming the header when it is not 0–60000 ms. */
 export function reportedRoundTripMicros(value: string | null | undefined): number | null {

@@ -19,6 +19,7 @@ import { checkDeclaredLength, errorResponse, jsonResponse, readJsonBody } from '
 import { appendEvents, appenderFor } from '../_shared/ingest.ts';
 import { RateLimits } from '../_shared/rate-limit.ts';
 import { checkRuntimeRole, runtimeRoleRefusal } from '../_shared/runtime-role.ts';
+import { SERVER_TIMING_HEADER, serverTiming } from '../_shared/clock.ts';
 import { WriteBudget } from '../_shared/write-budget.ts';
 import { admitWrite, functionWriteBudgetBytes, type Admitted } from './admission.ts';
 import { authenticate, TenantCache, type Authenticator } from './auth.ts';
@@ -67,6 +68,13 @@ export function createAuditLogger(config: AuditLoggerConfig, sql: Sql = connect(
   };
 
   const handler = async (req: Request, info?: ConnectionInfo): Promise<Response> => {
+    const started = performance.now();
+    const res = await answer(req, info);
+    // How long the function worked on it, for the client to take off its round trip (docs/clock.md).
+    res.headers.set(SERVER_TIMING_HEADER, serverTiming(started));
+    return res;
+  };
+  const answer = async (req: Request, info?: ConnectionInfo): Promise<Response> => {
     const origin = req.headers.get('origin');
     const cors = corsHeaders(origin, config.CORS_ALLOWED_ORIGINS);
     let admitted: Admitted | undefined;
