@@ -87,7 +87,7 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
   {
     // The network delay in each tenant's clock tolerance, from the round trips its sources reported (docs/clock.md).
     name: 'clock network delay',
-    everyMs: () => 3600_000,
+    everyMs: (env) => env.CLOCK_CALIBRATION_EVERY_MINUTES * 60_000,
     run: async (sql) => {
       await calibrateNetworkDelays(sql);
     },

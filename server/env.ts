@@ -140,6 +140,8 @@ const schema = z.object({
   SESSION_HOURS: int(8, 1),
   /** Bearer token that /api/metrics requires; unset: metrics are served to loopback clients only. */
   METRICS_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
+  /** Minutes between recalibrations of tenants' measured network delay (docs/clock.md); 0: this server runs none. */
+  CLOCK_CALIBRATION_EVERY_MINUTES: int(60, 0),
   /** Log streams (docs/streams.md): milliseconds between this server's delivery rounds; 0: this server delivers none. */
   STREAM_POLL_INTERVAL_MS: int(1000, 0),
   /** Streams one server process delivers at once (each stream has one worker across all processes). */

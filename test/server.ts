@@ -34,10 +34,11 @@ export async function startServer(options: { databaseUrl: string; env?: Record<s
       HOST: '127.0.0.1',
       OMS_AUDIT_DEMO: 'false',
       // Jobs that act on every tenant of the shared test database (scheduled verification, sealing, stream
-      // delivery) would race other test files' own calls: off or rare unless a test turns them on.
+      // delivery, clock calibration) would race other test files' own calls: off or rare unless a test turns them on.
       INTEGRITY_VERIFY_EVERY_MINUTES: '0',
       INTEGRITY_SEAL_INTERVAL_SECONDS: '3600',
       STREAM_POLL_INTERVAL_MS: '0',
+      CLOCK_CALIBRATION_EVERY_MINUTES: '0',
       FUNCTIONS_PORT: String(functionsPort),
       ...(options.dataDir ? { OMS_AUDIT_DATA_DIR: options.dataDir } : {}),
       ...options.env,
