@@ -41,9 +41,15 @@ export async function refreshScrapeMetrics(sql: Sql): Promise<void> {
         m.streamPendingEvents.set(labels, s.pending_events);
       }
     }),
-    clockGauges(sql).then(({ skew, syncs }) => {
+    clockGauges(sql).then(({ skew, syncs, tolerances }) => {
       // Sources that fell silent leave the gauges: rebuilt from the table on every scrape.
-      for (const gauge of [m.clockSkewSeconds, m.clockSkewEvents, m.clockSkewFlagged, m.clockRoundTripSeconds, m.clockSyncOffsetSeconds, m.clockSyncAgeSeconds]) gauge.reset();
+      for (const gauge of [m.clockSkewSeconds, m.clockSkewEvents, m.clockSkewFlagged, m.clockRoundTripSeconds, m.clockSyncOffsetSeconds, m.clockSyncAgeSeconds, m.clockToleranceSeconds]) gauge.reset();
+      for (const t of tolerances) {
+        const labels = { tenant: t.tenant_id, measured: t.network_delay_measured ? '1' : '0' };
+        m.clockToleranceSeconds.set({ ...labels, part: 'tolerance' }, t.tolerance_ms / 1000);
+        m.clockToleranceSeconds.set({ ...labels, part: 'network_delay' }, t.network_delay_ms / 1000);
+        m.clockToleranceSeconds.set({ ...labels, part: 'max_network_delay' }, t.max_network_delay_ms / 1000);
+      }
       for (const s of skew) {
         const labels = { tenant: s.tenant_id, source: s.source ?? '', written_by: s.written_by };
         m.clockSkewSeconds.set({ ...labels, stat: 'min' }, s.min_ms / 1000);

@@ -167,6 +167,10 @@ describe('clock metrics', () => {
     expect(value('oms_audit_clock_skew_seconds', 'source="oms-good"', by, 'stat="max"')).toBeCloseTo(0.02, 9);
     expect(value('oms_audit_clock_skew_events', 'source="oms-fast"', by)).toBe(2);
     expect(value('oms_audit_clock_sync_offset_seconds', 'source="oms-fast"')).toBeCloseTo(0.1805, 9);
+    // The tolerance in force: this tenant set none, so the defaults (50 ms, a measured delay of 0, at most 50 ms).
+    expect(value('oms_audit_clock_tolerance_seconds', 'part="tolerance"', 'measured="1"')).toBeCloseTo(0.05, 9);
+    expect(value('oms_audit_clock_tolerance_seconds', 'part="network_delay"', 'measured="1"')).toBe(0);
+    expect(value('oms_audit_clock_tolerance_seconds', 'part="max_network_delay"', 'measured="1"')).toBeCloseTo(0.05, 9);
   });
 });
 

@@ -327,15 +327,24 @@ export interface SyncGauge {
   age_seconds: number;
 }
 
+export interface ToleranceGauge {
+  tenant_id: string;
+  tolerance_ms: number;
+  network_delay_ms: number;
+  network_delay_measured: boolean;
+  max_network_delay_ms: number;
+}
+
 /**
  * For the metrics scrape, every tenant: each source's skew over the last
- * `minutes` complete minutes, and its latest CLOCK_SYNC report (within 2 days).
+ * `minutes` complete minutes, its latest CLOCK_SYNC report (within 2 days),
+ * and the tolerance in force (the defaults where the tenant set none).
  */
-export async function clockGauges(sql: Sql, minutes = 5, now = new Date()): Promise<{ skew: ClockGauge[]; syncs: SyncGauge[] }> {
+export async function clockGauges(sql: Sql, minutes = 5, now = new Date()): Promise<{ skew: ClockGauge[]; syncs: SyncGauge[]; tolerances: ToleranceGauge[] }> {
   const to = new Date(Math.floor(now.getTime() / MINUTE) * MINUTE);
   const from = new Date(to.getTime() - minutes * MINUTE);
   // One probe of each tenant's (tenant_id, minute, …) key and (tenant_id, event_type, occurred_at) index.
-  const [skew, syncs] = await Promise.all([
+  const [skew, syncs, tolerances] = await Promise.all([
     sql`
       select t.id as tenant_id, m.source, m.written_by, sum(m.events)::int as events, sum(m.flagged_ahead)::int as flagged_ahead,
         sum(m.flagged_behind)::int as flagged_behind, min(m.min_skew_us) as min_us, max(m.max_skew_us) as max_us, sum(m.sum_skew_us) as sum_us,
@@ -354,6 +363,12 @@ export async function clockGauges(sql: Sql, minutes = 5, now = new Date()): Prom
          order by e.source, e.occurred_at desc, e.seq desc) as s`,
       [now.toISOString()],
     ),
+    sql`
+      select t.id as tenant_id, coalesce(c.tolerance_ms, ${DEFAULT_CLOCK_TOLERANCE_MS}) as tolerance_ms,
+        coalesce(c.network_delay_ms, ${DEFAULT_NETWORK_DELAY_MS}) as network_delay_ms,
+        coalesce(c.network_delay_measured, true) as network_delay_measured,
+        coalesce(c.max_network_delay_ms, ${DEFAULT_MAX_NETWORK_DELAY_MS}) as max_network_delay_ms
+      from oms_audit.tenants t left join public.clock_tolerances c on c.tenant_id = t.id`,
   ]);
   return {
     skew: skew.map((r) => ({
@@ -371,5 +386,12 @@ export async function clockGauges(sql: Sql, minutes = 5, now = new Date()): Prom
       max_round_trip_ms: r.max_rt_us === null ? null : us(r.max_rt_us),
     })),
     syncs: syncs.map((r) => ({ tenant_id: r.tenant_id as string, source: r.source as string | null, offset_ms: Number(r.offset_ms), age_seconds: Number(r.age_seconds) })),
+    tolerances: tolerances.map((r) => ({
+      tenant_id: r.tenant_id as string,
+      tolerance_ms: Number(r.tolerance_ms),
+      network_delay_ms: Number(r.network_delay_ms),
+      network_delay_measured: r.network_delay_measured as boolean,
+      max_network_delay_ms: Number(r.max_network_delay_ms),
+    })),
   };
 }
