@@ -2237,7 +2237,10 @@ var PersonalOpenedCheck = class {
     }
     for (const p of listed) if (shown[p] !== ERASED) this.problems.push(`${where}: the manifest lists ${p} as erased, but the file shows a value there`);
     if (this.mode === "masked") {
-      for (const [p, v] of Object.entries(shown)) if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+      for (const [p, v] of Object.entries(shown)) {
+        if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+        if (v === ERASED && !listed.includes(p)) this.problems.push(`${where}: ${p} reads "[erased]", but the manifest does not list it as erased`);
+      }
       return;
     }
     const seals = sealsOf(values.personal);

@@ -3,9 +3,11 @@
  * 7), beside the hash checks, which read the stored columns only — so opened
  * values never change what is hashed. For each row: personal_opened names
  * exactly the places of the stored event holding a reference (null when it has
- * none); a masked file shows only "[personal]" and "[erased]"; every field the
- * signed manifest lists as erased reads "[erased]", and its counts match the
- * file. Given subject keys (--subject-keys: a JSON object of key id → base64
+ * none); a masked file shows only "[personal]" and "[erased]", each "[erased]"
+ * listed in the signed manifest; every field the manifest lists as erased reads
+ * "[erased]", and its counts match the file. (In an opened file a value sent as
+ * the text "[erased]" cannot be told from an erased one: there the manifest's
+ * list is what the operator signed.) Given subject keys (--subject-keys: a JSON object of key id → base64
  * key), each opened value of those subjects must be the one its seal holds.
  */
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
@@ -71,7 +73,11 @@ export class PersonalOpenedCheck {
     }
     for (const p of listed) if (shown[p] !== ERASED) this.problems.push(`${where}: the manifest lists ${p} as erased, but the file shows a value there`);
     if (this.mode === 'masked') {
-      for (const [p, v] of Object.entries(shown)) if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+      // No value is shown, so "[erased]" is unambiguous: each one must be in the manifest's list.
+      for (const [p, v] of Object.entries(shown)) {
+        if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+        if (v === ERASED && !listed.includes(p)) this.problems.push(`${where}: ${p} reads "[erased]", but the manifest does not list it as erased`);
+      }
       return;
     }
     // With the subject keys a recipient was given: each opened value is the one its seal holds.
