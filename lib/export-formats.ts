@@ -28,7 +28,7 @@ export function cellKind(field: string): CellKind {
 }
 
 /**
- * How an export carries personal data (docs/export-format.md, section 7):
+ * How an export carries personal data (docs/export-format.md, section 8):
  * `stored`, the stored form only (references and seals, as hashed);
  * `opened`, also the values themselves, for roles allowed to see them;
  * `masked`, also "[personal]" in place of each value. Opened and masked files

@@ -349,7 +349,7 @@ function personalDataVectors(): PersonalDataVectors {
 }
 
 /**
- * Exports opened or masked for their requester (docs/export-format.md, section 7): the
+ * Exports opened or masked for their requester (docs/export-format.md, section 8): the
  * personal_opened value of each version 3 event, as the published subject keys open it
  * (the erased subject's fields read "[erased]"), the cell it adds to a CSV record and the
  * member it adds to a JSON Lines record, and the manifest's personal object.
@@ -381,7 +381,7 @@ function personalExportVectors(): PersonalExportVectors {
   });
   return {
     description:
-      'The personal_opened column of exports opened or masked for their requester (docs/export-format.md, section 7), for the version 3 events of events.json. opened: the RFC 8785 JSON object of every reference pointer of the stored event and the value its seal holds there, "[erased]" where the subject key is destroyed (the subject keys given here open the others: the --subject-keys file of the verifier); masked: "[personal]" for live values. csv_tail: what the column adds to a CSV record after its clock_flag cell (a comma and the JSON quoted, CRLF); jsonl_tail: what replaces the closing brace and LF of a JSON Lines record. The manifest objects are the personal member of the manifests of an export of all events of events.json.',
+      'The personal_opened column of exports opened or masked for their requester (docs/export-format.md, section 8), for the version 3 events of events.json. opened: the RFC 8785 JSON object of every reference pointer of the stored event and the value its seal holds there, "[erased]" where the subject key is destroyed (the subject keys given here open the others: the --subject-keys file of the verifier); masked: "[personal]" for live values. csv_tail: what the column adds to a CSV record after its clock_flag cell (a comma and the JSON quoted, CRLF); jsonl_tail: what replaces the closing brace and LF of a JSON Lines record. The manifest objects are the personal member of the manifests of an export of all events of events.json.',
     tenant_id: TENANT,
     subject_keys: Object.fromEntries([...live].map(([id, key]) => [id, key.toString('base64')])),
     rows: rows.map(({ opened_subjects: _subjects, ...r }) => r),

@@ -34,7 +34,7 @@ const FILTER_OPTIONS: Record<string, string> = {
   'about-keys': 'about_keys',
   order: 'order',
   'time-zone': 'time_zone',
-  // stored | opened | masked (docs/export-format.md, section 7): the operator holds the master key, so may open.
+  // stored | opened | masked (docs/export-format.md, section 8): the operator holds the master key, so may open.
   personal: 'personal',
 };
 

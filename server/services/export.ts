@@ -66,7 +66,7 @@ export interface ExportRequest {
   /** The zone the requester shows times in (IANA name or UTC), recorded in the manifest; default UTC. */
   timeZone?: string;
   /**
-   * How personal data is carried (docs/export-format.md, section 7); default `stored`. The
+   * How personal data is carried (docs/export-format.md, section 8); default `stored`. The
    * transport checks that the requester may see personal data before asking for `opened`.
    */
   personal?: PersonalExportMode;

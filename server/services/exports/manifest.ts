@@ -107,7 +107,7 @@ export interface ExportManifest {
   error: string | null;
   /** Absent in manifests of exports made before replicas served exports. */
   read_from?: ManifestReadFrom;
-  /** How the file carries personal data (docs/export-format.md, section 7); absent in manifests written before it was recorded (stored form). */
+  /** How the file carries personal data (docs/export-format.md, section 8); absent in manifests written before it was recorded (stored form). */
   personal?: ManifestPersonal;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The personal_opened column of an export opened or masked for its requester
- * (docs/export-format.md, section 7). The stored columns leave PostgreSQL and
+ * (docs/export-format.md, section 8). The stored columns leave PostgreSQL and
  * DuckDB byte for byte as in a stored export — they are what the event hashes
  * cover — and each record gets one more cell: the RFC 8785 JSON object of the
  * event's reference pointers and their values ("[erased]" where the subject's

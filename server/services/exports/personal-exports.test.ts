@@ -1,6 +1,6 @@
 /**
  * Exports opened and masked for their requester, through the real server
- * (docs/export-format.md, section 7). A sealing tenant has two traders' events
+ * (docs/export-format.md, section 8). A sealing tenant has two traders' events
  * in a hot month and in an archived month (Parquet, dropped from PostgreSQL);
  * one trader is erased. Then:
  *

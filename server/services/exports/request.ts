@@ -21,7 +21,7 @@ export interface ParsedExportRequest {
   expectedRows: number | undefined;
   /** The zone the requester shows times in, for the manifest (the file's times are UTC). */
   timeZone: string;
-  /** How personal data is carried: stored (default), opened or masked (docs/export-format.md, section 7). */
+  /** How personal data is carried: stored (default), opened or masked (docs/export-format.md, section 8). */
   personal: PersonalExportMode;
 }
 
