@@ -11,7 +11,8 @@
  * Records are split from the format's bytes (a CSV record ends at an LF outside
  * quotes, a JSON Lines record at any LF) and read back into the stored event
  * with the registry's readers (lib/export-formats.ts); the seals are opened
- * once per subject and event, a chunk's keys in one query. The tally is the
+ * once per subject and event, each key looked up once per export (the keys a
+ * chunk meets first in one query). The tally is the
  * manifest's `personal` object: every event with erased fields, by seq.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -19,7 +20,8 @@ import { eventValues, type CsvCell, type ExportFormatSpec, type PersonalExportMo
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import { openPersonalData } from '../personal/reveal.ts';
+import { openedPersonalData, referencesOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+import { keysById } from '../personal/keys.ts';
 import type { ManifestPersonal } from './manifest.ts';
 
 const LF = 0x0a;
@@ -76,6 +78,8 @@ class RecordSplitter {
 export class PersonalColumn {
   readonly tally: ManifestPersonal;
   private readonly subjects = new Set<string>();
+  /** Subject keys by key id: the live key, or null when destroyed (or unknown). */
+  private readonly keys = new Map<string, Uint8Array | null>();
   private readonly splitter: RecordSplitter;
 
   constructor(
@@ -110,7 +114,14 @@ export class PersonalColumn {
     const records = this.splitter.split(chunk);
     if (!records.length) return Buffer.alloc(0);
     const events = this.eventsOf(records);
-    const opened = await openPersonalData(this.sql, this.tenantId, events, { masked: this.tally.mode === 'masked', eraseAware: true });
+    const masked = this.tally.mode === 'masked';
+    // Keys are looked up once per export (a key is live or destroyed as the export first meets it).
+    const unknown = events.flatMap((e) => (e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((r) => r.reference.keyId) : [])).filter((id) => !this.keys.has(id));
+    if (unknown.length) {
+      const found = await keysById(this.sql, this.tenantId, unknown);
+      for (const id of unknown) this.keys.set(id, found.get(id)?.key ?? null);
+    }
+    const opened = events.map((e) => openedPersonalData(e, this.tenantId, (id) => this.keys.get(id) ?? null, masked));
     const out: Buffer[] = [];
     records.forEach((record, i) => {
       const data = opened[i];

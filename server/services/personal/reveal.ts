@@ -31,17 +31,13 @@ function setAt(e: AuditEvent, pointer: string, value: unknown): void {
 
 /**
  * Opens the personal data of stored events (not changed): null for an event
- * without references. `masked`: each live value reads "[personal]" and no seal
- * is opened; `eraseAware` with `masked` looks the keys up so erased ones read
- * "[erased]" (exports), without it every value reads "[personal]" (pages).
+ * without references. `masked`: each value reads "[personal]"; no key is looked
+ * up and no seal opened.
  */
-export async function openPersonalData(sql: Sql, tenantId: string, events: readonly AuditEvent[], options: { masked?: boolean; eraseAware?: boolean } = {}): Promise<(OpenedPersonalData | null)[]> {
-  const lookUp = !options.masked || options.eraseAware === true;
-  const ids = lookUp ? events.flatMap((e) => (e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((x) => x.reference.keyId) : [])) : [];
-  const keys = await keysById(sql, tenantId, ids);
-  // Without the look-up every key counts as live: nothing is opened when masked.
-  const keyOf = lookUp ? (keyId: string) => keys.get(keyId)?.key ?? null : () => PLACEHOLDER_KEY;
-  return events.map((e) => openedPersonalData(e, tenantId, keyOf, options.masked === true));
+async function openPersonalData(sql: Sql, tenantId: string, events: readonly AuditEvent[], options: { masked?: boolean }): Promise<(OpenedPersonalData | null)[]> {
+  if (options.masked) return events.map((e) => openedPersonalData(e, tenantId, () => PLACEHOLDER_KEY, true));
+  const keys = await keysById(sql, tenantId, events.flatMap((e) => (e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((x) => x.reference.keyId) : [])));
+  return events.map((e) => openedPersonalData(e, tenantId, (keyId) => keys.get(keyId)?.key ?? null));
 }
 
 /** Stands for a live key when masked without a look-up: it is never used to open a seal. */
