@@ -4,8 +4,8 @@
  * user agent, device fingerprint and a client's name and e-mail in the
  * context — downloaded through the real server as a stored CSV export (the
  * baseline: PostgreSQL formats every byte) and as an opened one (each record
- * read back in Node, its seals opened, personal_opened added), alternating in
- * each round of one run.
+ * read back in Node, its seals opened, personal_opened added) and as an
+ * opened JSON Lines export, alternating in each round of one run.
  *
  *   npm run bench:personal-export [-- --events 20000] [--rounds 3]
  */
@@ -49,37 +49,39 @@ async function main() {
     }
 
     // Only the ORDER events: the exports' own AUDIT_EXPORT records would make later rounds longer.
-    const download = async (personal: string) => {
+    const download = async (personal: string, format = 'csv') => {
       const started = performance.now();
-      const res = await fetch(`${server.baseUrl}/api/v1/audit/events/export?format=csv&object_type=ORDER&personal=${personal}`, { headers: { authorization: `Bearer ${key}` } });
+      const res = await fetch(`${server.baseUrl}/api/v1/audit/events/export?format=${format}&object_type=ORDER&personal=${personal}`, { headers: { authorization: `Bearer ${key}` } });
       const bytes = (await res.arrayBuffer()).byteLength;
       if (res.status !== 200) throw new Error(`export failed: ${res.status}`);
       return { seconds: (performance.now() - started) / 1000, bytes };
     };
     await download('stored');
     await download('opened');
-    const runs: { round: number; stored: number; opened: number; storedBytes: number; openedBytes: number }[] = [];
+    const runs: { round: number; stored: number; opened: number; openedJsonl: number; storedBytes: number; openedBytes: number }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const stored = await download('stored');
       const opened = await download('opened');
-      runs.push({ round, stored: stored.seconds, opened: opened.seconds, storedBytes: stored.bytes, openedBytes: opened.bytes });
-      console.log(`round ${round}: stored ${stored.seconds.toFixed(2)} s, opened ${opened.seconds.toFixed(2)} s`);
+      const openedJsonl = await download('opened', 'jsonl');
+      runs.push({ round, stored: stored.seconds, opened: opened.seconds, openedJsonl: openedJsonl.seconds, storedBytes: stored.bytes, openedBytes: opened.bytes });
+      console.log(`round ${round}: stored ${stored.seconds.toFixed(2)} s, opened ${opened.seconds.toFixed(2)} s, opened JSON Lines ${openedJsonl.seconds.toFixed(2)} s`);
     }
-    const best = (k: 'stored' | 'opened') => Math.min(...runs.map((r) => r[k]));
+    const best = (k: 'stored' | 'opened' | 'openedJsonl') => Math.min(...runs.map((r) => r[k]));
     const ratio = best('opened') / best('stored');
+    const jsonlRatio = best('openedJsonl') / best('stored');
     const report = [
       `# Opened personal data in exports — ${new Date().toISOString().slice(0, 10)}`,
       '',
-      `Machine: ${machine()}. ${EVENTS.toLocaleString('en-US')} sealed events of one tenant (one subject per event: actor id, IP address, user agent, device fingerprint, observed IP and user agent, two declared context members), downloaded through the real server as CSV: \`personal=stored\` (the baseline) and \`personal=opened\`, alternating in each round.`,
+      `Machine: ${machine()}. ${EVENTS.toLocaleString('en-US')} sealed events of one tenant (one subject per event: actor id, IP address, user agent, device fingerprint, observed IP and user agent, two declared context members), downloaded through the real server as CSV with \`personal=stored\` (the baseline) and \`personal=opened\`, and as JSON Lines with \`personal=opened\`, alternating in each round.`,
       '',
-      '| round | stored (s) | opened (s) | stored bytes | opened bytes |',
-      '| --- | --- | --- | --- | --- |',
-      ...runs.map((r) => `| ${r.round} | ${r.stored.toFixed(2)} | ${r.opened.toFixed(2)} | ${r.storedBytes} | ${r.openedBytes} |`),
+      '| round | stored CSV (s) | opened CSV (s) | opened JSON Lines (s) | stored CSV bytes | opened CSV bytes |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...runs.map((r) => `| ${r.round} | ${r.stored.toFixed(2)} | ${r.opened.toFixed(2)} | ${r.openedJsonl.toFixed(2)} | ${r.storedBytes} | ${r.openedBytes} |`),
       '',
-      `Best of ${ROUNDS}: ${best('stored').toFixed(2)} s stored (${(EVENTS / best('stored')).toFixed(0)} rows/s), ${best('opened').toFixed(2)} s opened (${(EVENTS / best('opened')).toFixed(0)} rows/s): **${ratio.toFixed(2)}×** the baseline's time.`,
+      `Best of ${ROUNDS}: ${best('stored').toFixed(2)} s stored CSV (${(EVENTS / best('stored')).toFixed(0)} rows/s), ${best('opened').toFixed(2)} s opened CSV (${(EVENTS / best('opened')).toFixed(0)} rows/s): **${ratio.toFixed(2)}×** the baseline's time; opened JSON Lines ${best('openedJsonl').toFixed(2)} s (${jsonlRatio.toFixed(2)}×).`,
       '',
     ].join('\n');
-    const file = await writeReport('personal-export', report, { events: EVENTS, runs, ratio });
+    const file = await writeReport('personal-export', report, { events: EVENTS, runs, ratio, jsonlRatio });
     console.log(`${ratio.toFixed(2)}× the baseline; report: ${file}`);
   } finally {
     await env.cleanup();
