@@ -95,6 +95,13 @@ describe('oms-audit export', () => {
         ['oms-audit-cli', 'success'],
         ['oms-audit-cli', 'success'],
       ]);
+      // The operator may open personal data (this tenant seals none: each personal_opened is null); a wrong mode is a usage error.
+      const opened = path.join(dir, 'opened.jsonl');
+      const openedRun = await cli(['export', '--tenant', t.id, '--format', 'jsonl', '--out', opened, '--object-id', 'ORD-CLI', '--personal', 'opened', '--json']);
+      expect(openedRun.code, openedRun.stderr).toBe(0);
+      expect(JSON.parse(openedRun.stdout).manifest).toMatchObject({ columns: expect.arrayContaining(['personal_opened']), personal: { mode: 'opened', rows: 0, erased_fields: 0, erased: [] } });
+      expect((await readFile(opened, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l).personal_opened)).toEqual([null, null]);
+      expect((await cli(['export', '--tenant', t.id, '--out', opened, '--personal', 'all'])).code).toBe(2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -23,7 +23,32 @@ export type CellKind = 'text' | 'integer' | 'json';
 export const CELL_KINDS: Partial<Record<EventField, CellKind>> = { seq: 'integer', schema_version: 'integer', context: 'json', personal: 'json' };
 
 export function cellKind(field: string): CellKind {
+  if (field === PERSONAL_OPENED_COLUMN) return 'json';
   return CELL_KINDS[field as EventField] ?? 'text';
+}
+
+/**
+ * How an export carries personal data (docs/export-format.md, section 8):
+ * `stored`, the stored form only (references and seals, as hashed);
+ * `opened`, also the values themselves, for roles allowed to see them;
+ * `masked`, also "[personal]" in place of each value. Opened and masked files
+ * keep every stored column unchanged and add the column personal_opened.
+ */
+export const PERSONAL_EXPORT_MODES = ['stored', 'opened', 'masked'] as const;
+export type PersonalExportMode = (typeof PERSONAL_EXPORT_MODES)[number];
+
+/**
+ * The column of opened (or masked) personal values, after clock_flag: per
+ * event, the RFC 8785 JSON object of the JSON pointers of its references and
+ * the values there ("[erased]" where the subject's key was destroyed,
+ * "[personal]" when masked); null for an event without personal data. Not
+ * hashed: the stored columns are.
+ */
+export const PERSONAL_OPENED_COLUMN = 'personal_opened';
+
+/** The columns of a file of `spec` written in personal mode `mode`. */
+export function exportColumns(spec: ExportFormatSpec, mode: PersonalExportMode = 'stored'): string[] {
+  return mode === 'stored' ? [...spec.columns] : [...spec.columns, PERSONAL_OPENED_COLUMN];
 }
 
 /**

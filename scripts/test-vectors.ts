@@ -16,9 +16,9 @@ import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type Checkpoint
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
 import { fromHex, inclusionProof, leafHash, merkleRoot, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { associatedData, contextPointer, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
+import { associatedData, contextPointer, openedPersonalData, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
-import type { CheckpointVectors, EventVectors, PersonalDataVectors, TreeVectors } from '../verifier/test-vectors.ts';
+import type { CheckpointVectors, EventVectors, PersonalDataVectors, PersonalExportVectors, TreeVectors } from '../verifier/test-vectors.ts';
 
 const OUT = path.resolve(import.meta.dirname, '..', 'docs', 'test-vectors');
 const TENANT = '6f0e2a4c-8b1d-4e3f-9a5b-7c6d8e9f0a1b';
@@ -348,6 +348,48 @@ function personalDataVectors(): PersonalDataVectors {
   };
 }
 
+/**
+ * Exports opened or masked for their requester (docs/export-format.md, section 8): the
+ * personal_opened value of each version 3 event, as the published subject keys open it
+ * (the erased subject's fields read "[erased]"), the cell it adds to a CSV record and the
+ * member it adds to a JSON Lines record, and the manifest's personal object.
+ */
+function personalExportVectors(): PersonalExportVectors {
+  const live = new Map(SUBJECTS.filter((s) => !s.erased).map((s) => [s.key_id, s.key]));
+  const sealed = EVENTS.map((v) => v.event).filter((e) => e.schema_version === 3);
+  const rows = sealed.map((e) => {
+    const opened = openedPersonalData(e, TENANT, (k) => live.get(k) ?? null)!;
+    const masked = openedPersonalData(e, TENANT, (k) => live.get(k) ?? null, true)!;
+    const json = canonicalJson(opened.values);
+    return {
+      event_id: e.id,
+      seq: e.seq,
+      opened: opened.values,
+      masked: masked.values,
+      erased: opened.erased,
+      opened_subjects: opened.opened,
+      csv_tail: `,"${json.replace(/"/g, '""')}"\r\n`,
+      jsonl_tail: `,"personal_opened":${json}}\n`,
+    };
+  });
+  const manifest = (mode: 'opened' | 'masked') => ({
+    mode,
+    rows: rows.length,
+    opened_subjects: mode === 'masked' ? 0 : new Set(rows.flatMap((r) => r.opened_subjects)).size,
+    erased_fields: rows.reduce((n, r) => n + r.erased.length, 0),
+    erased: rows.filter((r) => r.erased.length).map((r) => ({ seq: r.seq, id: r.event_id, pointers: r.erased })),
+  });
+  return {
+    description:
+      'The personal_opened column of exports opened or masked for their requester (docs/export-format.md, section 8), for the version 3 events of events.json. opened: the RFC 8785 JSON object of every reference pointer of the stored event and the value its seal holds there, "[erased]" where the subject key is destroyed (the subject keys given here open the others: the --subject-keys file of the verifier); masked: "[personal]" for live values. csv_tail: what the column adds to a CSV record after its clock_flag cell (a comma and the JSON quoted, CRLF); jsonl_tail: what replaces the closing brace and LF of a JSON Lines record. The manifest objects are the personal member of the manifests of an export of all events of events.json.',
+    tenant_id: TENANT,
+    subject_keys: Object.fromEntries([...live].map(([id, key]) => [id, key.toString('base64')])),
+    rows: rows.map(({ opened_subjects: _subjects, ...r }) => r),
+    manifest_opened: manifest('opened'),
+    manifest_masked: manifest('masked'),
+  };
+}
+
 function eventVectors(): EventVectors {
   return {
     description:
@@ -429,6 +471,7 @@ export function buildTestVectors(): Record<string, string> {
     'trees.json': write(treeVectors()),
     'checkpoints.json': write(checkpointVectors()),
     'personal-data.json': write(personalDataVectors()),
+    'personal-exports.json': write(personalExportVectors()),
   };
 }
 

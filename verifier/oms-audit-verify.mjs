@@ -2038,8 +2038,10 @@ var EVENT_FIELDS = [
 // lib/export-formats.ts
 var CELL_KINDS = { seq: "integer", schema_version: "integer", context: "json", personal: "json" };
 function cellKind(field) {
+  if (field === PERSONAL_OPENED_COLUMN) return "json";
   return CELL_KINDS[field] ?? "text";
 }
+var PERSONAL_OPENED_COLUMN = "personal_opened";
 var NEVER_NEUTRALISED = ["id", "tenant_id", "occurred_at", "received_at", "outcome", "ip_address", "observed_ip", "clock_flag"];
 var NEUTRALISING_MARK = "'";
 function isNeutralised(field) {
@@ -2089,6 +2091,193 @@ function eventValues(spec, record, columns2 = spec.columns) {
     else out[field] = raw === void 0 ? null : raw;
   }
   return out;
+}
+
+// supabase/functions/_shared/personal-data.ts
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from "node:crypto";
+var ENVELOPE_PREFIX = "pd2:";
+var ERASED = "[erased]";
+var SEALED_SCHEMA_VERSION = 3;
+var ACTOR_PERSONAL_FIELDS = ["actor_id", "user_agent", "device_fingerprint", "observed_user_agent"];
+var SEALED_MEMBER = "sealed";
+var NONCE = 12;
+var TAG = 16;
+var REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+function isReference(value) {
+  return typeof value === "string" && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
+}
+function parseReference(value) {
+  const m = REFERENCE.exec(value);
+  return m ? { subjectRef: m[1], keyId: m[2] } : null;
+}
+function subjectRef(indexKey, subjectId) {
+  return createHmac("sha256", indexKey).update("subject:" + subjectId, "utf8").digest("hex");
+}
+var associatedData = (tenantId, eventId, keyId) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${keyId}`, "utf8");
+var noncePool = Buffer.alloc(NONCE * 4096);
+var nonceAt = noncePool.length;
+function openValues(sealed, key, tenantId, eventId, keyId) {
+  const data = Buffer.from(sealed, "base64url");
+  if (data.length < NONCE + TAG) throw new Error("seal too short");
+  const decipher = createDecipheriv("aes-256-gcm", key, data.subarray(0, NONCE));
+  decipher.setAAD(associatedData(tenantId, eventId, keyId));
+  decipher.setAuthTag(data.subarray(data.length - TAG));
+  const text = Buffer.concat([decipher.update(data.subarray(NONCE, data.length - TAG)), decipher.final()]).toString("utf8");
+  const values = JSON.parse(text);
+  if (!values || typeof values !== "object" || Array.isArray(values)) throw new Error("a seal holds an object of values");
+  return values;
+}
+function referencesOf(e) {
+  const found = [];
+  const take = (pointer, v) => {
+    if (isReference(v)) found.push({ pointer, reference: parseReference(v) });
+  };
+  for (const f of ACTOR_PERSONAL_FIELDS) take("/" + f, e[f]);
+  const personal = e.personal;
+  if (personal && typeof personal === "object") {
+    for (const [k, v] of Object.entries(personal)) if (k !== SEALED_MEMBER) take("/" + k, v);
+  }
+  const walk = (v, pointer) => {
+    if (typeof v === "string") take(pointer, v);
+    else if (v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k, item] of Object.entries(v)) walk(item, pointer + "/" + k.replace(/~/g, "~0").replace(/\//g, "~1"));
+    }
+  };
+  walk(e.context, "/context");
+  return found;
+}
+function sealsOf(personal) {
+  const sealed = personal && typeof personal === "object" ? personal[SEALED_MEMBER] : null;
+  return sealed && typeof sealed === "object" && !Array.isArray(sealed) ? sealed : {};
+}
+var MASKED = "[personal]";
+var changedSeal = (eventId, pointer) => new Error(`The sealed ${pointer.slice(1)} of event ${eventId} does not open with its subject's key: the event was changed`);
+function openedPersonalData(e, tenantId, keyOf, masked = false) {
+  const found = e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : [];
+  if (!found.length) return null;
+  const seals = sealsOf(e.personal);
+  const opened = /* @__PURE__ */ new Map();
+  const values = {};
+  const erased = [];
+  for (const { pointer, reference } of found) {
+    const key = keyOf(reference.keyId);
+    if (!key) {
+      values[pointer] = ERASED;
+      erased.push(pointer);
+      continue;
+    }
+    if (masked) {
+      values[pointer] = MASKED;
+      continue;
+    }
+    let sealed = opened.get(reference.keyId);
+    if (!sealed) {
+      const seal = seals[reference.keyId];
+      if (typeof seal !== "string") throw changedSeal(e.id, pointer);
+      try {
+        sealed = openValues(seal, key, tenantId, e.id, reference.keyId);
+      } catch {
+        throw changedSeal(e.id, pointer);
+      }
+      opened.set(reference.keyId, sealed);
+    }
+    if (!Object.hasOwn(sealed, pointer)) throw changedSeal(e.id, pointer);
+    values[pointer] = sealed[pointer];
+  }
+  return { values, erased, opened: [...new Set(found.filter((x) => opened.has(x.reference.keyId)).map((x) => x.reference.subjectRef))] };
+}
+
+// verifier/personal-opened.ts
+var PersonalOpenedCheck = class {
+  constructor(tenantId, personal, subjectKeys = /* @__PURE__ */ new Map()) {
+    this.tenantId = tenantId;
+    this.subjectKeys = subjectKeys;
+    this.mode = typeof personal?.mode === "string" ? personal.mode : "absent";
+    if (this.mode !== "opened" && this.mode !== "masked") {
+      this.problems.push(`the file has a ${PERSONAL_OPENED_COLUMN} column, but the signed manifest's personal.mode is ${this.mode}, not opened or masked`);
+      return;
+    }
+    const erased = Array.isArray(personal?.erased) ? personal.erased : [];
+    for (const e of erased) this.listed.set(e.seq, e.pointers);
+    const total = erased.reduce((n, e) => n + e.pointers.length, 0);
+    if (total !== personal?.erased_fields) this.problems.push(`the manifest lists ${total} erased fields, but its erased_fields says ${String(personal?.erased_fields)}`);
+    this.expectedRows = typeof personal?.rows === "number" ? personal.rows : null;
+  }
+  tenantId;
+  subjectKeys;
+  listed = /* @__PURE__ */ new Map();
+  mode;
+  rows = 0;
+  seenListed = 0;
+  problems = [];
+  expectedRows = null;
+  /** One row: its stored values (hashed elsewhere) and its personal_opened value. */
+  check(row, values) {
+    const seq = values.seq;
+    const where = `row ${row} (seq ${seq})`;
+    const opened = values[PERSONAL_OPENED_COLUMN];
+    const refs = values.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(values) : [];
+    const listed = this.listed.get(seq) ?? [];
+    if (listed.length) this.seenListed++;
+    if (!refs.length) {
+      if (opened !== null) this.problems.push(`${where}: ${PERSONAL_OPENED_COLUMN} holds values, but the stored event has no personal data`);
+      if (listed.length) this.problems.push(`${where}: the manifest lists erased fields of an event without personal data`);
+      return;
+    }
+    this.rows++;
+    if (!opened || typeof opened !== "object" || Array.isArray(opened)) {
+      this.problems.push(`${where}: ${PERSONAL_OPENED_COLUMN} is not an object of the event's personal values`);
+      return;
+    }
+    const shown = opened;
+    const pointers = refs.map((r) => r.pointer);
+    if (canonicalJson([...pointers].sort()) !== canonicalJson(Object.keys(shown).sort())) {
+      this.problems.push(`${where}: ${PERSONAL_OPENED_COLUMN} names ${Object.keys(shown).join(", ") || "nothing"}, but the stored event has references at ${pointers.join(", ")}`);
+      return;
+    }
+    for (const p of listed) if (shown[p] !== ERASED) this.problems.push(`${where}: the manifest lists ${p} as erased, but the file shows a value there`);
+    if (this.mode === "masked") {
+      for (const [p, v] of Object.entries(shown)) {
+        if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+        if (v === ERASED && !listed.includes(p)) this.problems.push(`${where}: ${p} reads "[erased]", but the manifest does not list it as erased`);
+      }
+      return;
+    }
+    const seals = sealsOf(values.personal);
+    const sealed = /* @__PURE__ */ new Map();
+    for (const { pointer, reference } of refs) {
+      const key = this.subjectKeys.get(reference.keyId);
+      if (!key || listed.includes(pointer)) continue;
+      if (!sealed.has(reference.keyId)) {
+        try {
+          sealed.set(reference.keyId, openValues(seals[reference.keyId] ?? "", key, this.tenantId, values.id, reference.keyId));
+        } catch {
+          sealed.set(reference.keyId, null);
+          this.problems.push(`${where}: the seal of key ${reference.keyId} does not open with the key given for it`);
+        }
+      }
+      const values_ = sealed.get(reference.keyId);
+      if (values_ && canonicalJson(values_[pointer] ?? null) !== canonicalJson(shown[pointer] ?? null)) {
+        this.problems.push(`${where}: the opened value at ${pointer} is not the one its seal holds`);
+      }
+    }
+  }
+  /** After the last row: the manifest's list and counts cover the file exactly. */
+  finish() {
+    if (this.seenListed !== this.listed.size) this.problems.push(`the manifest lists erased fields of ${this.listed.size} events, but ${this.seenListed} of them are in the file`);
+    if (this.expectedRows !== null && this.expectedRows !== this.rows) this.problems.push(`the file has ${this.rows} rows with personal data; the signed manifest says ${this.expectedRows}`);
+    return this.problems;
+  }
+};
+function readSubjectKeys(text) {
+  const parsed = JSON.parse(text);
+  const keys = /* @__PURE__ */ new Map();
+  for (const [id, value] of Object.entries(parsed)) {
+    const key = typeof value === "string" ? Buffer.from(value, "base64") : null;
+    if (!key || key.length !== 32) throw new Error(`the subject key ${id} is not 32 bytes of base64`);
+    keys.set(id.toLowerCase(), key);
+  }
+  return keys;
 }
 
 // verifier/bundle-format.ts
@@ -2283,6 +2472,7 @@ async function verifyBundle(dir, trusted, options = {}) {
     const columns2 = Array.isArray(manifest.columns) ? manifest.columns : spec.columns;
     const clock = columns2.includes(CLOCK_FLAG_COLUMN) ? manifest.clock : void 0;
     if (columns2.includes(CLOCK_FLAG_COLUMN) && !clock) failures.add(`the file has a ${CLOCK_FLAG_COLUMN} column, but the signed manifest states no clock tolerance`);
+    const personal = columns2.includes(PERSONAL_OPENED_COLUMN) ? new PersonalOpenedCheck(manifest.tenant_id, manifest.personal, options.subjectKeys) : null;
     for await (const values of readRows(dataFile, spec, columns2)) {
       rows++;
       const event = values;
@@ -2305,6 +2495,7 @@ async function verifyBundle(dir, trusted, options = {}) {
           failures.add(`row ${rows} (seq ${seq}): ${CLOCK_FLAG_COLUMN} is ${JSON.stringify(values[CLOCK_FLAG_COLUMN])}, but its times under the manifest's tolerance give ${JSON.stringify(expected)}`);
         }
       }
+      personal?.check(rows, values);
       if (!isHashVersion(event.schema_version)) {
         failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
         continue;
@@ -2325,6 +2516,7 @@ async function verifyBundle(dir, trusted, options = {}) {
       const root = proof && proof.checkpoint === c.number && proof.leaf_index === index ? rootFromProof(hash3, index, c.count, proof.audit_path.map(fromHex)) : null;
       if (!root || toHex(root) !== c.merkle_root) failures.add(`row ${rows} (seq ${seq}, event ${event.id}) was modified or is not in checkpoint ${c.number}`);
     }
+    for (const problem of personal?.finish() ?? []) failures.add(problem);
   }
   if (rows !== manifest.row_count) failures.add(`the file has ${rows} rows; the signed manifest says ${manifest.row_count}`);
   if (manifest.bundle.complete && manifest.bundle.seq_from !== null && manifest.bundle.seq_to !== null) {
@@ -2339,7 +2531,7 @@ async function verifyBundle(dir, trusted, options = {}) {
   return { ok: failures.list.length === 0, rows, checkpoints: checkpoints.length, problems: failures.list };
 }
 function usage() {
-  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
+  console.error("usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] [--subject-keys FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY");
   process.exit(2);
 }
 async function main(argv2) {
@@ -2347,9 +2539,11 @@ async function main(argv2) {
   let fingerprint;
   let dir;
   let knownFile;
+  let subjectKeysFile;
   for (let i = 0; i < argv2.length; i++) {
     if (argv2[i] === "--public-key") keyFile = argv2[++i];
     else if (argv2[i] === "--known-checkpoint") knownFile = argv2[++i];
+    else if (argv2[i] === "--subject-keys") subjectKeysFile = argv2[++i];
     else if (argv2[i] === "--fingerprint") fingerprint = argv2[++i]?.toLowerCase().replace(/[^0-9a-f]/g, "");
     else dir = argv2[i];
   }
@@ -2366,7 +2560,8 @@ async function main(argv2) {
   }
   const started = performance.now();
   const known = knownFile ? readKnownCheckpoint(knownFile) : void 0;
-  const result = await verifyBundle(dir, key, { known });
+  const subjectKeys = subjectKeysFile ? readSubjectKeys(readFileSync(subjectKeysFile, "utf8")) : void 0;
+  const result = await verifyBundle(dir, key, { known, subjectKeys });
   const seconds = (performance.now() - started) / 1e3;
   if (result.ok) {
     console.log(
@@ -2723,64 +2918,6 @@ async function main2(argv2) {
 import { createPublicKey as createPublicKey4, verify as verifySignature3 } from "node:crypto";
 import { readFileSync as readFileSync3 } from "node:fs";
 import path3 from "node:path";
-
-// supabase/functions/_shared/personal-data.ts
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from "node:crypto";
-var ENVELOPE_PREFIX = "pd2:";
-var ACTOR_PERSONAL_FIELDS = ["actor_id", "user_agent", "device_fingerprint", "observed_user_agent"];
-var SEALED_MEMBER = "sealed";
-var NONCE = 12;
-var TAG = 16;
-var REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-function isReference(value) {
-  return typeof value === "string" && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
-}
-function parseReference(value) {
-  const m = REFERENCE.exec(value);
-  return m ? { subjectRef: m[1], keyId: m[2] } : null;
-}
-function subjectRef(indexKey, subjectId) {
-  return createHmac("sha256", indexKey).update("subject:" + subjectId, "utf8").digest("hex");
-}
-var associatedData = (tenantId, eventId, keyId) => Buffer.from(`oms-audit.personal:${tenantId}:${eventId}:${keyId}`, "utf8");
-var noncePool = Buffer.alloc(NONCE * 4096);
-var nonceAt = noncePool.length;
-function openValues(sealed, key, tenantId, eventId, keyId) {
-  const data = Buffer.from(sealed, "base64url");
-  if (data.length < NONCE + TAG) throw new Error("seal too short");
-  const decipher = createDecipheriv("aes-256-gcm", key, data.subarray(0, NONCE));
-  decipher.setAAD(associatedData(tenantId, eventId, keyId));
-  decipher.setAuthTag(data.subarray(data.length - TAG));
-  const text = Buffer.concat([decipher.update(data.subarray(NONCE, data.length - TAG)), decipher.final()]).toString("utf8");
-  const values = JSON.parse(text);
-  if (!values || typeof values !== "object" || Array.isArray(values)) throw new Error("a seal holds an object of values");
-  return values;
-}
-function referencesOf(e) {
-  const found = [];
-  const take = (pointer, v) => {
-    if (isReference(v)) found.push({ pointer, reference: parseReference(v) });
-  };
-  for (const f of ACTOR_PERSONAL_FIELDS) take("/" + f, e[f]);
-  const personal = e.personal;
-  if (personal && typeof personal === "object") {
-    for (const [k, v] of Object.entries(personal)) if (k !== SEALED_MEMBER) take("/" + k, v);
-  }
-  const walk = (v, pointer) => {
-    if (typeof v === "string") take(pointer, v);
-    else if (v && typeof v === "object" && !Array.isArray(v)) {
-      for (const [k, item] of Object.entries(v)) walk(item, pointer + "/" + k.replace(/~/g, "~0").replace(/\//g, "~1"));
-    }
-  };
-  walk(e.context, "/context");
-  return found;
-}
-function sealsOf(personal) {
-  const sealed = personal && typeof personal === "object" ? personal[SEALED_MEMBER] : null;
-  return sealed && typeof sealed === "object" && !Array.isArray(sealed) ? sealed : {};
-}
-
-// verifier/test-vectors.ts
 function checkTestVectors(dir) {
   const read = (name) => JSON.parse(readFileSync3(path3.join(dir, name), "utf8"));
   const failures = [];
@@ -2848,6 +2985,23 @@ function checkTestVectors(dir) {
     check(!!stored && sealsOf(stored.personal)[e.key_id] === e.sealed, `${label}: events.json does not hold this seal in personal.sealed`);
     const places = stored ? referencesOf(stored).filter((r) => r.reference.keyId === e.key_id).map((r) => r.pointer).sort() : [];
     check(JSON.stringify(places) === JSON.stringify(Object.keys(e.values).sort()), `${label}: events.json holds the reference at ${places.join(", ")}, the seal has ${Object.keys(e.values).join(", ")}`);
+  }
+  const exports = read("personal-exports.json");
+  const keys = readSubjectKeys(JSON.stringify(exports.subject_keys));
+  const keyOf = (id) => keys.get(id) ?? null;
+  for (const mode of ["opened", "masked"]) {
+    const rowCheck = new PersonalOpenedCheck(exports.tenant_id, mode === "opened" ? exports.manifest_opened : exports.manifest_masked, keys);
+    for (const [i, v] of events.entries()) {
+      const opened = openedPersonalData(v.event, exports.tenant_id, keyOf, mode === "masked");
+      const row = exports.rows.find((r) => r.event_id === v.event.id);
+      const label = `personal-exports.json ${v.event.id} (${mode})`;
+      check(row ? opened !== null && canonicalJson(opened.values) === canonicalJson(row[mode]) && canonicalJson(opened.erased) === canonicalJson(row.erased) : opened === null, `${label}: personal_opened differs`);
+      if (row) check(row.csv_tail === `,"${canonicalJson(row.opened).replace(/"/g, '""')}"\r
+` && row.jsonl_tail === `,"personal_opened":${canonicalJson(row.opened)}}
+`, `${label}: the record tails differ`);
+      rowCheck.check(i + 1, { ...v.event, [PERSONAL_OPENED_COLUMN]: opened ? opened.values : null });
+    }
+    for (const problem of rowCheck.finish()) check(false, `personal-exports.json (${mode}): ${problem}`);
   }
   return { checks, failures };
 }

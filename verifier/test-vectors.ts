@@ -15,7 +15,9 @@ import path from 'node:path';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { associatedData, openValues, parseReference, referencesOf, sealsOf, subjectRef } from '../supabase/functions/_shared/personal-data.ts';
+import { associatedData, openedPersonalData, openValues, parseReference, referencesOf, sealsOf, subjectRef } from '../supabase/functions/_shared/personal-data.ts';
+import { PERSONAL_OPENED_COLUMN } from '../lib/export-formats.ts';
+import { PersonalOpenedCheck, readSubjectKeys } from './personal-opened.ts';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 
 export interface EventVectors {
@@ -46,6 +48,16 @@ export interface PersonalDataVectors {
   subjects: { subject_id: string; subject_ref: string; key_id: string; key_hex: string | null }[];
   /** One per subject and event: the values sealed together ({JSON pointer: value}), the AAD, the nonce, and the seal as stored. */
   seals: { event_id: string; subject_id: string; key_id: string; reference: string; values: Record<string, unknown>; plaintext: string; associated_data: string; nonce_hex: string; sealed: string }[];
+}
+
+export interface PersonalExportVectors {
+  description: string;
+  tenant_id: string;
+  /** Key id → base64 data key of each subject not erased. */
+  subject_keys: Record<string, string>;
+  rows: { event_id: string; seq: number; opened: Record<string, unknown>; masked: Record<string, unknown>; erased: string[]; csv_tail: string; jsonl_tail: string }[];
+  manifest_opened: Record<string, unknown>;
+  manifest_masked: Record<string, unknown>;
 }
 
 export interface VectorReport {
@@ -126,6 +138,23 @@ export function checkTestVectors(dir: string): VectorReport {
     // Every place of the event holding this reference is a value of the seal, and only those.
     const places = stored ? referencesOf(stored).filter((r) => r.reference.keyId === e.key_id).map((r) => r.pointer).sort() : [];
     check(JSON.stringify(places) === JSON.stringify(Object.keys(e.values).sort()), `${label}: events.json holds the reference at ${places.join(', ')}, the seal has ${Object.keys(e.values).join(', ')}`);
+  }
+
+  // Opened and masked exports: each version 3 event's personal_opened value, and the rows as the verifier checks a bundle's.
+  const exports = read<PersonalExportVectors>('personal-exports.json');
+  const keys = readSubjectKeys(JSON.stringify(exports.subject_keys));
+  const keyOf = (id: string) => keys.get(id) ?? null;
+  for (const mode of ['opened', 'masked'] as const) {
+    const rowCheck = new PersonalOpenedCheck(exports.tenant_id, mode === 'opened' ? exports.manifest_opened : exports.manifest_masked, keys);
+    for (const [i, v] of events.entries()) {
+      const opened = openedPersonalData(v.event, exports.tenant_id, keyOf, mode === 'masked');
+      const row = exports.rows.find((r) => r.event_id === v.event.id);
+      const label = `personal-exports.json ${v.event.id} (${mode})`;
+      check(row ? opened !== null && canonicalJson(opened.values) === canonicalJson(row[mode]) && canonicalJson(opened.erased) === canonicalJson(row.erased) : opened === null, `${label}: personal_opened differs`);
+      if (row) check(row.csv_tail === `,"${canonicalJson(row.opened).replace(/"/g, '""')}"\r\n` && row.jsonl_tail === `,"personal_opened":${canonicalJson(row.opened)}}\n`, `${label}: the record tails differ`);
+      rowCheck.check(i + 1, { ...v.event, [PERSONAL_OPENED_COLUMN]: opened ? opened.values : null });
+    }
+    for (const problem of rowCheck.finish()) check(false, `personal-exports.json (${mode}): ${problem}`);
   }
   return { checks, failures };
 }

@@ -26,7 +26,8 @@ import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { eventHash, isHashVersion, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { CLOCK_FLAG_COLUMN, clockFlagOf, eventValues, exportFormat, type ClockFlagLimits, type CsvCell, type ExportFormatSpec } from '../lib/export-formats.ts';
+import { CLOCK_FLAG_COLUMN, clockFlagOf, eventValues, exportFormat, PERSONAL_OPENED_COLUMN, type ClockFlagLimits, type CsvCell, type ExportFormatSpec } from '../lib/export-formats.ts';
+import { PersonalOpenedCheck, readSubjectKeys } from './personal-opened.ts';
 import { BUNDLE_FILES, type BundleManifest, type LeavesLine, type ProofLine } from './bundle-format.ts';
 
 export interface VerifyResult {
@@ -181,7 +182,7 @@ function knownCheckpointProblems(checkpoints: SignedCheckpoint[], known: SignedC
   ];
 }
 
-export async function verifyBundle(dir: string, trusted: KeyObject, options: { known?: SignedCheckpoint } = {}): Promise<VerifyResult> {
+export async function verifyBundle(dir: string, trusted: KeyObject, options: { known?: SignedCheckpoint; subjectKeys?: Map<string, Buffer> } = {}): Promise<VerifyResult> {
   const failures = new Failures();
   const read = (name: string) => readFileSync(path.join(dir, name), 'utf8');
   const trustedId = keyIdOf(trusted);
@@ -257,6 +258,8 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
     const columns = Array.isArray(manifest.columns) ? (manifest.columns as string[]) : spec.columns;
     const clock = columns.includes(CLOCK_FLAG_COLUMN) ? (manifest.clock as ClockFlagLimits | undefined) : undefined;
     if (columns.includes(CLOCK_FLAG_COLUMN) && !clock) failures.add(`the file has a ${CLOCK_FLAG_COLUMN} column, but the signed manifest states no clock tolerance`);
+    // Opened or masked personal data: a column beside the stored ones, checked against them and the manifest (never hashed).
+    const personal = columns.includes(PERSONAL_OPENED_COLUMN) ? new PersonalOpenedCheck(manifest.tenant_id, manifest.personal as object | undefined, options.subjectKeys) : null;
     for await (const values of readRows(dataFile, spec, columns)) {
       rows++;
       const event = values as unknown as HashableEvent;
@@ -280,6 +283,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
           failures.add(`row ${rows} (seq ${seq}): ${CLOCK_FLAG_COLUMN} is ${JSON.stringify(values[CLOCK_FLAG_COLUMN])}, but its times under the manifest's tolerance give ${JSON.stringify(expected)}`);
         }
       }
+      personal?.check(rows, values);
       if (!isHashVersion(event.schema_version)) {
         failures.add(`row ${rows} (seq ${seq}, event ${event.id}) claims schema version ${String(values.schema_version)}, which no event was written under`);
         continue;
@@ -300,6 +304,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
       const root = proof && proof.checkpoint === c.number && proof.leaf_index === index ? rootFromProof(hash, index, c.count, proof.audit_path.map(fromHex)) : null;
       if (!root || toHex(root) !== c.merkle_root) failures.add(`row ${rows} (seq ${seq}, event ${event.id}) was modified or is not in checkpoint ${c.number}`);
     }
+    for (const problem of personal?.finish() ?? []) failures.add(problem);
   }
   if (rows !== manifest.row_count) failures.add(`the file has ${rows} rows; the signed manifest says ${manifest.row_count}`);
 
@@ -318,7 +323,7 @@ export async function verifyBundle(dir: string, trusted: KeyObject, options: { k
 }
 
 function usage(): never {
-  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY');
+  console.error('usage: node verify.mjs (--public-key FILE | --fingerprint SHA256HEX) [--known-checkpoint FILE] [--subject-keys FILE] BUNDLE_DIRECTORY\n       node verify.mjs stream (--public-key FILE | --fingerprint SHA256HEX) DELIVERIES_DIRECTORY\n       node verify.mjs --test-vectors TEST_VECTOR_DIRECTORY');
   process.exit(2);
 }
 
@@ -327,9 +332,11 @@ export async function main(argv: string[]): Promise<number> {
   let fingerprint: string | undefined;
   let dir: string | undefined;
   let knownFile: string | undefined;
+  let subjectKeysFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--public-key') keyFile = argv[++i];
     else if (argv[i] === '--known-checkpoint') knownFile = argv[++i];
+    else if (argv[i] === '--subject-keys') subjectKeysFile = argv[++i];
     else if (argv[i] === '--fingerprint') fingerprint = argv[++i]?.toLowerCase().replace(/[^0-9a-f]/g, '');
     else dir = argv[i];
   }
@@ -347,7 +354,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const started = performance.now();
   const known = knownFile ? readKnownCheckpoint(knownFile) : undefined;
-  const result = await verifyBundle(dir, key, { known });
+  const subjectKeys = subjectKeysFile ? readSubjectKeys(readFileSync(subjectKeysFile, 'utf8')) : undefined;
+  const result = await verifyBundle(dir, key, { known, subjectKeys });
   const seconds = (performance.now() - started) / 1000;
   if (result.ok) {
     console.log(

@@ -34,12 +34,14 @@ const FILTER_OPTIONS: Record<string, string> = {
   'about-keys': 'about_keys',
   order: 'order',
   'time-zone': 'time_zone',
+  // stored | opened | masked (docs/export-format.md, section 8): the operator holds the master key, so may open.
+  personal: 'personal',
 };
 
 export const exportCommands: Command[] = [
   {
     name: 'export',
-    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --q QUERY --about ID [--about-type T --about-keys K[,K]] --order asc|desc --time-zone ZONE]`,
+    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --q QUERY --about ID [--about-type T --about-keys K[,K]] --order asc|desc --time-zone ZONE] [--personal stored|opened|masked]`,
     summary: 'export matching events, hot and archived months, to a file with its manifest beside it (FILE.manifest.json); --bundle: a verifiable zip',
     options: {
       format: { type: 'string' },
@@ -67,7 +69,7 @@ export const exportCommands: Command[] = [
       } catch (err) {
         // A wrong option is a usage error; a filter value the API would refuse is refused the same way (exit 1).
         const field = err instanceof AuditError ? err.issues[0]?.field : undefined;
-        if (field && ['format', 'excel', 'bundle'].includes(field)) throw new UsageError(`--${field} ${err instanceof AuditError ? err.issues[0]!.message : ''}`);
+        if (field && ['format', 'excel', 'bundle', 'personal'].includes(field)) throw new UsageError(`--${field} ${err instanceof AuditError ? err.issues[0]!.message : ''}`);
         throw err;
       }
       const claims = { tenant_id: tenant.id, sub: 'cli', role: 'authenticated' as const };

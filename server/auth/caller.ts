@@ -74,6 +74,17 @@ export function permissionsOf(caller: Caller): Set<Permission> {
   return new Set(role ? ROLE_PERMISSIONS[role] : []);
 }
 
+/**
+ * Whether the caller may see personal data opened (docs/personal-data.md, "Roles"): console
+ * auditors and admins, and API keys (the applications that wrote it). Console viewers see it
+ * masked, and may not ask for it opened.
+ */
+export function seesPersonalData(caller: Caller): boolean {
+  if (caller.kind === 'api_key') return true;
+  const role = activeRole(caller);
+  return role === 'auditor' || role === 'admin';
+}
+
 export function tenantIdOf(caller: Caller): string | null {
   return caller.kind === 'anonymous' ? null : caller.tenantId;
 }

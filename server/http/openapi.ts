@@ -17,7 +17,7 @@ import { manifestOutput } from '@/server/routers/exports.types.ts';
 import { checkpointPageOutput, checkpointsQuery, proofOutput, signedCheckpointOutput } from '@/server/routers/integrity.types.ts';
 import { reportOutput } from '@/server/routers/retention.types.ts';
 import { clockReportOutput, clockWindowQuery } from '@/server/routers/clock.types.ts';
-import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
+import { MANIFEST_FORMATS, PERSONAL_EXPORT_MODES } from '@/lib/export-formats.ts';
 import { SINGLE_EVENT_PATH } from './single-event.ts';
 
 /**
@@ -179,6 +179,13 @@ function build() {
               excel: trueOrFalse.optional().meta({ description: "CSV for Excel: UTF-8 byte order mark and ';' between fields" }),
               bundle: trueOrFalse.optional().meta({ description: 'A verifiable zip bundle instead of the bare file' }),
               time_zone: z.string().optional().meta({ description: "The zone the requester shows times in (UTC or an IANA zone such as America/New_York), recorded in the manifest's display_time_zone with the export's bounds in it; the file's times stay UTC. Default UTC" }),
+              personal: z
+                .enum(PERSONAL_EXPORT_MODES)
+                .default('stored')
+                .meta({
+                  description:
+                    "How personal data is carried (csv and jsonl). stored: references and seals only. opened: also a column personal_opened with each event's values ('[erased]' where erased); 403 unless the caller may see personal data (API keys, console auditors and admins). masked: personal_opened holds '[personal]' for each value. The manifest's personal object lists every erased field.",
+                }),
             }),
           },
           responses: {

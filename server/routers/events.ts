@@ -8,7 +8,7 @@ import { searchShape } from '@/server/services/search-shape.ts';
 import { CONSOLE_EVENT_TYPES, recordConsoleAction } from '@/server/services/console-audit.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filtersOf } from '@/supabase/functions/_shared/filters.ts';
-import { activeRole, type Caller } from '@/server/auth/caller.ts';
+import { seesPersonalData, type Caller } from '@/server/auth/caller.ts';
 import { administrationActivity } from '@/server/services/activity.ts';
 import {
   activityInput,
@@ -27,7 +27,7 @@ import {
 } from './events.types.ts';
 
 /** Console viewers see events with personal data masked; auditors, admins and API keys see it opened (docs/personal-data.md). */
-const withoutPersonalData = (caller: Caller) => activeRole(caller) === 'viewer';
+const withoutPersonalData = (caller: Caller) => !seesPersonalData(caller);
 
 export const eventsRouter = router({
   logBulk: tenantProcedure

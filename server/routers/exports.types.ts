@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { createSchema } from 'zod-openapi';
 import { eventFilters, SORT_ORDERS, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
-import { MANIFEST_FORMATS } from '@/lib/export-formats.ts';
+import { MANIFEST_FORMATS, PERSONAL_EXPORT_MODES } from '@/lib/export-formats.ts';
 import { MANIFEST_VERSION, type ExportManifest } from '@/server/services/export.ts';
 
 const exporter = z.discriminatedUnion('kind', [
@@ -91,6 +91,19 @@ export const manifestOutput = z.object({
     })
     .optional()
     .meta({ description: "The database the rows were read from (absent in manifests of exports made before replicas served exports)" }),
+  personal: z
+    .object({
+      mode: z.enum(PERSONAL_EXPORT_MODES),
+      rows: z.number().int().nullable().meta({ description: 'Rows with personal data (null for stored: nothing examined)' }),
+      opened_subjects: z.number().int().nullable().meta({ description: 'Distinct subjects whose values were opened' }),
+      erased_fields: z.number().int().nullable().meta({ description: 'Fields shown as "[erased]"' }),
+      erased: z
+        .array(z.object({ seq: z.number().int(), id: z.string(), pointers: z.array(z.string()) }))
+        .nullable()
+        .meta({ description: 'Every exported event with fields shown as "[erased]", in file order, with their JSON pointers' }),
+    })
+    .optional()
+    .meta({ description: 'How the file carries personal data (docs/export-format.md, section 8); absent in manifests written before it was recorded' }),
 });
 
 // The schema and the service's type describe the same object.

@@ -81,7 +81,7 @@ export async function recordConsoleAction(sql: Sql, caller: Caller, action: Cons
 export async function recordExport(
   sql: Sql,
   tenantId: string,
-  manifest: { export_id: string; exported_by: Exporter; status: string; format: string; excel: boolean; row_count: number | null; sha256: string | null; filters: unknown; order: string },
+  manifest: { export_id: string; exported_by: Exporter; status: string; format: string; excel: boolean; row_count: number | null; sha256: string | null; filters: unknown; order: string; personal?: { mode: string; erased_fields: number | null } },
   observed: ObservedClient,
 ): Promise<void> {
   const by = manifest.exported_by;
@@ -102,7 +102,7 @@ export async function recordExport(
           event_type: CONSOLE_EVENT_TYPES.export,
           outcome: manifest.status === 'complete' ? 'success' : 'failure',
           source: by.kind === 'cli' ? 'oms-audit-cli' : CONSOLE_SOURCE,
-          context: { ...actor.extra, format: manifest.format, excel: manifest.excel, row_count: manifest.row_count, sha256: manifest.sha256, filters: manifest.filters, order: manifest.order },
+          context: { ...actor.extra, format: manifest.format, excel: manifest.excel, row_count: manifest.row_count, sha256: manifest.sha256, filters: manifest.filters, order: manifest.order, personal: manifest.personal?.mode ?? 'stored' },
         },
       ],
     },

@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
-import { exportFileName, exportFormat, type ManifestFormat } from '@/lib/export-formats.ts';
+import { exportColumns, exportFileName, exportFormat, type ManifestFormat, type PersonalExportMode } from '@/lib/export-formats.ts';
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
@@ -39,6 +39,8 @@ import { csvHeader } from './exports/columns.ts';
 import { hotRecords } from './exports/hot.ts';
 import { MANIFEST_VERSION, saveManifest, type Exporter, type ExportManifest, type ManifestBundle, type ManifestMonth, type ManifestTimeZone } from './exports/manifest.ts';
 import { parquetRecords } from './exports/parquet.ts';
+import { PersonalColumn, unexaminedPersonal } from './exports/personal-column.ts';
+import { personalParquetRefused } from './exports/request.ts';
 import { planExport, segmentExpr } from './exports/plan.ts';
 import { MonthTally, type RecordStats } from './exports/records.ts';
 import { exportedSeqs } from './exports/seqs.ts';
@@ -63,6 +65,11 @@ export interface ExportRequest {
   bundle?: boolean;
   /** The zone the requester shows times in (IANA name or UTC), recorded in the manifest; default UTC. */
   timeZone?: string;
+  /**
+   * How personal data is carried (docs/export-format.md, section 8); default `stored`. The
+   * transport checks that the requester may see personal data before asking for `opened`.
+   */
+  personal?: PersonalExportMode;
 }
 
 /** What a bundle needs beyond the file: the same snapshot, kept open until the bundle ends. */
@@ -115,6 +122,8 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   const request = { ...asked, filters: await resolveRelatedKeys(sql, claims, asked.filters) };
   const spec = exportFormat(request.format, request.excel === true);
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
+  const personalMode = request.personal ?? 'stored';
+  if (personalMode !== 'stored' && spec.framing === 'parquet') throw personalParquetRefused();
   // Sealed actors are found by their blind index (docs/personal-data.md), as in searches.
   const expr = filterExpr(await withBlindIndex(sql, claims.tenant_id, request.filters));
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
@@ -134,7 +143,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
     excel: spec.excel,
     media_type: spec.mediaType,
     file_name: exportFileName(spec, request.tenantName, startedAt),
-    columns: [...spec.columns],
+    columns: exportColumns(spec, personalMode),
     clock: null,
     filters: request.filters,
     order,
@@ -149,7 +158,11 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
     bundle: null,
     error: null,
     read_from: { database: reads.database, primary_lsn: reads.primaryLsn, reason: reads.reason },
+    personal: unexaminedPersonal(personalMode),
   };
+  // Opened or masked: the stored columns as always, then personal_opened (exports/personal-column.ts).
+  const personalColumn = personalMode === 'stored' ? null : new PersonalColumn(sql, claims.tenant_id, spec, personalMode);
+  if (personalColumn) manifest.personal = personalColumn.tally;
 
   let snapshot: ExportSnapshot | null = null;
   let settle!: (m: ExportManifest) => void;
@@ -204,8 +217,20 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   async function* produce(): AsyncGenerator<Buffer> {
     if (spec.framing === 'csv') {
       if (spec.bom) yield BOM;
-      yield Buffer.from(csvHeader(spec));
+      yield Buffer.from(csvHeader(spec, manifest.columns));
     }
+    if (!personalColumn) {
+      yield* records();
+      return;
+    }
+    for await (const chunk of records()) {
+      const withColumn = await personalColumn.transform(chunk);
+      if (withColumn.length) yield withColumn;
+    }
+    personalColumn.finish();
+  }
+
+  async function* records(): AsyncGenerator<Buffer> {
     if (spec.framing === 'parquet') {
       yield* parquetRecords(open, [...plan.archived.values()].flat(), expr, order, hotMonths, clock, (s) => {
         count(s);

@@ -25,32 +25,49 @@ const signedCheckpoint = z.strictObject({
   signature: z.string(),
 });
 
-const signedRecord = z.strictObject({
+const recordChain = {
   version: z.literal(1),
-  kind: z.enum(['archived', 'expired']),
-  basis: z.enum(['read-back', 'policy', 'catalog-at-upgrade']),
   tenant_id: z.string(),
   number: count,
   prev_hash: hex64,
   issued_at: z.string(),
   key_id: hex64,
-  month: z.string().regex(/^\d{4}-\d{2}$/),
-  part: count,
   seq_ranges: z.array(z.tuple([count, count])),
   count,
   events_root: hex64,
-  archive: z.strictObject({
-    storage_url: z.string(),
-    data_key: z.string(),
-    data_sha256: hex64,
-    data_bytes: count.nullable(),
-    manifest_key: z.string(),
-    manifest_sha256: hex64.nullable(),
-  }),
-  policy: z.strictObject({ hot_months: count, total_years: count, retention_ended: z.string() }).nullable(),
   hash: hex64,
   signature: z.string(),
-});
+};
+
+const signedRecord = z.union([
+  z.strictObject({
+    ...recordChain,
+    kind: z.enum(['archived', 'expired']),
+    basis: z.enum(['read-back', 'policy', 'catalog-at-upgrade']),
+    month: z.string().regex(/^\d{4}-\d{2}$/),
+    part: count,
+    archive: z.strictObject({
+      storage_url: z.string(),
+      data_key: z.string(),
+      data_sha256: hex64,
+      data_bytes: count.nullable(),
+      manifest_key: z.string(),
+      manifest_sha256: hex64.nullable(),
+    }),
+    policy: z.strictObject({ hot_months: count, total_years: count, retention_ended: z.string() }).nullable(),
+  }),
+  // A subject's keys destroyed (docs/retention.md, "Erasures").
+  z.strictObject({
+    ...recordChain,
+    kind: z.literal('erased'),
+    basis: z.literal('erasure'),
+    month: z.null(),
+    part: z.null(),
+    archive: z.null(),
+    policy: z.null(),
+    erasure: z.strictObject({ subject_ref: hex64, key_ids: z.array(z.uuid()).min(1), erased_at: z.string(), erased_by: z.string(), erasure_event_id: z.uuid() }),
+  }),
+]);
 
 function signedBy(keys: Map<string, KeyObject>, keyId: string, valid: (key: KeyObject) => boolean): string | null {
   const key = keys.get(keyId);

@@ -166,7 +166,7 @@ export function duckClockFlag(clock: ClockFlagLimits): string {
   return `(case when ${skew} = 0 then null when ${skew} < -${ahead} then 'ahead' when ${skew} > ${behind} then 'behind' else 'within' end)`;
 }
 
-/** The CSV header line (no column name needs quoting). */
-export function csvHeader(spec: CsvFormat): string {
-  return spec.columns.join(spec.delimiter) + spec.recordEnd;
+/** The CSV header line (no column name needs quoting); `columns`: the file's (exportColumns). */
+export function csvHeader(spec: CsvFormat, columns: readonly string[] = spec.columns): string {
+  return columns.join(spec.delimiter) + spec.recordEnd;
 }

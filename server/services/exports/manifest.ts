@@ -5,7 +5,7 @@
  * or marked failed, with the reason — when the last byte has been produced.
  * docs/export-format.md describes every field.
  */
-import type { ClockFlagLimits, ManifestFormat } from '@/lib/export-formats.ts';
+import type { ClockFlagLimits, ManifestFormat, PersonalExportMode } from '@/lib/export-formats.ts';
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters, SortOrder } from '@/supabase/functions/_shared/filters.ts';
 import { inTenant } from '../query.ts';
@@ -107,6 +107,33 @@ export interface ExportManifest {
   error: string | null;
   /** Absent in manifests of exports made before replicas served exports. */
   read_from?: ManifestReadFrom;
+  /** How the file carries personal data (docs/export-format.md, section 8); absent in manifests written before it was recorded (stored form). */
+  personal?: ManifestPersonal;
+}
+
+/** An event of the export with personal fields whose subject's key was destroyed. */
+export interface ManifestErasure {
+  seq: number;
+  id: string;
+  /** JSON pointers (RFC 6901) of the fields shown as "[erased]", in the event's reference order. */
+  pointers: string[];
+}
+
+/**
+ * The export's personal data. `stored`: the file holds references and seals
+ * only, nothing was examined (the counts and the list are null). `opened` /
+ * `masked`: the column personal_opened holds the values (or "[personal]"),
+ * and `erased` lists every exported event with erased fields, in file order.
+ */
+export interface ManifestPersonal {
+  mode: PersonalExportMode;
+  /** Rows with personal data (a personal_opened value that is not null). */
+  rows: number | null;
+  /** Distinct subjects (subject refs) whose values were opened (0 when masked). */
+  opened_subjects: number | null;
+  /** Fields shown as "[erased]" in all (the sum of the lengths of `erased[].pointers`). */
+  erased_fields: number | null;
+  erased: ManifestErasure[] | null;
 }
 
 export async function saveManifest(sql: Sql, claims: TenantClaims, manifest: ExportManifest, insert: boolean): Promise<void> {

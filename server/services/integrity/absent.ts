@@ -10,6 +10,7 @@
  * configured (an anchored record deleted or edited in the database still
  * counts, and the edit is reported), else from the database, and each must be
  * validly signed by a trusted key; the chain of records must be unbroken.
+ * Erased records are checked too: the keys they name must be destroyed.
  */
 import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH } from '@/supabase/functions/_shared/checkpoint.ts';
@@ -92,6 +93,27 @@ async function usableRecords(sql: Sql, env: Env | undefined, tenantId: string, k
   return { usable, anchors, checked: records.length };
 }
 
+/**
+ * Erased records: every subject key a signed record says was destroyed must be
+ * destroyed in the database. A live one means a backup from before the
+ * erasure was restored (or the key row was put back): the person's data reads
+ * again until the erasure is applied once more.
+ */
+async function checkErasures(sql: Sql, tenantId: string, usable: SignedRecord[], report: (p: Problem) => void): Promise<void> {
+  for (const r of usable) {
+    if (r.kind !== 'erased' || !r.erasure) continue;
+    const live = await sql`select key_id from oms_audit.subject_keys where tenant_id = ${tenantId} and key_id = any(${r.erasure.key_ids}::uuid[]) and wrapped is not null`;
+    for (const k of live) {
+      report({
+        seq: firstSeq(r),
+        id: r.erasure.erasure_event_id,
+        kind: 'retention',
+        detail: `retention record ${r.number} states that subject key ${k.key_id as string} was destroyed at ${r.erasure.erased_at} by ${r.erasure.erased_by}, but the database holds it live (a backup from before the erasure restored?): erase the subject again`,
+      });
+    }
+  }
+}
+
 /** Index of the first element ≥ seq in an ascending array. */
 function lowerBound(sorted: readonly AbsentEvent[], seq: number): number {
   let lo = 0;
@@ -112,6 +134,7 @@ function eachCovered(sorted: readonly AbsentEvent[], r: SignedRecord, fn: (i: nu
 export async function checkAbsent(sql: Sql, tenantId: string, absentEvents: AbsentEvent[], env: Env | undefined, keys: Map<string, KeyObject>, report: (p: Problem) => void): Promise<AbsentResult> {
   const { usable, anchors, checked } = await usableRecords(sql, env, tenantId, keys, report);
   const result: AbsentResult = { archived: 0, expired: 0, expired_attested_at_upgrade: 0, records_checked: checked, record_anchors: anchors };
+  await checkErasures(sql, tenantId, usable, report);
   if (!absentEvents.length) return result;
   const absent = [...absentEvents].sort((a, b) => a.seq - b.seq);
   // 0: unaccounted, 1: expired, 2: verified in its archive; archivedBy: the newest archived record covering it.

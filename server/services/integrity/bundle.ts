@@ -173,7 +173,14 @@ kept from an earlier bundle), also check that this bundle is the same history:
 
     node verify.mjs --public-key operator-public-key.pem --known-checkpoint monitor-state.json .
 
-Files: manifest.json (+ manifest.sig), checkpoints.json (the signed chain), proofs.jsonl (per
+${manifest.personal && (manifest.personal as { mode?: string }).mode !== 'stored' ? `Personal data: ${(manifest.personal as { mode: string }).mode}. The column personal_opened holds each event's personal
+values (or "[personal]"), beside the stored columns the hashes cover; manifest.json's "personal"
+lists every field shown as "[erased]". Given the data keys of some subjects (a JSON object of key
+id to base64 key), the verifier also checks their opened values against the seals:
+
+    node verify.mjs --public-key operator-public-key.pem --subject-keys keys.json .
+
+` : ''}Files: manifest.json (+ manifest.sig), checkpoints.json (the signed chain), proofs.jsonl (per
 checkpoint: all its leaf hashes, or the audit paths of the exported rows), public-key.pem,
 verify.mjs. The byte-level format: docs/export-format.md of oms-audit.
 `;

@@ -10,14 +10,20 @@
  * declared its personal fields outside the retention duty. An erasure is
  * itself an audit event of the tenant (AUDIT_PERSONAL_DATA_ERASED, naming the
  * acting person and the subject only by its pseudonymous ref), written before
- * the keys are destroyed, and the destroyed keys name that event.
+ * the keys are destroyed, and the destroyed keys name that event; the
+ * destruction and its signed retention record (kind "erased", anchored outside
+ * the database with the other records) commit together.
  */
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
-import { withTenant, type Sql } from '@/supabase/functions/_shared/db.ts';
+import { withTenant, type Sql, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { Writer } from '@/supabase/functions/_shared/writers.ts';
 import { logEvents } from '../ingest.ts';
 import { getPolicy } from '../retention/policy.ts';
+import { findErasureRecord, issueErasureRecord, type RecordErasure } from '../retention/records.ts';
+import { signer } from '../integrity/signing-key.ts';
+import { anchorPending } from '../anchors/anchoring.ts';
+import { RETENTION_RECORD_SOURCE } from '../anchors/sources.ts';
 import { env as serverEnv, type Env } from '@/server/env.ts';
 import { anchorErasures } from './erasure-anchors.ts';
 import { forgetSubjectKeys, refOf } from './keys.ts';
@@ -25,6 +31,13 @@ import { personalSettings } from './settings.ts';
 import { archivedSubjectEvents, holdScopeSql, subjectSql, type HoldScope } from './archived-subject.ts';
 
 export const ERASURE_EVENT_TYPE = 'AUDIT_PERSONAL_DATA_ERASED';
+
+/** Issues the erasure's signed retention record (kind "erased"), tied to the erasure event's seq. */
+async function recordErasure(tx: TxSql, tenantId: string, eventId: string, erasure: RecordErasure): Promise<void> {
+  const [row] = await tx`select seq from public.audit_ledger where tenant_id = ${tenantId} and id = ${eventId}`;
+  if (!row) throw new Error(`the erasure event ${eventId} is not in the ledger`);
+  await issueErasureRecord(tx, { tenantId, erasureSeq: Number(row.seq), erasure }, signer());
+}
 export const SUBJECT_OBJECT_TYPE = 'DATA_SUBJECT';
 
 /** Who erases: a person at the console, or an operator's tool (the CLI). */
@@ -127,6 +140,21 @@ export async function eraseSubject(
   const live = keys.filter((k) => !k.erased_at);
   if (!live.length) {
     const last = keys[keys.length - 1]!;
+    // An erasure made before erased records existed gets its record now.
+    if (last.erasure_event_id && !(await findErasureRecord(sql, input.tenantId, last.erasure_event_id))) {
+      const erasedKeys = await sql<{ key_id: string; erased_at: Date; erased_by: string }[]>`
+        select key_id, erased_at, erased_by from oms_audit.subject_keys where tenant_id = ${input.tenantId} and erasure_event_id = ${last.erasure_event_id}`;
+      await sql.begin((tx) =>
+        recordErasure(tx, input.tenantId, last.erasure_event_id!, {
+          subject_ref: ref,
+          key_ids: erasedKeys.map((k) => k.key_id),
+          erased_at: new Date(erasedKeys[0]!.erased_at).toISOString(),
+          erased_by: erasedKeys[0]!.erased_by,
+          erasure_event_id: last.erasure_event_id!,
+        }),
+      );
+      await anchorPending(sql, input.env ?? serverEnv(), [RETENTION_RECORD_SOURCE], [input.tenantId]);
+    }
     return { subject_ref: ref, erased: false, key_ids: [], events: 0, erasure_event_id: last.erasure_event_id, erased_at: new Date(last.erased_at!).toISOString(), erasure_anchored: false };
   }
   const block = await erasureBlock(sql, input.tenantId, ref, input.minTotalYears, input.env);
@@ -166,10 +194,17 @@ export async function eraseSubject(
   const recorded = await logEvents(sql, { tenantId: input.tenantId, writer }, actorEvent, { ip: null, userAgent: null }, 'cli');
   const eventId = recorded.ids[0]!;
   const by = input.actor.kind === 'console' ? `console:${input.actor.userId}` : `operator:${input.actor.name}`;
-  const destroyed = await sql<{ key_id: string }[]>`select oms_audit.destroy_subject_keys(${input.tenantId}, ${ref}, ${by}, ${eventId}) as key_id`;
+  // The keys are destroyed and the erasure's signed retention record issued in one transaction: either both or neither.
+  const { destroyed, erasedAt } = await sql.begin(async (tx) => {
+    const gone = await tx<{ key_id: string }[]>`select oms_audit.destroy_subject_keys(${input.tenantId}, ${ref}, ${by}, ${eventId}) as key_id`;
+    const [done] = await tx<{ erased_at: string }[]>`select max(erased_at) as erased_at from oms_audit.subject_keys where tenant_id = ${input.tenantId} and subject_ref = ${ref}`;
+    const at = new Date(done!.erased_at).toISOString();
+    await recordErasure(tx, input.tenantId, eventId, { subject_ref: ref, key_ids: gone.map((d) => d.key_id), erased_at: at, erased_by: by, erasure_event_id: eventId });
+    return { destroyed: gone, erasedAt: at };
+  });
   forgetSubjectKeys(input.tenantId);
-  const [done] = await sql<{ erased_at: string }[]>`select max(erased_at) as erased_at from oms_audit.subject_keys where tenant_id = ${input.tenantId} and subject_ref = ${ref}`;
-  const erasedAt = new Date(done!.erased_at).toISOString();
+  // The erased record goes to the anchor location now, like retention's own (else the server's anchoring job takes it).
+  await anchorPending(sql, input.env ?? serverEnv(), [RETENTION_RECORD_SOURCE], [input.tenantId]);
   const anchored = await anchorErasures(
     input.env ?? serverEnv(),
     destroyed.map((d) => ({ tenant_id: input.tenantId, key_id: d.key_id, subject_ref: ref, erased_at: erasedAt, erased_by: by, erasure_event_id: eventId })),

@@ -12,11 +12,11 @@
  */
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import { ERASED, openValues, parseReference, referencesOf, sealsOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+import { changedSeal, ERASED, MASKED, openedPersonalData, openValues, parseReference, referencesOf, SEALED_SCHEMA_VERSION, type OpenedPersonalData } from '@/supabase/functions/_shared/personal-data.ts';
 import { keysById } from './keys.ts';
 
 /** What a masked reader sees in place of a personal value. */
-export const MASKED = '[personal]';
+export { MASKED };
 
 function setAt(e: AuditEvent, pointer: string, value: unknown): void {
   const parts = pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
@@ -29,49 +29,34 @@ function setAt(e: AuditEvent, pointer: string, value: unknown): void {
   holder[parts[parts.length - 1]!] = value;
 }
 
-const changed = (eventId: string, pointer: string) => new Error(`The sealed ${pointer.slice(1)} of event ${eventId} does not open with its subject's key: the event was changed`);
+/**
+ * Opens the personal data of stored events (not changed): null for an event
+ * without references. `masked`: each value reads "[personal]"; no key is looked
+ * up and no seal opened.
+ */
+async function openPersonalData(sql: Sql, tenantId: string, events: readonly AuditEvent[], options: { masked?: boolean }): Promise<(OpenedPersonalData | null)[]> {
+  if (options.masked) return events.map((e) => openedPersonalData(e, tenantId, () => PLACEHOLDER_KEY, true));
+  const keys = await keysById(sql, tenantId, events.flatMap((e) => (e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((x) => x.reference.keyId) : [])));
+  return events.map((e) => openedPersonalData(e, tenantId, (keyId) => keys.get(keyId)?.key ?? null));
+}
+
+/** Stands for a live key when masked without a look-up: it is never used to open a seal. */
+const PLACEHOLDER_KEY = new Uint8Array(32);
 
 export async function revealEvents<T extends AuditEvent>(sql: Sql, tenantId: string, events: T[], options: { masked?: boolean } = {}): Promise<T[]> {
   const sealed = events.filter((e) => e.schema_version === SEALED_SCHEMA_VERSION);
   if (!sealed.length) return events;
-  const found = sealed.map((e) => referencesOf(e));
-  const keys = options.masked ? new Map() : await keysById(sql, tenantId, found.flat().map((x) => x.reference.keyId));
+  const opened = await openPersonalData(sql, tenantId, sealed, { masked: options.masked });
   sealed.forEach((e, i) => {
+    const data = opened[i];
     e.context = structuredClone(e.context);
-    const seals = sealsOf(e.personal);
-    const opened = new Map<string, Record<string, unknown>>();
     let subjectId: string | null = null;
-    const erased: string[] = [];
-    for (const { pointer, reference } of found[i]!) {
-      let value: unknown;
-      if (options.masked) value = MASKED;
-      else {
-        const key = keys.get(reference.keyId)?.key ?? null;
-        if (!key) {
-          value = ERASED;
-          erased.push(pointer);
-        } else {
-          let values = opened.get(reference.keyId);
-          if (!values) {
-            const seal = seals[reference.keyId];
-            if (typeof seal !== 'string') throw changed(e.id, pointer);
-            try {
-              values = openValues(seal, key, tenantId, e.id, reference.keyId);
-            } catch {
-              // A key that exists but does not open the seal: the event was changed (verify reports it).
-              throw changed(e.id, pointer);
-            }
-            opened.set(reference.keyId, values);
-          }
-          if (!Object.hasOwn(values, pointer)) throw changed(e.id, pointer);
-          value = values[pointer];
-        }
-      }
+    for (const [pointer, value] of Object.entries(data?.values ?? {})) {
       if (pointer === '/subject_id') subjectId = value as string;
       else setAt(e, pointer, value);
     }
     e.personal = null;
-    e.personal_data = { subject_id: subjectId, erased };
+    e.personal_data = { subject_id: subjectId, erased: data?.erased ?? [] };
   });
   return events;
 }
@@ -94,7 +79,7 @@ export async function revealActorSamples(sql: Sql, tenantId: string, samples: Ma
       const key = keys.get(reference.keyId)?.key ?? null;
       if (!key) entry.value = ERASED;
       else {
-        if (!seal) throw changed(eventId, '/actor_id');
+        if (!seal) throw changedSeal(eventId, '/actor_id');
         const values = openValues(seal, key, tenantId, eventId, reference.keyId);
         entry.value = String(values['/actor_id']);
       }

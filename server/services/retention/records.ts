@@ -6,6 +6,8 @@
  *             read back from storage and checked against the ledger when issued
  *   expired   they were deleted because the tenant's policy then in force ended
  *             their retention, with no legal hold covering them
+ *   erased    a data subject's keys were destroyed (crypto-shredding): which,
+ *             when, by whom, tied to the erasure's own event (its seq)
  *
  * Per tenant the records form a chain like checkpoints (number, prev_hash), each
  * signed with the operator's Ed25519 key over the RFC 8785 JSON of its body and
@@ -25,9 +27,9 @@ import type { Signer } from '@/server/services/integrity/signing-key.ts';
 import type { ArchivePart } from './parts.ts';
 
 export const RECORD_VERSION = 1;
-export type RecordKind = 'archived' | 'expired';
-/** How the record was established: read back and checked; decided under the policy; taken from the catalog at upgrade. */
-export type RecordBasis = 'read-back' | 'policy' | 'catalog-at-upgrade';
+export type RecordKind = 'archived' | 'expired' | 'erased';
+/** How the record was established: read back and checked; decided under the policy; taken from the catalog at upgrade; an erasure made. */
+export type RecordBasis = 'read-back' | 'policy' | 'catalog-at-upgrade' | 'erasure';
 
 export interface RecordArchive {
   storage_url: string;
@@ -45,6 +47,19 @@ export interface RecordPolicy {
   retention_ended: string;
 }
 
+/** What an erased record states (docs/retention.md, "Erasures"): which subject keys were destroyed, when, by whom. */
+export interface RecordErasure {
+  /** The subject's keyed pseudonym (never its identifier). */
+  subject_ref: string;
+  /** The data keys destroyed, ascending. */
+  key_ids: string[];
+  erased_at: string;
+  /** console:<user id> or operator:<name>. */
+  erased_by: string;
+  /** The AUDIT_PERSONAL_DATA_ERASED event (its seq is the record's one seq). */
+  erasure_event_id: string;
+}
+
 export interface RecordBody {
   version: number;
   kind: RecordKind;
@@ -54,17 +69,19 @@ export interface RecordBody {
   prev_hash: string;
   issued_at: string;
   key_id: string;
-  /** YYYY-MM */
-  month: string;
-  part: number;
+  /** YYYY-MM (null for an erased record) */
+  month: string | null;
+  part: number | null;
   /** The seqs accounted for, as ascending, disjoint, non-adjacent inclusive ranges. */
   seq_ranges: [number, number][];
   count: number;
   /** RFC 6962 root over the events' hashes (from the ledger) in seq order. */
   events_root: string;
-  archive: RecordArchive;
+  archive: RecordArchive | null;
   /** The policy that ended retention (expired records); null for archived ones. */
   policy: RecordPolicy | null;
+  /** Erased records only (absent from the others' bodies). */
+  erasure?: RecordErasure;
 }
 
 export interface SignedRecord extends RecordBody {
@@ -75,7 +92,8 @@ export interface SignedRecord extends RecordBody {
 const BODY_FIELDS = ['version', 'kind', 'basis', 'tenant_id', 'number', 'prev_hash', 'issued_at', 'key_id', 'month', 'part', 'seq_ranges', 'count', 'events_root', 'archive', 'policy'] as const;
 
 export function recordBody(r: RecordBody): RecordBody {
-  return Object.fromEntries(BODY_FIELDS.map((f) => [f, r[f]])) as unknown as RecordBody;
+  const body = Object.fromEntries(BODY_FIELDS.map((f) => [f, r[f]])) as unknown as RecordBody;
+  return r.erasure === undefined ? body : { ...body, erasure: r.erasure };
 }
 
 export const recordBytes = (r: RecordBody): Buffer => Buffer.from(canonicalJson(recordBody(r)), 'utf8');
@@ -116,6 +134,7 @@ export const rangesCount = (ranges: readonly [number, number][]): number => rang
 
 /** The archive part a record describes, in the catalog's shape, for reading it back. */
 export function partOfRecord(r: SignedRecord): ArchivePart {
+  if (!r.archive || r.month === null || r.part === null) throw new Error(`retention record ${r.number} (${r.kind}) names no archive part`);
   const ranges = r.seq_ranges;
   // Σ seq over the ranges, as the manifest writes it (a decimal string).
   const sum = ranges.reduce((s, [a, b]) => s + ((BigInt(a) + BigInt(b)) * BigInt(b - a + 1)) / 2n, 0n);
@@ -166,7 +185,7 @@ export async function findRecord(sql: AnySql, where: { tenantId: string; kind: R
     select body, record_hash, signature from oms_audit.retention_records
     where tenant_id = ${where.tenantId} and kind = ${where.kind} and month = ${where.month}::date and part = ${where.part}
     order by number desc`;
-  return rows.map(toSignedRecord).find((r) => !where.dataSha256 || r.archive.data_sha256 === where.dataSha256) ?? null;
+  return rows.map(toSignedRecord).find((r) => !where.dataSha256 || r.archive?.data_sha256 === where.dataSha256) ?? null;
 }
 
 /** Root over the ledger's event hashes of the given seqs, in seq order (ranges read one at a time). */
@@ -193,40 +212,85 @@ export async function issueRecord(tx: TxSql, input: RecordInput, key: Signer): P
   const { part } = input;
   if (!input.seqRanges.length) throw new Error(`no events to record for ${part.month.slice(0, 7)} part ${part.part}`);
   if (!part.data_sha256) throw new Error(`archive part ${part.data_key} has no recorded SHA-256`);
-  await tx`select pg_advisory_xact_lock(hashtextextended(${'oms_audit.records:' + input.tenantId}, 0))`;
-  const [last] = await tx`select number, encode(record_hash, 'hex') as hash from oms_audit.retention_records where tenant_id = ${input.tenantId} order by number desc limit 1`;
-  const events = await eventsRoot(tx, input.tenantId, input.seqRanges);
-  const expected = rangesCount(input.seqRanges);
-  if (events.count !== expected) throw new Error(`the ledger holds ${events.count} of the ${expected} seqs to record for ${part.month.slice(0, 7)} part ${part.part}`);
+  return signAndStore(
+    tx,
+    {
+      kind: input.kind,
+      basis: input.basis,
+      tenant_id: input.tenantId,
+      month: part.month.slice(0, 7),
+      part: part.part,
+      seq_ranges: input.seqRanges,
+      archive: {
+        storage_url: part.storage_url,
+        data_key: part.data_key,
+        data_sha256: part.data_sha256,
+        data_bytes: part.data_bytes === null ? null : Number(part.data_bytes),
+        manifest_key: part.manifest_key,
+        manifest_sha256: part.manifest_sha256,
+      },
+      policy: input.policy,
+    },
+    `${part.month.slice(0, 7)} part ${part.part}`,
+    key,
+  );
+}
+
+/**
+ * Signs and stores an erased record (docs/retention.md, "Erasures"): the subject's keys destroyed,
+ * when and by whom, tied to the AUDIT_PERSONAL_DATA_ERASED event (its seq, its hash as the events
+ * root), inside the transaction that destroys the keys.
+ */
+export async function issueErasureRecord(tx: TxSql, input: { tenantId: string; erasureSeq: number; erasure: RecordErasure }, key: Signer): Promise<SignedRecord> {
+  return signAndStore(
+    tx,
+    { kind: 'erased', basis: 'erasure', tenant_id: input.tenantId, month: null, part: null, seq_ranges: [[input.erasureSeq, input.erasureSeq]], archive: null, policy: null, erasure: { ...input.erasure, key_ids: [...input.erasure.key_ids].sort() } },
+    `the erasure of subject ${input.erasure.subject_ref}`,
+    key,
+  );
+}
+
+/** The erased record of an erasure event, if one was issued. */
+export async function findErasureRecord(sql: AnySql, tenantId: string, erasureEventId: string): Promise<SignedRecord | null> {
+  const rows = await sql`
+    select body, record_hash, signature from oms_audit.retention_records
+    where tenant_id = ${tenantId} and kind = 'erased' and body::json->'erasure'->>'erasure_event_id' = ${erasureEventId}`;
+  return rows.map(toSignedRecord)[0] ?? null;
+}
+
+type UnchainedBody = Omit<RecordBody, 'version' | 'number' | 'prev_hash' | 'issued_at' | 'key_id' | 'count' | 'events_root'>;
+
+/** Chains (number, prev_hash), roots the seqs' ledger hashes, signs and stores a record body. */
+async function signAndStore(tx: TxSql, fields: UnchainedBody, what: string, key: Signer): Promise<SignedRecord> {
+  const tenantId = fields.tenant_id;
+  await tx`select pg_advisory_xact_lock(hashtextextended(${'oms_audit.records:' + tenantId}, 0))`;
+  const [last] = await tx`select number, encode(record_hash, 'hex') as hash from oms_audit.retention_records where tenant_id = ${tenantId} order by number desc limit 1`;
+  const events = await eventsRoot(tx, tenantId, fields.seq_ranges);
+  const expected = rangesCount(fields.seq_ranges);
+  if (events.count !== expected) throw new Error(`the ledger holds ${events.count} of the ${expected} seqs to record for ${what}`);
   const body: RecordBody = {
     version: RECORD_VERSION,
-    kind: input.kind,
-    basis: input.basis,
-    tenant_id: input.tenantId,
+    kind: fields.kind,
+    basis: fields.basis,
+    tenant_id: tenantId,
     number: Number(last?.number ?? 0) + 1,
     prev_hash: (last?.hash as string | undefined) ?? GENESIS_HASH,
     issued_at: nowTimestamp().iso,
     key_id: key.keyId,
-    month: part.month.slice(0, 7),
-    part: part.part,
-    seq_ranges: input.seqRanges,
+    month: fields.month,
+    part: fields.part,
+    seq_ranges: fields.seq_ranges,
     count: expected,
     events_root: events.root,
-    archive: {
-      storage_url: part.storage_url,
-      data_key: part.data_key,
-      data_sha256: part.data_sha256,
-      data_bytes: part.data_bytes === null ? null : Number(part.data_bytes),
-      manifest_key: part.manifest_key,
-      manifest_sha256: part.manifest_sha256,
-    },
-    policy: input.policy,
+    archive: fields.archive,
+    policy: fields.policy,
+    ...(fields.erasure ? { erasure: fields.erasure } : {}),
   };
   const bytes = recordBytes(body);
   const record: SignedRecord = { ...body, hash: createHash('sha256').update(bytes).digest('hex'), signature: key.sign(bytes) };
   await tx`
     insert into oms_audit.retention_records (tenant_id, number, kind, month, part, body, record_hash, signature, issued_at)
-    values (${record.tenant_id}, ${record.number}, ${record.kind}, ${part.month}::date, ${record.part}, ${bytes.toString('utf8')},
+    values (${record.tenant_id}, ${record.number}, ${record.kind}, ${record.month === null ? null : `${record.month}-01`}::date, ${record.part}, ${bytes.toString('utf8')},
       decode(${record.hash}, 'hex'), decode(${record.signature}, 'base64'), ${record.issued_at}::timestamptz)`;
   return record;
 }

@@ -183,3 +183,61 @@ export function sealsOf(personal: unknown): Record<string, string> {
   const sealed = personal && typeof personal === 'object' ? (personal as Record<string, unknown>)[SEALED_MEMBER] : null;
   return sealed && typeof sealed === 'object' && !Array.isArray(sealed) ? (sealed as Record<string, string>) : {};
 }
+
+/** What an export shows in place of a personal value for a reader without the right to it. */
+export const MASKED = '[personal]';
+
+/** The personal data of one stored event, opened: the value at each reference's JSON pointer, and the pointers erased. */
+export interface OpenedPersonalData {
+  /** By JSON pointer, in the event's reference order. */
+  values: Record<string, unknown>;
+  /** Pointers whose subject's key is destroyed (or unknown): their value reads "[erased]". */
+  erased: string[];
+  /** The subject refs whose seals were opened (none when masked). */
+  opened: string[];
+}
+
+/** A seal that does not open with its subject's live key, or lacks a place: the event was changed. */
+export const changedSeal = (eventId: string, pointer: string) => new Error(`The sealed ${pointer.slice(1)} of event ${eventId} does not open with its subject's key: the event was changed`);
+
+/**
+ * Opens one stored event's personal data with the keys handed in (`keyOf`: the
+ * live key of a key id, or null when destroyed); null for an event without
+ * references. `masked`: live values read "[personal]" and no seal is opened;
+ * erased ones read "[erased]" either way. Throws changedSeal for a seal that
+ * does not open with a live key.
+ */
+export function openedPersonalData(e: { id: string; schema_version?: unknown; actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown }, tenantId: string, keyOf: (keyId: string) => Uint8Array | null, masked = false): OpenedPersonalData | null {
+  const found = e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : [];
+  if (!found.length) return null;
+  const seals = sealsOf(e.personal);
+  const opened = new Map<string, Record<string, unknown>>();
+  const values: Record<string, unknown> = {};
+  const erased: string[] = [];
+  for (const { pointer, reference } of found) {
+    const key = keyOf(reference.keyId);
+    if (!key) {
+      values[pointer] = ERASED;
+      erased.push(pointer);
+      continue;
+    }
+    if (masked) {
+      values[pointer] = MASKED;
+      continue;
+    }
+    let sealed = opened.get(reference.keyId);
+    if (!sealed) {
+      const seal = seals[reference.keyId];
+      if (typeof seal !== 'string') throw changedSeal(e.id, pointer);
+      try {
+        sealed = openValues(seal, key, tenantId, e.id, reference.keyId);
+      } catch {
+        throw changedSeal(e.id, pointer);
+      }
+      opened.set(reference.keyId, sealed);
+    }
+    if (!Object.hasOwn(sealed, pointer)) throw changedSeal(e.id, pointer);
+    values[pointer] = sealed[pointer];
+  }
+  return { values, erased, opened: [...new Set(found.filter((x) => opened.has(x.reference.keyId)).map((x) => x.reference.subjectRef))] };
+}

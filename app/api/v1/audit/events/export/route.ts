@@ -1,5 +1,5 @@
 /**
- * GET /api/v1/audit/events/export?format=csv|jsonl|parquet[&excel=true][&bundle=true][&expected_rows=N]&<the list endpoint's filters>[&order=asc|desc]
+ * GET /api/v1/audit/events/export?format=csv|jsonl|parquet[&excel=true][&bundle=true][&expected_rows=N][&personal=stored|opened|masked]&<the list endpoint's filters>[&order=asc|desc]
  * Streams every matching event, hot and archived months alike (oldest first by
  * default). The manifest's URL is in the X-Audit-Manifest header. With
  * bundle=true: a zip with the file, its signed manifest, checkpoints, proofs
@@ -8,7 +8,7 @@
  * the rows are read from the replica once it has caught up (manifest.read_from).
  */
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
-import { claimsOf, type Caller } from '@/server/auth/caller.ts';
+import { claimsOf, seesPersonalData, type Caller } from '@/server/auth/caller.ts';
 import { observedClient } from '@/server/auth/credentials.ts';
 import { db, readSource } from '@/server/db/client.ts';
 import { log } from '@/server/observability/log.ts';
@@ -33,6 +33,10 @@ export const GET = route(async (req) => {
   const params = new URL(req.url).searchParams;
   checkTenantParam(params, caller);
   const request = parseExportRequest(params, { allow: ['tenant_id'] });
+  // Refused before anything starts (no manifest, no record of an export): never silently masked.
+  if (request.personal === 'opened' && !seesPersonalData(caller)) {
+    throw new AuditError('forbidden', 'personal=opened needs the right to see personal data (console auditors and admins, API keys); ask for personal=masked or stored');
+  }
   const claims = claimsOf(caller);
   const sql = db();
   const tenant = await getTenant(sql, claims.tenant_id);
