@@ -4,9 +4,12 @@
  * hold, how many events), and once the hold is released must type a reason
  * and the subject id exactly before Erase is enabled; afterwards the person's
  * fields read "[erased]" on the event page while another person's stay as
- * sent. Viewers see neither the page nor its link.
+ * sent. An export with the personal data opened carries the other person's
+ * values and "[erased]" for the erased one, and says how many erased fields
+ * its manifest lists. Viewers see neither the page nor its link.
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { base, cli, expectAccessible, screenshot, signIn, signOut, user } from './helpers.ts';
@@ -103,6 +106,21 @@ test('an admin erases a person: refused under a legal hold, typed confirmation, 
   await page.goto(`${base()}/events/${ids[2]}`);
   await expect(main).toContainText(other);
   await expect(main).toContainText('192.0.2.42');
+
+  // An export of the orders with personal data opened: the other person readable, the erased one "[erased]".
+  await page.goto(`${base()}/?object_type=ORDER`);
+  await expect(page.getByTestId('result-count')).toHaveText(/3 events/);
+  await page.getByLabel('Personal data').selectOption('opened');
+  await expect(page.getByTestId('export-parquet')).toBeDisabled();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-jsonl').click()]);
+  const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines).toHaveLength(3);
+  const opened = lines.map((l) => JSON.stringify(l.personal_opened));
+  expect(opened.filter((o) => o.includes(other) && o.includes('192.0.2.42') && o.includes('client of ORD-JON-1'))).toHaveLength(1);
+  expect(opened.filter((o) => o.includes('[erased]'))).toHaveLength(2);
+  expect(opened.join('\n')).not.toContain(subject);
+  await expect(page.getByTestId('export-result-personal')).toContainText(/personal data opened, [1-9]\d* erased fields listed in the manifest/);
+  await expectNoViolations(page, 'search with an opened export');
 
   // Checking the person again says they were erased.
   await page.goto(`${base()}/admin/personal-data?subject=${encodeURIComponent(subject)}`);

@@ -7,10 +7,12 @@
  * count and its time range in the chosen zone beside the exact UTC bounds;
  * after it, the export's manifest — its row count beside that count, its
  * status, SHA-256 and the range it covered, as the manifest records them.
+ * Personal data goes into the file as stored (references), opened or masked
+ * (docs/personal-data.md); the manifest's count of erased fields is shown.
  */
 import { useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
-import { EXPORT_FORMATS, exportFormat } from '@/lib/export-formats.ts';
+import { EXPORT_FORMATS, exportFormat, PERSONAL_EXPORT_MODES, type PersonalExportMode } from '@/lib/export-formats.ts';
 import { apiQueryString, describeFilters } from '@/lib/search-params.ts';
 import { useTRPC } from '@/lib/trpc.tsx';
 import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
@@ -23,7 +25,15 @@ interface ExportKind {
   params: Record<string, string>;
   testId: string;
   title?: string;
+  /** Carries only the stored form of personal data (Parquet: no personal_opened column). */
+  storedOnly?: boolean;
 }
+
+const PERSONAL_MODE_LABELS: Record<PersonalExportMode, string> = {
+  stored: 'As stored (references)',
+  opened: 'Opened (readable values)',
+  masked: 'Masked ([personal])',
+};
 
 const KINDS: ExportKind[] = [
   ...Object.values(EXPORT_FORMATS).map((spec) => ({
@@ -31,6 +41,7 @@ const KINDS: ExportKind[] = [
     params: { format: spec.manifestFormat, ...(spec.excel ? { excel: 'true' } : {}) },
     testId: `export-${spec.id}`,
     title: spec.id === 'parquet' ? 'Parquet (zstd, the archive schema) for analysts: DuckDB, Spark, Athena' : undefined,
+    storedOnly: spec.id === 'parquet',
   })),
   {
     label: 'Verifiable bundle',
@@ -54,6 +65,7 @@ type Manifest = {
   bundle: unknown;
   time_range: { bounds?: { from: string | null; to: string | null } };
   display_time_zone?: { zone: string; from: string | null; to: string | null };
+  personal?: { mode: PersonalExportMode; erased_fields: number | null };
 };
 
 /** The export's time range in words: in the chosen zone, and the exact UTC bounds (the file's times are UTC). */
@@ -69,7 +81,9 @@ export function rangeInWords(zone: string, bounds: { from: string | null; to: st
 export function ExportPanel({ filters, order, count, blocked }: { filters: EventFiltersInput; order: 'asc' | 'desc'; count: { count: number; exact: boolean } | undefined; blocked: string | null }) {
   const trpc = useTRPC();
   const reason = useId();
+  const modeId = useId();
   const [started, setStarted] = useState<{ kind: ExportKind; known: Set<string> } | null>(null);
+  const [personal, setPersonal] = useState<PersonalExportMode>('stored');
   const list = useQuery({ ...trpc.exports.list.queryOptions(), refetchInterval: (q) => (started && !finishedIn(q.state.data as Manifest[] | undefined) ? 1000 : false) });
   const conditions = describeFilters(filters);
   const { zone } = useTimeZone();
@@ -87,14 +101,32 @@ export function ExportPanel({ filters, order, count, blocked }: { filters: Event
   }
   const latest = matching(list.data as Manifest[] | undefined);
   const href = (kind: ExportKind) =>
-    `/api/v1/audit/events/export?${apiQueryString(filters, { order, ...kind.params, time_zone: zone, ...(count?.exact ? { expected_rows: String(count.count) } : {}) })}`;
+    `/api/v1/audit/events/export?${apiQueryString(filters, { order, ...kind.params, time_zone: zone, ...(personal === 'stored' ? {} : { personal }), ...(count?.exact ? { expected_rows: String(count.count) } : {}) })}`;
 
   return (
     <div className="ml-auto space-y-1 text-right">
       <div className="flex flex-wrap items-center justify-end gap-2" role="group" aria-label="Export">
+        <label htmlFor={modeId} className="text-xs text-slate-700 dark:text-slate-300">
+          Personal data
+        </label>
+        <select id={modeId} className="field-input w-auto text-xs" value={personal} data-testid="export-personal" onChange={(e) => setPersonal(e.target.value as PersonalExportMode)}>
+          {PERSONAL_EXPORT_MODES.map((mode) => (
+            <option key={mode} value={mode}>
+              {PERSONAL_MODE_LABELS[mode]}
+            </option>
+          ))}
+        </select>
         {KINDS.map((kind) =>
-          blocked ? (
-            <button key={kind.testId} type="button" className="btn" disabled aria-describedby={reason} data-testid={kind.testId}>
+          blocked || (kind.storedOnly && personal !== 'stored') ? (
+            <button
+              key={kind.testId}
+              type="button"
+              className="btn"
+              disabled
+              aria-describedby={blocked ? reason : undefined}
+              title={blocked ? undefined : `${kind.label} carries personal data as stored only`}
+              data-testid={kind.testId}
+            >
               {kind.label}
             </button>
           ) : (
@@ -157,6 +189,12 @@ function ExportResult({ label, manifest }: { label: string; manifest: Manifest |
         {manifest.sha256?.slice(0, 16)}…
       </span>{' '}
       ·{' '}
+      {manifest.personal && manifest.personal.mode !== 'stored' ? (
+        <span data-testid="export-result-personal">
+          personal data {manifest.personal.mode}
+          {manifest.personal.erased_fields !== null ? `, ${manifest.personal.erased_fields.toLocaleString('en-US')} erased ${manifest.personal.erased_fields === 1 ? 'field' : 'fields'} listed in the manifest` : ''} ·{' '}
+        </span>
+      ) : null}
       <a className="link" href={`/api/v1/audit/exports/${manifest.export_id}/manifest?download=1`} download>
         manifest
       </a>
