@@ -16,7 +16,7 @@ import { filterExpr, filtersOf, parseListInput, type EventFilters } from '@/supa
 import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { inTenant, whereClause } from '@/server/services/query.ts';
-import { FACET_FIELDS, searchShape } from '@/server/services/search-shape.ts';
+import { explainShape, FACET_FIELDS, searchShape } from '@/server/services/search-shape.ts';
 import { env } from '@/server/env.ts';
 import { machine, percentile, startBenchDatabase, writeReport } from './lib.ts';
 import { loadTenantEvents } from './load.ts';
@@ -196,6 +196,9 @@ async function main() {
       );
     }
 
+    // The statements the shape runs, as EXPLAIN (ANALYZE, BUFFERS) shows them for the console default on the largest tenant.
+    const explained = await explainShape(runtime, tenants[0]!.claims, kinds[0]!.sample(tenants[0]!));
+
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
     const rows = results.map(
       (r) =>
@@ -218,6 +221,12 @@ even from the sample. Budget SHAPE_BUDGET_MS = ${env().SHAPE_BUDGET_MS} ms, samp
 | query | shape p50 ms | shape p95 ms | ≤ ${GOAL_MS} ms | exact p50 ms | exact p95 ms | exact/shape p50 | total / exact | exact answers | sampled | unavailable |
 |---|---:|---:|:-:|---:|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
+
+## Plans: console default, largest tenant (\`explainShape\`)
+
+\`\`\`
+${explained}
+\`\`\`
 `;
     const file = await writeReport('search-shape', md, { events: EVENTS, tenants: TENANTS, queries: QUERIES, results });
     console.log(`\n${md}\nreport: ${file}`);

@@ -32,10 +32,8 @@ import { withRelatedKeys } from './related-keys.ts';
 
 export const MAX_BUCKETS = 60;
 export const FACET_VALUES = 8;
-/** Statement timeout while the archived months are counted (they are not under the budget). */
-const ARCHIVE_TIMEOUT_MS = 2000;
-/** Statement timeout of the look-ups around the counting: related keys, archived parts, the planner's estimate, partition sizes. */
-const LOOKUP_TIMEOUT_MS = 2000;
+/** Statement timeout outside the budget: look-ups (related keys, archived parts, the planner's estimate, partition sizes) and archived months. */
+const OUTSIDE_BUDGET_TIMEOUT_MS = 2000;
 
 /** Bucket widths people read easily, in seconds. */
 const WIDTHS = [1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400];
@@ -113,9 +111,18 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
     const samples = new Map<{ value: string | null; count: number }, string>();
     const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
       const filters = await withRelatedKeys(tx, sealed);
-      const timeout = (ms: string) => tx`select set_config('statement_timeout', ${ms}, true)`;
-      // Looking up what to read (catalog-sized reads) is not the counting the budget bounds.
-      await timeout(String(options.exact ? exactTimeoutMs : LOOKUP_TIMEOUT_MS));
+      // Looking up what to read (catalog-sized reads) and the archived months are not the counting the budget bounds.
+      const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
+      const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${ms}, true)`;
+      await timeout(tx, outside);
+      // A statement under a timeout of `ms` in a savepoint: a timeout rolls it back (with the setting) and leaves the transaction usable.
+      const bounded = <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
+        tx.savepoint(async (tx) => {
+          await timeout(tx, options.exact ? outside : ms);
+          const result = await run(tx);
+          await timeout(tx, outside);
+          return result;
+        }) as Promise<T>;
       const bounds = occurredAtBounds(filterExpr(filters));
       const parts = await archivedParts(tx, filters);
       const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
@@ -140,8 +147,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       });
       let plan: ShapePlan | null;
       try {
-        if (!options.exact) await timeout(left(0.5));
-        plan = await tx.savepoint((tx) => planShape(tx, claims.tenant_id, filters, parts));
+        plan = await bounded(left(0.5), (tx) => planShape(tx, claims.tenant_id, filters, parts));
       } catch (err) {
         if (isTimeout(err)) return outOfTime();
         throw err;
@@ -150,11 +156,9 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       const grid = plan;
       // Exact when asked, or when few matches are expected and the count ends in time; otherwise a page sample.
       let counted: { rows: ShapeRow[]; sample: Sample | null } | null = null;
-      if (!options.exact) await timeout(String(LOOKUP_TIMEOUT_MS));
       if (options.exact || (await plannedMatches(tx, claims.tenant_id, filters, grid)) <= (options.exactRows ?? config.SHAPE_EXACT_ROWS)) {
         try {
-          if (!options.exact) await timeout(left(0.5));
-          counted = { rows: await tx.savepoint((tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)), sample: null };
+          counted = { rows: await bounded(left(0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)), sample: null };
         } catch (err) {
           if (!isTimeout(err) || options.exact) {
             if (isTimeout(err)) return outOfTime();
@@ -163,13 +167,11 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         }
       }
       if (!counted) {
-        await timeout(String(LOOKUP_TIMEOUT_MS));
         try {
           // A sample of every page (the months in range are small) is the exact count.
           const sample = await sampleOf(tx, grid, options.samplePages ?? config.SHAPE_SAMPLE_PAGES);
           const partial = sample.percent < 100 ? sample : null;
-          await timeout(left(1, Math.ceil(budgetMs / 4)));
-          counted = { rows: await tx.savepoint((tx) => shapeStatement(tx, claims.tenant_id, filters, grid, partial)), sample: partial };
+          counted = { rows: await bounded(left(1, Math.ceil(budgetMs / 4)), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, partial)), sample: partial };
         } catch (err) {
           if (isTimeout(err)) return outOfTime();
           throw err;
@@ -181,7 +183,6 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       let failed: { month: string; reason: string }[] = [];
       if (parts.length) {
         // Outside the budget: archived months are read whole (DuckDB over Parquet, or the restored copy).
-        await timeout(String(options.exact ? exactTimeoutMs : ARCHIVE_TIMEOUT_MS));
         try {
           archived = await tx.savepoint((tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid));
         } catch (err) {
@@ -349,8 +350,9 @@ async function sampleOf(tx: TxSql, plan: ShapePlan, maxPages: number): Promise<S
 function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan, sample: Sample | null, prefix = '') {
   const { from, to, first, width } = plan;
   const scale = sample ? 100 / sample.percent : 1;
-  // The percentage is a number this module computed, never input; REPEATABLE keeps a refetch's answer the same.
-  const sampling = sample ? tx.unsafe(`tablesample system (${sample.percent}) repeatable (0)`) : tx.unsafe('');
+  // The percentage is a number this module computed, never input. No REPEATABLE: one seed would pick the same page
+  // numbers in every month partition, and months filled alike would then be sampled alike (a far noisier estimate).
+  const sampling = sample ? tx.unsafe(`tablesample system (${sample.percent})`) : tx.unsafe('');
   return tx`${tx.unsafe(prefix)}
     with counted as (
       select case when grouping(i) = 0 then 'bucket' when grouping(event_type) = 0 then 'event_type' when grouping(object_type) = 0 then 'object_type'
