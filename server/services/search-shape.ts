@@ -34,6 +34,8 @@ export const MAX_BUCKETS = 60;
 export const FACET_VALUES = 8;
 /** Statement timeout outside the budget: look-ups (related keys, archived parts, the planner's estimate, partition sizes) and archived months. */
 const OUTSIDE_BUDGET_TIMEOUT_MS = 2000;
+/** Matches a page sample must be expected to see to be worth taking instead of an exact count. */
+const MIN_SAMPLED_MATCHES = 30;
 
 /** Bucket widths people read easily, in seconds. */
 const WIDTHS = [1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400];
@@ -138,12 +140,14 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         archive_error: null,
         unavailable: null,
       };
-      const outOfTime = (): SearchShape => ({
+      const outOfTime = (sampled = true): SearchShape => ({
         ...empty,
         exact: false,
         unavailable: options.exact
           ? `Counting this search exactly takes longer than ${exactTimeoutMs / 1000} s; narrow the time range or the filter`
-          : `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`,
+          : sampled
+            ? `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`
+            : `Counting this search takes longer than ${budgetMs} ms, and a sample would see too few of its events to estimate them; the results below are not affected`,
       });
       let plan: ShapePlan | null;
       try {
@@ -155,22 +159,24 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       if (!plan) return empty;
       const grid = plan;
       // Exact when asked, or when few matches are expected and the count ends in time; otherwise a page sample.
+      const planned = options.exact ? 0 : await plannedMatches(tx, claims.tenant_id, filters, grid);
+      // A sample of every page (the months in range are small) is the exact count.
+      const drawn = options.exact ? null : await sampleOf(tx, grid, options.samplePages ?? config.SHAPE_SAMPLE_PAGES);
+      const partial = drawn && drawn.percent < 100 ? drawn : null;
+      // A sample that would see only a handful of the matches (one order's events) estimates next to nothing: such a
+      // search is given the whole budget to count exactly, and is "unavailable" (Count exactly) beyond it.
+      const needle = partial !== null && (planned * partial.percent) / 100 < MIN_SAMPLED_MATCHES;
       let counted: { rows: ShapeRow[]; sample: Sample | null } | null = null;
-      if (options.exact || (await plannedMatches(tx, claims.tenant_id, filters, grid)) <= (options.exactRows ?? config.SHAPE_EXACT_ROWS)) {
+      if (options.exact || planned <= (options.exactRows ?? config.SHAPE_EXACT_ROWS)) {
         try {
-          counted = { rows: await bounded(left(0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)), sample: null };
+          counted = { rows: await bounded(left(needle ? 1 : 0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)), sample: null };
         } catch (err) {
-          if (!isTimeout(err) || options.exact) {
-            if (isTimeout(err)) return outOfTime();
-            throw err;
-          }
+          if (!isTimeout(err)) throw err;
+          if (options.exact || needle) return outOfTime(false);
         }
       }
       if (!counted) {
         try {
-          // A sample of every page (the months in range are small) is the exact count.
-          const sample = await sampleOf(tx, grid, options.samplePages ?? config.SHAPE_SAMPLE_PAGES);
-          const partial = sample.percent < 100 ? sample : null;
           counted = { rows: await bounded(left(1, Math.ceil(budgetMs / 4)), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, partial)), sample: partial };
         } catch (err) {
           if (isTimeout(err)) return outOfTime();
