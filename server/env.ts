@@ -80,6 +80,14 @@ const schema = z.object({
   EXPORTS_PER_TENANT: int(2, 1),
   /** An export whose reader takes nothing for this long is ended (marked failed) and its slot freed; 0 never ends one. */
   EXPORT_STALL_SECONDS: int(60, 0),
+  /** Milliseconds the console's search shape (histogram and value counts) may take counting exactly; beyond, it answers with labelled estimates from a page sample. */
+  SHAPE_BUDGET_MS: int(70, 1),
+  /** Matching events (the planner's estimate) above which the shape goes straight to the sample instead of counting exactly. */
+  SHAPE_EXACT_ROWS: int(50_000, 0),
+  /** Table pages the shape's sample reads at most (TABLESAMPLE SYSTEM over the months in range). */
+  SHAPE_SAMPLE_PAGES: int(300, 1),
+  /** Seconds "Count exactly" (the shape without its budget, in an export slot) may take. */
+  SHAPE_EXACT_TIMEOUT_SECONDS: int(60, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */
   API_KEY_CACHE_SECONDS: int(10, 0),
   /** Ed25519 private key (PEM) that signs integrity checkpoints; or a file holding it. Default: generated into the data folder. */

@@ -278,7 +278,7 @@ export function SearchPage({ canExport }: { canExport: boolean }) {
         <p className="text-sm text-slate-700 dark:text-slate-300">Correct the query to see its events.</p>
       ) : (
         <>
-          <Histogram shape={shape.data} onZoom={(from, to) => apply({ range: 'custom', from, to })} />
+          <Histogram shape={shape.data} error={shape.error?.message} onCountExactly={shape.exactRequested ? undefined : shape.countExactly} onZoom={(from, to) => apply({ range: 'custom', from, to })} />
           <div className="grid gap-3 lg:grid-cols-[15rem_minmax(0,1fr)]">
             <aside className="card p-3">
               <ValueCounts shape={shape.data} onFilter={addCondition} />

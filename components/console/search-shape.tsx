@@ -26,12 +26,30 @@ const FACETS: { field: FacetField; label: string }[] = [
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/**
+ * The shape of the search within its time budget; `countExactly()` asks for
+ * the same search counted exactly, without the budget (until the search
+ * changes). A refusal (the export slots are busy) is in `error`.
+ */
 export function useSearchShape(filters: EventFiltersInput, enabled: boolean) {
   const trpc = useTRPC();
-  return useQuery({ ...trpc.events.shape.queryOptions(filters), enabled });
+  const key = JSON.stringify(filters);
+  const [exactFor, setExactFor] = useState<string | null>(null);
+  const exact = exactFor === key;
+  const query = useQuery({ ...trpc.events.shape.queryOptions({ ...filters, exact }), enabled });
+  return { ...query, exactRequested: exact, countExactly: () => setExactFor(key) };
 }
 
 type Shape = NonNullable<ReturnType<typeof useSearchShape>['data']>;
+
+/** Asks for exact counts of the same search (no time budget; held to the export slots). */
+function CountExactly({ onClick }: { onClick: () => void }) {
+  return (
+    <button type="button" className="rounded border border-slate-400 px-2 py-0.5 text-xs font-medium hover:bg-blue-50 dark:hover:bg-slate-800" onClick={onClick} data-testid="count-exactly">
+      Count exactly
+    </button>
+  );
+}
 
 /** A tick label at this instant: dates for day-wide bars and wider, otherwise month-day and time (24-hour), in the zone. */
 function tickLabel(iso: string, bucketSeconds: number, zone: string): string {
@@ -47,12 +65,29 @@ const TICKS = 4;
  * counted are hatched and named below the chart. `onZoom` receives the chosen
  * [from, to) as ISO strings.
  */
-export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom: (from: string, to: string) => void }) {
+export function Histogram({
+  shape,
+  onZoom,
+  onCountExactly,
+  error,
+}: {
+  shape: Shape | undefined;
+  onZoom: (from: string, to: string) => void;
+  /** Absent once exact counts were asked for. */
+  onCountExactly?: () => void;
+  error?: string | null;
+}) {
   const svgRef = useRef<SVGSVGElement>(null);
   const [drag, setDrag] = useState<{ a: number; b: number } | null>(null);
   const { zone } = useTimeZone();
-  if (!shape) return <div className="skeleton h-24" aria-label="Loading the histogram" />;
-  if (shape.unavailable) return <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="histogram-unavailable">{shape.unavailable}</p>;
+  if (error) return <p role="alert" className="text-sm text-red-800 dark:text-red-300" data-testid="histogram-error">{error}</p>;
+  if (!shape) return <div className="skeleton h-24" aria-label={onCountExactly ? 'Loading the histogram' : 'Counting exactly'} />;
+  if (shape.unavailable)
+    return (
+      <p className="flex flex-wrap items-center gap-2 text-sm text-slate-700 dark:text-slate-300" data-testid="histogram-unavailable">
+        {shape.unavailable} {onCountExactly ? <CountExactly onClick={onCountExactly} /> : null}
+      </p>
+    );
   const buckets = shape.buckets;
   if (!buckets.length) return null;
   const max = Math.max(1, ...buckets.map((b) => b.count));
@@ -73,7 +108,7 @@ export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom:
   const per = width % 86400 === 0 ? `${width / 86400} day${width === 86400 ? '' : 's'}` : width % 3600 === 0 ? `${width / 3600} h` : width % 60 === 0 ? `${width / 60} min` : `${width} s`;
   const endIso = new Date(endMs(n - 1)).toISOString();
   const short = buckets.some((b) => b.short);
-  const summary = `${shape.exact ? '' : 'About '}${fmt(total)} matching events from ${formatInZone(buckets[0]!.start, zone)} to before ${formatInZone(endIso, zone)}, ${per} per bar${short ? ', hatched bars short: archived months not counted' : ''}`;
+  const summary = `${shape.accuracy.histogram.label === 'exact' ? fmt(total) : `≈ ${fmt(total)} (estimate)`} matching events from ${formatInZone(buckets[0]!.start, zone)} to before ${formatInZone(endIso, zone)}, ${per} per bar${short ? ', hatched bars short: archived months not counted' : ''}`;
   // Evenly spaced bar starts, and the end; fewer bars than ticks repeat none (one bar: its start and its end).
   const ticks = [...new Set([...Array.from({ length: TICKS }, (_, k) => buckets[Math.min(n - 1, Math.floor((k * n) / TICKS))]!.start), endIso])];
   const zoneName = `${zone}${zone === 'UTC' ? '' : `, ${zoneAbbreviation(startMs(0), zone)}`}`;
@@ -139,7 +174,10 @@ export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom:
       </div>
       <figcaption className="flex flex-wrap justify-between gap-2 text-xs text-slate-700 dark:text-slate-300">
         <span data-testid="histogram-summary">{summary}. Drag across the bars or click one to zoom.</span>
-        <span data-testid="shape-accuracy">{accuracy(shape)}</span>
+        <span className="flex flex-wrap items-center gap-2">
+          <span data-testid="shape-accuracy">{accuracy(shape)}</span>
+          {!shape.exact && onCountExactly ? <CountExactly onClick={onCountExactly} /> : null}
+        </span>
       </figcaption>
     </figure>
   );
@@ -147,7 +185,13 @@ export function Histogram({ shape, onZoom }: { shape: Shape | undefined; onZoom:
 
 /** What the counts cover, in words: exact, or estimates, and the archived months counted or not. */
 function accuracy(shape: Shape): string {
-  const parts = [shape.exact ? 'Exact counts' : 'Estimates (≈): counted exactly up to 200 events per bar, beyond that from the density of the first 200'];
+  const { histogram, facets } = shape.accuracy;
+  const parts = shape.exact
+    ? ['Exact counts']
+    : [
+        `Estimates (≈): bars ${histogram.label === 'exact' ? 'exact' : `estimated (${histogram.basis})`}`,
+        `value counts ${facets.label === 'exact' ? 'exact' : `estimated (${facets.basis})`}`,
+      ];
   const counted = shape.archived_months.filter((m) => m.counted).map((m) => m.month);
   const missing = shape.archived_months.filter((m) => !m.counted).map((m) => m.month);
   if (counted.length) parts.push(`archived months counted from their archive: ${counted.join(', ')}`);
@@ -159,6 +203,7 @@ function accuracy(shape: Shape): string {
 export function ValueCounts({ shape, onFilter }: { shape: Shape | undefined; onFilter: (field: FacetField, value: string | null, exclude: boolean) => void }) {
   if (!shape) return <div className="skeleton h-64" aria-label="Loading value counts" />;
   if (shape.unavailable) return null;
+  const estimated = shape.accuracy.facets.label === 'estimate';
   return (
     <nav aria-label="Value counts" className="space-y-3 text-sm" data-testid="value-counts">
       {FACETS.map(({ field, label }) => {
@@ -178,13 +223,14 @@ export function ValueCounts({ shape, onFilter }: { shape: Shape | undefined; onF
                       type="button"
                       className="flex min-w-0 flex-1 justify-between gap-2 rounded px-1 text-left hover:bg-blue-50 dark:hover:bg-slate-800"
                       title={`Click: only ${shown}. Alt-click: all but ${shown}.`}
-                      aria-label={`${label} ${shown}: ${shape.exact ? '' : 'about '}${fmt(v.count)} events. Filter on it (Alt: exclude it)`}
+                      aria-label={`${label} ${shown}: ${estimated ? 'about ' : ''}${fmt(v.count)} events${estimated ? ' (estimate)' : ''}. Filter on it (Alt: exclude it)`}
                       onClick={(e) => onFilter(field, v.value, e.altKey)}
                     >
                       <span className="truncate">{shown}</span>
                       <span className="text-slate-600 tabular-nums dark:text-slate-400">
-                        {shape.exact ? '' : '≈'}
+                        {estimated ? '≈ ' : ''}
                         {fmt(v.count)}
+                        {estimated ? <span className="sr-only"> (estimate)</span> : null}
                       </span>
                     </button>
                     <button type="button" className="rounded px-1 text-slate-600 hover:bg-red-50 dark:text-slate-400 dark:hover:bg-slate-800" aria-label={`Exclude ${label.toLowerCase()} ${shown}`} onClick={() => onFilter(field, v.value, true)}>

@@ -23,6 +23,7 @@ import {
   logBulkInput,
   logInput,
   objectHistoryInput,
+  shapeInput,
   shapeOutput,
 } from './events.types.ts';
 
@@ -91,9 +92,9 @@ export const eventsRouter = router({
   /** How the matches spread over time and over event type, object type, actor, source and outcome (exact or labelled estimates). */
   shape: tenantProcedure
     .meta({ permission: 'events:read', rate: 'read' })
-    .input(countInput)
+    .input(shapeInput)
     .output(shapeOutput)
-    .query(({ ctx, input }) => searchShape(ctx.sql, ctx.claims, input, { masked: withoutPersonalData(ctx.caller) })),
+    .query(({ ctx, input: { exact, ...filters } }) => searchShape(ctx.sql, ctx.claims, filters, { masked: withoutPersonalData(ctx.caller), exact })),
 
   /** The tenant's event types, object types, actor types and sources, for filter pickers. */
   facets: tenantProcedure

@@ -85,6 +85,12 @@ export const facetsOutput = z.object({
 
 const facetValues = z.array(z.object({ value: z.string().nullable(), count: z.number() }));
 
+/** The search's shape for these filters; `exact`: count exactly, without the time budget ("Count exactly", in an export slot). */
+export const shapeInput = countInput.and(z.object({ exact: z.boolean().default(false) }));
+
+/** One part of the shape: counted exactly, or an estimate and how it was made. */
+const partAccuracy = z.object({ label: z.enum(['exact', 'estimate']), basis: z.string().nullable() });
+
 /** The search's shape: histogram over time and value counts (search-shape.ts). */
 export const shapeOutput = z.object({
   from: z.string().nullable(),
@@ -93,6 +99,8 @@ export const shapeOutput = z.object({
   buckets: z.array(z.object({ start: z.string(), count: z.number(), exact: z.boolean(), short: z.boolean() })),
   facets: z.object({ event_type: facetValues, object_type: facetValues, actor_id: facetValues, source: facetValues, outcome: facetValues }),
   exact: z.boolean(),
+  /** Per part: `exact`, or `estimate` with its basis (e.g. the share of pages sampled); an estimate is never labelled exact. */
+  accuracy: z.object({ histogram: partAccuracy, facets: partAccuracy }),
   archived_months: z.array(z.object({ month: z.string(), counted: z.boolean() })),
   archive_error: z.string().nullable(),
   unavailable: z.string().nullable(),

@@ -1,11 +1,13 @@
 /**
- * The search's shape: exact histogram and value counts while every bucket is
- * read whole, estimates marked as such beyond, and always inside the filter.
+ * The search's shape: exact histogram and value counts within its time
+ * budget, estimates labelled with their basis beyond it (never as exact),
+ * "Count exactly" in an export slot, and always inside the filter.
  */
 import { describe, expect, it } from 'vitest';
 import { parseListInput, filtersOf } from '@/supabase/functions/_shared/filters.ts';
-import { call, event, newTenant, testSql } from '@/test/fixtures.ts';
-import { bucketWidth, PER_BUCKET, searchShape } from './search-shape.ts';
+import { adminSql, call, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { exportSlots } from './export-slots.ts';
+import { bucketWidth, searchShape } from './search-shape.ts';
 
 const claimsOf = (tenantId: string) => ({ tenant_id: tenantId, sub: 'test', role: 'authenticated' as const });
 const filters = (input: Record<string, unknown>) => filtersOf(parseListInput(input));
@@ -50,25 +52,63 @@ describe('search shape', () => {
     expect(await searchShape(testSql(), claimsOf(t.id), filters({ q: 'symbol = NONE' }))).toMatchObject({ buckets: [], exact: true });
   });
 
-  it('estimates a bucket fuller than it reads, and says so', async () => {
-    const t = await newTenant('shape-estimate');
+  it('answers beyond its budget with estimates labelled as such, never as exact; without pressure exactly, equal to a plain count', async () => {
+    const t = await newTenant('shape-budget');
     const base = Date.UTC(2026, 9, 6, 0, 0, 0);
-    const total = PER_BUCKET * 4;
-    // Evenly spread over one hour: one bucket of an hour-wide chart holds them all.
+    const total = 3000;
     for (let k = 0; k < total; k += 500) {
-      const events = Array.from({ length: Math.min(500, total - k) }, (_, i) => event({ event_type: (k + i) % 4 ? 'ROUTE' : 'FILL', occurred_at: new Date(base + ((k + i) * 3600_000) / total).toISOString() }));
+      const events = Array.from({ length: 500 }, (_, i) => event({ event_type: (k + i) % 4 ? 'ROUTE' : 'FILL', occurred_at: new Date(base + ((k + i) * 3600_000) / total).toISOString(), context: { note: 'x'.repeat(400) } }));
       expect((await call('POST', '/api/v1/audit/events', { key: t.key, body: { events } })).status).toBe(201);
     }
-    const shape = await searchShape(testSql(), claimsOf(t.id), filters({ from: new Date(base - 10 * 3600_000).toISOString(), to: new Date(base + 10 * 3600_000).toISOString() }));
-    expect(shape.exact).toBe(false);
-    const full = shape.buckets.filter((b) => !b.exact);
-    expect(full.length).toBeGreaterThan(0);
-    const estimate = shape.buckets.reduce((a, b) => a + b.count, 0);
-    expect(estimate).toBeGreaterThan(total * 0.8);
-    expect(estimate).toBeLessThan(total * 1.25);
-    const route = shape.facets.event_type.find((f) => f.value === 'ROUTE')!.count;
-    expect(route / estimate).toBeGreaterThan(0.65);
-    expect(route / estimate).toBeLessThan(0.85);
+    const range = filters({ from: new Date(base - 10 * 3600_000).toISOString(), to: new Date(base + 10 * 3600_000).toISOString() });
+    const [plain] = await adminSql()`select count(*)::int as n, count(*) filter (where event_type = 'ROUTE')::int as route from public.audit_events where tenant_id = ${t.id}`;
+
+    // No pressure: exact, labelled exact, and the same as a plain count.
+    const exact = await searchShape(testSql(), claimsOf(t.id), range, { budgetMs: 60_000 });
+    expect(exact.accuracy).toEqual({ histogram: { label: 'exact', basis: null }, facets: { label: 'exact', basis: null } });
+    expect(exact.exact).toBe(true);
+    expect(exact.buckets.every((b) => b.exact)).toBe(true);
+    expect(exact.buckets.reduce((a, b) => a + b.count, 0)).toBe(plain!.n);
+    expect(exact.facets.event_type.find((f) => f.value === 'ROUTE')!.count).toBe(plain!.route);
+
+    // Forced past the exact count (more matches expected than it may count, a sample of a few pages): every part an estimate, with its basis.
+    const sampled = await searchShape(testSql(), claimsOf(t.id), range, { exactRows: 0, samplePages: 4 });
+    expect(sampled.unavailable).toBeNull();
+    expect(sampled.exact).toBe(false);
+    expect(sampled.buckets.length).toBeGreaterThan(0);
+    expect(sampled.buckets.every((b) => !b.exact)).toBe(true);
+    for (const part of [sampled.accuracy.histogram, sampled.accuracy.facets]) {
+      expect(part.label).toBe('estimate');
+      expect(part.basis).toMatch(/^sampled [\d.]+ % of the pages of the months in range \(TABLESAMPLE SYSTEM, about 4 of [\d,]+ pages\), [\d,]+ matching events seen, each counted [\d.]+ times/);
+    }
+
+    // A tiny time budget: whatever part of the work fits, no answer is labelled exact unless it equals the plain count.
+    for (const budgetMs of [1, 2, 5]) {
+      const tight = await searchShape(testSql(), claimsOf(t.id), range, { budgetMs, samplePages: 4 });
+      if (tight.unavailable) expect(tight.exact).toBe(false);
+      else if (tight.accuracy.histogram.label === 'exact') expect(tight.buckets.reduce((a, b) => a + b.count, 0)).toBe(plain!.n);
+      else expect(tight.buckets.every((b) => !b.exact) && !tight.exact).toBe(true);
+    }
+
+    // "Count exactly": no budget, whatever the limits above, and the same as a plain count.
+    const counted = await searchShape(testSql(), claimsOf(t.id), range, { exact: true, budgetMs: 1, exactRows: 0, samplePages: 4 });
+    expect(counted.accuracy.histogram).toEqual({ label: 'exact', basis: null });
+    expect(counted.buckets.reduce((a, b) => a + b.count, 0)).toBe(plain!.n);
+  });
+
+  it('counts exactly only in an export slot, refused while the tenant holds all of its slots', async () => {
+    const t = await newTenant('shape-slot');
+    expect((await call('POST', '/api/v1/audit/events', { key: t.key, body: { events: [event()] } })).status).toBe(201);
+    const held = Array.from({ length: exportSlots().limits.perTenant }, () => exportSlots().acquire(t.id));
+    try {
+      await expect(searchShape(testSql(), claimsOf(t.id), filters({}), { exact: true })).rejects.toMatchObject({ code: 'rate_limited' });
+      // The budgeted shape needs no slot.
+      expect((await searchShape(testSql(), claimsOf(t.id), filters({}))).buckets.reduce((a, b) => a + b.count, 0)).toBe(1);
+    } finally {
+      for (const slot of held) slot.release();
+    }
+    expect((await searchShape(testSql(), claimsOf(t.id), filters({}), { exact: true })).buckets.reduce((a, b) => a + b.count, 0)).toBe(1);
+    expect(exportSlots().running(t.id)).toBe(0);
   });
 
   it('picks readable bucket widths, at most 60 buckets', () => {

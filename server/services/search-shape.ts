@@ -3,40 +3,52 @@
  * histogram) and which event types, object types, actors, sources and
  * outcomes they hold (value counts), for the console beside the results.
  *
- * Cost is bounded whatever the trail's size: the time span is cut into at
- * most MAX_BUCKETS buckets, and each bucket reads at most PER_BUCKET matching
- * rows through the (tenant_id, occurred_at, seq) key (or the index the
- * filter picks), in time order. A bucket with no more rows than that is
- * counted exactly; a fuller one is estimated from how much of the bucket's
- * time its first PER_BUCKET rows covered, and its rows stand for the rest in
- * the value counts. Every estimate is marked as one (`exact: false`), so the
- * console labels it. Archived months are counted exactly in their archive
+ * Its time is bounded by construction (SHAPE_BUDGET_MS): the shape counts
+ * exactly when PostgreSQL's planner expects few enough matches
+ * (SHAPE_EXACT_ROWS) and the count finishes within half the budget (a
+ * statement timeout); otherwise it counts a page sample of the months in
+ * range (TABLESAMPLE SYSTEM, at most SHAPE_SAMPLE_PAGES pages, the same
+ * filter) and scales it up. Each part (the histogram, the value counts) says
+ * whether it is exact or an estimate and on what basis, so a sampled or short
+ * answer is never labelled exact. "Count exactly" (`exact: true`) runs without
+ * the budget, holding an export slot (export-slots.ts) for as long as it
+ * counts. Archived months are counted exactly in their archive
  * (archived-shape.ts: Parquet parts, or the restored copy) and added in; a
  * month whose archive cannot be read is listed as not counted, with the
  * reason, and the buckets it touches are marked `short`, so the chart is never
- * silently short. A filter that would make the reading slow (no index helps it and matches are
- * rare) stops at a statement timeout and the answer says so.
+ * silently short.
  */
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
 import { nextMicrosecond, occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
+import { env } from '@/server/env.ts';
 import { archivedParts, type ArchivedPartRef } from './archived-events.ts';
 import { archivedTally, archivedTallyByMonth, SHAPE_FIELDS, type ArchivedTally, type BucketGrid } from './archived-shape.ts';
+import { exportSlots } from './export-slots.ts';
 import { inTenant, whereClause } from './query.ts';
 import { withBlindIndex } from './personal/search.ts';
 import { revealActorSamples } from './personal/reveal.ts';
 import { withRelatedKeys } from './related-keys.ts';
 
 export const MAX_BUCKETS = 60;
-export const PER_BUCKET = 200;
 export const FACET_VALUES = 8;
-const TIMEOUT_MS = 2000;
+/** Statement timeout outside the budget: look-ups (related keys, archived parts, the planner's estimate, partition sizes) and archived months. */
+const OUTSIDE_BUDGET_TIMEOUT_MS = 2000;
+/** Matches a page sample must be expected to see to be worth taking instead of an exact count. */
+const MIN_SAMPLED_MATCHES = 30;
 
 /** Bucket widths people read easily, in seconds. */
 const WIDTHS = [1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400];
 
 export const FACET_FIELDS = SHAPE_FIELDS;
 export type FacetField = (typeof FACET_FIELDS)[number];
+
+/** What one part of the shape is: counted exactly, or an estimate on the stated basis. */
+export interface PartAccuracy {
+  label: 'exact' | 'estimate';
+  /** How the estimate was made (null when exact). */
+  basis: string | null;
+}
 
 export interface SearchShape {
   /** Buckets from `from` (inclusive) in steps of `bucket_seconds`; the last ends at `to` (exclusive). */
@@ -49,6 +61,8 @@ export interface SearchShape {
   facets: Record<FacetField, { value: string | null; count: number }[]>;
   /** True when every count is exact; otherwise some are estimates. */
   exact: boolean;
+  /** Per part: exact, or an estimate and its basis. */
+  accuracy: { histogram: PartAccuracy; facets: PartAccuracy };
   /** Archived months (YYYY-MM) in the range: counted from their archive, or not (then `archive_error` says why). */
   archived_months: { month: string; counted: boolean }[];
   /** Why archived months could not be counted (null when every one was). */
@@ -57,7 +71,23 @@ export interface SearchShape {
   unavailable: string | null;
 }
 
+export interface ShapeOptions {
+  /** Personal data shown as "[personal]". */
+  masked?: boolean;
+  /** Count exactly, without the time budget (holds an export slot). */
+  exact?: boolean;
+  /** The time budget in ms (default SHAPE_BUDGET_MS). */
+  budgetMs?: number;
+  /** Expected matches above which the sample is used at once (default SHAPE_EXACT_ROWS). */
+  exactRows?: number;
+  /** Pages the sample reads at most (default SHAPE_SAMPLE_PAGES). */
+  samplePages?: number;
+}
+
+const EXACT: PartAccuracy = { label: 'exact', basis: null };
 const emptyFacets = (): SearchShape['facets'] => ({ event_type: [], object_type: [], actor_id: [], source: [], outcome: [] });
+const isTimeout = (err: unknown) => (err as { code?: string }).code === '57014';
+const pct = (p: number) => `${p >= 10 ? p.toFixed(0) : p >= 1 ? p.toFixed(1) : p.toPrecision(2)} %`;
 
 /** The smallest readable width that cuts [from, to) into at most MAX_BUCKETS buckets. */
 export function bucketWidth(fromMs: number, toMs: number): number {
@@ -70,90 +100,154 @@ export function bucketWidth(fromMs: number, toMs: number): number {
  * reference, as stored) and shown opened from one of its events' seals, or
  * "[personal]" for a `masked` reader, "[erased]" once erased.
  */
-export async function searchShape(sql: Sql, claims: TenantClaims, requested: EventFilters, reveal: { masked?: boolean } = {}): Promise<SearchShape> {
-  const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
-  const samples = new Map<{ value: string | null; count: number }, string>();
-  const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
-    const filters = await withRelatedKeys(tx, sealed);
-    await tx`select set_config('statement_timeout', ${String(TIMEOUT_MS)}, true)`;
-    const bounds = occurredAtBounds(filterExpr(filters));
-    const parts = await archivedParts(tx, filters);
-    const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
-    const empty: SearchShape = {
-      from: bounds.from,
-      to: bounds.to,
-      bucket_seconds: 0,
-      buckets: [],
-      facets: emptyFacets(),
-      exact: true,
-      archived_months: months.map((month) => ({ month, counted: true })),
-      archive_error: null,
-      unavailable: null,
-    };
-    try {
-      return await tx.savepoint(async (tx) => {
-        const plan = await planShape(tx, claims.tenant_id, filters, parts);
-        if (!plan) return empty;
-        const rows = await shapeStatement(tx, claims.tenant_id, filters, plan);
-        // The archived months, counted exactly; a month that cannot be read is named, and its buckets marked short.
-        let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
-        let failed: { month: string; reason: string }[] = [];
-        try {
-          archived = await tx.savepoint((tx) => archivedTally(tx, parts, claims.tenant_id, filters, plan));
-        } catch (err) {
-          if ((err as { code?: string }).code === '57014') throw err;
-          // Month by month, to count every month that can be read and name those that cannot.
-          ({ tally: archived, failed } = await archivedTallyByMonth(tx, parts, claims.tenant_id, filters, plan));
-        }
-        const archiveError = failed.length
-          ? `The archived months ${failed.map((f) => f.month).join(', ')} could not be read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
-          : null;
-        const byIndex = new Map<number, { n: number; exact: boolean }>();
-        const hotFacets = emptyFacets();
-        // One stored event per sealed value, to open it from (keyed by field and value, as merging makes new entries).
-        const hotSamples = new Map<string, string>();
-        for (const r of rows) {
-          if (r.kind === 'bucket') byIndex.set(Number(r.field), { n: Number(r.n), exact: r.exact as boolean });
-          else {
-            hotFacets[r.field as FacetField].push({ value: r.value as string | null, count: Number(r.n) });
-            if (r.sample) hotSamples.set(`${r.field}\u0000${r.value}`, r.sample as string);
-          }
-        }
-        const facets = mergeFacets(hotFacets, archived);
-        for (const field of FACET_FIELDS) {
-          for (const entry of facets.facets[field]) {
-            const sample = hotSamples.get(`${field}\u0000${entry.value}`);
-            if (sample) samples.set(entry, sample);
-          }
-        }
-        const uncounted = failed.map((f) => [Date.parse(`${f.month}-01T00:00:00Z`), monthEnd(f.month)] as const);
-        const buckets = Array.from({ length: plan.count }, (_, i) => {
-          const b = byIndex.get(i);
-          const startS = plan.first + i * plan.width;
-          const short = uncounted.some(([lo, hi]) => startS * 1000 < hi && (startS + plan.width) * 1000 > lo);
-          return { start: new Date(startS * 1000).toISOString(), count: (b?.n ?? 0) + (archived.buckets.get(i) ?? 0), exact: b?.exact ?? true, short };
-        });
-        return {
-          from: plan.from,
-          to: plan.to,
-          bucket_seconds: plan.width,
-          buckets,
-          facets: facets.facets,
-          exact: buckets.every((b) => b.exact) && facets.exact && !archiveError,
-          archived_months: months.map((month) => ({ month, counted: !failed.some((f) => f.month === month) })),
-          archive_error: archiveError,
-          unavailable: null,
-        };
+export async function searchShape(sql: Sql, claims: TenantClaims, requested: EventFilters, options: ShapeOptions = {}): Promise<SearchShape> {
+  const started = performance.now();
+  const config = env();
+  const budgetMs = options.budgetMs ?? config.SHAPE_BUDGET_MS;
+  const exactTimeoutMs = config.SHAPE_EXACT_TIMEOUT_SECONDS * 1000;
+  // Within the budget: what is left of its first half (exact counting), or of the whole (the sample; at least a quarter of it).
+  const left = (share: number, least = 1) => String(Math.max(least, Math.floor(budgetMs * share - (performance.now() - started))));
+  const slot = options.exact ? exportSlots().acquire(claims.tenant_id) : null;
+  try {
+    const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
+    const samples = new Map<{ value: string | null; count: number }, string>();
+    const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
+      const filters = await withRelatedKeys(tx, sealed);
+      // Looking up what to read (catalog-sized reads) and the archived months are not the counting the budget bounds.
+      const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
+      const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${ms}, true)`;
+      await timeout(tx, outside);
+      // A statement under a timeout of `ms` in a savepoint: a timeout rolls it back (with the setting) and leaves the transaction usable.
+      const bounded = <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
+        tx.savepoint(async (tx) => {
+          await timeout(tx, options.exact ? outside : ms);
+          const result = await run(tx);
+          await timeout(tx, outside);
+          return result;
+        }) as Promise<T>;
+      const bounds = occurredAtBounds(filterExpr(filters));
+      const parts = await archivedParts(tx, filters);
+      const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
+      const empty: SearchShape = {
+        from: bounds.from,
+        to: bounds.to,
+        bucket_seconds: 0,
+        buckets: [],
+        facets: emptyFacets(),
+        exact: true,
+        accuracy: { histogram: EXACT, facets: EXACT },
+        archived_months: months.map((month) => ({ month, counted: true })),
+        archive_error: null,
+        unavailable: null,
+      };
+      const outOfTime = (sampled = true): SearchShape => ({
+        ...empty,
+        exact: false,
+        unavailable: options.exact
+          ? `Counting this search exactly takes longer than ${exactTimeoutMs / 1000} s; narrow the time range or the filter`
+          : sampled
+            ? `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`
+            : `Counting this search takes longer than ${budgetMs} ms, and a sample would see too few of its events to estimate them; the results below are not affected`,
       });
-    } catch (err) {
-      if ((err as { code?: string }).code === '57014') {
-        return { ...empty, exact: false, unavailable: `Charting this search takes longer than ${TIMEOUT_MS / 1000} s (no index narrows it down); the results below are not affected` };
+      let plan: ShapePlan | null;
+      try {
+        plan = await bounded(left(0.5), (tx) => planShape(tx, claims.tenant_id, filters, parts));
+      } catch (err) {
+        if (isTimeout(err)) return outOfTime();
+        throw err;
       }
-      throw err;
-    }
-  });
-  if (samples.size) await revealActorSamples(sql, claims.tenant_id, samples, reveal);
-  return shape;
+      if (!plan) return empty;
+      const grid = plan;
+      // Exact when asked, or when few matches are expected and the count ends in time; otherwise a page sample.
+      const planned = options.exact ? 0 : await plannedMatches(tx, claims.tenant_id, filters, grid);
+      // A sample of every page (the months in range are small) is the exact count.
+      const drawn = options.exact ? null : await sampleOf(tx, grid, options.samplePages ?? config.SHAPE_SAMPLE_PAGES);
+      const partial = drawn && drawn.percent < 100 ? drawn : null;
+      // A sample that would see only a handful of the matches (one order's events) estimates next to nothing: such a
+      // search is given the whole budget to count exactly, and is "unavailable" (Count exactly) beyond it.
+      const needle = partial !== null && (planned * partial.percent) / 100 < MIN_SAMPLED_MATCHES;
+      let counted: { rows: ShapeRow[]; sample: Sample | null } | null = null;
+      if (options.exact || planned <= (options.exactRows ?? config.SHAPE_EXACT_ROWS)) {
+        try {
+          counted = { rows: await bounded(left(needle ? 1 : 0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)), sample: null };
+        } catch (err) {
+          if (!isTimeout(err)) throw err;
+          if (options.exact || needle) return outOfTime(false);
+        }
+      }
+      if (!counted) {
+        try {
+          counted = { rows: await bounded(left(1, Math.ceil(budgetMs / 4)), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, partial)), sample: partial };
+        } catch (err) {
+          if (isTimeout(err)) return outOfTime();
+          throw err;
+        }
+      }
+      const { rows, sample } = counted;
+      // The archived months, counted exactly; a month that cannot be read is named, and its buckets marked short.
+      let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
+      let failed: { month: string; reason: string }[] = [];
+      if (parts.length) {
+        // Outside the budget: archived months are read whole (DuckDB over Parquet, or the restored copy).
+        try {
+          archived = await tx.savepoint((tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid));
+        } catch (err) {
+          if (isTimeout(err)) return outOfTime();
+          // Month by month, to count every month that can be read and name those that cannot.
+          ({ tally: archived, failed } = await archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid));
+        }
+      }
+      const archiveError = failed.length
+        ? `The archived months ${failed.map((f) => f.month).join(', ')} could not be read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
+        : null;
+      const byIndex = new Map<number, number>();
+      const hotFacets = emptyFacets();
+      // One stored event per sealed value, to open it from (keyed by field and value, as merging makes new entries).
+      const hotSamples = new Map<string, string>();
+      for (const r of rows) {
+        if (r.field === 'bucket') byIndex.set(Number(r.value), Number(r.n));
+        else {
+          hotFacets[r.field as FacetField].push({ value: r.value, count: Number(r.n) });
+          if (r.sample) hotSamples.set(`${r.field}\u0000${r.value}`, r.sample);
+        }
+      }
+      const facets = mergeFacets(hotFacets, archived);
+      for (const field of FACET_FIELDS) {
+        for (const entry of facets.facets[field]) {
+          const seal = hotSamples.get(`${field}\u0000${entry.value}`);
+          if (seal) samples.set(entry, seal);
+        }
+      }
+      const uncounted = failed.map((f) => [Date.parse(`${f.month}-01T00:00:00Z`), monthEnd(f.month)] as const);
+      const buckets = Array.from({ length: grid.count }, (_, i) => {
+        const startS = grid.first + i * grid.width;
+        const short = uncounted.some(([lo, hi]) => startS * 1000 < hi && (startS + grid.width) * 1000 > lo);
+        return { start: new Date(startS * 1000).toISOString(), count: (byIndex.get(i) ?? 0) + (archived.buckets.get(i) ?? 0), exact: !sample, short };
+      });
+      const sampled = sample
+        ? `sampled ${pct(sample.percent)} of the pages of the months in range (TABLESAMPLE SYSTEM, about ${Math.round((sample.pages * sample.percent) / 100).toLocaleString('en-US')} of ${sample.pages.toLocaleString('en-US')} pages), ${sample.seen(rows).toLocaleString('en-US')} matching events seen, each counted ${(100 / sample.percent).toFixed(1)} times`
+        : null;
+      const merged = facets.exact ? null : `the most frequent values in PostgreSQL and in the archived months were merged: a value outside PostgreSQL's top ${FACET_VALUES} may be counted short`;
+      const histogram: PartAccuracy = sampled ? { label: 'estimate', basis: sampled } : EXACT;
+      const facetBasis = [sampled, merged].filter(Boolean).join('; ');
+      return {
+        from: grid.from,
+        to: grid.to,
+        bucket_seconds: grid.width,
+        buckets,
+        facets: facets.facets,
+        exact: !sample && facets.exact && !archiveError,
+        accuracy: { histogram, facets: facetBasis ? { label: 'estimate', basis: facetBasis } : EXACT },
+        archived_months: months.map((month) => ({ month, counted: !failed.some((f) => f.month === month) })),
+        archive_error: archiveError,
+        unavailable: null,
+      };
+    });
+    if (samples.size) await revealActorSamples(sql, claims.tenant_id, samples, { masked: options.masked });
+    return shape;
+  } finally {
+    slot?.release();
+  }
 }
 
 /** The first instant after a month (YYYY-MM), UTC ms. */
@@ -216,56 +310,88 @@ function epochSeconds(iso: string): number {
   return Date.parse(iso) / 1000 + (micros ? Number(micros.padEnd(3, '0')) / 1e6 : 0);
 }
 
-/** The one statement: a capped, time-ordered read per bucket, then bucket counts (exact or estimated) and weighted value counts. */
-function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan, prefix = '') {
-  const { from, to, first, width, count } = plan;
-  return tx`${tx.unsafe(prefix)}
-    with sample as materialized (
-      select b.i, s.id, s.schema_version, s.personal, s.event_type, s.object_type, s.actor_id, s.source, s.outcome, s.occurred_at,
-             row_number() over (partition by b.i order by s.occurred_at, s.seq) as rn,
-             greatest(to_timestamp(${first}::float8 + b.i * ${width}::float8), ${from}::timestamptz) as lo,
-             least(to_timestamp(${first}::float8 + (b.i + 1) * ${width}::float8), ${to}::timestamptz) as hi
-      from generate_series(0, ${count - 1}::int) as b(i)
-      cross join lateral (
-        select occurred_at, seq, id, schema_version, personal, event_type, object_type, actor_id, source, outcome
-        from public.audit_events
-        where ${whereClause(tx, tenantId, filters)}
-          and occurred_at >= greatest(to_timestamp(${first}::float8 + b.i * ${width}::float8), ${from}::timestamptz)
-          and occurred_at < least(to_timestamp(${first}::float8 + (b.i + 1) * ${width}::float8), ${to}::timestamptz)
-        order by occurred_at, seq
-        limit ${PER_BUCKET + 1}
-      ) as s
-    ),
-    buckets as (
-      -- A full bucket: its first PER_BUCKET rows covered [lo, cut); the bucket is estimated at that density.
-      select i, count(*) filter (where rn <= ${PER_BUCKET}) as n, bool_or(rn > ${PER_BUCKET}) as more,
-             extract(epoch from max(hi) - max(lo)) / greatest(extract(epoch from max(occurred_at) filter (where rn = ${PER_BUCKET + 1}) - max(lo)), 0.000001) as stretch
-      from sample group by i
-    ),
-    weighted as (
-      select s.*, case when b.more then b.stretch else 1 end as w
-      from sample s join buckets b using (i) where s.rn <= ${PER_BUCKET}
-    ),
-    facets as (
-      -- A sealed actor is its reference (one per subject key), with one event's seal of that key to open.
-      select field, value, sum(w) as n, row_number() over (partition by field order by sum(w) desc, value) as rank, min(sample) as sample
-      from weighted, lateral (values ('event_type', event_type, null), ('object_type', object_type, null),
-                                     ('actor_id', actor_id,
-                                      case when schema_version = 3 and actor_id like 'pd2:%' then id::text || ' ' || (personal -> 'sealed' ->> substr(actor_id, 70)) end),
-                                     ('source', source, null), ('outcome', outcome, null)) as v(field, value, sample)
-      group by field, value
-    )
-    select 'bucket' as kind, i::text as field, null as value, round(n * case when more then stretch else 1 end)::float8 as n, not more as exact, null as sample from buckets
-    union all
-    select 'facet', field, value, round(n)::float8, null, sample from facets where rank <= ${FACET_VALUES}`;
+type ShapeRow = { field: 'bucket' | FacetField; value: string | null; n: number; sample: string | null };
+
+/** A page sample: `percent` of the `pages` of the partitions in range, read with TABLESAMPLE SYSTEM. */
+interface Sample {
+  percent: number;
+  pages: number;
+  /** Matching events the sample held (its unscaled histogram total). */
+  seen: (rows: ShapeRow[]) => number;
 }
 
-/** EXPLAIN (ANALYZE, BUFFERS) of the shape's statements as the console runs them (for the query benchmark). */
+/** How many events PostgreSQL's planner expects to match in the chart's range (EXPLAIN, nothing read). */
+async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan): Promise<number> {
+  const [row] = await tx`explain (format json) select 1 from public.audit_events
+    where ${whereClause(tx, tenantId, filters)} and occurred_at >= ${plan.from}::timestamptz and occurred_at < ${plan.to}::timestamptz`;
+  const doc = row?.['QUERY PLAN'] as unknown;
+  const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as { Plan: { 'Plan Rows': number } }[];
+  return parsed[0]?.Plan['Plan Rows'] ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The sample's size: at most `maxPages` of the pages of the month partitions
+ * that overlap the range (their size on disk, all tenants: pages are sampled
+ * before the filter), as a percentage for TABLESAMPLE SYSTEM.
+ */
+async function sampleOf(tx: TxSql, plan: ShapePlan, maxPages: number): Promise<Sample> {
+  const [row] = await tx`
+    select coalesce(sum(pg_relation_size(c.oid) / current_setting('block_size')::int), 0)::float8 as pages
+    from pg_inherits i
+    join pg_class c on c.oid = i.inhrelid
+    cross join lateral regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') as b(bound)
+    where i.inhparent = 'public.audit_events'::regclass
+      and b.bound[1]::timestamptz < ${plan.to}::timestamptz and b.bound[2]::timestamptz > ${plan.from}::timestamptz`;
+  const pages = Number(row?.pages ?? 0);
+  const percent = pages <= maxPages ? 100 : Math.max(0.0001, Number(((maxPages / pages) * 100).toPrecision(3)));
+  return { percent, pages, seen: (rows) => Math.round(rows.filter((r) => r.field === 'bucket').reduce((a, r) => a + r.n, 0) * (percent / 100)) };
+}
+
+/**
+ * The one statement: every matching event in range (or those on a page
+ * sample, each then standing for 100 / percent), counted in one pass per
+ * bucket and per value of each field (grouping sets), the top FACET_VALUES
+ * values per field kept.
+ */
+function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan, sample: Sample | null, prefix = '') {
+  const { from, to, first, width } = plan;
+  const scale = sample ? 100 / sample.percent : 1;
+  // The percentage is a number this module computed, never input. No REPEATABLE: one seed would pick the same page
+  // numbers in every month partition, and months filled alike would then be sampled alike (a far noisier estimate).
+  const sampling = sample ? tx.unsafe(`tablesample system (${sample.percent})`) : tx.unsafe('');
+  return tx`${tx.unsafe(prefix)}
+    with counted as (
+      select case when grouping(i) = 0 then 'bucket' when grouping(event_type) = 0 then 'event_type' when grouping(object_type) = 0 then 'object_type'
+                  when grouping(actor_id) = 0 then 'actor_id' when grouping(source) = 0 then 'source' else 'outcome' end as field,
+             coalesce(i::text, event_type, object_type, actor_id, source, outcome) as value,
+             count(*) as n,
+             -- A sealed actor is its reference (one per subject key), with one event's seal of that key to open.
+             case when grouping(actor_id) = 0 then min(sample) end as sample
+      from (
+        select floor((extract(epoch from occurred_at) - ${first}::float8) / ${width}::float8)::int as i,
+               event_type, object_type, actor_id, source, outcome,
+               case when schema_version = 3 and actor_id like 'pd2:%' then id::text || ' ' || (personal -> 'sealed' ->> substr(actor_id, 70)) end as sample
+        from public.audit_events ${sampling}
+        where ${whereClause(tx, tenantId, filters)}
+          and occurred_at >= ${from}::timestamptz and occurred_at < ${to}::timestamptz
+      ) as m
+      group by grouping sets ((i), (event_type), (object_type), (actor_id), (source), (outcome))
+    )
+    select field, value, round(n * ${scale}::float8)::float8 as n, sample
+    from (select *, row_number() over (partition by field order by n desc, value) as rank from counted) as ranked
+    where field = 'bucket' or rank <= ${FACET_VALUES}` as unknown as Promise<ShapeRow[]>;
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of the shape's statements as the console runs them: the exact count and the page sample (for the query benchmark). */
 export async function explainShape(sql: Sql, claims: TenantClaims, filters: EventFilters): Promise<string> {
   return inTenant(sql, claims, async (tx) => {
     const plan = await planShape(tx, claims.tenant_id, filters, await archivedParts(tx, filters));
     if (!plan) return '(no matching events)';
-    const rows = await shapeStatement(tx, claims.tenant_id, filters, plan, 'explain (analyze, buffers)');
-    return rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+    const planned = await plannedMatches(tx, claims.tenant_id, filters, plan);
+    const exact = await shapeStatement(tx, claims.tenant_id, filters, plan, null, 'explain (analyze, buffers)');
+    const sample = await sampleOf(tx, plan, env().SHAPE_SAMPLE_PAGES);
+    const sampled = await shapeStatement(tx, claims.tenant_id, filters, plan, sample, 'explain (analyze, buffers)');
+    const text = (rows: unknown[]) => rows.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n');
+    return `planner expects ${planned} matches (exact count up to ${env().SHAPE_EXACT_ROWS})\n-- exact count:\n${text(exact)}\n-- page sample (${sample.percent} % of ${sample.pages} pages):\n${text(sampled)}`;
   });
 }
