@@ -9,23 +9,42 @@
  * file reads the same whatever the month's state.
  *
  * Records are split from the format's bytes (a CSV record ends at an LF outside
- * quotes, a JSON Lines record at any LF) and read back into the stored event
- * with the registry's readers (lib/export-formats.ts); the seals are opened
- * once per subject and event, each key looked up once per export (the keys a
- * chunk meets first in one query). The tally is the
- * manifest's `personal` object: every event with erased fields, by seq.
+ * quotes, a JSON Lines record at any LF). Only what opening needs is read back
+ * (id, seq, schema_version, the actor's reference-bearing columns, context and
+ * personal): a CSV record's cells are delimited in the same pass that finds
+ * its end, and only those cells are unquoted and read with the registry's
+ * reader (lib/export-formats.ts); a record of another schema version, or
+ * whose bytes cannot hold a reference, is not read further. Reading every
+ * cell of every record with a general CSV reader cost more than the rest of
+ * the export together (bench/personal-export.ts). The seals are opened once
+ * per subject and event, each key looked up once per export (the keys a
+ * chunk meets first in one query). The tally is the manifest's `personal`
+ * object: every event with erased fields, by seq.
  */
-import { parse as parseCsv } from 'csv-parse/sync';
-import { eventValues, type CsvCell, type ExportFormatSpec, type PersonalExportMode } from '@/lib/export-formats.ts';
+import { valueOfCsvCell, type CsvCell, type ExportFormatSpec, type PersonalExportMode } from '@/lib/export-formats.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import { openedPersonalData, referencesOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+import { ACTOR_PERSONAL_FIELDS, ENVELOPE_PREFIX, openedPersonalData, referencesOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
 import { keysById } from '../personal/keys.ts';
 import type { ManifestPersonal } from './manifest.ts';
 
 const LF = 0x0a;
+const CR = 0x0d;
 const QUOTE = 0x22;
+
+/** The stored columns that opening reads: the event's identity, its version and every place a reference can be. */
+const OPENING_COLUMNS = ['id', 'seq', 'schema_version', ...ACTOR_PERSONAL_FIELDS, 'context', 'personal'] as const;
+type OpeningEvent = Pick<AuditEvent, (typeof OPENING_COLUMNS)[number]>;
+
+/**
+ * Bytes a record must hold to carry a reference: the envelope's prefix, or a
+ * JSON \u escape (inside context or personal, a string can spell the prefix
+ * with escapes only: none of its characters has a short escape).
+ */
+const PREFIX_BYTES = Buffer.from(ENVELOPE_PREFIX, 'utf8');
+const UNICODE_ESCAPE = Buffer.from('\\u', 'utf8');
+const mayHoldReference = (record: Buffer) => record.includes(PREFIX_BYTES) || record.includes(UNICODE_ESCAPE);
 
 /** A manifest's `personal` before anything is examined (stored mode keeps it so). */
 export function unexaminedPersonal(mode: PersonalExportMode): ManifestPersonal {
@@ -45,34 +64,68 @@ export function withPersonalCell(spec: ExportFormatSpec, record: Buffer, json: s
   throw new Error(`${spec.id} has no personal_opened column`);
 }
 
-/** Splits a format's bytes into whole records, across chunks. */
+/** A whole record; in CSV, also where each cell starts, then where the record end (CRLF) starts, less one. */
+interface SplitRecord {
+  bytes: Buffer;
+  /** CSV: cell k spans bytes [bounds[k], bounds[k + 1] - 1). Empty in JSON Lines. */
+  bounds: number[];
+}
+
+/** Splits a format's bytes into whole records (and CSV records into cells), across chunks. */
 class RecordSplitter {
   private carry: Buffer[] = [];
+  private carried = 0;
   private inQuotes = false;
+  private bounds: number[] = [0];
+  private readonly delimiter: number;
 
-  constructor(private readonly csv: boolean) {}
+  constructor(private readonly csv: boolean, delimiter = ',') {
+    this.delimiter = delimiter.charCodeAt(0);
+  }
 
-  split(chunk: Buffer): Buffer[] {
-    const records: Buffer[] = [];
+  split(chunk: Buffer): SplitRecord[] {
+    const records: SplitRecord[] = [];
+    const csv = this.csv;
+    const delimiter = this.delimiter;
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!;
-      // A doubled quote inside a quoted field toggles twice: the state is right at every record end.
-      if (this.csv && b === QUOTE) this.inQuotes = !this.inQuotes;
-      else if (b === LF && !this.inQuotes) {
+      // A doubled quote inside a quoted field toggles twice: the state is right at every cell and record end.
+      if (csv && b === QUOTE) this.inQuotes = !this.inQuotes;
+      else if (this.inQuotes) continue;
+      else if (b === delimiter && csv) this.bounds.push(this.carried + i - start + 1);
+      else if (b === LF) {
         const piece = chunk.subarray(start, i + 1);
-        records.push(this.carry.length ? Buffer.concat([...this.carry.splice(0), piece]) : piece);
+        const bytes = this.carry.length ? Buffer.concat([...this.carry.splice(0), piece]) : piece;
+        if (csv) {
+          if (bytes[bytes.length - 2] !== CR) throw new Error('a CSV record of the export does not end with CRLF');
+          this.bounds.push(bytes.length - 1);
+        }
+        records.push({ bytes, bounds: csv ? this.bounds : [] });
+        this.bounds = [0];
+        this.carried = 0;
         start = i + 1;
       }
     }
-    if (start < chunk.length) this.carry.push(Buffer.from(chunk.subarray(start)));
+    if (start < chunk.length) {
+      this.carry.push(Buffer.from(chunk.subarray(start)));
+      this.carried += chunk.length - start;
+    }
     return records;
   }
 
   /** Bytes left without a record end (never expected: the file ends with one). */
   rest(): number {
-    return this.carry.reduce((n, b) => n + b.length, 0);
+    return this.carried;
   }
+}
+
+/** One cell of a CSV record as written (RFC 4180: a quoted cell doubles its quotes). */
+function csvCell(record: Buffer, from: number, to: number): CsvCell {
+  if (record[from] !== QUOTE) return { text: record.toString('utf8', from, to), quoted: false };
+  if (to - from < 2 || record[to - 1] !== QUOTE) throw new Error('a quoted CSV cell of the export does not end with a quote');
+  const text = record.toString('utf8', from + 1, to - 1);
+  return { text: text.includes('"') ? text.replaceAll('""', '"') : text, quoted: true };
 }
 
 export class PersonalColumn {
@@ -81,6 +134,8 @@ export class PersonalColumn {
   /** Subject keys by key id: the live key, or null when destroyed (or unknown). */
   private readonly keys = new Map<string, Uint8Array | null>();
   private readonly splitter: RecordSplitter;
+  /** Where each of OPENING_COLUMNS is among the format's columns. */
+  private readonly cellIndex: number[];
 
   constructor(
     private readonly sql: Sql,
@@ -90,23 +145,29 @@ export class PersonalColumn {
   ) {
     if (spec.framing === 'parquet') throw new Error('personal_opened is written in CSV and JSON Lines files only');
     this.tally = unexaminedPersonal(mode);
-    this.splitter = new RecordSplitter(spec.framing === 'csv');
+    this.splitter = spec.framing === 'csv' ? new RecordSplitter(true, spec.delimiter) : new RecordSplitter(false);
+    this.cellIndex = OPENING_COLUMNS.map((c) => spec.columns.indexOf(c));
+    if (this.cellIndex.some((i) => i < 0)) throw new Error(`${spec.id} lacks a column that opening reads`);
   }
 
-  /** The stored events of whole records, in order. */
-  private eventsOf(records: Buffer[]): AuditEvent[] {
-    if (this.spec.framing === 'jsonl') return records.map((r) => JSON.parse(r.toString('utf8')) as AuditEvent);
-    const spec = this.spec;
-    if (spec.framing !== 'csv') throw new Error('unreachable');
-    const rows = parseCsv(Buffer.concat(records).toString('utf8'), {
-      delimiter: spec.delimiter,
-      record_delimiter: spec.recordEnd,
-      columns: [...spec.columns],
-      relax_column_count: false,
-      cast: (value: string, context: { quoting: boolean }) => ({ text: value, quoted: context.quoting }) satisfies CsvCell,
-    }) as Record<string, CsvCell>[];
-    if (rows.length !== records.length) throw new Error(`read ${rows.length} events from ${records.length} records`);
-    return rows.map((row) => eventValues(spec, row) as unknown as AuditEvent);
+  /**
+   * What opening reads of each whole record's stored event, in order; null for
+   * a record that cannot hold personal data (another schema version, or no
+   * reference in its bytes).
+   */
+  private eventsOf(records: SplitRecord[]): (OpeningEvent | null)[] {
+    if (this.spec.framing === 'jsonl') return records.map((r) => (mayHoldReference(r.bytes) ? (JSON.parse(r.bytes.toString('utf8')) as AuditEvent) : null));
+    const columns = this.spec.columns.length;
+    const index = this.cellIndex;
+    return records.map(({ bytes, bounds }) => {
+      if (bounds.length !== columns + 1) throw new Error(`a CSV record of the export has ${bounds.length - 1} cells, not ${columns}`);
+      const value = (k: number) => valueOfCsvCell(OPENING_COLUMNS[k]!, csvCell(bytes, bounds[index[k]!]!, bounds[index[k]! + 1]! - 1));
+      // OPENING_COLUMNS[2] is schema_version.
+      if (value(2) !== SEALED_SCHEMA_VERSION || !mayHoldReference(bytes)) return null;
+      const event: Record<string, unknown> = {};
+      for (let k = 0; k < OPENING_COLUMNS.length; k++) event[OPENING_COLUMNS[k]!] = value(k);
+      return event as OpeningEvent;
+    });
   }
 
   /** The records of `chunk` (and of what earlier chunks left unfinished), each with its personal_opened cell. */
@@ -116,17 +177,18 @@ export class PersonalColumn {
     const events = this.eventsOf(records);
     const masked = this.tally.mode === 'masked';
     // Keys are looked up once per export (a key is live or destroyed as the export first meets it).
-    const unknown = events.flatMap((e) => (e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((r) => r.reference.keyId) : [])).filter((id) => !this.keys.has(id));
+    const unknown = events.flatMap((e) => (e?.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((r) => r.reference.keyId) : [])).filter((id) => !this.keys.has(id));
     if (unknown.length) {
       const found = await keysById(this.sql, this.tenantId, unknown);
       for (const id of unknown) this.keys.set(id, found.get(id)?.key ?? null);
     }
-    const opened = events.map((e) => openedPersonalData(e, this.tenantId, (id) => this.keys.get(id) ?? null, masked));
+    const keyOf = (id: string) => this.keys.get(id) ?? null;
+    const opened = events.map((e) => (e ? openedPersonalData(e, this.tenantId, keyOf, masked) : null));
     const out: Buffer[] = [];
     records.forEach((record, i) => {
       const data = opened[i];
-      const event = events[i]!;
       if (data) {
+        const event = events[i]!;
         this.tally.rows!++;
         for (const s of data.opened) this.subjects.add(s);
         if (data.erased.length) {
@@ -134,7 +196,7 @@ export class PersonalColumn {
           this.tally.erased_fields! += data.erased.length;
         }
       }
-      out.push(...withPersonalCell(this.spec, record, data ? canonicalJson(data.values) : null));
+      out.push(...withPersonalCell(this.spec, record.bytes, data ? canonicalJson(data.values) : null));
     });
     this.tally.opened_subjects = this.subjects.size;
     return Buffer.concat(out);

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PERSONAL_OPENED_COLUMN } from '@/lib/export-formats.ts';
+import { EXPORT_FORMATS, PERSONAL_OPENED_COLUMN } from '@/lib/export-formats.ts';
 import { ERASED, MASKED } from '@/supabase/functions/_shared/personal-data.ts';
 import { adminSql, baseUrl, call, event, newMember, newTenant, testSql, type TestMember, type TestTenant } from '@/test/fixtures.ts';
 import { archiveSharedMonth } from '@/test/retention.ts';
@@ -31,6 +31,7 @@ import { unzipTo } from '@/test/unzip.ts';
 import { eraseSubject } from '../personal/erase.ts';
 import { keysById } from '../personal/keys.ts';
 import { declarePersonalData } from '../personal/settings.ts';
+import { PersonalColumn } from './personal-column.ts';
 
 const run = promisify(execFile);
 /** A month no other test file writes: the whole partition is archived. */
@@ -127,6 +128,16 @@ describe('exports with personal data opened or masked', () => {
     expect(byObject(openedRows, `ORD-dana-${ARCHIVED}-1`)).toMatchObject({ '/actor_id': 'dana@broker.example', '/ip_address': '192.0.2.31', '/context/client_name': 'dana client', '/context/email': 'dana.client@example.net' });
     expect(byObject(openedRows, `ORD-eric-${HOT}-4`)).toMatchObject({ '/actor_id': 'eric@broker.example', '/user_agent': 'eric-workstation' });
     expect(openedRows.find((r) => r.actor_id === 'router')![PERSONAL_OPENED_COLUMN]).toBe('');
+
+    // The same cells and tally however the stored bytes arrive: records, quoted cells and doubled quotes cut at any byte.
+    const afterHeader = (body: Buffer) => body.subarray(body.indexOf('\r\n') + 2);
+    const column = new PersonalColumn(testSql(), t.id, EXPORT_FORMATS.csv, 'opened');
+    const storedRecords = afterHeader(stored.body);
+    const pieces: Buffer[] = [];
+    for (let at = 0, n = 1; at < storedRecords.length; at += n, n = (n % 7) + 1) pieces.push(await column.transform(storedRecords.subarray(at, at + n)));
+    column.finish();
+    expect(Buffer.concat(pieces).equals(afterHeader(opened.body))).toBe(true);
+    expect(column.tally).toEqual(manifest.personal);
 
     await eraseSubject(testSql(), { tenantId: t.id, subjectId: 'dana@broker.example', reason: 'GDPR request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1 });
 
