@@ -88,24 +88,35 @@ class RecordSplitter {
     const csv = this.csv;
     const delimiter = this.delimiter;
     let start = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      // A doubled quote inside a quoted field toggles twice: the state is right at every cell and record end.
-      if (csv && b === QUOTE) this.inQuotes = !this.inQuotes;
-      else if (this.inQuotes) continue;
-      else if (b === delimiter && csv) this.bounds.push(this.carried + i - start + 1);
-      else if (b === LF) {
-        const piece = chunk.subarray(start, i + 1);
-        const bytes = this.carry.length ? Buffer.concat([...this.carry.splice(0), piece]) : piece;
-        if (csv) {
-          if (bytes[bytes.length - 2] !== CR) throw new Error('a CSV record of the export does not end with CRLF');
-          this.bounds.push(bytes.length - 1);
-        }
-        records.push({ bytes, bounds: csv ? this.bounds : [] });
-        this.bounds = [0];
-        this.carried = 0;
-        start = i + 1;
+    const endRecord = (lf: number) => {
+      const piece = chunk.subarray(start, lf + 1);
+      const bytes = this.carry.length ? Buffer.concat([...this.carry.splice(0), piece]) : piece;
+      if (csv) {
+        if (bytes[bytes.length - 2] !== CR) throw new Error('a CSV record of the export does not end with CRLF');
+        this.bounds.push(bytes.length - 1);
       }
+      records.push({ bytes, bounds: csv ? this.bounds : [] });
+      this.bounds = [0];
+      this.carried = 0;
+      start = lf + 1;
+    };
+    // Long stretches (a quoted cell, a JSON Lines record) are crossed with indexOf; the short unquoted cells byte by byte.
+    let i = 0;
+    while (i < chunk.length) {
+      if (!csv || this.inQuotes) {
+        const next = chunk.indexOf(csv ? QUOTE : LF, i);
+        if (next < 0) break;
+        // A doubled quote inside a quoted cell closes and reopens it: the state is right at every cell and record end.
+        if (csv) this.inQuotes = false;
+        else endRecord(next);
+        i = next + 1;
+        continue;
+      }
+      const b = chunk[i]!;
+      if (b === QUOTE) this.inQuotes = true;
+      else if (b === delimiter) this.bounds.push(this.carried + i - start + 1);
+      else if (b === LF) endRecord(i);
+      i++;
     }
     if (start < chunk.length) {
       this.carry.push(Buffer.from(chunk.subarray(start)));
@@ -177,13 +188,14 @@ export class PersonalColumn {
     const events = this.eventsOf(records);
     const masked = this.tally.mode === 'masked';
     // Keys are looked up once per export (a key is live or destroyed as the export first meets it).
-    const unknown = events.flatMap((e) => (e?.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e).map((r) => r.reference.keyId) : [])).filter((id) => !this.keys.has(id));
+    const found = events.map((e) => (e?.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : []));
+    const unknown = [...new Set(found.flatMap((refs) => refs.map((r) => r.reference.keyId)))].filter((id) => !this.keys.has(id));
     if (unknown.length) {
       const found = await keysById(this.sql, this.tenantId, unknown);
       for (const id of unknown) this.keys.set(id, found.get(id)?.key ?? null);
     }
     const keyOf = (id: string) => this.keys.get(id) ?? null;
-    const opened = events.map((e) => (e ? openedPersonalData(e, this.tenantId, keyOf, masked) : null));
+    const opened = events.map((e, i) => (e ? openedPersonalData(e, this.tenantId, keyOf, masked, found[i]) : null));
     const out: Buffer[] = [];
     records.forEach((record, i) => {
       const data = opened[i];

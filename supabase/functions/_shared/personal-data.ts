@@ -160,8 +160,10 @@ export function contextPointer(path: string): string {
 /** Every reference of a stored event, with the JSON pointer of its place. */
 export function referencesOf(e: { actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown }): { pointer: string; reference: ParsedReference }[] {
   const found: { pointer: string; reference: ParsedReference }[] = [];
+  // isReference's cheap tests, then the pattern once.
   const take = (pointer: string, v: unknown) => {
-    if (isReference(v)) found.push({ pointer, reference: parseReference(v)! });
+    const reference = typeof v === 'string' && v.length === 105 && v.startsWith(ENVELOPE_PREFIX) ? parseReference(v) : null;
+    if (reference) found.push({ pointer, reference });
   };
   for (const f of ACTOR_PERSONAL_FIELDS) take('/' + f, (e as Record<string, unknown>)[f]);
   const personal = e.personal as Record<string, unknown> | null | undefined;
@@ -205,10 +207,16 @@ export const changedSeal = (eventId: string, pointer: string) => new Error(`The 
  * live key of a key id, or null when destroyed); null for an event without
  * references. `masked`: live values read "[personal]" and no seal is opened;
  * erased ones read "[erased]" either way. Throws changedSeal for a seal that
- * does not open with a live key.
+ * does not open with a live key. `found`: the event's references, when the
+ * caller has read them already (referencesOf).
  */
-export function openedPersonalData(e: { id: string; schema_version?: unknown; actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown }, tenantId: string, keyOf: (keyId: string) => Uint8Array | null, masked = false): OpenedPersonalData | null {
-  const found = e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : [];
+export function openedPersonalData(
+  e: { id: string; schema_version?: unknown; actor_id?: unknown; user_agent?: unknown; device_fingerprint?: unknown; observed_user_agent?: unknown; context?: unknown; personal?: unknown },
+  tenantId: string,
+  keyOf: (keyId: string) => Uint8Array | null,
+  masked = false,
+  found: { pointer: string; reference: ParsedReference }[] = e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : [],
+): OpenedPersonalData | null {
   if (!found.length) return null;
   const seals = sealsOf(e.personal);
   const opened = new Map<string, Record<string, unknown>>();
