@@ -33,6 +33,7 @@ import {
   SEALED_MEMBER,
   sealValues,
   SEALED_SCHEMA_VERSION,
+  type SubjectKey,
 } from '@/supabase/functions/_shared/personal-data.ts';
 import { cachedSubjectRef, liveSubjectKeys, tenantKeys } from './keys.ts';
 import { personalSettings } from './settings.ts';
@@ -106,19 +107,28 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
 
+  // Per key, once a batch: the reference standing in for its values.
+  const references = new Map<SubjectKey, string>();
+  const referenceFor = (key: SubjectKey) => {
+    let reference = references.get(key);
+    if (reference === undefined) references.set(key, (reference = referenceOf(key)));
+    return reference;
+  };
+
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     const { actorRef, subjectRef } = plan[i]!;
     row.schema_version = SEALED_SCHEMA_VERSION;
-    const personal: Record<string, unknown> = {};
-    const sealed: Record<string, string> = {};
+    row.personal = null;
+    row.personalJson = undefined;
     if (actorRef || subjectRef) {
       const actorKey = actorRef ? keys.get(actorRef)! : null;
       const subjectKey = subjectRef ? keys.get(subjectRef)! : null;
+      const personal: Record<string, unknown> = {};
       const actorValues: Record<string, unknown> = {};
       const subjectValues: Record<string, unknown> = actorKey === subjectKey ? actorValues : {};
       if (actorKey) {
-        const reference = referenceOf(actorKey);
+        const reference = referenceFor(actorKey);
         for (const f of ACTOR_PERSONAL_FIELDS) {
           const v = row[f];
           if (v !== null) {
@@ -137,12 +147,12 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
       }
       if (subjectKey) {
         subjectValues['/subject_id'] = row.subject_id;
-        personal.subject_id = referenceOf(subjectKey);
+        personal.subject_id = referenceFor(subjectKey);
       }
       const ownerKey = subjectKey ?? actorKey!;
       const ownerValues = subjectKey ? subjectValues : actorValues;
       if (paths.length) {
-        const reference = referenceOf(ownerKey);
+        const reference = referenceFor(ownerKey);
         const copied = new Set<object>();
         for (const { path, pointer } of paths) {
           const value = replaceAt(row, path, reference, copied);
@@ -151,14 +161,37 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
         if (copied.size) row.contextJson = canonicalJson(row.context);
       }
       // Never empty: a human actor always has its actor_id, a subject its subject_id.
+      const sealed: Record<string, string> = {};
       if (actorKey) sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
       if (subjectKey && subjectValues !== actorValues) sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
       personal[SEALED_MEMBER] = sealed;
+      row.personal = personal;
+      row.personalJson = personalJson(personal, sealed);
     }
-    row.personal = actorRef || subjectRef ? personal : null;
     row.subject_id = null;
-    row.hash = eventHash(row, row.contextJson);
+    row.hash = eventHash(row, row.contextJson, row.personalJson);
   }
+}
+
+/**
+ * canonicalJson(personal), written directly: its members are the IP addresses'
+ * and subject id's references and the seals by key id, all strings JSON writes
+ * as they are (references, UUIDs, base64url), in RFC 8785 order ("ip_address" <
+ * "observed_ip" < "sealed" < "subject_id"; key ids sorted). Hashed and stored
+ * as it is, so the write path serialises it once (verification recomputes
+ * the hash from the stored jsonb with canonicalJson: personal-data.test.ts).
+ */
+function personalJson(personal: Record<string, unknown>, sealed: Record<string, string>): string {
+  let out = '{';
+  if (personal.ip_address !== undefined) out += '"ip_address":"' + (personal.ip_address as string) + '",';
+  if (personal.observed_ip !== undefined) out += '"observed_ip":"' + (personal.observed_ip as string) + '",';
+  const keyIds = Object.keys(sealed);
+  if (keyIds.length > 1) keyIds.sort();
+  out += '"sealed":{';
+  for (let i = 0; i < keyIds.length; i++) out += (i ? ',"' : '"') + keyIds[i]! + '":"' + sealed[keyIds[i]!]! + '"';
+  out += '}';
+  if (personal.subject_id !== undefined) out += ',"subject_id":"' + (personal.subject_id as string) + '"';
+  return out + '}';
 }
 
 setPersonalDataSealer(sealRows);

@@ -61,10 +61,11 @@ const ipV2 = (v: string | null) => (v === null ? 'null' : str(canonicalIp(v) ?? 
 /**
  * The canonical serialization. Keys appear in JCS order (sorted by UTF-16 code
  * units); writing them out by hand gives the same bytes as canonicalizing the
- * whole object, and is faster on the ingest path. `contextJson` may be passed
- * when the caller already holds canonicalJson(e.context).
+ * whole object, and is faster on the ingest path. `contextJson` and
+ * `personalJson` may be passed when the caller already holds
+ * canonicalJson(e.context) and canonicalJson(e.personal).
  */
-export function canonicalEventJson(e: HashableEvent, contextJson?: string): string {
+export function canonicalEventJson(e: HashableEvent, contextJson?: string, personalJson?: string): string {
   const version = e.schema_version;
   if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
   const ip = version === 1 ? ipV1 : ipV2;
@@ -83,7 +84,7 @@ export function canonicalEventJson(e: HashableEvent, contextJson?: string): stri
     ',"occurred_at":' + str(e.occurred_at) +
     ',"outcome":' + str(e.outcome) +
     // Before version 3 events have no personal object: one that shows one gets a hash no genuine event has.
-    (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? 'null' : canonicalJson(e.personal)) : '') +
+    (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? 'null' : (personalJson ?? canonicalJson(e.personal))) : '') +
     ',"received_at":' + str(e.received_at) +
     ',"request_id":' + str(e.request_id) +
     ',"schema_version":' + String(version) +
@@ -105,6 +106,6 @@ const sha256Hex: (data: string) => string = oneShot
   : (data) => crypto.createHash('sha256').update(data, 'utf8').digest('hex');
 
 /** Hex SHA-256(0x00 ‖ canonical JSON): the event's hash and Merkle leaf. */
-export function eventHash(e: HashableEvent, contextJson?: string): string {
-  return sha256Hex(LEAF_PREFIX + canonicalEventJson(e, contextJson));
+export function eventHash(e: HashableEvent, contextJson?: string, personalJson?: string): string {
+  return sha256Hex(LEAF_PREFIX + canonicalEventJson(e, contextJson, personalJson));
 }

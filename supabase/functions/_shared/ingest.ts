@@ -146,6 +146,8 @@ export interface StampedEvent {
   written_by: string;
   /** Schema version 3: references of the IP addresses and subject id, and the seals (personal-data.ts); null otherwise. */
   personal: Record<string, unknown> | null;
+  /** canonicalJson(personal), where the sealer wrote it: hashed, and what is stored. */
+  personalJson?: string;
   /** The data subject the event names (sealed into `personal` by the server; never stored as sent). */
   subject_id: string | null;
   /** canonicalJson(context): hashed, and what is stored (jsonb ignores key order). */
@@ -457,7 +459,7 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
     pgArray(rows, (r) => r.observed_user_agent),
     pgArray(rows, (r) => String(r.schema_version)),
     pgArray(rows, (r) => r.written_by),
-    pgArray(rows, (r) => (r.personal ? JSON.stringify(r.personal) : null)),
+    pgArray(rows, (r) => (r.personal ? (r.personalJson ?? JSON.stringify(r.personal)) : null)),
     pgArray(rows, (r) => (r.round_trip_us == null ? null : String(r.round_trip_us))),
   ];
   const months = new Set(rows.map((r) => monthOf(r.occurred_at)));

@@ -134,9 +134,20 @@ function plaintextOf(values: Record<string, unknown>): string {
   let out = '{';
   for (let i = 0; i < pointers.length; i++) {
     const v = values[pointers[i]!];
-    out += (i ? ',' : '') + JSON.stringify(pointers[i]) + ':' + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
+    out += (i ? ',' : '') + quotedPointer(pointers[i]!) + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
   }
   return out + '}';
+}
+
+// The few pointers a write path seals (the actor fields and the declared context members), as JSON member names.
+const quotedPointers = new Map<string, string>();
+function quotedPointer(pointer: string): string {
+  let quoted = quotedPointers.get(pointer);
+  if (quoted === undefined) {
+    if (quotedPointers.size >= 1024) quotedPointers.clear();
+    quotedPointers.set(pointer, (quoted = JSON.stringify(pointer) + ':'));
+  }
+  return quoted;
 }
 
 /** The values of a seal; throws when the key, the event or the key id do not match (a changed or moved seal). */
