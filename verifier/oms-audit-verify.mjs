@@ -1941,19 +1941,19 @@ var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
 var ipV1 = (v) => v === null ? "null" : str(ipV1Form(v) ?? v);
 var ipV2 = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
-function canonicalEventJson(e, contextJson) {
+function canonicalEventJson(e, contextJson, personalJson) {
   const version = e.schema_version;
   if (!isHashVersion(version)) throw new RangeError(`unknown event schema version ${String(version)}`);
   const ip = version === 1 ? ipV1 : ipV2;
   return '{"actor_id":' + str(e.actor_id) + ',"actor_type":' + str(e.actor_type) + ',"context":' + (contextJson ?? canonicalJson(e.context ?? {})) + ',"device_fingerprint":' + str(e.device_fingerprint) + ',"event_type":' + str(e.event_type) + ',"id":' + str(e.id) + ',"ip_address":' + ip(e.ip_address) + ',"object_id":' + str(e.object_id) + ',"object_type":' + str(e.object_type) + ',"observed_ip":' + ip(e.observed_ip) + ',"observed_user_agent":' + str(e.observed_user_agent) + ',"occurred_at":' + str(e.occurred_at) + ',"outcome":' + str(e.outcome) + // Before version 3 events have no personal object: one that shows one gets a hash no genuine event has.
-  (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? "null" : canonicalJson(e.personal)) : "") + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
+  (version === 3 || e.personal != null ? ',"personal":' + (e.personal == null ? "null" : personalJson ?? canonicalJson(e.personal)) : "") + ',"received_at":' + str(e.received_at) + ',"request_id":' + str(e.request_id) + ',"schema_version":' + String(version) + ',"source":' + str(e.source) + ',"tenant_id":' + str(e.tenant_id) + ',"user_agent":' + str(e.user_agent) + // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
   (version === 1 && (e.written_by ?? null) === null ? "}" : ',"written_by":' + str(e.written_by) + "}");
 }
 var LEAF_PREFIX = "\0";
 var oneShot = crypto.hash;
 var sha256Hex = oneShot ? (data) => oneShot("sha256", data, "hex") : (data) => crypto.createHash("sha256").update(data, "utf8").digest("hex");
-function eventHash(e, contextJson) {
-  return sha256Hex(LEAF_PREFIX + canonicalEventJson(e, contextJson));
+function eventHash(e, contextJson, personalJson) {
+  return sha256Hex(LEAF_PREFIX + canonicalEventJson(e, contextJson, personalJson));
 }
 
 // supabase/functions/_shared/merkle.ts
@@ -2103,9 +2103,6 @@ var SEALED_MEMBER = "sealed";
 var NONCE = 12;
 var TAG = 16;
 var REFERENCE = /^pd2:([0-9a-f]{64}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-function isReference(value) {
-  return typeof value === "string" && value.length === 105 && value.startsWith(ENVELOPE_PREFIX) && REFERENCE.test(value);
-}
 function parseReference(value) {
   const m = REFERENCE.exec(value);
   return m ? { subjectRef: m[1], keyId: m[2] } : null;
@@ -2130,7 +2127,8 @@ function openValues(sealed, key, tenantId, eventId, keyId) {
 function referencesOf(e) {
   const found = [];
   const take = (pointer, v) => {
-    if (isReference(v)) found.push({ pointer, reference: parseReference(v) });
+    const reference = typeof v === "string" && v.length === 105 && v.startsWith(ENVELOPE_PREFIX) ? parseReference(v) : null;
+    if (reference) found.push({ pointer, reference });
   };
   for (const f of ACTOR_PERSONAL_FIELDS) take("/" + f, e[f]);
   const personal = e.personal;
@@ -2152,8 +2150,7 @@ function sealsOf(personal) {
 }
 var MASKED = "[personal]";
 var changedSeal = (eventId, pointer) => new Error(`The sealed ${pointer.slice(1)} of event ${eventId} does not open with its subject's key: the event was changed`);
-function openedPersonalData(e, tenantId, keyOf, masked = false) {
-  const found = e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : [];
+function openedPersonalData(e, tenantId, keyOf, masked = false, found = e.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(e) : []) {
   if (!found.length) return null;
   const seals = sealsOf(e.personal);
   const opened = /* @__PURE__ */ new Map();
