@@ -88,10 +88,17 @@ describe('network delay in the clock evidence', () => {
         // The second request waits in the server for the tenant's sequence, locked here for HELD_MS: a slow server, a fast network.
         const held = await adminSql().begin(async (tx) => {
           await tx`select last_seq from oms_audit.tenant_sequences where tenant_id = ${t.id} for update`;
+          const pid = (await tx<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
           const second = (async () => {
             await audit.log(event({ source, occurred_at: now() }));
             await audit.flush();
           })();
+          // Held for HELD_MS from the moment the second request waits on this lock (so inside the server's time).
+          for (;;) {
+            const blocked = await adminSql()<{ waiting: number }[]>`select count(*)::int as waiting from pg_stat_activity where ${pid}::int = any(pg_blocking_pids(pid))`;
+            if (blocked[0]!.waiting) break;
+            await new Promise((r) => setTimeout(r, 5));
+          }
           await new Promise((r) => setTimeout(r, HELD_MS));
           return { second }; // committed (the lock released) before the second request can finish
         });
