@@ -7,7 +7,7 @@
  *
  * Each Parquet part is read on its own, checked against its recorded SHA-256
  * first, with each hold's scope compiled by the shared filter compiler for
- * DuckDB. A part that cannot be read, or whose bytes changed, throws an error
+ * DuckDB (and for PostgreSQL over restored months and hot events). A part that cannot be read, or whose bytes changed, throws an error
  * naming its month and part: an erasure is never decided on a short check.
  */
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { withDuckDB } from '@/server/archive/duckdb.ts';
 import { archiveRelation } from '@/server/archive/rows.ts';
 import type { ArchivedPartRef } from '../archived-events.ts';
 import { compileDuck } from '../filters/duckdb.ts';
+import { wherePostgres } from '../filters/postgres.ts';
 import { checkedLocalFile } from '../retention/files.ts';
 
 /** The scope of a legal hold (null members: unrestricted; times as canonical UTC strings with microseconds). */
@@ -49,12 +50,6 @@ export function holdScopeExpr(h: HoldScope): FilterExpr {
     args.push({ op: 'range', field: 'occurred_at', ...(h.from_at ? { gte: h.from_at } : {}), ...(h.to_at ? { lt: h.to_at } : {}) });
   }
   return and(...args);
-}
-
-/** A hold's scope as SQL conditions (`and …`) on an events table: the same conditions as holdScopeExpr. */
-export function holdScopeSql(tx: TxSql, h: HoldScope) {
-  return tx`${h.object_type ? tx`and object_type = ${h.object_type}` : tx``} ${h.object_id ? tx`and object_id = ${h.object_id}` : tx``}
-    ${h.from_at ? tx`and occurred_at >= ${h.from_at}` : tx``} ${h.to_at ? tx`and occurred_at < ${h.to_at}` : tx``}`;
 }
 
 /** `like` patterns of the subject's references: as the whole actor, and anywhere in `personal` or `context`. */
@@ -107,15 +102,16 @@ export async function archivedSubjectEvents(tx: TxSql, env: Env, tenantId: strin
       // A restored month is read from restored_events (once per restore), like every other read of it.
       if (restored.has(part.restore_id)) continue;
       restored.add(part.restore_id);
-      const subject = tx`restore_id = ${part.restore_id}::uuid and tenant_id = ${tenantId} and ${subjectSql(tx, ref)}`;
-      const [all] = await tx`select count(*)::int as n from public.restored_events where ${subject}`;
-      add(result.months, month, all!.n as number);
-      if ((all!.n as number) > 0) {
-        for (const h of holds) {
-          const [row] = await tx`select count(*)::int as n from public.restored_events where ${subject} ${holdScopeSql(tx, h)}`;
-          add(result.holds, h.id, row!.n as number);
-        }
-      }
+      const restoreId = part.restore_id;
+      const count = async (expr: FilterExpr) => {
+        const [row] = await tx`
+          select count(*)::int as n from public.restored_events
+          where restore_id = ${restoreId}::uuid and ${wherePostgres(tx, tenantId, expr)} and ${subjectSql(tx, ref)}`;
+        return row!.n as number;
+      };
+      const all = await count(and());
+      add(result.months, month, all);
+      if (all > 0) for (const h of holds) add(result.holds, h.id, await count(holdScopeExpr(h)));
       continue;
     }
     let counts: Awaited<ReturnType<typeof partCounts>>;

@@ -28,7 +28,8 @@ import { env as serverEnv, type Env } from '@/server/env.ts';
 import { anchorErasures } from './erasure-anchors.ts';
 import { forgetSubjectKeys, refOf } from './keys.ts';
 import { personalSettings } from './settings.ts';
-import { archivedSubjectEvents, holdScopeSql, subjectSql, type HoldScope } from './archived-subject.ts';
+import { archivedSubjectEvents, holdScopeExpr, subjectSql, type HoldScope } from './archived-subject.ts';
+import { wherePostgres } from '../filters/postgres.ts';
 
 export const ERASURE_EVENT_TYPE = 'AUDIT_PERSONAL_DATA_ERASED';
 
@@ -90,7 +91,7 @@ export async function erasureBlock(sql: Sql, tenantId: string, ref: string, minT
     for (const h of holds) {
       const [row] = await tx`
         select count(*)::int as n from public.audit_events
-        where tenant_id = ${tenantId} and ${subjectSql(tx, ref)} ${holdScopeSql(tx, h)}`;
+        where ${wherePostgres(tx, tenantId, holdScopeExpr(h))} and ${subjectSql(tx, ref)}`;
       hotHolds.set(h.id, row!.n as number);
     }
     const hotMonths = await tx`
