@@ -22,6 +22,8 @@ export interface Service {
   port: number;
   /** postgres://postgres@127.0.0.1:<port>/<database> */
   url(database?: string, user?: string): string;
+  /** Everything the process has written to stdout and stderr so far (PostgreSQL logs each connection with its application_name). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -39,14 +41,17 @@ async function ownedFolder(prefix: string): Promise<string> {
   return dir;
 }
 
-/** Runs `command` until a line of its output contains `ready` (or it exits: an error with its output). */
-function startUntil(command: string, args: string[], ready: RegExp, options: SpawnOptions = {}): Promise<ChildProcess> {
+type Started = ChildProcess & { log(): string };
+
+/** Runs `command` until a line of its output contains `ready` (or it exits: an error with its output); its output stays readable with `log()`. */
+function startUntil(command: string, args: string[], ready: RegExp, options: SpawnOptions = {}): Promise<Started> {
   const child = spawn(command, args, { ...asPostgres(), stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let output = '';
+  const started = Object.assign(child, { log: () => output });
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {
       output += d;
-      if (ready.test(output)) resolve(child);
+      if (ready.test(output)) resolve(started);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -83,10 +88,10 @@ export async function startPrimary(): Promise<Service> {
   const port = await freePort();
   const child = await startUntil(
     `${BIN}/postgres`,
-    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'wal_level=replica', '-c', 'max_wal_senders=4', '-c', 'max_connections=300'],
+    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'wal_level=replica', '-c', 'max_wal_senders=4', '-c', 'max_connections=300', '-c', 'log_connections=on'],
     /ready to accept connections/,
   );
-  return { port, url: urlOf(port), stop: stopper(child, dir) };
+  return { port, url: urlOf(port), log: child.log, stop: stopper(child, dir) };
 }
 
 /** A hot standby streaming from `primary`: a base backup of it in a second cluster. */
@@ -98,10 +103,10 @@ export async function startReplica(primary: Service): Promise<Service> {
   const port = await freePort();
   const child = await startUntil(
     `${BIN}/postgres`,
-    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'hot_standby=on', '-c', 'max_connections=300'],
+    ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'hot_standby=on', '-c', 'max_connections=300', '-c', 'log_connections=on'],
     /ready to accept read-only connections/,
   );
-  return { port, url: urlOf(port), stop: stopper(child, dir) };
+  return { port, url: urlOf(port), log: child.log, stop: stopper(child, dir) };
 }
 
 /** Debian's pgbouncer in transaction mode in front of `primary`, for the given users. */
@@ -132,7 +137,7 @@ export async function startPgbouncer(primary: Service, users: string[]): Promise
   );
   await mkdir(dir, { recursive: true });
   const child = await startUntil(PGBOUNCER, [ini], /process up/);
-  return { port, url: urlOf(port), stop: stopper(child, dir, 'SIGINT') };
+  return { port, url: urlOf(port), log: child.log, stop: stopper(child, dir, 'SIGINT') };
 }
 
 /** Waits until the replica has replayed everything the primary has written so far. */

@@ -76,12 +76,11 @@ describe('searches and exports on a streaming replica', () => {
       expect(res.status).toBe(200);
       return ((await res.json()) as { events: unknown[] }).events.length;
     };
-    /** Exports the object's events as JSON Lines; `during` runs while the export's snapshot is open (before the body is read). */
-    const exported = async (objectId: string, options: { bundle?: boolean; during?: () => Promise<void> } = {}) => {
+    /** Exports the object's events as JSON Lines (or a bundle), once its manifest is complete and its AUDIT_EXPORT event recorded. */
+    const exported = async (objectId: string, options: { bundle?: boolean } = {}) => {
       const res = await fetch(`${server!.baseUrl}/api/v1/audit/events/export?format=jsonl&object_id=${objectId}${options.bundle ? '&bundle=true' : ''}`, { headers });
       expect(res.status).toBe(200);
       const id = res.headers.get('x-audit-export-id')!;
-      await options.during?.();
       const body = Buffer.from(await res.arrayBuffer());
       // Written on the primary: the manifest (once complete) and the AUDIT_EXPORT event in the tenant's trail.
       let manifest: ExportManifest | undefined;
@@ -101,8 +100,13 @@ describe('searches and exports on a streaming replica', () => {
       const rows = options.bundle ? manifest!.row_count! : body.toString('utf8').split('\n').filter(Boolean).length;
       return { rows, manifest: manifest!, bytes: body.length };
     };
-    const exportSessions = async (admin: Sql) =>
-      (await admin`select application_name from pg_stat_activity where application_name like 'oms-audit-export%'`).map((r) => r.application_name as string);
+    /** The export sessions (application_name oms-audit-export…) each cluster authorised while `run` ran, from the clusters' connection logs. */
+    const exportSessionsDuring = async <T>(run: () => Promise<T>) => {
+      const before = { replica: replica!.log().length, primary: primary!.log().length };
+      const result = await run();
+      const sessions = (log: string) => [...log.matchAll(/connection authorized: .*application_name=(oms-audit-export[\w-]*)/g)].map((m) => m[1]!);
+      return { result, replica: sessions(replica!.log().slice(before.replica)), primary: sessions(primary!.log().slice(before.primary)) };
+    };
 
     // A search right after each write shows all of it, read on the replica.
     for (let i = 0; i < 10; i++) {
@@ -112,18 +116,17 @@ describe('searches and exports on a streaming replica', () => {
     }
     const caughtUp = await searchReads(server.baseUrl);
     expect(caughtUp.replica).toBeGreaterThanOrEqual(10);
-    const sessions = await replicaAdmin`select distinct application_name from pg_stat_activity where usename = ${RUNTIME_ROLE}`;
-    // Only the search pool (and the start-up check) ever connected to the replica: writes, sealing and retention did not.
-    expect(sessions.map((s) => s.application_name).filter((n) => n !== 'oms-audit-maintenance')).toEqual(['oms-audit-reads']);
+    // Only the search pool (and the start-up check) ever connected to the replica as the server: writes, sealing and retention did not.
+    const runtimeSessions = [...replica.log().matchAll(new RegExp(`connection authorized: user=${RUNTIME_ROLE} .*application_name=(\\S+)`, 'g'))].map((m) => m[1]!);
+    expect(new Set(runtimeSessions)).toEqual(new Set(['oms-audit-reads', 'oms-audit-read-check']));
 
     // An export right after a write holds all of it, read on the replica (its snapshot is held there while it streams, not on the primary).
     await write('ORD-EXPORT');
-    let during: { replica: string[]; primary: string[] } | undefined;
-    const onReplicaExport = await exported('ORD-EXPORT', { during: async () => void (during = { replica: await exportSessions(replicaAdmin), primary: await exportSessions(primaryAdmin) }) });
+    const { result: onReplicaExport, ...during } = await exportSessionsDuring(() => exported('ORD-EXPORT'));
     expect(onReplicaExport.rows).toBe(20);
     expect(onReplicaExport.manifest.read_from).toEqual({ database: 'replica', primary_lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), reason: null });
-    expect(during!.replica).toContain('oms-audit-export');
-    expect(during!.primary).toEqual([]);
+    expect(during.replica).toContain('oms-audit-export');
+    expect(during.primary).toEqual([]);
     // A bundle too: its rows from the replica; sealing and checkpoints on the primary.
     await write('ORD-BUNDLE');
     const bundled = await exported('ORD-BUNDLE', { bundle: true });
