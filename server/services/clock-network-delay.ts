@@ -28,25 +28,12 @@ import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';
 import { CONSOLE_EVENT_TYPES } from './console-audit.ts';
 import { logEvents, NO_OBSERVED_CLIENT } from './ingest.ts';
-import { readTolerance } from './clock.ts';
+import { readTolerance, type NetworkDelayBasis } from './clock-tolerance.ts';
 
 /** How far back the smallest reported round trip is looked for. */
 export const NETWORK_DELAY_WINDOW_HOURS = 24;
 export const CALIBRATION_WRITER = 'clock-calibration';
 
-/** What a measured network delay was taken from. */
-export interface NetworkDelayBasis {
-  /** The smallest network round trip reported in the window (ms, µs precision). */
-  min_round_trip_ms: number;
-  /** Where it was reported: the events' source (null: none), credential and minute of arrival. */
-  source: string | null;
-  written_by: string;
-  minute: string;
-  window_hours: number;
-  /** The cap in force, and whether half the round trip was above it. */
-  max_network_delay_ms: number;
-  capped: boolean;
-}
 
 export interface NetworkDelayMeasurement {
   network_delay_ms: number;

@@ -6,29 +6,19 @@
  * tRPC procedures, the REST route, the System page and the metrics scrape.
  */
 import { CLOCK_SYNC_EVENT_TYPE, DEFAULT_CLOCK_TOLERANCE_MS, DEFAULT_MAX_NETWORK_DELAY_MS, DEFAULT_NETWORK_DELAY_MS, SKEW_BUCKET_EDGES_US } from '@/supabase/functions/_shared/clock.ts';
-import { measuredNetworkDelay, type NetworkDelayBasis } from './clock-network-delay.ts';
+import { measuredNetworkDelay } from './clock-network-delay.ts';
+import { readTolerance, type ClockTolerance } from './clock-tolerance.ts';
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import type { ClockFlagLimits } from '@/lib/export-formats.ts';
 
+export type { ClockTolerance } from './clock-tolerance.ts';
+
 const MINUTE = 60_000;
 /** The longest window one report covers: 24 hours of minutes per source. */
 export const MAX_CLOCK_WINDOW_MINUTES = 24 * 60;
 
-export interface ClockTolerance {
-  tolerance_ms: number;
-  network_delay_ms: number;
-  /** true: network_delay_ms is measured (half the smallest network round trip reported over the last day, capped); false: set by hand. */
-  network_delay_measured: boolean;
-  /** The most a measured network delay may be (ms): all a source that overstates its round trips can gain. */
-  max_network_delay_ms: number;
-  /** What the measured delay was taken from; null until first measured (or when set by hand). */
-  network_delay_basis: NetworkDelayBasis | null;
-  /** Null while the tenant keeps the defaults. */
-  updated_at: string | null;
-  updated_by: string | null;
-}
 
 export interface SkewMinute {
   minute: string;
@@ -110,32 +100,6 @@ export async function clockFlagLimits(tx: TxSql): Promise<ManifestClock> {
   return { tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms };
 }
 
-/** The tenant's tolerance (the claims' tenant, in the caller's transaction); the defaults while it has none of its own. */
-export async function readTolerance(tx: TxSql): Promise<ClockTolerance> {
-  const [row] = await tx`
-    select tolerance_ms, network_delay_ms, network_delay_measured, max_network_delay_ms, network_delay_basis, updated_at, updated_by
-    from public.clock_tolerances`;
-  if (!row) {
-    return {
-      tolerance_ms: DEFAULT_CLOCK_TOLERANCE_MS,
-      network_delay_ms: DEFAULT_NETWORK_DELAY_MS,
-      network_delay_measured: true,
-      max_network_delay_ms: DEFAULT_MAX_NETWORK_DELAY_MS,
-      network_delay_basis: null,
-      updated_at: null,
-      updated_by: null,
-    };
-  }
-  return {
-    tolerance_ms: row.tolerance_ms as number,
-    network_delay_ms: row.network_delay_ms as number,
-    network_delay_measured: row.network_delay_measured as boolean,
-    max_network_delay_ms: row.max_network_delay_ms as number,
-    network_delay_basis: row.network_delay_basis as NetworkDelayBasis | null,
-    updated_at: row.updated_at as string,
-    updated_by: row.updated_by as string,
-  };
-}
 
 const SYNC_COLUMNS = `id as event_id, source, written_by, occurred_at, received_at, context`;
 
