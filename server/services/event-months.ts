@@ -21,10 +21,23 @@ import type { EventFilters, SealedFilters } from '@/supabase/functions/_shared/f
  * partition's index, its bounds constants so that the plan touches that partition only.
  */
 export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters): Promise<string[] | null> {
+  if (!pinsObjectOrActor(f)) return null;
+  const { mapped, open } = splitMonths(await tx<MonthRow[]>`${monthMapQuery(tx, tenantId, f)}`);
+  if (open.length) for (const r of await tx`${openMonthsProbe(tx, tenantId, f, open)}`) mapped.add(r.month as string);
+  return [...mapped].sort();
+}
+
+type MonthRow = { month: string; open: boolean };
+
+function pinsObjectOrActor(f: EventFilters): boolean {
+  return (f.object_type !== undefined && f.object_id !== undefined) || f.actor_id !== undefined;
+}
+
+/** The months the maps list for the pinned object and/or actor, and the open months (rows with `open`). */
+export function monthMapQuery(tx: TxSql, tenantId: string, f: EventFilters) {
   const object = f.object_type !== undefined && f.object_id !== undefined;
   const actor = f.actor_id !== undefined;
-  if (!object && !actor) return null;
-  const rows = await tx`
+  return tx`
     select to_char(month, 'YYYY-MM-DD') as month, false as open from (
       ${object ? tx`select month from public.audit_object_months where tenant_id = ${tenantId} and object_type = ${f.object_type!} and object_id = ${f.object_id!}` : tx``}
       ${object && actor ? tx`intersect` : tx``}
@@ -32,22 +45,28 @@ export async function monthsHolding(tx: TxSql, tenantId: string, f: EventFilters
     ) m
     union all
     select to_char(o.month, 'YYYY-MM-DD'), true from oms_audit.open_map_months() as o(month)`;
-  const months = new Set(rows.filter((r) => !r.open).map((r) => r.month as string));
-  const open = rows.filter((r) => r.open && !months.has(r.month as string)).map((r) => r.month as string);
-  if (open.length) {
-    const probes = open.map(
-      (month) => tx`
-        select ${month}::text as month where exists (
-          select 1 from public.audit_events
-          where tenant_id = ${tenantId}
-            ${object ? tx`and object_type = ${f.object_type!} and object_id = ${f.object_id!}` : tx``}
-            ${actor ? tx`and actor_id = any(${actorKeys(f)}::text[])` : tx``}
-            and occurred_at >= ${`${month}T00:00:00Z`}::timestamptz and occurred_at < ${`${nextMonth(month)}T00:00:00Z`}::timestamptz)`,
-    );
-    const held = await tx`${probes.reduce((all, probe) => tx`${all} union all ${probe}`)}`;
-    for (const r of held) months.add(r.month as string);
-  }
-  return [...months].sort();
+}
+
+/** Mapped months, and the open months the maps do not already list (those still to probe). */
+export function splitMonths(rows: readonly MonthRow[]): { mapped: Set<string>; open: string[] } {
+  const mapped = new Set(rows.filter((r) => !r.open).map((r) => r.month));
+  return { mapped, open: rows.filter((r) => r.open && !mapped.has(r.month)).map((r) => r.month) };
+}
+
+/** Which of the `open` months hold an event of the pinned object and/or actor: one index probe per month. */
+export function openMonthsProbe(tx: TxSql, tenantId: string, f: EventFilters, open: readonly string[]) {
+  const object = f.object_type !== undefined && f.object_id !== undefined;
+  const actor = f.actor_id !== undefined;
+  const probes = open.map(
+    (month) => tx`
+      select ${month}::text as month where exists (
+        select 1 from public.audit_events
+        where tenant_id = ${tenantId}
+          ${object ? tx`and object_type = ${f.object_type!} and object_id = ${f.object_id!}` : tx``}
+          ${actor ? tx`and actor_id = any(${actorKeys(f)}::text[])` : tx``}
+          and occurred_at >= ${`${month}T00:00:00Z`}::timestamptz and occurred_at < ${`${nextMonth(month)}T00:00:00Z`}::timestamptz)`,
+  );
+  return probes.reduce((all, probe) => tx`${all} union all ${probe}`);
 }
 
 /** The actor map's keys of the filtered actor: its id, and the references of its sealed events. */
