@@ -46,7 +46,8 @@ security definer
 set search_path = pg_catalog
 as $$
 declare
-  lo date := (select open_from from oms_audit.month_maps);
+  -- Without the window's row, no month is open: everything is mapped.
+  lo date := coalesce((select open_from from oms_audit.month_maps), '-infinity'::date);
   hi date := (lo + interval '2 months')::date;
 begin
   -- A whole batch inside the open window (the usual case) maps nothing.
