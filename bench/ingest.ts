@@ -5,7 +5,7 @@
  * server, beside raw COPY of the same rows into the same tables in the same
  * run, so every figure is also a ratio to what PostgreSQL itself does here.
  *
- *   npm run bench:ingest [-- --seconds 12] [--singles-only]
+ *   npm run bench:ingest [-- --seconds 12] [--singles-only | --bulk-only]
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,9 @@ import { leanClient } from './http-client.ts';
 import { machine, measure, percentile, startBenchEnv, table, writeReport, type Measurement } from './lib.ts';
 import { copyEvents, copyPayload, createNaiveTable, NAIVE_COLUMNS, naiveText, type CopyPayload } from './load.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '12' }, 'singles-only': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '12' }, 'singles-only': { type: 'boolean', default: false }, 'bulk-only': { type: 'boolean', default: false } },
+});
 const SECONDS = Number(values.seconds);
 const BATCH = 500;
 const EDGE_BATCH = 1000;
@@ -251,21 +253,23 @@ async function main() {
   // Single events, all for one tenant: the Node server's endpoint and the edge function (both group
   // commit), and the same write path behind a minimal HTTP endpoint in this process with one
   // transaction per request, or grouped.
-  const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
-  const singleKey = await createApiKey(sql, { tenantId: singleTenant.id, scopes: ['events:write'] });
-  const endpoints = [
-    { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
-    { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 0 }) },
-    { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
-  ];
   const singleRuns: Measurement[] = [];
-  for (const c of [50, 200]) {
-    for (const { name, endpoint } of endpoints) singleRuns.push(await singles(name, c, endpoint.url, singleKey.key));
-    singleRuns.push(await singles('single events POST /api/v1/audit/event (server)', c, `${server.baseUrl}/api/v1/audit/event`, singleKey.key));
-    singleRuns.push(await singles('single events → edge function (Deno, group commit)', c, server.functionsUrl, singleKey.key, edgeSingleBodies));
+  if (!values['bulk-only']) {
+    const singleTenant = await createTenant(sql, `bench-single-${Date.now()}`);
+    const singleKey = await createApiKey(sql, { tenantId: singleTenant.id, scopes: ['events:write'] });
+    const endpoints = [
+      { name: 'single events, one INSERT per request (baseline)', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { maxGroupEvents: 1, maxInFlight: 1000 }) },
+      { name: 'single events, group commit, no linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 0 }) },
+      { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
+    ];
+    for (const c of [50, 200]) {
+      for (const { name, endpoint } of endpoints) singleRuns.push(await singles(name, c, endpoint.url, singleKey.key));
+      singleRuns.push(await singles('single events POST /api/v1/audit/event (server)', c, `${server.baseUrl}/api/v1/audit/event`, singleKey.key));
+      singleRuns.push(await singles('single events → edge function (Deno, group commit)', c, server.functionsUrl, singleKey.key, edgeSingleBodies));
+    }
+    await Promise.all(endpoints.map((e) => e.endpoint.close()));
+    singleRuns.forEach(log);
   }
-  await Promise.all(endpoints.map((e) => e.endpoint.close()));
-  singleRuns.forEach(log);
   const copyAfter = await copyBaseline(2);
   log(copyAfter);
   const naiveAfter = await naiveCopyBaseline(2);
@@ -284,7 +288,7 @@ async function main() {
   const best = (prefix: string) => Math.max(...results.filter((r) => r.name.startsWith(prefix)).map((r) => r.eventsPerSec));
   const edgeBest = best('edge function');
   const sdkBest = best('SDK log()');
-  const groupGain = [50, 200].map((c) => {
+  const groupGain = (values['bulk-only'] ? [] : [50, 200]).map((c) => {
     const at = (part: string) => singleRuns.find((m) => m.concurrency === c && m.name.includes(part))!.eventsPerSec;
     const baseline = at('one INSERT');
     return `${c} clients: edge function ${(at('edge function') / baseline).toFixed(1)}×, Node server ${(at('(server)') / baseline).toFixed(1)}×, same endpoint grouped ${(at('2 ms linger') / baseline).toFixed(1)}× (no linger ${(at('no linger') / baseline).toFixed(1)}×)`;
@@ -297,14 +301,13 @@ async function main() {
   const md = `# Ingest benchmark (${new Date().toISOString().slice(0, 10)})
 
 Machine: ${machine()}. PostgreSQL: embedded ${((await sql`select version()`)[0]!.version as string).split(' ').slice(0, 2).join(' ')}, durable settings (fsync on, synchronous_commit on).
-Command: \`npm run bench:ingest -- --seconds ${SECONDS}${values['singles-only'] ? ' --singles-only' : ''}\`. Events: realistic order-lifecycle events (~600 bytes of JSON each), ${BATCH} per request, sent pre-serialized over HTTP from the same machine.
+Command: \`npm run bench:ingest -- --seconds ${SECONDS}${values['singles-only'] ? ' --singles-only' : ''}${values['bulk-only'] ? ' --bulk-only' : ''}\`. Events: realistic order-lifecycle events (~600 bytes of JSON each), ${BATCH} per request, sent pre-serialized over HTTP from the same machine.
 Baseline: raw \`COPY … FROM STDIN\` (text) of the same rows into the same tables (audit_events partitions and audit_ledger), ${(copyBest).toFixed(0)} events/s at best in this run.
 
 ${table(results, copyBest)}
 
 Best HTTP path: **${Math.round(apiBest).toLocaleString('en-US')} events/s = ${(apiBest / copyBest).toFixed(2)} × raw COPY** into the same tables, **${(apiBest / naiveBest).toFixed(2)} × raw COPY into the naive table** (${Math.round(naiveBest).toLocaleString('en-US')} rows/s; goal ≥ 0.5).
-${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**. Sent by a lean keep-alive client (one connection per client, \`bench/http-client.ts\`) whose own CPU per event in this run was ${clientCost}.
-Reading request bodies (same ${BATCH}-event bodies, in turns, this run): JSON.parse of the decoded text **${reading.plainMicros.toFixed(2)} µs per event**; the strict reader that refuses invalid UTF-8, duplicate keys, numbers a double would change and lone surrogates (\`parseJsonBody\`) **${reading.strictMicros.toFixed(2)} µs per event** (+${(reading.strictMicros - reading.plainMicros).toFixed(2)} µs).
+${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}${values['bulk-only'] ? '' : `Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**. Sent by a lean keep-alive client (one connection per client, \`bench/http-client.ts\`) whose own CPU per event in this run was ${clientCost}.\n`}Reading request bodies (same ${BATCH}-event bodies, in turns, this run): JSON.parse of the decoded text **${reading.plainMicros.toFixed(2)} µs per event**; the strict reader that refuses invalid UTF-8, duplicate keys, numbers a double would change and lone surrogates (\`parseJsonBody\`) **${reading.strictMicros.toFixed(2)} µs per event** (+${(reading.strictMicros - reading.plainMicros).toFixed(2)} µs).
 Storage after the run: ${Math.round(bytesPerEvent)} bytes per event (tables + indexes, ${Number(size!.events).toLocaleString('en-US')} events).
 `;
   const file = await writeReport(values['singles-only'] ? 'ingest-singles' : 'ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, naiveBest, apiBest, bytesPerEvent, bodyReading: reading, singleClientMicrosPerEvent: clientMicros });

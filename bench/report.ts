@@ -181,13 +181,16 @@ ${fmt(verify.events)} events: sealed in ${verify.sealSeconds.toFixed(1)} s (${fm
 
 ${fmt(retention.events)} events: written to Parquet at ${fmt(retention.export_rows_per_s)} rows/s (${(retention.export_rows_per_s / retention.copy_to_stdout_rows_per_s).toFixed(2)} × COPY TO STDOUT), ${fmt(retention.archive_step_rows_per_s)} rows/s for the whole step with verification; Parquet is ${(retention.parquet_ratio * 100).toFixed(1)}% of the PostgreSQL size; object history p95 ${retention.search_hot.p95.toFixed(1)} ms hot, ${retention.search_archived.p95.toFixed(1)} ms archived.`);
   }
-  const cost = found['ingest-cost']?.data as { results: { name: string; microsPerEvent: number; rowsPerSec: number; costMicros: number | null; vsNaive: number }[] } | undefined;
+  const cost = found['ingest-cost']?.data as
+    | { results: { name: string; microsPerEvent: number; cpuMicrosPerEvent?: number; rowsPerSec: number; costMicros: number | null; costCpuMicros?: number | null; vsNaive: number; vsNaiveCpu?: number }[] }
+    | undefined;
   if (cost) {
+    const optional = (n: number | null | undefined) => (n == null ? '—' : n.toFixed(1));
     sections.push(`## Ingest cost per part of the stored shape ([details](${found['ingest-cost']!.file.replace('.json', '.md')}))
 
-| variant | µs/event | rows/s | cost of the part, µs/event | × naive COPY rate |
-|---|---:|---:|---:|---:|
-${cost.results.map((r) => `| ${r.name} | ${r.microsPerEvent.toFixed(1)} | ${fmt(r.rowsPerSec)} | ${r.costMicros === null ? '—' : r.costMicros.toFixed(1)} | ${r.vsNaive.toFixed(2)} |`).join('\n')}`);
+| variant | wall µs/event | CPU µs/event | cost of the part, wall µs | cost of the part, CPU µs | × naive COPY rate (wall) | × naive (CPU) |
+|---|---:|---:|---:|---:|---:|---:|
+${cost.results.map((r) => `| ${r.name} | ${r.microsPerEvent.toFixed(1)} | ${optional(r.cpuMicrosPerEvent)} | ${optional(r.costMicros)} | ${optional(r.costCpuMicros)} | ${r.vsNaive.toFixed(2)} | ${r.vsNaiveCpu == null ? '—' : r.vsNaiveCpu.toFixed(2)} |`).join('\n')}`);
   }
   const memory = found['write-memory']?.data as { rows: string[] } | undefined;
   if (memory) {

@@ -29,6 +29,8 @@ export const BACKGROUND_JOBS: BackgroundJob[] = [
     everyMs: () => 6 * 3600_000,
     run: async (sql) => {
       await sql`select oms_audit.ensure_partitions_ahead(3)`;
+      // Last month and this month stay open; an older month is mapped in bulk, one per transaction.
+      while ((await sql`select oms_audit.close_oldest_open_month() as closed`)[0]!.closed !== null);
     },
   },
   {

@@ -124,3 +124,92 @@ describe('object and actor months', () => {
     ]);
   });
 });
+
+/** The older open month (first day, 'YYYY-MM-DD') and the month after a first day. */
+async function openFrom(): Promise<string> {
+  const [row] = await adminSql()`select to_char(open_from, 'YYYY-MM-DD') as m from oms_audit.month_maps`;
+  return row!.m as string;
+}
+const monthAfter = (first: string) => {
+  const [y, m] = first.split('-').map(Number) as [number, number];
+  return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+};
+const partitionOf = (first: string) => `audit_events_${first.slice(0, 7).replace('-', '_')}`;
+
+async function mapped(tenantId: string): Promise<string[]> {
+  const rows = await adminSql()`
+    select 'object ' || object_id || ' ' || to_char(month, 'YYYY-MM') as row from public.audit_object_months where tenant_id = ${tenantId}
+    union all
+    select 'actor ' || actor_id || ' ' || to_char(month, 'YYYY-MM') from public.audit_actor_months where tenant_id = ${tenantId}
+    order by 1`;
+  return rows.map((r) => r.row as string);
+}
+
+describe('open months: the months being written are found without map rows', () => {
+  it('an event of an open month adds no map row, yet its history reads exactly the partitions holding it; closing the month maps it in bulk', async () => {
+    const t = await newTenant('open-months');
+    const claims: TenantClaims = { tenant_id: t.id, sub: 'test', role: 'authenticated' };
+    const open = await openFrom();
+    await store(t.id, [
+      event({ object_id: 'ORD-O', actor_id: 'trader-o', occurred_at: at('2019-03', 4) }),
+      event({ object_id: 'ORD-O', actor_id: 'trader-o', event_type: 'FILL', occurred_at: `${open.slice(0, 7)}-05T12:00:00.000000Z` }),
+    ]);
+    // Only the closed month is mapped; the open month is left to the probe.
+    expect(await mapped(t.id)).toEqual(['actor trader-o 2019-03', 'object ORD-O 2019-03']);
+    const history = await listEvents(testSql(), claims, { object_type: 'ORDER', object_id: 'ORD-O', limit: 100, order: 'asc' }, 'history');
+    expect(history.events.map((e) => e.event_type)).toEqual(['CREATE', 'FILL']);
+    expect((await listEvents(testSql(), claims, { actor_id: 'trader-o', limit: 100, order: 'desc' })).events.map((e) => e.event_type)).toEqual(['FILL', 'CREATE']);
+    expect(await partitionsRead(claims, { object_type: 'ORDER', object_id: 'ORD-O' })).toEqual(['audit_events_2019_03', partitionOf(open)].sort());
+    expect(await partitionsRead(claims, { actor_id: 'trader-o' })).toEqual(['audit_events_2019_03', partitionOf(open)].sort());
+    // An object with no event in the open months reads no open partition.
+    await store(t.id, [event({ object_id: 'ORD-C', actor_id: 'trader-c', occurred_at: at('2019-04', 4) })]);
+    expect(await partitionsRead(claims, { object_type: 'ORDER', object_id: 'ORD-C' })).toEqual(['audit_events_2019_04']);
+
+    // Closing the month maps every object and actor it holds, and the window moves one month on.
+    const [closed] = await adminSql()`select to_char(oms_audit.close_oldest_open_month(${monthAfter(open)}::date), 'YYYY-MM-DD') as m`;
+    expect(closed!.m).toBe(open);
+    expect(await openFrom()).toBe(monthAfter(open));
+    expect(await mapped(t.id)).toEqual(
+      ['actor trader-c 2019-04', 'actor trader-o 2019-03', `actor trader-o ${open.slice(0, 7)}`, 'object ORD-C 2019-04', 'object ORD-O 2019-03', `object ORD-O ${open.slice(0, 7)}`].sort(),
+    );
+    expect(await partitionsRead(claims, { object_type: 'ORDER', object_id: 'ORD-O' })).toEqual(['audit_events_2019_03', partitionOf(open)].sort());
+    // Nothing older left open: a second call closes nothing.
+    const [again] = await adminSql()`select oms_audit.close_oldest_open_month(${monthAfter(open)}::date) as m`;
+    expect(again!.m).toBeNull();
+
+    // A late event in the month now closed is mapped by the write path at once.
+    await store(t.id, [event({ object_id: 'ORD-LATE', actor_id: 'trader-o', occurred_at: `${open.slice(0, 7)}-09T12:00:00.000000Z` })]);
+    expect(await mapped(t.id)).toContain(`object ORD-LATE ${open.slice(0, 7)}`);
+    expect(await partitionsRead(claims, { object_type: 'ORDER', object_id: 'ORD-LATE' })).toEqual([partitionOf(open)]);
+  });
+
+  it('closing a month waits for a writer already in it, and maps what that writer committed', async () => {
+    const t = await newTenant('open-months-race');
+    const open = await openFrom();
+    const partition = partitionOf(open);
+    await adminSql()`select oms_audit.ensure_month_partition(${open}::date)`;
+    // A writer inside the month, not yet committed (rows written directly, as a tool with the owner's rights could).
+    const writer = await adminSql().reserve();
+    try {
+      await writer`begin`;
+      await writer`
+        insert into public.audit_events (id, tenant_id, seq, occurred_at, received_at, actor_type, actor_id, object_type, object_id, event_type, outcome)
+        values (${randomUUID()}, ${t.id}, 1, ${`${open.slice(0, 7)}-02T08:00:00.000000Z`}, now(), 'USER', 'trader-r', 'ORDER', 'ORD-R', 'CREATE', 'success')`;
+      const closing = testSql()`select to_char(oms_audit.close_oldest_open_month(${monthAfter(open)}::date), 'YYYY-MM-DD') as m`;
+      closing.catch(() => {});
+      // The close waits for the writer's lock on the month's partition…
+      await expect
+        .poll(async () => (await adminSql()`select count(*)::int as n from pg_locks where not granted and relation = ${`oms_audit.${partition}`}::regclass`)[0]!.n)
+        .toBe(1);
+      expect(await mapped(t.id)).toEqual([]);
+      await writer`commit`;
+      // …and then maps the rows the writer committed.
+      expect((await closing)[0]!.m).toBe(open);
+      expect(await mapped(t.id)).toEqual([`actor trader-r ${open.slice(0, 7)}`, `object ORD-R ${open.slice(0, 7)}`]);
+    } finally {
+      await writer`rollback`.catch(() => {});
+      writer.release();
+    }
+  });
+});
+

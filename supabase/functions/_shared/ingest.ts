@@ -75,11 +75,12 @@ with input as (
                          outcome, source, request_id, ip_address, user_agent, device_fingerprint, context, event_hash,
                          received_at, observed_ip, observed_user_agent, written_by, schema_version, personal, round_trip_us, ord)
 ),
--- Ids the tenant already has: one probe of the ledger's (tenant_id, id) index per event
--- (LATERAL … LIMIT 1 keeps that plan whatever the statistics say).
+-- Ids the tenant already has, among the ids to probe ($24): one probe of the ledger's (tenant_id, id)
+-- index per id (LATERAL … LIMIT 1 keeps that plan whatever the statistics say). A first attempt probes
+-- none: the ledger's unique (tenant_id, id) refuses a stored id, and the retry probes them all.
 existing as materialized (
   select c.id
-  from unnest($2::uuid[]) as c(id)
+  from unnest($24::uuid[]) as c(id)
   cross join lateral (select 1 from public.audit_ledger l where l.tenant_id = $1 and l.id = c.id limit 1) as hit
 ),
 -- Numbered from the tenant's last seq, read under the sequence lock (held until commit).
@@ -431,15 +432,12 @@ function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/**
- * One transaction, sent as a single pipeline (BEGIN, claims, the insert, COMMIT)
- * so the tenant's sequence lock is held only while PostgreSQL executes, never
- * while this process is busy with other requests. Returns the ids inserted.
- */
-async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<Set<string>> {
-  const params: unknown[] = [
+/** The parameters of APPEND_EVENTS_SQL for a tenant's stamped and hashed rows. */
+export function appendEventsParams(tenantId: string, rows: readonly StampedEvent[], probe = true): unknown[] {
+  const ids = pgArray(rows, (r) => r.id);
+  return [
     tenantId,
-    pgArray(rows, (r) => r.id),
+    ids,
     pgArray(rows, (r) => r.occurred_at),
     pgArray(rows, (r) => r.actor_type),
     pgArray(rows, (r) => r.actor_id),
@@ -461,7 +459,18 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
     pgArray(rows, (r) => r.written_by),
     pgArray(rows, (r) => (r.personal ? (r.personalJson ?? JSON.stringify(r.personal)) : null)),
     pgArray(rows, (r) => (r.round_trip_us == null ? null : String(r.round_trip_us))),
+    probe ? ids : '{}',
   ];
+}
+
+/**
+ * One transaction, sent as a single pipeline (BEGIN, claims, the insert, COMMIT)
+ * so the tenant's sequence lock is held only while PostgreSQL executes, never
+ * while this process is busy with other requests. Returns the ids inserted.
+ */
+async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<Set<string>> {
+  // Stored ids are rare (a client's retry): the first attempt skips the probe for them.
+  let params = appendEventsParams(tenantId, rows, false);
   const months = new Set(rows.map((r) => monthOf(r.occurred_at)));
   const claims = JSON.stringify({ tenant_id: tenantId, sub: 'oms-audit-ingest', role: 'authenticated' });
   for (let attempt = 1; ; attempt++) {
@@ -491,8 +500,12 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
         forgetKnownPartitions();
         continue;
       }
-      // Another process committed one of these ids between our snapshot and our lock: retry, it is now a duplicate.
-      if (attempt <= 3 && code === '23505') continue;
+      // An id the tenant already has (or another process committed one of these ids meanwhile): retry
+      // with every id probed, so that it counts as a duplicate.
+      if (attempt <= 4 && code === '23505') {
+        params = appendEventsParams(tenantId, rows, true);
+        continue;
+      }
       if (isConnectionError(err)) throw databaseUnavailable();
       throw err;
     }
