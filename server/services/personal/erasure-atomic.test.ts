@@ -55,6 +55,12 @@ async function tenantWithSubject(label: string) {
   return tenant.id;
 }
 
+/** The error an erasure is refused with, or null when it succeeded. */
+const refusalOf = (erasure: Promise<unknown>) => erasure.then(
+  () => null,
+  (err: Error) => err,
+);
+
 const erase = (tenantId: string) =>
   eraseSubject(db.sql, { tenantId, subjectId: SUBJECT, reason: 'GDPR request 31', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1, env: db.env() });
 
@@ -134,10 +140,7 @@ describe('an erasure against a concurrent hold, policy change or write', () => {
         values (${tenantId}, 'ORDER', 'ORD-1', 'Court order 7', 'operator:legal') returning id`;
       return row!.id as string;
     });
-    const erasure = erase(tenantId).then(
-      () => null,
-      (err: Error) => err,
-    );
+    const erasure = refusalOf(erase(tenantId));
     await queuedBehind(placing.pid, 'lock_erasure_rules', erasure);
     await placing.commit();
     const refused = await erasure;
@@ -149,10 +152,7 @@ describe('an erasure against a concurrent hold, policy change or write', () => {
   it('a declaration put back inside the retention duty while the erasure waits refuses it; a policy change waits for an erasure', async () => {
     const tenantId = await tenantWithSubject('retention-then-erase');
     const changing = await openTransaction(db.sql, (tx) => tx`update oms_audit.personal_data_settings set outside_retention = false, updated_by = 'operator:dpo' where tenant_id = ${tenantId}`);
-    const erasure = erase(tenantId).then(
-      () => null,
-      (err: Error) => err,
-    );
+    const erasure = refusalOf(erase(tenantId));
     await queuedBehind(changing.pid, 'lock_erasure_rules', erasure);
     await changing.commit();
     const refused = await erasure;
@@ -180,10 +180,7 @@ describe('an erasure against a concurrent hold, policy change or write', () => {
       await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
       return appendEventsWithin(db.sql, tx, { tenantId, writer }, parseBatch({ events: [orderEvent('ORD-77', 3)] }, 1), NO_OBSERVED_CLIENT);
     });
-    const erasure = erase(tenantId).then(
-      () => null,
-      (err: Error) => err,
-    );
+    const erasure = refusalOf(erase(tenantId));
     // The erasure has checked (the event was not yet visible) and waits to record itself behind the write.
     await queuedBehind(writing.pid, 'lock_tenant_sequence', erasure);
     await writing.commit();
