@@ -121,6 +121,10 @@ test('an admin erases a person: refused under a legal hold, typed confirmation, 
   // An export of the orders with personal data opened: the other person readable, the erased one's fields listed as erased.
   await page.goto(`${base()}/?object_type=ORDER`);
   await expect(page.getByTestId('result-count')).toHaveText(/4 events/);
+  // In the results, the erased person's two events mark the actor erased; the other person's are named.
+  const results = page.getByTestId('results-scroll');
+  await expect(results.getByTestId('erased-field')).toHaveCount(2);
+  await expect(results.getByRole('link', { name: other, exact: true })).toHaveCount(2);
   await page.getByLabel('Personal data').selectOption('opened');
   await expect(page.getByTestId('export-parquet')).toBeDisabled();
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-jsonl').click()]);
