@@ -3,10 +3,12 @@
  * actor page, is shown plainly that a legal hold refuses the erasure (which
  * hold, how many events), and once the hold is released must type a reason
  * and the subject id exactly before Erase is enabled; afterwards the person's
- * fields read "[erased]" on the event page while another person's stay as
- * sent. An export with the personal data opened carries the other person's
- * values and "[erased]" for the erased one, and says how many erased fields
- * its manifest lists. Viewers see neither the page nor its link.
+ * fields are marked erased on the event page while another person's stay as
+ * sent — including a client name sent as the text "[erased]", which shows as
+ * that text, never marked. An export with the personal data opened carries the
+ * other person's values (the literal "[erased]" among them) and lists the
+ * erased person's fields as erased, and says how many erased fields its
+ * manifest lists. Viewers see neither the page nor its link.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -20,7 +22,7 @@ async function expectNoViolations(page: Page, name: string) {
   expect(violations.map((v) => `${v.id} (${v.impact}): ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), `accessibility of ${name}`).toEqual([]);
 }
 
-test('an admin erases a person: refused under a legal hold, typed confirmation, then the fields read [erased]', async ({ page }, testInfo) => {
+test('an admin erases a person: refused under a legal hold, typed confirmation, then the fields are marked erased', async ({ page }, testInfo) => {
   // A tenant of its own that seals personal data, with an admin who joined by invitation.
   const suffix = randomUUID().slice(0, 8);
   const tenant = cli(['tenant', 'create', '--name', `Erasure Brokerage ${suffix}`]);
@@ -39,18 +41,18 @@ test('an admin erases a person: refused under a legal hold, typed confirmation, 
 
   const subject = `ines.${suffix}@broker.example`;
   const other = `jon.${suffix}@broker.example`;
-  const trade = (actor: string, order: string, ip: string) => ({
+  const trade = (actor: string, order: string, ip: string, clientName = `client of ${order}`) => ({
     actor_type: 'TRADER',
     actor_id: actor,
     object_type: 'ORDER',
     object_id: order,
     event_type: 'CREATE',
     ip_address: ip,
-    context: { client_name: `client of ${order}`, qty: 100 },
+    context: { client_name: clientName, qty: 100 },
   });
   const logged = await page.request.post(`${base()}/api/v1/audit/events`, {
     headers: { authorization: `Bearer ${key}` },
-    data: { events: [trade(subject, 'ORD-INES-1', '192.0.2.41'), trade(subject, 'ORD-INES-2', '192.0.2.41'), trade(other, 'ORD-JON-1', '192.0.2.42')] },
+    data: { events: [trade(subject, 'ORD-INES-1', '192.0.2.41'), trade(subject, 'ORD-INES-2', '192.0.2.41'), trade(other, 'ORD-JON-1', '192.0.2.42'), trade(other, 'ORD-JON-2', '192.0.2.42', '[erased]')] },
   });
   expect(logged.status()).toBe(201);
   const ids = ((await logged.json()) as { ids: string[] }).ids;
@@ -95,10 +97,13 @@ test('an admin erases a person: refused under a legal hold, typed confirmation, 
   await expect(page.getByTestId('erasure-result')).toContainText('Erased: 1 key(s) destroyed; 2 event(s) in PostgreSQL');
   await expectNoViolations(page, 'personal data, erased');
 
-  // The person's event now shows every personal field as [erased]; the other person's is as sent.
+  // The person's event now marks every personal field erased; the other person's is as sent.
   await page.goto(`${base()}/events/${ids[0]}`);
   const main = page.locator('main');
-  await expect(main).toContainText('[erased]');
+  await expect(main.getByRole('heading', { level: 1 })).toBeVisible();
+  // The actor in the header and in the fields, the IP address and user agent fields: marked, not written as a value.
+  expect(await main.getByTestId('erased-field').count()).toBeGreaterThanOrEqual(3);
+  await expect(main.getByTestId('erased-context')).toContainText('client_name');
   await expect(main).not.toContainText(subject);
   await expect(main).not.toContainText('192.0.2.41');
   await expect(main).not.toContainText('client of ORD-INES-1');
@@ -106,19 +111,32 @@ test('an admin erases a person: refused under a legal hold, typed confirmation, 
   await page.goto(`${base()}/events/${ids[2]}`);
   await expect(main).toContainText(other);
   await expect(main).toContainText('192.0.2.42');
+  await expect(main.getByTestId('erased-field')).toHaveCount(0);
+  // A client name sent as the text "[erased]" is that text, and nothing is marked erased.
+  await page.goto(`${base()}/events/${ids[3]}`);
+  await expect(main).toContainText('"client_name": "[erased]"');
+  await expect(main.getByTestId('erased-field')).toHaveCount(0);
+  await expect(main.getByTestId('erased-context')).toHaveCount(0);
 
-  // An export of the orders with personal data opened: the other person readable, the erased one "[erased]".
+  // An export of the orders with personal data opened: the other person readable, the erased one's fields listed as erased.
   await page.goto(`${base()}/?object_type=ORDER`);
-  await expect(page.getByTestId('result-count')).toHaveText(/3 events/);
+  await expect(page.getByTestId('result-count')).toHaveText(/4 events/);
+  // In the results, the erased person's two events mark the actor erased; the other person's are named.
+  const results = page.getByTestId('results-scroll');
+  await expect(results.getByTestId('erased-field')).toHaveCount(2);
+  await expect(results.getByRole('link', { name: other, exact: true })).toHaveCount(2);
   await page.getByLabel('Personal data').selectOption('opened');
   await expect(page.getByTestId('export-parquet')).toBeDisabled();
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-jsonl').click()]);
   const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(lines).toHaveLength(3);
-  const opened = lines.map((l) => JSON.stringify(l.personal_opened));
+  expect(lines).toHaveLength(4);
+  const cells = lines.map((l) => l.personal_opened as { erased: string[]; values: Record<string, unknown> });
+  const opened = cells.map((c) => JSON.stringify(c.values));
   expect(opened.filter((o) => o.includes(other) && o.includes('192.0.2.42') && o.includes('client of ORD-JON-1'))).toHaveLength(1);
-  expect(opened.filter((o) => o.includes('[erased]'))).toHaveLength(2);
-  expect(opened.join('\n')).not.toContain(subject);
+  expect(cells.filter((c) => c.erased.includes('/actor_id') && c.erased.includes('/context/client_name'))).toHaveLength(2);
+  // The literal "[erased]" is a value of the other person's event, which lists nothing as erased.
+  expect(cells.filter((c) => c.values['/context/client_name'] === '[erased]' && c.erased.length === 0)).toHaveLength(1);
+  expect(JSON.stringify(cells)).not.toContain(subject);
   await expect(page.getByTestId('export-result-personal')).toContainText(/personal data opened, [1-9]\d* erased fields listed in the manifest/);
   await expectNoViolations(page, 'search with an opened export');
 

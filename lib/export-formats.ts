@@ -39,10 +39,11 @@ export type PersonalExportMode = (typeof PERSONAL_EXPORT_MODES)[number];
 
 /**
  * The column of opened (or masked) personal values, after clock_flag: per
- * event, the RFC 8785 JSON object of the JSON pointers of its references and
- * the values there ("[erased]" where the subject's key was destroyed,
- * "[personal]" when masked); null for an event without personal data. Not
- * hashed: the stored columns are.
+ * event, the RFC 8785 JSON object `{erased, values}` — the JSON pointers of
+ * its references whose subject's key was destroyed, and every other
+ * reference's value ("[personal]" when masked); null for an event without
+ * personal data (column version 2, PERSONAL_OPENED_VERSION). Not hashed: the
+ * stored columns are.
  */
 export const PERSONAL_OPENED_COLUMN = 'personal_opened';
 

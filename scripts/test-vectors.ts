@@ -16,7 +16,7 @@ import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type Checkpoint
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
 import { fromHex, inclusionProof, leafHash, merkleRoot, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { associatedData, contextPointer, openedPersonalData, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
+import { associatedData, contextPointer, openedPersonalData, personalOpenedCell, PERSONAL_OPENED_VERSION, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import type { CheckpointVectors, EventVectors, PersonalDataVectors, PersonalExportVectors, TreeVectors } from '../verifier/test-vectors.ts';
 
@@ -320,8 +320,9 @@ EVENTS.push(
       observed_ip: '2001:db8::44',
       user_agent: 'TraderWorkstation/9.2',
       device: 'fp-ws-44',
-      context: { symbol: 'MSFT', side: 'SELL', quantity: 40, client_name: 'Bob Example', email: 'bob@example.net' },
-      personal_paths: ['client_name', 'email'],
+      // The client's phone was sent as the text "[erased]": a value like any other, never to be read as an erased field.
+      context: { symbol: 'MSFT', side: 'SELL', quantity: 40, client_name: 'Bob Example', email: 'bob@example.net', phone: '[erased]' },
+      personal_paths: ['client_name', 'email', 'phone'],
     }),
   },
   {
@@ -360,12 +361,12 @@ function personalExportVectors(): PersonalExportVectors {
   const rows = sealed.map((e) => {
     const opened = openedPersonalData(e, TENANT, (k) => live.get(k) ?? null)!;
     const masked = openedPersonalData(e, TENANT, (k) => live.get(k) ?? null, true)!;
-    const json = canonicalJson(opened.values);
+    const json = canonicalJson(personalOpenedCell(opened));
     return {
       event_id: e.id,
       seq: e.seq,
-      opened: opened.values,
-      masked: masked.values,
+      opened: personalOpenedCell(opened),
+      masked: personalOpenedCell(masked),
       erased: opened.erased,
       opened_subjects: opened.opened,
       csv_tail: `,"${json.replace(/"/g, '""')}"\r\n`,
@@ -374,6 +375,7 @@ function personalExportVectors(): PersonalExportVectors {
   });
   const manifest = (mode: 'opened' | 'masked') => ({
     mode,
+    column_version: PERSONAL_OPENED_VERSION,
     rows: rows.length,
     opened_subjects: mode === 'masked' ? 0 : new Set(rows.flatMap((r) => r.opened_subjects)).size,
     erased_fields: rows.reduce((n, r) => n + r.erased.length, 0),
@@ -381,7 +383,7 @@ function personalExportVectors(): PersonalExportVectors {
   });
   return {
     description:
-      'The personal_opened column of exports opened or masked for their requester (docs/export-format.md, section 8), for the version 3 events of events.json. opened: the RFC 8785 JSON object of every reference pointer of the stored event and the value its seal holds there, "[erased]" where the subject key is destroyed (the subject keys given here open the others: the --subject-keys file of the verifier); masked: "[personal]" for live values. csv_tail: what the column adds to a CSV record after its clock_flag cell (a comma and the JSON quoted, CRLF); jsonl_tail: what replaces the closing brace and LF of a JSON Lines record. The manifest objects are the personal member of the manifests of an export of all events of events.json.',
+      'The personal_opened column (version 2) of exports opened or masked for their requester (docs/export-format.md, section 8), for the version 3 events of events.json: the RFC 8785 JSON object {erased, values}. erased: the reference pointers of the stored event whose subject key is destroyed, in reference order; values: every other reference pointer and, opened, the value its seal holds there (the subject keys given here open them: the --subject-keys file of the verifier), or masked, "[personal]". Event seq 9 holds a value sent as the text "[erased]" at /context/phone, a value like any other; event seq 10 has /context/phone erased. csv_tail: what the column adds to a CSV record after its clock_flag cell (a comma and the JSON quoted, CRLF); jsonl_tail: what replaces the closing brace and LF of a JSON Lines record. The manifest objects are the personal member of the manifests of an export of all events of events.json.',
     tenant_id: TENANT,
     subject_keys: Object.fromEntries([...live].map(([id, key]) => [id, key.toString('base64')])),
     rows: rows.map(({ opened_subjects: _subjects, ...r }) => r),

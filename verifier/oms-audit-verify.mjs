@@ -2183,38 +2183,78 @@ function openedPersonalData(e, tenantId, keyOf, masked = false, found = e.schema
   }
   return { values, erased, opened: [...new Set(found.filter((x) => opened.has(x.reference.keyId)).map((x) => x.reference.subjectRef))] };
 }
+var PERSONAL_OPENED_VERSION = 2;
+function personalOpenedCell(data) {
+  const erased = new Set(data.erased);
+  const values = {};
+  for (const [pointer, value] of Object.entries(data.values)) if (!erased.has(pointer)) values[pointer] = value;
+  return { erased: data.erased, values };
+}
 
 // verifier/personal-opened.ts
+var isObject = (v) => !!v && typeof v === "object" && !Array.isArray(v);
 var PersonalOpenedCheck = class {
   constructor(tenantId, personal, subjectKeys = /* @__PURE__ */ new Map()) {
     this.tenantId = tenantId;
     this.subjectKeys = subjectKeys;
     this.mode = typeof personal?.mode === "string" ? personal.mode : "absent";
+    this.version = personal?.column_version === void 0 ? 1 : personal.column_version;
     if (this.mode !== "opened" && this.mode !== "masked") {
       this.problems.push(`the file has a ${PERSONAL_OPENED_COLUMN} column, but the signed manifest's personal.mode is ${this.mode}, not opened or masked`);
       return;
     }
-    const erased = Array.isArray(personal?.erased) ? personal.erased : [];
-    for (const e of erased) this.listed.set(e.seq, e.pointers);
-    const total = erased.reduce((n, e) => n + e.pointers.length, 0);
-    if (total !== personal?.erased_fields) this.problems.push(`the manifest lists ${total} erased fields, but its erased_fields says ${String(personal?.erased_fields)}`);
+    if (this.version !== 1 && this.version !== PERSONAL_OPENED_VERSION) {
+      this.problems.push(`the signed manifest's personal.column_version is ${String(personal?.column_version)}; this verifier reads versions 1 and ${PERSONAL_OPENED_VERSION}`);
+      return;
+    }
+    if (Array.isArray(personal?.erased)) {
+      const erased = personal.erased;
+      this.listed = new Map(erased.map((e) => [e.seq, e.pointers]));
+      const total = erased.reduce((n, e) => n + e.pointers.length, 0);
+      if (total !== personal?.erased_fields) this.problems.push(`the manifest lists ${total} erased fields, but its erased_fields says ${String(personal?.erased_fields)}`);
+    } else if (this.version === 1) {
+      this.problems.push('the signed manifest has no list of erased fields: in a version 1 file nothing else tells an erased field from a value sent as "[erased]"');
+    }
     this.expectedRows = typeof personal?.rows === "number" ? personal.rows : null;
   }
   tenantId;
   subjectKeys;
-  listed = /* @__PURE__ */ new Map();
+  /** The manifest's erased pointers by seq; null when the manifest has no list (version 2 rows then speak for themselves). */
+  listed = null;
   mode;
+  version;
   rows = 0;
   seenListed = 0;
   problems = [];
+  /** The erased pointers the file shows, by seq (version 2: read from each row; version 1: the "[erased]" values). */
+  erasedInFile = /* @__PURE__ */ new Map();
   expectedRows = null;
+  /**
+   * A row's shown values and erased pointers, as the file's version writes
+   * them; a string naming what is wrong when the cell is not of that shape.
+   */
+  read(cell) {
+    if (this.version === 1) {
+      if (!isObject(cell)) return `${PERSONAL_OPENED_COLUMN} is not an object of the event's personal values`;
+      return { shown: cell, erased: Object.keys(cell).filter((p) => cell[p] === ERASED) };
+    }
+    const keys = isObject(cell) ? Object.keys(cell).sort() : [];
+    if (!isObject(cell) || canonicalJson(keys) !== canonicalJson(["erased", "values"]) || !isObject(cell.values) || !Array.isArray(cell.erased) || !cell.erased.every((p) => typeof p === "string")) {
+      return `${PERSONAL_OPENED_COLUMN} is not an object {erased: [pointers], values: {pointer: value}} (column version 2)`;
+    }
+    const erased = cell.erased;
+    if (new Set(erased).size !== erased.length) return `${PERSONAL_OPENED_COLUMN} lists a pointer as erased twice`;
+    const overlap = erased.filter((p) => Object.hasOwn(cell.values, p));
+    if (overlap.length) return `${PERSONAL_OPENED_COLUMN} shows a value at ${overlap.join(", ")} and lists it as erased`;
+    return { shown: { ...cell.values, ...Object.fromEntries(erased.map((p) => [p, ERASED])) }, erased };
+  }
   /** One row: its stored values (hashed elsewhere) and its personal_opened value. */
   check(row, values) {
     const seq = values.seq;
     const where = `row ${row} (seq ${seq})`;
     const opened = values[PERSONAL_OPENED_COLUMN];
     const refs = values.schema_version === SEALED_SCHEMA_VERSION ? referencesOf(values) : [];
-    const listed = this.listed.get(seq) ?? [];
+    const listed = this.listed?.get(seq) ?? [];
     if (listed.length) this.seenListed++;
     if (!refs.length) {
       if (opened !== null) this.problems.push(`${where}: ${PERSONAL_OPENED_COLUMN} holds values, but the stored event has no personal data`);
@@ -2222,29 +2262,47 @@ var PersonalOpenedCheck = class {
       return;
     }
     this.rows++;
-    if (!opened || typeof opened !== "object" || Array.isArray(opened)) {
-      this.problems.push(`${where}: ${PERSONAL_OPENED_COLUMN} is not an object of the event's personal values`);
+    const read = this.read(opened);
+    if (typeof read === "string") {
+      this.problems.push(`${where}: ${read}`);
       return;
     }
-    const shown = opened;
+    const { shown, erased } = read;
     const pointers = refs.map((r) => r.pointer);
     if (canonicalJson([...pointers].sort()) !== canonicalJson(Object.keys(shown).sort())) {
       this.problems.push(`${where}: ${PERSONAL_OPENED_COLUMN} names ${Object.keys(shown).join(", ") || "nothing"}, but the stored event has references at ${pointers.join(", ")}`);
       return;
     }
-    for (const p of listed) if (shown[p] !== ERASED) this.problems.push(`${where}: the manifest lists ${p} as erased, but the file shows a value there`);
-    if (this.mode === "masked") {
-      for (const [p, v] of Object.entries(shown)) {
-        if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
-        if (v === ERASED && !listed.includes(p)) this.problems.push(`${where}: ${p} reads "[erased]", but the manifest does not list it as erased`);
+    if (this.version === PERSONAL_OPENED_VERSION) {
+      if (erased.length) this.erasedInFile.set(seq, erased);
+      const inOrder = pointers.filter((p) => erased.includes(p));
+      if (canonicalJson(inOrder) !== canonicalJson(erased)) this.problems.push(`${where}: the erased pointers are not in the event's reference order`);
+      if (this.listed) {
+        for (const p of listed) if (!erased.includes(p)) this.problems.push(`${where}: the manifest lists ${p} as erased, but the file shows a value there`);
+        for (const p of erased) if (!listed.includes(p)) this.problems.push(`${where}: the file lists ${p} as erased, but the manifest does not`);
       }
-      return;
+      if (this.mode === "masked") {
+        for (const [p, v] of Object.entries(shown)) if (!erased.includes(p) && v !== MASKED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+        return;
+      }
+    } else {
+      const shownErased = erased.filter((p) => listed.includes(p));
+      if (shownErased.length) this.erasedInFile.set(seq, shownErased);
+      for (const p of listed) if (shown[p] !== ERASED) this.problems.push(`${where}: the manifest lists ${p} as erased, but the file shows a value there`);
+      if (this.mode === "masked") {
+        for (const [p, v] of Object.entries(shown)) {
+          if (v !== MASKED && v !== ERASED) this.problems.push(`${where}: a masked export shows a value at ${p}`);
+          if (v === ERASED && !listed.includes(p)) this.problems.push(`${where}: ${p} reads "[erased]", but the manifest does not list it as erased`);
+        }
+        return;
+      }
     }
+    const erasedHere = this.version === PERSONAL_OPENED_VERSION ? erased : listed;
     const seals = sealsOf(values.personal);
     const sealed = /* @__PURE__ */ new Map();
     for (const { pointer, reference } of refs) {
       const key = this.subjectKeys.get(reference.keyId);
-      if (!key || listed.includes(pointer)) continue;
+      if (!key || erasedHere.includes(pointer)) continue;
       if (!sealed.has(reference.keyId)) {
         try {
           sealed.set(reference.keyId, openValues(seals[reference.keyId] ?? "", key, this.tenantId, values.id, reference.keyId));
@@ -2261,7 +2319,7 @@ var PersonalOpenedCheck = class {
   }
   /** After the last row: the manifest's list and counts cover the file exactly. */
   finish() {
-    if (this.seenListed !== this.listed.size) this.problems.push(`the manifest lists erased fields of ${this.listed.size} events, but ${this.seenListed} of them are in the file`);
+    if (this.listed && this.seenListed !== this.listed.size) this.problems.push(`the manifest lists erased fields of ${this.listed.size} events, but ${this.seenListed} of them are in the file`);
     if (this.expectedRows !== null && this.expectedRows !== this.rows) this.problems.push(`the file has ${this.rows} rows with personal data; the signed manifest says ${this.expectedRows}`);
     return this.problems;
   }
@@ -2630,19 +2688,19 @@ var STREAM_FORMATS = {
   }
 };
 var STREAM_FORMAT_NAMES = Object.keys(STREAM_FORMATS);
-var isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+var isObject2 = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 function decodeDelivery(text) {
   const out = { headers: [], events: [], unknown: [] };
   const visit = (value, where) => {
     if (Array.isArray(value)) return value.forEach((v, i) => visit(v, `${where}[${i}]`));
-    if (!isObject(value)) return void out.unknown.push(where);
+    if (!isObject2(value)) return void out.unknown.push(where);
     if (value.type === BATCH_TYPE) {
       const { events, ...header } = value;
       out.headers.push(header);
       if (Array.isArray(events)) events.forEach((e, i) => visit(e, `${where}.events[${i}]`));
       return;
     }
-    if (isObject(value.event) && ("sourcetype" in value || "time" in value)) return visit(value.event, where);
+    if (isObject2(value.event) && ("sourcetype" in value || "time" in value)) return visit(value.event, where);
     if (typeof value.message === "string" && value.message.startsWith("{")) {
       try {
         return visit(JSON.parse(value.message), where);
@@ -2992,11 +3050,12 @@ function checkTestVectors(dir) {
       const opened = openedPersonalData(v.event, exports.tenant_id, keyOf, mode === "masked");
       const row = exports.rows.find((r) => r.event_id === v.event.id);
       const label = `personal-exports.json ${v.event.id} (${mode})`;
-      check(row ? opened !== null && canonicalJson(opened.values) === canonicalJson(row[mode]) && canonicalJson(opened.erased) === canonicalJson(row.erased) : opened === null, `${label}: personal_opened differs`);
+      const cell = opened ? personalOpenedCell(opened) : null;
+      check(row ? cell !== null && canonicalJson(cell) === canonicalJson(row[mode]) && canonicalJson(cell.erased) === canonicalJson(row.erased) : cell === null, `${label}: personal_opened differs`);
       if (row) check(row.csv_tail === `,"${canonicalJson(row.opened).replace(/"/g, '""')}"\r
 ` && row.jsonl_tail === `,"personal_opened":${canonicalJson(row.opened)}}
 `, `${label}: the record tails differ`);
-      rowCheck.check(i + 1, { ...v.event, [PERSONAL_OPENED_COLUMN]: opened ? opened.values : null });
+      rowCheck.check(i + 1, { ...v.event, [PERSONAL_OPENED_COLUMN]: cell });
     }
     for (const problem of rowCheck.finish()) check(false, `personal-exports.json (${mode}): ${problem}`);
   }

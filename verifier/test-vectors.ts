@@ -15,7 +15,7 @@ import path from 'node:path';
 import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type SignedCheckpoint } from '../supabase/functions/_shared/checkpoint.ts';
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { fromHex, merkleRoot, rootFromProof, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { associatedData, openedPersonalData, openValues, parseReference, referencesOf, sealsOf, subjectRef } from '../supabase/functions/_shared/personal-data.ts';
+import { associatedData, openedPersonalData, openValues, parseReference, personalOpenedCell, referencesOf, sealsOf, subjectRef, type PersonalOpenedCell } from '../supabase/functions/_shared/personal-data.ts';
 import { PERSONAL_OPENED_COLUMN } from '../lib/export-formats.ts';
 import { PersonalOpenedCheck, readSubjectKeys } from './personal-opened.ts';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
@@ -55,7 +55,8 @@ export interface PersonalExportVectors {
   tenant_id: string;
   /** Key id → base64 data key of each subject not erased. */
   subject_keys: Record<string, string>;
-  rows: { event_id: string; seq: number; opened: Record<string, unknown>; masked: Record<string, unknown>; erased: string[]; csv_tail: string; jsonl_tail: string }[];
+  /** opened, masked: the personal_opened value (column version 2: {erased, values}). */
+  rows: { event_id: string; seq: number; opened: PersonalOpenedCell; masked: PersonalOpenedCell; erased: string[]; csv_tail: string; jsonl_tail: string }[];
   manifest_opened: Record<string, unknown>;
   manifest_masked: Record<string, unknown>;
 }
@@ -150,9 +151,10 @@ export function checkTestVectors(dir: string): VectorReport {
       const opened = openedPersonalData(v.event, exports.tenant_id, keyOf, mode === 'masked');
       const row = exports.rows.find((r) => r.event_id === v.event.id);
       const label = `personal-exports.json ${v.event.id} (${mode})`;
-      check(row ? opened !== null && canonicalJson(opened.values) === canonicalJson(row[mode]) && canonicalJson(opened.erased) === canonicalJson(row.erased) : opened === null, `${label}: personal_opened differs`);
+      const cell = opened ? personalOpenedCell(opened) : null;
+      check(row ? cell !== null && canonicalJson(cell) === canonicalJson(row[mode]) && canonicalJson(cell.erased) === canonicalJson(row.erased) : cell === null, `${label}: personal_opened differs`);
       if (row) check(row.csv_tail === `,"${canonicalJson(row.opened).replace(/"/g, '""')}"\r\n` && row.jsonl_tail === `,"personal_opened":${canonicalJson(row.opened)}}\n`, `${label}: the record tails differ`);
-      rowCheck.check(i + 1, { ...v.event, [PERSONAL_OPENED_COLUMN]: opened ? opened.values : null });
+      rowCheck.check(i + 1, { ...v.event, [PERSONAL_OPENED_COLUMN]: cell });
     }
     for (const problem of rowCheck.finish()) check(false, `personal-exports.json (${mode}): ${problem}`);
   }

@@ -21,6 +21,7 @@ import { COLUMNS, type ColumnKey } from '@/lib/search-params.ts';
 import { errorMessage, useTRPC } from '@/lib/trpc.tsx';
 import { formatInZone } from '@/lib/time.ts';
 import { useTimeZone } from './time-zone.tsx';
+import { ErasedMark, erasedPointers } from './erased-mark.tsx';
 
 const PAGE_SIZE = 250;
 const ROW_HEIGHT = 34;
@@ -40,6 +41,7 @@ type Row = {
   request_id: string | null;
   ip_address: string | null;
   context: Record<string, unknown>;
+  personal_data?: { subject_id: string | null; erased: string[] };
 };
 
 /** Columns whose cells filter on their value when clicked. */
@@ -80,7 +82,7 @@ function cell(row: Row, key: ColumnKey, zone: string, onFilter: CellFilter | und
     case 'actor':
       return (
         <Link href={`/actors/${encodeURIComponent(row.actor_id)}`} className="link" tabIndex={-1}>
-          {row.actor_id}
+          {erasedPointers(row).has('/actor_id') ? <ErasedMark /> : row.actor_id}
         </Link>
       );
     case 'outcome':

@@ -13,6 +13,7 @@ import type { EventFiltersInput } from '@/supabase/functions/_shared/filters.ts'
 import { useTRPC } from '@/lib/trpc.tsx';
 import { formatInZone, zoneAbbreviation } from '@/lib/time.ts';
 import { useTimeZone } from './time-zone.tsx';
+import { ErasedMark } from './erased-mark.tsx';
 
 export type FacetField = 'event_type' | 'object_type' | 'actor_id' | 'source' | 'outcome';
 
@@ -223,10 +224,10 @@ export function ValueCounts({ shape, onFilter }: { shape: Shape | undefined; onF
                       type="button"
                       className="flex min-w-0 flex-1 justify-between gap-2 rounded px-1 text-left hover:bg-blue-50 dark:hover:bg-slate-800"
                       title={`Click: only ${shown}. Alt-click: all but ${shown}.`}
-                      aria-label={`${label} ${shown}: ${estimated ? 'about ' : ''}${fmt(v.count)} events${estimated ? ' (estimate)' : ''}. Filter on it (Alt: exclude it)`}
+                      aria-label={`${label} ${v.erased ? 'erased' : shown}: ${estimated ? 'about ' : ''}${fmt(v.count)} events${estimated ? ' (estimate)' : ''}. Filter on it (Alt: exclude it)`}
                       onClick={(e) => onFilter(field, v.value, e.altKey)}
                     >
-                      <span className="truncate">{shown}</span>
+                      <span className="truncate">{v.erased ? <ErasedMark /> : shown}</span>
                       <span className="text-slate-600 tabular-nums dark:text-slate-400">
                         {estimated ? '≈ ' : ''}
                         {fmt(v.count)}

@@ -184,7 +184,7 @@ function build() {
                 .default('stored')
                 .meta({
                   description:
-                    "How personal data is carried (csv and jsonl). stored: references and seals only. opened: also a column personal_opened with each event's values ('[erased]' where erased); 403 unless the caller may see personal data (API keys, console auditors and admins). masked: personal_opened holds '[personal]' for each value. The manifest's personal object lists every erased field.",
+                    "How personal data is carried (csv and jsonl). stored: references and seals only. opened: also a column personal_opened with each event's erased fields and, apart, its other values ({erased, values}); 403 unless the caller may see personal data (API keys, console auditors and admins). masked: personal_opened holds '[personal]' for each value. The manifest's personal object lists every erased field.",
                 }),
             }),
           },

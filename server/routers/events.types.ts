@@ -83,7 +83,7 @@ export const facetsOutput = z.object({
   sources: z.array(z.string()),
 });
 
-const facetValues = z.array(z.object({ value: z.string().nullable(), count: z.number() }));
+const facetValues = z.array(z.object({ value: z.string().nullable(), count: z.number(), erased: z.literal(true).optional() }));
 
 /** The search's shape for these filters; `exact`: count exactly, without the time budget ("Count exactly", in an export slot). */
 export const shapeInput = countInput.and(z.object({ exact: z.boolean().default(false) }));

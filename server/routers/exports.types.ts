@@ -94,13 +94,19 @@ export const manifestOutput = z.object({
   personal: z
     .object({
       mode: z.enum(PERSONAL_EXPORT_MODES),
+      column_version: z
+        .number()
+        .int()
+        .nullable()
+        .optional()
+        .meta({ description: "personal_opened's version: 2 lists each event's erased pointers apart from its values (null for stored; absent: version 1, written before)" }),
       rows: z.number().int().nullable().meta({ description: 'Rows with personal data (null for stored: nothing examined)' }),
       opened_subjects: z.number().int().nullable().meta({ description: 'Distinct subjects whose values were opened' }),
-      erased_fields: z.number().int().nullable().meta({ description: 'Fields shown as "[erased]"' }),
+      erased_fields: z.number().int().nullable().meta({ description: 'Erased fields in all' }),
       erased: z
         .array(z.object({ seq: z.number().int(), id: z.string(), pointers: z.array(z.string()) }))
         .nullable()
-        .meta({ description: 'Every exported event with fields shown as "[erased]", in file order, with their JSON pointers' }),
+        .meta({ description: 'Every exported event with erased fields, in file order, with their JSON pointers' }),
     })
     .optional()
     .meta({ description: 'How the file carries personal data (docs/export-format.md, section 8); absent in manifests written before it was recorded' }),

@@ -57,8 +57,8 @@ export interface SearchShape {
   bucket_seconds: number;
   /** `short`: part of the bucket lies in an archived month that could not be counted, so its count is too low. */
   buckets: { start: string; count: number; exact: boolean; short: boolean }[];
-  /** The most frequent values of each field among the matches (null: the field is absent). */
-  facets: Record<FacetField, { value: string | null; count: number }[]>;
+  /** The most frequent values of each field among the matches (null: the field is absent); `erased`: a sealed actor whose key was destroyed (its value reads "[erased]"). */
+  facets: Record<FacetField, { value: string | null; count: number; erased?: true }[]>;
   /** True when every count is exact; otherwise some are estimates. */
   exact: boolean;
   /** Per part: exact, or an estimate and its basis. */
@@ -110,7 +110,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
   const slot = options.exact ? exportSlots().acquire(claims.tenant_id) : null;
   try {
     const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
-    const samples = new Map<{ value: string | null; count: number }, string>();
+    const samples = new Map<{ value: string | null; count: number; erased?: true }, string>();
     const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
       const filters = await withRelatedKeys(tx, sealed);
       // Looking up what to read (catalog-sized reads) and the archived months are not the counting the budget bounds.

@@ -115,23 +115,25 @@ export interface ExportManifest {
 export interface ManifestErasure {
   seq: number;
   id: string;
-  /** JSON pointers (RFC 6901) of the fields shown as "[erased]", in the event's reference order. */
+  /** JSON pointers (RFC 6901) of the erased fields (personal_opened's `erased`), in the event's reference order. */
   pointers: string[];
 }
 
 /**
  * The export's personal data. `stored`: the file holds references and seals
  * only, nothing was examined (the counts and the list are null). `opened` /
- * `masked`: the column personal_opened holds the values (or "[personal]"),
+ * `masked`: the column personal_opened holds the values (or "[personal]") and each event's erased pointers,
  * and `erased` lists every exported event with erased fields, in file order.
  */
 export interface ManifestPersonal {
   mode: PersonalExportMode;
+  /** The personal_opened column's version (2: erased pointers listed in the file); null for stored. Absent: version 1. */
+  column_version?: number | null;
   /** Rows with personal data (a personal_opened value that is not null). */
   rows: number | null;
   /** Distinct subjects (subject refs) whose values were opened (0 when masked). */
   opened_subjects: number | null;
-  /** Fields shown as "[erased]" in all (the sum of the lengths of `erased[].pointers`). */
+  /** Erased fields in all (the sum of the lengths of `erased[].pointers`). */
   erased_fields: number | null;
   erased: ManifestErasure[] | null;
 }

@@ -3,9 +3,9 @@
  * (docs/export-format.md, section 8). The stored columns leave PostgreSQL and
  * DuckDB byte for byte as in a stored export — they are what the event hashes
  * cover — and each record gets one more cell: the RFC 8785 JSON object of the
- * event's reference pointers and their values ("[erased]" where the subject's
- * key was destroyed, "[personal]" when masked), or null for an event without
- * personal data. Hot and archived months pass through the same code, so a
+ * event's erased reference pointers and the other pointers' values
+ * ("[personal]" when masked; column version 2, personalOpenedCell), or null
+ * for an event without personal data. Hot and archived months pass through the same code, so a
  * file reads the same whatever the month's state.
  *
  * Records are split from the format's bytes (a CSV record ends at an LF outside
@@ -25,7 +25,7 @@ import { valueOfCsvCell, type CsvCell, type ExportFormatSpec, type PersonalExpor
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
-import { ACTOR_PERSONAL_FIELDS, ENVELOPE_PREFIX, openedPersonalData, referencesOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+import { ACTOR_PERSONAL_FIELDS, ENVELOPE_PREFIX, openedPersonalData, personalOpenedCell, PERSONAL_OPENED_VERSION, referencesOf, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
 import { keysById } from '../personal/keys.ts';
 import type { ManifestPersonal } from './manifest.ts';
 
@@ -48,7 +48,9 @@ const mayHoldReference = (record: Buffer) => record.includes(PREFIX_BYTES) || re
 
 /** A manifest's `personal` before anything is examined (stored mode keeps it so). */
 export function unexaminedPersonal(mode: PersonalExportMode): ManifestPersonal {
-  return mode === 'stored' ? { mode, rows: null, opened_subjects: null, erased_fields: null, erased: null } : { mode, rows: 0, opened_subjects: 0, erased_fields: 0, erased: [] };
+  return mode === 'stored'
+    ? { mode, column_version: null, rows: null, opened_subjects: null, erased_fields: null, erased: null }
+    : { mode, column_version: PERSONAL_OPENED_VERSION, rows: 0, opened_subjects: 0, erased_fields: 0, erased: [] };
 }
 
 /**
@@ -208,7 +210,7 @@ export class PersonalColumn {
           this.tally.erased_fields! += data.erased.length;
         }
       }
-      out.push(...withPersonalCell(this.spec, record.bytes, data ? canonicalJson(data.values) : null));
+      out.push(...withPersonalCell(this.spec, record.bytes, data ? canonicalJson(personalOpenedCell(data)) : null));
     });
     this.tally.opened_subjects = this.subjects.size;
     return Buffer.concat(out);

@@ -7,9 +7,11 @@
  * - a console viewer asking for opened personal data gets 403 and nothing is
  *   exported (no manifest, no AUDIT_EXPORT record);
  * - an opened export keeps every stored column byte for byte as a stored
- *   export, adds personal_opened with the live trader's values and "[erased]"
- *   for the erased one's, hot and archived months alike, and its manifest
- *   lists every erased field by seq; a masked export shows "[personal]";
+ *   export, adds personal_opened with the live trader's values and the
+ *   erased one's pointers listed as erased, hot and archived months alike
+ *   (a client name sent as the text "[erased]" stays a value), and its
+ *   manifest lists every erased field by seq; a masked export shows
+ *   "[personal]";
  * - an opened bundle verifies with its own verifier, also against the seals
  *   with the live subject's key (--subject-keys), and reports a key that does
  *   not open the seals;
@@ -43,7 +45,7 @@ let operatorKeyFile: string;
 let t: TestTenant;
 let viewer: TestMember;
 
-const trader = (name: 'dana' | 'eric', month: string, n: number) =>
+const trader = (name: 'dana' | 'eric', month: string, n: number, clientName = `${name} client`) =>
   event({
     occurred_at: `${month}-1${n}T10:00:00.000000Z`,
     actor_type: 'TRADER',
@@ -51,7 +53,7 @@ const trader = (name: 'dana' | 'eric', month: string, n: number) =>
     object_id: `ORD-${name}-${month}-${n}`,
     ip_address: name === 'dana' ? '192.0.2.31' : '192.0.2.32',
     user_agent: `${name}-workstation`,
-    context: { client_name: `${name} client`, email: `${name}.client@example.net`, qty: n },
+    context: { client_name: clientName, email: `${name}.client@example.net`, qty: n },
   });
 const SECRETS = ['dana@broker.example', '192.0.2.31', 'dana-workstation', 'dana client', 'dana.client@example.net', 'eric@broker.example', '192.0.2.32', 'eric client'];
 
@@ -77,7 +79,7 @@ beforeAll(async () => {
 
   t = await newTenant('personal-exports');
   await declarePersonalData(testSql(), t.id, 'operator:test', { outsideRetention: true });
-  const events = [trader('dana', ARCHIVED, 1), trader('eric', ARCHIVED, 2), trader('dana', HOT, 3), trader('eric', HOT, 4), event({ occurred_at: `${HOT}-15T10:00:00.000000Z`, actor_type: 'SERVICE', actor_id: 'router', context: { qty: 5 } })];
+  const events = [trader('dana', ARCHIVED, 1), trader('eric', ARCHIVED, 2, ERASED), trader('dana', HOT, 3), trader('eric', HOT, 4), event({ occurred_at: `${HOT}-15T10:00:00.000000Z`, actor_type: 'SERVICE', actor_id: 'router', context: { qty: 5 } })];
   const res = await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events } });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   await archiveSharedMonth(testSql(), work, ARCHIVED);
@@ -110,23 +112,24 @@ describe('exports with personal data opened or masked', () => {
     expect(stored.res.status).toBe(200);
     const storedRows = csvRows(stored.body);
     expect(storedRows).toHaveLength(5);
-    expect((await manifestOf(stored.res)).personal).toEqual({ mode: 'stored', rows: null, opened_subjects: null, erased_fields: null, erased: null });
+    expect((await manifestOf(stored.res)).personal).toEqual({ mode: 'stored', column_version: null, rows: null, opened_subjects: null, erased_fields: null, erased: null });
 
     // Before the erasure: each trader's values opened, from the archived month as from the hot one.
     const opened = await download('format=csv&personal=opened');
     expect(opened.res.status).toBe(200);
     const openedRows = csvRows(opened.body);
     const manifest = await manifestOf(opened.res);
-    expect(manifest).toMatchObject({ status: 'complete', columns: expect.arrayContaining([PERSONAL_OPENED_COLUMN]), personal: { mode: 'opened', rows: 4, opened_subjects: 2, erased_fields: 0, erased: [] } });
+    expect(manifest).toMatchObject({ status: 'complete', columns: expect.arrayContaining([PERSONAL_OPENED_COLUMN]), personal: { mode: 'opened', column_version: 2, rows: 4, opened_subjects: 2, erased_fields: 0, erased: [] } });
     expect(manifest.months.map((m: { month: string; archived_rows: number }) => [m.month, m.archived_rows])).toEqual([
       [ARCHIVED, 2],
       [HOT, 0],
     ]);
     // Every stored column exactly as in the stored export (what the hashes cover).
     expect(openedRows.map(({ [PERSONAL_OPENED_COLUMN]: _o, ...rest }) => rest)).toEqual(storedRows);
-    const byObject = (rows: Record<string, string>[], id: string) => JSON.parse(rows.find((r) => r.object_id === id)![PERSONAL_OPENED_COLUMN]!);
-    expect(byObject(openedRows, `ORD-dana-${ARCHIVED}-1`)).toMatchObject({ '/actor_id': 'dana@broker.example', '/ip_address': '192.0.2.31', '/context/client_name': 'dana client', '/context/email': 'dana.client@example.net' });
-    expect(byObject(openedRows, `ORD-eric-${HOT}-4`)).toMatchObject({ '/actor_id': 'eric@broker.example', '/user_agent': 'eric-workstation' });
+    const byObject = (rows: Record<string, string>[], id: string) => JSON.parse(rows.find((r) => r.object_id === id)![PERSONAL_OPENED_COLUMN]!) as { erased: string[]; values: Record<string, unknown> };
+    expect(byObject(openedRows, `ORD-dana-${ARCHIVED}-1`).erased).toEqual([]);
+    expect(byObject(openedRows, `ORD-dana-${ARCHIVED}-1`).values).toMatchObject({ '/actor_id': 'dana@broker.example', '/ip_address': '192.0.2.31', '/context/client_name': 'dana client', '/context/email': 'dana.client@example.net' });
+    expect(byObject(openedRows, `ORD-eric-${HOT}-4`).values).toMatchObject({ '/actor_id': 'eric@broker.example', '/user_agent': 'eric-workstation' });
     expect(openedRows.find((r) => r.actor_id === 'router')![PERSONAL_OPENED_COLUMN]).toBe('');
 
     // The same cells and tally however the stored bytes arrive: records, quoted cells and doubled quotes cut at any byte.
@@ -152,14 +155,19 @@ describe('exports with personal data opened or masked', () => {
     const dana = lines.filter((l) => l.object_id.startsWith('ORD-dana'));
     expect(dana).toHaveLength(2);
     for (const l of dana) {
-      expect(Object.values(l.personal_opened).every((v) => v === ERASED)).toBe(true);
+      expect(l.personal_opened.values).toEqual({});
+      expect(l.personal_opened.erased).toEqual(expect.arrayContaining(['/actor_id', '/ip_address', '/user_agent', '/context/client_name', '/context/email']));
       expect(l.actor_id).toMatch(/^pd2:/);
     }
-    expect(lines.find((l) => l.object_id === `ORD-eric-${ARCHIVED}-2`).personal_opened).toMatchObject({ '/actor_id': 'eric@broker.example', '/context/email': 'eric.client@example.net' });
+    // Eric's client name was sent as the text "[erased]": a value among the values, not an erased field.
+    expect(lines.find((l) => l.object_id === `ORD-eric-${ARCHIVED}-2`).personal_opened).toEqual({
+      erased: [],
+      values: expect.objectContaining({ '/actor_id': 'eric@broker.example', '/context/email': 'eric.client@example.net', '/context/client_name': ERASED }),
+    });
     expect(signed.personal.mode).toBe('opened');
     const listed = signed.personal.erased.map((e: { seq: number; id: string; pointers: string[] }) => ({ ...e, pointers: [...e.pointers].sort() }));
-    expect(listed).toEqual(dana.map((l) => ({ seq: l.seq, id: l.id, pointers: Object.keys(l.personal_opened).sort() })));
-    expect(signed.personal.erased_fields).toBe(dana.reduce((n, l) => n + Object.keys(l.personal_opened).length, 0));
+    expect(listed).toEqual(dana.map((l) => ({ seq: l.seq, id: l.id, pointers: [...l.personal_opened.erased].sort() })));
+    expect(signed.personal.erased_fields).toBe(dana.reduce((n, l) => n + l.personal_opened.erased.length, 0));
 
     const verify = async (...extra: string[]) => {
       try {
@@ -181,11 +189,11 @@ describe('exports with personal data opened or masked', () => {
     await writeFile(keysFile, JSON.stringify({ [ericKeyId]: Buffer.alloc(32, 7).toString('base64') }));
     expect(await verify('--subject-keys', keysFile)).toMatchObject({ code: 1, out: expect.stringContaining(`does not open with the key given for it`) });
 
-    // A masked export (for someone who may not see the values) shows "[personal]" for live values, still "[erased]" for dana's.
+    // A masked export (for someone who may not see the values) shows "[personal]" for live values, and dana's as erased.
     const masked = await download('format=csv&personal=masked');
     const maskedRows = csvRows(masked.body);
-    expect(Object.values(byObject(maskedRows, `ORD-eric-${HOT}-4`)).every((v) => v === MASKED)).toBe(true);
-    expect(Object.values(byObject(maskedRows, `ORD-dana-${HOT}-3`)).every((v) => v === ERASED)).toBe(true);
+    expect(Object.values(byObject(maskedRows, `ORD-eric-${HOT}-4`).values).every((v) => v === MASKED)).toBe(true);
+    expect(byObject(maskedRows, `ORD-dana-${HOT}-3`)).toEqual({ erased: expect.arrayContaining(['/actor_id', '/context/email']), values: {} });
     expect((await manifestOf(masked.res)).personal).toMatchObject({ mode: 'masked', opened_subjects: 0, erased_fields: signed.personal.erased_fields });
     expect(masked.body.toString()).not.toContain('eric@broker.example');
 

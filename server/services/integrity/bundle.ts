@@ -174,8 +174,8 @@ kept from an earlier bundle), also check that this bundle is the same history:
     node verify.mjs --public-key operator-public-key.pem --known-checkpoint monitor-state.json .
 
 ${manifest.personal && (manifest.personal as { mode?: string }).mode !== 'stored' ? `Personal data: ${(manifest.personal as { mode: string }).mode}. The column personal_opened holds each event's personal
-values (or "[personal]"), beside the stored columns the hashes cover; manifest.json's "personal"
-lists every field shown as "[erased]". Given the data keys of some subjects (a JSON object of key
+values (or "[personal]") and, apart, its erased fields, beside the stored columns the hashes cover;
+manifest.json's "personal" lists every erased field too. Given the data keys of some subjects (a JSON object of key
 id to base64 key), the verifier also checks their opened values against the seals:
 
     node verify.mjs --public-key operator-public-key.pem --subject-keys keys.json .

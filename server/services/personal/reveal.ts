@@ -64,9 +64,9 @@ export async function revealEvents<T extends AuditEvent>(sql: Sql, tenantId: str
 /**
  * Facet values of sealed actors (the search's shape): each entry's value is an
  * actor's reference; `samples` gives one of its events as "<event id> <seal>",
- * opened here into the actor id, "[erased]", or "[personal]" for a masked reader.
+ * opened here into the actor id, "[erased]" (with `erased: true`), or "[personal]" for a masked reader.
  */
-export async function revealActorSamples(sql: Sql, tenantId: string, samples: Map<{ value: string | null }, string>, options: { masked?: boolean } = {}): Promise<void> {
+export async function revealActorSamples(sql: Sql, tenantId: string, samples: Map<{ value: string | null; erased?: true }, string>, options: { masked?: boolean } = {}): Promise<void> {
   const parsed = [...samples].map(([entry, sample]) => {
     const [eventId, seal] = sample.split(' ') as [string, string | undefined];
     return { entry, eventId, seal, reference: entry.value ? parseReference(entry.value) : null };
@@ -77,8 +77,11 @@ export async function revealActorSamples(sql: Sql, tenantId: string, samples: Ma
     if (options.masked) entry.value = MASKED;
     else {
       const key = keys.get(reference.keyId)?.key ?? null;
-      if (!key) entry.value = ERASED;
-      else {
+      if (!key) {
+        // Flagged, so the text is never the only sign: an actor id may have been sent as "[erased]".
+        entry.value = ERASED;
+        entry.erased = true;
+      } else {
         if (!seal) throw changedSeal(eventId, '/actor_id');
         const values = openValues(seal, key, tenantId, eventId, reference.keyId);
         entry.value = String(values['/actor_id']);

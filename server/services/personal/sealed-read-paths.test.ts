@@ -155,9 +155,14 @@ describe('sealed events on the read paths that index or hash stored fields', () 
     expect((await searchShape(testSql(), claims(t), { ...filters, actor_id: CAROL.actor_id })).buckets.reduce((n, b) => n + b.count, 0)).toBe(3);
     await eraseSubject(testSql(), { tenantId: t.id, subjectId: CAROL.actor_id, reason: 'request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1 });
     expect(await actors()).toEqual([
-      { value: ERASED, count: 3 },
+      { value: ERASED, count: 3, erased: true },
       { value: 'router', count: 1 },
     ]);
+    // An actor id sent as the text "[erased]" is a value like any other: not flagged.
+    await write(t, [event({ ...CAROL, actor_id: ERASED, object_id: 'ORD-F10', occurred_at: at(4) })]);
+    const after = await actors();
+    expect(after).toHaveLength(3);
+    expect(after).toEqual(expect.arrayContaining([{ value: ERASED, count: 3, erased: true }, { value: 'router', count: 1 }, { value: ERASED, count: 1 }]));
   });
 
   it('the Activity view shows the people who administered opened, never their references', async () => {

@@ -52,8 +52,8 @@ export async function setPolicy(sql: Sql, input: { tenantId: string; change: Pol
   const policy = await sql.begin(async (tx) => {
     const [tenant] = await tx`select id from oms_audit.tenants where id = ${input.tenantId}`;
     if (!tenant) throw new AuditError('not_found', `No tenant ${input.tenantId}`);
-    // One change at a time per tenant, so "before" is what the change replaced.
-    await tx`select pg_advisory_xact_lock(hashtext('oms_audit.retention_policy'), hashtext(${input.tenantId}))`;
+    // One change at a time per tenant, so "before" is what the change replaced (the lock erasures take too).
+    await tx`select oms_audit.lock_erasure_rules(${input.tenantId})`;
     const before = await getPolicy(tx, input.tenantId, input.minTotalYears);
     const after = { hot_months: change.hot_months ?? before.hot_months, total_years: change.total_years ?? before.total_years };
     if (after.total_years < input.minTotalYears) {

@@ -25,7 +25,7 @@ import { AuditError, databaseUnavailable, invalid, isConnectionError, type Field
 import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
-import { pgArray, releaseReserved, type Sql } from './db.ts';
+import { pgArray, releaseReserved, type Sql, type TxSql } from './db.ts';
 import { sealPersonalData } from './personal-seal.ts';
 import { CLOCK_SKEW_CTES, checkClockSyncRecords, reportedRoundTripMicros } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
@@ -548,6 +548,24 @@ export async function appendEvents(
   }
   observer()?.batch({ method, ok: true, events: events.length, created: result.created_count, duplicates: result.duplicate_count, seconds: result.duration_ms / 1000 });
   return result;
+}
+
+/**
+ * Stores a parsed batch inside the caller's open transaction `tx`, which runs as
+ * `authenticated` with the tenant's claims: the events commit or roll back with
+ * the caller's other changes, and the tenant's sequence lock is held from here
+ * to the end of `tx` (keep what follows short). For a record that must commit
+ * together with the change it records (an erasure and its key destruction).
+ * Sealing reads and creates subject keys through the pool `sql`. Returns the
+ * ids stored (an id the tenant already has is not stored again).
+ */
+export async function appendEventsWithin(sql: Sql, tx: TxSql, caller: WriteCaller, events: readonly AuditEventInput[], observed: ObservedClient): Promise<Set<string>> {
+  const { rows } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
+  await sealPersonalData(sql, caller.tenantId, rows);
+  for (const row of rows) if (!row.hash) row.hash = eventHash(row, row.contextJson);
+  await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
+  const inserted = await tx.unsafe(APPEND_EVENTS_SQL, appendEventsParams(caller.tenantId, rows) as never[]);
+  return new Set(inserted.map((r) => r.id as string));
 }
 
 function isMissingPartition(err: unknown): boolean {

@@ -260,3 +260,25 @@ export function openedPersonalData(
   }
   return { values, erased, opened: [...new Set(found.filter((x) => opened.has(x.reference.keyId)).map((x) => x.reference.subjectRef))] };
 }
+
+/**
+ * Version of the personal_opened column of exports (docs/export-format.md,
+ * section 8). Version 1 (manifests without `column_version`) put "[erased]" in
+ * place of an erased value, which a value sent as that very text reads like.
+ * Version 2 lists the erased pointers apart from the values, so the file itself
+ * tells them apart: `{erased: [pointers], values: {pointer: value}}`.
+ */
+export const PERSONAL_OPENED_VERSION = 2;
+
+/** The personal_opened value (version 2) of one event: its erased pointers, in reference order, and every other pointer's value. */
+export interface PersonalOpenedCell {
+  erased: string[];
+  values: Record<string, unknown>;
+}
+
+export function personalOpenedCell(data: OpenedPersonalData): PersonalOpenedCell {
+  const erased = new Set(data.erased);
+  const values: Record<string, unknown> = {};
+  for (const [pointer, value] of Object.entries(data.values)) if (!erased.has(pointer)) values[pointer] = value;
+  return { erased: data.erased, values };
+}

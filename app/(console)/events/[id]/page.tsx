@@ -7,6 +7,7 @@ import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { beforeAfter } from '@/lib/diff.ts';
 import { serializeSearch } from '@/lib/search-params.ts';
 import { DiffTable } from '@/components/console/diff-table.tsx';
+import { ErasedMark, erasedPointers } from '@/components/console/erased-mark.tsx';
 import { Timestamp } from '@/components/console/timestamp.tsx';
 import { formatSkew } from '@/lib/skew.ts';
 import type { EventClockOutput } from '@/server/routers/clock.types.ts';
@@ -46,6 +47,9 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
   const pair = beforeAfter(event.context);
   const objectHref = `/objects/${encodeURIComponent(event.object_type)}/${encodeURIComponent(event.object_id)}`;
   const actorHref = `/actors/${encodeURIComponent(event.actor_id)}`;
+  // Fields whose subject was erased are marked, never shown as text: a value sent as "[erased]" stays a value.
+  const erased = erasedPointers(event);
+  const erasedInContext = [...erased].filter((p) => p.startsWith('/context/'));
 
   return (
     <article className="space-y-4">
@@ -60,7 +64,7 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
           {event.event_type} of {event.object_type} {event.object_id}
         </h1>
         <p className="text-sm text-slate-700 dark:text-slate-300">
-          by {event.actor_id} ({event.actor_type}) · <Timestamp iso={event.occurred_at} /> ·{' '}
+          by {erased.has('/actor_id') ? <ErasedMark /> : event.actor_id} ({event.actor_type}) · <Timestamp iso={event.occurred_at} /> ·{' '}
           <span className={event.outcome === 'failure' ? 'font-medium text-red-700 dark:text-red-300' : ''}>{event.outcome}</span>
         </p>
         <p className="text-sm text-slate-700 dark:text-slate-300" data-testid="written-by">
@@ -109,7 +113,15 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
                 <div key={f} className="contents">
                   <dt className="font-mono text-slate-700 dark:text-slate-300">{f}</dt>
                   <dd className="break-all font-mono">
-                    {value === null ? <span className="text-slate-600 dark:text-slate-400">null</span> : f === 'occurred_at' || f === 'received_at' ? <Timestamp iso={String(value)} /> : String(value)}
+                    {erased.has(`/${f}`) ? (
+                      <ErasedMark />
+                    ) : value === null ? (
+                      <span className="text-slate-600 dark:text-slate-400">null</span>
+                    ) : f === 'occurred_at' || f === 'received_at' ? (
+                      <Timestamp iso={String(value)} />
+                    ) : (
+                      String(value)
+                    )}
                   </dd>
                 </div>
               );
@@ -123,6 +135,12 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
           <pre className="overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-950" tabIndex={0} aria-label="Context as JSON">
             {JSON.stringify(event.context, null, 2)}
           </pre>
+          {erasedInContext.length ? (
+            <p className="mt-2 text-sm" data-testid="erased-context">
+              <ErasedMark /> members (their subject&apos;s key was destroyed; the text there stands for no value):{' '}
+              <span className="font-mono">{erasedInContext.map((p) => p.slice('/context/'.length)).join(', ')}</span>
+            </p>
+          ) : null}
         </section>
       </div>
 
