@@ -62,13 +62,14 @@ describe('value tokens in archived months', () => {
     };
     expect(await found({ ip_address: '192.0.2.201' })).toEqual(['ORD-1', 'ORD-3']);
     expect(await found({ q: 'email = "eric.client@example.net"' })).toEqual(['ORD-2']);
-    expect(await found({ context: { email: 'dana.client@example.net' } })).toEqual(['ORD-3']); // ORD-1's email is the client's
+    // ORD-1 names a subject: its email is sealed under the client's key, ORD-3's under dana's; both hold the value.
+    expect(await found({ context: { email: 'dana.client@example.net' } })).toEqual(['ORD-1', 'ORD-3']);
     expect(await found({ subject_id: 'client-9' })).toEqual(['ORD-1']);
     expect(await found({ q: 'observed_ip = 192.0.2.250 AND NOT ip_address = 192.0.2.202' })).toEqual(['ORD-1', 'ORD-3']);
 
     await eraseSubject(db.sql, { tenantId: tenant.id, subjectId: 'dana', reason: 'request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1, env: db.env() });
     expect(await found({ ip_address: '192.0.2.201' })).toEqual([]);
-    expect(await found({ context: { email: 'dana.client@example.net' } })).toEqual([]);
+    expect(await found({ context: { email: 'dana.client@example.net' } })).toEqual(['ORD-1']);
     expect(await found({ subject_id: 'client-9' })).toEqual(['ORD-1']);
     expect(await found({ ip_address: '192.0.2.202' })).toEqual(['ORD-2']);
 
