@@ -5,8 +5,9 @@
  * by a tenant that does not declare personal data (schema version 2, the
  * baseline) and by one that does (version 3: every personal value sealed under
  * its subject's key), alternating rounds in one run against the real server;
- * then an object's history read through REST for both, and an actor search by
- * the blind index beside a plain one. Beside the HTTP figures, which a shared
+ * then an object's history read through REST for both, an actor search by
+ * the blind index beside a plain one, and equality searches on an IP address
+ * and a declared context member by their value tokens beside plain ones. Beside the HTTP figures, which a shared
  * machine makes noisy, the write path's own CPU time is measured in this
  * process: the same parsed batches stamped and hashed (the baseline) and
  * stamped, sealed and hashed, alternating, reported in µs per event.
@@ -114,12 +115,19 @@ async function main() {
     };
     const history = (i: number) => `object_type=ORDER&object_id=${encodeURIComponent(objectIds[i]!)}&limit=100`;
     const actor = (i: number) => `actor_id=${encodeURIComponent(traders[i % traders.length]!)}&limit=100`;
+    // Equality on sealed values (value tokens): an IP address, and a declared context member.
+    const ip = (i: number) => `ip_address=192.0.2.${i % 250}&limit=100`;
+    const email = (i: number) => `context.email=${encodeURIComponent(`client${i % 300}@example.net`)}&limit=100`;
     await reads(plain, history);
     const readRows = [
       { name: 'object history, v2', ...(await reads(plain, history)) },
       { name: 'object history, sealed (opened for the reader)', ...(await reads(sealed, history)) },
       { name: 'actor search, v2 (plain index)', ...(await reads(plain, actor)) },
       { name: 'actor search, sealed (blind index, opened)', ...(await reads(sealed, actor)) },
+      { name: 'IP address search, v2 (inet column, no index)', ...(await reads(plain, ip)) },
+      { name: 'IP address search, sealed (value tokens, opened)', ...(await reads(sealed, ip)) },
+      { name: 'declared member search (context.email=), v2 (containment)', ...(await reads(plain, email)) },
+      { name: 'declared member search (context.email=), sealed (value tokens, opened)', ...(await reads(sealed, email)) },
     ];
 
     const md = [
