@@ -9,7 +9,7 @@ import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
 import { and, isContextPath, isIpColumn, or, type FilterExpr, type JsonScalar } from './filter-tree.ts';
 import { canonicalIp } from './ip.ts';
-import { contextPointer, tokenInput } from './personal-data.ts';
+import { tokenInput } from './personal-data.ts';
 import { describeQueryError, parseQuery, QUERY_MAX_LENGTH } from './query-language.ts';
 
 // deno-lint-ignore no-control-regex
