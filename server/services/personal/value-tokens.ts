@@ -5,60 +5,54 @@
  * (key, place, value) — the tenant's value index entry that tells a search
  * which keys hold that value (oms_audit.personal_value_keys).
  *
- * Both digests come from a bounded in-memory LRU keyed by (key id, token
- * input): a trader's IP address, user agent and device repeat on most of its
- * events, so the steady-state cost per value is one lookup, and a batch writes
- * index entries only for values this process has not seen under that key.
+ * Both come from bounded in-memory caches per key id (the token key, and the
+ * token of each value indexed under it): a trader's IP address, user agent and
+ * device repeat on most of its events, so the steady-state cost per value is
+ * one lookup, and a batch writes index entries only for values this process
+ * has not seen under that key.
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { tokenInput, tokenKeyOf, valueIndex, valueToken, type SubjectKey } from '@/supabase/functions/_shared/personal-data.ts';
 
-const MAX_CACHED_TOKENS = 100_000;
-const MAX_CACHED_TOKEN_KEYS = 50_000;
+const MAX_CACHED_KEYS = 5_000;
+const MAX_CACHED_VALUES_PER_KEY = 32;
 
 const holder = globalThis as typeof globalThis & {
-  __omsAuditValueTokens?: Map<string, string>;
-  __omsAuditTokenKeys?: Map<string, Buffer>;
+  /** By key id: its token key, and the tokens of values already indexed under it (token input → token). */
+  __omsAuditValueTokens?: Map<string, { tokenKey: Buffer; tokens: Map<string, string> }>;
 };
 
-function lruGet<V>(cache: Map<string, V>, k: string): V | undefined {
-  const v = cache.get(k);
-  if (v !== undefined) {
-    cache.delete(k);
-    cache.set(k, v);
-  }
-  return v;
+/** Insertion-ordered bound: the oldest entries go first (a cheap stand-in for an LRU on the write path). */
+function bounded<K, V>(map: Map<K, V>, k: K, v: V, max: number): void {
+  map.set(k, v);
+  if (map.size > max) map.delete(map.keys().next().value as K);
 }
 
-function lruSet<V>(cache: Map<string, V>, k: string, v: V, max: number): void {
-  cache.set(k, v);
-  if (cache.size > max) for (const old of cache.keys()) {
-    cache.delete(old);
-    if (cache.size <= max) break;
+function cacheOf(key: SubjectKey): { tokenKey: Buffer; tokens: Map<string, string> } {
+  const caches = (holder.__omsAuditValueTokens ??= new Map());
+  let cache = caches.get(key.keyId);
+  if (cache === undefined) {
+    if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
+    cache = { tokenKey: tokenKeyOf(key.key), tokens: new Map() };
+    bounded(caches, key.keyId, cache, MAX_CACHED_KEYS);
   }
+  return cache;
 }
 
 /** A subject's token key, derived once per process from its (live) data key. */
 export function tokenKey(key: SubjectKey): Buffer {
-  const cache = (holder.__omsAuditTokenKeys ??= new Map());
-  let derived = lruGet(cache, key.keyId);
-  if (derived === undefined) {
-    if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
-    derived = tokenKeyOf(key.key);
-    lruSet(cache, key.keyId, derived, MAX_CACHED_TOKEN_KEYS);
-  }
-  return derived;
+  return cacheOf(key).tokenKey;
 }
 
 /** Forgets the cached tokens and token keys (tests that change the master key). */
 export function forgetValueTokens(): void {
   holder.__omsAuditValueTokens?.clear();
-  holder.__omsAuditTokenKeys?.clear();
 }
 
 /** The tokens of one batch, and the index entries it adds. */
 export class ValueTokens {
-  private readonly fresh = new Map<string, { token: string; index: string; keyId: string }>();
+  private readonly fresh: { cache: Map<string, string>; input: string; token: string; index: string; keyId: string }[] = [];
+  private readonly pending = new Map<string, string>();
 
   constructor(
     private readonly tenantId: string,
@@ -67,15 +61,19 @@ export class ValueTokens {
 
   /** Appends to `out` the token of each value (by JSON pointer) sealed under `key`, except the actor id. */
   add(out: string[], key: SubjectKey, values: Record<string, unknown>): void {
-    const cache = (holder.__omsAuditValueTokens ??= new Map());
+    const cache = cacheOf(key);
     for (const pointer in values) {
       if (pointer === '/actor_id') continue;
       const input = tokenInput(pointer, values[pointer]);
-      const k = key.keyId + '\u0000' + input;
-      let token = lruGet(cache, k) ?? this.fresh.get(k)?.token;
+      let token = cache.tokens.get(input);
       if (token === undefined) {
-        token = valueToken(tokenKey(key), input);
-        this.fresh.set(k, { token, index: valueIndex(this.indexKey, input), keyId: key.keyId });
+        const pendingKey = key.keyId + '\u0000' + input;
+        token = this.pending.get(pendingKey);
+        if (token === undefined) {
+          token = valueToken(cache.tokenKey, input);
+          this.pending.set(pendingKey, token);
+          this.fresh.push({ cache: cache.tokens, input, token, index: valueIndex(this.indexKey, input), keyId: key.keyId });
+        }
       }
       out.push(token);
     }
@@ -87,10 +85,8 @@ export class ValueTokens {
    * failed write is retried by the next batch that holds the value.
    */
   async register(sql: Sql): Promise<void> {
-    if (!this.fresh.size) return;
-    const entries = [...this.fresh.entries()];
-    await sql`select oms_audit.add_personal_value_keys(${this.tenantId}::uuid, ${entries.map(([, e]) => e.index)}::text[], ${entries.map(([, e]) => e.keyId)}::uuid[])`;
-    const cache = (holder.__omsAuditValueTokens ??= new Map());
-    for (const [k, e] of entries) lruSet(cache, k, e.token, MAX_CACHED_TOKENS);
+    if (!this.fresh.length) return;
+    await sql`select oms_audit.add_personal_value_keys(${this.tenantId}::uuid, ${this.fresh.map((e) => e.index)}::text[], ${this.fresh.map((e) => e.keyId)}::uuid[])`;
+    for (const e of this.fresh) bounded(e.cache, e.input, e.token, MAX_CACHED_VALUES_PER_KEY);
   }
 }

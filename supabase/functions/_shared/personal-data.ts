@@ -97,9 +97,13 @@ export function subjectRef(indexKey: Uint8Array, subjectId: string): string {
  */
 export const TOKENS_MEMBER = 'tokens';
 
-/** The token input of a value at a place (JSON pointer). */
+/**
+ * The token input of a value at a place (JSON pointer): canonicalJson([pointer,
+ * value]), written directly for scalars (JSON.stringify writes strings and
+ * numbers as RFC 8785 does; only objects and arrays need the canonical writer).
+ */
 export function tokenInput(pointer: string, value: unknown): string {
-  return canonicalJson([pointer, value]);
+  return '[' + JSON.stringify(pointer) + ',' + (value !== null && typeof value === 'object' ? canonicalJson(value) : JSON.stringify(value)) + ']';
 }
 
 /** The key a subject's tokens are computed with, derived from its data key. */
