@@ -85,7 +85,12 @@ function replaceAt(row: StampedEvent, path: readonly string[], reference: string
   return value;
 }
 
-export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<void> {
+/**
+ * `valueTokens: false` leaves out the value tokens (an event then carries none
+ * and is found by no value filter): only for measuring their cost against the
+ * same batches (bench/personal-data.ts); every write path seals with them.
+ */
+export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[], options: { valueTokens?: boolean } = {}): Promise<void> {
   const settings = await personalSettings(sql, tenantId);
   if (!settings) {
     const index = rows.findIndex((r) => r.subject_id !== null);
@@ -109,7 +114,7 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
 
-  const tokens = new ValueTokens(tenantId, indexKey);
+  const tokens = options.valueTokens === false ? null : new ValueTokens(tenantId, indexKey);
   // Per key, once a batch: the reference standing in for its values.
   const references = new Map<SubjectKey, string>();
   const referenceFor = (key: SubjectKey) => {
@@ -168,11 +173,11 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
       const eventTokens: string[] = [];
       if (actorKey) {
         sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
-        tokens.add(eventTokens, actorKey, actorValues);
+        tokens?.add(eventTokens, actorKey, actorValues);
       }
       if (subjectKey && subjectValues !== actorValues) {
         sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
-        tokens.add(eventTokens, subjectKey, subjectValues);
+        tokens?.add(eventTokens, subjectKey, subjectValues);
       }
       personal[SEALED_MEMBER] = sealed;
       if (eventTokens.length) personal[TOKENS_MEMBER] = eventTokens.sort();
@@ -183,7 +188,7 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
     row.hash = eventHash(row, row.contextJson, row.personalJson);
   }
   // The values' index entries new to this process, before the events are stored: acknowledged events are found.
-  await tokens.register(sql);
+  await tokens?.register(sql);
 }
 
 /**
