@@ -103,9 +103,9 @@ async function main() {
 
     // Reads: an order's history (≈ up to 1000 events), and an actor search, 300 requests each.
     const objectIds = pool.slice(0, 300).map((e) => e.object_id);
-    const reads = async (t: { key: string }, query: (i: number) => string) => {
+    const reads = async (t: { key: string }, query: (i: number) => string, requests = 300) => {
       const times: number[] = [];
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < requests; i++) {
         const started = performance.now();
         const res = await fetch(`${server.baseUrl}/api/v1/audit/events?${query(i)}`, { headers: { authorization: `Bearer ${t.key}` } });
         if (res.status !== 200) throw new Error(`GET ${res.status}`);
@@ -126,10 +126,10 @@ async function main() {
       { name: 'object history, sealed (opened for the reader)', ...(await reads(sealed, history)) },
       { name: 'actor search, v2 (plain index)', ...(await reads(plain, actor)) },
       { name: 'actor search, sealed (blind index, opened)', ...(await reads(sealed, actor)) },
-      { name: 'IP address search, v2 (inet column, no index)', ...(await reads(plain, ip)) },
-      { name: 'IP address search, sealed (value tokens, opened)', ...(await reads(sealed, ip)) },
-      { name: 'declared member search (context.email=), v2 (containment)', ...(await reads(plain, email)) },
-      { name: 'declared member search (context.email=), sealed (value tokens, opened)', ...(await reads(sealed, email)) },
+      { name: 'IP address search, v2 (inet column, no index)', ...(await reads(plain, ip, 100)) },
+      { name: 'IP address search, sealed (value tokens, opened)', ...(await reads(sealed, ip, 100)) },
+      { name: 'declared member search (context.email=), v2 (containment)', ...(await reads(plain, email, 100)) },
+      { name: 'declared member search (context.email=), sealed (value tokens, opened)', ...(await reads(sealed, email, 100)) },
     ];
 
     const md = [
@@ -153,7 +153,7 @@ async function main() {
       `| sealing's cost | +${sealUs.toFixed(1)} |`,
       `| of which value tokens (sealing with them against sealing without, same run) | +${tokensUs.toFixed(1)} |`,
       '',
-      '| read (REST, 300 requests, limit 100) | p50 ms | p95 ms |',
+      '| read (REST, limit 100; 300 requests each, 100 for the IP address and member searches) | p50 ms | p95 ms |',
       '|---|---:|---:|',
       ...readRows.map((r) => `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`),
       '',
