@@ -15,8 +15,8 @@ create table oms_audit.personal_value_keys (
 );
 create index personal_value_keys_key_idx on oms_audit.personal_value_keys (key_id);
 
--- Adds entries for keys that are live, locking them against a concurrent destruction (which deletes the entries
--- of the keys it destroys once this commits, or makes this add none).
+-- Adds entries for keys that are live, locking them (FOR SHARE, which a destruction's UPDATE waits for) against a
+-- concurrent destruction: one that commits first makes this add none; one that waits deletes these entries after.
 create function oms_audit.add_personal_value_keys(p_tenant uuid, p_values text[], p_keys uuid[])
 returns void language sql security definer set search_path = pg_catalog, oms_audit as $$
   insert into oms_audit.personal_value_keys (tenant_id, value_index, key_id)
@@ -24,7 +24,7 @@ returns void language sql security definer set search_path = pg_catalog, oms_aud
     from unnest(p_values, p_keys) as v(value_index, key_id)
    where v.key_id in (select k.key_id from oms_audit.subject_keys k
                        where k.tenant_id = p_tenant and k.key_id = any(p_keys) and k.erased_at is null
-                       for key share)
+                       for share)
   on conflict do nothing
 $$;
 
