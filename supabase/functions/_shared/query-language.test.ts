@@ -107,6 +107,7 @@ describe('query language: one plain message at the place of the error', () => {
     ['ip_address = 1.2.3.4*', 20, /IP addresses compare only for equality/],
     ['ip_address ~ 1.2.3.4', 11, /IP addresses compare only for equality/],
     ['ip_address = 1.2.3', 13, /is not an IP address/],
+    ['observed_ip EXISTS', 0, /IP addresses compare only for equality/],
     ['context = x', 0, /Name a field inside the context/],
     ['actor_id.x = 1', 0, /actor_id has no fields inside it/],
     ['id = 12', 5, /not an event id/],
