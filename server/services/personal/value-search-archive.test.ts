@@ -3,7 +3,7 @@
  * Parquet and dropped from PostgreSQL; equality on an IP address, a declared
  * context member and the subject id still finds its events there (the DuckDB
  * side of the one filter compiler reads `personal.tokens` from the part), in
- * pages and counts alike; after the person's key is destroyed the archived
+ * pages, counts and the search's shape alike; after the person's key is destroyed the archived
  * events are found by none of their values, while a new event about the person
  * (under a new key) is. An unsealing tenant's archived addresses (parts whose
  * rows carry no tokens) are found by their stored text.
@@ -16,6 +16,7 @@ import { monthLabel, retentionDatabase, timeInMonth, type RetentionDb } from '@/
 import { logEvents } from '../ingest.ts';
 import { listEvents } from '../query.ts';
 import { countMatching } from '../count.ts';
+import { searchShape } from '../search-shape.ts';
 import { archiveMonth } from '../retention/archive.ts';
 import { retentionContext, type RetentionContext } from '../retention/context.ts';
 import { withRetentionLock } from '../retention/parts.ts';
@@ -61,6 +62,9 @@ describe('value tokens in archived months', () => {
       return page.events.map((e) => e.object_id);
     };
     expect(await found({ ip_address: '192.0.2.201' })).toEqual(['ORD-1', 'ORD-3']);
+    // The search's shape counts the same events (archived months included).
+    const shape = await searchShape(db.sql, claims, listEventsInput.parse({ ip_address: '192.0.2.201' }), { exact: true });
+    expect(shape.buckets.reduce((n, b) => n + b.count, 0)).toBe(2);
     expect(await found({ q: 'email = "eric.client@example.net"' })).toEqual(['ORD-2']);
     // ORD-1 names a subject: its email is sealed under the client's key, ORD-3's under dana's; both hold the value.
     expect(await found({ context: { email: 'dana.client@example.net' } })).toEqual(['ORD-1', 'ORD-3']);
