@@ -5,8 +5,9 @@
  * by a tenant that does not declare personal data (schema version 2, the
  * baseline) and by one that does (version 3: every personal value sealed under
  * its subject's key), alternating rounds in one run against the real server;
- * then an object's history read through REST for both, and an actor search by
- * the blind index beside a plain one. Beside the HTTP figures, which a shared
+ * then an object's history read through REST for both, an actor search by
+ * the blind index beside a plain one, and equality searches on an IP address
+ * and a declared context member by their value tokens beside plain ones. Beside the HTTP figures, which a shared
  * machine makes noisy, the write path's own CPU time is measured in this
  * process: the same parsed batches stamped and hashed (the baseline) and
  * stamped, sealed and hashed, alternating, reported in µs per event.
@@ -59,26 +60,28 @@ async function main() {
     const parsed: AuditEventInput[][] = bodies.slice(0, 8).map((b) => parseBatch(JSON.parse(b), BATCH));
     const observed = { ip: '203.0.113.7', userAgent: 'TraderWorkstation/9.2' };
     const writer = { kind: 'operator', name: 'bench' } as const;
-    const cpu = async (seal: boolean, batches: number) => {
+    const cpu = async (seal: boolean, batches: number, valueTokens = true) => {
       let events = 0;
       const started = performance.now();
       for (let i = 0; i < batches; i++) {
         // As the write path does: a sealing tenant's rows are hashed once, by the sealer.
         const { rows } = stampEvents(inProcess.id, parsed[i % parsed.length]!, observed, writer, { hash: !seal });
-        if (seal) await sealRows(sql, inProcess.id, rows);
+        if (seal) await sealRows(sql, inProcess.id, rows, { valueTokens });
         events += rows.length;
       }
       return ((performance.now() - started) * 1000) / events;
     };
     await cpu(true, 8);
+    await cpu(true, 8, false);
     await cpu(false, 8);
-    const cpuRounds: { stamp: number; sealed: number }[] = [];
-    for (let r = 0; r < 5; r++) cpuRounds.push({ stamp: await cpu(false, 40), sealed: await cpu(true, 40) });
+    const cpuRounds: { stamp: number; sealed: number; withoutTokens: number }[] = [];
+    for (let r = 0; r < 5; r++) cpuRounds.push({ stamp: await cpu(false, 40), withoutTokens: await cpu(true, 40, false), sealed: await cpu(true, 40) });
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const stampUs = median(cpuRounds.map((r) => r.stamp));
     const sealedUs = median(cpuRounds.map((r) => r.sealed));
     const sealUs = median(cpuRounds.map((r) => r.sealed - r.stamp));
-    console.log(`in process: stamp ${stampUs.toFixed(1)} µs/event, stamp + seal ${sealedUs.toFixed(1)} µs/event, sealing +${sealUs.toFixed(1)} µs/event`);
+    const tokensUs = median(cpuRounds.map((r) => r.sealed - r.withoutTokens));
+    console.log(`in process: stamp ${stampUs.toFixed(1)} µs/event, stamp + seal ${sealedUs.toFixed(1)} µs/event, sealing +${sealUs.toFixed(1)} µs/event, of which value tokens +${tokensUs.toFixed(1)} µs/event`);
     let k = 0;
     const rest = (t: { key: string }) => async () => {
       const res = await fetch(`${server.baseUrl}/api/v1/audit/events`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' }, body: bodies[k++ % bodies.length] });
@@ -100,9 +103,9 @@ async function main() {
 
     // Reads: an order's history (≈ up to 1000 events), and an actor search, 300 requests each.
     const objectIds = pool.slice(0, 300).map((e) => e.object_id);
-    const reads = async (t: { key: string }, query: (i: number) => string) => {
+    const reads = async (t: { key: string }, query: (i: number) => string, requests = 300) => {
       const times: number[] = [];
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < requests; i++) {
         const started = performance.now();
         const res = await fetch(`${server.baseUrl}/api/v1/audit/events?${query(i)}`, { headers: { authorization: `Bearer ${t.key}` } });
         if (res.status !== 200) throw new Error(`GET ${res.status}`);
@@ -114,12 +117,19 @@ async function main() {
     };
     const history = (i: number) => `object_type=ORDER&object_id=${encodeURIComponent(objectIds[i]!)}&limit=100`;
     const actor = (i: number) => `actor_id=${encodeURIComponent(traders[i % traders.length]!)}&limit=100`;
+    // Equality on sealed values (value tokens): an IP address, and a declared context member.
+    const ip = (i: number) => `ip_address=192.0.2.${i % 250}&limit=100`;
+    const email = (i: number) => `context.email=${encodeURIComponent(`client${i % 300}@example.net`)}&limit=100`;
     await reads(plain, history);
     const readRows = [
       { name: 'object history, v2', ...(await reads(plain, history)) },
       { name: 'object history, sealed (opened for the reader)', ...(await reads(sealed, history)) },
       { name: 'actor search, v2 (plain index)', ...(await reads(plain, actor)) },
       { name: 'actor search, sealed (blind index, opened)', ...(await reads(sealed, actor)) },
+      { name: 'IP address search, v2 (inet column, no index)', ...(await reads(plain, ip, 100)) },
+      { name: 'IP address search, sealed (value tokens, opened)', ...(await reads(sealed, ip, 100)) },
+      { name: 'declared member search (context.email=), v2 (containment)', ...(await reads(plain, email, 100)) },
+      { name: 'declared member search (context.email=), sealed (value tokens, opened)', ...(await reads(sealed, email, 100)) },
     ];
 
     const md = [
@@ -141,13 +151,14 @@ async function main() {
       `| stamp + hash (baseline) | ${stampUs.toFixed(1)} |`,
       `| stamp + seal + hash | ${sealedUs.toFixed(1)} |`,
       `| sealing's cost | +${sealUs.toFixed(1)} |`,
+      `| of which value tokens (sealing with them against sealing without, same run) | +${tokensUs.toFixed(1)} |`,
       '',
-      '| read (REST, 300 requests, limit 100) | p50 ms | p95 ms |',
+      '| read (REST, limit 100; 300 requests each, 100 for the IP address and member searches) | p50 ms | p95 ms |',
       '|---|---:|---:|',
       ...readRows.map((r) => `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`),
       '',
     ].join('\n');
-    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, reads: readRows, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs } });
+    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, reads: readRows, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs, tokensUs } });
     console.log(md);
     console.log(`wrote ${file}`);
   } finally {

@@ -6,7 +6,7 @@
  */
 import canonicalize from 'canonicalize';
 import { spawnSync } from 'node:child_process';
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, hkdfSync, verify } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,6 +43,25 @@ describe('published test vectors', () => {
     expect(events.some((v) => v.canonical_json.includes('5e-324') && v.canonical_json.includes('1e+21'))).toBe(true);
     expect(events.some((v) => v.event.source === null && JSON.stringify(v.event.context) === '{}')).toBe(true);
     expect(read<TreeVectors>('trees.json').trees.map((t) => t.size)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+  });
+
+  it('give value tokens an outsider computes from the RFCs: HKDF and HMAC-SHA-256 over the canonical [pointer, value]', () => {
+    const vectors = read<{ index_key_hex: string; tokens: { event_id: string; key_id: string; token_key_hex: string | null; pointer: string; value: unknown; input: string; token: string; value_index: string }[]; events: { event_id: string; tokens: string[] }[] }>('personal-tokens.json');
+    const keys = new Map(read<{ subjects: { key_id: string; key_hex: string | null }[] }>('personal-data.json').subjects.map((s) => [s.key_id, s.key_hex]));
+    expect(vectors.tokens.length).toBeGreaterThan(10);
+    for (const t of vectors.tokens) {
+      expect(t.input).toBe(canonicalize([t.pointer, t.value]));
+      expect(createHmac('sha256', Buffer.from(vectors.index_key_hex, 'hex')).update(`value:${t.input}`).digest('hex')).toBe(t.value_index);
+      const keyHex = keys.get(t.key_id);
+      if (!keyHex) {
+        expect(t.token_key_hex).toBeNull();
+        continue;
+      }
+      const tokenKey = Buffer.from(hkdfSync('sha256', Buffer.from(keyHex, 'hex'), Buffer.alloc(0), 'oms-audit value tokens', 32));
+      expect(tokenKey.toString('hex')).toBe(t.token_key_hex);
+      expect(createHmac('sha256', tokenKey).update(t.input).digest().subarray(0, 16).toString('base64url')).toBe(t.token);
+    }
+    for (const e of vectors.events) expect(e.tokens).toEqual(vectors.tokens.filter((t) => t.event_id === e.event_id).map((t) => t.token).sort());
   });
 
   it('agree with the implementation, as the server and the standalone verifier run it', () => {

@@ -16,7 +16,7 @@ import { checkpointBytes, checkpointHash, GENESIS_HASH, keyIdOf, type Checkpoint
 import { canonicalEventJson, eventHash, type HashableEvent } from '../supabase/functions/_shared/event-hash.ts';
 import { EVENT_FIELDS } from '../supabase/functions/_shared/fields.ts';
 import { fromHex, inclusionProof, leafHash, merkleRoot, toHex } from '../supabase/functions/_shared/merkle.ts';
-import { associatedData, contextPointer, openedPersonalData, personalOpenedCell, PERSONAL_OPENED_VERSION, referenceOf, sealValues, subjectRef, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
+import { associatedData, contextPointer, openedPersonalData, personalOpenedCell, PERSONAL_OPENED_VERSION, referenceOf, sealValues, subjectRef, tokenInput, tokenKeyOf, valueIndex, valueToken, type SubjectKey } from '../supabase/functions/_shared/personal-data.ts';
 import { canonicalJson } from '../supabase/functions/_shared/canonical-json.ts';
 import type { CheckpointVectors, EventVectors, PersonalDataVectors, PersonalExportVectors, TreeVectors } from '../verifier/test-vectors.ts';
 
@@ -350,6 +350,34 @@ function personalDataVectors(): PersonalDataVectors {
 }
 
 /**
+ * Value tokens (docs/personal-data.md, "Value tokens") of the sealed values of
+ * the version 3 events of events.json, under the same published subject keys:
+ * what an event written now carries in personal.tokens, and the value index a
+ * search looks its keys up by.
+ */
+function personalTokenVectors() {
+  const tokens = seals.flatMap((seal) => {
+    const subject = SUBJECTS.find((x) => x.key_id === seal.key_id)!;
+    const tokenKey = tokenKeyOf(subject.key);
+    return Object.entries(seal.values)
+      .filter(([pointer]) => pointer !== '/actor_id')
+      .map(([pointer, value]) => {
+        const input = tokenInput(pointer, value);
+        return { event_id: seal.event_id, key_id: seal.key_id, token_key_hex: subject.erased ? null : tokenKey.toString('hex'), pointer, value, input, token: valueToken(tokenKey, input), value_index: valueIndex(INDEX_KEY, input) };
+      });
+  });
+  const events = [...new Set(tokens.map((t) => t.event_id))].map((id) => ({ event_id: id, tokens: tokens.filter((t) => t.event_id === id).map((t) => t.token).sort() }));
+  return {
+    description:
+      'Value tokens of the sealed values of the version 3 events of events.json (docs/personal-data.md, "Value tokens"), under the subject keys of personal-data.json (the erased subject\'s tokens are given, its token key withheld like its key: a token reveals nothing without it). input = UTF-8 RFC 8785 canonical JSON of [JSON pointer, value]; token_key = HKDF-SHA-256(subject key, empty salt, info "oms-audit value tokens", 32 bytes); token = base64url without padding of the first 16 bytes of HMAC-SHA-256(token_key, input); value_index = hex HMAC-SHA-256(tenant index key, UTF-8 "value:" ‖ input). The actor id has no token (its reference finds it). An event written since value tokens carries its tokens, sorted, as personal.tokens (events.json holds events written before them, without).',
+    tenant_id: TENANT,
+    index_key_hex: INDEX_KEY.toString('hex'),
+    tokens,
+    events,
+  };
+}
+
+/**
  * Exports opened or masked for their requester (docs/export-format.md, section 8): the
  * personal_opened value of each version 3 event, as the published subject keys open it
  * (the erased subject's fields read "[erased]"), the cell it adds to a CSV record and the
@@ -474,6 +502,7 @@ export function buildTestVectors(): Record<string, string> {
     'checkpoints.json': write(checkpointVectors()),
     'personal-data.json': write(personalDataVectors()),
     'personal-exports.json': write(personalExportVectors()),
+    'personal-tokens.json': write(personalTokenVectors()),
   };
 }
 

@@ -2094,7 +2094,7 @@ function eventValues(spec, record, columns2 = spec.columns) {
 }
 
 // supabase/functions/_shared/personal-data.ts
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync } from "node:crypto";
 var ENVELOPE_PREFIX = "pd2:";
 var ERASED = "[erased]";
 var SEALED_SCHEMA_VERSION = 3;

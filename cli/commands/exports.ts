@@ -25,6 +25,8 @@ const FILTER_OPTIONS: Record<string, string> = {
   outcome: 'outcome',
   source: 'source',
   'request-id': 'request_id',
+  'ip-address': 'ip_address',
+  'subject-id': 'subject_id',
   from: 'from',
   to: 'to',
   context: 'context',
@@ -41,7 +43,7 @@ const FILTER_OPTIONS: Record<string, string> = {
 export const exportCommands: Command[] = [
   {
     name: 'export',
-    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --from T --to T --context JSON --q QUERY --about ID [--about-type T --about-keys K[,K]] --order asc|desc --time-zone ZONE] [--personal stored|opened|masked]`,
+    args: `--tenant ID|NAME --format ${MANIFEST_FORMATS.join('|')} --out FILE [--excel] [--bundle] [--object-type T --object-id ID --actor-id A --actor-type T --event-type E[,E] --outcome O --source S --request-id R --ip-address IP --subject-id S --from T --to T --context JSON --q QUERY --about ID [--about-type T --about-keys K[,K]] --order asc|desc --time-zone ZONE] [--personal stored|opened|masked]`,
     summary: 'export matching events, hot and archived months, to a file with its manifest beside it (FILE.manifest.json); --bundle: a verifiable zip',
     options: {
       format: { type: 'string' },

@@ -55,7 +55,7 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
     const keyed = await withRelatedKeys(tx, asked);
     // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
     const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, keyed);
-    const filters: SealedFilters = sealed === asked ? keyed : { ...keyed, sealed_actors: sealed.sealed_actors };
+    const filters: SealedFilters = sealed === asked ? keyed : { ...keyed, sealed_actors: sealed.sealed_actors, sealed_values: sealed.sealed_values };
     const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
     const where = whereClause(tx, claims.tenant_id, filters);
     // One object's or one actor's events: only the months that hold them are read.

@@ -31,6 +31,7 @@ const AGENTS = [null, 'Mozilla/5.0', 'curl/8.5', 'mozilla'];
 const SYMBOLS = ['AAPL', 'MSFT', 'aapl', null, 'ÄPFEL'];
 const NUMBERS = [0, 1, -3, 0.1, 187.25, 100, 1000, 1e21, 2 ** 53 - 1];
 const STATUSES = ['NEW', 'FILLED', 'filled', 'CANCELED'];
+const IPS = ['192.0.2.1', '192.0.2.10', '2001:db8::a', '::ffff:10.0.0.1'];
 
 /** A deterministic pseudo-random choice. */
 function picker(seed: number) {
@@ -73,6 +74,7 @@ function eventOf(i: number): AuditEventRequest {
     ...(pick(SOURCES) !== null ? { source: pick(SOURCES.filter((s) => s !== null)) as string } : {}),
     ...(i % 3 ? { request_id: `req-${i % 17}` } : {}),
     ...(pick(AGENTS) !== null ? { user_agent: pick(AGENTS.filter((s) => s !== null)) as string } : {}),
+    ...(i % 4 ? { ip_address: IPS[Math.floor(i / 4) % IPS.length]! } : {}),
     context: contextOf(i),
   };
 }
@@ -115,6 +117,8 @@ const predicate: fc.Arbitrary<FilterExpr> = fc.oneof(
   fc.record({ op: fc.constant('ieq' as const), field: contextPath, value: fc.constantFrom('aapl', 'FILLED', 'dot') }),
   fc.record({ op: fc.constant('iprefix' as const), field: fc.constantFrom('actor_id', 'source', 'object_id', 'user_agent'), value: fc.constantFrom('al', 'ALI', 'Ä', 'oM', 'ord-1', 'mozilla/') }),
   fc.record({ op: fc.constant('iprefix' as const), field: contextPath, value: fc.constantFrom('aa', 'Fil', 'DO', 'x') }),
+  fc.record({ op: fc.constant('eq' as const), field: fc.constantFrom('ip_address', 'observed_ip'), value: fc.constantFrom(...IPS, '10.0.0.1', '192.0.2.99') }),
+  fc.record({ op: fc.constant('in' as const), field: fc.constantFrom('ip_address', 'observed_ip'), values: fc.array(fc.constantFrom(...IPS, '10.0.0.1'), { minLength: 1, maxLength: 3 }) }),
 ) as fc.Arbitrary<FilterExpr>;
 
 const tree: fc.Arbitrary<FilterExpr> = fc.letrec<{ node: FilterExpr }>((tie) => ({
@@ -201,6 +205,12 @@ describe('the filter tree on every back end', () => {
       { op: 'not', arg: { op: 'iprefix', field: 'source', value: 'OM' } },
       { op: 'iprefix', field: { context: ['symbol'] }, value: 'aa' },
       { op: 'iprefix', field: { context: ['after', 'status'] }, value: 'ne' },
+      { op: 'eq', field: 'ip_address', value: '2001:db8::a' },
+      { op: 'in', field: 'ip_address', values: ['::ffff:10.0.0.1', '192.0.2.1'] },
+      { op: 'not', arg: { op: 'eq', field: 'ip_address', value: '192.0.2.10' } },
+      // Rows without value tokens (an unsealing tenant's): none matches, so the negation matches every row.
+      { op: 'not', arg: { op: 'tokens', values: ['AAAAAAAAAAAAAAAAAAAAAA'] } },
+      { op: 'not', arg: { op: 'sealed', pointer: '/subject_id', value: 'client-1' } },
     ];
     for (const expr of cases) {
       const hot = await hotIds(expr);

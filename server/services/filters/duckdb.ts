@@ -116,6 +116,11 @@ class Compiler {
       }
       case 'contains':
         return this.contains('context', p.value);
+      case 'sealed':
+        return 'false';
+      case 'tokens':
+        // `personal` is the JSON text PostgreSQL stored; parts written before value tokens have none.
+        return `list_has_any(coalesce(json_extract_string(personal, '$.tokens[*]'), []::VARCHAR[]), [${p.values.map((v) => this.value(v)).join(', ')}]::VARCHAR[])`;
     }
   }
 

@@ -14,7 +14,7 @@
  * containment that defines the match (see context-filter.ts).
  */
 import type { Sql, TxSql } from '@/supabase/functions/_shared/db.ts';
-import { ASCII_LOWER, ASCII_UPPER, foldAscii, isContextPath, isNumberColumn, isTimeColumn, type Bounds, type ContextPath, type FilterExpr, type Predicate } from '@/supabase/functions/_shared/filter-tree.ts';
+import { ASCII_LOWER, ASCII_UPPER, foldAscii, isContextPath, isIpColumn, isNumberColumn, isTimeColumn, type Bounds, type ContextPath, type FilterExpr, type Predicate } from '@/supabase/functions/_shared/filter-tree.ts';
 import { indexedStringFields, INDEXED_CONTEXT_FIELDS } from '../context-filter.ts';
 
 /**
@@ -70,14 +70,14 @@ function predicate(b: Builder, p: Predicate): void {
       } else if (isNumberColumn(p.field)) {
         b.column(p.field).text(' = ').value(String(p.value), '::numeric');
       } else {
-        b.column(p.field).text(' = ').value(p.value as string, p.field === 'id' ? '::uuid' : '');
+        b.column(p.field).text(' = ').value(p.value as string, p.field === 'id' ? '::uuid' : isIpColumn(p.field) ? '::inet' : '');
       }
       return;
     case 'in':
       if (isContextPath(p.field)) {
         contextValue(b, p.field).text(' = any(').value(p.values.map((v) => JSON.stringify(v)), '::text[]::jsonb[])');
       } else {
-        b.column(p.field).text(' = any(').value(p.values as string[], p.field === 'id' ? '::uuid[])' : '::text[])');
+        b.column(p.field).text(' = any(').value(p.values as string[], p.field === 'id' ? '::uuid[])' : isIpColumn(p.field) ? '::inet[])' : '::text[])');
       }
       return;
     case 'prefix': {
@@ -131,6 +131,14 @@ function predicate(b: Builder, p: Predicate): void {
     case 'contains':
       for (const [field, value] of indexedStringFields(p.value)) indexedEquality(b, field, value);
       b.column('context').text(' @> ').value(JSON.stringify(p.value), '::text::jsonb');
+      return;
+    case 'sealed':
+      // Only a sealing tenant's tokens find a sealed value (rewritten before compiling); as such it matches nothing.
+      b.text('false');
+      return;
+    case 'tokens':
+      // The partial GIN index audit_events_personal_tokens_idx: its predicate first, then any of the tokens.
+      b.column('personal').text(" ? 'tokens' and (").column('personal').text(" -> 'tokens') ?| ").value(p.values, '::text[]');
       return;
   }
 }

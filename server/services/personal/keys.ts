@@ -18,6 +18,7 @@ import type { SubjectKey } from '@/supabase/functions/_shared/personal-data.ts';
 import { subjectRef } from '@/supabase/functions/_shared/personal-data.ts';
 import { dataPath } from '@/server/db/open.ts';
 import { env, type Env } from '@/server/env.ts';
+import { forgetValueTokens } from './value-tokens.ts';
 
 export class MasterKeyError extends Error {
   override name = 'MasterKeyError';
@@ -71,6 +72,7 @@ export function forgetKeys(): void {
   holder.__omsAuditTenantKeys?.clear();
   holder.__omsAuditSubjectKeyCache?.clear();
   holder.__omsAuditSubjectRefCache?.clear();
+  forgetValueTokens();
 }
 
 function wrap(wrappingKey: Uint8Array, secret: Uint8Array, place: string): Buffer {

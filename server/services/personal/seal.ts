@@ -33,9 +33,11 @@ import {
   SEALED_MEMBER,
   sealValues,
   SEALED_SCHEMA_VERSION,
+  TOKENS_MEMBER,
   type SubjectKey,
 } from '@/supabase/functions/_shared/personal-data.ts';
 import { cachedSubjectRef, liveSubjectKeys, tenantKeys } from './keys.ts';
+import { ValueTokens } from './value-tokens.ts';
 import { personalSettings } from './settings.ts';
 
 /** Strings of the envelope form are reserved: a client cannot pass one off as sealed data. */
@@ -83,7 +85,12 @@ function replaceAt(row: StampedEvent, path: readonly string[], reference: string
   return value;
 }
 
-export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<void> {
+/**
+ * `valueTokens: false` leaves out the value tokens (an event then carries none
+ * and is found by no value filter): only for measuring their cost against the
+ * same batches (bench/personal-data.ts); every write path seals with them.
+ */
+export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[], options: { valueTokens?: boolean } = {}): Promise<void> {
   const settings = await personalSettings(sql, tenantId);
   if (!settings) {
     const index = rows.findIndex((r) => r.subject_id !== null);
@@ -107,6 +114,7 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
 
+  const tokens = options.valueTokens === false ? null : new ValueTokens(tenantId, indexKey);
   // Per key, once a batch: the reference standing in for its values.
   const references = new Map<SubjectKey, string>();
   const referenceFor = (key: SubjectKey) => {
@@ -162,26 +170,37 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
       }
       // Never empty: a human actor always has its actor_id, a subject its subject_id.
       const sealed: Record<string, string> = {};
-      if (actorKey) sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
-      if (subjectKey && subjectValues !== actorValues) sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
+      const eventTokens: string[] = [];
+      if (actorKey) {
+        sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
+        tokens?.add(eventTokens, actorKey, actorValues);
+      }
+      if (subjectKey && subjectValues !== actorValues) {
+        sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
+        tokens?.add(eventTokens, subjectKey, subjectValues);
+      }
       personal[SEALED_MEMBER] = sealed;
+      if (eventTokens.length) personal[TOKENS_MEMBER] = eventTokens.sort();
       row.personal = personal;
-      row.personalJson = personalJson(personal, sealed);
+      row.personalJson = personalJson(personal, sealed, eventTokens);
     }
     row.subject_id = null;
     row.hash = eventHash(row, row.contextJson, row.personalJson);
   }
+  // The values' index entries new to this process, before the events are stored: acknowledged events are found.
+  await tokens?.register(sql);
 }
 
 /**
  * canonicalJson(personal), written directly: its members are the IP addresses'
- * and subject id's references and the seals by key id, all strings JSON writes
- * as they are (references, UUIDs, base64url), in RFC 8785 order ("ip_address" <
- * "observed_ip" < "sealed" < "subject_id"; key ids sorted). Hashed and stored
+ * and subject id's references, the seals by key id and the value tokens, all
+ * strings JSON writes as they are (references, UUIDs, base64url), in RFC 8785
+ * order ("ip_address" < "observed_ip" < "sealed" < "subject_id" < "tokens"; key
+ * ids sorted; the tokens array sorted as written). Hashed and stored
  * as it is, so the write path serialises it once (verification recomputes
  * the hash from the stored jsonb with canonicalJson: personal-data.test.ts).
  */
-function personalJson(personal: Record<string, unknown>, sealed: Record<string, string>): string {
+function personalJson(personal: Record<string, unknown>, sealed: Record<string, string>, tokens: readonly string[]): string {
   let out = '{';
   if (personal.ip_address !== undefined) out += '"ip_address":"' + (personal.ip_address as string) + '",';
   if (personal.observed_ip !== undefined) out += '"observed_ip":"' + (personal.observed_ip as string) + '",';
@@ -191,6 +210,7 @@ function personalJson(personal: Record<string, unknown>, sealed: Record<string, 
   for (let i = 0; i < keyIds.length; i++) out += (i ? ',"' : '"') + keyIds[i]! + '":"' + sealed[keyIds[i]!]! + '"';
   out += '}';
   if (personal.subject_id !== undefined) out += ',"subject_id":"' + (personal.subject_id as string) + '"';
+  if (tokens.length) out += ',"tokens":["' + tokens.join('","') + '"]';
   return out + '}';
 }
 

@@ -30,6 +30,10 @@ export const TEXT_COLUMNS = EVENT_FIELDS.filter((f): f is TextColumn => !(NOT_TE
 export const NULLABLE_TEXT_COLUMNS = ['source', 'request_id', 'user_agent', 'device_fingerprint', 'observed_user_agent'] as const satisfies readonly TextColumn[];
 export type NullableTextColumn = (typeof NULLABLE_TEXT_COLUMNS)[number];
 
+/** IP address columns (inet): equality only, on the canonical text (ip.ts canonicalIp). */
+export const IP_COLUMNS = ['ip_address', 'observed_ip'] as const;
+export type IpColumn = (typeof IP_COLUMNS)[number];
+
 export const TIME_COLUMNS = ['occurred_at', 'received_at'] as const;
 export type TimeColumn = (typeof TIME_COLUMNS)[number];
 
@@ -57,7 +61,8 @@ export type FilterExpr =
   | { op: 'eq'; field: TextColumn; value: string }
   | { op: 'eq'; field: NumberColumn; value: number }
   | { op: 'eq'; field: ContextPath; value: JsonScalar }
-  | { op: 'in'; field: TextColumn; values: string[] }
+  | { op: 'eq'; field: IpColumn; value: string }
+  | { op: 'in'; field: TextColumn | IpColumn; values: string[] }
   | { op: 'in'; field: ContextPath; values: JsonScalar[] }
   | { op: 'prefix'; field: TextColumn | ContextPath; value: string }
   /** Equal ignoring the case of ASCII letters. */
@@ -69,12 +74,21 @@ export type FilterExpr =
   | ({ op: 'range'; field: TimeColumn } & Bounds<string>)
   | ({ op: 'range'; field: NumberColumn | ContextPath } & Bounds<number>)
   /** The context contains this JSON object (jsonb `@>`). */
-  | { op: 'contains'; value: Record<string, unknown> };
+  | { op: 'contains'; value: Record<string, unknown> }
+  /**
+   * The personal value sealed at this JSON pointer equals `value`: matches
+   * nothing as such; a sealing tenant's search replaces it by the value's
+   * tokens (filters.ts withSealedValues). The subject_id filter.
+   */
+  | { op: 'sealed'; pointer: string; value: JsonScalar }
+  /** The event carries any of these value tokens (personal.tokens; docs/personal-data.md). */
+  | { op: 'tokens'; values: string[] };
 
 export type Predicate = Exclude<FilterExpr, { op: 'and' | 'or' | 'not' }>;
 
 export const isContextPath = (field: unknown): field is ContextPath => typeof field === 'object' && field !== null && 'context' in field;
 export const isTimeColumn = (field: unknown): field is TimeColumn => (TIME_COLUMNS as readonly unknown[]).includes(field);
+export const isIpColumn = (field: unknown): field is IpColumn => (IP_COLUMNS as readonly unknown[]).includes(field);
 export const isNumberColumn = (field: unknown): field is NumberColumn => (NUMBER_COLUMNS as readonly unknown[]).includes(field);
 
 export const and = (...args: FilterExpr[]): FilterExpr => ({ op: 'and', args });

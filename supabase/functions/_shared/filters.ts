@@ -7,7 +7,9 @@ import { LIMITS } from './limits.ts';
 import { outcome, typeName, utf8Length } from './contract.ts';
 import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
-import { and, or, type FilterExpr } from './filter-tree.ts';
+import { and, isContextPath, isIpColumn, or, type FilterExpr, type JsonScalar } from './filter-tree.ts';
+import { canonicalIp } from './ip.ts';
+import { tokenInput } from './personal-data.ts';
 import { describeQueryError, parseQuery, QUERY_MAX_LENGTH } from './query-language.ts';
 
 // deno-lint-ignore no-control-regex
@@ -33,6 +35,16 @@ function timeBound(endOfDay: boolean) {
 const typeList = z
   .union([typeName, z.array(typeName).min(1).max(50, 'at most 50 values')])
   .transform((v) => (Array.isArray(v) ? [...new Set(v)] : [v]));
+
+/** An IP address, compared in its canonical form (ip.ts). */
+const ipAddress = z.string().transform((s, ctx) => {
+  const ip = canonicalIp(s);
+  if (ip === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be an IP address, e.g. 192.0.2.10 or 2001:db8::1' });
+    return z.NEVER;
+  }
+  return ip;
+});
 
 /** Containment filter on context, e.g. {"symbol":"AAPL"}: events whose context includes it. */
 const contextFilter = z
@@ -97,6 +109,10 @@ const FILTERS = {
   outcome: filter(outcome, (v) => ({ op: 'eq', field: 'outcome', value: v })),
   source: filter(identifier, (v) => ({ op: 'eq', field: 'source', value: v })),
   request_id: filter(identifier, (v) => ({ op: 'eq', field: 'request_id', value: v })),
+  /** Equality; a sealing tenant's sealed addresses are found by their value tokens (docs/personal-data.md). */
+  ip_address: filter(ipAddress, (v) => ({ op: 'eq', field: 'ip_address', value: v })),
+  /** The data subject an event names besides its actor (sealed: found by its value token only). */
+  subject_id: filter(identifier, (v) => ({ op: 'sealed', pointer: '/subject_id', value: v })),
   /** Inclusive. A bare date means midnight UTC. */
   from: filter(timeBound(false), (v) => ({ op: 'range', field: 'occurred_at', gte: v })),
   /** Exclusive. A bare date includes that whole day. */
@@ -143,9 +159,11 @@ export function filterExpr(filters: EventFilters): FilterExpr {
     if (value !== undefined) args.push(f.toExpr(value));
   }
   if (filters.about !== undefined) args.push(aboutExpr(filters));
-  const expr = and(...args);
-  const sealed = (filters as SealedFilters).sealed_actors;
-  return sealed ? withSealedActors(expr, sealed) : expr;
+  let expr = and(...args);
+  const { sealed_actors, sealed_values } = filters as SealedFilters;
+  if (sealed_actors) expr = withSealedActors(expr, sealed_actors);
+  if (sealed_values) expr = withSealedValues(expr, sealed_values);
+  return expr;
 }
 
 /**
@@ -155,7 +173,98 @@ export function filterExpr(filters: EventFilters): FilterExpr {
  * (`pd2:<subject ref>:<key id>`) its sealed events hold instead, one per
  * readable key of the subject. Never part of the contract.
  */
-export type SealedFilters = EventFilters & { sealed_actors?: Readonly<Record<string, readonly string[]>> };
+export type SealedFilters = EventFilters & {
+  sealed_actors?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * For each equality on a sealed place (personalEqualities), by its token
+   * input: the value's tokens under every live key that holds it (none: no
+   * sealed event has it).
+   */
+  sealed_values?: Readonly<Record<string, readonly string[]>>;
+};
+
+/** Columns whose values a sealing tenant seals under a human actor's key (besides actor_id, found by its reference). */
+const SEALED_TEXT_COLUMNS = new Set<string>(['user_agent', 'device_fingerprint', 'observed_user_agent']);
+
+/** A place and value an equality compares, as a JSON pointer (RFC 6901) of the event. */
+export interface PersonalEquality {
+  pointer: string;
+  value: JsonScalar;
+}
+
+/** The JSON pointer of a context path. */
+const pathPointer = (path: readonly string[]) => '/context' + path.map((k) => '/' + k.replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+
+/** The scalar members of a containment's needle at sealed places (`isSealed`), and the rest of the needle (null: nothing). */
+function splitNeedle(needle: Record<string, unknown>, isSealed: (q: PersonalEquality) => boolean, at: readonly string[] = []): { rest: Record<string, unknown> | null; sealed: PersonalEquality[] } {
+  const rest: Record<string, unknown> = {};
+  const sealed: PersonalEquality[] = [];
+  for (const [k, v] of Object.entries(needle)) {
+    const path = [...at, k];
+    const q = { pointer: pathPointer(path), value: v as JsonScalar };
+    if ((v === null || typeof v !== 'object') && isSealed(q)) sealed.push(q);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const inner = splitNeedle(v as Record<string, unknown>, isSealed, path);
+      sealed.push(...inner.sealed);
+      if (inner.rest) rest[k] = inner.rest;
+    } else rest[k] = v;
+  }
+  return { rest: Object.keys(rest).length ? rest : null, sealed };
+}
+
+/**
+ * Every equality of a filter set on a place a sealing tenant seals: the IP
+ * addresses, user agents and device fingerprint, the subject id, and the
+ * context members the tenant declares personal (`declared`: their JSON
+ * pointers), whether compared with =, IN or a containment.
+ */
+export function personalEqualities(filters: EventFilters, declared: ReadonlySet<string>): PersonalEquality[] {
+  const found: PersonalEquality[] = [];
+  const visit = (e: FilterExpr): void => {
+    if (e.op === 'and' || e.op === 'or') e.args.forEach(visit);
+    else if (e.op === 'not') visit(e.arg);
+    else if (e.op === 'sealed') found.push({ pointer: e.pointer, value: e.value });
+    else if (e.op === 'contains') found.push(...splitNeedle(e.value, (q) => declared.has(q.pointer)).sealed);
+    else if (e.op === 'eq' || e.op === 'in') {
+      const pointer = isContextPath(e.field) ? pathPointer(e.field.context) : isIpColumn(e.field) || SEALED_TEXT_COLUMNS.has(e.field as string) ? '/' + (e.field as string) : null;
+      if (pointer === null || (isContextPath(e.field) && !declared.has(pointer))) return;
+      for (const value of e.op === 'eq' ? [e.value] : (e.values as JsonScalar[])) found.push({ pointer, value });
+    }
+  };
+  visit(filterExpr(filters));
+  return found;
+}
+
+/** Each equality on a sealed place also matches the sealed events holding the value, by its tokens. */
+function withSealedValues(expr: FilterExpr, sealed: Readonly<Record<string, readonly string[]>>): FilterExpr {
+  const tokensOf = (equalities: PersonalEquality[]): FilterExpr | null => {
+    const tokens = equalities.flatMap((q) => sealed[tokenInput(q.pointer, q.value)] ?? []);
+    return tokens.length ? { op: 'tokens', values: [...new Set(tokens)] } : null;
+  };
+  const has = (q: PersonalEquality) => Object.hasOwn(sealed, tokenInput(q.pointer, q.value));
+  const rewrite = (e: FilterExpr): FilterExpr => {
+    if (e.op === 'and') return and(...e.args.map(rewrite));
+    if (e.op === 'or') return or(...e.args.map(rewrite));
+    if (e.op === 'not') return { op: 'not', arg: rewrite(e.arg) };
+    if (e.op === 'sealed') return tokensOf([e]) ?? e;
+    if (e.op === 'eq' || e.op === 'in') {
+      const pointer = isContextPath(e.field) ? pathPointer(e.field.context) : '/' + (e.field as string);
+      const equalities = (e.op === 'eq' ? [e.value] : (e.values as JsonScalar[])).map((value) => ({ pointer, value })).filter(has);
+      const more = equalities.length ? tokensOf(equalities) : null;
+      return more ? or(e, more) : e;
+    }
+    if (e.op === 'contains') {
+      // Every sealed member of the needle holds its value (by its tokens), and the context contains the rest.
+      const split = splitNeedle(e.value, has);
+      if (!split.sealed.length) return e;
+      const each = split.sealed.map((m) => tokensOf([m]));
+      if (each.some((t) => t === null)) return e;
+      return or(e, and(...(split.rest ? [{ op: 'contains', value: split.rest } as FilterExpr] : []), ...(each as FilterExpr[])));
+    }
+    return e;
+  };
+  return rewrite(expr);
+}
 
 /** The actor ids a filter set compares actor_id with for equality (eq and in, anywhere in the tree). */
 export function actorEqualityValues(filters: EventFilters): string[] {

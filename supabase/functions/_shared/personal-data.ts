@@ -26,7 +26,7 @@
  * This module is pure (keys are handed in): the Node server's key store
  * (server/services/personal/) and any verifier use the same definitions.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 
 /** How every reference begins: values with it are reserved (refused from clients). */
@@ -76,6 +76,55 @@ export function parseReference(value: string): ParsedReference | null {
 /** The subject's blind index under the tenant's index key. */
 export function subjectRef(indexKey: Uint8Array, subjectId: string): string {
   return createHmac('sha256', indexKey).update('subject:' + subjectId, 'utf8').digest('hex');
+}
+
+/**
+ * Value tokens: equality search on sealed values (docs/personal-data.md, "Value tokens").
+ *
+ * The token input of a value at a place is the UTF-8 canonical JSON (RFC 8785)
+ * of the two-element array [JSON pointer, value], e.g. `["/ip_address","192.0.2.10"]`:
+ * unambiguous whatever the pointer or value hold. Two keyed digests of it:
+ *
+ * - the event's token: base64url without padding of the first 16 bytes of
+ *   HMAC-SHA-256(token key, input), where the token key is HKDF-SHA-256(subject's
+ *   data key, no salt, info "oms-audit value tokens", 32 bytes); stored, sorted,
+ *   in `personal.tokens`, so it is covered by the event hash; once the data key
+ *   is destroyed nobody can tell what value a token stood for, nor match it;
+ * - the tenant's value index: hex HMAC-SHA-256(tenant index key, "value:" ‖
+ *   input), kept with the key id in oms_audit.personal_value_keys (deleted when
+ *   the key is destroyed), which tells a search which subjects' keys to derive
+ *   tokens with.
+ */
+export const TOKENS_MEMBER = 'tokens';
+
+/**
+ * The token input of a value at a place (JSON pointer): canonicalJson([pointer,
+ * value]), written directly for scalars (JSON.stringify writes strings and
+ * numbers as RFC 8785 does; only objects and arrays need the canonical writer).
+ */
+export function tokenInput(pointer: string, value: unknown): string {
+  return '[' + JSON.stringify(pointer) + ',' + (value !== null && typeof value === 'object' ? canonicalJson(value) : JSON.stringify(value)) + ']';
+}
+
+/** The key a subject's tokens are computed with, derived from its data key. */
+export function tokenKeyOf(dataKey: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), 'oms-audit value tokens', 32));
+}
+
+/** The event's token of a value at a place, under a subject's token key (tokenKeyOf). */
+export function valueToken(tokenKey: Uint8Array, input: string): string {
+  return createHmac('sha256', tokenKey).update(input, 'utf8').digest().subarray(0, 16).toString('base64url');
+}
+
+/** The tenant's value index of a value at a place (which subject keys hold it: personal_value_keys). */
+export function valueIndex(indexKey: Uint8Array, input: string): string {
+  return createHmac('sha256', indexKey).update('value:' + input, 'utf8').digest('hex');
+}
+
+/** The tokens a stored event carries (schema version 3 events written since value tokens; empty before). */
+export function tokensOf(personal: unknown): string[] {
+  const tokens = personal && typeof personal === 'object' ? (personal as Record<string, unknown>)[TOKENS_MEMBER] : null;
+  return Array.isArray(tokens) ? tokens.filter((t): t is string => typeof t === 'string') : [];
 }
 
 export interface SubjectKey {

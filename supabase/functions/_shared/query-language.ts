@@ -24,8 +24,10 @@
  * false or null keep that type, quoted ones are strings.
  */
 import { parseTimeBound } from './timestamps.ts';
+import { canonicalIp } from './ip.ts';
 import {
   and,
+  IP_COLUMNS,
   isContextPath,
   NULLABLE_TEXT_COLUMNS,
   NUMBER_COLUMNS,
@@ -35,6 +37,7 @@ import {
   type Bounds,
   type ContextPath,
   type FilterExpr,
+  type IpColumn,
   type JsonScalar,
   type NumberColumn,
   type TextColumn,
@@ -56,8 +59,6 @@ const ALIASES: Record<string, TextColumn> = { actor: 'actor_id', object: 'object
 /** Columns the language cannot search (addresses, the tenant) and what to say about them. */
 const NOT_SEARCHABLE: Record<string, string> = {
   tenant_id: 'every search is already inside your tenant',
-  ip_address: 'IP addresses cannot be searched in a query yet',
-  observed_ip: 'IP addresses cannot be searched in a query yet',
 };
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'exists']);
@@ -79,7 +80,7 @@ class QueryError extends Error {
   }
 }
 
-type Field = { kind: 'text'; column: TextColumn } | { kind: 'number'; column: NumberColumn } | { kind: 'time'; column: TimeColumn } | { kind: 'context'; path: ContextPath };
+type Field = { kind: 'text'; column: TextColumn } | { kind: 'ip'; column: IpColumn } | { kind: 'number'; column: NumberColumn } | { kind: 'time'; column: TimeColumn } | { kind: 'context'; path: ContextPath };
 
 interface Value {
   text: string;
@@ -223,6 +224,7 @@ class Parser {
 
   private column(name: string): Field | null {
     if ((TEXT_COLUMNS as readonly string[]).includes(name)) return { kind: 'text', column: name as TextColumn };
+    if ((IP_COLUMNS as readonly string[]).includes(name)) return { kind: 'ip', column: name as IpColumn };
     if ((NUMBER_COLUMNS as readonly string[]).includes(name)) return { kind: 'number', column: name as NumberColumn };
     if ((TIME_COLUMNS as readonly string[]).includes(name)) return { kind: 'time', column: name as TimeColumn };
     if (name in NOT_SEARCHABLE) return { kind: 'text', column: name as TextColumn };
@@ -277,6 +279,7 @@ class Parser {
 
   private exists(field: Field, at: number, fieldText: string): FilterExpr {
     if (field.kind === 'context') return { op: 'exists', field: field.path };
+    if (field.kind === 'ip') throw new QueryError(`IP addresses compare only for equality: ${fieldText} = …, != … or IN (…)`, at, fieldText.length);
     if (field.kind === 'text' && (NULLABLE_TEXT_COLUMNS as readonly string[]).includes(field.column)) return { op: 'exists', field: field.column as (typeof NULLABLE_TEXT_COLUMNS)[number] };
     throw new QueryError(`Every event has ${fieldText}; EXISTS applies to ${NULLABLE_TEXT_COLUMNS.join(', ')} and context fields`, at, fieldText.length);
   }
@@ -304,6 +307,7 @@ class Parser {
       throw new QueryError(`Expected "," or ")" in the IN list, not ${show(this.peekWord() || this.src[this.pos]!)}`, this.pos);
     }
     if (field.kind === 'context') return { op: 'in', field: field.path, values: values.map((v) => jsonValue(v)) };
+    if (field.kind === 'ip') return { op: 'in', field: field.column, values: values.map((v) => ipValue(v)) };
     return { op: 'in', field: field.column, values: values.map((v) => this.textValue(field.column, v)) };
   }
 
@@ -316,7 +320,11 @@ class Parser {
     const negate = op === '!=' || op === '!~';
     const ranged = op === '<' || op === '<=' || op === '>' || op === '>=';
     let expr: FilterExpr;
-    if (field.kind === 'time') {
+    if (field.kind === 'ip') {
+      if (op !== '=' && op !== '!=') throw new QueryError(`IP addresses compare only for equality: ${fieldText} = …, != … or IN (…)`, opAt, op.length);
+      if (v.prefix) throw new QueryError('IP addresses compare only for equality: "*" does not apply to them', v.end - 1);
+      expr = { op: 'eq', field: field.column, value: ipValue(v) };
+    } else if (field.kind === 'time') {
       if (!ranged) throw new QueryError(`Times are compared with <, <=, > or >=, e.g. ${fieldText} >= 2025-01-31`, opAt, op.length);
       if (v.prefix) throw new QueryError('"*" does not apply to times', v.end - 1);
       expr = this.timeRange(field.column, op, v);
@@ -359,6 +367,13 @@ class Parser {
   }
 }
 
+/** An IP address, in the canonical form every back end compares (ip.ts). */
+function ipValue(v: Value): string {
+  const ip = canonicalIp(v.text);
+  if (ip === null) throw new QueryError(`${show(v.text)} is not an IP address (192.0.2.10, 2001:db8::1)`, v.at, v.end - v.at);
+  return ip;
+}
+
 /** A context value: JSON number, true, false or null when written bare; otherwise a string. */
 function jsonValue(v: Value): JsonScalar {
   if (v.quoted) return v.text;
@@ -392,7 +407,7 @@ export function describeQueryError(result: Extract<QueryResult, { ok: false }>):
 
 const BARE_SEGMENT = /^[^\s(),"*=!<>~.]+$/;
 const BARE_VALUE = /^[^\s(),"*=!<>~]+$/;
-const RESERVED_FIELDS = new Set<string>(['context', ...TEXT_COLUMNS, ...NUMBER_COLUMNS, ...TIME_COLUMNS, ...Object.keys(ALIASES), ...Object.keys(NOT_SEARCHABLE)]);
+const RESERVED_FIELDS = new Set<string>(['context', ...TEXT_COLUMNS, ...IP_COLUMNS, ...NUMBER_COLUMNS, ...TIME_COLUMNS, ...Object.keys(ALIASES), ...Object.keys(NOT_SEARCHABLE)]);
 
 function printSegment(s: string): string {
   return BARE_SEGMENT.test(s) && !KEYWORDS.has(s.toLowerCase()) ? s : JSON.stringify(s);
@@ -451,6 +466,9 @@ function printNode(e: FilterExpr, nested: boolean): string {
     }
     case 'contains':
       throw new Error('A context containment has no query form');
+    case 'sealed':
+    case 'tokens':
+      throw new Error(`A ${e.op} condition has no query form`);
   }
 }
 
