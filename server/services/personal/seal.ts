@@ -38,22 +38,31 @@ import {
 import { cachedSubjectRef, liveSubjectKeys, tenantKeys } from './keys.ts';
 import { personalSettings } from './settings.ts';
 
-/** Strings of the envelope form are reserved: a client cannot pass one off as sealed data. */
-function reservedIssue(row: StampedEvent, index: number): FieldIssue | null {
-  for (const f of ACTOR_PERSONAL_FIELDS) {
-    const v = row[f];
-    if (typeof v === 'string' && v.startsWith(ENVELOPE_PREFIX)) return { index, field: f, message: `values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data` };
-  }
-  if (row.contextJson.includes(`"${ENVELOPE_PREFIX}`)) return { index, field: 'context', message: `string values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data` };
-  return null;
+/**
+ * Stands in a context, while the batch is checked and before its subjects' keys
+ * are known, for the reference that will replace a declared member: the same
+ * length and form as a reference, so the context is serialised once, and the
+ * stand-ins become the references by a text replacement (a stand-in is never
+ * stored: a client's value equal to it holds "pd2:" and is refused).
+ */
+const STAND_IN = `${ENVELOPE_PREFIX}${'0'.repeat(64)}:00000000-0000-0000-0000-000000000000`;
+const QUOTED_STAND_IN = `"${STAND_IN}"`;
+const QUOTED_PREFIX = `"${ENVELOPE_PREFIX}`;
+
+/** How often `"pd2:` occurs in a text. */
+function prefixCount(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf(QUOTED_PREFIX); at !== -1; at = text.indexOf(QUOTED_PREFIX, at + QUOTED_PREFIX.length)) n++;
+  return n;
 }
 
 /**
- * Replaces the member at a dotted context path by `reference`, copying only the
- * objects on the way (the caller's context stays as it was sent). Returns the
- * value replaced, or undefined where the path does not exist or holds null.
+ * Replaces the member at a dotted context path by the stand-in, copying only
+ * the objects on the way (the caller's context stays as it was sent). Returns
+ * the value replaced and the object holding it, or undefined where the path
+ * does not exist or holds null.
  */
-function replaceAt(row: StampedEvent, path: readonly string[], reference: string, copied: Set<object>): unknown {
+function replaceAt(row: StampedEvent, path: readonly string[], copied: Set<object>): { value: unknown; holder: Record<string, unknown> } | undefined {
   let holder: Record<string, unknown> = row.context;
   const chain: Record<string, unknown>[] = [holder];
   for (let i = 0; i < path.length - 1; i++) {
@@ -79,10 +88,30 @@ function replaceAt(row: StampedEvent, path: readonly string[], reference: string
   }
   const target = chain[chain.length - 1]!;
   const value = target[key];
-  target[key] = reference;
-  return value;
+  target[key] = STAND_IN;
+  return { value, holder: target };
 }
 
+/** What the first pass found of one row: its subjects' refs, and the context members it replaced. */
+interface RowPlan {
+  actorRef: string | null;
+  subjectRef: string | null;
+  /** The declared context members replaced, by JSON pointer, with the object and member name holding each. */
+  replaced: { pointer: string; value: unknown; holder: Record<string, unknown>; key: string }[] | null;
+}
+
+const reserved = (index: number, field: string): FieldIssue => ({
+  index,
+  field,
+  message: field === 'context' ? `string values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data` : `values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data`,
+});
+
+/**
+ * Seals the personal data of rows stamped with `hash: false`, and writes each
+ * row's canonical context and hash; leaves a tenant that declares no personal
+ * data to the write path (completeRows). Nothing is written to the key store
+ * before the whole batch passed its checks.
+ */
 export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Promise<void> {
   const settings = await personalSettings(sql, tenantId);
   if (!settings) {
@@ -90,24 +119,49 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
     if (index !== -1) throw invalid([{ index, field: 'subject_id', message: 'needs the tenant to declare its personal data (docs/personal-data.md)' }], 'batch');
     return;
   }
-  const issues = rows.map(reservedIssue).filter((i): i is FieldIssue => i !== null);
+  const human = new Set(settings.humanActorTypes);
+  // Once each, the outer first: a member declared inside another declared member is sealed with it.
+  const paths = [...new Set(settings.contextPaths)]
+    .map((p) => ({ path: p.split('.'), key: p.slice(p.lastIndexOf('.') + 1), pointer: contextPointer(p) }))
+    .sort((a, b) => a.path.length - b.path.length);
+
+  // First pass, before any key exists: the declared members are replaced by the stand-in, each context is
+  // serialised once, and strings of the envelope form are refused (in the context: every "pd2: but the stand-ins).
+  const issues: FieldIssue[] = [];
+  const plan: RowPlan[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const field = ACTOR_PERSONAL_FIELDS.find((f) => row[f]?.startsWith(ENVELOPE_PREFIX));
+    const isHuman = human.has(row.actor_type);
+    let replaced: RowPlan['replaced'] = null;
+    let clash = false;
+    if ((isHuman || row.subject_id !== null) && paths.length) {
+      const copied = new Set<object>();
+      for (const { path, key, pointer } of paths) {
+        const found = replaceAt(row, path, copied);
+        if (!found) continue;
+        (replaced ??= []).push({ pointer, value: found.value, holder: found.holder, key });
+        const v = found.value;
+        if (typeof v === 'string' ? v.startsWith(ENVELOPE_PREFIX) : typeof v === 'object' && canonicalJson(v).includes(QUOTED_PREFIX)) clash = true;
+      }
+    }
+    row.contextJson = canonicalJson(row.context);
+    if (field) issues.push(reserved(i, field));
+    else if (clash || prefixCount(row.contextJson) !== (replaced?.length ?? 0)) issues.push(reserved(i, 'context'));
+    // Subject ids for now: their refs are computed once the batch is known to be acceptable.
+    plan[i] = { actorRef: isHuman ? row.actor_id : null, subjectRef: row.subject_id, replaced };
+  }
   if (issues.length) throw invalid(issues.slice(0, 100), 'batch');
 
   const { indexKey } = await tenantKeys(sql, tenantId);
-  const human = new Set(settings.humanActorTypes);
-  const paths = settings.contextPaths.map((p) => ({ path: p.split('.'), pointer: contextPointer(p) }));
-  const plan = rows.map((row) => ({
-    actorRef: human.has(row.actor_type) ? cachedSubjectRef(tenantId, indexKey, row.actor_id) : null,
-    subjectRef: row.subject_id !== null ? cachedSubjectRef(tenantId, indexKey, row.subject_id) : null,
-  }));
   const refs = new Set<string>();
   for (const p of plan) {
-    if (p.actorRef) refs.add(p.actorRef);
-    if (p.subjectRef) refs.add(p.subjectRef);
+    if (p.actorRef !== null) refs.add((p.actorRef = cachedSubjectRef(tenantId, indexKey, p.actorRef)));
+    if (p.subjectRef !== null) refs.add((p.subjectRef = cachedSubjectRef(tenantId, indexKey, p.subjectRef)));
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
 
-  // Per key, once a batch: the reference standing in for its values.
+  // Per key, once a batch: the reference standing in for its values, and its seal's member name.
   const references = new Map<SubjectKey, string>();
   const referenceFor = (key: SubjectKey) => {
     let reference = references.get(key);
@@ -117,7 +171,7 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
 
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    const { actorRef, subjectRef } = plan[i]!;
+    const { actorRef, subjectRef, replaced } = plan[i]!;
     row.schema_version = SEALED_SCHEMA_VERSION;
     row.personal = null;
     row.personalJson = undefined;
@@ -149,16 +203,15 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
         subjectValues['/subject_id'] = row.subject_id;
         personal.subject_id = referenceFor(subjectKey);
       }
-      const ownerKey = subjectKey ?? actorKey!;
-      const ownerValues = subjectKey ? subjectValues : actorValues;
-      if (paths.length) {
+      if (replaced) {
+        const ownerKey = subjectKey ?? actorKey!;
+        const ownerValues = subjectKey ? subjectValues : actorValues;
         const reference = referenceFor(ownerKey);
-        const copied = new Set<object>();
-        for (const { path, pointer } of paths) {
-          const value = replaceAt(row, path, reference, copied);
-          if (value !== undefined) ownerValues[pointer] = value;
+        for (const r of replaced) {
+          ownerValues[r.pointer] = r.value;
+          r.holder[r.key] = reference;
         }
-        if (copied.size) row.contextJson = canonicalJson(row.context);
+        row.contextJson = row.contextJson.replaceAll(QUOTED_STAND_IN, `"${reference}"`);
       }
       // Never empty: a human actor always has its actor_id, a subject its subject_id.
       const sealed: Record<string, string> = {};

@@ -198,8 +198,9 @@ export function checkReservedRecords(writer: Writer, events: readonly AuditEvent
 
 /**
  * Stamps a parsed batch: ids, received_at, the observed client, the writer, the
- * event hash. With `hash: false` the hash is left empty (''), for the write path
- * to compute once after sealing personal data, which changes the hashed form.
+ * event hash. With `hash: false` the hash and the context's canonical JSON are
+ * left empty (''), for the write path to compute once after sealing personal
+ * data, which changes both (completeRows).
  */
 export function stampEvents(
   tenantId: string,
@@ -256,7 +257,7 @@ export function stampEvents(
       written_by: writtenByText,
       personal: null,
       subject_id: e.subject_id ?? null,
-      contextJson: canonicalJson(e.context),
+      contextJson: options.hash === false ? '' : canonicalJson(e.context),
       hash: '',
       round_trip_us: roundTripUs,
     };
@@ -264,6 +265,15 @@ export function stampEvents(
     rows.push(row);
   }
   return { ids, rows, batchDuplicates };
+}
+
+/** The canonical context and the hash of rows stamped with `hash: false` that no sealer completed. */
+export function completeRows(rows: StampedEvent[]): void {
+  for (const row of rows) {
+    if (row.hash) continue;
+    if (!row.contextJson) row.contextJson = canonicalJson(row.context);
+    row.hash = eventHash(row, row.contextJson);
+  }
 }
 
 interface Job {
@@ -515,9 +525,9 @@ export async function appendEvents(
   let result: IngestResult;
   try {
     const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
-    // Sealing hashes the rows it seals; every other row is hashed here, once.
+    // Sealing serialises and hashes the rows it seals; every other row is done here, once.
     await sealPersonalData(sql, caller.tenantId, rows);
-    for (const row of rows) if (!row.hash) row.hash = eventHash(row, row.contextJson);
+    completeRows(rows);
     const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {
