@@ -31,7 +31,8 @@ import {
   PERSONAL_IP_FIELDS,
   referenceOf,
   SEALED_MEMBER,
-  sealValues,
+  sealedValueJson,
+  sealPlaintext,
   SEALED_SCHEMA_VERSION,
   type SubjectKey,
 } from '@/supabase/functions/_shared/personal-data.ts';
@@ -92,12 +93,32 @@ function replaceAt(row: StampedEvent, path: readonly string[], copied: Set<objec
   return { value, holder: target };
 }
 
-/** What the first pass found of one row: its subjects' refs, and the context members it replaced. */
+/** A declared context member the first pass replaced by the stand-in: its value, and the object and member name holding it. */
+interface Replacement {
+  value: unknown;
+  holder: Record<string, unknown>;
+  key: string;
+}
+
+/** What the first pass found of one row: its subjects, and the context members it replaced (by declared path). */
 interface RowPlan {
   actorRef: string | null;
   subjectRef: string | null;
-  /** The declared context members replaced, by JSON pointer, with the object and member name holding each. */
-  replaced: { pointer: string; value: unknown; holder: Record<string, unknown>; key: string }[] | null;
+  /** Aligned with the declared paths; null when none was replaced. */
+  replaced: (Replacement | undefined)[] | null;
+}
+
+/** One place a seal can hold a value, in the order the seal's plaintext lists them (its JSON pointer's). */
+type Place = { member: string } & ({ kind: 'actor'; field: (typeof ACTOR_PERSONAL_FIELDS)[number] | (typeof PERSONAL_IP_FIELDS)[number] } | { kind: 'subject' } | { kind: 'context'; path: number });
+
+/** Every place of the batch's seals, sorted as RFC 8785 sorts the plaintext's members (by UTF-16 code units). */
+function placesOf(contextPointers: readonly string[]): Place[] {
+  const places: (Place & { pointer: string })[] = [
+    ...[...ACTOR_PERSONAL_FIELDS, ...PERSONAL_IP_FIELDS].map((field) => ({ pointer: '/' + field, kind: 'actor' as const, field })),
+    { pointer: '/subject_id', kind: 'subject' as const },
+    ...contextPointers.map((pointer, path) => ({ pointer, kind: 'context' as const, path })),
+  ].map((p) => ({ ...p, member: JSON.stringify(p.pointer) + ':' }));
+  return places.sort((a, b) => (a.pointer < b.pointer ? -1 : a.pointer > b.pointer ? 1 : 0));
 }
 
 const reserved = (index: number, field: string): FieldIssue => ({
@@ -134,20 +155,23 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
     const field = ACTOR_PERSONAL_FIELDS.find((f) => row[f]?.startsWith(ENVELOPE_PREFIX));
     const isHuman = human.has(row.actor_type);
     let replaced: RowPlan['replaced'] = null;
+    let count = 0;
     let clash = false;
     if ((isHuman || row.subject_id !== null) && paths.length) {
       const copied = new Set<object>();
-      for (const { path, key, pointer } of paths) {
+      for (let p = 0; p < paths.length; p++) {
+        const { path, key } = paths[p]!;
         const found = replaceAt(row, path, copied);
         if (!found) continue;
-        (replaced ??= []).push({ pointer, value: found.value, holder: found.holder, key });
+        (replaced ??= new Array(paths.length))[p] = { value: found.value, holder: found.holder, key };
+        count++;
         const v = found.value;
         if (typeof v === 'string' ? v.startsWith(ENVELOPE_PREFIX) : typeof v === 'object' && canonicalJson(v).includes(QUOTED_PREFIX)) clash = true;
       }
     }
     row.contextJson = canonicalJson(row.context);
     if (field) issues.push(reserved(i, field));
-    else if (clash || prefixCount(row.contextJson) !== (replaced?.length ?? 0)) issues.push(reserved(i, 'context'));
+    else if (clash || prefixCount(row.contextJson) !== count) issues.push(reserved(i, 'context'));
     // Subject ids for now: their refs are computed once the batch is known to be acceptable.
     plan[i] = { actorRef: isHuman ? row.actor_id : null, subjectRef: row.subject_id, replaced };
   }
@@ -160,8 +184,9 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
     if (p.subjectRef !== null) refs.add((p.subjectRef = cachedSubjectRef(tenantId, indexKey, p.subjectRef)));
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
+  const places = placesOf(paths.map((p) => p.pointer));
 
-  // Per key, once a batch: the reference standing in for its values, and its seal's member name.
+  // Per key, once a batch: the reference standing in for its values.
   const references = new Map<SubjectKey, string>();
   const referenceFor = (key: SubjectKey) => {
     let reference = references.get(key);
@@ -178,45 +203,54 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[])
     if (actorRef || subjectRef) {
       const actorKey = actorRef ? keys.get(actorRef)! : null;
       const subjectKey = subjectRef ? keys.get(subjectRef)! : null;
+      // One seal when the actor is also the subject; the context goes to the subject's, else the actor's.
+      const shared = actorKey === subjectKey;
+      const contextToActor = !subjectKey || shared;
+      // The plaintexts' members, written in the places' order: the seals' canonical JSON (sealedValueJson).
+      let actorMembers = '';
+      let subjectMembers = '';
+      for (const place of places) {
+        let value: unknown;
+        let toActor: boolean;
+        if (place.kind === 'actor') {
+          if (!actorKey || (value = row[place.field]) === null) continue;
+          toActor = true;
+        } else if (place.kind === 'subject') {
+          if (!subjectKey) continue;
+          value = row.subject_id;
+          toActor = shared;
+        } else {
+          const r = replaced?.[place.path];
+          if (!r) continue;
+          value = r.value;
+          toActor = contextToActor;
+        }
+        const member = place.member + sealedValueJson(value);
+        if (toActor) actorMembers += actorMembers ? ',' + member : member;
+        else subjectMembers += subjectMembers ? ',' + member : member;
+      }
+
       const personal: Record<string, unknown> = {};
-      const actorValues: Record<string, unknown> = {};
-      const subjectValues: Record<string, unknown> = actorKey === subjectKey ? actorValues : {};
       if (actorKey) {
         const reference = referenceFor(actorKey);
-        for (const f of ACTOR_PERSONAL_FIELDS) {
-          const v = row[f];
-          if (v !== null) {
-            actorValues['/' + f] = v;
-            row[f] = reference;
-          }
-        }
+        for (const f of ACTOR_PERSONAL_FIELDS) if (row[f] !== null) row[f] = reference;
         for (const f of PERSONAL_IP_FIELDS) {
-          const v = row[f];
-          if (v !== null) {
-            actorValues['/' + f] = v;
+          if (row[f] !== null) {
             personal[f] = reference;
             row[f] = null;
           }
         }
       }
-      if (subjectKey) {
-        subjectValues['/subject_id'] = row.subject_id;
-        personal.subject_id = referenceFor(subjectKey);
-      }
+      if (subjectKey) personal.subject_id = referenceFor(subjectKey);
       if (replaced) {
-        const ownerKey = subjectKey ?? actorKey!;
-        const ownerValues = subjectKey ? subjectValues : actorValues;
-        const reference = referenceFor(ownerKey);
-        for (const r of replaced) {
-          ownerValues[r.pointer] = r.value;
-          r.holder[r.key] = reference;
-        }
+        const reference = referenceFor(contextToActor ? actorKey! : subjectKey!);
+        for (const r of replaced) if (r) r.holder[r.key] = reference;
         row.contextJson = row.contextJson.replaceAll(QUOTED_STAND_IN, `"${reference}"`);
       }
       // Never empty: a human actor always has its actor_id, a subject its subject_id.
       const sealed: Record<string, string> = {};
-      if (actorKey) sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
-      if (subjectKey && subjectValues !== actorValues) sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
+      if (actorKey) sealed[actorKey.keyId] = sealPlaintext('{' + actorMembers + '}', actorKey, tenantId, row.id);
+      if (subjectKey && !shared) sealed[subjectKey.keyId] = sealPlaintext('{' + subjectMembers + '}', subjectKey, tenantId, row.id);
       personal[SEALED_MEMBER] = sealed;
       row.personal = personal;
       row.personalJson = personalJson(personal, sealed);
