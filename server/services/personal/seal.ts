@@ -16,7 +16,8 @@
  *
  * The write path's cost is that one seal per subject and event, the subject
  * refs and unwrapped keys coming from bounded in-memory caches (keys.ts), and
- * one canonical serialisation of a context that changed.
+ * one canonical serialisation of each context (done here for a sealing
+ * tenant's rows, which are stamped without it).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { invalid, type FieldIssue } from '@/supabase/functions/_shared/errors.ts';
