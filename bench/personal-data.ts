@@ -10,10 +10,15 @@
  * and a declared context member by their value tokens beside plain ones. Beside the HTTP figures, which a shared
  * machine makes noisy, the write path's own CPU time is measured in this
  * process: the same parsed batches stamped and hashed (the baseline) and
- * stamped, sealed and hashed, alternating, reported in µs per event.
+ * stamped, sealed and hashed, alternating, reported in µs per event. And
+ * because a loaded machine stretches wall time but not the work done, each
+ * HTTP round also reads the CPU time the server (its main thread, and the
+ * whole process) and PostgreSQL spent, per event stored (Linux /proc).
  *
  *   npm run bench:personal [-- --seconds 8] [--rounds 3]
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBatch, type AuditEventInput, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { stampEvents } from '@/supabase/functions/_shared/ingest.ts';
@@ -42,6 +47,34 @@ const pool: AuditEventRequest[] = generateDemoEvents(4000, Date.now() * 1000, 7)
 }));
 const bodies = Array.from({ length: 40 }, (_, i) => JSON.stringify({ events: Array.from({ length: BATCH }, (_, j) => pool[(i * BATCH + j) % pool.length]) }));
 
+/** CPU seconds (user + system) of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat, with the children it waited for. */
+function cpuSeconds(statPath: string): number {
+  // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** PostgreSQL's CPU seconds: the postmaster, with the backends it reaped, and every backend alive. */
+function postgresCpuSeconds(postmaster: number): number {
+  let total = cpuSeconds(`/proc/${postmaster}/stat`);
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (Number(stat.split(') ')[1]!.split(' ')[1]) === postmaster) total += cpuSeconds(`/proc/${pid}/stat`);
+    } catch {
+      // gone meanwhile: its time is in the postmaster's children's
+    }
+  }
+  return total;
+}
+
+interface CpuPerEvent {
+  serverMainUs: number;
+  serverUs: number;
+  postgresUs: number;
+}
+
 async function main() {
   const env = await startBenchEnv();
   try {
@@ -62,14 +95,15 @@ async function main() {
     const writer = { kind: 'operator', name: 'bench' } as const;
     const cpu = async (seal: boolean, batches: number, valueTokens = true) => {
       let events = 0;
-      const started = performance.now();
+      const started = process.cpuUsage();
       for (let i = 0; i < batches; i++) {
         // As the write path does: a sealing tenant's rows are hashed once, by the sealer.
         const { rows } = stampEvents(inProcess.id, parsed[i % parsed.length]!, observed, writer, { hash: !seal });
         if (seal) await sealRows(sql, inProcess.id, rows, { valueTokens });
         events += rows.length;
       }
-      return ((performance.now() - started) * 1000) / events;
+      const used = process.cpuUsage(started);
+      return (used.user + used.system) / events;
     };
     await cpu(true, 8);
     await cpu(true, 8, false);
@@ -91,15 +125,37 @@ async function main() {
     };
     await measure('warm-up', CLIENTS, BATCH, 3, rest(plain));
     await measure('warm-up', CLIENTS, BATCH, 3, rest(sealed));
-    const ingest: Measurement[] = [];
+    const serverPid = server.process.pid!;
+    const postmaster = Number(readFileSync(path.join(env.pg.clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const cpuNow = () => ({ main: cpuSeconds(`/proc/${serverPid}/task/${serverPid}/stat`), server: cpuSeconds(`/proc/${serverPid}/stat`), postgres: postgresCpuSeconds(postmaster) });
+    const ingest: (Measurement & { cpu: CpuPerEvent })[] = [];
+    const round = async (name: string, t: { key: string }) => {
+      const before = cpuNow();
+      const m = await measure(name, CLIENTS, BATCH, SECONDS, rest(t));
+      const after = cpuNow();
+      const us = (seconds: number) => (seconds * 1e6) / m.events;
+      ingest.push({ ...m, cpu: { serverMainUs: us(after.main - before.main), serverUs: us(after.server - before.server), postgresUs: us(after.postgres - before.postgres) } });
+    };
     for (let r = 0; r < ROUNDS; r++) {
-      ingest.push(await measure('REST batches, no personal data declared (v2)', CLIENTS, BATCH, SECONDS, rest(plain)));
-      ingest.push(await measure('REST batches, personal data sealed (v3)', CLIENTS, BATCH, SECONDS, rest(sealed)));
-      console.log(ingest.slice(-2).map((m) => `${m.name}: ${Math.round(m.eventsPerSec)} events/s`).join('\n'));
+      await round('REST batches, no personal data declared (v2)', plain);
+      await round('REST batches, personal data sealed (v3)', sealed);
+      console.log(ingest.slice(-2).map((m) => `${m.name}: ${Math.round(m.eventsPerSec)} events/s; CPU per event: server main thread ${m.cpu.serverMainUs.toFixed(1)} µs, server ${m.cpu.serverUs.toFixed(1)} µs, PostgreSQL ${m.cpu.postgresUs.toFixed(1)} µs`).join('\n'));
     }
     const rate = (name: string) => ingest.filter((m) => m.name === name).reduce((n, m) => n + m.events, 0) / ingest.filter((m) => m.name === name).reduce((n, m) => n + m.seconds, 0);
     const plainRate = rate(ingest[0]!.name);
     const sealedRate = rate(ingest[1]!.name);
+    // CPU per event over all rounds of a path: each round's figure weighted by its events.
+    const cpuOf = (name: string, pick: (c: CpuPerEvent) => number) => {
+      const rounds = ingest.filter((m) => m.name === name);
+      return rounds.reduce((n, m) => n + pick(m.cpu) * m.events, 0) / rounds.reduce((n, m) => n + m.events, 0);
+    };
+    const cpuRows = (
+      [
+        ['server main thread', (c: CpuPerEvent) => c.serverMainUs],
+        ['server process (all threads)', (c: CpuPerEvent) => c.serverUs],
+        ['PostgreSQL (all processes)', (c: CpuPerEvent) => c.postgresUs],
+      ] as const
+    ).map(([name, pick]) => ({ name, plainUs: cpuOf(ingest[0]!.name, pick), sealedUs: cpuOf(ingest[1]!.name, pick) }));
 
     // Reads: an order's history (≈ up to 1000 events), and an actor search, 300 requests each.
     const objectIds = pool.slice(0, 300).map((e) => e.object_id);
@@ -144,7 +200,13 @@ async function main() {
       `| cost of sealing | ${((1 - sealedRate / plainRate) * 100).toFixed(1)}% |`,
       `| wall time added per event (1/sealed − 1/plain) | ${((1 / sealedRate - 1 / plainRate) * 1e6).toFixed(1)} µs |`,
       '',
-      `Write path CPU in one process (same ${BATCH}-event batches, 5 alternating rounds of 40 batches, medians; human actors with IP, user agent, device fingerprint, observed IP and user agent, two declared context members):`,
+      'CPU time per event stored in the same rounds (Linux /proc; a loaded machine stretches wall time, not this):',
+      '',
+      '| CPU per event | plain (v2) µs | sealed (v3) µs | sealing adds | as a rate cost (1 − plain/sealed) |',
+      '|---|---:|---:|---:|---:|',
+      ...cpuRows.map((r) => `| ${r.name} | ${r.plainUs.toFixed(1)} | ${r.sealedUs.toFixed(1)} | +${(r.sealedUs - r.plainUs).toFixed(1)} µs | ${((1 - r.plainUs / r.sealedUs) * 100).toFixed(1)}% |`),
+      '',
+      `Write path CPU time in one process (same ${BATCH}-event batches, 5 alternating rounds of 40 batches, medians; human actors with IP, user agent, device fingerprint, observed IP and user agent, two declared context members):`,
       '',
       '| step | µs per event |',
       '|---|---:|',
@@ -158,7 +220,7 @@ async function main() {
       ...readRows.map((r) => `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`),
       '',
     ].join('\n');
-    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, reads: readRows, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs, tokensUs } });
+    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, cpuPerEvent: cpuRows, reads: readRows, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs, tokensUs } });
     console.log(md);
     console.log(`wrote ${file}`);
   } finally {

@@ -180,6 +180,43 @@ describe('personal data under per-subject keys', () => {
     await declarePersonalData(testSql(), sealing.id, 'operator:test');
     const forged = `pd2:${'a'.repeat(64)}:00000000-0000-4000-8000-000000000000:AAAA`;
     await expect(write(sealing, [event({ context: { note: forged } })])).rejects.toMatchObject({ code: 'invalid_request', issues: [{ index: 0, field: 'context' }] });
+    // Wherever a client puts the envelope form — a member or a name, declared or not, nested, or a whole
+    // reference of the exact form — the batch is refused, naming each event, before any key is made.
+    const reference = `pd2:${'0'.repeat(64)}:00000000-0000-0000-0000-000000000000`;
+    const batch = [
+      event({ ...ALICE }),
+      event({ ...ALICE, context: { note: reference } }),
+      event({ ...ALICE, context: { email: reference } }),
+      event({ ...ALICE, context: { email: { work: 'pd2:x' } } }),
+      event({ ...ALICE, context: { nested: { ['pd2:name']: 1 } } }),
+      event({ ...ALICE, user_agent: reference }),
+      event({ actor_type: 'SERVICE', actor_id: 'engine', context: { client_name: reference } }),
+    ];
+    await expect(write(sealing, batch)).rejects.toMatchObject({
+      code: 'invalid_request',
+      issues: [1, 2, 3, 4].map((index) => ({ index, field: 'context' })).concat([{ index: 5, field: 'user_agent' }, { index: 6, field: 'context' }]),
+    });
+    expect(await adminSql()`select key_id from oms_audit.subject_keys where tenant_id = ${sealing.id}`).toEqual([]);
+    expect(await countEvents(sealing.id)).toBe(0);
+    // The same batch without them is stored, its contexts as sent with references in place of the declared members.
+    await write(sealing, [batch[0]!, event({ ...ALICE, context: { note: 'pd2 in prose', email: { work: 'a@example.net' }, nested: { name: 1 } } })]);
+    const stored = await adminSql()`select context from public.audit_events where tenant_id = ${sealing.id} order by seq`;
+    expect(stored.map((r) => Object.keys(r.context as object).sort())).toEqual([['client_name', 'email', 'qty'], ['email', 'nested', 'note']]);
+    expect((stored[1]!.context as Record<string, unknown>).email).toMatch(/^pd2:[0-9a-f]{64}:[0-9a-f-]{36}$/);
+    expect((await list(sealing)).events.map((e) => e.context)).toEqual([ALICE.context, { note: 'pd2 in prose', email: { work: 'a@example.net' }, nested: { name: 1 } }]);
+    expect((await verify(sealing)).ok).toBe(true);
+  });
+
+  it('seals a declared member inside another declared member with the outer one, in whichever order they are declared', async () => {
+    const t = await newTenant('personal-nested-paths');
+    await declarePersonalData(testSql(), t.id, 'operator:test', { contextPaths: ['client.email', 'client', 'client.email'] });
+    const context = { client: { name: 'Carol Client', email: 'carol@example.net' }, qty: 3 };
+    await write(t, [event({ ...ALICE, context })]);
+    const [row] = await adminSql()`select context from public.audit_events where tenant_id = ${t.id}`;
+    expect(JSON.stringify(row!.context)).not.toContain('carol');
+    expect((row!.context as Record<string, unknown>).client).toMatch(/^pd2:/);
+    expect((await list(t)).events[0]).toMatchObject({ context, personal_data: { erased: [] } });
+    expect((await verify(t)).ok).toBe(true);
   });
 });
 

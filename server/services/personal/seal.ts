@@ -16,7 +16,8 @@
  *
  * The write path's cost is that one seal per subject and event, the subject
  * refs and unwrapped keys coming from bounded in-memory caches (keys.ts), and
- * one canonical serialisation of a context that changed.
+ * one canonical serialisation of each context (done here for a sealing
+ * tenant's rows, which are stamped without it).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { invalid, type FieldIssue } from '@/supabase/functions/_shared/errors.ts';
@@ -31,7 +32,8 @@ import {
   PERSONAL_IP_FIELDS,
   referenceOf,
   SEALED_MEMBER,
-  sealValues,
+  sealedValueJson,
+  sealPlaintext,
   SEALED_SCHEMA_VERSION,
   TOKENS_MEMBER,
   type SubjectKey,
@@ -40,22 +42,31 @@ import { cachedSubjectRef, liveSubjectKeys, tenantKeys } from './keys.ts';
 import { ValueTokens } from './value-tokens.ts';
 import { personalSettings } from './settings.ts';
 
-/** Strings of the envelope form are reserved: a client cannot pass one off as sealed data. */
-function reservedIssue(row: StampedEvent, index: number): FieldIssue | null {
-  for (const f of ACTOR_PERSONAL_FIELDS) {
-    const v = row[f];
-    if (typeof v === 'string' && v.startsWith(ENVELOPE_PREFIX)) return { index, field: f, message: `values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data` };
-  }
-  if (row.contextJson.includes(`"${ENVELOPE_PREFIX}`)) return { index, field: 'context', message: `string values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data` };
-  return null;
+/**
+ * Stands in a context, while the batch is checked and before its subjects' keys
+ * are known, for the reference that will replace a declared member: the same
+ * length and form as a reference, so the context is serialised once, and the
+ * stand-ins become the references by a text replacement (a stand-in is never
+ * stored: a client's value equal to it holds "pd2:" and is refused).
+ */
+const STAND_IN = `${ENVELOPE_PREFIX}${'0'.repeat(64)}:00000000-0000-0000-0000-000000000000`;
+const QUOTED_STAND_IN = `"${STAND_IN}"`;
+const QUOTED_PREFIX = `"${ENVELOPE_PREFIX}`;
+
+/** How often `"pd2:` occurs in a text. */
+function prefixCount(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf(QUOTED_PREFIX); at !== -1; at = text.indexOf(QUOTED_PREFIX, at + QUOTED_PREFIX.length)) n++;
+  return n;
 }
 
 /**
- * Replaces the member at a dotted context path by `reference`, copying only the
- * objects on the way (the caller's context stays as it was sent). Returns the
- * value replaced, or undefined where the path does not exist or holds null.
+ * Replaces the member at a dotted context path by the stand-in, copying only
+ * the objects on the way (the caller's context stays as it was sent). Returns
+ * the value replaced and the object holding it, or undefined where the path
+ * does not exist or holds null.
  */
-function replaceAt(row: StampedEvent, path: readonly string[], reference: string, copied: Set<object>): unknown {
+function replaceAt(row: StampedEvent, path: readonly string[], copied: Set<object>): { value: unknown; holder: Record<string, unknown> } | undefined {
   let holder: Record<string, unknown> = row.context;
   const chain: Record<string, unknown>[] = [holder];
   for (let i = 0; i < path.length - 1; i++) {
@@ -81,14 +92,52 @@ function replaceAt(row: StampedEvent, path: readonly string[], reference: string
   }
   const target = chain[chain.length - 1]!;
   const value = target[key];
-  target[key] = reference;
-  return value;
+  target[key] = STAND_IN;
+  return { value, holder: target };
 }
 
+/** A declared context member the first pass replaced by the stand-in: its value, and the object and member name holding it. */
+interface Replacement {
+  value: unknown;
+  holder: Record<string, unknown>;
+  key: string;
+}
+
+/** What the first pass found of one row: its subjects, and the context members it replaced (by declared path). */
+interface RowPlan {
+  actorRef: string | null;
+  subjectRef: string | null;
+  /** Aligned with the declared paths; null when none was replaced. */
+  replaced: (Replacement | undefined)[] | null;
+}
+
+/** One place a seal can hold a value, in the order the seal's plaintext lists them (its JSON pointer's). */
+type Place = { member: string; pointer: string } & ({ kind: 'actor'; field: (typeof ACTOR_PERSONAL_FIELDS)[number] | (typeof PERSONAL_IP_FIELDS)[number] } | { kind: 'subject' } | { kind: 'context'; path: number });
+
+/** Every place of the batch's seals, sorted as RFC 8785 sorts the plaintext's members (by UTF-16 code units). */
+function placesOf(contextPointers: readonly string[]): Place[] {
+  const places: Place[] = [
+    ...[...ACTOR_PERSONAL_FIELDS, ...PERSONAL_IP_FIELDS].map((field) => ({ pointer: '/' + field, kind: 'actor' as const, field })),
+    { pointer: '/subject_id', kind: 'subject' as const },
+    ...contextPointers.map((pointer, path) => ({ pointer, kind: 'context' as const, path })),
+  ].map((p) => ({ ...p, member: JSON.stringify(p.pointer) + ':' }));
+  return places.sort((a, b) => (a.pointer < b.pointer ? -1 : a.pointer > b.pointer ? 1 : 0));
+}
+
+const reserved = (index: number, field: string): FieldIssue => ({
+  index,
+  field,
+  message: field === 'context' ? `string values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data` : `values beginning "${ENVELOPE_PREFIX}" are reserved for sealed personal data`,
+});
+
 /**
- * `valueTokens: false` leaves out the value tokens (an event then carries none
- * and is found by no value filter): only for measuring their cost against the
- * same batches (bench/personal-data.ts); every write path seals with them.
+ * Seals the personal data of rows stamped with `hash: false`, and writes each
+ * row's canonical context and hash; leaves a tenant that declares no personal
+ * data to the write path (completeRows). Nothing is written to the key store
+ * before the whole batch passed its checks. `valueTokens: false` leaves out
+ * the value tokens (an event then carries none and is found by no value
+ * filter): only for measuring their cost against the same batches
+ * (bench/personal-data.ts); every write path seals with them.
  */
 export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[], options: { valueTokens?: boolean } = {}): Promise<void> {
   const settings = await personalSettings(sql, tenantId);
@@ -97,24 +146,53 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[],
     if (index !== -1) throw invalid([{ index, field: 'subject_id', message: 'needs the tenant to declare its personal data (docs/personal-data.md)' }], 'batch');
     return;
   }
-  const issues = rows.map(reservedIssue).filter((i): i is FieldIssue => i !== null);
+  const human = new Set(settings.humanActorTypes);
+  // Once each, the outer first: a member declared inside another declared member is sealed with it.
+  const paths = [...new Set(settings.contextPaths)]
+    .map((p) => ({ path: p.split('.'), key: p.slice(p.lastIndexOf('.') + 1), pointer: contextPointer(p) }))
+    .sort((a, b) => a.path.length - b.path.length);
+
+  // First pass, before any key exists: the declared members are replaced by the stand-in, each context is
+  // serialised once, and strings of the envelope form are refused (in the context: every "pd2: but the stand-ins).
+  const issues: FieldIssue[] = [];
+  const plan: RowPlan[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const field = ACTOR_PERSONAL_FIELDS.find((f) => row[f]?.startsWith(ENVELOPE_PREFIX));
+    const isHuman = human.has(row.actor_type);
+    let replaced: RowPlan['replaced'] = null;
+    let count = 0;
+    let clash = false;
+    if ((isHuman || row.subject_id !== null) && paths.length) {
+      const copied = new Set<object>();
+      for (let p = 0; p < paths.length; p++) {
+        const { path, key } = paths[p]!;
+        const found = replaceAt(row, path, copied);
+        if (!found) continue;
+        (replaced ??= new Array(paths.length))[p] = { value: found.value, holder: found.holder, key };
+        count++;
+        const v = found.value;
+        if (typeof v === 'string' ? v.startsWith(ENVELOPE_PREFIX) : typeof v === 'object' && canonicalJson(v).includes(QUOTED_PREFIX)) clash = true;
+      }
+    }
+    row.contextJson = canonicalJson(row.context);
+    if (field) issues.push(reserved(i, field));
+    else if (clash || prefixCount(row.contextJson) !== count) issues.push(reserved(i, 'context'));
+    // Subject ids for now: their refs are computed once the batch is known to be acceptable.
+    plan[i] = { actorRef: isHuman ? row.actor_id : null, subjectRef: row.subject_id, replaced };
+  }
   if (issues.length) throw invalid(issues.slice(0, 100), 'batch');
 
   const { indexKey } = await tenantKeys(sql, tenantId);
-  const human = new Set(settings.humanActorTypes);
-  const paths = settings.contextPaths.map((p) => ({ path: p.split('.'), pointer: contextPointer(p) }));
-  const plan = rows.map((row) => ({
-    actorRef: human.has(row.actor_type) ? cachedSubjectRef(tenantId, indexKey, row.actor_id) : null,
-    subjectRef: row.subject_id !== null ? cachedSubjectRef(tenantId, indexKey, row.subject_id) : null,
-  }));
   const refs = new Set<string>();
   for (const p of plan) {
-    if (p.actorRef) refs.add(p.actorRef);
-    if (p.subjectRef) refs.add(p.subjectRef);
+    if (p.actorRef !== null) refs.add((p.actorRef = cachedSubjectRef(tenantId, indexKey, p.actorRef)));
+    if (p.subjectRef !== null) refs.add((p.subjectRef = cachedSubjectRef(tenantId, indexKey, p.subjectRef)));
   }
   const keys = await liveSubjectKeys(sql, tenantId, [...refs]);
-
+  const places = placesOf(paths.map((p) => p.pointer));
   const tokens = options.valueTokens === false ? null : new ValueTokens(tenantId, indexKey);
+
   // Per key, once a batch: the reference standing in for its values.
   const references = new Map<SubjectKey, string>();
   const referenceFor = (key: SubjectKey) => {
@@ -125,60 +203,64 @@ export async function sealRows(sql: Sql, tenantId: string, rows: StampedEvent[],
 
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    const { actorRef, subjectRef } = plan[i]!;
+    const { actorRef, subjectRef, replaced } = plan[i]!;
     row.schema_version = SEALED_SCHEMA_VERSION;
     row.personal = null;
     row.personalJson = undefined;
     if (actorRef || subjectRef) {
       const actorKey = actorRef ? keys.get(actorRef)! : null;
       const subjectKey = subjectRef ? keys.get(subjectRef)! : null;
+      // One seal when the actor is also the subject; the context goes to the subject's, else the actor's.
+      const shared = actorKey === subjectKey;
+      const contextToActor = !subjectKey || shared;
+      // The plaintexts' members, written in the places' order: the seals' canonical JSON (sealedValueJson).
+      let actorMembers = '';
+      let subjectMembers = '';
+      const eventTokens: string[] = [];
+      for (const place of places) {
+        let value: unknown;
+        let toActor: boolean;
+        if (place.kind === 'actor') {
+          if (!actorKey || (value = row[place.field]) === null) continue;
+          toActor = true;
+        } else if (place.kind === 'subject') {
+          if (!subjectKey) continue;
+          value = row.subject_id;
+          toActor = shared;
+        } else {
+          const r = replaced?.[place.path];
+          if (!r) continue;
+          value = r.value;
+          toActor = contextToActor;
+        }
+        const member = place.member + sealedValueJson(value);
+        // Every sealed value but the actor id (its reference finds it) gets its token under the same key.
+        if (tokens && place.pointer !== '/actor_id') tokens.add(eventTokens, toActor ? actorKey! : subjectKey!, place.pointer, value);
+        if (toActor) actorMembers += actorMembers ? ',' + member : member;
+        else subjectMembers += subjectMembers ? ',' + member : member;
+      }
+
       const personal: Record<string, unknown> = {};
-      const actorValues: Record<string, unknown> = {};
-      const subjectValues: Record<string, unknown> = actorKey === subjectKey ? actorValues : {};
       if (actorKey) {
         const reference = referenceFor(actorKey);
-        for (const f of ACTOR_PERSONAL_FIELDS) {
-          const v = row[f];
-          if (v !== null) {
-            actorValues['/' + f] = v;
-            row[f] = reference;
-          }
-        }
+        for (const f of ACTOR_PERSONAL_FIELDS) if (row[f] !== null) row[f] = reference;
         for (const f of PERSONAL_IP_FIELDS) {
-          const v = row[f];
-          if (v !== null) {
-            actorValues['/' + f] = v;
+          if (row[f] !== null) {
             personal[f] = reference;
             row[f] = null;
           }
         }
       }
-      if (subjectKey) {
-        subjectValues['/subject_id'] = row.subject_id;
-        personal.subject_id = referenceFor(subjectKey);
-      }
-      const ownerKey = subjectKey ?? actorKey!;
-      const ownerValues = subjectKey ? subjectValues : actorValues;
-      if (paths.length) {
-        const reference = referenceFor(ownerKey);
-        const copied = new Set<object>();
-        for (const { path, pointer } of paths) {
-          const value = replaceAt(row, path, reference, copied);
-          if (value !== undefined) ownerValues[pointer] = value;
-        }
-        if (copied.size) row.contextJson = canonicalJson(row.context);
+      if (subjectKey) personal.subject_id = referenceFor(subjectKey);
+      if (replaced) {
+        const reference = referenceFor(contextToActor ? actorKey! : subjectKey!);
+        for (const r of replaced) if (r) r.holder[r.key] = reference;
+        row.contextJson = row.contextJson.replaceAll(QUOTED_STAND_IN, `"${reference}"`);
       }
       // Never empty: a human actor always has its actor_id, a subject its subject_id.
       const sealed: Record<string, string> = {};
-      const eventTokens: string[] = [];
-      if (actorKey) {
-        sealed[actorKey.keyId] = sealValues(actorValues, actorKey, tenantId, row.id);
-        tokens?.add(eventTokens, actorKey, actorValues);
-      }
-      if (subjectKey && subjectValues !== actorValues) {
-        sealed[subjectKey.keyId] = sealValues(subjectValues, subjectKey, tenantId, row.id);
-        tokens?.add(eventTokens, subjectKey, subjectValues);
-      }
+      if (actorKey) sealed[actorKey.keyId] = sealPlaintext('{' + actorMembers + '}', actorKey, tenantId, row.id);
+      if (subjectKey && !shared) sealed[subjectKey.keyId] = sealPlaintext('{' + subjectMembers + '}', subjectKey, tenantId, row.id);
       personal[SEALED_MEMBER] = sealed;
       if (eventTokens.length) personal[TOKENS_MEMBER] = eventTokens.sort();
       row.personal = personal;

@@ -59,24 +59,21 @@ export class ValueTokens {
     private readonly indexKey: Uint8Array,
   ) {}
 
-  /** Appends to `out` the token of each value (by JSON pointer) sealed under `key`, except the actor id. */
-  add(out: string[], key: SubjectKey, values: Record<string, unknown>): void {
+  /** Appends to `out` the token of the value at `pointer` sealed under `key` (the caller leaves out the actor id). */
+  add(out: string[], key: SubjectKey, pointer: string, value: unknown): void {
     const cache = cacheOf(key);
-    for (const pointer in values) {
-      if (pointer === '/actor_id') continue;
-      const input = tokenInput(pointer, values[pointer]);
-      let token = cache.tokens.get(input);
+    const input = tokenInput(pointer, value);
+    let token = cache.tokens.get(input);
+    if (token === undefined) {
+      const pendingKey = key.keyId + '\u0000' + input;
+      token = this.pending.get(pendingKey);
       if (token === undefined) {
-        const pendingKey = key.keyId + '\u0000' + input;
-        token = this.pending.get(pendingKey);
-        if (token === undefined) {
-          token = valueToken(cache.tokenKey, input);
-          this.pending.set(pendingKey, token);
-          this.fresh.push({ cache: cache.tokens, input, token, index: valueIndex(this.indexKey, input), keyId: key.keyId });
-        }
+        token = valueToken(cache.tokenKey, input);
+        this.pending.set(pendingKey, token);
+        this.fresh.push({ cache: cache.tokens, input, token, index: valueIndex(this.indexKey, input), keyId: key.keyId });
       }
-      out.push(token);
     }
+    out.push(token);
   }
 
   /**

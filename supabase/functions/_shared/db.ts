@@ -108,6 +108,9 @@ export async function withTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxS
 
 const NEEDS_ESCAPE = /[\\"]/;
 
+/** Backslashes, then quotes, preceded by a backslash (plain string replacements: several times faster than a regex's `$&`). */
+const arrayEscaped = (v: string) => (v.includes('\\') ? v.replaceAll('\\', '\\\\') : v).replaceAll('"', '\\"');
+
 /**
  * A PostgreSQL array literal of text values, built by hand (postgres.js's own
  * array encoding is slow for big batches). `pick` reads each item's value.
@@ -118,7 +121,7 @@ export function pgArray<T>(items: ReadonlyArray<T>, pick: (item: T) => string | 
     if (i) out += ',';
     const v = pick(items[i]!);
     if (v === null || v === undefined) out += 'NULL';
-    else out += '"' + (NEEDS_ESCAPE.test(v) ? v.replace(/[\\"]/g, '\\$&') : v) + '"';
+    else out += '"' + (NEEDS_ESCAPE.test(v) ? arrayEscaped(v) : v) + '"';
   }
   return out + '}';
 }

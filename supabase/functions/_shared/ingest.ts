@@ -199,8 +199,9 @@ export function checkReservedRecords(writer: Writer, events: readonly AuditEvent
 
 /**
  * Stamps a parsed batch: ids, received_at, the observed client, the writer, the
- * event hash. With `hash: false` the hash is left empty (''), for the write path
- * to compute once after sealing personal data, which changes the hashed form.
+ * event hash. With `hash: false` the hash and the context's canonical JSON are
+ * left empty (''), for the write path to compute once after sealing personal
+ * data, which changes both (completeRows).
  */
 export function stampEvents(
   tenantId: string,
@@ -257,7 +258,7 @@ export function stampEvents(
       written_by: writtenByText,
       personal: null,
       subject_id: e.subject_id ?? null,
-      contextJson: canonicalJson(e.context),
+      contextJson: options.hash === false ? '' : canonicalJson(e.context),
       hash: '',
       round_trip_us: roundTripUs,
     };
@@ -265,6 +266,15 @@ export function stampEvents(
     rows.push(row);
   }
   return { ids, rows, batchDuplicates };
+}
+
+/** The canonical context and the hash of rows stamped with `hash: false` that no sealer completed. */
+export function completeRows(rows: StampedEvent[]): void {
+  for (const row of rows) {
+    if (row.hash) continue;
+    if (!row.contextJson) row.contextJson = canonicalJson(row.context);
+    row.hash = eventHash(row, row.contextJson);
+  }
 }
 
 interface Job {
@@ -528,9 +538,9 @@ export async function appendEvents(
   let result: IngestResult;
   try {
     const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
-    // Sealing hashes the rows it seals; every other row is hashed here, once.
+    // Sealing serialises and hashes the rows it seals; every other row is done here, once.
     await sealPersonalData(sql, caller.tenantId, rows);
-    for (const row of rows) if (!row.hash) row.hash = eventHash(row, row.contextJson);
+    completeRows(rows);
     const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {
@@ -562,7 +572,7 @@ export async function appendEvents(
 export async function appendEventsWithin(sql: Sql, tx: TxSql, caller: WriteCaller, events: readonly AuditEventInput[], observed: ObservedClient): Promise<Set<string>> {
   const { rows } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
   await sealPersonalData(sql, caller.tenantId, rows);
-  for (const row of rows) if (!row.hash) row.hash = eventHash(row, row.contextJson);
+  completeRows(rows);
   await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
   const inserted = await tx.unsafe(APPEND_EVENTS_SQL, appendEventsParams(caller.tenantId, rows) as never[]);
   return new Set(inserted.map((r) => r.id as string));

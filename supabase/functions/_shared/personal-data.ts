@@ -158,10 +158,19 @@ function freshNonce(): Buffer {
  * takes a fresh random one.
  */
 export function sealValues(values: Record<string, unknown>, key: SubjectKey, tenantId: string, eventId: string, nonce: Uint8Array = freshNonce()): string {
+  return sealPlaintext(plaintextOf(values), key, tenantId, eventId, nonce);
+}
+
+/**
+ * Seals a plaintext already written in the seal's form (the canonical JSON of
+ * {JSON pointer: value}, as plaintextOf writes it): the write path writes it
+ * directly, in an order of pointers it sorts once per batch.
+ */
+export function sealPlaintext(plaintext: string, key: SubjectKey, tenantId: string, eventId: string, nonce: Uint8Array = freshNonce()): string {
   if (!key.key) throw new Error(`the key ${key.keyId} was destroyed`);
   const cipher = createCipheriv('aes-256-gcm', key.key, nonce);
   cipher.setAAD(associatedData(tenantId, eventId, key.keyId));
-  const body = cipher.update(plaintextOf(values), 'utf8');
+  const body = cipher.update(plaintext, 'utf8');
   const final = cipher.final();
   const tag = cipher.getAuthTag();
   const out = Buffer.allocUnsafe(NONCE + body.length + final.length + TAG);
@@ -181,12 +190,12 @@ export function sealValues(values: Record<string, unknown>, key: SubjectKey, ten
 function plaintextOf(values: Record<string, unknown>): string {
   const pointers = Object.keys(values).sort();
   let out = '{';
-  for (let i = 0; i < pointers.length; i++) {
-    const v = values[pointers[i]!];
-    out += (i ? ',' : '') + quotedPointer(pointers[i]!) + (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
-  }
+  for (let i = 0; i < pointers.length; i++) out += (i ? ',' : '') + quotedPointer(pointers[i]!) + sealedValueJson(values[pointers[i]!]);
   return out + '}';
 }
+
+/** A sealed value's canonical JSON text. */
+export const sealedValueJson = (v: unknown) => (v !== null && typeof v === 'object' ? canonicalJson(v) : JSON.stringify(v));
 
 // The few pointers a write path seals (the actor fields and the declared context members), as JSON member names.
 const quotedPointers = new Map<string, string>();
