@@ -199,7 +199,14 @@ describe('open months: the months being written are found without map rows', () 
       closing.catch(() => {});
       // The close waits for the writer's lock on the month's partition…
       await expect
-        .poll(async () => (await adminSql()`select count(*)::int as n from pg_locks where not granted and relation = ${`oms_audit.${partition}`}::regclass`)[0]!.n)
+        .poll(
+          async () =>
+            (
+              await adminSql()`
+                select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid)
+                where not l.granted and l.relation = ${`oms_audit.${partition}`}::regclass and a.query like '%close_oldest_open_month%'`
+            )[0]!.n,
+        )
         .toBe(1);
       expect(await mapped(t.id)).toEqual([]);
       await writer`commit`;
