@@ -12,6 +12,12 @@ import type { Readable } from 'node:stream';
 export interface CopyOutOptions {
   /** Run inside a transaction after these statements (e.g. SET LOCAL role and claims). */
   setup?: { text: string; values?: unknown[] }[];
+  /**
+   * With `setup` opening a REPEATABLE READ transaction: receives its snapshot
+   * (pg_export_snapshot) before the COPY starts, so that another COPY can read
+   * exactly the same rows (SET TRANSACTION SNAPSHOT) while this one runs.
+   */
+  exportSnapshot?: (id: string) => void;
 }
 
 export async function copyOut(url: string, statement: string, options: CopyOutOptions = {}): Promise<Readable> {
@@ -34,6 +40,10 @@ export async function copyOut(url: string, statement: string, options: CopyOutOp
     if (options.setup) {
       await client.query('begin');
       for (const s of options.setup) await client.query(s.text, s.values);
+    }
+    if (options.exportSnapshot) {
+      const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+      options.exportSnapshot(rows[0]!.id);
     }
   } catch (err) {
     await finish(false);

@@ -1,8 +1,8 @@
 /**
  * Verification's hashing on every core: the main thread reads a binary COPY
  * stream and cuts it into chunks of whole rows (copyRowChunks); worker threads
- * recompute and compare the event hashes of a chunk (row-hasher.ts) while the
- * next one is read. Chunks move to a worker without a copy (transferred), and
+ * recompute the event hashes of a chunk (row-hasher.ts) while the next one is
+ * read. Chunks move to a worker without a copy (transferred), and
  * results come back in the order the chunks were sent, so the caller sees the
  * rows in stream order as if it had hashed them itself.
  *
@@ -71,7 +71,7 @@ const hasher = (${rowHasherFactory.toString()})(require('node:crypto'), ${JSON.s
 parentPort.on('message', (bytes) => {
   try {
     const r = hasher.checkRows(bytes);
-    parentPort.postMessage({ r }, [r.codes.buffer, r.seqs.buffer]);
+    parentPort.postMessage({ r }, [r.codes.buffer, r.seqs.buffer, r.ids.buffer, r.hashes.buffer]);
   } catch (err) {
     parentPort.postMessage({ error: String((err && err.stack) || err) });
   }
