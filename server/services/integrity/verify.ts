@@ -164,41 +164,45 @@ function inline(tenantId: string, ...numbers: number[]): void {
  */
 const LEDGER_ROW = { size: 82, seq: 6, id: 18, hash: 38, occurredAt: 74 } as const;
 
-/** A ledger row waiting for its event: where it lies. */
+/**
+ * Ledger rows held for their events, by seq: a window of this many consecutive
+ * seqs (a power of two), about 3 MB. The ledger reads at most half of it ahead of
+ * the highest seq the events have reached.
+ */
+const LEDGER_WINDOW = 1 << 16;
+
+/** A ledger row that left the window before its event came (kept until the end). */
 interface LedgerRow {
-  bytes: Buffer;
+  id: Uint8Array;
+  hash: Uint8Array;
+  /** occurred_at, microseconds since 2000-01-01 (PostgreSQL's epoch). */
   at: number;
 }
 
-/** A ledger row from its parts (one read again with SQL). */
-function ledgerRow(id: Buffer, hash: Buffer): LedgerRow {
-  const bytes = Buffer.alloc(LEDGER_ROW.size);
-  id.copy(bytes, LEDGER_ROW.id);
-  hash.copy(bytes, LEDGER_ROW.hash);
-  return { bytes, at: 0 };
-}
-
-/** An event (from the row hasher's results) waiting for its ledger row. */
+/** An event waiting for its ledger row (the ledger has not reached its seq yet), or come again after it. */
 interface EventRow {
-  r: RowResults;
-  i: number;
+  seq: number;
+  code: number;
+  id: Uint8Array;
+  hash: Uint8Array;
   detail: RowDetail | null;
 }
 
-/** Ledger rows read ahead of their events, at most; the ledger stream waits for the events beyond it. */
-const LEDGER_READ_AHEAD = 50_000;
-
 /** The snapshot id pg_export_snapshot returns (inlined into SET TRANSACTION SNAPSHOT). */
 const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i;
+
+const PG_EPOCH_MS = 946_684_800_000;
 
 /**
  * Passes 2 and 3 over two COPY streams of one snapshot: the ledger in seq order
  * (gaps, and each checkpoint's Merkle root), and the events as PostgreSQL
  * stores them, rehashed by worker threads (hash-pool.ts) while they are read.
  * Each event meets its ledger row by seq here, in Node, instead of in a join in
- * PostgreSQL: PostgreSQL only reads, as for a plain COPY of the events. Rows
- * wait for their partner in a map: the ledger reads at most LEDGER_READ_AHEAD
- * rows ahead, events wait for as long as they are stored out of seq order.
+ * PostgreSQL: PostgreSQL only reads, as for a plain COPY of the events. Ledger
+ * rows wait in a window of consecutive seqs (typed arrays, no object per row);
+ * an event whose seq the ledger has not reached yet (one stored out of seq
+ * order) waits in a map, and a ledger row pushed out of the window before its
+ * event came (an archived or missing event, or one stored much later) too.
  * With `openEnded`, events claiming a seq beyond the ledger's last are
  * included (and reported). Returns events checked.
  */
@@ -245,21 +249,32 @@ async function checkLedgerAndEvents(
   const metBeyond = new Set<number>();
   const taken = (seq: number) => (seq - lo < met.length ? (met[seq - lo] = 1) : metBeyond.add(seq));
   const wasTaken = (seq: number) => (seq - lo < met.length ? met[seq - lo] === 1 : metBeyond.has(seq));
-  const ledgerWaiting = new Map<number, LedgerRow>();
+  // The window: ledger rows of seqs [windowFrom, ledgerNext), slot seq & (LEDGER_WINDOW - 1).
+  const MASK = LEDGER_WINDOW - 1;
+  const slotState = new Uint8Array(LEDGER_WINDOW); // 0 no ledger row at that seq, 1 waiting for its event, 2 met
+  const slotId = new Uint8Array(16 * LEDGER_WINDOW);
+  const slotHash = new Uint8Array(32 * LEDGER_WINDOW);
+  const slotAt = new Float64Array(LEDGER_WINDOW);
+  let windowFrom = lo;
+  let ledgerNext = lo;
+  let ledgerDone = false;
+  const evicted = new Map<number, LedgerRow>();
   const eventsWaiting = new Map<number, EventRow[]>();
+  let eventsReached = lo - 1;
   let checked = 0;
 
-  const idAt = (r: RowResults, i: number) => decodeUuid(Buffer.from(r.ids.buffer, r.ids.byteOffset + 16 * i, 16));
-  const idOf = (e: EventRow) => idAt(e.r, e.i);
+  const uuidText = (bytes: Uint8Array, at: number) => decodeUuid(Buffer.from(bytes.buffer, bytes.byteOffset + at, 16));
   const sameBytes = (x: Uint8Array, xAt: number, y: Uint8Array, yAt: number, n: number) => {
     for (let k = 0; k < n; k++) if (x[xAt + k] !== y[yAt + k]) return false;
     return true;
   };
-  /** An event (row i of r) with its ledger row. */
-  const judge = (seq: number, r: RowResults, i: number, detail: RowDetail | null, l: LedgerRow) => {
+  const modified = (seq: number, id: string) =>
+    problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
+  /** An event (its id and recomputed hash at their offsets) with its ledger row's (id and hash at theirs). */
+  const judge = (seq: number, code: number, detail: RowDetail | null, id: Uint8Array, idAt: number, hash: Uint8Array, hashAt: number, lId: Uint8Array, lIdAt: number, lHash: Uint8Array, lHashAt: number) => {
     checked++;
-    if (!sameBytes(r.ids, 16 * i, l.bytes, l.at + LEDGER_ROW.id, 16)) {
-      misplaced.push({ seq, id: idAt(r, i), ledgerId: decodeUuid(l.bytes.subarray(l.at + LEDGER_ROW.id, l.at + LEDGER_ROW.id + 16)) });
+    if (!sameBytes(id, idAt, lId, lIdAt, 16)) {
+      misplaced.push({ seq, id: uuidText(id, idAt), ledgerId: uuidText(lId, lIdAt) });
       return;
     }
     // The same event stored twice under its seq (a copy with another occurred_at).
@@ -268,17 +283,25 @@ async function checkLedgerAndEvents(
       return;
     }
     seen[seq - lo] = 1;
-    const code = r.codes[i]!;
     if (code === ROW.HASHED) {
-      if (!sameBytes(r.hashes, 32 * i, l.bytes, l.at + LEDGER_ROW.hash, 32)) modified(seq, idAt(r, i));
+      if (!sameBytes(hash, hashAt, lHash, lHashAt, 32)) modified(seq, uuidText(id, idAt));
     } else if (code === ROW.BAD_VERSION) {
-      problems.add({ seq, id: idAt(r, i), kind: 'modified', detail: `event ${idAt(r, i)} (seq ${seq}) claims schema version ${detail!.version}, which no event was written under` });
-    } else if (!rowHashMatches(detail!.row!, l.bytes.subarray(l.at + LEDGER_ROW.hash, l.at + LEDGER_ROW.hash + 32))) modified(seq, idAt(r, i));
+      problems.add({ seq, id: uuidText(id, idAt), kind: 'modified', detail: `event ${uuidText(id, idAt)} (seq ${seq}) claims schema version ${detail!.version}, which no event was written under` });
+    } else if (!rowHashMatches(detail!.row!, Buffer.from(lHash.buffer, lHash.byteOffset + lHashAt, 32))) modified(seq, uuidText(id, idAt));
   };
-  const modified = (seq: number, id: string) =>
-    problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
+  const judgeEvent = (e: EventRow, lId: Uint8Array, lIdAt: number, lHash: Uint8Array, lHashAt: number) =>
+    judge(e.seq, e.code, e.detail, e.id, 0, e.hash, 0, lId, lIdAt, lHash, lHashAt);
+  /** The window's oldest seq leaves it; a ledger row still waiting for its event is kept aside. */
+  const evictOldest = () => {
+    const s = windowFrom & MASK;
+    if (slotState[s] === 1) {
+      evicted.set(windowFrom, { id: slotId.slice(16 * s, 16 * s + 16), hash: slotHash.slice(32 * s, 32 * s + 32), at: slotAt[s]! });
+    }
+    slotState[s] = 0;
+    windowFrom++;
+  };
 
-  // The ledger side: pass 2 (gaps and Merkle roots up to hi), and each row handed to its event.
+  // The ledger side: pass 2 (gaps and Merkle roots up to hi), and each row into the window or to its waiting event.
   let wake: (() => void) | null = null;
   let eventsDone = false;
   const readLedger = async () => {
@@ -297,51 +320,106 @@ async function checkLedgerAndEvents(
       }
       builder = new RootBuilder();
     };
-    for await (const chunk of copyRowChunks(ledgerStream)) {
-      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      for (let at = 0; at < bytes.length; at += LEDGER_ROW.size) {
-        if (bytes.readInt16BE(at) !== 4 || bytes.readInt32BE(at + 2) !== 8 || bytes.readInt32BE(at + 34) !== 32) throw new Error('unexpected ledger row in COPY');
-        const seq = bytes.readInt32BE(at + LEDGER_ROW.seq) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.seq + 4);
-        const l: LedgerRow = { bytes, at };
-        const waiting = eventsWaiting.get(seq);
-        if (waiting) {
-          eventsWaiting.delete(seq);
-          taken(seq);
-          for (const e of waiting) judge(seq, e.r, e.i, e.detail, l);
-        } else ledgerWaiting.set(seq, l);
-        if (seq > hi) continue;
-        if (seq > expected) {
-          problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
+    try {
+      for await (const chunk of copyRowChunks(ledgerStream)) {
+        const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        for (let at = 0; at < bytes.length; at += LEDGER_ROW.size) {
+          if (bytes.readInt16BE(at) !== 4 || bytes.readInt32BE(at + 2) !== 8 || bytes.readInt32BE(at + 34) !== 32) throw new Error('unexpected ledger row in COPY');
+          const seq = bytes.readInt32BE(at + LEDGER_ROW.seq) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.seq + 4);
+          // Not too far ahead of the events: the window holds what they have not reached yet.
+          while (!eventsDone && seq - eventsReached > LEDGER_WINDOW / 2) await new Promise<void>((resolve) => (wake = resolve));
+          if (seq - windowFrom >= LEDGER_WINDOW) {
+            // The window moves on; past a gap wider than it, at most its own rows are looked at.
+            const from = seq - LEDGER_WINDOW + 1;
+            while (windowFrom < from && windowFrom < ledgerNext) evictOldest();
+            windowFrom = from;
+            if (ledgerNext < from) ledgerNext = from;
+          }
+          for (; ledgerNext < seq; ledgerNext++) slotState[ledgerNext & MASK] = 0;
+          ledgerNext = seq + 1;
+          const s = seq & MASK;
+          const waiting = eventsWaiting.size ? eventsWaiting.get(seq) : undefined;
+          if (waiting) {
+            eventsWaiting.delete(seq);
+            taken(seq);
+            slotState[s] = 2;
+            for (const e of waiting) judgeEvent(e, bytes, at + LEDGER_ROW.id, bytes, at + LEDGER_ROW.hash);
+          } else {
+            slotState[s] = 1;
+            for (let k = 0, from = at + LEDGER_ROW.id, to = 16 * s; k < 16; k++) slotId[to + k] = bytes[from + k]!;
+            for (let k = 0, from = at + LEDGER_ROW.hash, to = 32 * s; k < 32; k++) slotHash[to + k] = bytes[from + k]!;
+            slotAt[s] = bytes.readInt32BE(at + LEDGER_ROW.occurredAt) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.occurredAt + 4);
+          }
+          if (seq > hi) continue;
+          if (seq > expected) {
+            problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
+          }
+          expected = seq + 1;
+          while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
+          if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(bytes, at + LEDGER_ROW.hash);
         }
-        expected = seq + 1;
-        while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
-        if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(bytes.subarray(at + LEDGER_ROW.hash, at + LEDGER_ROW.hash + 32));
       }
-      while (!eventsDone && ledgerWaiting.size > LEDGER_READ_AHEAD) await new Promise<void>((resolve) => (wake = resolve));
+    } finally {
+      ledgerDone = true;
     }
     while (index < checkpoints.length) close(checkpoints[index++]!);
     if (expected <= hi) problems.add({ seq: expected, id: null, kind: 'missing', detail: `seq ${expected}–${hi} are missing from the ledger` });
   };
 
   // The event side: each hashed event handed to its ledger row, or left waiting for it.
+  const keep = (r: RowResults, i: number, detail: RowDetail | null): EventRow => ({
+    seq: r.seqs[i]!,
+    code: r.codes[i]!,
+    id: r.ids.slice(16 * i, 16 * i + 16),
+    hash: r.hashes.slice(32 * i, 32 * i + 32),
+    detail,
+  });
   const take = (r: RowResults) => {
+    // How far the events have come: the chunk's median seq, so that a few events stored far from
+    // their seq (a late event filed in an earlier month) do not draw the ledger ahead of the rest.
+    if (r.count) {
+      const sorted = r.seqs.slice().sort();
+      eventsReached = Math.max(eventsReached, sorted[sorted.length >> 1]!);
+    }
     let d = 0;
     for (let i = 0; i < r.count; i++) {
       const detail = r.codes[i] === ROW.HASHED ? null : r.details[d++]!;
       const seq = r.seqs[i]!;
-      const l = ledgerWaiting.get(seq);
-      if (l) {
-        ledgerWaiting.delete(seq);
-        taken(seq);
-        judge(seq, r, i, detail, l);
+      if (seq >= ledgerNext) {
+        // The ledger has not reached this seq (yet, or at all when it has ended).
+        if (ledgerDone) {
+          checked++;
+          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+        } else {
+          const list = eventsWaiting.get(seq);
+          if (list) list.push(keep(r, i, detail));
+          else eventsWaiting.set(seq, [keep(r, i, detail)]);
+        }
         continue;
       }
-      const e: EventRow = { r, i, detail };
-      if (wasTaken(seq)) late.push(e);
+      if (seq >= windowFrom) {
+        const s = seq & MASK;
+        const state = slotState[s];
+        if (state === 1) {
+          slotState[s] = 2;
+          taken(seq);
+          judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, slotId, 16 * s, slotHash, 32 * s);
+        } else if (state === 2) late.push(keep(r, i, detail));
+        else {
+          checked++;
+          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+        }
+        continue;
+      }
+      const l = evicted.get(seq);
+      if (l) {
+        evicted.delete(seq);
+        taken(seq);
+        judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, l.id, 0, l.hash, 0);
+      } else if (wasTaken(seq)) late.push(keep(r, i, detail));
       else {
-        const list = eventsWaiting.get(seq);
-        if (list) list.push(e);
-        else eventsWaiting.set(seq, [e]);
+        checked++;
+        misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
       }
     }
     const w = wake;
@@ -376,29 +454,32 @@ async function checkLedgerAndEvents(
   }
 
   // Ledger rows without an event: not in PostgreSQL, their month may be archived (pass 4).
-  for (const [seq, l] of ledgerWaiting) {
-    const field = (offset: number, size: number) => l.bytes.subarray(l.at + offset, l.at + offset + size);
-    absent.push({ seq, id: decodeUuid(field(LEDGER_ROW.id, 16)), month: decodeTimestamptz(field(LEDGER_ROW.occurredAt, 8)).slice(0, 7) + '-01' });
+  const absentAt = (seq: number, id: Uint8Array, idAt: number, at: number) =>
+    absent.push({ seq, id: uuidText(id, idAt), month: new Date(Math.floor(at / 1000) + PG_EPOCH_MS).toISOString().slice(0, 7) + '-01' });
+  for (const [seq, l] of evicted) absentAt(seq, l.id, 0, l.at);
+  for (let seq = windowFrom; seq < ledgerNext; seq++) {
+    const s = seq & MASK;
+    if (slotState[s] === 1) absentAt(seq, slotId, 16 * s, slotAt[s]!);
   }
-  // Events without a ledger row at their seq, or at a seq whose ledger row another event took.
+  absent.sort((a, b) => a.seq - b.seq);
+  // Events whose seq the ledger never reached.
   for (const [seq, list] of eventsWaiting) {
     for (const e of list) {
       checked++;
-      misplaced.push({ seq, id: idOf(e), ledgerId: null });
+      misplaced.push({ seq, id: uuidText(e.id, 0), ledgerId: null });
     }
   }
   if (late.length) {
     // Each meets the ledger row another event met before it, read again.
-    const seqs = [...new Set(late.map((e) => e.r.seqs[e.i]!))];
+    const seqs = [...new Set(late.map((e) => e.seq))];
     const rows = await sql`select seq, id, event_hash from public.audit_ledger where tenant_id = ${tenantId} and seq = any(${seqs}::bigint[])`;
-    const ledgerAt = new Map(rows.map((r) => [Number(r.seq), ledgerRow(Buffer.from((r.id as string).replace(/-/g, ''), 'hex'), r.event_hash as Buffer)]));
+    const ledgerAt = new Map(rows.map((r) => [Number(r.seq), { id: Buffer.from((r.id as string).replace(/-/g, ''), 'hex'), hash: r.event_hash as Buffer }]));
     for (const e of late) {
-      const seq = e.r.seqs[e.i]!;
-      const l = ledgerAt.get(seq);
-      if (l) judge(seq, e.r, e.i, e.detail, l);
+      const l = ledgerAt.get(e.seq);
+      if (l) judgeEvent(e, l.id, 0, l.hash, 0);
       else {
         checked++;
-        misplaced.push({ seq, id: idOf(e), ledgerId: null });
+        misplaced.push({ seq: e.seq, id: uuidText(e.id, 0), ledgerId: null });
       }
     }
   }
