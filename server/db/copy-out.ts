@@ -21,6 +21,11 @@ export interface CopyOutOptions {
 }
 
 export async function copyOut(url: string, statement: string, options: CopyOutOptions = {}): Promise<Readable> {
+  return copyOutWith(url, copyTo(statement), options);
+}
+
+/** copyOut with a COPY query of pg-copy-streams' kind made by the caller (copy-rows.ts parses its messages itself). */
+export async function copyOutWith(url: string, query: ReturnType<typeof copyTo>, options: CopyOutOptions = {}): Promise<Readable> {
   const client = new pg.Client({ connectionString: url, application_name: 'oms-audit-copy' });
   await client.connect();
   client.on('error', () => {});
@@ -49,7 +54,7 @@ export async function copyOut(url: string, statement: string, options: CopyOutOp
     await finish(false);
     throw err;
   }
-  const stream = client.query(copyTo(statement));
+  const stream = client.query(query);
   stream.on('end', () => void finish(true));
   stream.on('error', () => void finish(false));
   stream.on('close', () => void finish(false));

@@ -21,15 +21,14 @@
  *      than the grace period anchored, time-stamp tokens valid → anchor, timestamp
  */
 import type { KeyObject } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
 import { toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
-import { copyOut } from '@/server/db/copy-out.ts';
 import { decodeInet, decodeInt2, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
-import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
+import { rowCheckPool } from './hash-pool.ts';
+import { copyOutRows, type RowChunks } from '@/server/db/copy-rows.ts';
 import { ROW, VERIFY_COLUMNS, type RowDetail, type RowResults } from './row-hasher.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import type { Env } from '@/server/env.ts';
@@ -104,6 +103,8 @@ export interface VerifyOptions {
   mode?: 'full' | 'incremental';
   /** Signs the recorded result (default: the operator's key). */
   signer?: Signer;
+  /** Seqs of ledger rows held for their events (a power of two; tests narrow it to reach every path of the pairing). */
+  ledgerWindow?: number;
 }
 
 class Problems {
@@ -169,7 +170,7 @@ const LEDGER_ROW = { size: 82, seq: 6, id: 18, hash: 38, occurredAt: 74 } as con
  * seqs (a power of two), about 3 MB. The ledger reads at most half of it ahead of
  * the highest seq the events have reached.
  */
-const LEDGER_WINDOW = 1 << 16;
+const DEFAULT_LEDGER_WINDOW = 1 << 16;
 
 /** A ledger row that left the window before its event came (kept until the end). */
 interface LedgerRow {
@@ -217,21 +218,23 @@ async function checkLedgerAndEvents(
   problems: Problems,
   absent: AbsentEvent[],
   eventsWhere = '',
+  ledgerWindow = DEFAULT_LEDGER_WINDOW,
 ): Promise<number> {
   inline(tenantId, lo, hi);
+  if (!(ledgerWindow >= 2 && (ledgerWindow & (ledgerWindow - 1)) === 0)) throw new Error('ledger window: a power of two');
   // Open-ended, both sides read the same range in one snapshot: an event written while verification
   // runs is seen with its ledger row or not at all, and an event past the ledger's tail is caught.
   const range = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
   let snapshot = '';
-  const ledgerStream = await copyOut(
+  const ledgerStream = await copyOutRows(
     url,
     `copy (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and ${range} order by seq) to stdout (format binary)`,
     { setup: [{ text: 'set transaction isolation level repeatable read, read only' }], exportSnapshot: (id) => (snapshot = id) },
   );
-  let eventStream: Readable;
+  let eventStream: RowChunks;
   try {
     if (!SNAPSHOT_ID.test(snapshot)) throw new Error('unexpected snapshot id');
-    eventStream = await copyOut(url, `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${tenantId}' and ${range}${eventsWhere}) to stdout (format binary)`, {
+    eventStream = await copyOutRows(url, `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${tenantId}' and ${range}${eventsWhere}) to stdout (format binary)`, {
       setup: [{ text: 'set transaction isolation level repeatable read, read only' }, { text: `set transaction snapshot '${snapshot}'` }],
     });
   } catch (err) {
@@ -249,12 +252,12 @@ async function checkLedgerAndEvents(
   const metBeyond = new Set<number>();
   const taken = (seq: number) => (seq - lo < met.length ? (met[seq - lo] = 1) : metBeyond.add(seq));
   const wasTaken = (seq: number) => (seq - lo < met.length ? met[seq - lo] === 1 : metBeyond.has(seq));
-  // The window: ledger rows of seqs [windowFrom, ledgerNext), slot seq & (LEDGER_WINDOW - 1).
-  const MASK = LEDGER_WINDOW - 1;
-  const slotState = new Uint8Array(LEDGER_WINDOW); // 0 no ledger row at that seq, 1 waiting for its event, 2 met
-  const slotId = new Uint8Array(16 * LEDGER_WINDOW);
-  const slotHash = new Uint8Array(32 * LEDGER_WINDOW);
-  const slotAt = new Float64Array(LEDGER_WINDOW);
+  // The window: ledger rows of seqs [windowFrom, ledgerNext), slot seq & (ledgerWindow - 1).
+  const MASK = ledgerWindow - 1;
+  const slotState = new Uint8Array(ledgerWindow); // 0 no ledger row at that seq, 1 waiting for its event, 2 met
+  const slotId = new Uint8Array(16 * ledgerWindow);
+  const slotHash = new Uint8Array(32 * ledgerWindow);
+  const slotAt = new Float64Array(ledgerWindow);
   let windowFrom = lo;
   let ledgerNext = lo;
   let ledgerDone = false;
@@ -321,16 +324,16 @@ async function checkLedgerAndEvents(
       builder = new RootBuilder();
     };
     try {
-      for await (const chunk of copyRowChunks(ledgerStream)) {
+      for await (const chunk of ledgerStream) {
         const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         for (let at = 0; at < bytes.length; at += LEDGER_ROW.size) {
           if (bytes.readInt16BE(at) !== 4 || bytes.readInt32BE(at + 2) !== 8 || bytes.readInt32BE(at + 34) !== 32) throw new Error('unexpected ledger row in COPY');
           const seq = bytes.readInt32BE(at + LEDGER_ROW.seq) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.seq + 4);
           // Not too far ahead of the events: the window holds what they have not reached yet.
-          while (!eventsDone && seq - eventsReached > LEDGER_WINDOW / 2) await new Promise<void>((resolve) => (wake = resolve));
-          if (seq - windowFrom >= LEDGER_WINDOW) {
+          while (!eventsDone && seq - eventsReached > ledgerWindow / 2) await new Promise<void>((resolve) => (wake = resolve));
+          if (seq - windowFrom >= ledgerWindow) {
             // The window moves on; past a gap wider than it, at most its own rows are looked at.
-            const from = seq - LEDGER_WINDOW + 1;
+            const from = seq - ledgerWindow + 1;
             while (windowFrom < from && windowFrom < ledgerNext) evictOldest();
             windowFrom = from;
             if (ledgerNext < from) ledgerNext = from;
@@ -428,10 +431,10 @@ async function checkLedgerAndEvents(
   };
   const readEvents = async () => {
     // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
-    const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
+      const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
     try {
       const inflight: Promise<RowResults>[] = [];
-      for await (const rows of copyRowChunks(eventStream)) {
+      for await (const rows of eventStream) {
         const result = pool.check(rows);
         result.catch(() => {}); // awaited in order below
         inflight.push(result);
@@ -626,7 +629,7 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   if (hi >= lo) {
     const url = connectionUrl(sql);
     const eventsWhere = kind === 'incremental' ? await newEventsWhere(sql, tenantId, lo) : '';
-    checked = await checkLedgerAndEvents(sql, url, tenantId, lo, hi, !options.to, inScope, problems, absent, eventsWhere);
+    checked = await checkLedgerAndEvents(sql, url, tenantId, lo, hi, !options.to, inScope, problems, absent, eventsWhere, options.ledgerWindow);
   }
   const fromArchives = await checkAbsent(sql, tenantId, absent, options.env, options.keys, (p) => problems.add(p));
   checked += fromArchives.archived;
