@@ -100,6 +100,13 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   const NULL = ascii('null');
   const [OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY, COMMA, TRUE, FALSE] = ['{', '}', '[', ']', ',', 'true', 'false'].map(ascii) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
 
+  const PAIRS = new Uint8Array(200);
+  for (let i = 0; i < 100; i++) {
+    PAIRS[2 * i] = 0x30 + Math.floor(i / 10);
+    PAIRS[2 * i + 1] = 0x30 + (i % 10);
+  }
+  let dateDays = NaN;
+  const dateText = new Uint8Array(10);
   let out = new Uint8Array(1 << 16);
   let o = 0;
   const start = new Int32Array(FIELDS);
@@ -170,13 +177,6 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     }
     out[o++] = 0x22;
   }
-  function digits(v: number, n: number) {
-    for (let i = n - 1; i >= 0; i--) {
-      out[o + i] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
-    }
-    o += n;
-  }
   /** YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC), as fromMicros writes it, for years 0–9999. */
   function timestamp(f: number) {
     const micros = int8(f) + PG_EPOCH_MICROS;
@@ -184,7 +184,37 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const fraction = micros - second * 1_000_000;
     const days = Math.floor(second / 86400);
     let rest = second - days * 86400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    // Events come in time order: the date is mostly the previous one's.
+    if (days !== dateDays) civilDate(days);
+    ensure(29);
+    out[o++] = 0x22;
+    for (let i = 0; i < 10; i++) out[o++] = dateText[i]!;
+    out[o++] = 0x54;
+    const hour = Math.floor(rest / 3600);
+    rest -= hour * 3600;
+    pair(hour);
+    out[o++] = 0x3a;
+    const minute = Math.floor(rest / 60);
+    pair(minute);
+    out[o++] = 0x3a;
+    pair(rest - minute * 60);
+    out[o++] = 0x2e;
+    const high = Math.floor(fraction / 10000);
+    const low = fraction - high * 10000;
+    const mid = Math.floor(low / 100);
+    pair(high);
+    pair(mid);
+    pair(low - mid * 100);
+    out[o++] = 0x5a;
+    out[o++] = 0x22;
+  }
+  /** Two decimal digits of 0–99. */
+  function pair(v: number) {
+    out[o++] = PAIRS[2 * v]!;
+    out[o++] = PAIRS[2 * v + 1]!;
+  }
+  /** YYYY-MM-DD of days since 1970-01-01 into dateText (H. Hinnant's civil-from-days), for years 0–9999. */
+  function civilDate(days: number) {
     const z = days + 719468;
     const era = Math.floor(z / 146097);
     const doe = z - era * 146097;
@@ -195,25 +225,9 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const month = mp < 10 ? mp + 3 : mp - 9;
     const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
     if (year < 0 || year > 9999) throw new RangeError('year outside 0–9999');
-    ensure(29);
-    out[o++] = 0x22;
-    digits(year, 4);
-    out[o++] = 0x2d;
-    digits(month, 2);
-    out[o++] = 0x2d;
-    digits(day, 2);
-    out[o++] = 0x54;
-    const hour = Math.floor(rest / 3600);
-    rest -= hour * 3600;
-    digits(hour, 2);
-    out[o++] = 0x3a;
-    digits(Math.floor(rest / 60), 2);
-    out[o++] = 0x3a;
-    digits(rest % 60, 2);
-    out[o++] = 0x2e;
-    digits(fraction, 6);
-    out[o++] = 0x5a;
-    out[o++] = 0x22;
+    const text = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+    for (let i = 0; i < 10; i++) dateText[i] = text.charCodeAt(i);
+    dateDays = days;
   }
   /**
    * An inet as the event's schema version hashes it (ip.ts): IPv4 dotted, IPv6 as

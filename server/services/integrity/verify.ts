@@ -431,7 +431,7 @@ async function checkLedgerAndEvents(
   };
   const readEvents = async () => {
     // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
-      const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
+    const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
     try {
       const inflight: Promise<RowResults>[] = [];
       for await (const rows of eventStream) {
