@@ -105,8 +105,9 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     PAIRS[2 * i] = 0x30 + Math.floor(i / 10);
     PAIRS[2 * i + 1] = 0x30 + (i % 10);
   }
-  let dateDays = NaN;
-  const dateText = new Uint8Array(10);
+  // The last date written for each timestamp field (occurred_at, received_at): events come in time order.
+  const dateDays = [NaN, NaN];
+  const dateText = [new Uint8Array(10), new Uint8Array(10)];
   let out = new Uint8Array(1 << 16);
   let o = 0;
   const start = new Int32Array(FIELDS);
@@ -178,17 +179,18 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     out[o++] = 0x22;
   }
   /** YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC), as fromMicros writes it, for years 0–9999. */
-  function timestamp(f: number) {
+  function timestamp(f: number, cache: 0 | 1) {
     const micros = int8(f) + PG_EPOCH_MICROS;
     const second = Math.floor(micros / 1_000_000);
     const fraction = micros - second * 1_000_000;
     const days = Math.floor(second / 86400);
     let rest = second - days * 86400;
     // Events come in time order: the date is mostly the previous one's.
-    if (days !== dateDays) civilDate(days);
+    if (days !== dateDays[cache]) civilDate(days, cache);
+    const date = dateText[cache]!;
     ensure(29);
     out[o++] = 0x22;
-    for (let i = 0; i < 10; i++) out[o++] = dateText[i]!;
+    for (let i = 0; i < 10; i++) out[o++] = date[i]!;
     out[o++] = 0x54;
     const hour = Math.floor(rest / 3600);
     rest -= hour * 3600;
@@ -213,8 +215,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     out[o++] = PAIRS[2 * v]!;
     out[o++] = PAIRS[2 * v + 1]!;
   }
-  /** YYYY-MM-DD of days since 1970-01-01 into dateText (H. Hinnant's civil-from-days), for years 0–9999. */
-  function civilDate(days: number) {
+  /** YYYY-MM-DD of days since 1970-01-01 into dateText[cache] (H. Hinnant's civil-from-days), for years 0–9999. */
+  function civilDate(days: number, cache: 0 | 1) {
     const z = days + 719468;
     const era = Math.floor(z / 146097);
     const doe = z - era * 146097;
@@ -226,8 +228,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
     if (year < 0 || year > 9999) throw new RangeError('year outside 0–9999');
     const text = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-    for (let i = 0; i < 10; i++) dateText[i] = text.charCodeAt(i);
-    dateDays = days;
+    for (let i = 0; i < 10; i++) dateText[cache]![i] = text.charCodeAt(i);
+    dateDays[cache] = days;
   }
   /**
    * An inet as the event's schema version hashes it (ip.ts): IPv4 dotted, IPv6 as
@@ -271,11 +273,13 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   /** Reads a string token at j; returns [start, end) of the token and whether it is written as is. */
   function stringToken(end: number): boolean {
     let plain = true;
+    let ascii = true;
     j++;
     while (j < end) {
       const c = b[j]!;
       if (c === 0x22) {
         j++;
+        tokenAscii = ascii;
         return plain;
       }
       if (c === 0x5c) {
@@ -284,10 +288,13 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         continue;
       }
       if (c < 0x20) plain = false;
+      else if (c >= 0x80) ascii = false;
       j++;
     }
     throw new Error('unterminated string');
   }
+  /** Whether the last string token read was ASCII only. */
+  let tokenAscii = true;
   function putToken(s: number, e: number) {
     ensure(e - s);
     for (let i = s; i < e; i++) out[o++] = b[i]!;
@@ -387,9 +394,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       for (;;) {
         ws(end);
         const ks = j;
-        let plain = stringToken(end);
+        const plain = stringToken(end) && tokenAscii;
         const ke = j;
-        if (plain) for (let i = ks; i < ke; i++) if (b[i]! >= 0x80) plain = false;
         if (top > base) put(COMMA);
         if (top + 5 > members.length) {
           const grown = new Int32Array(members.length * 2);
@@ -520,7 +526,7 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     put(K.observed_user_agent);
     text(17);
     put(K.occurred_at);
-    timestamp(3);
+    timestamp(3, 0);
     put(K.outcome);
     text(10);
     // Version 3 hashes its sealed personal object (or null); before, only an event that shows one has the member.
@@ -533,7 +539,7 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       }
     }
     put(K.received_at);
-    timestamp(4);
+    timestamp(4, 1);
     put(K.request_id);
     text(12);
     put(K.schema_version);
