@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
 import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
-import { copyOut } from '@/server/db/copy-out.ts';
+import { copyOutRows } from '@/server/db/copy-rows.ts';
 import { call, event, newTenant, testSql } from '@/test/fixtures.ts';
-import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
+import { rowCheckPool } from './hash-pool.ts';
 import { ROW, rowHasherFactory, VERIFY_COLUMNS } from './row-hasher.ts';
 
 const hasher = rowHasherFactory(crypto as never, ROW, postgresIpv6);
@@ -68,12 +68,8 @@ describe('the row hasher', () => {
     const written = await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events }, headers: { 'x-forwarded-for': '2001:db8::ff' } });
     expect(written.status).toBe(201);
     const read = async () => {
-      const stream = await copyOut(
-        connectionUrl(testSql()),
-        `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${t.id}') to stdout (format binary)`,
-      );
       const chunks: Uint8Array[] = [];
-      for await (const rows of copyRowChunks(stream, 64)) chunks.push(rows);
+      for await (const rows of await copyOutRows(connectionUrl(testSql()), `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${t.id}') to stdout (format binary)`, {}, 64)) chunks.push(rows);
       return chunks;
     };
     const ledger = await testSql()`select seq, encode(event_hash, 'hex') as hash from public.audit_ledger where tenant_id = ${t.id} order by seq`;

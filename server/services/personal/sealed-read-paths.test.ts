@@ -13,13 +13,13 @@ import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
 import { listEventsInput } from '@/supabase/functions/_shared/filters.ts';
 import { ERASED } from '@/supabase/functions/_shared/personal-data.ts';
 import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
-import { copyOut } from '@/server/db/copy-out.ts';
+import { copyOutRows } from '@/server/db/copy-rows.ts';
 import { adminSql, event, newTenant, tamper, testSql, type TestTenant } from '@/test/fixtures.ts';
 import { logEvents } from '../ingest.ts';
 import { listEvents } from '../query.ts';
 import { searchShape } from '../search-shape.ts';
 import { administrationActivity } from '../activity.ts';
-import { copyRowChunks, rowCheckPool } from '../integrity/hash-pool.ts';
+import { rowCheckPool } from '../integrity/hash-pool.ts';
 import { ROW, rowHasherFactory, VERIFY_COLUMNS, type RowResults } from '../integrity/row-hasher.ts';
 import { trustedKeys } from '../integrity/signing-key.ts';
 import { verifyTenant } from '../integrity/verify.ts';
@@ -61,12 +61,8 @@ describe('sealed events on the read paths that index or hash stored fields', () 
       event({ actor_type: 'SERVICE', actor_id: 'router', object_id: 'ORD-S3', context: { client_name: 'Carol Client' } }),
     ]);
     const read = async () => {
-      const stream = await copyOut(
-        connectionUrl(testSql()),
-        `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${t.id}' order by seq) to stdout (format binary)`,
-      );
       const chunks: Uint8Array[] = [];
-      for await (const rows of copyRowChunks(stream, 64)) chunks.push(rows);
+      for await (const rows of await copyOutRows(connectionUrl(testSql()), `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${t.id}' order by seq) to stdout (format binary)`, {}, 64)) chunks.push(rows);
       return chunks;
     };
     // Per event in seq order: whether the row hasher's hash equals the ledger's.
