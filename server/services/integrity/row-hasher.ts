@@ -120,10 +120,14 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     next.set(out.subarray(0, o));
     out = next;
   }
+  // Loops copy through locals: the closure's `out` and `o` are written back once, not per byte.
   function put(bytes: Uint8Array) {
     const n = bytes.length;
     ensure(n);
-    for (let i = 0; i < n; i++) out[o++] = bytes[i]!;
+    const to = out;
+    const at = o;
+    for (let i = 0; i < n; i++) to[at + i] = bytes[i]!;
+    o = at + n;
   }
   function putString(s: string) {
     ensure(s.length * 3);
@@ -145,17 +149,17 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const n = len[f]!;
     if (n < 0) return put(NULL);
     ensure(n + 2);
-    const from = o;
-    out[o++] = 0x22;
+    const to = out;
+    const row = b;
+    const shift = o + 1 - s;
+    to[o] = 0x22;
     for (let i = s, e = s + n; i < e; i++) {
-      const c = b[i]!;
-      if (c < 0x20 || c === 0x22 || c === 0x5c) {
-        o = from;
-        return putString(JSON.stringify(decoder.decode(b.subarray(s, e))));
-      }
-      out[o++] = c;
+      const c = row[i]!;
+      if (c < 0x20 || c === 0x22 || c === 0x5c) return putString(JSON.stringify(decoder.decode(row.subarray(s, e))));
+      to[shift + i] = c;
     }
-    out[o++] = 0x22;
+    o = shift + s + n;
+    to[o++] = 0x22;
   }
   /** 0–255 in decimal. */
   function octet(v: number) {
@@ -297,7 +301,11 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   let tokenAscii = true;
   function putToken(s: number, e: number) {
     ensure(e - s);
-    for (let i = s; i < e; i++) out[o++] = b[i]!;
+    const to = out;
+    const from = b;
+    const shift = o - s;
+    for (let i = s; i < e; i++) to[shift + i] = from[i]!;
+    o = shift + e;
   }
   function jsonString(end: number) {
     const s = j;
