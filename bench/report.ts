@@ -167,11 +167,15 @@ ${exp.runs.map((r) => `| ${r.path} | ${fmt(r.rowsPerSec)} |`).join('\n')}
 
 ${fmt(exp.rows)} rows; hot CSV export over HTTP ${exp.hotCsvToCopy.toFixed(2)} × COPY TO STDOUT (best of each); server peak RSS ${exp.peakRssMb.toFixed(0)} MiB.`);
   }
-  const verify = found.verify?.data as { events: number; loadSeconds: number; sealSeconds: number; verifySeconds: number; hashMicros: number } | undefined;
+  const verify = found.verify?.data as
+    | { events: number; loadSeconds: number; sealSeconds: number; verifySeconds: number; hashMicros: number; speedOfReading?: { ratioText: number; ratioBinary: number } }
+    | undefined;
   if (verify) {
     sections.push(`## Integrity ([details](${found.verify!.file.replace('.json', '.md')}))
 
-${fmt(verify.events)} events: sealed in ${verify.sealSeconds.toFixed(1)} s (${fmt(verify.events / verify.sealSeconds)} events/s), verified in ${verify.verifySeconds.toFixed(1)} s (${fmt(verify.events / verify.verifySeconds)} events/s); hashing ${verify.hashMicros.toFixed(1)} µs/event at ingest.`);
+${fmt(verify.events)} events: sealed in ${verify.sealSeconds.toFixed(1)} s (${fmt(verify.events / verify.sealSeconds)} events/s), verified in ${verify.verifySeconds.toFixed(1)} s (${fmt(verify.events / verify.verifySeconds)} events/s); hashing ${verify.hashMicros.toFixed(1)} µs/event at ingest.${
+      verify.speedOfReading ? ` Full verification at ${verify.speedOfReading.ratioText.toFixed(2)} × COPY TO STDOUT (text) of the same rows, ${verify.speedOfReading.ratioBinary.toFixed(2)} × binary (median of alternating rounds).` : ''
+    }`);
   }
   const retention = found.retention?.data as
     | { events: number; export_rows_per_s: number; copy_to_stdout_rows_per_s: number; archive_step_rows_per_s: number; parquet_ratio: number; search_hot: { p95: number }; search_archived: { p95: number } }
@@ -213,6 +217,7 @@ ${memory.rows.join('\n')}`);
       if (g.httpP95 > g.httpGoal) notMet.push(`"${g.name}": HTTP p95 ${g.httpP95.toFixed(1)} ms > health p95 + 5 ms (${g.httpGoal.toFixed(1)} ms)`);
     }
   }
+  if (verify?.speedOfReading && verify.speedOfReading.ratioText < 0.6) notMet.push(`full verification ${verify.speedOfReading.ratioText.toFixed(2)} × COPY TO STDOUT (text) of the same rows < 0.6`);
   if (ingest?.naiveBest && ingest.apiBest / ingest.naiveBest < 0.5) notMet.push(`bulk HTTP ingest ${(ingest.apiBest / ingest.naiveBest).toFixed(2)} × raw COPY into the naive table < 0.5`);
   if (ingest) {
     for (const c of [50, 200]) {

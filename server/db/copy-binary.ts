@@ -22,16 +22,18 @@ export function headerEnd(buf: Buffer): number {
 }
 
 /** Where the row starting at `pos` ends, INCOMPLETE if it is not all in `buf` yet, TRAILER at the stream's end mark. */
-export function rowEnd(buf: Buffer, pos: number): number {
-  if (buf.length - pos < 2) return INCOMPLETE;
-  const count = buf.readInt16BE(pos);
-  if (count === -1) return TRAILER;
+export function rowEnd(buf: Uint8Array, pos: number): number {
+  const size = buf.length;
+  if (size - pos < 2) return INCOMPLETE;
+  const count = (buf[pos]! << 8) | buf[pos + 1]!;
+  if (count === 0xffff) return TRAILER;
   let p = pos + 2;
   for (let i = 0; i < count; i++) {
-    if (buf.length - p < 4) return INCOMPLETE;
-    const len = buf.readInt32BE(p);
+    if (size - p < 4) return INCOMPLETE;
+    // Field length, big-endian int32; -1 (NULL) has no bytes.
+    const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
     p += 4 + (len > 0 ? len : 0);
-    if (p > buf.length) return INCOMPLETE;
+    if (p > size) return INCOMPLETE;
   }
   return p;
 }

@@ -12,9 +12,20 @@ import type { Readable } from 'node:stream';
 export interface CopyOutOptions {
   /** Run inside a transaction after these statements (e.g. SET LOCAL role and claims). */
   setup?: { text: string; values?: unknown[] }[];
+  /**
+   * With `setup` opening a REPEATABLE READ transaction: receives its snapshot
+   * (pg_export_snapshot) before the COPY starts, so that another COPY can read
+   * exactly the same rows (SET TRANSACTION SNAPSHOT) while this one runs.
+   */
+  exportSnapshot?: (id: string) => void;
 }
 
 export async function copyOut(url: string, statement: string, options: CopyOutOptions = {}): Promise<Readable> {
+  return copyOutWith(url, copyTo(statement), options);
+}
+
+/** copyOut with a COPY query of pg-copy-streams' kind made by the caller (copy-rows.ts parses its messages itself). */
+export async function copyOutWith(url: string, query: ReturnType<typeof copyTo>, options: CopyOutOptions = {}): Promise<Readable> {
   const client = new pg.Client({ connectionString: url, application_name: 'oms-audit-copy' });
   await client.connect();
   client.on('error', () => {});
@@ -35,11 +46,15 @@ export async function copyOut(url: string, statement: string, options: CopyOutOp
       await client.query('begin');
       for (const s of options.setup) await client.query(s.text, s.values);
     }
+    if (options.exportSnapshot) {
+      const { rows } = await client.query<{ id: string }>('select pg_export_snapshot() as id');
+      options.exportSnapshot(rows[0]!.id);
+    }
   } catch (err) {
     await finish(false);
     throw err;
   }
-  const stream = client.query(copyTo(statement));
+  const stream = client.query(query);
   stream.on('end', () => void finish(true));
   stream.on('error', () => void finish(false));
   stream.on('close', () => void finish(false));

@@ -1,8 +1,8 @@
 /**
  * Verification's hashing on every core: the main thread reads a binary COPY
- * stream and cuts it into chunks of whole rows (copyRowChunks); worker threads
- * recompute and compare the event hashes of a chunk (row-hasher.ts) while the
- * next one is read. Chunks move to a worker without a copy (transferred), and
+ * stream in chunks of whole rows (server/db/copy-rows.ts); worker threads
+ * recompute the event hashes of a chunk (row-hasher.ts) while the next one is
+ * read. Chunks move to a worker without a copy (transferred), and
  * results come back in the order the chunks were sent, so the caller sees the
  * rows in stream order as if it had hashed them itself.
  *
@@ -12,57 +12,9 @@
  */
 import { availableParallelism } from 'node:os';
 import * as crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
-import { headerEnd, INCOMPLETE, rowEnd, TRAILER } from '@/server/db/copy-binary.ts';
 import { ROW, rowHasherFactory, type RowResults } from './row-hasher.ts';
-
-/**
- * Whole rows of a binary COPY stream, about `target` bytes at a time, each in
- * memory of its own (so it can be transferred). Ends at the stream's trailer.
- */
-export async function* copyRowChunks(stream: Readable, target = 1 << 20): AsyncGenerator<Uint8Array> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  let headerDone = false;
-  let finished = false;
-  /** Cuts `data` after its last whole row; returns [rows, rest]. */
-  const cut = (data: Buffer): [Uint8Array | null, Buffer] => {
-    let pos = 0;
-    if (!headerDone) {
-      pos = headerEnd(data);
-      if (pos === INCOMPLETE) return [null, data];
-      headerDone = true;
-    }
-    const first = pos;
-    for (;;) {
-      const end = rowEnd(data, pos);
-      if (end === TRAILER) finished = true;
-      if (end < 0) break;
-      pos = end;
-    }
-    const rest = finished ? Buffer.alloc(0) : Buffer.from(data.subarray(pos));
-    return [pos > first ? new Uint8Array(data.buffer, data.byteOffset + first, pos - first) : null, rest];
-  };
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (finished) continue;
-    parts.push(chunk);
-    size += chunk.length;
-    if (size < target) continue;
-    // A fresh copy of at least `target` bytes: memory of its own, never Node's shared pool.
-    const [rows, rest] = cut(Buffer.concat(parts, size));
-    parts = rest.length ? [rest] : [];
-    size = rest.length;
-    if (rows) yield rows;
-  }
-  if (!finished && size) {
-    const data = Buffer.alloc(size);
-    Buffer.concat(parts, size).copy(data);
-    const [rows] = cut(data);
-    if (rows) yield rows;
-  }
-}
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -71,7 +23,7 @@ const hasher = (${rowHasherFactory.toString()})(require('node:crypto'), ${JSON.s
 parentPort.on('message', (bytes) => {
   try {
     const r = hasher.checkRows(bytes);
-    parentPort.postMessage({ r }, [r.codes.buffer, r.seqs.buffer]);
+    parentPort.postMessage({ r }, [r.codes.buffer, r.seqs.buffer, r.ids.buffer, r.hashes.buffer]);
   } catch (err) {
     parentPort.postMessage({ error: String((err && err.stack) || err) });
   }

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
 import { connectionUrl } from '@/supabase/functions/_shared/db.ts';
 import { postgresIpv6 } from '@/supabase/functions/_shared/ip.ts';
-import { copyOut } from '@/server/db/copy-out.ts';
+import { copyOutRows } from '@/server/db/copy-rows.ts';
 import { call, event, newTenant, testSql } from '@/test/fixtures.ts';
-import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
+import { rowCheckPool } from './hash-pool.ts';
 import { ROW, rowHasherFactory, VERIFY_COLUMNS } from './row-hasher.ts';
 
 const hasher = rowHasherFactory(crypto as never, ROW, postgresIpv6);
@@ -33,6 +33,16 @@ describe('the row hasher', () => {
       const [row] = await testSql()`select ${JSON.stringify(doc)}::jsonb::text as text`;
       const text = Buffer.from(row!.text as string, 'utf8');
       expect(hasher.canonicalJsonb(text), JSON.stringify(doc)).toBe(canonicalJson(JSON.parse(row!.text as string)));
+    }
+  });
+
+  it('writes decimals as ECMAScript prints them, however PostgreSQL keeps their digits', async () => {
+    // jsonb keeps a number's digits as sent (1.50 stays 1.50); the canonical form is the double's shortest form.
+    const numbers = ['1.50', '-0.0', '0.0', '100.000', '0.000001', '0.0000012', '0.00000012', '123456789012.345', '1234567890123.456', '-0.50', '10.10', '-12.340', '0.1', '999999999999999.0', '1E2', '2.5e-3', '-0', '7'];
+    for (const n of numbers) {
+      const [row] = await testSql()`select ${`{"p": ${n}, "list": [${n}]}`}::jsonb::text as text`;
+      const text = Buffer.from(row!.text as string, 'utf8');
+      expect(hasher.canonicalJsonb(text), n).toBe(canonicalJson(JSON.parse(row!.text as string)));
     }
   });
 
@@ -58,20 +68,25 @@ describe('the row hasher', () => {
     const written = await call('POST', '/api/v1/audit/events', { key: t.writeKey, body: { events }, headers: { 'x-forwarded-for': '2001:db8::ff' } });
     expect(written.status).toBe(201);
     const read = async () => {
-      const stream = await copyOut(
-        connectionUrl(testSql()),
-        `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_ledger l full join public.audit_events e on e.tenant_id = l.tenant_id and e.seq = l.seq where l.tenant_id = '${t.id}') to stdout (format binary)`,
-      );
       const chunks: Uint8Array[] = [];
-      for await (const rows of copyRowChunks(stream, 64)) chunks.push(rows);
+      for await (const rows of await copyOutRows(connectionUrl(testSql()), `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${t.id}') to stdout (format binary)`, {}, 64)) chunks.push(rows);
       return chunks;
     };
+    const ledger = await testSql()`select seq, encode(event_hash, 'hex') as hash from public.audit_ledger where tenant_id = ${t.id} order by seq`;
+    const expected = new Map(ledger.map((r) => [Number(r.seq), r.hash as string]));
+    expect(expected.size).toBe(events.length);
     for (const threads of [0, 2]) {
       const pool = rowCheckPool(threads);
       try {
-        const codes: number[] = [];
-        for (const rows of await read()) codes.push(...(await pool.check(rows)).codes);
-        expect(codes).toEqual(events.map(() => ROW.OK));
+        const hashed = new Map<number, string>();
+        for (const rows of await read()) {
+          const r = await pool.check(rows);
+          for (let i = 0; i < r.count; i++) {
+            expect(r.codes[i]).toBe(ROW.HASHED);
+            hashed.set(r.seqs[i]!, Buffer.from(r.hashes.subarray(32 * i, 32 * i + 32)).toString('hex'));
+          }
+        }
+        expect(hashed).toEqual(expected);
       } finally {
         await pool.close();
       }

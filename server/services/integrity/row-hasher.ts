@@ -15,71 +15,40 @@
  * with an IPv4-mapped IPv6 address, a timestamp outside years 0–9999) come back
  * marked FALLBACK and are hashed by the reference code on the main thread.
  *
- * Row layout (VERIFY_COLUMNS): the ledger's seq, id, event_hash, occurred_at,
- * then the event's columns; a row whose event is absent has nulls there.
+ * Rows are the events alone (VERIFY_COLUMNS), read in any order; the caller
+ * matches each row's seq, id and recomputed hash with the ledger's (verify.ts),
+ * so PostgreSQL only reads the events, as a plain COPY of them would.
  */
+import { EVENT_FIELDS } from '@/supabase/functions/_shared/fields.ts';
 
-/** The SELECT list of verification's ledger ⟗ events COPY, in the order rowHasherFactory reads. */
-export const VERIFY_COLUMNS = [
-  'l.seq',
-  'l.id',
-  'l.event_hash',
-  'l.occurred_at',
-  'e.id',
-  'e.seq',
-  'e.tenant_id',
-  'e.occurred_at',
-  'e.received_at',
-  'e.actor_type',
-  'e.actor_id',
-  'e.object_type',
-  'e.object_id',
-  'e.event_type',
-  'e.outcome',
-  'e.source',
-  'e.request_id',
-  'e.ip_address',
-  'e.user_agent',
-  'e.device_fingerprint',
-  'e.observed_ip',
-  'e.observed_user_agent',
-  'e.context',
-  'e.schema_version',
-  'e.written_by',
-  'e.personal',
-] as const;
+/** The SELECT list of verification's events COPY, in the order rowHasherFactory reads: the stored fields. */
+export const VERIFY_COLUMNS = EVENT_FIELDS;
 
 /** What became of each row (RowResults.codes). */
 export const ROW = {
-  /** The event's recomputed hash equals the ledger's. */
-  OK: 0,
-  /** It does not. */
-  MODIFIED: 1,
-  /** The event claims a schema version no event was written under. */
-  BAD_VERSION: 2,
-  /** The ledger has the seq, PostgreSQL has no event for it (archived or missing). */
-  ABSENT: 3,
-  /** An event without its ledger seq, or with another id than the ledger's. */
-  MISPLACED: 4,
-  /** Not hashed here: the caller hashes it with the reference code (`rows` holds its bytes). */
-  FALLBACK: 5,
+  /** Hashed: its SHA-256 is in `hashes`. */
+  HASHED: 0,
+  /** The event claims a schema version no event was written under (`details` has it). */
+  BAD_VERSION: 1,
+  /** Not hashed here: the caller hashes it with the reference code (`details` holds the row's bytes). */
+  FALLBACK: 2,
 } as const;
 
 export interface RowResults {
   count: number;
   codes: Uint8Array;
-  /** The event's seq (the ledger's for ABSENT rows). */
+  /** The event's seq. */
   seqs: Float64Array;
-  /** For every row that is not OK, in order: its ids, and the row's bytes for FALLBACK. */
+  /** The event's id, 16 bytes per row. */
+  ids: Uint8Array;
+  /** The recomputed event hash, 32 bytes per row (HASHED rows). */
+  hashes: Uint8Array;
+  /** For every row that is not HASHED, in order. */
   details: RowDetail[];
 }
 
 export interface RowDetail {
   index: number;
-  id: string | null;
-  ledgerId: string | null;
-  /** ABSENT: the month of the ledger's occurred_at, YYYY-MM-01. */
-  month?: string;
   version?: number;
   row?: Uint8Array;
 }
@@ -93,7 +62,7 @@ interface CryptoLike {
 type Ipv6Text = (words: number[]) => string;
 
 export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text: Ipv6Text) {
-  const FIELDS = 26;
+  const FIELDS = 22;
   const PG_EPOCH_MICROS = 946_684_800_000_000;
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
@@ -131,6 +100,14 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   const NULL = ascii('null');
   const [OPEN_OBJECT, CLOSE_OBJECT, OPEN_ARRAY, CLOSE_ARRAY, COMMA, TRUE, FALSE] = ['{', '}', '[', ']', ',', 'true', 'false'].map(ascii) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
 
+  const PAIRS = new Uint8Array(200);
+  for (let i = 0; i < 100; i++) {
+    PAIRS[2 * i] = 0x30 + Math.floor(i / 10);
+    PAIRS[2 * i + 1] = 0x30 + (i % 10);
+  }
+  // The last date written for each timestamp field (occurred_at, received_at): events come in time order.
+  const dateDays = [NaN, NaN];
+  const dateText = [new Uint8Array(10), new Uint8Array(10)];
   let out = new Uint8Array(1 << 16);
   let o = 0;
   const start = new Int32Array(FIELDS);
@@ -143,10 +120,14 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     next.set(out.subarray(0, o));
     out = next;
   }
+  // Loops copy through locals: the closure's `out` and `o` are written back once, not per byte.
   function put(bytes: Uint8Array) {
     const n = bytes.length;
     ensure(n);
-    for (let i = 0; i < n; i++) out[o++] = bytes[i]!;
+    const to = out;
+    const at = o;
+    for (let i = 0; i < n; i++) to[at + i] = bytes[i]!;
+    o = at + n;
   }
   function putString(s: string) {
     ensure(s.length * 3);
@@ -167,15 +148,27 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const s = start[f]!;
     const n = len[f]!;
     if (n < 0) return put(NULL);
-    const e = s + n;
-    for (let i = s; i < e; i++) {
-      const c = b[i]!;
-      if (c < 0x20 || c === 0x22 || c === 0x5c) return putString(JSON.stringify(decoder.decode(b.subarray(s, e))));
-    }
     ensure(n + 2);
-    out[o++] = 0x22;
-    for (let i = s; i < e; i++) out[o++] = b[i]!;
-    out[o++] = 0x22;
+    const to = out;
+    const row = b;
+    const shift = o + 1 - s;
+    to[o] = 0x22;
+    for (let i = s, e = s + n; i < e; i++) {
+      const c = row[i]!;
+      if (c < 0x20 || c === 0x22 || c === 0x5c) return putString(JSON.stringify(decoder.decode(row.subarray(s, e))));
+      to[shift + i] = c;
+    }
+    o = shift + s + n;
+    to[o++] = 0x22;
+  }
+  /** 0–255 in decimal. */
+  function octet(v: number) {
+    if (v >= 100) {
+      out[o++] = 0x30 + Math.floor(v / 100);
+      v %= 100;
+      out[o++] = 0x30 + Math.floor(v / 10);
+    } else if (v >= 10) out[o++] = 0x30 + Math.floor(v / 10);
+    out[o++] = 0x30 + (v % 10);
   }
   function uuid(f: number) {
     const s = start[f]!;
@@ -189,37 +182,45 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     }
     out[o++] = 0x22;
   }
-  function sameBytes(f: number, g: number, n: number) {
-    const x = start[f]!;
-    const y = start[g]!;
-    for (let i = 0; i < n; i++) if (b[x + i] !== b[y + i]) return false;
-    return true;
-  }
-  function uuidText(f: number) {
-    let s = '';
-    const p = start[f]!;
-    for (let i = 0; i < 16; i++) {
-      const v = b[p + i]!;
-      s += String.fromCharCode(HEX[2 * v]!, HEX[2 * v + 1]!);
-      if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
-    }
-    return s;
-  }
-  function digits(v: number, n: number) {
-    for (let i = n - 1; i >= 0; i--) {
-      out[o + i] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
-    }
-    o += n;
-  }
   /** YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC), as fromMicros writes it, for years 0–9999. */
-  function timestamp(f: number) {
+  function timestamp(f: number, cache: 0 | 1) {
     const micros = int8(f) + PG_EPOCH_MICROS;
     const second = Math.floor(micros / 1_000_000);
     const fraction = micros - second * 1_000_000;
     const days = Math.floor(second / 86400);
     let rest = second - days * 86400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    // Events come in time order: the date is mostly the previous one's.
+    if (days !== dateDays[cache]) civilDate(days, cache);
+    const date = dateText[cache]!;
+    ensure(29);
+    out[o++] = 0x22;
+    for (let i = 0; i < 10; i++) out[o++] = date[i]!;
+    out[o++] = 0x54;
+    const hour = Math.floor(rest / 3600);
+    rest -= hour * 3600;
+    pair(hour);
+    out[o++] = 0x3a;
+    const minute = Math.floor(rest / 60);
+    pair(minute);
+    out[o++] = 0x3a;
+    pair(rest - minute * 60);
+    out[o++] = 0x2e;
+    const high = Math.floor(fraction / 10000);
+    const low = fraction - high * 10000;
+    const mid = Math.floor(low / 100);
+    pair(high);
+    pair(mid);
+    pair(low - mid * 100);
+    out[o++] = 0x5a;
+    out[o++] = 0x22;
+  }
+  /** Two decimal digits of 0–99. */
+  function pair(v: number) {
+    out[o++] = PAIRS[2 * v]!;
+    out[o++] = PAIRS[2 * v + 1]!;
+  }
+  /** YYYY-MM-DD of days since 1970-01-01 into dateText[cache] (H. Hinnant's civil-from-days), for years 0–9999. */
+  function civilDate(days: number, cache: 0 | 1) {
     const z = days + 719468;
     const era = Math.floor(z / 146097);
     const doe = z - era * 146097;
@@ -230,25 +231,9 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const month = mp < 10 ? mp + 3 : mp - 9;
     const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
     if (year < 0 || year > 9999) throw new RangeError('year outside 0–9999');
-    ensure(29);
-    out[o++] = 0x22;
-    digits(year, 4);
-    out[o++] = 0x2d;
-    digits(month, 2);
-    out[o++] = 0x2d;
-    digits(day, 2);
-    out[o++] = 0x54;
-    const hour = Math.floor(rest / 3600);
-    rest -= hour * 3600;
-    digits(hour, 2);
-    out[o++] = 0x3a;
-    digits(Math.floor(rest / 60), 2);
-    out[o++] = 0x3a;
-    digits(rest % 60, 2);
-    out[o++] = 0x2e;
-    digits(fraction, 6);
-    out[o++] = 0x5a;
-    out[o++] = 0x22;
+    const text = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+    for (let i = 0; i < 10; i++) dateText[cache]![i] = text.charCodeAt(i);
+    dateDays[cache] = days;
   }
   /**
    * An inet as the event's schema version hashes it (ip.ts): IPv4 dotted, IPv6 as
@@ -262,7 +247,13 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       return true;
     }
     if (b[s] === 2 && b[s + 3] === 4) {
-      putString('"' + b[s + 4] + '.' + b[s + 5] + '.' + b[s + 6] + '.' + b[s + 7] + '"');
+      ensure(17);
+      out[o++] = 0x22;
+      for (let i = 4; i < 8; i++) {
+        if (i > 4) out[o++] = 0x2e;
+        octet(b[s + i]!);
+      }
+      out[o++] = 0x22;
       return true;
     }
     if (b[s] !== 3 || b[s + 3] !== 16) return false;
@@ -286,11 +277,13 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   /** Reads a string token at j; returns [start, end) of the token and whether it is written as is. */
   function stringToken(end: number): boolean {
     let plain = true;
+    let ascii = true;
     j++;
     while (j < end) {
       const c = b[j]!;
       if (c === 0x22) {
         j++;
+        tokenAscii = ascii;
         return plain;
       }
       if (c === 0x5c) {
@@ -299,13 +292,20 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         continue;
       }
       if (c < 0x20) plain = false;
+      else if (c >= 0x80) ascii = false;
       j++;
     }
     throw new Error('unterminated string');
   }
+  /** Whether the last string token read was ASCII only. */
+  let tokenAscii = true;
   function putToken(s: number, e: number) {
     ensure(e - s);
-    for (let i = s; i < e; i++) out[o++] = b[i]!;
+    const to = out;
+    const from = b;
+    const shift = o - s;
+    for (let i = s; i < e; i++) to[shift + i] = from[i]!;
+    o = shift + e;
   }
   function jsonString(end: number) {
     const s = j;
@@ -314,27 +314,58 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   }
   function jsonNumber(end: number) {
     const s = j;
-    let simple = true;
-    let digits = 0;
     if (b[j] === 0x2d) j++;
-    const first = j;
-    while (j < end) {
-      const c = b[j]!;
-      if (c >= 0x30 && c <= 0x39) digits++;
-      else if (c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d) simple = false;
-      else break;
-      j++;
+    const intStart = j;
+    while (j < end && b[j]! >= 0x30 && b[j]! <= 0x39) j++;
+    const intEnd = j;
+    let fracStart = -1;
+    let fracEnd = -1;
+    if (j < end && b[j] === 0x2e) {
+      fracStart = ++j;
+      while (j < end && b[j]! >= 0x30 && b[j]! <= 0x39) j++;
+      fracEnd = j;
     }
-    // Integers of up to 15 digits are doubles exactly and print as they are; anything else as ECMAScript prints it.
-    if (simple && digits > 0 && digits <= 15 && (b[first] !== 0x30 || digits === 1) && !(b[s] === 0x2d && b[first] === 0x30)) putToken(s, j);
-    else putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(s, j))) as number));
+    let exponent = false;
+    if (j < end && (b[j] === 0x65 || b[j] === 0x45)) {
+      exponent = true;
+      j++;
+      if (b[j] === 0x2b || b[j] === 0x2d) j++;
+      while (j < end && b[j]! >= 0x30 && b[j]! <= 0x39) j++;
+    }
+    // A plain decimal of at most 15 significant digits is the shortest form of its double, and
+    // ECMAScript prints it as written without the fraction's trailing zeros (fixed notation: the
+    // integer part below 1e21, and below 1 at most five zeros after the point). Anything else as ECMAScript prints it.
+    const intDigits = intEnd - intStart;
+    if (!exponent && intDigits > 0 && (intDigits === 1 || b[intStart] !== 0x30)) {
+      let fe = fracEnd;
+      if (fracStart >= 0) while (fe > fracStart && b[fe - 1] === 0x30) fe--;
+      let significant = intDigits;
+      let fast = true;
+      if (b[intStart] === 0x30) {
+        let q = fracStart < 0 ? fe : fracStart;
+        while (q < fe && b[q] === 0x30) q++;
+        significant = fe - q;
+        // 0 and -0 (and 0.000): only unsigned zero prints as written; 1e-7 and below print with an exponent.
+        if (significant === 0) fast = intStart === s;
+        else if (q - fracStart > 5) fast = false;
+      } else if (fracStart >= 0) significant += fe - fracStart;
+      if (fast && significant <= 15) {
+        ensure(fe - s + 1);
+        for (let i = s; i < intEnd; i++) out[o++] = b[i]!;
+        if (fracStart >= 0 && fe > fracStart) {
+          out[o++] = 0x2e;
+          for (let i = fracStart; i < fe; i++) out[o++] = b[i]!;
+        }
+        return;
+      }
+    }
+    putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(s, j))) as number));
   }
   // Object members being written, five ints each: key token start and end in the
   // row, 1 if the key is plain ASCII, start and end of "key":value in out.
   let members = new Int32Array(5 * 256);
   let top = 0;
   let order = new Int32Array(64);
-  let scratch = new Uint8Array(1 << 12);
   function compareKeys(x: number, y: number): number {
     const m = members;
     if (m[x + 2] && m[y + 2]) {
@@ -371,9 +402,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       for (;;) {
         ws(end);
         const ks = j;
-        let plain = stringToken(end);
+        const plain = stringToken(end) && tokenAscii;
         const ke = j;
-        if (plain) for (let i = ks; i < ke; i++) if (b[i]! >= 0x80) plain = false;
         if (top > base) put(COMMA);
         if (top + 5 > members.length) {
           const grown = new Int32Array(members.length * 2);
@@ -417,16 +447,17 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
           }
           order[k] = m;
         }
-        const size = o - first;
-        if (scratch.length < size) scratch = new Uint8Array(size * 2);
-        for (let i = 0; i < size; i++) scratch[i] = out[first + i]!;
-        o = first;
+        // Members in order after the object as written, then moved back over it (no allocation).
+        const end = o;
+        ensure(end - first + n);
         for (let i = 0; i < n; i++) {
           const m = order[i]!;
           if (i) out[o++] = 0x2c;
-          const e = members[m + 4]! - first;
-          for (let q = members[m + 3]! - first; q < e; q++) out[o++] = scratch[q]!;
+          out.copyWithin(o, members[m + 3]!, members[m + 4]!);
+          o += members[m + 4]! - members[m + 3]!;
         }
+        out.copyWithin(first, end, o);
+        o = first + (o - end);
       }
       top = base;
       put(CLOSE_OBJECT);
@@ -479,65 +510,66 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     o = 0;
     out[o++] = 0;
     put(K.actor_id);
-    text(10);
+    text(6);
     put(K.actor_type);
-    text(9);
+    text(5);
     put(K.context);
     // jsonb binary: a version byte (1), then the JSON text.
-    j = start[22]! + 1;
-    jsonValue(start[22]! + len[22]!);
+    j = start[18]! + 1;
+    jsonValue(start[18]! + len[18]!);
     put(K.device_fingerprint);
-    text(19);
+    text(15);
     put(K.event_type);
-    text(13);
+    text(9);
     put(K.id);
-    uuid(4);
+    uuid(0);
     put(K.ip_address);
-    if (!inet(17, version)) return false;
+    if (!inet(13, version)) return false;
     put(K.object_id);
-    text(12);
+    text(8);
     put(K.object_type);
-    text(11);
+    text(7);
     put(K.observed_ip);
-    if (!inet(20, version)) return false;
+    if (!inet(16, version)) return false;
     put(K.observed_user_agent);
-    text(21);
+    text(17);
     put(K.occurred_at);
-    timestamp(7);
+    timestamp(3, 0);
     put(K.outcome);
-    text(14);
+    text(10);
     // Version 3 hashes its sealed personal object (or null); before, only an event that shows one has the member.
-    if (version === 3 || len[25]! >= 0) {
+    if (version === 3 || len[21]! >= 0) {
       put(K.personal);
-      if (len[25]! < 0) put(NULL);
+      if (len[21]! < 0) put(NULL);
       else {
-        j = start[25]! + 1;
-        jsonValue(start[25]! + len[25]!);
+        j = start[21]! + 1;
+        jsonValue(start[21]! + len[21]!);
       }
     }
     put(K.received_at);
-    timestamp(8);
+    timestamp(4, 1);
     put(K.request_id);
-    text(16);
+    text(12);
     put(K.schema_version);
-    putString(String(version));
+    ensure(1);
+    out[o++] = 0x30 + version;
     put(K.source);
-    text(15);
+    text(11);
     put(K.tenant_id);
-    uuid(6);
+    uuid(1);
     put(K.user_agent);
-    text(18);
+    text(14);
     // Version 1 events have no written_by: one that shows one gets a hash no genuine version 1 event has.
-    if (version === 1 && len[24]! < 0) put(CLOSE_OBJECT);
+    if (version === 1 && len[20]! < 0) put(CLOSE_OBJECT);
     else {
       put(K.written_by);
-      text(24);
+      text(20);
       put(CLOSE_OBJECT);
     }
     return true;
   }
 
-  /** Checks every row of `bytes` (whole binary COPY rows, no header or trailer). */
+  /** Hashes every row of `bytes` (whole binary COPY rows, no header or trailer). */
   function checkRows(bytes: Uint8Array): RowResults {
     b = bytes;
     let count = 0;
@@ -551,6 +583,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     }
     const results = new Uint8Array(count);
     const seqs = new Float64Array(count);
+    const ids = new Uint8Array(16 * count);
+    const hashes = new Uint8Array(32 * count);
     const details: RowDetail[] = [];
     let p = 0;
     for (let r = 0; r < count; r++) {
@@ -563,25 +597,14 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         len[f] = l;
         if (l > 0) p += l;
       }
-      if (len[4]! < 0) {
-        // Not in PostgreSQL: its month may be archived.
-        results[r] = codes.ABSENT;
-        seqs[r] = int8(0);
-        const at = int8(3) + PG_EPOCH_MICROS;
-        details.push({ index: r, id: null, ledgerId: uuidText(1), month: new Date(Math.floor(at / 1000)).toISOString().slice(0, 7) + '-01' });
-        continue;
-      }
-      seqs[r] = int8(5);
-      if (len[0]! < 0 || !sameBytes(1, 4, 16)) {
-        results[r] = codes.MISPLACED;
-        details.push({ index: r, id: uuidText(4), ledgerId: len[1]! < 0 ? null : uuidText(1) });
-        continue;
-      }
-      const version = (b[start[23]!]! << 8) | b[start[23]! + 1]!;
+      seqs[r] = int8(2);
+      const at = start[0]!;
+      for (let i = 0; i < 16; i++) ids[16 * r + i] = b[at + i]!;
+      const version = (b[start[19]!]! << 8) | b[start[19]! + 1]!;
       const signed = version > 0x7fff ? version - 0x10000 : version;
       if (signed !== 1 && signed !== 2 && signed !== 3) {
         results[r] = codes.BAD_VERSION;
-        details.push({ index: r, id: uuidText(4), ledgerId: null, version: signed });
+        details.push({ index: r, version: signed });
         continue;
       }
       let handled = false;
@@ -592,20 +615,14 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       }
       if (!handled) {
         results[r] = codes.FALLBACK;
-        details.push({ index: r, id: uuidText(4), ledgerId: null, row: b.slice(rowStart, p) });
+        details.push({ index: r, row: b.slice(rowStart, p) });
         continue;
       }
       const h = digest();
-      const l = start[2]!;
-      let same = len[2] === 32;
-      for (let i = 0; same && i < 32; i++) if (h.charCodeAt(i) !== b[l + i]) same = false;
-      if (same) results[r] = codes.OK;
-      else {
-        results[r] = codes.MODIFIED;
-        details.push({ index: r, id: uuidText(4), ledgerId: null });
-      }
+      for (let i = 0; i < 32; i++) hashes[32 * r + i] = h.charCodeAt(i);
+      results[r] = codes.HASHED;
     }
-    return { count, codes: results, seqs, details };
+    return { count, codes: results, seqs, ids, hashes, details };
   }
 
   /** RFC 8785 form of a JSON text as PostgreSQL writes jsonb (for tests). */

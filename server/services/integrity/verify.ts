@@ -26,10 +26,10 @@ import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
 import { toHex } from '@/supabase/functions/_shared/merkle.ts';
 import { canonicalJson } from '@/supabase/functions/_shared/canonical-json.ts';
-import { copyOut } from '@/server/db/copy-out.ts';
-import { binaryCopyRows, decodeInet, decodeInt2, decodeInt8, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
-import { copyRowChunks, rowCheckPool } from './hash-pool.ts';
-import { ROW, VERIFY_COLUMNS, type RowResults } from './row-hasher.ts';
+import { decodeInet, decodeInt2, decodeJsonbText, decodeText, decodeTimestamptz, decodeUuid } from '@/server/db/copy-binary.ts';
+import { rowCheckPool } from './hash-pool.ts';
+import { copyOutRows, type RowChunks } from '@/server/db/copy-rows.ts';
+import { ROW, VERIFY_COLUMNS, type RowDetail, type RowResults } from './row-hasher.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import type { Env } from '@/server/env.ts';
 import { checkAnchored, emptyAnchorReport, type AnchorReport } from '@/server/services/anchors/check.ts';
@@ -103,6 +103,8 @@ export interface VerifyOptions {
   mode?: 'full' | 'incremental';
   /** Signs the recorded result (default: the operator's key). */
   signer?: Signer;
+  /** Seqs of ledger rows held for their events (a power of two; tests narrow it to reach every path of the pairing). */
+  ledgerWindow?: number;
 }
 
 class Problems {
@@ -157,122 +159,335 @@ function inline(tenantId: string, ...numbers: number[]): void {
   }
 }
 
-/** Pass 2: the ledger in seq order against the checkpoints' Merkle roots. */
-async function checkLedger(url: string, tenantId: string, lo: number, hi: number, checkpoints: SignedCheckpoint[], problems: Problems) {
-  let index = 0;
-  let builder = new RootBuilder();
-  let expected = lo;
-  const close = (c: SignedCheckpoint) => {
-    if (builder.count === 0 || toHex(builder.root()) !== c.merkle_root) {
-      problems.add({
-        seq: c.seq_from,
-        id: null,
-        kind: 'modified',
-        checkpoint: c.number,
-        detail: `events seq ${c.seq_from}–${c.seq_to} do not match the signed Merkle root of checkpoint ${c.number}: an event hash in the ledger was changed, added, removed or moved`,
-      });
-    }
-    builder = new RootBuilder();
-  };
-  inline(tenantId, lo, hi);
-  const stream = await copyOut(url, `copy (select seq, event_hash from public.audit_ledger where tenant_id = '${tenantId}' and seq between ${lo} and ${hi} order by seq) to stdout (format binary)`);
-  for await (const rows of binaryCopyRows(stream)) {
-    for (const row of rows) {
-      const seq = decodeInt8(row[0]!);
-      if (seq > expected) {
-        problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
-      }
-      expected = seq + 1;
-      while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
-      if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(row[1]!);
-    }
-  }
-  while (index < checkpoints.length) close(checkpoints[index++]!);
-  if (expected <= hi) problems.add({ seq: expected, id: null, kind: 'missing', detail: `seq ${expected}–${hi} are missing from the ledger` });
-}
+/**
+ * A ledger row as binary COPY sends it, which has one size: the field count (2
+ * bytes), then seq, id, event_hash and occurred_at, each behind its length (4 bytes).
+ */
+const LEDGER_ROW = { size: 82, seq: 6, id: 18, hash: 38, occurredAt: 74 } as const;
 
 /**
- * Pass 3: events against the ledger. With `openEnded`, events claiming a seq
- * beyond the ledger's last are included (and reported). Returns events checked.
- * PostgreSQL joins; worker threads rehash each chunk of rows as it arrives
- * (hash-pool.ts), and the results are taken here in stream order.
+ * Ledger rows held for their events, by seq: a window of this many consecutive
+ * seqs (a power of two), about 3 MB. The ledger reads at most half of it ahead of
+ * the highest seq the events have reached.
  */
-async function checkEvents(
+const DEFAULT_LEDGER_WINDOW = 1 << 16;
+
+/** A ledger row that left the window before its event came (kept until the end). */
+interface LedgerRow {
+  id: Uint8Array;
+  hash: Uint8Array;
+  /** occurred_at, microseconds since 2000-01-01 (PostgreSQL's epoch). */
+  at: number;
+}
+
+/** An event waiting for its ledger row (the ledger has not reached its seq yet), or come again after it. */
+interface EventRow {
+  seq: number;
+  code: number;
+  id: Uint8Array;
+  hash: Uint8Array;
+  detail: RowDetail | null;
+}
+
+/** The snapshot id pg_export_snapshot returns (inlined into SET TRANSACTION SNAPSHOT). */
+const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i;
+
+const PG_EPOCH_MS = 946_684_800_000;
+
+/**
+ * Passes 2 and 3 over two COPY streams of one snapshot: the ledger in seq order
+ * (gaps, and each checkpoint's Merkle root), and the events as PostgreSQL
+ * stores them, rehashed by worker threads (hash-pool.ts) while they are read.
+ * Each event meets its ledger row by seq here, in Node, instead of in a join in
+ * PostgreSQL: PostgreSQL only reads, as for a plain COPY of the events. Ledger
+ * rows wait in a window of consecutive seqs (typed arrays, no object per row);
+ * an event whose seq the ledger has not reached yet (one stored out of seq
+ * order) waits in a map, and a ledger row pushed out of the window before its
+ * event came (an archived or missing event, or one stored much later) too.
+ * With `openEnded`, events claiming a seq beyond the ledger's last are
+ * included (and reported). Returns events checked.
+ */
+async function checkLedgerAndEvents(
   sql: Sql,
   url: string,
   tenantId: string,
   lo: number,
   hi: number,
   openEnded: boolean,
+  checkpoints: SignedCheckpoint[],
   problems: Problems,
   absent: AbsentEvent[],
   eventsWhere = '',
+  ledgerWindow = DEFAULT_LEDGER_WINDOW,
 ): Promise<number> {
+  inline(tenantId, lo, hi);
+  if (!(ledgerWindow >= 2 && (ledgerWindow & (ledgerWindow - 1)) === 0)) throw new Error('ledger window: a power of two');
+  // Open-ended, both sides read the same range in one snapshot: an event written while verification
+  // runs is seen with its ledger row or not at all, and an event past the ledger's tail is caught.
+  const range = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
+  let snapshot = '';
+  const ledgerStream = await copyOutRows(
+    url,
+    `copy (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and ${range} order by seq) to stdout (format binary)`,
+    { setup: [{ text: 'set transaction isolation level repeatable read, read only' }], exportSnapshot: (id) => (snapshot = id) },
+  );
+  let eventStream: RowChunks;
+  try {
+    if (!SNAPSHOT_ID.test(snapshot)) throw new Error('unexpected snapshot id');
+    eventStream = await copyOutRows(url, `copy (select ${VERIFY_COLUMNS.join(', ')} from public.audit_events where tenant_id = '${tenantId}' and ${range}${eventsWhere}) to stdout (format binary)`, {
+      setup: [{ text: 'set transaction isolation level repeatable read, read only' }, { text: `set transaction snapshot '${snapshot}'` }],
+    });
+  } catch (err) {
+    ledgerStream.destroy();
+    throw err;
+  }
+
   const seen = new Uint8Array(Math.max(0, hi - lo + 1));
   const misplaced: { seq: number; id: string; ledgerId: string | null }[] = [];
   const twice: number[] = [];
+  /** Events at a seq whose ledger row another event already met (a copy, or a second event at that seq). */
+  const late: EventRow[] = [];
+  // Seqs whose ledger row met an event: within lo–hi a byte each, beyond hi (open-ended runs) a set.
+  const met = new Uint8Array(Math.max(0, hi - lo + 1));
+  const metBeyond = new Set<number>();
+  const taken = (seq: number) => (seq - lo < met.length ? (met[seq - lo] = 1) : metBeyond.add(seq));
+  const wasTaken = (seq: number) => (seq - lo < met.length ? met[seq - lo] === 1 : metBeyond.has(seq));
+  // The window: ledger rows of seqs [windowFrom, ledgerNext), slot seq & (ledgerWindow - 1).
+  const MASK = ledgerWindow - 1;
+  const slotState = new Uint8Array(ledgerWindow); // 0 no ledger row at that seq, 1 waiting for its event, 2 met
+  const slotId = new Uint8Array(16 * ledgerWindow);
+  const slotHash = new Uint8Array(32 * ledgerWindow);
+  const slotAt = new Float64Array(ledgerWindow);
+  let windowFrom = lo;
+  let ledgerNext = lo;
+  let ledgerDone = false;
+  const evicted = new Map<number, LedgerRow>();
+  const eventsWaiting = new Map<number, EventRow[]>();
+  let eventsReached = lo - 1;
   let checked = 0;
-  inline(tenantId, lo, hi);
-  // Open-ended, both sides read the same range in the statement's one snapshot: an event written while
-  // verification runs is seen with its ledger row or not at all, and an event past the ledger's tail is caught.
-  const eventRange = openEnded ? `seq >= ${lo}` : `seq between ${lo} and ${hi}`;
-  const stream = await copyOut(
-    url,
-    `copy (
-      select ${VERIFY_COLUMNS.join(', ')}
-      from (select seq, id, event_hash, occurred_at from public.audit_ledger where tenant_id = '${tenantId}' and ${eventRange}) l
-      full join (select * from public.audit_events where tenant_id = '${tenantId}' and ${eventRange}${eventsWhere}) e on e.seq = l.seq
-    ) to stdout (format binary)`,
-    // One hash join over the tenant's rows; memory for it rather than temporary files.
-    { setup: [{ text: "set local work_mem = '256MB'" }] },
-  );
+
+  const uuidText = (bytes: Uint8Array, at: number) => decodeUuid(Buffer.from(bytes.buffer, bytes.byteOffset + at, 16));
+  const sameBytes = (x: Uint8Array, xAt: number, y: Uint8Array, yAt: number, n: number) => {
+    for (let k = 0; k < n; k++) if (x[xAt + k] !== y[yAt + k]) return false;
+    return true;
+  };
   const modified = (seq: number, id: string) =>
     problems.add({ seq, id, kind: 'modified', detail: `event ${id} (seq ${seq}) was changed after it was written: its fields no longer hash to the recorded hash` });
+  /** An event (its id and recomputed hash at their offsets) with its ledger row's (id and hash at theirs). */
+  const judge = (seq: number, code: number, detail: RowDetail | null, id: Uint8Array, idAt: number, hash: Uint8Array, hashAt: number, lId: Uint8Array, lIdAt: number, lHash: Uint8Array, lHashAt: number) => {
+    checked++;
+    if (!sameBytes(id, idAt, lId, lIdAt, 16)) {
+      misplaced.push({ seq, id: uuidText(id, idAt), ledgerId: uuidText(lId, lIdAt) });
+      return;
+    }
+    // The same event stored twice under its seq (a copy with another occurred_at).
+    if (seen[seq - lo]) {
+      twice.push(seq);
+      return;
+    }
+    seen[seq - lo] = 1;
+    if (code === ROW.HASHED) {
+      if (!sameBytes(hash, hashAt, lHash, lHashAt, 32)) modified(seq, uuidText(id, idAt));
+    } else if (code === ROW.BAD_VERSION) {
+      problems.add({ seq, id: uuidText(id, idAt), kind: 'modified', detail: `event ${uuidText(id, idAt)} (seq ${seq}) claims schema version ${detail!.version}, which no event was written under` });
+    } else if (!rowHashMatches(detail!.row!, Buffer.from(lHash.buffer, lHash.byteOffset + lHashAt, 32))) modified(seq, uuidText(id, idAt));
+  };
+  const judgeEvent = (e: EventRow, lId: Uint8Array, lIdAt: number, lHash: Uint8Array, lHashAt: number) =>
+    judge(e.seq, e.code, e.detail, e.id, 0, e.hash, 0, lId, lIdAt, lHash, lHashAt);
+  /** The window's oldest seq leaves it; a ledger row still waiting for its event is kept aside. */
+  const evictOldest = () => {
+    const s = windowFrom & MASK;
+    if (slotState[s] === 1) {
+      evicted.set(windowFrom, { id: slotId.slice(16 * s, 16 * s + 16), hash: slotHash.slice(32 * s, 32 * s + 32), at: slotAt[s]! });
+    }
+    slotState[s] = 0;
+    windowFrom++;
+  };
+
+  // The ledger side: pass 2 (gaps and Merkle roots up to hi), and each row into the window or to its waiting event.
+  let wake: (() => void) | null = null;
+  let eventsDone = false;
+  const readLedger = async () => {
+    let index = 0;
+    let builder = new RootBuilder();
+    let expected = lo;
+    const close = (c: SignedCheckpoint) => {
+      if (builder.count === 0 || toHex(builder.root()) !== c.merkle_root) {
+        problems.add({
+          seq: c.seq_from,
+          id: null,
+          kind: 'modified',
+          checkpoint: c.number,
+          detail: `events seq ${c.seq_from}–${c.seq_to} do not match the signed Merkle root of checkpoint ${c.number}: an event hash in the ledger was changed, added, removed or moved`,
+        });
+      }
+      builder = new RootBuilder();
+    };
+    try {
+      for await (const chunk of ledgerStream) {
+        const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        for (let at = 0; at < bytes.length; at += LEDGER_ROW.size) {
+          if (bytes.readInt16BE(at) !== 4 || bytes.readInt32BE(at + 2) !== 8 || bytes.readInt32BE(at + 34) !== 32) throw new Error('unexpected ledger row in COPY');
+          const seq = bytes.readInt32BE(at + LEDGER_ROW.seq) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.seq + 4);
+          // Not too far ahead of the events: the window holds what they have not reached yet.
+          while (!eventsDone && seq - eventsReached > ledgerWindow / 2) await new Promise<void>((resolve) => (wake = resolve));
+          if (seq - windowFrom >= ledgerWindow) {
+            // The window moves on; past a gap wider than it, at most its own rows are looked at.
+            const from = seq - ledgerWindow + 1;
+            while (windowFrom < from && windowFrom < ledgerNext) evictOldest();
+            windowFrom = from;
+            if (ledgerNext < from) ledgerNext = from;
+          }
+          for (; ledgerNext < seq; ledgerNext++) slotState[ledgerNext & MASK] = 0;
+          ledgerNext = seq + 1;
+          const s = seq & MASK;
+          const waiting = eventsWaiting.size ? eventsWaiting.get(seq) : undefined;
+          if (waiting) {
+            eventsWaiting.delete(seq);
+            taken(seq);
+            slotState[s] = 2;
+            for (const e of waiting) judgeEvent(e, bytes, at + LEDGER_ROW.id, bytes, at + LEDGER_ROW.hash);
+          } else {
+            slotState[s] = 1;
+            for (let k = 0, from = at + LEDGER_ROW.id, to = 16 * s; k < 16; k++) slotId[to + k] = bytes[from + k]!;
+            for (let k = 0, from = at + LEDGER_ROW.hash, to = 32 * s; k < 32; k++) slotHash[to + k] = bytes[from + k]!;
+            slotAt[s] = bytes.readInt32BE(at + LEDGER_ROW.occurredAt) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.occurredAt + 4);
+          }
+          if (seq > hi) continue;
+          if (seq > expected) {
+            problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
+          }
+          expected = seq + 1;
+          while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
+          if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(bytes, at + LEDGER_ROW.hash);
+        }
+      }
+    } finally {
+      ledgerDone = true;
+    }
+    while (index < checkpoints.length) close(checkpoints[index++]!);
+    if (expected <= hi) problems.add({ seq: expected, id: null, kind: 'missing', detail: `seq ${expected}–${hi} are missing from the ledger` });
+  };
+
+  // The event side: each hashed event handed to its ledger row, or left waiting for it.
+  const keep = (r: RowResults, i: number, detail: RowDetail | null): EventRow => ({
+    seq: r.seqs[i]!,
+    code: r.codes[i]!,
+    id: r.ids.slice(16 * i, 16 * i + 16),
+    hash: r.hashes.slice(32 * i, 32 * i + 32),
+    detail,
+  });
   const take = (r: RowResults) => {
+    // How far the events have come: the chunk's median seq, so that a few events stored far from
+    // their seq (a late event filed in an earlier month) do not draw the ledger ahead of the rest.
+    if (r.count) {
+      const sorted = r.seqs.slice().sort();
+      eventsReached = Math.max(eventsReached, sorted[sorted.length >> 1]!);
+    }
     let d = 0;
     for (let i = 0; i < r.count; i++) {
-      const code = r.codes[i]!;
+      const detail = r.codes[i] === ROW.HASHED ? null : r.details[d++]!;
       const seq = r.seqs[i]!;
-      const detail = code === ROW.OK ? null : r.details[d++]!;
-      if (code === ROW.ABSENT) {
-        // Not in PostgreSQL: its month may be archived (checked in pass 4).
-        absent.push({ seq, id: detail!.ledgerId!, month: detail!.month! });
+      if (seq >= ledgerNext) {
+        // The ledger has not reached this seq (yet, or at all when it has ended).
+        if (ledgerDone) {
+          checked++;
+          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+        } else {
+          const list = eventsWaiting.get(seq);
+          if (list) list.push(keep(r, i, detail));
+          else eventsWaiting.set(seq, [keep(r, i, detail)]);
+        }
         continue;
       }
-      checked++;
-      if (code === ROW.MISPLACED) {
-        misplaced.push({ seq, id: detail!.id!, ledgerId: detail!.ledgerId });
+      if (seq >= windowFrom) {
+        const s = seq & MASK;
+        const state = slotState[s];
+        if (state === 1) {
+          slotState[s] = 2;
+          taken(seq);
+          judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, slotId, 16 * s, slotHash, 32 * s);
+        } else if (state === 2) late.push(keep(r, i, detail));
+        else {
+          checked++;
+          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+        }
         continue;
       }
-      // The same event stored twice under its seq (a copy with another occurred_at).
-      if (seen[seq - lo]) {
-        twice.push(seq);
-        continue;
+      const l = evicted.get(seq);
+      if (l) {
+        evicted.delete(seq);
+        taken(seq);
+        judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, l.id, 0, l.hash, 0);
+      } else if (wasTaken(seq)) late.push(keep(r, i, detail));
+      else {
+        checked++;
+        misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
       }
-      seen[seq - lo] = 1;
-      if (code === ROW.MODIFIED) modified(seq, detail!.id!);
-      else if (code === ROW.BAD_VERSION) {
-        problems.add({ seq, id: detail!.id, kind: 'modified', detail: `event ${detail!.id} (seq ${seq}) claims schema version ${detail!.version}, which no event was written under` });
-      } else if (code === ROW.FALLBACK && !rowHashMatches(detail!.row!)) modified(seq, detail!.id!);
+    }
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const readEvents = async () => {
+    // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
+    const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
+    try {
+      const inflight: Promise<RowResults>[] = [];
+      for await (const rows of eventStream) {
+        const result = pool.check(rows);
+        result.catch(() => {}); // awaited in order below
+        inflight.push(result);
+        if (inflight.length >= pool.size * 2) take(await inflight.shift()!);
+      }
+      while (inflight.length) take(await inflight.shift()!);
+    } finally {
+      eventsDone = true;
+      const w = wake;
+      wake = null;
+      w?.();
+      await pool.close();
     }
   };
-  // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
-  const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
   try {
-    const inflight: Promise<RowResults>[] = [];
-    for await (const rows of copyRowChunks(stream)) {
-      const result = pool.check(rows);
-      result.catch(() => {}); // awaited in order below
-      inflight.push(result);
-      if (inflight.length >= pool.size * 2) take(await inflight.shift()!);
-    }
-    while (inflight.length) take(await inflight.shift()!);
+    await Promise.all([readLedger(), readEvents()]);
   } finally {
-    stream.destroy();
-    await pool.close();
+    ledgerStream.destroy();
+    eventStream.destroy();
+  }
+
+  // Ledger rows without an event: not in PostgreSQL, their month may be archived (pass 4).
+  const absentAt = (seq: number, id: Uint8Array, idAt: number, at: number) =>
+    absent.push({ seq, id: uuidText(id, idAt), month: new Date(Math.floor(at / 1000) + PG_EPOCH_MS).toISOString().slice(0, 7) + '-01' });
+  for (const [seq, l] of evicted) absentAt(seq, l.id, 0, l.at);
+  for (let seq = windowFrom; seq < ledgerNext; seq++) {
+    const s = seq & MASK;
+    if (slotState[s] === 1) absentAt(seq, slotId, 16 * s, slotAt[s]!);
+  }
+  absent.sort((a, b) => a.seq - b.seq);
+  // Events whose seq the ledger never reached.
+  for (const [seq, list] of eventsWaiting) {
+    for (const e of list) {
+      checked++;
+      misplaced.push({ seq, id: uuidText(e.id, 0), ledgerId: null });
+    }
+  }
+  if (late.length) {
+    // Each meets the ledger row another event met before it, read again.
+    const seqs = [...new Set(late.map((e) => e.seq))];
+    const rows = await sql`select seq, id, event_hash from public.audit_ledger where tenant_id = ${tenantId} and seq = any(${seqs}::bigint[])`;
+    const ledgerAt = new Map(rows.map((r) => [Number(r.seq), { id: Buffer.from((r.id as string).replace(/-/g, ''), 'hex'), hash: r.event_hash as Buffer }]));
+    for (const e of late) {
+      const l = ledgerAt.get(e.seq);
+      if (l) judgeEvent(e, l.id, 0, l.hash, 0);
+      else {
+        checked++;
+        misplaced.push({ seq: e.seq, id: uuidText(e.id, 0), ledgerId: null });
+      }
+    }
   }
   if (twice.length) {
-    // A second copy joined the ledger's row, so it has the ledger's id.
+    // A second copy has the ledger's id at its seq.
     const rows = await sql`select seq, id from public.audit_ledger where tenant_id = ${tenantId} and seq = any(${twice}::bigint[])`;
     const idAt = new Map(rows.map((r) => [Number(r.seq), r.id as string]));
     for (const seq of twice) problems.add({ seq, id: idAt.get(seq) ?? null, kind: 'inserted', detail: `event ${idAt.get(seq)} is stored twice at seq ${seq}` });
@@ -299,7 +514,7 @@ async function checkEvents(
 }
 
 /** The reference hash (event-hash.ts) of a row the row hasher left to it, compared with the ledger's. */
-function rowHashMatches(row: Uint8Array): boolean {
+function rowHashMatches(row: Uint8Array, ledgerHash: Buffer): boolean {
   const bytes = Buffer.from(row.buffer, row.byteOffset, row.byteLength);
   const f: (Buffer | null)[] = [];
   for (let p = 2; f.length < VERIFY_COLUMNS.length; ) {
@@ -310,29 +525,29 @@ function rowHashMatches(row: Uint8Array): boolean {
   }
   const text = (b: Buffer | null) => (b ? decodeText(b) : null);
   const event: HashableEvent = {
-    id: decodeUuid(f[4]!),
-    tenant_id: decodeUuid(f[6]!),
-    occurred_at: decodeTimestamptz(f[7]!),
-    received_at: decodeTimestamptz(f[8]!),
-    actor_type: decodeText(f[9]!),
-    actor_id: decodeText(f[10]!),
-    object_type: decodeText(f[11]!),
-    object_id: decodeText(f[12]!),
-    event_type: decodeText(f[13]!),
-    outcome: decodeText(f[14]!),
-    source: text(f[15]!),
-    request_id: text(f[16]!),
-    ip_address: f[17] ? decodeInet(f[17]) : null,
-    user_agent: text(f[18]!),
-    device_fingerprint: text(f[19]!),
-    observed_ip: f[20] ? decodeInet(f[20]) : null,
-    observed_user_agent: text(f[21]!),
+    id: decodeUuid(f[0]!),
+    tenant_id: decodeUuid(f[1]!),
+    occurred_at: decodeTimestamptz(f[3]!),
+    received_at: decodeTimestamptz(f[4]!),
+    actor_type: decodeText(f[5]!),
+    actor_id: decodeText(f[6]!),
+    object_type: decodeText(f[7]!),
+    object_id: decodeText(f[8]!),
+    event_type: decodeText(f[9]!),
+    outcome: decodeText(f[10]!),
+    source: text(f[11]!),
+    request_id: text(f[12]!),
+    ip_address: f[13] ? decodeInet(f[13]) : null,
+    user_agent: text(f[14]!),
+    device_fingerprint: text(f[15]!),
+    observed_ip: f[16] ? decodeInet(f[16]) : null,
+    observed_user_agent: text(f[17]!),
     context: null,
-    schema_version: decodeInt2(f[23]!),
-    written_by: text(f[24]!),
-    personal: f[25] ? JSON.parse(decodeJsonbText(f[25])) : null,
+    schema_version: decodeInt2(f[19]!),
+    written_by: text(f[20]!),
+    personal: f[21] ? JSON.parse(decodeJsonbText(f[21])) : null,
   };
-  return eventHash(event, canonicalJson(JSON.parse(decodeJsonbText(f[22]!)))) === f[2]!.toString('hex');
+  return eventHash(event, canonicalJson(JSON.parse(decodeJsonbText(f[18]!)))) === ledgerHash.toString('hex');
 }
 
 /** ISO timestamps only are inlined into COPY. */
@@ -414,8 +629,7 @@ export async function verifyTenant(sql: Sql, tenantId: string, options: VerifyOp
   if (hi >= lo) {
     const url = connectionUrl(sql);
     const eventsWhere = kind === 'incremental' ? await newEventsWhere(sql, tenantId, lo) : '';
-    // Two streams at once: PostgreSQL reads the ledger while the events are hashed.
-    [, checked] = await Promise.all([checkLedger(url, tenantId, lo, hi, inScope, problems), checkEvents(sql, url, tenantId, lo, hi, !options.to, problems, absent, eventsWhere)]);
+    checked = await checkLedgerAndEvents(sql, url, tenantId, lo, hi, !options.to, inScope, problems, absent, eventsWhere, options.ledgerWindow);
   }
   const fromArchives = await checkAbsent(sql, tenantId, absent, options.env, options.keys, (p) => problems.add(p));
   checked += fromArchives.archived;
