@@ -90,9 +90,22 @@ describe('equality search on sealed personal values', () => {
 
     // Erase alice: none of her values is found any more (the service's clear address still is), and the index
     // entries of her destroyed key are gone from the database.
-    const [aliceKey] = await adminSql()`select key_id from oms_audit.subject_keys k where tenant_id = ${t.id} and exists (select 1 from oms_audit.personal_value_keys v where v.key_id = k.key_id) order by created_at limit 1`;
+    const entriesByKey = async () =>
+      new Map(
+        (await adminSql()`select k.key_id, k.erased_at is not null as erased, count(v.key_id)::int as n from oms_audit.subject_keys k left join oms_audit.personal_value_keys v using (key_id) where k.tenant_id = ${t.id} group by k.key_id`).map((r) => [
+          r.key_id as string,
+          { erased: r.erased as boolean, n: r.n as number },
+        ]),
+      );
+    const before = await entriesByKey();
     await eraseSubject(testSql(), { tenantId: t.id, subjectId: 'alice@broker.example', reason: 'GDPR request', actor: { kind: 'operator', name: 'dpo' }, minTotalYears: 1 });
-    expect(await adminSql()`select 1 from oms_audit.personal_value_keys where key_id = ${aliceKey!.key_id as string}`).toHaveLength(0);
+    const after = await entriesByKey();
+    const erasedKeys = [...after].filter(([, k]) => k.erased).map(([id]) => id);
+    // Alice's one key: it had index entries, and has none now; the client's and bob's keys keep theirs.
+    expect(erasedKeys).toHaveLength(1);
+    expect(before.get(erasedKeys[0]!)!.n).toBeGreaterThan(0);
+    expect(after.get(erasedKeys[0]!)!.n).toBe(0);
+    expect([...after].filter(([, k]) => !k.erased && k.n > 0)).toHaveLength(2);
     expect(await objects('ip_address=2001:db8::a')).toEqual(['ORD-R1']);
     expect(await q('user_agent = "AliceDesk/2.1"')).toEqual([]);
     // The client's own values (sealed under the subject's key, not alice's) are still found.
