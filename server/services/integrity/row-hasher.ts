@@ -124,10 +124,13 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   function put(bytes: Uint8Array) {
     const n = bytes.length;
     ensure(n);
-    const to = out;
-    const at = o;
-    for (let i = 0; i < n; i++) to[at + i] = bytes[i]!;
-    o = at + n;
+    if (n > 12) out.set(bytes, o);
+    else {
+      const to = out;
+      const at = o;
+      for (let i = 0; i < n; i++) to[at + i] = bytes[i]!;
+    }
+    o += n;
   }
   function putString(s: string) {
     ensure(s.length * 3);
@@ -277,13 +280,11 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   /** Reads a string token at j; returns [start, end) of the token and whether it is written as is. */
   function stringToken(end: number): boolean {
     let plain = true;
-    let ascii = true;
     j++;
     while (j < end) {
       const c = b[j]!;
       if (c === 0x22) {
         j++;
-        tokenAscii = ascii;
         return plain;
       }
       if (c === 0x5c) {
@@ -292,25 +293,55 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         continue;
       }
       if (c < 0x20) plain = false;
-      else if (c >= 0x80) ascii = false;
       j++;
     }
     throw new Error('unterminated string');
   }
-  /** Whether the last string token read was ASCII only. */
-  let tokenAscii = true;
-  function putToken(s: number, e: number) {
-    ensure(e - s);
+  /** A string value: copied while scanned (one pass); one with escapes or control characters is rewritten. */
+  /** Copies a key token at j to out if it is plain ASCII (true, o and j past it); otherwise only skips it (false). */
+  function asciiKey(end: number): boolean {
+    const s = j;
+    ensure(end - s);
     const to = out;
     const from = b;
     const shift = o - s;
-    for (let i = s; i < e; i++) to[shift + i] = from[i]!;
-    o = shift + e;
+    to[o] = 0x22;
+    for (let i = s + 1; i < end; i++) {
+      const c = from[i]!;
+      if (c === 0x22) {
+        to[shift + i] = c;
+        j = i + 1;
+        o = shift + j;
+        return true;
+      }
+      if (c === 0x5c || c < 0x20 || c >= 0x80) break;
+      to[shift + i] = c;
+    }
+    stringToken(end);
+    return false;
   }
   function jsonString(end: number) {
     const s = j;
-    if (stringToken(end)) putToken(s, j);
-    else putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(s, j))) as string));
+    const at = o;
+    ensure(end - s);
+    const to = out;
+    const from = b;
+    const shift = at - s;
+    to[at] = 0x22;
+    for (let i = s + 1; i < end; i++) {
+      const c = from[i]!;
+      if (c === 0x22) {
+        to[shift + i] = c;
+        j = i + 1;
+        o = shift + j;
+        return;
+      }
+      if (c === 0x5c || c < 0x20) break;
+      to[shift + i] = c;
+    }
+    j = s;
+    stringToken(end);
+    putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(s, j))) as string));
   }
   function jsonNumber(end: number) {
     const s = j;
@@ -402,9 +433,14 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
       for (;;) {
         ws(end);
         const ks = j;
-        const plain = stringToken(end) && tokenAscii;
+        if (top > base) {
+          ensure(1);
+          out[o++] = 0x2c;
+        }
+        // Plain ASCII keys (nearly all) are copied while scanned; others are rewritten below.
+        const keyAt = o;
+        const plain = asciiKey(end);
         const ke = j;
-        if (top > base) put(COMMA);
         if (top + 5 > members.length) {
           const grown = new Int32Array(members.length * 2);
           grown.set(members);
@@ -415,9 +451,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         members[m] = ks;
         members[m + 1] = ke;
         members[m + 2] = plain ? 1 : 0;
-        members[m + 3] = o;
-        if (plain) putToken(ks, ke);
-        else putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(ks, ke))) as string));
+        members[m + 3] = keyAt;
+        if (!plain) putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(ks, ke))) as string));
         ws(end);
         j++; // :
         ensure(1);
