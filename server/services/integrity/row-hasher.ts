@@ -110,6 +110,8 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   const dateText = [new Uint8Array(10), new Uint8Array(10)];
   let out = new Uint8Array(1 << 16);
   let o = 0;
+  // out[0, n) by n, made once: rows repeat their lengths, and a view per row would be garbage per row.
+  let views: Uint8Array[] = [];
   const start = new Int32Array(FIELDS);
   const len = new Int32Array(FIELDS);
   let b: Uint8Array = new Uint8Array(0);
@@ -119,6 +121,7 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     const next = new Uint8Array(Math.max(out.length * 2, o + n + 1024));
     next.set(out.subarray(0, o));
     out = next;
+    views = [];
   }
   // Loops copy through locals: the closure's `out` and `o` are written back once, not per byte.
   function put(bytes: Uint8Array) {
@@ -535,7 +538,7 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
 
   /** SHA-256 of out[0, o), as a string of 32 one-byte characters (the cheapest form Node returns). */
   function digest(): string {
-    const data = out.subarray(0, o);
+    const data = views[o] ?? (views[o] = out.subarray(0, o));
     if (crypto.hash) return crypto.hash('sha256', data, 'latin1');
     return crypto.createHash('sha256').update(data).digest('latin1');
   }
