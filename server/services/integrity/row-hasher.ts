@@ -610,18 +610,22 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
   /** Hashes every row of `bytes` (whole binary COPY rows, no header or trailer). */
   function checkRows(bytes: Uint8Array): RowResults {
     b = bytes;
-    // Room for as many rows as could fit (each has at least its field count and 22 lengths):
-    // sizing the arrays from the bytes spares a first walk over every row. `count` says how many are used.
-    const room = Math.ceil(bytes.length / (2 + 4 * FIELDS));
-    const results = new Uint8Array(room);
-    const seqs = new Float64Array(room);
-    const ids = new Uint8Array(16 * room);
-    const hashes = new Uint8Array(32 * room);
+    let count = 0;
+    for (let p = 0; p < b.length; count++) {
+      const n = (b[p]! << 8) | b[p + 1]!;
+      p += 2;
+      for (let f = 0; f < n; f++) {
+        const l = i32(p);
+        p += 4 + (l > 0 ? l : 0);
+      }
+    }
+    const results = new Uint8Array(count);
+    const seqs = new Float64Array(count);
+    const ids = new Uint8Array(16 * count);
+    const hashes = new Uint8Array(32 * count);
     const details: RowDetail[] = [];
     let p = 0;
-    let count = 0;
-    for (let r = 0; p < b.length; r++) {
-      count = r + 1;
+    for (let r = 0; r < count; r++) {
       const rowStart = p;
       p += 2;
       for (let f = 0; f < FIELDS; f++) {
