@@ -300,9 +300,11 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
     }
     throw new Error('unterminated string');
   }
-  /** A string value: copied while scanned (one pass); one with escapes or control characters is rewritten. */
-  /** Copies a key token at j to out if it is plain ASCII (true, o and j past it); otherwise only skips it (false). */
-  function asciiKey(end: number): boolean {
+  /**
+   * Copies the string token at j to out while scanning it (one pass) and moves j and o past it, if it has no escape,
+   * no control character and no byte at or above `limit`; otherwise leaves j and o where they were (false).
+   */
+  function copyString(end: number, limit: number): boolean {
     const s = j;
     ensure(end - s);
     const to = out;
@@ -317,32 +319,21 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         o = shift + j;
         return true;
       }
-      if (c === 0x5c || c < 0x20 || c >= 0x80) break;
+      if (c === 0x5c || c < 0x20 || c >= limit) return false;
       to[shift + i] = c;
     }
+    return false;
+  }
+  /** Plain ASCII keys (nearly all) are copied as they are; any other is only skipped here (false) and rewritten by the caller. */
+  function asciiKey(end: number): boolean {
+    if (copyString(end, 0x80)) return true;
     stringToken(end);
     return false;
   }
+  /** A string value: copied as it is unless it has escapes or control characters, then rewritten. */
   function jsonString(end: number) {
     const s = j;
-    const at = o;
-    ensure(end - s);
-    const to = out;
-    const from = b;
-    const shift = at - s;
-    to[at] = 0x22;
-    for (let i = s + 1; i < end; i++) {
-      const c = from[i]!;
-      if (c === 0x22) {
-        to[shift + i] = c;
-        j = i + 1;
-        o = shift + j;
-        return;
-      }
-      if (c === 0x5c || c < 0x20) break;
-      to[shift + i] = c;
-    }
-    j = s;
+    if (copyString(end, 0x100)) return;
     stringToken(end);
     putString(JSON.stringify(JSON.parse(decoder.decode(b.subarray(s, j))) as string));
   }
