@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, inject, it } from 'vitest';
-import { call, event, newTenant } from '@/test/fixtures.ts';
+import { call, event, newTenant, testSql } from '@/test/fixtures.ts';
+import { declarePersonalData } from '@/server/services/personal/settings.ts';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -102,6 +103,44 @@ describe('oms-audit export', () => {
       expect(JSON.parse(openedRun.stdout).manifest).toMatchObject({ columns: expect.arrayContaining(['personal_opened']), personal: { mode: 'opened', rows: 0, erased_fields: 0, erased: [] } });
       expect((await readFile(opened, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l).personal_opened)).toEqual([null, null]);
       expect((await cli(['export', '--tenant', t.id, '--out', opened, '--personal', 'all'])).code).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("finds a sealing tenant's events by IP address and subject id (their value tokens), as the API does", async () => {
+    const t = await newTenant('cli-export-sealed');
+    await declarePersonalData(testSql(), t.id, 'operator:test', { outsideRetention: true });
+    const carol = { actor_type: 'TRADER', actor_id: 'carol@broker.example' };
+    const events = [
+      event({ ...carol, object_id: 'ORD-S1', ip_address: '192.0.2.44', subject_id: 'client-9' }),
+      event({ ...carol, object_id: 'ORD-S2', ip_address: '192.0.2.45' }),
+      event({ ...carol, object_id: 'ORD-S3', ip_address: '192.0.2.44', subject_id: 'client-10' }),
+    ];
+    expect((await call('POST', '/api/v1/audit/events', { key: t.key, body: { events } })).status).toBe(201);
+    const dir = await mkdtemp(path.join(tmpdir(), 'oms-audit-cli-export-sealed-'));
+    try {
+      const exported = async (filter: string[]) => {
+        const out = path.join(dir, `${filter.join('-').replace(/[^\w.-]/g, '_')}.jsonl`);
+        const run = await cli(['export', '--tenant', t.id, '--format', 'jsonl', '--out', out, '--order', 'asc', ...filter, '--json']);
+        expect(run.code, run.stderr).toBe(0);
+        const objects = (await readFile(out, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l).object_id as string);
+        expect(JSON.parse(run.stdout).manifest.row_count).toBe(objects.length);
+        return objects;
+      };
+      // The stored rows hold references, not the values: only the tokens can find them.
+      expect(await exported(['--ip-address', '192.0.2.44'])).toEqual(['ORD-S1', 'ORD-S3']);
+      expect(await exported(['--ip-address', '192.0.2.45'])).toEqual(['ORD-S2']);
+      expect(await exported(['--ip-address', '192.0.2.46'])).toEqual([]);
+      expect(await exported(['--subject-id', 'client-9'])).toEqual(['ORD-S1']);
+      expect(await exported(['--ip-address', '192.0.2.44', '--subject-id', 'client-10'])).toEqual(['ORD-S3']);
+      // The same filters through the API find the same events.
+      const api = await call('GET', '/api/v1/audit/events?order=asc&ip_address=192.0.2.44', { key: t.key });
+      expect(api.body.events.map((e: { object_id: string }) => e.object_id)).toEqual(['ORD-S1', 'ORD-S3']);
+      // A value that is not an IP address is refused, naming the option's field.
+      const bad = await cli(['export', '--tenant', t.id, '--out', path.join(dir, 'bad.csv'), '--ip-address', '192.0.2.999']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('ip_address');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
