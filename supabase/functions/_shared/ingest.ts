@@ -523,6 +523,18 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
 }
 
 /**
+ * Stamps a parsed batch, seals its personal data and completes each row's
+ * canonical context and hash: what every write path does before storing, once
+ * (sealing serialises and hashes the rows it seals; completeRows the rest).
+ */
+async function preparedRows(sql: Sql, caller: WriteCaller, events: readonly AuditEventInput[], observed: ObservedClient): Promise<ReturnType<typeof stampEvents>> {
+  const stamped = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
+  await sealPersonalData(sql, caller.tenantId, stamped.rows);
+  completeRows(stamped.rows);
+  return stamped;
+}
+
+/**
  * Stores a parsed batch for the caller's tenant. Idempotent by event id: an id
  * the tenant already has is counted as a duplicate, stored once, and consumes
  * no seq. Resolves after the events are committed.
@@ -537,10 +549,7 @@ export async function appendEvents(
   const started = performance.now();
   let result: IngestResult;
   try {
-    const { ids, rows, batchDuplicates } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
-    // Sealing serialises and hashes the rows it seals; every other row is done here, once.
-    await sealPersonalData(sql, caller.tenantId, rows);
-    completeRows(rows);
+    const { ids, rows, batchDuplicates } = await preparedRows(sql, caller, events, observed);
     const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {
@@ -570,9 +579,7 @@ export async function appendEvents(
  * ids stored (an id the tenant already has is not stored again).
  */
 export async function appendEventsWithin(sql: Sql, tx: TxSql, caller: WriteCaller, events: readonly AuditEventInput[], observed: ObservedClient): Promise<Set<string>> {
-  const { rows } = stampEvents(caller.tenantId, events, observed, caller.writer, { hash: false });
-  await sealPersonalData(sql, caller.tenantId, rows);
-  completeRows(rows);
+  const { rows } = await preparedRows(sql, caller, events, observed);
   await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
   const inserted = await tx.unsafe(APPEND_EVENTS_SQL, appendEventsParams(caller.tenantId, rows) as never[]);
   return new Set(inserted.map((r) => r.id as string));
