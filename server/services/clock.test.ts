@@ -13,6 +13,7 @@ import { createCallerFactory } from '@/server/trpc.ts';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { appendEvents } from '@/supabase/functions/_shared/ingest.ts';
 import { SKEW_BUCKET_EDGES_US } from '@/supabase/functions/_shared/clock.ts';
+import { clockReport, clockWindow } from './clock.ts';
 import { call, countEvents, event, newMember, newTenant, testSql } from '@/test/fixtures.ts';
 
 const api = (caller: Caller) => createCallerFactory(appRouter)(createContextInner({ caller, sql: testSql() }));
@@ -219,6 +220,24 @@ describe('CLOCK_SYNC', () => {
 
     const wrong = await call('GET', '/api/v1/audit/clock?minutes=abc', { key: tenant.readKey });
     expect(wrong.status).toBe(400);
+  });
+
+  it("shows a fast source's report as its last sync when the report is dated after the window's end but was received within it", async () => {
+    const tenant = await newTenant('clock-sync-ahead');
+    const keyId = randomUUID();
+    const now = pinnedNow();
+    const minuteEnd = Math.floor(now / MINUTE) * MINUTE + MINUTE;
+    // Received in the middle of the minute, dated by a clock 45 s fast: after the minute's end.
+    const sync = event({ event_type: 'CLOCK_SYNC', source: 'oms-ahead', occurred_at: iso(now + 45_000), context: { offset_ms: 45_000, reference: 'NIST time.nist.gov' } });
+    // An ordinary event of the source a minute earlier, so the source is in the earlier window too.
+    await at(now - MINUTE, () => write(tenant.id, keyId, [event({ source: 'oms-ahead', occurred_at: iso(now - MINUTE + 45_000) })]));
+    await at(now, () => write(tenant.id, keyId, [sync]));
+    const claims = { tenant_id: tenant.id, sub: 'test', role: 'authenticated' as const };
+    const report = await clockReport(testSql(), claims, clockWindow({ to: new Date(minuteEnd).toISOString(), minutes: 5 }));
+    expect(report.sources.map((s) => [s.source, s.last_sync?.offset_ms])).toEqual([['oms-ahead', 45_000]]);
+    // A window that ended before the report was received does not show it.
+    const before = await clockReport(testSql(), claims, clockWindow({ to: new Date(minuteEnd - MINUTE).toISOString(), minutes: 5 }));
+    expect(before.sources.map((s) => [s.source, s.last_sync])).toEqual([['oms-ahead', null]]);
   });
 });
 

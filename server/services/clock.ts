@@ -64,7 +64,7 @@ export interface SourceClock {
   max_round_trip_ms: number | null;
   /** Minutes of the window in which the source sent events with their own occurred_at, oldest first. */
   minutes: SkewMinute[];
-  /** The source's latest CLOCK_SYNC report up to the end of the window (any credential), if it ever sent one. */
+  /** The source's latest CLOCK_SYNC report received before the end of the window (any credential; dated at most a day after it), if it ever sent one. */
   last_sync: ClockSyncRecord | null;
 }
 
@@ -141,13 +141,16 @@ export async function clockReport(sql: Sql, claims: TenantClaims, window: { from
          order by occurred_at, seq`,
         [claims.tenant_id, from, to],
       ),
-      // Per source, the latest report up to the end of the window: one index probe per source.
+      // Per source, the latest report received before the end of the window: one index probe per source. A source
+      // whose clock runs ahead dates its report after it reached us, so reports dated up to a day past the window's
+      // end count when they were received within it (a window ending now still shows the report just received).
       tx.unsafe(
         `select s.* from (select distinct source from public.clock_skew_minutes
                           where tenant_id = $1 and minute >= $2::timestamptz and minute < $3::timestamptz) as src
          cross join lateral (
            select ${SYNC_COLUMNS} from public.audit_events e
-           where e.tenant_id = $1 and e.event_type = '${CLOCK_SYNC_EVENT_TYPE}' and e.occurred_at < $3::timestamptz
+           where e.tenant_id = $1 and e.event_type = '${CLOCK_SYNC_EVENT_TYPE}'
+             and e.occurred_at < $3::timestamptz + interval '1 day' and e.received_at < $3::timestamptz
              and e.source is not distinct from src.source
            order by e.occurred_at desc, e.seq desc limit 1) as s`,
         [claims.tenant_id, from, to],

@@ -1,7 +1,7 @@
 /** Body reading under Deno's Request streams: the limit holds without a Content-Length. */
 import assert from 'node:assert/strict';
 import { AuditError } from './errors.ts';
-import { readJsonBody } from './http.ts';
+import { DISCARD_REST_MS, readJsonBody } from './http.ts';
 
 function streamed(chunks: string[]): Request {
   const encoder = new TextEncoder();
@@ -40,18 +40,45 @@ Deno.test('reads a streamed JSON body, multi-byte characters split across chunks
   assert.deepEqual(await readJsonBody(new Request('http://localhost/', { method: 'POST', body }), 1024), JSON.parse(text));
 });
 
-Deno.test('stops reading a streamed body as soon as it exceeds the limit', async () => {
-  const chunk = 'x'.repeat(1024);
+Deno.test('refuses a streamed body once it exceeds the limit, then drops at most as much again before releasing it', async () => {
+  const chunk = new TextEncoder().encode('x'.repeat(1024));
   let produced = 0;
+  let released!: () => void;
+  const cancelled = new Promise<void>((resolve) => (released = resolve));
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
       produced++;
-      controller.enqueue(new TextEncoder().encode(chunk));
+      controller.enqueue(chunk);
     },
+    cancel: () => released(),
   });
   const err = await rejection(readJsonBody(new Request('http://localhost/', { method: 'POST', body }), 4096));
   assert.equal(err.status, 413);
-  assert.ok(produced < 10, `read ${produced} chunks of an endless body`);
+  // The rest is read and dropped (so the client still sending gets the 413, not a reset), up to the limit again.
+  await cancelled;
+  assert.ok(produced >= 5 && produced <= 11, `read ${produced} chunks of an endless body`);
+});
+
+Deno.test('releases a refused body whose client stops sending, after DISCARD_REST_MS', async () => {
+  const chunk = new TextEncoder().encode('x'.repeat(1024));
+  let produced = 0;
+  let released!: () => void;
+  const cancelled = new Promise<void>((resolve) => (released = resolve));
+  // Five chunks, then the client sends nothing more and never ends the body.
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (produced < 5) {
+        produced++;
+        controller.enqueue(chunk);
+      }
+    },
+    cancel: () => released(),
+  });
+  const started = performance.now();
+  const err = await rejection(readJsonBody(new Request('http://localhost/', { method: 'POST', body }), 4096));
+  assert.equal(err.status, 413);
+  await cancelled;
+  assert.ok(performance.now() - started >= DISCARD_REST_MS - 50, 'released before the discard time was up');
 });
 
 Deno.test('malformed JSON is a 400 naming the problem', async () => {

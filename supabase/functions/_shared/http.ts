@@ -59,6 +59,39 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   return parseJsonBody(await readBodyBytes(req, maxBytes));
 }
 
+/** How long the rest of a refused body is read and dropped before the connection is let go. */
+export const DISCARD_REST_MS = 2_000;
+
+/**
+ * After a body is refused as too large, the rest of it is read and dropped (at
+ * most `maxBytes` more, for at most DISCARD_REST_MS) while the 413 is sent,
+ * and only then is the body cancelled. Cancelling at once closes the socket
+ * with body bytes unread: the kernel answers the client's next bytes with a
+ * reset, and a client still sending loses the 413 that was already on its way
+ * (it sees a connection reset, and may retry the same body). Nothing read
+ * here is kept.
+ */
+function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): void {
+  const release = () => void reader.cancel().catch(() => {});
+  const timer = setTimeout(release, DISCARD_REST_MS);
+  void (async () => {
+    let dropped = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        dropped += value.byteLength;
+        if (dropped > maxBytes) break;
+      }
+    } catch {
+      // The client went away, or the timer cancelled the body: nothing more to drop.
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  })();
+}
+
 /** The bytes of a body of at most `maxBytes` (413 as soon as it is seen to be larger). */
 export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   checkDeclaredLength(req, maxBytes);
@@ -71,7 +104,7 @@ export async function readBodyBytes(req: Request, maxBytes: number): Promise<Uin
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
+      discardRest(reader, maxBytes);
       throw bodyTooLarge(maxBytes);
     }
     chunks.push(value);
