@@ -337,6 +337,9 @@ test("a user of another tenant cannot reach this tenant's event by URL", async (
 });
 
 test('an auditor sees the trail verified, an event with its proof, and a bundle that verifies offline', async ({ page }, testInfo) => {
+  // Two verifications, a wait of up to 45 s for the demo data's seal, then a bundle built and verified: more than one
+  // test's usual 90 s on a loaded machine.
+  test.setTimeout(180_000);
   await signIn(page, auditor());
   await page.getByRole('link', { name: 'Integrity' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Integrity');
