@@ -27,6 +27,9 @@ import { listRecords } from '../retention/records.ts';
 import { placeHold, setPolicy } from '../retention/policy.ts';
 import { ERASURE_EVENT_TYPE, eraseSubject } from './erase.ts';
 import { declarePersonalData } from './settings.ts';
+import { forgetSubjectKeys } from './keys.ts';
+import { getEvent } from '../query.ts';
+import { setPersonalDataSealer, type PersonalDataSealer } from '@/supabase/functions/_shared/personal-seal.ts';
 
 let db: RetentionDb;
 beforeAll(async () => {
@@ -188,5 +191,43 @@ describe('an erasure against a concurrent hold, policy change or write', () => {
     expect(refused).toMatchObject({ code: 'forbidden', block: { holds: [{ id: hold.id, events: 1 }], checked: { hot_events: 3 } } });
     expect(await state(tenantId)).toEqual({ live: 1, erased: 0, erasure_events: 0, records: 0 });
     expect(await withTenant(db.sql, claims, (tx) => tx`select count(*)::int as n from public.audit_events where object_id = 'ORD-77'`)).toEqual([{ n: 1 }]);
+  });
+
+  it("an event sealed under the subject's key before an erasure and committed after it is sealed again under a new key, never stored under the destroyed one", async () => {
+    const tenantId = await tenantWithSubject('seal-then-erase');
+    const [{ key_id: erasedKey }] = (await db.admin`select key_id from oms_audit.subject_keys where tenant_id = ${tenantId} and erased_at is null`) as unknown as [{ key_id: string }];
+    // The write path's sealer, paused once right after it sealed the write's batch: sealed under the live key, not yet stored.
+    const registered = (globalThis as { __omsAuditSealer?: PersonalDataSealer }).__omsAuditSealer!;
+    let sealedWrite!: () => void;
+    const writeSealed = new Promise<void>((resolve) => (sealedWrite = resolve));
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    let writeSeals = 0;
+    setPersonalDataSealer(async (sql, tenant, rows) => {
+      await registered(sql, tenant, rows);
+      if (rows.some((r) => r.object_id === 'ORD-9') && ++writeSeals === 1) {
+        sealedWrite();
+        await resumed;
+      }
+    }, forgetSubjectKeys);
+    try {
+      const writing = logEvents(db.sql, { tenantId, writer }, parseBatch({ events: [orderEvent('ORD-9', 5)] }, 1), NO_OBSERVED_CLIENT, 'cli');
+      await writeSealed;
+      expect(await erase(tenantId)).toMatchObject({ erased: true, key_ids: [erasedKey], events: 2 });
+      resume();
+      expect(await writing).toMatchObject({ created_count: 1, duplicate_count: 0 });
+      expect(writeSeals).toBe(2);
+    } finally {
+      setPersonalDataSealer(registered, forgetSubjectKeys);
+    }
+    const [stored] = await db.admin`select id, personal from public.audit_events where tenant_id = ${tenantId} and object_id = 'ORD-9'`;
+    const keyIds = Object.keys((stored!.personal as { sealed: Record<string, string> }).sealed);
+    const [{ key_id: newKey }] = (await db.admin`select key_id from oms_audit.subject_keys where tenant_id = ${tenantId} and erased_at is null`) as unknown as [{ key_id: string }];
+    expect(keyIds).toEqual([newKey]);
+    expect(newKey).not.toBe(erasedKey);
+    // The event reads as it was sent; the events the erasure checked read as erased.
+    const claims = { tenant_id: tenantId, sub: 'test', role: 'authenticated' } as const;
+    const event = await getEvent(db.sql, claims, stored!.id as string);
+    expect(event).toMatchObject({ actor_id: SUBJECT, ip_address: '192.0.2.77', personal_data: { erased: [] } });
   });
 });

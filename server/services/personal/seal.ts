@@ -38,7 +38,7 @@ import {
   TOKENS_MEMBER,
   type SubjectKey,
 } from '@/supabase/functions/_shared/personal-data.ts';
-import { cachedSubjectRef, liveSubjectKeys, tenantKeys } from './keys.ts';
+import { cachedSubjectRef, forgetSubjectKeys, liveSubjectKeys, tenantKeys } from './keys.ts';
 import { ValueTokens } from './value-tokens.ts';
 import { personalSettings } from './settings.ts';
 
@@ -296,4 +296,4 @@ function personalJson(personal: Record<string, unknown>, sealed: Record<string, 
   return out + '}';
 }
 
-setPersonalDataSealer(sealRows);
+setPersonalDataSealer(sealRows, forgetSubjectKeys);

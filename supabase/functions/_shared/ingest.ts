@@ -26,7 +26,7 @@ import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql, type TxSql } from './db.ts';
-import { sealPersonalData } from './personal-seal.ts';
+import { forgetSealingKeys, SEALED_KEY_DESTROYED, sealedKeyIds, sealPersonalData } from './personal-seal.ts';
 import { CLOCK_SKEW_CTES, checkClockSyncRecords, reportedRoundTripMicros } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
 
@@ -483,6 +483,9 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
   let params = appendEventsParams(tenantId, rows, false);
   const months = new Set(rows.map((r) => monthOf(r.occurred_at)));
   const claims = JSON.stringify({ tenant_id: tenantId, sub: 'oms-audit-ingest', role: 'authenticated' });
+  // Sealed rows: their keys must still be live once the insert holds the tenant's sequence lock (see the migration
+  // of oms_audit.require_live_subject_keys): an erasure that destroyed one meanwhile rolls the batch back.
+  const keyIds = sealedKeyIds(rows);
   for (let attempt = 1; ; attempt++) {
     try {
       await ensureMonthPartitions(sql, months);
@@ -493,18 +496,22 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
         conn`begin`,
         conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`,
         conn.unsafe(APPEND_EVENTS_SQL, params as never[], { prepare }),
+        keyIds.length ? conn`select oms_audit.require_live_subject_keys(${keyIds}::uuid[])` : Promise.resolve([]),
         conn`commit`,
       ]);
       // The connection goes back to the pool once the pipeline settles, unless it was lost.
-      void pipeline.then(([, , insert, commit]) => {
-        releaseReserved(conn, insert.status === 'rejected' ? insert.reason : commit.status === 'rejected' ? commit.reason : undefined);
+      void pipeline.then(([, , insert, live, commit]) => {
+        const failed = [insert, live, commit].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+        releaseReserved(conn, failed?.reason);
       });
-      const [, , insert, commit] = await settleWithin(pipeline, COMMIT_TIMEOUT_MS);
+      const [, , insert, live, commit] = await settleWithin(pipeline, COMMIT_TIMEOUT_MS);
       if (insert.status === 'rejected') throw insert.reason;
+      if (live.status === 'rejected') throw live.reason;
       if (commit.status === 'rejected') throw commit.reason;
       return new Set(insert.value.map((r) => r.id as string));
     } catch (err) {
       const code = (err as { code?: string }).code;
+      if (code === SEALED_KEY_DESTROYED) throw new SealedKeyDestroyedError(tenantId, (err as Error).message);
       // A month partition dropped by retention since we cached it: recreate it and retry.
       if (attempt <= 2 && isMissingPartition(err)) {
         forgetKnownPartitions();
@@ -534,6 +541,38 @@ async function preparedRows(sql: Sql, caller: WriteCaller, events: readonly Audi
   return stamped;
 }
 
+/** A batch sealed under a subject key that an erasure destroyed before the batch committed (nothing was stored). */
+class SealedKeyDestroyedError extends Error {
+  constructor(
+    readonly tenantId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How many times a batch is sealed again after an erasure destroyed a key it was sealed under. */
+const RESEALS = 3;
+
+/**
+ * Prepares and commits a batch through the tenant's group commit. A batch whose
+ * subject key an erasure destroyed between sealing and commit is rolled back by
+ * the database and sealed again from the events as sent (the caller's objects
+ * are never changed by sealing), under the subject's new key.
+ */
+async function sealedAndStored(sql: Sql, caller: WriteCaller, events: readonly AuditEventInput[], observed: ObservedClient) {
+  for (let attempt = 1; ; attempt++) {
+    const prepared = await preparedRows(sql, caller, events, observed);
+    try {
+      const created = prepared.rows.length ? await appenderFor(sql).append(caller.tenantId, prepared.rows) : new Set<string>();
+      return { ...prepared, created };
+    } catch (err) {
+      if (!(err instanceof SealedKeyDestroyedError) || attempt > RESEALS) throw err;
+      forgetSealingKeys(caller.tenantId);
+    }
+  }
+}
+
 /**
  * Stores a parsed batch for the caller's tenant. Idempotent by event id: an id
  * the tenant already has is counted as a duplicate, stored once, and consumes
@@ -549,8 +588,7 @@ export async function appendEvents(
   const started = performance.now();
   let result: IngestResult;
   try {
-    const { ids, rows, batchDuplicates } = await preparedRows(sql, caller, events, observed);
-    const created = rows.length ? await appenderFor(sql).append(caller.tenantId, rows) : new Set<string>();
+    const { ids, rows, batchDuplicates, created } = await sealedAndStored(sql, caller, events, observed);
     const duplicateIds = [...rows.filter((r) => !created.has(r.id)).map((r) => r.id), ...batchDuplicates];
     result = {
       created_count: created.size,

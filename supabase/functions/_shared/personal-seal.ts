@@ -11,13 +11,41 @@
 import type { Sql } from './db.ts';
 import { AuditError, invalid } from './errors.ts';
 import type { StampedEvent } from './ingest.ts';
+import { SEALED_MEMBER } from './personal-data.ts';
 
 export type PersonalDataSealer = (sql: Sql, tenantId: string, rows: StampedEvent[]) => Promise<void>;
 
-const holder = globalThis as typeof globalThis & { __omsAuditSealer?: PersonalDataSealer; __omsAuditSealingTenants?: Map<string, { seals: boolean; until: number }> };
+const holder = globalThis as typeof globalThis & {
+  __omsAuditSealer?: PersonalDataSealer;
+  __omsAuditForgetSealingKeys?: (tenantId: string) => void;
+  __omsAuditSealingTenants?: Map<string, { seals: boolean; until: number }>;
+};
 
-export function setPersonalDataSealer(sealer: PersonalDataSealer | undefined): void {
+/** Registers the sealer, and how it forgets the tenant's cached keys when one of them turns out destroyed. */
+export function setPersonalDataSealer(sealer: PersonalDataSealer | undefined, forgetKeys?: (tenantId: string) => void): void {
   holder.__omsAuditSealer = sealer;
+  holder.__omsAuditForgetSealingKeys = forgetKeys;
+}
+
+/**
+ * SQLSTATE of oms_audit.require_live_subject_keys: an erasure destroyed a key
+ * the batch was sealed under, after it was sealed and before it committed.
+ */
+export const SEALED_KEY_DESTROYED = 'OA001';
+
+/** The subject keys a batch was sealed under (its rows' `personal.sealed` members), each once. */
+export function sealedKeyIds(rows: readonly StampedEvent[]): string[] {
+  const ids = new Set<string>();
+  for (const row of rows) {
+    const sealed = row.personal?.[SEALED_MEMBER];
+    if (sealed && typeof sealed === 'object') for (const id of Object.keys(sealed)) ids.add(id);
+  }
+  return [...ids];
+}
+
+/** Drops the tenant's cached subject keys, so the next seal reads (or creates) the live ones. */
+export function forgetSealingKeys(tenantId: string): void {
+  holder.__omsAuditForgetSealingKeys?.(tenantId);
 }
 
 /** How long a process trusts what it read of a tenant's settings. */
