@@ -40,42 +40,38 @@ Deno.test('reads a streamed JSON body, multi-byte characters split across chunks
   assert.deepEqual(await readJsonBody(new Request('http://localhost/', { method: 'POST', body }), 1024), JSON.parse(text));
 });
 
-Deno.test('refuses a streamed body once it exceeds the limit, then drops at most as much again before releasing it', async () => {
+/** A body of 1 KiB chunks, `limit` of them (endless when omitted), never ended; `cancelled` settles when the reader lets it go. */
+function chunkedBody(limit = Infinity) {
   const chunk = new TextEncoder().encode('x'.repeat(1024));
-  let produced = 0;
+  const state = { produced: 0 };
   let released!: () => void;
   const cancelled = new Promise<void>((resolve) => (released = resolve));
   const body = new ReadableStream<Uint8Array>({
     pull(controller) {
-      produced++;
-      controller.enqueue(chunk);
-    },
-    cancel: () => released(),
-  });
-  const err = await rejection(readJsonBody(new Request('http://localhost/', { method: 'POST', body }), 4096));
-  assert.equal(err.status, 413);
-  // The rest is read and dropped (so the client still sending gets the 413, not a reset), up to the limit again.
-  await cancelled;
-  assert.ok(produced >= 5 && produced <= 11, `read ${produced} chunks of an endless body`);
-});
-
-Deno.test('releases a refused body whose client stops sending, after DISCARD_REST_MS', async () => {
-  const chunk = new TextEncoder().encode('x'.repeat(1024));
-  let produced = 0;
-  let released!: () => void;
-  const cancelled = new Promise<void>((resolve) => (released = resolve));
-  // Five chunks, then the client sends nothing more and never ends the body.
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (produced < 5) {
-        produced++;
+      if (state.produced < limit) {
+        state.produced++;
         controller.enqueue(chunk);
       }
     },
     cancel: () => released(),
   });
+  return { request: new Request('http://localhost/', { method: 'POST', body }), state, cancelled };
+}
+
+Deno.test('refuses a streamed body once it exceeds the limit, then drops at most as much again before releasing it', async () => {
+  const { request, state, cancelled } = chunkedBody();
+  const err = await rejection(readJsonBody(request, 4096));
+  assert.equal(err.status, 413);
+  // The rest is read and dropped (so the client still sending gets the 413, not a reset), up to the limit again.
+  await cancelled;
+  assert.ok(state.produced >= 5 && state.produced <= 11, `read ${state.produced} chunks of an endless body`);
+});
+
+Deno.test('releases a refused body whose client stops sending, after DISCARD_REST_MS', async () => {
+  // Five chunks, then the client sends nothing more and never ends the body.
+  const { request, cancelled } = chunkedBody(5);
   const started = performance.now();
-  const err = await rejection(readJsonBody(new Request('http://localhost/', { method: 'POST', body }), 4096));
+  const err = await rejection(readJsonBody(request, 4096));
   assert.equal(err.status, 413);
   await cancelled;
   assert.ok(performance.now() - started >= DISCARD_REST_MS - 50, 'released before the discard time was up');
