@@ -8,6 +8,7 @@
  *   npm run bench:ingest [-- --seconds 12] [--singles-only | --bulk-only]
  */
 import http from 'node:http';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseBatch, parseEvent, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { connect } from '@/supabase/functions/_shared/db.ts';
@@ -188,8 +189,15 @@ async function main() {
    * its own CPU per event is measured and reported, since it shares the machine with the server.
    */
   const clientMicros: Record<string, number> = {};
-  async function singles(name: string, concurrency: number, url: string, key: string, payloads = singleBodies): Promise<Measurement> {
+  /** Events per transaction of each single-event run (G), from the ledger rows it added and their inserting transactions. */
+  const eventsPerTransaction: Record<string, number> = {};
+  const ledgerMark = async (tenantId: string) => {
+    const [row] = await sql`select count(*)::int as events, count(distinct xmin::text)::int as transactions from public.audit_ledger where tenant_id = ${tenantId}`;
+    return { events: row!.events as number, transactions: row!.transactions as number };
+  };
+  async function singles(name: string, concurrency: number, url: string, key: string, tenantId: string, payloads = singleBodies): Promise<Measurement> {
     const client = leanClient(url, { authorization: `Bearer ${key}` }, payloads, concurrency);
+    const before = await ledgerMark(tenantId);
     const cpu = process.cpuUsage();
     try {
       const m = await measure(name, concurrency, 1, SECONDS, async (loop) => {
@@ -199,6 +207,8 @@ async function main() {
       });
       const used = process.cpuUsage(cpu);
       clientMicros[`${name} c=${concurrency}`] = (used.user + used.system) / m.events;
+      const after = await ledgerMark(tenantId);
+      eventsPerTransaction[`${name} c=${concurrency}`] = (after.events - before.events) / Math.max(1, after.transactions - before.transactions);
       return m;
     } finally {
       client.close();
@@ -231,6 +241,8 @@ async function main() {
   }
 
   console.log(`oms-audit ingest benchmark — ${machine()}\n`);
+  // The machine may be shared: the load average before and after says how much else ran meanwhile.
+  const loadBefore = os.loadavg();
   // 60 rounds at the full 12 s per measurement; a few in a quick run.
   const reading = bodyReadingCost(Math.max(2, Math.round(SECONDS * 5)));
   console.log(`reading bodies: JSON.parse ${reading.plainMicros.toFixed(2)} µs/event, strict reader ${reading.strictMicros.toFixed(2)} µs/event\n`);
@@ -263,9 +275,9 @@ async function main() {
       { name: 'single events, group commit, 2 ms linger', endpoint: await singleEventEndpoint(env.pg.runtimeUrl, singleTenant.id, { lingerMs: 2 }) },
     ];
     for (const c of [50, 200]) {
-      for (const { name, endpoint } of endpoints) singleRuns.push(await singles(name, c, endpoint.url, singleKey.key));
-      singleRuns.push(await singles('single events POST /api/v1/audit/event (server)', c, `${server.baseUrl}/api/v1/audit/event`, singleKey.key));
-      singleRuns.push(await singles('single events → edge function (Deno, group commit)', c, server.functionsUrl, singleKey.key, edgeSingleBodies));
+      for (const { name, endpoint } of endpoints) singleRuns.push(await singles(name, c, endpoint.url, singleKey.key, singleTenant.id));
+      singleRuns.push(await singles('single events POST /api/v1/audit/event (server)', c, `${server.baseUrl}/api/v1/audit/event`, singleKey.key, singleTenant.id));
+      singleRuns.push(await singles('single events → edge function (Deno, group commit)', c, server.functionsUrl, singleKey.key, singleTenant.id, edgeSingleBodies));
     }
     await Promise.all(endpoints.map((e) => e.endpoint.close()));
     singleRuns.forEach(log);
@@ -298,19 +310,25 @@ async function main() {
     .filter(([name]) => name.includes('(server)') || name.includes('edge function'))
     .map(([name, micros]) => `${Math.round(micros)} µs (${name.includes('(server)') ? 'Node server' : 'edge function'}, ${name.slice(name.lastIndexOf('c=') + 2)} clients)`)
     .join(', ');
+  const loadAfter = os.loadavg();
+  const loadText = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
+  const groups = Object.entries(eventsPerTransaction)
+    .filter(([name]) => !name.includes('one INSERT'))
+    .map(([name, g]) => `${name.replace('single events', '').replace(/^[ ,→]+/, '')} ${g.toFixed(1)}`)
+    .join('; ');
   const md = `# Ingest benchmark (${new Date().toISOString().slice(0, 10)})
 
-Machine: ${machine()}. PostgreSQL: embedded ${((await sql`select version()`)[0]!.version as string).split(' ').slice(0, 2).join(' ')}, durable settings (fsync on, synchronous_commit on).
+Machine: ${machine()}; load average (1, 5, 15 min) ${loadText(loadBefore)} at the start, ${loadText(loadAfter)} at the end. PostgreSQL: embedded ${((await sql`select version()`)[0]!.version as string).split(' ').slice(0, 2).join(' ')}, durable settings (fsync on, synchronous_commit on).
 Command: \`npm run bench:ingest -- --seconds ${SECONDS}${values['singles-only'] ? ' --singles-only' : ''}${values['bulk-only'] ? ' --bulk-only' : ''}\`. Events: realistic order-lifecycle events (~600 bytes of JSON each), ${BATCH} per request, sent pre-serialized over HTTP from the same machine.
 Baseline: raw \`COPY … FROM STDIN\` (text) of the same rows into the same tables (audit_events partitions and audit_ledger), ${(copyBest).toFixed(0)} events/s at best in this run.
 
 ${table(results, copyBest)}
 
 Best HTTP path: **${Math.round(apiBest).toLocaleString('en-US')} events/s = ${(apiBest / copyBest).toFixed(2)} × raw COPY** into the same tables, **${(apiBest / naiveBest).toFixed(2)} × raw COPY into the naive table** (${Math.round(naiveBest).toLocaleString('en-US')} rows/s; goal ≥ 0.5).
-${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}${values['bulk-only'] ? '' : `Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**. Sent by a lean keep-alive client (one connection per client, \`bench/http-client.ts\`) whose own CPU per event in this run was ${clientCost}.\n`}Reading request bodies (same ${BATCH}-event bodies, in turns, this run): JSON.parse of the decoded text **${reading.plainMicros.toFixed(2)} µs per event**; the strict reader that refuses invalid UTF-8, duplicate keys, numbers a double would change and lone surrogates (\`parseJsonBody\`) **${reading.strictMicros.toFixed(2)} µs per event** (+${(reading.strictMicros - reading.plainMicros).toFixed(2)} µs).
+${values['singles-only'] ? '' : `Edge function (batches of ${EDGE_BATCH}): **${(edgeBest / copyBest).toFixed(2)} × raw COPY**. SDK log() with 64 producers: **${(sdkBest / copyBest).toFixed(2)} × raw COPY** (its latency column is the log() call, which waits only when the buffer is full).\n`}${values['bulk-only'] ? '' : `Single events (one tenant), group commit over one INSERT per request: **${groupGain.join('; ')}**. Sent by a lean keep-alive client (one connection per client, \`bench/http-client.ts\`) whose own CPU per event in this run was ${clientCost}. Events per transaction (from the ledger rows each run added): ${groups}.\n`}Reading request bodies (same ${BATCH}-event bodies, in turns, this run): JSON.parse of the decoded text **${reading.plainMicros.toFixed(2)} µs per event**; the strict reader that refuses invalid UTF-8, duplicate keys, numbers a double would change and lone surrogates (\`parseJsonBody\`) **${reading.strictMicros.toFixed(2)} µs per event** (+${(reading.strictMicros - reading.plainMicros).toFixed(2)} µs).
 Storage after the run: ${Math.round(bytesPerEvent)} bytes per event (tables + indexes, ${Number(size!.events).toLocaleString('en-US')} events).
 `;
-  const file = await writeReport(values['singles-only'] ? 'ingest-singles' : 'ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, naiveBest, apiBest, bytesPerEvent, bodyReading: reading, singleClientMicrosPerEvent: clientMicros });
+  const file = await writeReport(values['singles-only'] ? 'ingest-singles' : 'ingest', md, { machine: machine(), seconds: SECONDS, results, copyBest, naiveBest, apiBest, bytesPerEvent, bodyReading: reading, singleClientMicrosPerEvent: clientMicros, eventsPerTransaction, loadAverage: { start: loadBefore, end: loadAfter } });
   console.log(`\n${md}\nreport: ${file}`);
   await env.cleanup();
 }

@@ -3,7 +3,8 @@
  * Only the SHA-256 of a key is stored; lookups go by that hash. Shared by the
  * server and the edge function so both accept exactly the same keys.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from './event-hash.ts';
 import type { Sql } from './db.ts';
 
 export const API_KEY_PREFIX = 'omsk_';
@@ -23,7 +24,7 @@ export function generateApiKey(): GeneratedKey {
 }
 
 export function hashApiKey(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return sha256Hex(secret);
 }
 
 export function looksLikeApiKey(token: string): boolean {

@@ -83,6 +83,14 @@ describe('event contract', () => {
     expect(parseEvent({ ...valid, actor_id: 'x'.repeat(256) }).actor_id).toHaveLength(256);
     const big = { blob: 'x'.repeat(LIMITS.contextBytes) };
     expect(rejection(() => parseEvent({ ...valid, context: big })).issues[0]).toMatchObject({ field: 'context', message: expect.stringContaining('bytes') });
+    // Counted in UTF-8 bytes, not characters: {"b":"€…"} is 8 + 3 bytes per €, so 10,920 fit and 10,921 do not.
+    const euros = (n: number) => ({ b: '€'.repeat(n) });
+    expect(parseEvent({ ...valid, context: euros(10_920) }).context).toEqual(euros(10_920));
+    expect(rejection(() => parseEvent({ ...valid, context: euros(10_921) })).issues[0]).toMatchObject({ field: 'context', message: expect.stringContaining('bytes') });
+    // An emoji is two UTF-16 units and four bytes: 8,190 fit (32,768 bytes), 8,191 do not.
+    const rockets = (n: number) => ({ b: '🚀'.repeat(n) });
+    expect(parseEvent({ ...valid, context: rockets(8_190) }).context).toEqual(rockets(8_190));
+    expect(rejection(() => parseEvent({ ...valid, context: rockets(8_191) })).issues[0]).toMatchObject({ field: 'context' });
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 40; i++) deep = { d: deep };
     // Problems inside the context are named by their JSON path.

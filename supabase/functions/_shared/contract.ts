@@ -139,7 +139,8 @@ export const context = z
       return z.NEVER;
     }
     const json = JSON.stringify(obj);
-    if (utf8Length(json) > LIMITS.contextBytes) {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8, so a short context is counted without the loop.
+    if (json.length * 3 > LIMITS.contextBytes && utf8Length(json) > LIMITS.contextBytes) {
       ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.contextBytes} bytes as JSON` });
       return z.NEVER;
     }

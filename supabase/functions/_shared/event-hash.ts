@@ -101,7 +101,8 @@ const LEAF_PREFIX = '\u0000';
 
 // crypto.hash (Node ≥ 20.12, 21.7) skips the Hash object; older runtimes and Deno fall back.
 const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
-const sha256Hex: (data: string) => string = oneShot
+/** Hex SHA-256 of a string's UTF-8 bytes (event hashes, API key lookups). */
+export const sha256Hex: (data: string) => string = oneShot
   ? (data) => oneShot('sha256', data, 'hex')
   : (data) => crypto.createHash('sha256').update(data, 'utf8').digest('hex');
 
