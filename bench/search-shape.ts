@@ -213,10 +213,13 @@ The shape (histogram + value counts, \`searchShape\` as tRPC events.shape runs i
 baseline in the same run: exact counts per bar and per value over every matching row, same filter, role and claims.
 Half the queries go to the largest tenant. Goal: p95 ≤ ${GOAL_MS} ms. "total / exact": the shape's total over the exact
 total for the baseline's samples (estimates are labelled as such in the console); "exact answers": shapes whose
-every part is labelled exact; "sampled": shapes answered with estimates from a page sample (TABLESAMPLE SYSTEM, each
-part labelled \`estimate\` with its basis), because the planner expected more than SHAPE_EXACT_ROWS (${env().SHAPE_EXACT_ROWS})
-matches or the exact count did not end within half the budget; "unavailable": shapes that did not fit the budget
-even from the sample. Budget SHAPE_BUDGET_MS = ${env().SHAPE_BUDGET_MS} ms, sample at most SHAPE_SAMPLE_PAGES = ${env().SHAPE_SAMPLE_PAGES} pages.
+every part is labelled exact; "sampled": shapes answered with estimates from a time sample (short windows spread
+over the range, read through the tenant's own index ranges only; each part labelled \`estimate\` with its basis), because
+the planner expected more than SHAPE_EXACT_ROWS (${env().SHAPE_EXACT_ROWS}) matches or the exact count did not end within
+half the budget; "unavailable": shapes that did not fit the budget even from the sample. The budget,
+SHAPE_BUDGET_MS = ${env().SHAPE_BUDGET_MS} ms, counts from the request's start: the look-ups (sealed-value index,
+related keys, archived parts, the chart's range, the planner's estimate) are inside it. The sample aims to see
+SHAPE_SAMPLE_ROWS = ${env().SHAPE_SAMPLE_ROWS} matching events.
 
 | query | shape p50 ms | shape p95 ms | ≤ ${GOAL_MS} ms | exact p50 ms | exact p95 ms | exact/shape p50 | total / exact | exact answers | sampled | unavailable |
 |---|---:|---:|:-:|---:|---:|---:|---:|---:|---:|---:|
