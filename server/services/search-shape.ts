@@ -21,9 +21,10 @@
  * (`exact: true`) runs without the budget, holding an export slot
  * (export-slots.ts) for as long as it counts. Archived months are counted
  * exactly in their archive (archived-shape.ts: Parquet parts, or the restored
- * copy) and added in; a month whose archive cannot be read is listed as not
- * counted, with the reason, and the buckets it touches are marked `short`, so
- * the chart is never silently short.
+ * copy), within what is left of the budget, and added in; a month whose
+ * archive cannot be read, or not in time, is listed as not counted, with the
+ * reason, and the buckets it touches are marked `short`, so the chart is
+ * never silently short (Count exactly reads it whole).
  */
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
@@ -39,7 +40,7 @@ import { withRelatedKeys } from './related-keys.ts';
 
 export const MAX_BUCKETS = 60;
 export const FACET_VALUES = 8;
-/** Statement timeout outside the budget: archived months. */
+/** Statement timeout between the budgeted statements (each sets its own before it runs). */
 const OUTSIDE_BUDGET_TIMEOUT_MS = 2000;
 /** Strata of the time sample: one window in each, so every bar is sampled over its whole width. */
 export const SAMPLE_WINDOWS = 480;
@@ -124,7 +125,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
     const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
     const samples = new Map<{ value: string | null; count: number; erased?: true }, string>();
     const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
-      // Archived months, and "Count exactly", run under the longer timeout.
+      // Between the budgeted statements, and for "Count exactly", the longer timeout.
       const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
       const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;
       // Statements under a timeout in a savepoint: a timeout rolls them back (with the setting) and leaves the transaction usable.
@@ -211,7 +212,8 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         try {
           counted = {
             rows: await bounded(async (tx) => {
-              await timeout(tx, left(1));
+              // Archived months in range keep a quarter of the budget for their archive.
+              await timeout(tx, left(parts.length ? 0.75 : 1));
               return shapeStatement(tx, claims.tenant_id, filters, grid, sample);
             }),
             sample,
@@ -222,21 +224,41 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         }
       }
       const { rows, sample } = counted;
-      // The archived months, counted exactly; a month that cannot be read is named, and its buckets marked short.
+      // The archived months, counted exactly from their archive within what is left of the budget; a month that cannot
+      // be read, or not in time, is named, and its buckets marked short.
       let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
       let failed: { month: string; reason: string }[] = [];
       if (parts.length) {
-        // Outside the budget: archived months are read whole (DuckDB over Parquet, or the restored copy).
+        const deadline = options.exact ? undefined : started + budgetMs;
+        const inArchive = (run: (tx: TxSql) => Promise<typeof archived>) =>
+          bounded(async (tx) => {
+            await timeout(tx, left(1));
+            return run(tx);
+          });
         try {
-          archived = await tx.savepoint((tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid));
+          archived = await inArchive((tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid, deadline));
         } catch (err) {
-          if (isTimeout(err)) return outOfTime();
-          // Month by month, to count every month that can be read and name those that cannot.
-          ({ tally: archived, failed } = await archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid));
+          if (isTimeout(err)) {
+            if (options.exact) return outOfTime();
+            failed = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
+          } else {
+            // Month by month, to count every month that can be read and name those that cannot.
+            try {
+              ({ tally: archived, failed } = await tx.savepoint(async (tx) => {
+                await timeout(tx, left(1));
+                return archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid, deadline);
+              }));
+            } catch (err) {
+              if (!isTimeout(err)) throw err;
+              if (options.exact) return outOfTime();
+              archived = { buckets: new Map(), facets: new Map() };
+              failed = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
+            }
+          }
         }
       }
       const archiveError = failed.length
-        ? `The archived months ${failed.map((f) => f.month).join(', ')} could not be read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
+        ? `The archived months ${failed.map((f) => f.month).join(', ')} were not read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
         : null;
       const byIndex = new Map<number, number>();
       const hotFacets = emptyFacets();
