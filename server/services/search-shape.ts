@@ -208,7 +208,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         }
       }
       if (!counted) {
-        const sample = timeSample(grid, Math.min(0.5, sampleRows / Math.max(1, expected)), options.sampleWindows ?? SAMPLE_WINDOWS, options.random ?? Math.random);
+        const sample = timeSample(grid, sampleFraction(sampleRows, expected), options.sampleWindows ?? SAMPLE_WINDOWS, options.random ?? Math.random);
         try {
           counted = {
             rows: await bounded(async (tx) => {
@@ -409,6 +409,11 @@ export function timeSample(grid: { from: string; to: string }, fraction: number,
   return { fraction, strata: n, lo, hi };
 }
 
+/** The share of the time range to sample to see about `rows` of `expected` matches: at most half, and never nothing (an unknown estimate). */
+function sampleFraction(rows: number, expected: number): number {
+  return Math.min(0.5, Math.max(1e-6, rows / (Number.isFinite(expected) ? Math.max(1, expected) : 1e9)));
+}
+
 /** The sample's basis, in words: what it read and how far each event seen is scaled. */
 function sampleBasis(sample: TimeSample, rows: ShapeRow[], archived: boolean): string {
   const seen = rows.filter((r) => r.field === 'bucket').reduce((a, r) => a + Number(r.n), 0);
@@ -469,7 +474,7 @@ export async function explainShape(sql: Sql, claims: TenantClaims, filters: Even
     if (!plan) return '(no matching events)';
     const planned = await plannedMatches(tx, claims.tenant_id, filters, plan);
     const exact = await shapeStatement(tx, claims.tenant_id, filters, plan, null, 'explain (analyze, buffers)');
-    const sample = timeSample(plan, Math.min(0.5, env().SHAPE_SAMPLE_ROWS / Math.max(1, planned)), SAMPLE_WINDOWS, Math.random);
+    const sample = timeSample(plan, sampleFraction(env().SHAPE_SAMPLE_ROWS, planned), SAMPLE_WINDOWS, Math.random);
     const sampled = await shapeStatement(tx, claims.tenant_id, filters, plan, sample, 'explain (analyze, buffers)');
     const text = (rows: unknown[]) => rows.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n');
     return `planner expects ${planned} matches (exact count up to ${env().SHAPE_EXACT_ROWS})\n-- exact count:\n${text(exact)}\n-- time sample (${pct(sample.fraction * 100)} of the range in ${sample.strata} windows):\n${text(sampled)}`;
