@@ -83,9 +83,9 @@ const schema = z.object({
   /** Milliseconds the console's search shape (histogram and value counts) may take counting exactly; look-ups included; beyond, it answers with labelled estimates from a sample. */
   SHAPE_BUDGET_MS: int(70, 1),
   /** Matching events (the planner's estimate) above which the shape goes straight to the sample instead of counting exactly. */
-  SHAPE_EXACT_ROWS: int(50_000, 0),
+  SHAPE_EXACT_ROWS: int(20_000, 0),
   /** Matching events the shape's sample aims to see (time windows read through the tenant's own index, sized from the planner's estimate). */
-  SHAPE_SAMPLE_ROWS: int(3000, 1),
+  SHAPE_SAMPLE_ROWS: int(2000, 1),
   /** Seconds "Count exactly" (the shape without its budget, in an export slot) may take. */
   SHAPE_EXACT_TIMEOUT_SECONDS: int(60, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */

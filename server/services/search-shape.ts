@@ -43,7 +43,7 @@ export const FACET_VALUES = 8;
 /** Statement timeout between the budgeted statements (each sets its own before it runs). */
 const OUTSIDE_BUDGET_TIMEOUT_MS = 2000;
 /** Strata of the time sample: one window in each, so every bar is sampled over its whole width. */
-export const SAMPLE_WINDOWS = 480;
+export const SAMPLE_WINDOWS = 120;
 
 /** Bucket widths people read easily, in seconds. */
 const WIDTHS = [1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400];
@@ -128,13 +128,14 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       // Between the budgeted statements, and for "Count exactly", the longer timeout.
       const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
       const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;
-      // Statements under a timeout in a savepoint: a timeout rolls them back (with the setting) and leaves the transaction usable.
-      const bounded = <T>(run: (tx: TxSql) => Promise<T>) =>
-        tx.savepoint(async (tx) => {
-          const result = await run(tx);
-          await timeout(tx, outside);
-          return result;
-        }) as Promise<T>;
+      // A statement under a timeout of `ms`, in a savepoint: a timeout rolls it back and leaves the transaction usable.
+      // Every budgeted statement sets its own timeout first (not in the same pipeline: PostgreSQL arms a statement's
+      // timer when its first message arrives, with the setting of that moment).
+      const bounded = async <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
+        (await tx.savepoint(async (tx) => {
+          await timeout(tx, ms);
+          return run(tx);
+        })) as T;
       const unavailable = (reason: string): SearchShape => ({
         from: null,
         to: null,
@@ -147,29 +148,23 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         archive_error: null,
         unavailable: reason,
       });
-      // The look-ups, each under what is left of the whole budget.
+      // The look-ups, each statement under what was left of the whole budget when they began; the independent ones sent
+      // together (one round trip), and the budget checked again when they are done.
       let looked: { filters: EventFilters; parts: ArchivedPartRef[]; plan: ShapePlan | null; planned: number };
+      const lookupsTooLong = () =>
+        unavailable(`Looking up what to chart (the tenant's settings, archived months and the chart's range) took longer than the ${budgetMs} ms budget; the results below are not affected`);
       try {
-        looked = await bounded(async (tx) => {
-          const within = () => timeout(tx, left(1));
-          await within();
+        looked = await tx.savepoint(async (tx) => {
+          await timeout(tx, left(1));
           const filters = await withRelatedKeys(tx, sealed);
-          await within();
-          const parts = await archivedParts(tx, filters);
-          await within();
-          const plan = await planShape(tx, claims.tenant_id, filters, parts);
-          await within();
-          const planned = plan && !options.exact ? await plannedMatches(tx, claims.tenant_id, filters, plan) : 0;
-          return { filters, parts, plan, planned };
+          const [parts, found] = await Promise.all([archivedParts(tx, filters), lookUpRange(tx, claims.tenant_id, filters, !options.exact)]);
+          return { filters, parts, plan: gridOf(occurredAtBounds(filterExpr(filters)), found.span, parts), planned: found.planned };
         });
       } catch (err) {
-        if (isTimeout(err)) {
-          return unavailable(
-            `Looking up what to chart (the tenant's settings, archived months and the chart's range) took longer than the ${budgetMs} ms budget; the results below are not affected`,
-          );
-        }
+        if (isTimeout(err)) return lookupsTooLong();
         throw err;
       }
+      if (!options.exact && performance.now() - started >= budgetMs) return lookupsTooLong();
       const { filters, parts, plan, planned } = looked;
       const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
       const bounds = occurredAtBounds(filterExpr(filters));
@@ -194,10 +189,8 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       if (options.exact || planned <= exactRows) {
         try {
           counted = {
-            rows: await bounded(async (tx) => {
-              await timeout(tx, left(0.5));
-              return shapeStatement(tx, claims.tenant_id, filters, grid, null);
-            }),
+            // A search expected to match about as few events as the sample would see (one order, a quiet trader) gets more.
+            rows: await bounded(left(planned <= sampleRows ? 0.75 : 0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)),
             sample: null,
           };
         } catch (err) {
@@ -211,11 +204,8 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         const sample = timeSample(grid, sampleFraction(sampleRows, expected), options.sampleWindows ?? SAMPLE_WINDOWS, options.random ?? Math.random);
         try {
           counted = {
-            rows: await bounded(async (tx) => {
-              // Archived months in range keep a quarter of the budget for their archive.
-              await timeout(tx, left(parts.length ? 0.75 : 1));
-              return shapeStatement(tx, claims.tenant_id, filters, grid, sample);
-            }),
+            // Archived months in range keep a quarter of the budget for their archive.
+            rows: await bounded(left(parts.length ? 0.75 : 1), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, sample)),
             sample,
           };
         } catch (err) {
@@ -230,13 +220,8 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
       let failed: { month: string; reason: string }[] = [];
       if (parts.length) {
         const deadline = options.exact ? undefined : started + budgetMs;
-        const inArchive = (run: (tx: TxSql) => Promise<typeof archived>) =>
-          bounded(async (tx) => {
-            await timeout(tx, left(1));
-            return run(tx);
-          });
         try {
-          archived = await inArchive((tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid, deadline));
+          archived = await bounded(left(1), (tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid, deadline));
         } catch (err) {
           if (isTimeout(err)) {
             if (options.exact) return outOfTime();
@@ -343,13 +328,30 @@ function mergeFacets(hot: SearchShape['facets'], archived: ArchivedTally): { fac
 /** The chart's range and buckets: [from, to) and `count` buckets of `width` seconds from `first` (epoch seconds). */
 type ShapePlan = BucketGrid;
 
-async function planShape(tx: TxSql, tenantId: string, filters: EventFilters, parts: ArchivedPartRef[]): Promise<ShapePlan | null> {
-  let { from, to } = occurredAtBounds(filterExpr(filters));
+/**
+ * What the chart's range and size need from PostgreSQL, sent together: for an open range, where the matches begin
+ * and end (the time key's first and last match); when `estimate`, how many events the planner expects to match
+ * (EXPLAIN, nothing read; the filter holds the range already, an open range is every match).
+ */
+async function lookUpRange(tx: TxSql, tenantId: string, filters: EventFilters, estimate: boolean): Promise<{ span: Span | null; planned: number }> {
+  const { from, to } = occurredAtBounds(filterExpr(filters));
+  const [span, planned] = await Promise.all([
+    from === null || to === null
+      ? tx`select min(occurred_at) as first, max(occurred_at) as last from public.audit_events where ${whereClause(tx, tenantId, filters)}`.then(([r]) => ({ first: r?.first as string | null, last: r?.last as string | null }))
+      : null,
+    estimate ? plannedMatches(tx, tenantId, filters) : 0,
+  ]);
+  return { span, planned };
+}
+
+type Span = { first: string | null; last: string | null };
+
+/** The chart's buckets over the filter's range; an open end is where the matches begin or end, archived months included. */
+function gridOf(bounds: { from: string | null; to: string | null }, span: Span | null, parts: ArchivedPartRef[]): ShapePlan | null {
+  let { from, to } = bounds;
   if (from === null || to === null) {
-    // An open end: where the matches begin or end (the time key's first and last match), archived months included.
-    const [span] = await tx`select min(occurred_at) as first, max(occurred_at) as last from public.audit_events where ${whereClause(tx, tenantId, filters)}`;
-    const firsts = [span?.first as string | null, ...parts.map((p) => p.min_occurred_at)].filter((v): v is string => !!v).sort();
-    const lasts = [span?.last as string | null, ...parts.map((p) => p.max_occurred_at)].filter((v): v is string => !!v).sort();
+    const firsts = [span?.first ?? null, ...parts.map((p) => p.min_occurred_at)].filter((v): v is string => !!v).sort();
+    const lasts = [span?.last ?? null, ...parts.map((p) => p.max_occurred_at)].filter((v): v is string => !!v).sort();
     if (!firsts.length) return null;
     from ??= firsts[0]!;
     to ??= nextMicrosecond(lasts[lasts.length - 1]!);
@@ -420,10 +422,9 @@ function sampleBasis(sample: TimeSample, rows: ShapeRow[], archived: boolean): s
   return `sampled ${pct(sample.fraction * 100)} of the time range${archived ? ' in PostgreSQL' : ''} (${sample.strata.toLocaleString('en-US')} windows spread over it, read through this tenant's index only), ${seen.toLocaleString('en-US')} matching events seen, each counted ${(1 / sample.fraction).toFixed(1)} times`;
 }
 
-/** How many events PostgreSQL's planner expects to match in the chart's range (EXPLAIN, nothing read). */
-async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan): Promise<number> {
-  const [row] = await tx`explain (format json) select 1 from public.audit_events
-    where ${whereClause(tx, tenantId, filters)} and occurred_at >= ${plan.from}::timestamptz and occurred_at < ${plan.to}::timestamptz`;
+/** How many events PostgreSQL's planner expects to match (EXPLAIN, nothing read). */
+async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters): Promise<number> {
+  const [row] = await tx`explain (format json) select 1 from public.audit_events where ${whereClause(tx, tenantId, filters)}`;
   const doc = row?.['QUERY PLAN'] as unknown;
   const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as { Plan: { 'Plan Rows': number } }[];
   return parsed[0]?.Plan['Plan Rows'] ?? Number.POSITIVE_INFINITY;
@@ -470,9 +471,10 @@ function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan
 /** EXPLAIN (ANALYZE, BUFFERS) of the shape's statements as the console runs them: the exact count and the time sample (for the benchmarks). */
 export async function explainShape(sql: Sql, claims: TenantClaims, filters: EventFilters): Promise<string> {
   return inTenant(sql, claims, async (tx) => {
-    const plan = await planShape(tx, claims.tenant_id, filters, await archivedParts(tx, filters));
+    const found = await lookUpRange(tx, claims.tenant_id, filters, true);
+    const plan = gridOf(occurredAtBounds(filterExpr(filters)), found.span, await archivedParts(tx, filters));
     if (!plan) return '(no matching events)';
-    const planned = await plannedMatches(tx, claims.tenant_id, filters, plan);
+    const planned = found.planned;
     const exact = await shapeStatement(tx, claims.tenant_id, filters, plan, null, 'explain (analyze, buffers)');
     const sample = timeSample(plan, sampleFraction(env().SHAPE_SAMPLE_ROWS, planned), SAMPLE_WINDOWS, Math.random);
     const sampled = await shapeStatement(tx, claims.tenant_id, filters, plan, sample, 'explain (analyze, buffers)');
