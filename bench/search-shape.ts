@@ -196,8 +196,10 @@ async function main() {
       );
     }
 
-    // The statements the shape runs, as EXPLAIN (ANALYZE, BUFFERS) shows them for the console default on the largest tenant.
+    // The statements the shape runs, as EXPLAIN (ANALYZE, BUFFERS) shows them on the largest tenant: the console default, and its busiest trader.
     const explained = await explainShape(runtime, tenants[0]!.claims, kinds[0]!.sample(tenants[0]!));
+    const busiestTrader = 'trader-1@firm0.example';
+    const traderExplained = await explainShape(runtime, tenants[0]!.claims, filters({ actor_id: busiestTrader }));
 
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
     const rows = results.map(
@@ -229,6 +231,12 @@ ${rows.join('\n')}
 
 \`\`\`
 ${explained}
+\`\`\`
+
+## Plans: one trader's whole trail (${busiestTrader}, the busiest), largest tenant (\`explainShape\`)
+
+\`\`\`
+${traderExplained}
 \`\`\`
 `;
     const file = await writeReport('search-shape', md, { events: EVENTS, tenants: TENANTS, queries: QUERIES, results });
