@@ -17,9 +17,9 @@ export default async function globalSetup() {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'oms-audit-e2e-'));
   const port = await freePort();
   const { DATABASE_URL: _db, OMS_AUDIT_DEMO: _demo, ...inherited } = process.env;
-  // Every search of the demo trail is charted from a page sample (as a large trail is), whatever the planner expects;
+  // Every search of the demo trail is charted from a time sample (as a large trail is), whatever the planner expects;
   // "Count exactly" counts it exactly. The time budget is wide: on a busy test machine no shape may run out of it.
-  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1', STREAM_ALLOW_PRIVATE_NETWORKS: 'true', SHAPE_EXACT_ROWS: '0', SHAPE_SAMPLE_PAGES: '40', SHAPE_BUDGET_MS: '2000' };
+  const env: NodeJS.ProcessEnv = { ...inherited, OMS_AUDIT_DATA_DIR: dataDir, OMS_AUDIT_PG_PORT: String(await freePort()), PORT: String(port), HOST: '127.0.0.1', NEXT_TELEMETRY_DISABLED: '1', STREAM_ALLOW_PRIVATE_NETWORKS: 'true', SHAPE_EXACT_ROWS: '0', SHAPE_SAMPLE_ROWS: '200', SHAPE_BUDGET_MS: '2000' };
   let output = '';
   const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', (d) => (output += d));

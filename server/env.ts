@@ -80,12 +80,12 @@ const schema = z.object({
   EXPORTS_PER_TENANT: int(2, 1),
   /** An export whose reader takes nothing for this long is ended (marked failed) and its slot freed; 0 never ends one. */
   EXPORT_STALL_SECONDS: int(60, 0),
-  /** Milliseconds the console's search shape (histogram and value counts) may take counting exactly; beyond, it answers with labelled estimates from a page sample. */
+  /** Milliseconds the console's search shape (histogram and value counts) may take counting exactly; look-ups included; beyond, it answers with labelled estimates from a sample. */
   SHAPE_BUDGET_MS: int(70, 1),
   /** Matching events (the planner's estimate) above which the shape goes straight to the sample instead of counting exactly. */
-  SHAPE_EXACT_ROWS: int(50_000, 0),
-  /** Table pages the shape's sample reads at most (TABLESAMPLE SYSTEM over the months in range). */
-  SHAPE_SAMPLE_PAGES: int(300, 1),
+  SHAPE_EXACT_ROWS: int(20_000, 0),
+  /** Matching events the shape's sample aims to see (time windows read through the tenant's own index, sized from the planner's estimate). */
+  SHAPE_SAMPLE_ROWS: int(2000, 1),
   /** Seconds "Count exactly" (the shape without its budget, in an export slot) may take. */
   SHAPE_EXACT_TIMEOUT_SECONDS: int(60, 1),
   /** How long a verified API key is trusted before it is checked again (revocation delay elsewhere). */

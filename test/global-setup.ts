@@ -122,7 +122,9 @@ export default async function setup(project: TestProject) {
     env: {
       DB_PREPARE: String(pg.prepare),
       ...(pg.readUrl ? { DATABASE_READ_URL: pg.readUrl } : {}),
-      API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile },
+      API_KEY_CACHE_SECONDS: '0', OMS_AUDIT_SIGNING_KEY_FILE: signingKeyFile,
+      // As in the test processes (test/setup-env.ts): on a busy test machine no search shape may run out of its budget.
+      SHAPE_BUDGET_MS: process.env.SHAPE_BUDGET_MS ?? '10000' },
   });
 
   project.provide('databaseUrl', pg.runtimeUrl);

@@ -6,11 +6,14 @@
  * and marks the bars it touches as short — never a silently short chart.
  * The last microsecond before an open range's end has its bar too.
  */
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filtersOf, parseListInput } from '@/supabase/functions/_shared/filters.ts';
 import { call, event, newTenant, testSql, type TestTenant } from '@/test/fixtures.ts';
+import { searchShape } from './search-shape.ts';
 import { archiveSharedMonth } from '@/test/retention.ts';
 
 // Months of this test file alone (the whole partition is archived).
@@ -109,6 +112,32 @@ describe('search shape over archived months', () => {
       expect(inMonth(both, EARLIER).filter((b) => b.start < `${EARLIER}-20`).some((b) => b.short)).toBe(false);
       expect(both.facets.event_type).toContainEqual({ value: 'AMEND', count: 3 });
     } finally {
+      await rename(`${file}.away`, file);
+    }
+  });
+});
+
+describe('search shape over archived months, within its budget', () => {
+  it('answers at its budget when an archive does not answer, naming the month as not read in time and marking its bars short', async () => {
+    const [part] = await testSql()`select storage_url, data_key from oms_audit.archive_parts where tenant_id = ${t.id} and state = 'dropped' and month = ${`${EARLIER}-01`}::date`;
+    const file = path.join(new URL(part!.storage_url as string).pathname, part!.data_key as string);
+    // The archive's file does not answer (a stalled mount): a named pipe that nobody writes.
+    await rename(file, `${file}.away`);
+    execFileSync('mkfifo', [file]);
+    try {
+      const claims = { tenant_id: t.id, sub: 'test', role: 'authenticated' as const };
+      const s = await searchShape(testSql(), claims, filtersOf(parseListInput({ from: `${EARLIER}-01`, to: `${ARCHIVED}-01` })), { budgetMs: 1500 });
+      expect(s.unavailable).toBeNull();
+      expect(s.archived_months).toEqual([{ month: EARLIER, counted: false }]);
+      expect(s.archive_error).toMatch(new RegExp(`^The archived months ${EARLIER} were not read, so their events are not counted: ${EARLIER}: not read within the 1500 ms budget`));
+      expect(s.exact).toBe(false);
+      expect(s.buckets.reduce((a, b) => a + b.count, 0)).toBe(0);
+      expect(inMonth(s, EARLIER).length).toBeGreaterThan(0);
+      expect(inMonth(s, EARLIER).every((b) => b.short)).toBe(true);
+    } finally {
+      // Let the stalled read end (opened read-write, the pipe never blocks; closed, the reader sees its end), then put the archive back.
+      await (await open(file, 'r+')).close();
+      await rm(file);
       await rename(`${file}.away`, file);
     }
   });

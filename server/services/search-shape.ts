@@ -3,20 +3,28 @@
  * histogram) and which event types, object types, actors, sources and
  * outcomes they hold (value counts), for the console beside the results.
  *
- * Its time is bounded by construction (SHAPE_BUDGET_MS): the shape counts
- * exactly when PostgreSQL's planner expects few enough matches
+ * Its time is bounded by construction (SHAPE_BUDGET_MS), counted from the
+ * request's start: the look-ups that decide what to count (the sealed-value
+ * index, the tenant's related keys, the archived parts, the chart's range,
+ * the planner's estimate) run under what is left of it, and a look-up that
+ * does not fit makes the shape "unavailable", saying so. The shape then
+ * counts exactly when PostgreSQL's planner expects few enough matches
  * (SHAPE_EXACT_ROWS) and the count finishes within half the budget (a
- * statement timeout); otherwise it counts a page sample of the months in
- * range (TABLESAMPLE SYSTEM, at most SHAPE_SAMPLE_PAGES pages, the same
- * filter) and scales it up. Each part (the histogram, the value counts) says
- * whether it is exact or an estimate and on what basis, so a sampled or short
- * answer is never labelled exact. "Count exactly" (`exact: true`) runs without
- * the budget, holding an export slot (export-slots.ts) for as long as it
- * counts. Archived months are counted exactly in their archive
- * (archived-shape.ts: Parquet parts, or the restored copy) and added in; a
- * month whose archive cannot be read is listed as not counted, with the
- * reason, and the buckets it touches are marked `short`, so the chart is never
- * silently short.
+ * statement timeout); otherwise it counts a time sample: short time windows
+ * spread over the range (stratified, each at a random offset), read through
+ * the tenant's own index ranges — the primary key (tenant_id, occurred_at,
+ * seq), or the actor, object or event-type index when the filter pins one — so
+ * it reads only the tenant's rows (never another tenant's pages), and scaled
+ * up by the share of the time it covered. Each part (the histogram, the value
+ * counts) says whether it is exact or an estimate and on what basis, so a
+ * sampled or short answer is never labelled exact. "Count exactly"
+ * (`exact: true`) runs without the budget, holding an export slot
+ * (export-slots.ts) for as long as it counts. Archived months are counted
+ * exactly in their archive (archived-shape.ts: Parquet parts, or the restored
+ * copy), within what is left of the budget, and added in; a month whose
+ * archive cannot be read, or not in time, is listed as not counted, with the
+ * reason, and the buckets it touches are marked `short`, so the chart is
+ * never silently short (Count exactly reads it whole).
  */
 import type { Sql, TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
@@ -32,10 +40,10 @@ import { withRelatedKeys } from './related-keys.ts';
 
 export const MAX_BUCKETS = 60;
 export const FACET_VALUES = 8;
-/** Statement timeout outside the budget: look-ups (related keys, archived parts, the planner's estimate, partition sizes) and archived months. */
+/** Statement timeout between the budgeted statements (each sets its own before it runs). */
 const OUTSIDE_BUDGET_TIMEOUT_MS = 2000;
-/** Matches a page sample must be expected to see to be worth taking instead of an exact count. */
-const MIN_SAMPLED_MATCHES = 30;
+/** Strata of the time sample: one window in each, so every bar is sampled over its whole width. */
+export const SAMPLE_WINDOWS = 120;
 
 /** Bucket widths people read easily, in seconds. */
 const WIDTHS = [1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 365 * 86400];
@@ -80,8 +88,12 @@ export interface ShapeOptions {
   budgetMs?: number;
   /** Expected matches above which the sample is used at once (default SHAPE_EXACT_ROWS). */
   exactRows?: number;
-  /** Pages the sample reads at most (default SHAPE_SAMPLE_PAGES). */
-  samplePages?: number;
+  /** Matching events the sample aims to see (default SHAPE_SAMPLE_ROWS). */
+  sampleRows?: number;
+  /** Strata of the time sample (default SAMPLE_WINDOWS). */
+  sampleWindows?: number;
+  /** Where in its stratum each window lies, in [0, 1) (default Math.random; a test fixes it). */
+  random?: () => number;
 }
 
 const EXACT: PartAccuracy = { label: 'exact', basis: null };
@@ -105,109 +117,144 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
   const config = env();
   const budgetMs = options.budgetMs ?? config.SHAPE_BUDGET_MS;
   const exactTimeoutMs = config.SHAPE_EXACT_TIMEOUT_SECONDS * 1000;
-  // Within the budget: what is left of its first half (exact counting), or of the whole (the sample; at least a quarter of it).
-  const left = (share: number, least = 1) => String(Math.max(least, Math.floor(budgetMs * share - (performance.now() - started))));
+  // What is left of a share of the budget, counted from the request's start (look-ups included).
+  const left = (share: number) => String(Math.max(1, Math.floor(budgetMs * share - (performance.now() - started))));
   const slot = options.exact ? exportSlots().acquire(claims.tenant_id) : null;
   try {
+    // The sealed-value look-up runs before the transaction; its time is spent from the budget like every other.
     const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
     const samples = new Map<{ value: string | null; count: number; erased?: true }, string>();
     const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
-      const filters = await withRelatedKeys(tx, sealed);
-      // Looking up what to read (catalog-sized reads) and the archived months are not the counting the budget bounds.
+      // Between the budgeted statements, and for "Count exactly", the longer timeout.
       const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
-      const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${ms}, true)`;
-      await timeout(tx, outside);
-      // A statement under a timeout of `ms` in a savepoint: a timeout rolls it back (with the setting) and leaves the transaction usable.
-      const bounded = <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
-        tx.savepoint(async (tx) => {
-          await timeout(tx, options.exact ? outside : ms);
-          const result = await run(tx);
-          await timeout(tx, outside);
-          return result;
-        }) as Promise<T>;
-      const bounds = occurredAtBounds(filterExpr(filters));
-      const parts = await archivedParts(tx, filters);
-      const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
-      const empty: SearchShape = {
-        from: bounds.from,
-        to: bounds.to,
+      const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;
+      // A statement under a timeout of `ms`, in a savepoint: a timeout rolls it back and leaves the transaction usable.
+      // Every budgeted statement sets its own timeout first (not in the same pipeline: PostgreSQL arms a statement's
+      // timer when its first message arrives, with the setting of that moment).
+      const bounded = async <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
+        (await tx.savepoint(async (tx) => {
+          await timeout(tx, ms);
+          return run(tx);
+        })) as T;
+      const unavailable = (reason: string): SearchShape => ({
+        from: null,
+        to: null,
         bucket_seconds: 0,
         buckets: [],
         facets: emptyFacets(),
-        exact: true,
-        accuracy: { histogram: EXACT, facets: EXACT },
-        archived_months: months.map((month) => ({ month, counted: true })),
-        archive_error: null,
-        unavailable: null,
-      };
-      const outOfTime = (sampled = true): SearchShape => ({
-        ...empty,
         exact: false,
-        unavailable: options.exact
-          ? `Counting this search exactly takes longer than ${exactTimeoutMs / 1000} s; narrow the time range or the filter`
-          : sampled
-            ? `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`
-            : `Counting this search takes longer than ${budgetMs} ms, and a sample would see too few of its events to estimate them; the results below are not affected`,
+        accuracy: { histogram: EXACT, facets: EXACT },
+        archived_months: [],
+        archive_error: null,
+        unavailable: reason,
       });
-      let plan: ShapePlan | null;
+      // The look-ups, each statement under what was left of the whole budget when they began; the independent ones sent
+      // together (one round trip), and the budget checked again when they are done.
+      let looked: { filters: EventFilters; parts: ArchivedPartRef[]; plan: ShapePlan | null; planned: number };
+      const lookupsTooLong = () =>
+        unavailable(`Looking up what to chart (the tenant's settings, archived months and the chart's range) took longer than the ${budgetMs} ms budget; the results below are not affected`);
       try {
-        plan = await bounded(left(0.5), (tx) => planShape(tx, claims.tenant_id, filters, parts));
+        looked = await tx.savepoint(async (tx) => {
+          await timeout(tx, left(1));
+          const filters = await withRelatedKeys(tx, sealed);
+          const [parts, found] = await Promise.all([archivedParts(tx, filters), lookUpRange(tx, claims.tenant_id, filters, !options.exact)]);
+          return { filters, parts, plan: gridOf(occurredAtBounds(filterExpr(filters)), found.span, parts), planned: found.planned };
+        });
       } catch (err) {
-        if (isTimeout(err)) return outOfTime();
+        if (isTimeout(err)) return lookupsTooLong();
         throw err;
       }
-      if (!plan) return empty;
+      if (!options.exact && performance.now() - started >= budgetMs) return lookupsTooLong();
+      const { filters, parts, plan, planned } = looked;
+      const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
+      const bounds = occurredAtBounds(filterExpr(filters));
+      // Nothing matches: no buckets, nothing counted.
+      if (!plan) return { ...unavailable(''), ...bounds, exact: true, archived_months: months.map((month) => ({ month, counted: true })), unavailable: null };
       const grid = plan;
-      // Exact when asked, or when few matches are expected and the count ends in time; otherwise a page sample.
-      const planned = options.exact ? 0 : await plannedMatches(tx, claims.tenant_id, filters, grid);
-      // A sample of every page (the months in range are small) is the exact count.
-      const drawn = options.exact ? null : await sampleOf(tx, grid, options.samplePages ?? config.SHAPE_SAMPLE_PAGES);
-      const partial = drawn && drawn.percent < 100 ? drawn : null;
-      // A sample that would see only a handful of the matches (one order's events) estimates next to nothing: such a
-      // search is given the whole budget to count exactly, and is "unavailable" (Count exactly) beyond it.
-      const needle = partial !== null && (planned * partial.percent) / 100 < MIN_SAMPLED_MATCHES;
-      let counted: { rows: ShapeRow[]; sample: Sample | null } | null = null;
-      if (options.exact || planned <= (options.exactRows ?? config.SHAPE_EXACT_ROWS)) {
+      const outOfTime = (): SearchShape => ({
+        ...unavailable(
+          options.exact
+            ? `Counting this search exactly takes longer than ${exactTimeoutMs / 1000} s; narrow the time range or the filter`
+            : `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`,
+        ),
+        from: grid.from,
+        to: grid.to,
+        archived_months: months.map((month) => ({ month, counted: true })),
+      });
+      const exactRows = options.exactRows ?? config.SHAPE_EXACT_ROWS;
+      const sampleRows = options.sampleRows ?? config.SHAPE_SAMPLE_ROWS;
+      // Exact when asked, or when few matches are expected and the count ends within half the budget; otherwise a time sample.
+      let counted: { rows: ShapeRow[]; sample: TimeSample | null } | null = null;
+      let expected = planned;
+      if (options.exact || planned <= exactRows) {
         try {
-          counted = { rows: await bounded(left(needle ? 1 : 0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)), sample: null };
+          counted = {
+            // A search expected to match about as few events as the sample would see (one order, a quiet trader) gets more.
+            rows: await bounded(left(planned <= sampleRows ? 0.75 : 0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)),
+            sample: null,
+          };
         } catch (err) {
           if (!isTimeout(err)) throw err;
-          if (options.exact || needle) return outOfTime(false);
+          if (options.exact) return outOfTime();
+          // Not done in half the budget: more matches than the planner expected, or slow reads; sample for at least as many.
+          expected = Math.max(planned, exactRows, sampleRows * 2);
         }
       }
       if (!counted) {
+        const sample = timeSample(grid, sampleFraction(sampleRows, expected), options.sampleWindows ?? SAMPLE_WINDOWS, options.random ?? Math.random);
         try {
-          counted = { rows: await bounded(left(1, Math.ceil(budgetMs / 4)), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, partial)), sample: partial };
+          counted = {
+            // Archived months in range keep a quarter of the budget for their archive.
+            rows: await bounded(left(parts.length ? 0.75 : 1), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, sample)),
+            sample,
+          };
         } catch (err) {
           if (isTimeout(err)) return outOfTime();
           throw err;
         }
       }
       const { rows, sample } = counted;
-      // The archived months, counted exactly; a month that cannot be read is named, and its buckets marked short.
+      // The archived months, counted exactly from their archive within what is left of the budget; a month that cannot
+      // be read, or not in time, is named, and its buckets marked short.
       let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
       let failed: { month: string; reason: string }[] = [];
       if (parts.length) {
-        // Outside the budget: archived months are read whole (DuckDB over Parquet, or the restored copy).
+        const deadline = options.exact ? undefined : started + budgetMs;
         try {
-          archived = await tx.savepoint((tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid));
+          archived = await bounded(left(1), (tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid, deadline));
         } catch (err) {
-          if (isTimeout(err)) return outOfTime();
-          // Month by month, to count every month that can be read and name those that cannot.
-          ({ tally: archived, failed } = await archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid));
+          if (isTimeout(err)) {
+            if (options.exact) return outOfTime();
+            failed = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
+          } else {
+            // Month by month, to count every month that can be read and name those that cannot.
+            try {
+              ({ tally: archived, failed } = await tx.savepoint(async (tx) => {
+                await timeout(tx, left(1));
+                return archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid, deadline);
+              }));
+            } catch (err) {
+              if (!isTimeout(err)) throw err;
+              if (options.exact) return outOfTime();
+              archived = { buckets: new Map(), facets: new Map() };
+              failed = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
+            }
+          }
         }
       }
       const archiveError = failed.length
-        ? `The archived months ${failed.map((f) => f.month).join(', ')} could not be read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
+        ? `The archived months ${failed.map((f) => f.month).join(', ')} were not read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
         : null;
       const byIndex = new Map<number, number>();
       const hotFacets = emptyFacets();
       // One stored event per sealed value, to open it from (keyed by field and value, as merging makes new entries).
       const hotSamples = new Map<string, string>();
       for (const r of rows) {
-        if (r.field === 'bucket') byIndex.set(Number(r.value), Number(r.n));
+        // A sample's counts stand for 1 / fraction events each.
+        const count = sample ? Math.round(Number(r.n) / sample.fraction) : Number(r.n);
+        if (r.field === 'bucket') byIndex.set(Number(r.value), count);
         else {
-          hotFacets[r.field as FacetField].push({ value: r.value, count: Number(r.n) });
+          hotFacets[r.field as FacetField].push({ value: r.value, count });
           if (r.sample) hotSamples.set(`${r.field}\u0000${r.value}`, r.sample);
         }
       }
@@ -224,9 +271,7 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
         const short = uncounted.some(([lo, hi]) => startS * 1000 < hi && (startS + grid.width) * 1000 > lo);
         return { start: new Date(startS * 1000).toISOString(), count: (byIndex.get(i) ?? 0) + (archived.buckets.get(i) ?? 0), exact: !sample, short };
       });
-      const sampled = sample
-        ? `sampled ${pct(sample.percent)} of the pages of the months in range (TABLESAMPLE SYSTEM, about ${Math.round((sample.pages * sample.percent) / 100).toLocaleString('en-US')} of ${sample.pages.toLocaleString('en-US')} pages), ${sample.seen(rows).toLocaleString('en-US')} matching events seen, each counted ${(100 / sample.percent).toFixed(1)} times`
-        : null;
+      const sampled = sample ? sampleBasis(sample, rows, parts.length > 0) : null;
       const merged = facets.exact ? null : `the most frequent values in PostgreSQL and in the archived months were merged: a value outside PostgreSQL's top ${FACET_VALUES} may be counted short`;
       const histogram: PartAccuracy = sampled ? { label: 'estimate', basis: sampled } : EXACT;
       const facetBasis = [sampled, merged].filter(Boolean).join('; ');
@@ -283,13 +328,30 @@ function mergeFacets(hot: SearchShape['facets'], archived: ArchivedTally): { fac
 /** The chart's range and buckets: [from, to) and `count` buckets of `width` seconds from `first` (epoch seconds). */
 type ShapePlan = BucketGrid;
 
-async function planShape(tx: TxSql, tenantId: string, filters: EventFilters, parts: ArchivedPartRef[]): Promise<ShapePlan | null> {
-  let { from, to } = occurredAtBounds(filterExpr(filters));
+/**
+ * What the chart's range and size need from PostgreSQL, sent together: for an open range, where the matches begin
+ * and end (the time key's first and last match); when `estimate`, how many events the planner expects to match
+ * (EXPLAIN, nothing read; the filter holds the range already, an open range is every match).
+ */
+async function lookUpRange(tx: TxSql, tenantId: string, filters: EventFilters, estimate: boolean): Promise<{ span: Span | null; planned: number }> {
+  const { from, to } = occurredAtBounds(filterExpr(filters));
+  const [span, planned] = await Promise.all([
+    from === null || to === null
+      ? tx`select min(occurred_at) as first, max(occurred_at) as last from public.audit_events where ${whereClause(tx, tenantId, filters)}`.then(([r]) => ({ first: r?.first as string | null, last: r?.last as string | null }))
+      : null,
+    estimate ? plannedMatches(tx, tenantId, filters) : 0,
+  ]);
+  return { span, planned };
+}
+
+type Span = { first: string | null; last: string | null };
+
+/** The chart's buckets over the filter's range; an open end is where the matches begin or end, archived months included. */
+function gridOf(bounds: { from: string | null; to: string | null }, span: Span | null, parts: ArchivedPartRef[]): ShapePlan | null {
+  let { from, to } = bounds;
   if (from === null || to === null) {
-    // An open end: where the matches begin or end (the time key's first and last match), archived months included.
-    const [span] = await tx`select min(occurred_at) as first, max(occurred_at) as last from public.audit_events where ${whereClause(tx, tenantId, filters)}`;
-    const firsts = [span?.first as string | null, ...parts.map((p) => p.min_occurred_at)].filter((v): v is string => !!v).sort();
-    const lasts = [span?.last as string | null, ...parts.map((p) => p.max_occurred_at)].filter((v): v is string => !!v).sort();
+    const firsts = [span?.first ?? null, ...parts.map((p) => p.min_occurred_at)].filter((v): v is string => !!v).sort();
+    const lasts = [span?.last ?? null, ...parts.map((p) => p.max_occurred_at)].filter((v): v is string => !!v).sort();
     if (!firsts.length) return null;
     from ??= firsts[0]!;
     to ??= nextMicrosecond(lasts[lasts.length - 1]!);
@@ -312,53 +374,84 @@ function epochSeconds(iso: string): number {
 
 type ShapeRow = { field: 'bucket' | FacetField; value: string | null; n: number; sample: string | null };
 
-/** A page sample: `percent` of the `pages` of the partitions in range, read with TABLESAMPLE SYSTEM. */
-interface Sample {
-  percent: number;
-  pages: number;
-  /** Matching events the sample held (its unscaled histogram total). */
-  seen: (rows: ShapeRow[]) => number;
+/**
+ * A time sample: [from, to) cut into `strata` equal strata, and in each one
+ * window covering `fraction` of it at a random offset (wrapping around inside
+ * its stratum, so every instant of the range is equally likely to be covered:
+ * the chance is exactly `fraction`). Windows are epoch seconds, [lo, hi).
+ */
+export interface TimeSample {
+  fraction: number;
+  strata: number;
+  lo: number[];
+  hi: number[];
 }
 
-/** How many events PostgreSQL's planner expects to match in the chart's range (EXPLAIN, nothing read). */
-async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan): Promise<number> {
-  const [row] = await tx`explain (format json) select 1 from public.audit_events
-    where ${whereClause(tx, tenantId, filters)} and occurred_at >= ${plan.from}::timestamptz and occurred_at < ${plan.to}::timestamptz`;
+export function timeSample(grid: { from: string; to: string }, fraction: number, strata: number, random: () => number): TimeSample {
+  const fromS = epochSeconds(grid.from);
+  const span = epochSeconds(grid.to) - fromS;
+  // At least a microsecond per window: the shortest span a timestamp tells apart.
+  const n = Math.max(1, Math.min(strata, Math.floor((span * fraction) / 1e-6)));
+  const length = span / n;
+  const covered = length * fraction;
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = fromS + i * length;
+    const offset = random() * length;
+    const end = offset + covered;
+    lo.push(start + offset);
+    hi.push(start + Math.min(end, length));
+    // The part past the stratum's end wraps to its start.
+    if (end > length) {
+      lo.push(start);
+      hi.push(start + (end - length));
+    }
+  }
+  return { fraction, strata: n, lo, hi };
+}
+
+/** The share of the time range to sample to see about `rows` of `expected` matches: at most half, and never nothing (an unknown estimate). */
+function sampleFraction(rows: number, expected: number): number {
+  return Math.min(0.5, Math.max(1e-6, rows / (Number.isFinite(expected) ? Math.max(1, expected) : 1e9)));
+}
+
+/** The sample's basis, in words: what it read and how far each event seen is scaled. */
+function sampleBasis(sample: TimeSample, rows: ShapeRow[], archived: boolean): string {
+  const seen = rows.filter((r) => r.field === 'bucket').reduce((a, r) => a + Number(r.n), 0);
+  return `sampled ${pct(sample.fraction * 100)} of the time range${archived ? ' in PostgreSQL' : ''} (${sample.strata.toLocaleString('en-US')} windows spread over it, read through this tenant's index only), ${seen.toLocaleString('en-US')} matching events seen, each counted ${(1 / sample.fraction).toFixed(1)} times`;
+}
+
+/** How many events PostgreSQL's planner expects to match (EXPLAIN, nothing read). */
+async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters): Promise<number> {
+  const [row] = await tx`explain (format json) select 1 from public.audit_events where ${whereClause(tx, tenantId, filters)}`;
   const doc = row?.['QUERY PLAN'] as unknown;
   const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as { Plan: { 'Plan Rows': number } }[];
   return parsed[0]?.Plan['Plan Rows'] ?? Number.POSITIVE_INFINITY;
 }
 
 /**
- * The sample's size: at most `maxPages` of the pages of the month partitions
- * that overlap the range (their size on disk, all tenants: pages are sampled
- * before the filter), as a percentage for TABLESAMPLE SYSTEM.
- */
-async function sampleOf(tx: TxSql, plan: ShapePlan, maxPages: number): Promise<Sample> {
-  const [row] = await tx`
-    select coalesce(sum(pg_relation_size(c.oid) / current_setting('block_size')::int), 0)::float8 as pages
-    from pg_inherits i
-    join pg_class c on c.oid = i.inhrelid
-    cross join lateral regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') as b(bound)
-    where i.inhparent = 'public.audit_events'::regclass
-      and b.bound[1]::timestamptz < ${plan.to}::timestamptz and b.bound[2]::timestamptz > ${plan.from}::timestamptz`;
-  const pages = Number(row?.pages ?? 0);
-  const percent = pages <= maxPages ? 100 : Math.max(0.0001, Number(((maxPages / pages) * 100).toPrecision(3)));
-  return { percent, pages, seen: (rows) => Math.round(rows.filter((r) => r.field === 'bucket').reduce((a, r) => a + r.n, 0) * (percent / 100)) };
-}
-
-/**
- * The one statement: every matching event in range (or those on a page
- * sample, each then standing for 100 / percent), counted in one pass per
+ * The one statement: every matching event in range (or, with a time sample,
+ * those within its windows: each window one range scan of the tenant's own
+ * index, the month partition chosen at run time), counted in one pass per
  * bucket and per value of each field (grouping sets), the top FACET_VALUES
- * values per field kept.
+ * values per field kept. Counts are as seen: the caller scales a sample's.
  */
-function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan, sample: Sample | null, prefix = '') {
+function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan: ShapePlan, sample: TimeSample | null, prefix = '') {
   const { from, to, first, width } = plan;
-  const scale = sample ? 100 / sample.percent : 1;
-  // The percentage is a number this module computed, never input. No REPEATABLE: one seed would pick the same page
-  // numbers in every month partition, and months filled alike would then be sampled alike (a far noisier estimate).
-  const sampling = sample ? tx.unsafe(`tablesample system (${sample.percent})`) : tx.unsafe('');
+  const matching = (extra: ReturnType<TxSql>) => tx`
+    select floor((extract(epoch from occurred_at) - ${first}::float8) / ${width}::float8)::int as i,
+           event_type, object_type, actor_id, source, outcome,
+           case when schema_version = 3 and actor_id like 'pd2:%' then id::text || ' ' || (personal -> 'sealed' ->> substr(actor_id, 70)) end as sample
+    from public.audit_events
+    where ${whereClause(tx, tenantId, filters)}
+      and occurred_at >= ${from}::timestamptz and occurred_at < ${to}::timestamptz ${extra}`;
+  // A sample probes the index once per window: OFFSET 0 keeps the lateral subquery whole, so the windows' bounds
+  // are its index condition (and prune the month partitions at run time) instead of a filter on every matching row.
+  const source = sample
+    ? tx`(select m.* from unnest(${sample.lo}::float8[], ${sample.hi}::float8[]) as w(lo, hi)
+          cross join lateral (${matching(tx`and occurred_at >= to_timestamp(w.lo) and occurred_at < to_timestamp(w.hi) offset 0`)}) as m)`
+    : tx`(${matching(tx``)})`;
   return tx`${tx.unsafe(prefix)}
     with counted as (
       select case when grouping(i) = 0 then 'bucket' when grouping(event_type) = 0 then 'event_type' when grouping(object_type) = 0 then 'object_type'
@@ -367,31 +460,25 @@ function shapeStatement(tx: TxSql, tenantId: string, filters: EventFilters, plan
              count(*) as n,
              -- A sealed actor is its reference (one per subject key), with one event's seal of that key to open.
              case when grouping(actor_id) = 0 then min(sample) end as sample
-      from (
-        select floor((extract(epoch from occurred_at) - ${first}::float8) / ${width}::float8)::int as i,
-               event_type, object_type, actor_id, source, outcome,
-               case when schema_version = 3 and actor_id like 'pd2:%' then id::text || ' ' || (personal -> 'sealed' ->> substr(actor_id, 70)) end as sample
-        from public.audit_events ${sampling}
-        where ${whereClause(tx, tenantId, filters)}
-          and occurred_at >= ${from}::timestamptz and occurred_at < ${to}::timestamptz
-      ) as m
+      from ${source} as m
       group by grouping sets ((i), (event_type), (object_type), (actor_id), (source), (outcome))
     )
-    select field, value, round(n * ${scale}::float8)::float8 as n, sample
+    select field, value, n::float8 as n, sample
     from (select *, row_number() over (partition by field order by n desc, value) as rank from counted) as ranked
     where field = 'bucket' or rank <= ${FACET_VALUES}` as unknown as Promise<ShapeRow[]>;
 }
 
-/** EXPLAIN (ANALYZE, BUFFERS) of the shape's statements as the console runs them: the exact count and the page sample (for the query benchmark). */
+/** EXPLAIN (ANALYZE, BUFFERS) of the shape's statements as the console runs them: the exact count and the time sample (for the benchmarks). */
 export async function explainShape(sql: Sql, claims: TenantClaims, filters: EventFilters): Promise<string> {
   return inTenant(sql, claims, async (tx) => {
-    const plan = await planShape(tx, claims.tenant_id, filters, await archivedParts(tx, filters));
+    const found = await lookUpRange(tx, claims.tenant_id, filters, true);
+    const plan = gridOf(occurredAtBounds(filterExpr(filters)), found.span, await archivedParts(tx, filters));
     if (!plan) return '(no matching events)';
-    const planned = await plannedMatches(tx, claims.tenant_id, filters, plan);
+    const planned = found.planned;
     const exact = await shapeStatement(tx, claims.tenant_id, filters, plan, null, 'explain (analyze, buffers)');
-    const sample = await sampleOf(tx, plan, env().SHAPE_SAMPLE_PAGES);
+    const sample = timeSample(plan, sampleFraction(env().SHAPE_SAMPLE_ROWS, planned), SAMPLE_WINDOWS, Math.random);
     const sampled = await shapeStatement(tx, claims.tenant_id, filters, plan, sample, 'explain (analyze, buffers)');
     const text = (rows: unknown[]) => rows.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n');
-    return `planner expects ${planned} matches (exact count up to ${env().SHAPE_EXACT_ROWS})\n-- exact count:\n${text(exact)}\n-- page sample (${sample.percent} % of ${sample.pages} pages):\n${text(sampled)}`;
+    return `planner expects ${planned} matches (exact count up to ${env().SHAPE_EXACT_ROWS})\n-- exact count:\n${text(exact)}\n-- time sample (${pct(sample.fraction * 100)} of the range in ${sample.strata} windows):\n${text(sampled)}`;
   });
 }
