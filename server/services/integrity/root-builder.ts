@@ -28,18 +28,27 @@ export class RootBuilder {
 
   /** The next leaf: an event hash (already the RFC 6962 leaf hash), the 32 bytes of `source` from `at`. */
   push(source: Uint8Array, at = 0) {
-    this.count++;
+    this.pushSubtree(source, at, 0);
+  }
+
+  /**
+   * The root of the next 2^height leaves (a perfect subtree, subtree-roots.ts),
+   * the 32 bytes of `source` from `at`; the leaves pushed so far must be a
+   * multiple of 2^height, as they are where RFC 6962's tree has such a subtree.
+   */
+  pushSubtree(source: Uint8Array, at: number, height: number) {
+    if (this.count % 2 ** height !== 0) throw new Error(`a subtree of 2^${height} leaves cannot follow ${this.count} leaves`);
+    this.count += 2 ** height;
     const { hashes, heights, input } = this;
-    if (this.depth === 0 || heights[this.depth - 1] !== 0) {
-      // No neighbour to merge with (every other leaf): copied onto the stack.
+    if (this.depth === 0 || heights[this.depth - 1] !== height) {
+      // No neighbour to merge with: copied onto the stack.
       const to = 32 * this.depth;
       for (let i = 0; i < 32; i++) hashes[to + i] = source[at + i]!;
-      heights[this.depth++] = 0;
+      heights[this.depth++] = height;
       return;
     }
     // Equal neighbours merge, leaving the node on the stack in the left one's place.
     for (let i = 0; i < 32; i++) input[33 + i] = source[at + i]!;
-    let height = 0;
     for (;;) {
       const left = 32 * --this.depth;
       for (let i = 0; i < 32; i++) input[1 + i] = hashes[left + i]!;
