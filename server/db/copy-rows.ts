@@ -6,8 +6,8 @@
  * rows end: this reader copies the messages' contents from the socket's chunks
  * into buffers of about `target` bytes, each ending at a row's end, without the
  * object per row pg-copy-streams makes and without walking the rows' fields.
- * Each chunk is memory of its own (a worker thread can take it without a
- * copy), and a chunk handed back (RowChunks.recycle) is filled again instead
+ * Each chunk is shared memory of its own (a worker thread reads it where it
+ * is, without a copy or a transfer), and a chunk handed back (RowChunks.recycle) is filled again instead
  * of a new one being allocated: megabyte buffers made and dropped by the
  * hundred would drive V8's garbage collector (external memory pressure) into
  * full collections costing more CPU than the reading. It reuses pg-copy-streams' hand-over of the connection (attach,
@@ -35,7 +35,8 @@ type CopyQuery = ReturnType<typeof copyTo> & {
 function rowChunkQuery(statement: string, target: number, spare: Uint8Array[]): CopyQuery {
   const query = copyTo(statement, { objectMode: true, highWaterMark: 2 }) as CopyQuery;
   const size = target + 4096;
-  let out: Uint8Array = new Uint8Array(size);
+  const fresh = () => new Uint8Array(new SharedArrayBuffer(size));
+  let out: Uint8Array = fresh();
   let o = 0;
   // Message being read: its code, the length bytes seen so far, the content still to come.
   let code = -1;
@@ -46,7 +47,7 @@ function rowChunkQuery(statement: string, target: number, spare: Uint8Array[]): 
   const flush = (): boolean => {
     if (o === 0) return true;
     const chunk = out.subarray(0, o);
-    out = spare.pop() ?? new Uint8Array(size);
+    out = spare.pop() ?? fresh();
     o = 0;
     return query.push(chunk);
   };
@@ -164,7 +165,7 @@ export async function copyOutRows(url: string, statement: string, options: CopyO
     destroy: () => stream.destroy(),
     recycle(chunk) {
       // Whole buffers of the usual size only (a larger one made for one huge row is let go); a few at most.
-      if (chunk.buffer.byteLength === target + 4096 && spare.length < 8) spare.push(new Uint8Array(chunk.buffer as ArrayBuffer));
+      if (chunk.buffer.byteLength === target + 4096 && spare.length < 8) spare.push(new Uint8Array(chunk.buffer));
     },
   };
 }

@@ -2,8 +2,10 @@
  * Verification's hashing on every core: the main thread reads a binary COPY
  * stream in chunks of whole rows (server/db/copy-rows.ts); worker threads
  * recompute the event hashes of a chunk (row-hasher.ts) while the next one is
- * read. Chunks move to a worker without a copy (transferred) and come back
- * with the results the same way, for the reader to fill again (copy-rows.ts);
+ * read. Chunks are read where they lie (copy-rows.ts puts them in shared
+ * memory; any other is transferred there and back) and handed back, once
+ * done with, for the reader to fill again: no memory is made per chunk but
+ * each chunk's results (one buffer), which keeps V8's collector quiet;
  * results come back in the order the chunks were sent, so the caller sees the
  * rows in stream order as if it had hashed them itself.
  *
@@ -25,12 +27,15 @@ const hasher = (${rowHasherFactory.toString()})(require('node:crypto'), ${JSON.s
 const merkle = (${subtreeRootsFactory.toString()})(require('node:crypto'));
 parentPort.on('message', (m) => {
   try {
+    // A chunk in shared memory stays where it is; one transferred here goes back the same way.
     if (m instanceof Uint8Array) {
       const r = hasher.checkRows(m);
-      parentPort.postMessage({ r, bytes: m }, [r.codes.buffer, r.seqs.buffer, r.ids.buffer, r.hashes.buffer, m.buffer]);
+      const shared = m.buffer instanceof SharedArrayBuffer;
+      parentPort.postMessage({ r, bytes: shared ? undefined : m }, shared ? [r.seqs.buffer] : [r.seqs.buffer, m.buffer]);
     } else {
       const roots = merkle.subtreeRoots(m.bytes, m.segments, m.stride, m.hashAt);
-      parentPort.postMessage({ roots, bytes: m.bytes }, [roots.buffer, m.bytes.buffer]);
+      const shared = m.bytes.buffer instanceof SharedArrayBuffer;
+      parentPort.postMessage({ roots, bytes: shared ? undefined : m.bytes }, shared ? [roots.buffer] : [roots.buffer, m.bytes.buffer]);
     }
   } catch (err) {
     parentPort.postMessage({ error: String((err && err.stack) || err) });
@@ -67,7 +72,7 @@ interface WorkerReply {
 
 interface HashThread {
   worker: Worker;
-  waiting: { resolve: (m: WorkerReply) => void; reject: (e: Error) => void; done?: (rows: Uint8Array) => void }[];
+  waiting: { resolve: (m: WorkerReply) => void; reject: (e: Error) => void; rows: Uint8Array; done?: (rows: Uint8Array) => void }[];
 }
 
 /** Threads started for verification, kept between runs (each new thread pays Node's start and the hasher's compilation again). */
@@ -105,7 +110,7 @@ function startThreads(count: number): HashThreads {
     worker.on('message', (m: WorkerReply) => {
       const next = waiting.shift();
       if (!next) return;
-      if (m.bytes) next.done?.(m.bytes);
+      next.done?.(m.bytes ?? next.rows);
       if (m.error === undefined) next.resolve(m);
       else next.reject(new Error(`hashing thread failed: ${m.error}`));
     });
@@ -150,22 +155,24 @@ export function rowCheckPool(threads = defaultHashThreads()): RowCheckPool {
   if (set.users++ === 0) for (const t of set.threads) t.worker.ref();
   const own = set;
   let closed = false;
-  const send = (message: unknown, transfer: ArrayBuffer[], done?: (rows: Uint8Array) => void) => {
+  const send = (message: unknown, rows: Uint8Array, done?: (rows: Uint8Array) => void) => {
+    // Rows in shared memory are read by the thread where they are; others move there (and back).
+    const transfer = rows.buffer instanceof SharedArrayBuffer ? [] : [rows.buffer as ArrayBuffer];
     if (closed) return Promise.reject(new Error('hashing pool closed'));
     const t = own.threads[own.next++ % own.threads.length]!;
     return new Promise<WorkerReply>((resolve, reject) => {
       if (own.broken) return reject(new Error('a hashing thread failed'));
-      t.waiting.push({ resolve, reject, done });
+      t.waiting.push({ resolve, reject, rows, done });
       t.worker.postMessage(message, transfer);
     });
   };
   return {
     size: threads,
     check(rows, done) {
-      return send(rows, [rows.buffer as ArrayBuffer], done).then((m) => m.r!);
+      return send(rows, rows, done).then((m) => m.r!);
     },
     subtreeRoots(rows, segments, stride, hashAt, done) {
-      return send({ bytes: rows, segments, stride, hashAt }, [rows.buffer as ArrayBuffer], done).then((m) => m.roots!);
+      return send({ bytes: rows, segments, stride, hashAt }, rows, done).then((m) => m.roots!);
     },
     async close() {
       if (closed) return;
