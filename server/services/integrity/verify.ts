@@ -429,15 +429,17 @@ async function checkLedgerAndEvents(
       const sorted = r.seqs.slice().sort();
       eventsReached = Math.max(eventsReached, sorted[sorted.length >> 1]!);
     }
+    // The result arrays as locals: the object they came in (from another thread) is slow to read through.
+    const { count, codes, seqs, ids, hashes, details } = r;
     let d = 0;
-    for (let i = 0; i < r.count; i++) {
-      const detail = r.codes[i] === ROW.HASHED ? null : r.details[d++]!;
-      const seq = r.seqs[i]!;
+    for (let i = 0; i < count; i++) {
+      const detail = codes[i] === ROW.HASHED ? null : details[d++]!;
+      const seq = seqs[i]!;
       if (seq >= ledgerNext) {
         // The ledger has not reached this seq (yet, or at all when it has ended).
         if (ledgerDone) {
           checked++;
-          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+          misplaced.push({ seq, id: uuidText(ids, 16 * i), ledgerId: null });
         } else {
           const list = eventsWaiting.get(seq);
           if (list) list.push(keep(r, i, detail));
@@ -451,11 +453,11 @@ async function checkLedgerAndEvents(
         if (state === 1) {
           slotState[s] = 2;
           taken(seq);
-          judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, slotId, 16 * s, slotHash, 32 * s);
+          judge(seq, codes[i]!, detail, ids, 16 * i, hashes, 32 * i, slotId, 16 * s, slotHash, 32 * s);
         } else if (state === 2) late.push(keep(r, i, detail));
         else {
           checked++;
-          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+          misplaced.push({ seq, id: uuidText(ids, 16 * i), ledgerId: null });
         }
         continue;
       }
@@ -463,11 +465,11 @@ async function checkLedgerAndEvents(
       if (l) {
         evicted.delete(seq);
         taken(seq);
-        judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, l.id, 0, l.hash, 0);
+        judge(seq, codes[i]!, detail, ids, 16 * i, hashes, 32 * i, l.id, 0, l.hash, 0);
       } else if (wasTaken(seq)) late.push(keep(r, i, detail));
       else {
         checked++;
-        misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+        misplaced.push({ seq, id: uuidText(ids, 16 * i), ledgerId: null });
       }
     }
     const w = wake;
