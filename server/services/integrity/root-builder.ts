@@ -1,7 +1,9 @@
 /**
  * Incremental RFC 6962 Merkle root: push leaves in order, read the root at the
- * end, in O(log n) memory. Verification pushes one leaf per event, so nothing
- * is allocated per leaf: the stack is one flat buffer (32 bytes per level), a
+ * end, in O(log n) memory. Verification pushes the roots of the perfect
+ * subtrees its hashing threads computed (pushSubtree, subtree-roots.ts), the
+ * retention records one leaf per event, so nothing is allocated per leaf or
+ * subtree: the stack is one flat buffer (32 bytes per level), a
  * leaf is copied in, and a node's SHA-256(0x01 ‖ left ‖ right) is taken from
  * one reused input buffer as a one-byte-per-character string (the cheapest
  * form Node returns) straight onto the stack. merkle.ts stays the reference
