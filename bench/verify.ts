@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from '@/supabase/functions/_shared/db.ts';
@@ -31,6 +32,33 @@ import { parseEnv } from '@/server/env.ts';
 import { anchorEverything } from '@/server/services/anchors/sources.ts';
 import { machine, writeReport } from './lib.ts';
 import { loadTenantEvents } from './load.ts';
+
+/**
+ * CPU µs used so far by the cluster's processes (Linux /proc): the postmaster's own and its finished
+ * children's (which the kernel adds to it), plus its running children's; null where /proc is not there.
+ */
+function postgresCpuMicros(clusterDir: string): number | null {
+  try {
+    const postmaster = Number(readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const tick = 10_000; // USER_HZ 100
+    let total = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pid) === postmaster) total += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * tick;
+      else if (Number(f[1]) === postmaster) total += (Number(f[11]) + Number(f[12])) * tick;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' } } });
 const EVENTS = Number(values.events);
@@ -99,25 +127,32 @@ async function main() {
       const used = process.cpuUsage(from);
       return (used.user + used.system) / EVENTS;
     };
+    const pgMicros = (from: number | null) => {
+      const now = postgresCpuMicros(pg.clusterDir);
+      return now === null || from === null ? NaN : (now - from) / EVENTS;
+    };
     const drain = async (format: 'text' | 'binary') => {
       const t0 = performance.now();
       const cpu = process.cpuUsage();
+      const pgCpu = postgresCpuMicros(pg.clusterDir);
       const stream = await copyOut(url, `copy (select ${EVENT_FIELDS.join(', ')} from public.audit_events where tenant_id = '${tenant.id}') to stdout${format === 'binary' ? ' (format binary)' : ''}`);
       for await (const _chunk of stream) void _chunk;
-      return { rate: EVENTS / ((performance.now() - t0) / 1000), cpu: cpuMicros(cpu) };
+      return { rate: EVENTS / ((performance.now() - t0) / 1000), cpu: cpuMicros(cpu), pgCpu: pgMicros(pgCpu) };
     };
-    const readRounds: { copyText: number; copyBinary: number; verify: number; copyTextCpu: number; verifyCpu: number; load: number }[] = [];
+    const readRounds: { copyText: number; copyBinary: number; verify: number; copyTextCpu: number; verifyCpu: number; copyTextPgCpu: number; verifyPgCpu: number; load: number }[] = [];
     for (let r = 0; r < READ_ROUNDS; r++) {
       const load = loadavg()[0]!;
       const text = await drain('text');
       const binary = await drain('binary');
       const t0 = performance.now();
       const cpu = process.cpuUsage();
+      const pgCpu = postgresCpuMicros(pg.clusterDir);
       const full = await verifyTenant(sql, tenant.id, { keys: trustedKeys(), record: false });
       const verify = EVENTS / ((performance.now() - t0) / 1000);
       const verifyCpu = cpuMicros(cpu);
+      const verifyPgCpu = pgMicros(pgCpu);
       if (!full.ok || full.events_checked !== EVENTS) throw new Error('full verification did not check every event intact');
-      readRounds.push({ copyText: text.rate, copyBinary: binary.rate, verify, copyTextCpu: text.cpu, verifyCpu, load });
+      readRounds.push({ copyText: text.rate, copyBinary: binary.rate, verify, copyTextCpu: text.cpu, verifyCpu, copyTextPgCpu: text.pgCpu, verifyPgCpu, load });
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const ratioText = median(readRounds.map((r) => r.verify / r.copyText));
@@ -182,11 +217,13 @@ Hashing at ingest: ${hashMicros.toFixed(1)} µs per event (canonical JSON + SHA-
 
 Full verification (${defaultHashThreads()} hashing threads) beside PostgreSQL's \`COPY (SELECT <event columns> FROM audit_events WHERE tenant_id = …) TO STDOUT\`
 of the same ${EVENTS.toLocaleString('en-US')} rows, read and discarded by Node; alternating, ${READ_ROUNDS} rounds in this run. Goal: ≥ 0.6 × the COPY rate.
-Node's CPU is per row, all its threads together (the COPY's is only reading the stream); the load average is the machine's (2 cores, shared) as each round began.
+Node's CPU is per row, all its threads together (the COPY's is only reading the stream); PostgreSQL's is all the cluster's
+processes (the COPY's one stream; verification's two, the events and the ledger); the load average is the machine's (2 cores, shared) as each round began.
+On a busy machine the two cores' time is what both sides share, so the ratio tends toward the ratio of their CPU per row (Node + PostgreSQL).
 
-| round | load avg | COPY text rows/s | COPY binary rows/s | full verification events/s | × COPY text | × COPY binary | Node CPU µs/row: COPY text / verification |
-|---:|---:|---:|---:|---:|---:|---:|---:|
-${readRounds.map((r, i) => `| ${i + 1} | ${r.load.toFixed(1)} | ${rate(r.copyText, 1)} | ${rate(r.copyBinary, 1)} | ${rate(r.verify, 1)} | ${(r.verify / r.copyText).toFixed(2)} | ${(r.verify / r.copyBinary).toFixed(2)} | ${r.copyTextCpu.toFixed(1)} / ${r.verifyCpu.toFixed(1)} |`).join('\n')}
+| round | load avg | COPY text rows/s | COPY binary rows/s | full verification events/s | × COPY text | × COPY binary | Node CPU µs/row: COPY text / verification | PostgreSQL CPU µs/row: COPY text / verification |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+${readRounds.map((r, i) => `| ${i + 1} | ${r.load.toFixed(1)} | ${rate(r.copyText, 1)} | ${rate(r.copyBinary, 1)} | ${rate(r.verify, 1)} | ${(r.verify / r.copyText).toFixed(2)} | ${(r.verify / r.copyBinary).toFixed(2)} | ${r.copyTextCpu.toFixed(1)} / ${r.verifyCpu.toFixed(1)} | ${r.copyTextPgCpu.toFixed(1)} / ${r.verifyPgCpu.toFixed(1)} |`).join('\n')}
 
 Median: **${ratioText.toFixed(2)} × COPY TO STDOUT (text)**, ${ratioBinary.toFixed(2)} × COPY (binary) — goal ${ratioText >= 0.6 ? 'met' : '**not met**'}.
 

@@ -6,8 +6,11 @@
  * rows end: this reader copies the messages' contents from the socket's chunks
  * into buffers of about `target` bytes, each ending at a row's end, without the
  * object per row pg-copy-streams makes and without walking the rows' fields.
- * Each chunk is memory of its own (a worker thread can take it without a
- * copy). It reuses pg-copy-streams' hand-over of the connection (attach,
+ * Each chunk is shared memory of its own (a worker thread reads it where it
+ * is, without a copy or a transfer), and a chunk handed back (RowChunks.recycle) is filled again instead
+ * of a new one being allocated: megabyte buffers made and dropped by the
+ * hundred would drive V8's garbage collector (external memory pressure) into
+ * full collections costing more CPU than the reading. It reuses pg-copy-streams' hand-over of the connection (attach,
  * detach, errors) and replaces only its message parser.
  */
 import { to as copyTo } from 'pg-copy-streams';
@@ -29,9 +32,11 @@ type CopyQuery = ReturnType<typeof copyTo> & {
 };
 
 /** A COPY query (pg-copy-streams) whose output is chunks of whole CopyData contents. */
-function rowChunkQuery(statement: string, target: number): CopyQuery {
+function rowChunkQuery(statement: string, target: number, spare: Uint8Array[]): CopyQuery {
   const query = copyTo(statement, { objectMode: true, highWaterMark: 2 }) as CopyQuery;
-  let out = new Uint8Array(target + 4096);
+  const size = target + 4096;
+  const fresh = () => new Uint8Array(new SharedArrayBuffer(size));
+  let out: Uint8Array = fresh();
   let o = 0;
   // Message being read: its code, the length bytes seen so far, the content still to come.
   let code = -1;
@@ -42,7 +47,7 @@ function rowChunkQuery(statement: string, target: number): CopyQuery {
   const flush = (): boolean => {
     if (o === 0) return true;
     const chunk = out.subarray(0, o);
-    out = new Uint8Array(Math.max(target + 4096, out.length));
+    out = spare.pop() ?? fresh();
     o = 0;
     return query.push(chunk);
   };
@@ -83,7 +88,8 @@ function rowChunkQuery(statement: string, target: number): CopyQuery {
       }
       const take = Math.min(left, n - p);
       if (code === COPY_DATA) {
-        out.set(chunk.subarray(p, p + take), o);
+        // Buffer#copy: no view object per row (a subarray would be one, i.e. garbage per row).
+        chunk.copy(out, o, p, p + take);
         o += take;
       }
       p += take;
@@ -118,6 +124,11 @@ function rowChunkQuery(statement: string, target: number): CopyQuery {
 export interface RowChunks extends AsyncIterable<Uint8Array> {
   /** Stops reading and closes the connection (when not read to the end). */
   destroy(): void;
+  /**
+   * Hands a chunk this stream yielded back for reuse: its memory will be
+   * overwritten by later rows, so nothing may read it afterwards.
+   */
+  recycle(chunk: Uint8Array): void;
 }
 
 /**
@@ -127,7 +138,8 @@ export interface RowChunks extends AsyncIterable<Uint8Array> {
  * stream's header and trailer.
  */
 export async function copyOutRows(url: string, statement: string, options: CopyOutOptions = {}, target = 1 << 20): Promise<RowChunks> {
-  const stream: Readable = await copyOutWith(url, rowChunkQuery(statement, target), options);
+  const spare: Uint8Array[] = [];
+  const stream: Readable = await copyOutWith(url, rowChunkQuery(statement, target, spare), options);
   async function* chunks(): AsyncGenerator<Uint8Array> {
     let headerDone = false;
     try {
@@ -148,5 +160,12 @@ export async function copyOutRows(url: string, statement: string, options: CopyO
       stream.destroy();
     }
   }
-  return { [Symbol.asyncIterator]: chunks, destroy: () => stream.destroy() };
+  return {
+    [Symbol.asyncIterator]: chunks,
+    destroy: () => stream.destroy(),
+    recycle(chunk) {
+      // Whole buffers of the usual size only (a larger one made for one huge row is let go); a few at most.
+      if (chunk.buffer.byteLength === target + 4096 && spare.length < 8) spare.push(new Uint8Array(chunk.buffer));
+    },
+  };
 }

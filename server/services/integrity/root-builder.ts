@@ -1,7 +1,9 @@
 /**
  * Incremental RFC 6962 Merkle root: push leaves in order, read the root at the
- * end, in O(log n) memory. Verification pushes one leaf per event, so nothing
- * is allocated per leaf: the stack is one flat buffer (32 bytes per level), a
+ * end, in O(log n) memory. Verification pushes the roots of the perfect
+ * subtrees its hashing threads computed (pushSubtree, subtree-roots.ts), the
+ * retention records one leaf per event, so nothing is allocated per leaf or
+ * subtree: the stack is one flat buffer (32 bytes per level), a
  * leaf is copied in, and a node's SHA-256(0x01 ‖ left ‖ right) is taken from
  * one reused input buffer as a one-byte-per-character string (the cheapest
  * form Node returns) straight onto the stack. merkle.ts stays the reference
@@ -28,18 +30,27 @@ export class RootBuilder {
 
   /** The next leaf: an event hash (already the RFC 6962 leaf hash), the 32 bytes of `source` from `at`. */
   push(source: Uint8Array, at = 0) {
-    this.count++;
+    this.pushSubtree(source, at, 0);
+  }
+
+  /**
+   * The root of the next 2^height leaves (a perfect subtree, subtree-roots.ts),
+   * the 32 bytes of `source` from `at`; the leaves pushed so far must be a
+   * multiple of 2^height, as they are where RFC 6962's tree has such a subtree.
+   */
+  pushSubtree(source: Uint8Array, at: number, height: number) {
+    if (this.count % 2 ** height !== 0) throw new Error(`a subtree of 2^${height} leaves cannot follow ${this.count} leaves`);
+    this.count += 2 ** height;
     const { hashes, heights, input } = this;
-    if (this.depth === 0 || heights[this.depth - 1] !== 0) {
-      // No neighbour to merge with (every other leaf): copied onto the stack.
+    if (this.depth === 0 || heights[this.depth - 1] !== height) {
+      // No neighbour to merge with: copied onto the stack.
       const to = 32 * this.depth;
       for (let i = 0; i < 32; i++) hashes[to + i] = source[at + i]!;
-      heights[this.depth++] = 0;
+      heights[this.depth++] = height;
       return;
     }
     // Equal neighbours merge, leaving the node on the stack in the left one's place.
     for (let i = 0; i < 32; i++) input[33 + i] = source[at + i]!;
-    let height = 0;
     for (;;) {
       const left = 32 * --this.depth;
       for (let i = 0; i < 32; i++) input[1 + i] = hashes[left + i]!;

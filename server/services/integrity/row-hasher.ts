@@ -610,10 +610,12 @@ export function rowHasherFactory(crypto: CryptoLike, codes: typeof ROW, ipv6Text
         p += 4 + (l > 0 ? l : 0);
       }
     }
-    const results = new Uint8Array(count);
-    const seqs = new Float64Array(count);
-    const ids = new Uint8Array(16 * count);
-    const hashes = new Uint8Array(32 * count);
+    // One allocation (one buffer to hand to the main thread): seqs, ids, hashes, codes.
+    const memory = new ArrayBuffer(57 * count);
+    const seqs = new Float64Array(memory, 0, count);
+    const ids = new Uint8Array(memory, 8 * count, 16 * count);
+    const hashes = new Uint8Array(memory, 24 * count, 32 * count);
+    const results = new Uint8Array(memory, 56 * count, count);
     const details: RowDetail[] = [];
     let p = 0;
     for (let r = 0; r < count; r++) {

@@ -20,7 +20,6 @@
  *      database's head not behind the anchored head, every checkpoint older
  *      than the grace period anchored, time-stamp tokens valid → anchor, timestamp
  */
-import type { KeyObject } from 'node:crypto';
 import { checkpointHash, GENESIS_HASH, signatureValid, type SignedCheckpoint } from '@/supabase/functions/_shared/checkpoint.ts';
 import { connectionUrl, type Sql } from '@/supabase/functions/_shared/db.ts';
 import { eventHash, type HashableEvent } from '@/supabase/functions/_shared/event-hash.ts';
@@ -37,6 +36,8 @@ import { checkpointKind } from '@/server/services/anchors/kinds.ts';
 import { checkAbsent, type AbsentEvent } from './absent.ts';
 import { listCheckpoints } from './checkpoints.ts';
 import { RootBuilder } from './root-builder.ts';
+import { subtreeRootsFactory } from './subtree-roots.ts';
+import * as crypto from 'node:crypto';
 import { signer, type Signer } from './signing-key.ts';
 import { signRecord, trustedBase, VERIFICATION_RECORD_VERSION, type VerificationRecord } from './verify-record.ts';
 
@@ -84,7 +85,7 @@ export interface VerificationReport {
 
 export interface VerifyOptions {
   /** Keys whose signatures are accepted, by key id. */
-  keys: Map<string, KeyObject>;
+  keys: Map<string, crypto.KeyObject>;
   /** Only checkpoints sealed in [from, to); events after the last checkpoint are included when `to` is open. */
   from?: string;
   to?: string;
@@ -124,7 +125,7 @@ class Problems {
 }
 
 /** `previous`: the checkpoint before all[0] (already verified), or null when all[0] is number 1. */
-function checkChain(all: SignedCheckpoint[], keys: Map<string, KeyObject>, problems: Problems, previous: SignedCheckpoint | null = null) {
+function checkChain(all: SignedCheckpoint[], keys: Map<string, crypto.KeyObject>, problems: Problems, previous: SignedCheckpoint | null = null) {
   for (const c of all) {
     const expectNumber = (previous?.number ?? 0) + 1;
     const expectFrom = (previous?.seq_to ?? 0) + 1;
@@ -307,25 +308,24 @@ async function checkLedgerAndEvents(
   // The ledger side: pass 2 (gaps and Merkle roots up to hi), and each row into the window or to its waiting event.
   let wake: (() => void) | null = null;
   let eventsDone = false;
+  // Hashing threads: the events' hashes, and the checkpoints' Merkle subtrees over each ledger chunk.
+  // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
+  const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
+  /** Per ledger chunk with leaves: its segments (checkpoint index, first leaf, leaves) and their subtree roots to come. */
+  const merkleParts: { segments: number[]; roots: Promise<Uint8Array> }[] = [];
   const readLedger = async () => {
     let index = 0;
-    let builder = new RootBuilder();
+    /** Leaves (ledger rows in its seq range) of each checkpoint so far. */
+    const leaves = new Float64Array(checkpoints.length);
     let expected = lo;
-    const close = (c: SignedCheckpoint) => {
-      if (builder.count === 0 || toHex(builder.root()) !== c.merkle_root) {
-        problems.add({
-          seq: c.seq_from,
-          id: null,
-          kind: 'modified',
-          checkpoint: c.number,
-          detail: `events seq ${c.seq_from}–${c.seq_to} do not match the signed Merkle root of checkpoint ${c.number}: an event hash in the ledger was changed, added, removed or moved`,
-        });
-      }
-      builder = new RootBuilder();
-    };
     try {
       for await (const chunk of ledgerStream) {
         const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        // This chunk's runs of consecutive leaves of one checkpoint: [byte offset, leaves, first leaf] for the
+        // hashing thread, [checkpoint index, first leaf, leaves] to combine the subtree roots it returns.
+        const segments: number[] = [];
+        const owners: number[] = [];
+        let runEnd = -1;
         for (let at = 0; at < bytes.length; at += LEDGER_ROW.size) {
           if (bytes.readInt16BE(at) !== 4 || bytes.readInt32BE(at + 2) !== 8 || bytes.readInt32BE(at + 34) !== 32) throw new Error('unexpected ledger row in COPY');
           const seq = bytes.readInt32BE(at + LEDGER_ROW.seq) * 4294967296 + bytes.readUInt32BE(at + LEDGER_ROW.seq + 4);
@@ -358,15 +358,60 @@ async function checkLedgerAndEvents(
             problems.add({ seq: expected, id: null, kind: 'missing', detail: seq - expected === 1 ? `seq ${expected} is missing from the ledger` : `seq ${expected}–${seq - 1} are missing from the ledger` });
           }
           expected = seq + 1;
-          while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) close(checkpoints[index++]!);
-          if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) builder.push(bytes, at + LEDGER_ROW.hash);
+          while (index < checkpoints.length && seq > checkpoints[index]!.seq_to) index++;
+          if (index < checkpoints.length && seq >= checkpoints[index]!.seq_from) {
+            // A leaf of checkpoint `index`: it extends the current run if it is the next row of the same checkpoint.
+            if (at === runEnd && owners[owners.length - 3] === index) {
+              segments[segments.length - 2]!++;
+              owners[owners.length - 1]!++;
+            } else {
+              segments.push(at, 1, leaves[index]!);
+              owners.push(index, leaves[index]!, 1);
+            }
+            leaves[index]!++;
+            runEnd = at + LEDGER_ROW.size;
+          }
         }
+        if (segments.length) {
+          const roots = pool.subtreeRoots(chunk, Float64Array.from(segments), LEDGER_ROW.size, LEDGER_ROW.hash, (back) => ledgerStream.recycle(back));
+          roots.catch(() => {}); // awaited after both streams
+          merkleParts.push({ segments: owners, roots });
+        } else ledgerStream.recycle(chunk);
       }
     } finally {
       ledgerDone = true;
     }
-    while (index < checkpoints.length) close(checkpoints[index++]!);
     if (expected <= hi) problems.add({ seq: expected, id: null, kind: 'missing', detail: `seq ${expected}–${hi} are missing from the ledger` });
+  };
+  /** Each checkpoint's Merkle root from its subtree roots, against the signed root. */
+  const checkRoots = async () => {
+    const { nextHeight } = subtreeRootsFactory(crypto as never);
+    const builders = checkpoints.map(() => new RootBuilder());
+    for (const part of merkleParts) {
+      const roots = await part.roots;
+      let k = 0;
+      for (let i = 0; i < part.segments.length; i += 3) {
+        const builder = builders[part.segments[i]!]!;
+        for (let first = part.segments[i + 1]!, n = part.segments[i + 2]!; n > 0; k++) {
+          const height = nextHeight(first, n);
+          builder.pushSubtree(roots, 32 * k, height);
+          first += 2 ** height;
+          n -= 2 ** height;
+        }
+      }
+    }
+    checkpoints.forEach((c, i) => {
+      const builder = builders[i]!;
+      if (builder.count === 0 || toHex(builder.root()) !== c.merkle_root) {
+        problems.add({
+          seq: c.seq_from,
+          id: null,
+          kind: 'modified',
+          checkpoint: c.number,
+          detail: `events seq ${c.seq_from}–${c.seq_to} do not match the signed Merkle root of checkpoint ${c.number}: an event hash in the ledger was changed, added, removed or moved`,
+        });
+      }
+    });
   };
 
   // The event side: each hashed event handed to its ledger row, or left waiting for it.
@@ -384,15 +429,17 @@ async function checkLedgerAndEvents(
       const sorted = r.seqs.slice().sort();
       eventsReached = Math.max(eventsReached, sorted[sorted.length >> 1]!);
     }
+    // The result arrays as locals: the object they came in (from another thread) is slow to read through.
+    const { count, codes, seqs, ids, hashes, details } = r;
     let d = 0;
-    for (let i = 0; i < r.count; i++) {
-      const detail = r.codes[i] === ROW.HASHED ? null : r.details[d++]!;
-      const seq = r.seqs[i]!;
+    for (let i = 0; i < count; i++) {
+      const detail = codes[i] === ROW.HASHED ? null : details[d++]!;
+      const seq = seqs[i]!;
       if (seq >= ledgerNext) {
         // The ledger has not reached this seq (yet, or at all when it has ended).
         if (ledgerDone) {
           checked++;
-          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+          misplaced.push({ seq, id: uuidText(ids, 16 * i), ledgerId: null });
         } else {
           const list = eventsWaiting.get(seq);
           if (list) list.push(keep(r, i, detail));
@@ -406,11 +453,11 @@ async function checkLedgerAndEvents(
         if (state === 1) {
           slotState[s] = 2;
           taken(seq);
-          judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, slotId, 16 * s, slotHash, 32 * s);
+          judge(seq, codes[i]!, detail, ids, 16 * i, hashes, 32 * i, slotId, 16 * s, slotHash, 32 * s);
         } else if (state === 2) late.push(keep(r, i, detail));
         else {
           checked++;
-          misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+          misplaced.push({ seq, id: uuidText(ids, 16 * i), ledgerId: null });
         }
         continue;
       }
@@ -418,11 +465,11 @@ async function checkLedgerAndEvents(
       if (l) {
         evicted.delete(seq);
         taken(seq);
-        judge(seq, r.codes[i]!, detail, r.ids, 16 * i, r.hashes, 32 * i, l.id, 0, l.hash, 0);
+        judge(seq, codes[i]!, detail, ids, 16 * i, hashes, 32 * i, l.id, 0, l.hash, 0);
       } else if (wasTaken(seq)) late.push(keep(r, i, detail));
       else {
         checked++;
-        misplaced.push({ seq, id: uuidText(r.ids, 16 * i), ledgerId: null });
+        misplaced.push({ seq, id: uuidText(ids, 16 * i), ledgerId: null });
       }
     }
     const w = wake;
@@ -430,12 +477,10 @@ async function checkLedgerAndEvents(
     w?.();
   };
   const readEvents = async () => {
-    // Starting threads costs more than hashing a few thousand rows (an incremental run's usual share).
-    const pool = rowCheckPool(hi - lo < SMALL_RUN_EVENTS ? 0 : undefined);
     try {
       const inflight: Promise<RowResults>[] = [];
       for await (const rows of eventStream) {
-        const result = pool.check(rows);
+        const result = pool.check(rows, (back) => eventStream.recycle(back));
         result.catch(() => {}); // awaited in order below
         inflight.push(result);
         if (inflight.length >= pool.size * 2) take(await inflight.shift()!);
@@ -446,14 +491,15 @@ async function checkLedgerAndEvents(
       const w = wake;
       wake = null;
       w?.();
-      await pool.close();
     }
   };
   try {
     await Promise.all([readLedger(), readEvents()]);
+    await checkRoots();
   } finally {
     ledgerStream.destroy();
     eventStream.destroy();
+    await pool.close();
   }
 
   // Ledger rows without an event: not in PostgreSQL, their month may be archived (pass 4).
