@@ -175,6 +175,15 @@ function expression(b: Builder, e: FilterExpr): void {
     b.text(', false)');
     return;
   }
+  if (e.op === 'clear') {
+    // Only the listed actors' events, through the actor index (beside the value tokens' GIN index in a BitmapOr).
+    if (e.actors === null) return expression(b, e.arg);
+    if (!e.actors.length) return void b.text('false');
+    b.text('(').column('actor_id').text(' = any(').value([...e.actors], '::text[]) and ');
+    expression(b, e.arg);
+    b.text(')');
+    return;
+  }
   b.text('(');
   predicate(b, e);
   b.text(')');
