@@ -28,17 +28,18 @@ export interface EventPage {
 
 /** The WHERE condition for a filter set (tenant first, so every plan starts inside the tenant): the filter tree, compiled. */
 export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
-  return wherePostgres(tx, tenantId, filterExpr(f));
+  return wherePostgres(tx, tenantId, filterExpr(f), { tokenLookup: true });
 }
 
 /**
  * The same condition over a restored month (restored_events): the clear actor
  * list (personal/clear-actors.ts) names the hot months' actors, so there a
- * sealed value's column is compared on every event, which finds the same events.
+ * sealed value's column is compared on every event, which finds the same
+ * events; value tokens are tested on each row (the lookup reads audit_events).
  */
 export function restoredWhereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
   const { clear_actors: _hotMonthsOnly, ...filters } = f as SealedFilters;
-  return whereClause(tx, tenantId, filters);
+  return wherePostgres(tx, tenantId, filterExpr(filters));
 }
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {

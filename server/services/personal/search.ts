@@ -14,6 +14,11 @@
  *   events carry in `personal.tokens` (GIN index; archived months read the same
  *   member from their Parquet parts).
  *
+ * The same equality also compares the value's column, for events holding it in
+ * clear (a service's, or from before the tenant sealed): only on the events of
+ * the tenant's clear actors (clear-actors.ts), which the actor index reads,
+ * since an event with a sealed actor never holds the value in clear.
+ *
  * Either way an erased subject is found nowhere, while later events about the
  * same person (under a new key) are. Conditions other than equality on a
  * declared context member cannot match a sealed value and are refused, saying so.
