@@ -28,8 +28,7 @@ import { createApiKey } from '@/server/services/api-keys.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { declarePersonalData } from '@/server/services/personal/settings.ts';
 import { withBlindIndex } from '@/server/services/personal/search.ts';
-import { compilePostgres } from '@/server/services/filters/postgres.ts';
-import { filterExpr } from '@/supabase/functions/_shared/filters.ts';
+import { inTenant, whereClause } from '@/server/services/query.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { machine, measure, percentile, startBenchEnv, writeReport, type Measurement } from './lib.ts';
 
@@ -199,9 +198,10 @@ async function main() {
       ['context.email=client7@example.net', { context: { email: 'client7@example.net' } }],
     ] as const) {
       for (const [tenantName, t] of [['v2', plain], ['sealed', sealed]] as const) {
-        const { strings, values } = compilePostgres(t.id, filterExpr(await withBlindIndex(sql, t.id, filters)));
-        const where = strings.reduce((text, s, i) => text + `$${i}` + s);
-        const rows = await sql.unsafe(`explain (analyze, costs off) select * from public.audit_events where ${where} order by occurred_at desc, seq desc limit 101`, values as string[]);
+        // As the read path runs it: the authenticated role with the tenant's claims (row-level security).
+        const resolved = await withBlindIndex(sql, t.id, filters);
+        const claims = { tenant_id: t.id, sub: 'bench', role: 'authenticated' as const };
+        const rows = await inTenant(sql, claims, (tx) => tx`explain (analyze, costs off) select * from public.audit_events where ${whereClause(tx, t.id, resolved)} order by occurred_at desc, seq desc limit 101`);
         plans.push({ name: `${label}, ${tenantName}`, plan: rows.map((r) => r['QUERY PLAN'] as string).join('\n') });
       }
     }
@@ -237,7 +237,7 @@ async function main() {
       '|---|---:|---:|',
       ...readRows.map((r) => `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`),
       '',
-      'Plans of the sealed-value searches (the page query, limit 101, `EXPLAIN (ANALYZE, COSTS OFF)` after the reads):',
+      'Plans of the sealed-value searches (the page query, limit 101, as the read path runs it, `EXPLAIN (ANALYZE, COSTS OFF)` after the reads):',
       '',
       ...plans.flatMap((p) => [`${p.name}:`, '', '```', p.plan, '```', '']),
     ].join('\n');
