@@ -10,6 +10,8 @@
  * pages (PostgreSQL and DuckDB), counts, the search's shape and the export
  * stream. The sealing tenant's searches compare the columns on its clear
  * actors' events only (the `clear` condition, whose actor list is checked).
+ * Under row-level security the tokens are read through their index by
+ * oms_audit.events_with_tokens, which answers for the claims' tenant only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
@@ -19,7 +21,7 @@ import type { TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { allEvents, monthLabel, retentionDatabase, timeInMonth, type RetentionDb } from '@/test/retention.ts';
 import { logEvents } from '../ingest.ts';
-import { listEvents } from '../query.ts';
+import { inTenant, listEvents, whereClause } from '../query.ts';
 import { countMatching } from '../count.ts';
 import { searchShape } from '../search-shape.ts';
 import { archiveMonth } from '../retention/archive.ts';
@@ -159,5 +161,25 @@ describe('search by sealed value', () => {
     expect(byIp).toHaveLength(4);
     expect(await answers(sealingClaims, { context: { account: 'A-1' } })).toHaveLength(3);
     expect(await answers(sealingClaims, { ip_address: '192.0.2.3' })).toHaveLength(1);
+  });
+
+  it('reads value tokens through their index under row-level security, and only for the tenant in the claims', async () => {
+    const mine = await createTenant(db.sql, `sealed-search-rls-${Date.now()}`);
+    const other = await createTenant(db.sql, `sealed-search-rls-other-${Date.now()}`);
+    for (const t of [mine, other]) {
+      await declarePersonalData(db.sql, t.id, 'operator:test', { contextPaths: ['email'], outsideRetention: true });
+      await logEvents(db.sql, { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: [ev('TRADER', 'dee', '192.0.2.77', { email: 'dee@example.net' })] }, 5), { ip: null, userAgent: null }, 'cli');
+    }
+    const claims = { tenant_id: mine.id, sub: 'test', role: 'authenticated' as const };
+    const resolved = await withBlindIndex(db.sql, mine.id, { ip_address: '192.0.2.77' });
+    const plan = await inTenant(db.sql, claims, (tx) => tx`explain (format json) select seq from public.audit_events where ${whereClause(tx, mine.id, resolved)}`);
+    expect(JSON.stringify(plan)).toContain('events_with_tokens');
+    // The lookup answers for the tenant of the claims only: the other tenant's tokens find nothing here.
+    const theirs = (await withBlindIndex(db.sql, other.id, { ip_address: '192.0.2.77' })).sealed_values!['["/ip_address","192.0.2.77"]']!;
+    const ours = resolved.sealed_values!['["/ip_address","192.0.2.77"]']!;
+    expect(theirs).toHaveLength(1);
+    const positions = (tokens: readonly string[]) => inTenant(db.sql, claims, (tx) => tx`select count(*)::int as n from oms_audit.events_with_tokens(${[...tokens]}::text[])`);
+    expect((await positions(ours))[0]!.n).toBe(1);
+    expect((await positions(theirs))[0]!.n).toBe(0);
   });
 });
