@@ -7,7 +7,8 @@
  * its subject's key), alternating rounds in one run against the real server;
  * then an object's history read through REST for both, an actor search by
  * the blind index beside a plain one, and equality searches on an IP address
- * and a declared context member by their value tokens beside plain ones. Beside the HTTP figures, which a shared
+ * and a declared context member by their value tokens beside plain ones,
+ * with the plans of those searches. Beside the HTTP figures, which a shared
  * machine makes noisy, the write path's own CPU time is measured in this
  * process: the same parsed batches stamped and hashed (the baseline) and
  * stamped, sealed and hashed, alternating, reported in µs per event. And
@@ -26,6 +27,8 @@ import { sealRows } from '@/server/services/personal/seal.ts';
 import { createApiKey } from '@/server/services/api-keys.ts';
 import { generateDemoEvents } from '@/server/services/demo-data.ts';
 import { declarePersonalData } from '@/server/services/personal/settings.ts';
+import { withBlindIndex } from '@/server/services/personal/search.ts';
+import { inTenant, whereClause } from '@/server/services/query.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { machine, measure, percentile, startBenchEnv, writeReport, type Measurement } from './lib.ts';
 
@@ -188,6 +191,21 @@ async function main() {
       { name: 'declared member search (context.email=), sealed (value tokens, opened)', ...(await reads(sealed, email, 100)) },
     ];
 
+    // The plans of the two sealed-value searches (as the read path compiles them), for both tenants.
+    const plans: { name: string; plan: string }[] = [];
+    for (const [label, filters] of [
+      ['ip_address=192.0.2.7', { ip_address: '192.0.2.7' }],
+      ['context.email=client7@example.net', { context: { email: 'client7@example.net' } }],
+    ] as const) {
+      for (const [tenantName, t] of [['v2', plain], ['sealed', sealed]] as const) {
+        // As the read path runs it: the authenticated role with the tenant's claims (row-level security).
+        const resolved = await withBlindIndex(sql, t.id, filters);
+        const claims = { tenant_id: t.id, sub: 'bench', role: 'authenticated' as const };
+        const rows = await inTenant(sql, claims, (tx) => tx`explain (analyze, costs off) select * from public.audit_events where ${whereClause(tx, t.id, resolved)} order by occurred_at desc, seq desc limit 101`);
+        plans.push({ name: `${label}, ${tenantName}`, plan: rows.map((r) => r['QUERY PLAN'] as string).join('\n') });
+      }
+    }
+
     const md = [
       `# Personal data sealing — ${new Date().toISOString().slice(0, 10)}`,
       '',
@@ -219,8 +237,11 @@ async function main() {
       '|---|---:|---:|',
       ...readRows.map((r) => `| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} |`),
       '',
+      'Plans of the sealed-value searches (the page query, limit 101, as the read path runs it, `EXPLAIN (ANALYZE, COSTS OFF)` after the reads):',
+      '',
+      ...plans.flatMap((p) => [`${p.name}:`, '', '```', p.plan, '```', '']),
     ].join('\n');
-    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, cpuPerEvent: cpuRows, reads: readRows, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs, tokensUs } });
+    const file = await writeReport('personal-data', md, { ingest, plainRate, sealedRate, cpuPerEvent: cpuRows, reads: readRows, plans, cpu: { rounds: cpuRounds, stampUs, sealedUs, sealUs, tokensUs } });
     console.log(md);
     console.log(`wrote ${file}`);
   } finally {

@@ -21,7 +21,7 @@ import { dataPath } from '@/server/db/open.ts';
 import { withDuckDB } from '@/server/archive/duckdb.ts';
 import { ARCHIVE_JSON, archivedEventFromJson, archiveRelation, type ArchivedEvent } from '@/server/archive/rows.ts';
 import { localFile } from './retention/files.ts';
-import { whereClause } from './query.ts';
+import { restoredWhereClause } from './query.ts';
 import { compileDuck } from './filters/duckdb.ts';
 import type { Position } from './cursor.ts';
 
@@ -121,7 +121,7 @@ export function cacheDir(): string {
   return dataPath(env(), 'archive-cache');
 }
 
-async function restoredRows(tx: TxSql, restores: string[], where: ReturnType<typeof whereClause>, order: SortOrder, limit: number): Promise<ArchivedEvent[]> {
+async function restoredRows(tx: TxSql, restores: string[], where: ReturnType<typeof restoredWhereClause>, order: SortOrder, limit: number): Promise<ArchivedEvent[]> {
   const rows = (await tx`
     select ${tx.unsafe(EVENT_FIELDS.join(', '))} from public.restored_events
     where restore_id = any(${restores}::uuid[]) and ${where}
@@ -136,7 +136,7 @@ async function restoredPage(tx: TxSql, restores: string[], q: ArchivedQuery): Pr
       ? tx`(occurred_at, seq) < (${q.after.occurred_at}::timestamptz, ${q.after.seq}::bigint)`
       : tx`(occurred_at, seq) > (${q.after.occurred_at}::timestamptz, ${q.after.seq}::bigint)`
     : tx`true`;
-  return restoredRows(tx, restores, tx`${whereClause(tx, q.tenantId, q.filters)} and ${keyset}`, q.order, q.limit);
+  return restoredRows(tx, restores, tx`${restoredWhereClause(tx, q.tenantId, q.filters)} and ${keyset}`, q.order, q.limit);
 }
 
 async function parquetPage(parts: ArchivedPartRef[], q: ArchivedQuery): Promise<ArchivedEvent[]> {
@@ -165,7 +165,7 @@ export async function archivedCount(tx: TxSql, parts: ArchivedPartRef[], tenantI
   if (restores.length) {
     const [row] = await tx`
       select count(*)::int as n from (
-        select 1 from public.restored_events where restore_id = any(${restores}::uuid[]) and ${whereClause(tx, tenantId, filters)} limit ${cap + 1}
+        select 1 from public.restored_events where restore_id = any(${restores}::uuid[]) and ${restoredWhereClause(tx, tenantId, filters)} limit ${cap + 1}
       ) as capped`;
     n += row!.n as number;
   }

@@ -16,7 +16,7 @@ import { archiveRelation } from '@/server/archive/rows.ts';
 import { cacheDir, type ArchivedPartRef } from './archived-events.ts';
 import { compileDuck } from './filters/duckdb.ts';
 import { localFile } from './retention/files.ts';
-import { whereClause } from './query.ts';
+import { restoredWhereClause } from './query.ts';
 
 export const SHAPE_FIELDS = ['event_type', 'object_type', 'actor_id', 'source', 'outcome'] as const;
 /** Values per field taken from the archive (the chart shows fewer; more keep the merge with hot counts close). */
@@ -108,7 +108,7 @@ async function restoredTally(tx: TxSql, restores: string[], tenantId: string, fi
   return (await tx`
     with m as (
       select occurred_at, event_type, object_type, actor_id, source, outcome from public.restored_events
-      where restore_id = any(${restores}::uuid[]) and ${whereClause(tx, tenantId, filters)}
+      where restore_id = any(${restores}::uuid[]) and ${restoredWhereClause(tx, tenantId, filters)}
         and occurred_at >= ${grid.from}::timestamptz and occurred_at < ${grid.to}::timestamptz
     ),
     facets as (

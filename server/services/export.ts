@@ -125,7 +125,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   const personalMode = request.personal ?? 'stored';
   if (personalMode !== 'stored' && spec.framing === 'parquet') throw personalParquetRefused();
   // Sealed actors are found by their blind index (docs/personal-data.md), as in searches.
-  const expr = filterExpr(await withBlindIndex(sql, claims.tenant_id, request.filters));
+  const expr = filterExpr(await withBlindIndex(sql, claims.tenant_id, request.filters, { confine: false }));
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
   const slot = exportSlots().acquire(claims.tenant_id);
   const order = request.order ?? 'asc';

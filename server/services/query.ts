@@ -28,7 +28,18 @@ export interface EventPage {
 
 /** The WHERE condition for a filter set (tenant first, so every plan starts inside the tenant): the filter tree, compiled. */
 export function whereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
-  return wherePostgres(tx, tenantId, filterExpr(f));
+  return wherePostgres(tx, tenantId, filterExpr(f), { tokenLookup: true });
+}
+
+/**
+ * The same condition over a restored month (restored_events): the clear actor
+ * list (personal/clear-actors.ts) names the hot months' actors, so there a
+ * sealed value's column is compared on every event, which finds the same
+ * events; value tokens are tested on each row (the lookup reads audit_events).
+ */
+export function restoredWhereClause(tx: TxSql | Sql, tenantId: string, f: EventFilters) {
+  const { clear_actors: _hotMonthsOnly, ...filters } = f as SealedFilters;
+  return wherePostgres(tx, tenantId, filterExpr(filters));
 }
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
@@ -55,7 +66,7 @@ export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEven
     const keyed = await withRelatedKeys(tx, asked);
     // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.
     const fingerprint = filterFingerprint(`${scope}:${claims.tenant_id}`, keyed);
-    const filters: SealedFilters = sealed === asked ? keyed : { ...keyed, sealed_actors: sealed.sealed_actors, sealed_values: sealed.sealed_values };
+    const filters: SealedFilters = sealed === asked ? keyed : { ...keyed, sealed_actors: sealed.sealed_actors, sealed_values: sealed.sealed_values, clear_actors: sealed.clear_actors };
     const after = input.cursor ? decodeCursor(input.cursor, input.order, fingerprint) : null;
     const where = whereClause(tx, claims.tenant_id, filters);
     // One object's or one actor's events: only the months that hold them are read.

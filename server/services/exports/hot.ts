@@ -97,7 +97,7 @@ export async function* hotRecords(
   clock: ClockFlagLimits,
   done: (stats: RecordStats) => void,
 ): AsyncGenerator<Buffer> {
-  const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e' });
+  const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e', tokenLookup: true });
   const layout = spec.framing === 'csv' ? csvLayout((spec as CsvFormat).delimiter.charCodeAt(0)) : jsonlLayout;
   const records = new CopyRecords({ crlf: spec.framing === 'csv', layout, months });
   const copy = await snapshot.copy(postgresCopy(spec, sql, order, clock), settingValue);
@@ -112,7 +112,7 @@ export async function* hotRecords(
  * `signal` stops it (the caller then lets a writer blocked on the pipe go).
  */
 export async function feedHotRows(snapshot: ExportSnapshot, expr: FilterExpr, order: SortOrder, file: string, months: MonthTally, signal: AbortSignal): Promise<RecordStats> {
-  const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e' });
+  const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e', tokenLookup: true });
   const records = new CopyRecords({ crlf: false, layout: csvLayout(0x2c), months });
   const copy = await snapshot.copy(postgresRawCopy(sql, order), settingValue);
   const rows = chunksOf(copy, records);

@@ -19,7 +19,7 @@ import type { ExportSnapshot } from './snapshot.ts';
 const BATCH = 8192;
 
 async function* hotSeqs(snapshot: ExportSnapshot, expr: FilterExpr): AsyncGenerator<number[]> {
-  const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e' });
+  const { sql, settingValue } = whereCopy(snapshot.claims.tenant_id, expr, { alias: 'e', tokenLookup: true });
   const copy = await snapshot.copy(`copy (select e.seq from public.audit_events e where ${sql} order by e.seq) to stdout`, settingValue);
   const records = new CopyRecords({ crlf: false, layout: { occurredAtOffset: () => -1, occurredAtLength: 0 } });
   for await (const chunk of chunksOf(copy, records)) {

@@ -134,6 +134,8 @@ class Compiler {
   expression(e: FilterExpr): string {
     if (e.op === 'and' || e.op === 'or') return e.args.length ? `(${e.args.map((a) => this.expression(a)).join(` ${e.op} `)})` : e.op === 'and' ? 'true' : 'false';
     if (e.op === 'not') return `(not coalesce(${this.expression(e.arg)}, false))`;
+    // The clear actor list names hot months' actors: an archive tests the condition itself (the same events).
+    if (e.op === 'clear') return this.expression(e.arg);
     return `(${this.predicate(e)})`;
   }
 }

@@ -32,7 +32,10 @@ export interface CompiledSql {
 class Builder {
   readonly strings: string[] = [''];
   readonly values: SqlValue[] = [];
-  constructor(private readonly alias: string) {}
+  constructor(
+    private readonly alias: string,
+    readonly tokenLookup: boolean,
+  ) {}
   text(s: string): this {
     this.strings[this.strings.length - 1] += s;
     return this;
@@ -137,6 +140,11 @@ function predicate(b: Builder, p: Predicate): void {
       b.text('false');
       return;
     case 'tokens':
+      if (b.tokenLookup) {
+        // Under row-level security the GIN index serves no ?| test: the positions come from it through the lookup function.
+        b.text('(').column('occurred_at').text(', ').column('seq').text(') in (select t.occurred_at, t.seq from oms_audit.events_with_tokens(').value(p.values, '::text[]').text(') as t)');
+        return;
+      }
       // The partial GIN index audit_events_personal_tokens_idx: its predicate first, then any of the tokens.
       b.column('personal').text(" ? 'tokens' and (").column('personal').text(" -> 'tokens') ?| ").value(p.values, '::text[]');
       return;
@@ -175,14 +183,34 @@ function expression(b: Builder, e: FilterExpr): void {
     b.text(', false)');
     return;
   }
+  if (e.op === 'clear') {
+    // Only the listed actors' events, through the actor index (beside the value tokens' GIN index in a BitmapOr).
+    if (e.actors === null) return expression(b, e.arg);
+    if (!e.actors.length) return void b.text('false');
+    b.text('(').column('actor_id').text(' = any(').value([...e.actors], '::text[]) and ');
+    expression(b, e.arg);
+    b.text(')');
+    return;
+  }
   b.text('(');
   predicate(b, e);
   b.text(')');
 }
 
+export interface CompileOptions {
+  /** Columns as `<alias>.<column>`. */
+  alias?: string;
+  /**
+   * Value tokens through oms_audit.events_with_tokens (its GIN index), for
+   * public.audit_events read as `authenticated` with the tenant's claims; else
+   * tested on each row (restored months, or without claims).
+   */
+  tokenLookup?: boolean;
+}
+
 /** The WHERE condition of a tenant's events matching `expr`: the tenant first, so every plan starts inside the tenant. */
-export function compilePostgres(tenantId: string, expr: FilterExpr, options: { alias?: string } = {}): CompiledSql {
-  const b = new Builder(options.alias ?? '');
+export function compilePostgres(tenantId: string, expr: FilterExpr, options: CompileOptions = {}): CompiledSql {
+  const b = new Builder(options.alias ?? '', options.tokenLookup ?? false);
   b.column('tenant_id').text(' = ').value(tenantId, '::uuid');
   const conjuncts = expr.op === 'and' ? expr.args : [expr];
   for (const c of conjuncts) {
@@ -193,8 +221,8 @@ export function compilePostgres(tenantId: string, expr: FilterExpr, options: { a
 }
 
 /** The compiled condition as a postgres.js fragment with bound parameters. */
-export function wherePostgres(tx: TxSql | Sql, tenantId: string, expr: FilterExpr) {
-  const { strings, values } = compilePostgres(tenantId, expr);
+export function wherePostgres(tx: TxSql | Sql, tenantId: string, expr: FilterExpr, options: CompileOptions = {}) {
+  const { strings, values } = compilePostgres(tenantId, expr, options);
   return tx(Object.assign([...strings], { raw: [...strings] }) as unknown as TemplateStringsArray, ...values);
 }
 
@@ -203,7 +231,7 @@ export function wherePostgres(tx: TxSql | Sql, tenantId: string, expr: FilterExp
  * statement (an InitPlan) from the transaction-local setting `setting`,
  * which holds `settingValue` (set with a bound parameter).
  */
-export function whereCopy(tenantId: string, expr: FilterExpr, options: { alias?: string; setting?: string } = {}): { sql: string; settingValue: string } {
+export function whereCopy(tenantId: string, expr: FilterExpr, options: CompileOptions & { setting?: string } = {}): { sql: string; settingValue: string } {
   const { strings, values } = compilePostgres(tenantId, expr, options);
   const setting = `current_setting('${options.setting ?? COPY_PARAMS_SETTING}')::jsonb`;
   let sql = strings[0]!;

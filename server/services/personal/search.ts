@@ -14,6 +14,11 @@
  *   events carry in `personal.tokens` (GIN index; archived months read the same
  *   member from their Parquet parts).
  *
+ * The same equality also compares the value's column, for events holding it in
+ * clear (a service's, or from before the tenant sealed): only on the events of
+ * the tenant's clear actors (clear-actors.ts), which the actor index reads,
+ * since an event with a sealed actor never holds the value in clear.
+ *
  * Either way an erased subject is found nowhere, while later events about the
  * same person (under a new key) are. Conditions other than equality on a
  * declared context member cannot match a sealed value and are refused, saying so.
@@ -23,11 +28,17 @@ import { invalid } from '@/supabase/functions/_shared/errors.ts';
 import { isContextPath, type FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
 import { actorEqualityValues, filterExpr, personalEqualities, type EventFilters, type SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 import { contextPointer, referenceOf, subjectRef, tokenInput, valueIndex, valueToken } from '@/supabase/functions/_shared/personal-data.ts';
+import { clearActors } from './clear-actors.ts';
 import { keysById, tenantKeys } from './keys.ts';
 import { personalSettings } from './settings.ts';
 import { tokenKey } from './value-tokens.ts';
 
-export async function withBlindIndex(sql: Sql, tenantId: string, filters: EventFilters): Promise<SealedFilters> {
+/**
+ * `confine: false` leaves a sealed value's column compared on every event
+ * (exports: the clear actors are listed before the export's snapshot is
+ * taken, and an export covers every write acknowledged before it began).
+ */
+export async function withBlindIndex(sql: Sql, tenantId: string, filters: EventFilters, options: { confine?: boolean } = {}): Promise<SealedFilters> {
   const actors = actorEqualityValues(filters);
   const settings = await personalSettings(sql, tenantId);
   if (!settings) return filters;
@@ -46,7 +57,12 @@ export async function withBlindIndex(sql: Sql, tenantId: string, filters: EventF
     for (const [actor, ref] of refs) sealed[actor] = live.filter((k) => k.subject_ref === ref).map((k) => referenceOf({ subjectRef: ref, keyId: k.key_id }));
     out.sealed_actors = sealed;
   }
-  if (equalities.length) out.sealed_values = await valueTokens(sql, tenantId, indexKey, equalities.map((q) => tokenInput(q.pointer, q.value)));
+  if (equalities.length) {
+    out.sealed_values = await valueTokens(sql, tenantId, indexKey, equalities.map((q) => tokenInput(q.pointer, q.value)));
+    // The column side of each equality read from the clear actors' events only (clear-actors.ts).
+    const clear = options.confine === false ? null : await clearActors(sql, tenantId);
+    if (clear) out.clear_actors = clear;
+  }
   return out;
 }
 

@@ -22,6 +22,17 @@ export async function personalSettings(sql: Sql, tenantId: string, fresh = false
   return settings;
 }
 
+/**
+ * The context paths declared in every declaration since the tenant's first
+ * (null: not known, declared before this was kept): an event with a sealed
+ * actor never holds these members in clear (search.ts).
+ */
+export async function contextPathsThroughout(sql: Sql, tenantId: string): Promise<readonly string[] | null> {
+  const [row] = await sql<{ paths: string[] | null }[]>`
+    select context_paths_throughout as paths from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
+  return row?.paths ?? null;
+}
+
 /** Declares (or changes) the tenant's personal data; new events are sealed from then on (within seconds on every server). */
 export async function declarePersonalData(
   sql: Sql,
@@ -37,11 +48,14 @@ export async function declarePersonalData(
   for (const path of settings.contextPaths) {
     if (!/^[^.]+(\.[^.]+)*$/.test(path)) throw new RangeError(`context path "${path}" must be member names joined by dots`);
   }
+  // context_paths_throughout: the first declaration's paths, narrowed by every later one (null stays null: not known).
   await sql`
-    insert into oms_audit.personal_data_settings (tenant_id, human_actor_types, context_paths, outside_retention, updated_by)
-    values (${tenantId}, ${settings.humanActorTypes}, ${settings.contextPaths}, ${settings.outsideRetention}, ${by})
+    insert into oms_audit.personal_data_settings (tenant_id, human_actor_types, context_paths, outside_retention, updated_by, context_paths_throughout)
+    values (${tenantId}, ${settings.humanActorTypes}, ${settings.contextPaths}, ${settings.outsideRetention}, ${by}, ${settings.contextPaths})
     on conflict (tenant_id) do update set human_actor_types = excluded.human_actor_types, context_paths = excluded.context_paths,
-      outside_retention = excluded.outside_retention, updated_at = now(), updated_by = excluded.updated_by`;
+      outside_retention = excluded.outside_retention, updated_at = now(), updated_by = excluded.updated_by,
+      context_paths_throughout = case when personal_data_settings.context_paths_throughout is not null then
+        array(select p from unnest(personal_data_settings.context_paths_throughout) as p where p = any(excluded.context_paths)) end`;
   cache().set(tenantId, { settings, until: performance.now() + SETTINGS_CACHE_MS });
   return settings;
 }

@@ -3,9 +3,10 @@
  * tokens"): a subject's events (`subject_id=…`) are looked up in the partial
  * GIN index on `personal -> 'tokens'`, never by scanning the tenant's events;
  * the index holds only rows that carry tokens, so an unsealing tenant's rows
- * add nothing to it. (An equality that may also match a value stored in clear,
- * such as an IP address, ORs the tokens with a column no index serves, and is
- * read within the tenant's months like other unindexed filters.)
+ * add nothing to it. (The read path, under row-level security, reaches the same
+ * index through oms_audit.events_with_tokens; an equality that may also match a
+ * value stored in clear compares that column on the clear actors' events only:
+ * sealed-search-equivalence.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { parseBatch } from '@/supabase/functions/_shared/contract.ts';

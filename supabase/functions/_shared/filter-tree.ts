@@ -82,9 +82,18 @@ export type FilterExpr =
    */
   | { op: 'sealed'; pointer: string; value: JsonScalar }
   /** The event carries any of these value tokens (personal.tokens; docs/personal-data.md). */
-  | { op: 'tokens'; values: string[] };
+  | { op: 'tokens'; values: string[] }
+  /**
+   * `arg`, a condition that only an event whose actor is stored in clear can
+   * meet (a sealed value compared with its column: a sealed event holds a
+   * reference or nothing there). `actors`: every clear actor id the tenant's
+   * hot months hold, so PostgreSQL reads only their events (the actor index)
+   * instead of testing the others; an archive, or `actors: null`, tests `arg`
+   * alone. The same events either way (filters.ts withSealedValues).
+   */
+  | { op: 'clear'; arg: FilterExpr; actors: readonly string[] | null };
 
-export type Predicate = Exclude<FilterExpr, { op: 'and' | 'or' | 'not' }>;
+export type Predicate = Exclude<FilterExpr, { op: 'and' | 'or' | 'not' | 'clear' }>;
 
 export const isContextPath = (field: unknown): field is ContextPath => typeof field === 'object' && field !== null && 'context' in field;
 export const isTimeColumn = (field: unknown): field is TimeColumn => (TIME_COLUMNS as readonly unknown[]).includes(field);

@@ -162,7 +162,7 @@ export function filterExpr(filters: EventFilters): FilterExpr {
   let expr = and(...args);
   const { sealed_actors, sealed_values } = filters as SealedFilters;
   if (sealed_actors) expr = withSealedActors(expr, sealed_actors);
-  if (sealed_values) expr = withSealedValues(expr, sealed_values);
+  if (sealed_values) expr = withSealedValues(expr, sealed_values, (filters as SealedFilters).clear_actors);
   return expr;
 }
 
@@ -181,7 +181,20 @@ export type SealedFilters = EventFilters & {
    * sealed event has it).
    */
   sealed_values?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Where a sealed value can be stored in clear: `pointers` are the sealed
+   * places whose value an event with a sealed actor never holds in clear (the
+   * actor's IP addresses, user agent and device fingerprint; the context
+   * members declared in every declaration since the tenant's first), and
+   * `actors` the actor ids the tenant's hot months hold in clear (null: too
+   * many to list). An equality on such a place compares its column on those
+   * actors' events only (filter-tree.ts `clear`).
+   */
+  clear_actors?: { readonly actors: readonly string[] | null; readonly pointers: readonly string[] };
 };
+
+/** The envelope prefix (personal-data.ts ENVELOPE_PREFIX): a value beginning with it may be a sealed event's reference. */
+const REFERENCE_PREFIX = 'pd2:';
 
 /** Columns whose values a sealing tenant seals under a human actor's key (besides actor_id, found by its reference). */
 const SEALED_TEXT_COLUMNS = new Set<string>(['user_agent', 'device_fingerprint', 'observed_user_agent']);
@@ -235,13 +248,26 @@ export function personalEqualities(filters: EventFilters, declared: ReadonlySet<
   return found;
 }
 
-/** Each equality on a sealed place also matches the sealed events holding the value, by its tokens. */
-function withSealedValues(expr: FilterExpr, sealed: Readonly<Record<string, readonly string[]>>): FilterExpr {
+/**
+ * Each equality on a sealed place also matches the sealed events holding the
+ * value, by its tokens. With `clear`, the column's own comparison is confined
+ * to the events whose actor is stored in clear where only those can hold the
+ * value in clear: every compared value is a sealed place's (resolved), not
+ * null (a null member is never sealed) and not reference-like; a containment
+ * qualifies through one such member, which a sealed-actor event cannot hold.
+ * So the column side reads the clear actors' events and the token side its
+ * index, instead of one test of both on every event (docs/personal-data.md,
+ * "Search cost").
+ */
+function withSealedValues(expr: FilterExpr, sealed: Readonly<Record<string, readonly string[]>>, clear?: SealedFilters['clear_actors']): FilterExpr {
   const tokensOf = (equalities: PersonalEquality[]): FilterExpr | null => {
     const tokens = equalities.flatMap((q) => sealed[tokenInput(q.pointer, q.value)] ?? []);
     return tokens.length ? { op: 'tokens', values: [...new Set(tokens)] } : null;
   };
   const has = (q: PersonalEquality) => Object.hasOwn(sealed, tokenInput(q.pointer, q.value));
+  const confinable = (q: PersonalEquality) =>
+    !!clear && has(q) && clear.pointers.includes(q.pointer) && q.value !== null && !(typeof q.value === 'string' && q.value.startsWith(REFERENCE_PREFIX));
+  const inClear = (e: FilterExpr, confined: boolean): FilterExpr => (confined ? { op: 'clear', arg: e, actors: clear!.actors } : e);
   const rewrite = (e: FilterExpr): FilterExpr => {
     if (e.op === 'and') return and(...e.args.map(rewrite));
     if (e.op === 'or') return or(...e.args.map(rewrite));
@@ -249,17 +275,20 @@ function withSealedValues(expr: FilterExpr, sealed: Readonly<Record<string, read
     if (e.op === 'sealed') return tokensOf([e]) ?? e;
     if (e.op === 'eq' || e.op === 'in') {
       const pointer = isContextPath(e.field) ? pathPointer(e.field.context) : '/' + (e.field as string);
-      const equalities = (e.op === 'eq' ? [e.value] : (e.values as JsonScalar[])).map((value) => ({ pointer, value })).filter(has);
+      const compared = (e.op === 'eq' ? [e.value] : (e.values as JsonScalar[])).map((value) => ({ pointer, value }));
+      const equalities = compared.filter(has);
       const more = equalities.length ? tokensOf(equalities) : null;
-      return more ? or(e, more) : e;
+      const column = inClear(e, compared.length > 0 && compared.every(confinable));
+      return more ? or(column, more) : column;
     }
     if (e.op === 'contains') {
       // Every sealed member of the needle holds its value (by its tokens), and the context contains the rest.
       const split = splitNeedle(e.value, has);
       if (!split.sealed.length) return e;
+      const column = inClear(e, split.sealed.some(confinable));
       const each = split.sealed.map((m) => tokensOf([m]));
-      if (each.some((t) => t === null)) return e;
-      return or(e, and(...(split.rest ? [{ op: 'contains', value: split.rest } as FilterExpr] : []), ...(each as FilterExpr[])));
+      if (each.some((t) => t === null)) return column;
+      return or(column, and(...(split.rest ? [{ op: 'contains', value: split.rest } as FilterExpr] : []), ...(each as FilterExpr[])));
     }
     return e;
   };

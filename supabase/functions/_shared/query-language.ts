@@ -468,6 +468,7 @@ function printNode(e: FilterExpr, nested: boolean): string {
       throw new Error('A context containment has no query form');
     case 'sealed':
     case 'tokens':
+    case 'clear':
       throw new Error(`A ${e.op} condition has no query form`);
   }
 }
