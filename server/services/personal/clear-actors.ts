@@ -18,7 +18,11 @@
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import type { SealedFilters } from '@/supabase/functions/_shared/filters.ts';
-import { contextPointer, PERSONAL_IP_FIELDS, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+import { contextPointer, ENVELOPE_PREFIX, PERSONAL_IP_FIELDS, SEALED_SCHEMA_VERSION } from '@/supabase/functions/_shared/personal-data.ts';
+
+/** The references' range of actor ids, in byte order: from the envelope prefix up to the prefix with its last character's successor. */
+const REFERENCES_FROM = ENVELOPE_PREFIX;
+const REFERENCES_TO = ENVELOPE_PREFIX.slice(0, -1) + String.fromCharCode(ENVELOPE_PREFIX.charCodeAt(ENVELOPE_PREFIX.length - 1) + 1);
 import { contextPathsThroughout } from './settings.ts';
 
 /** The most clear actor ids one search lists; a tenant with more compares the column on every event, as before. */
@@ -57,14 +61,14 @@ export async function clearActors(sql: Sql, tenantId: string): Promise<SealedFil
   // Below and above the references' range, skipping through the actor index one distinct id at a time.
   const rows = await sql<{ actor_id: string }[]>`
     (with recursive below(actor_id) as (
-       select min(actor_id) from public.audit_events where tenant_id = ${tenantId} and actor_id < 'pd2:'
+       select min(actor_id) from public.audit_events where tenant_id = ${tenantId} and actor_id < ${REFERENCES_FROM}
        union all
-       select (select min(e.actor_id) from public.audit_events e where e.tenant_id = ${tenantId} and e.actor_id > b.actor_id and e.actor_id < 'pd2:')
+       select (select min(e.actor_id) from public.audit_events e where e.tenant_id = ${tenantId} and e.actor_id > b.actor_id and e.actor_id < ${REFERENCES_FROM})
        from below b where b.actor_id is not null)
      select actor_id from below where actor_id is not null limit ${MAX_CLEAR_ACTORS + 1})
     union all
     (with recursive above(actor_id) as (
-       select min(actor_id) from public.audit_events where tenant_id = ${tenantId} and actor_id >= 'pd2;'
+       select min(actor_id) from public.audit_events where tenant_id = ${tenantId} and actor_id >= ${REFERENCES_TO}
        union all
        select (select min(e.actor_id) from public.audit_events e where e.tenant_id = ${tenantId} and e.actor_id > a.actor_id)
        from above a where a.actor_id is not null)
@@ -89,7 +93,7 @@ async function referenceLikeClearActors(sql: Sql, tenantId: string): Promise<rea
   if (!first?.settled) return null;
   const rows = await sql<{ actor_id: string }[]>`
     select distinct actor_id from public.audit_events
-    where tenant_id = ${tenantId} and actor_id >= 'pd2:' and actor_id < 'pd2;' and schema_version <> ${SEALED_SCHEMA_VERSION}`;
+    where tenant_id = ${tenantId} and actor_id >= ${REFERENCES_FROM} and actor_id < ${REFERENCES_TO} and schema_version <> ${SEALED_SCHEMA_VERSION}`;
   const list = rows.map((r) => r.actor_id);
   settled().set(tenantId, list);
   return list;

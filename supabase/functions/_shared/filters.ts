@@ -9,7 +9,7 @@ import { parseTimeBound } from './timestamps.ts';
 import { invalid, issuesFromZod } from './errors.ts';
 import { and, isContextPath, isIpColumn, or, type FilterExpr, type JsonScalar } from './filter-tree.ts';
 import { canonicalIp } from './ip.ts';
-import { tokenInput } from './personal-data.ts';
+import { ENVELOPE_PREFIX, tokenInput } from './personal-data.ts';
 import { describeQueryError, parseQuery, QUERY_MAX_LENGTH } from './query-language.ts';
 
 // deno-lint-ignore no-control-regex
@@ -193,9 +193,6 @@ export type SealedFilters = EventFilters & {
   clear_actors?: { readonly actors: readonly string[] | null; readonly pointers: readonly string[] };
 };
 
-/** The envelope prefix (personal-data.ts ENVELOPE_PREFIX): a value beginning with it may be a sealed event's reference. */
-const REFERENCE_PREFIX = 'pd2:';
-
 /** Columns whose values a sealing tenant seals under a human actor's key (besides actor_id, found by its reference). */
 const SEALED_TEXT_COLUMNS = new Set<string>(['user_agent', 'device_fingerprint', 'observed_user_agent']);
 
@@ -266,7 +263,7 @@ function withSealedValues(expr: FilterExpr, sealed: Readonly<Record<string, read
   };
   const has = (q: PersonalEquality) => Object.hasOwn(sealed, tokenInput(q.pointer, q.value));
   const confinable = (q: PersonalEquality) =>
-    !!clear && has(q) && clear.pointers.includes(q.pointer) && q.value !== null && !(typeof q.value === 'string' && q.value.startsWith(REFERENCE_PREFIX));
+    !!clear && has(q) && clear.pointers.includes(q.pointer) && q.value !== null && !(typeof q.value === 'string' && q.value.startsWith(ENVELOPE_PREFIX));
   const inClear = (e: FilterExpr, confined: boolean): FilterExpr => (confined ? { op: 'clear', arg: e, actors: clear!.actors } : e);
   const rewrite = (e: FilterExpr): FilterExpr => {
     if (e.op === 'and') return and(...e.args.map(rewrite));
