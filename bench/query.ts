@@ -13,7 +13,6 @@
 import { parseArgs } from 'node:util';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readdir, readFile } from 'node:fs/promises';
 import type { TenantClaims, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { withTenant } from '@/supabase/functions/_shared/db.ts';
 import { filtersFromSearchParams, filtersOf } from '@/supabase/functions/_shared/filters.ts';
@@ -24,6 +23,7 @@ import { monthMapQuery, monthsHolding, openMonthsProbe, splitMonths, withinMonth
 import { decodeCursor, filterFingerprint } from '@/server/services/cursor.ts';
 import { explainShape } from '@/server/services/search-shape.ts';
 import { machine, percentile, resultsDir, startBenchEnv, writeReport } from './lib.ts';
+import { newestResult } from './report.ts';
 import { createNaiveTable, loadTenantEvents, NAIVE_COLUMNS } from './load.ts';
 import { plansStayInTenant } from './plans.ts';
 import { prng, SYMBOL_COUNT, symbolOf, tenantFlow, tenantSizes, zipf, type TenantFlow } from './query-data.ts';
@@ -447,8 +447,8 @@ async function main() {
     const naiveBuilt = await naiveSize();
 
     // Ingest figures of the latest ingest report, for the comparison.
-    const ingestFiles = (await readdir(resultsDir())).filter((f) => /^ingest-.*\.json$/.test(f)).sort();
-    const ingest = ingestFiles.length ? (JSON.parse(await readFile(`${resultsDir()}/${ingestFiles.at(-1)!}`, 'utf8')) as { apiBest: number; copyBest: number }) : null;
+    // The dated full report (ingest-<date>.json), not a singles- or bulk-only run's, which has no apiBest.
+    const ingest = (await newestResult(resultsDir(), 'ingest'))?.data as { apiBest: number; copyBest: number } | undefined;
 
     // ---- Report ----
     const rows = results.map((r) => {
