@@ -17,7 +17,8 @@ export function plansStayInTenant(plan: string, tenantId: string): boolean {
     // The node's own detail lines: up to its first child, its next sibling or the planning summary.
     for (let j = k + 1; j < lines.length && !lines[j]!.includes('->') && /^\s/.test(lines[j]!); j++) details.push(lines[j]!);
     if (/(Index Scan|Index Only Scan|Bitmap Heap Scan)/.test(line)) {
-      return details.some((d) => new RegExp(`(Index|Recheck) Cond: \\(\\(?tenant_id = '${tenantId}'::uuid\\)`).test(d));
+      // A bitmap over several index scans (OR) rechecks `(((tenant_id = … AND …) OR (…))`: each of those scans is checked on its own line.
+      return details.some((d) => new RegExp(`(Index|Recheck) Cond: \\(+tenant_id = '${tenantId}'::uuid\\)`).test(d));
     }
     const readsNothing = /actual time=[\d.]+\.\.[\d.]+ rows=0(\.00)? /.test(line) && !details.some((d) => d.includes('Rows Removed by Filter') || d.includes('Buffers:'));
     return readsNothing || / \(never executed\)/.test(line);
