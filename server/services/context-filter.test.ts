@@ -10,7 +10,7 @@ import { event, newTenant, testSql } from '@/test/fixtures.ts';
 import { logEvents } from './ingest.ts';
 import { countMatching } from './count.ts';
 import { listEvents, whereClause } from './query.ts';
-import { indexedStringFields, INDEXED_CONTEXT_FIELDS } from './context-filter.ts';
+import { indexedStringFields, INDEXED_CONTEXT_FIELDS, textOnlyFromString } from './context-filter.ts';
 import { compilePostgres } from './filters/postgres.ts';
 
 const claimsOf = (tenantId: string): TenantClaims => ({ tenant_id: tenantId, sub: 'test', role: 'authenticated' });
@@ -21,6 +21,7 @@ const CONTEXTS: Record<string, unknown>[] = [
   { symbol: 'AAPL', side: 'SELL', account: 'ACC-2', client_order_id: 'C-1' },
   { symbol: 'aapl' },
   { symbol: ['AAPL'] },
+  { symbol: '["AAPL"]' },
   { symbol: { ticker: 'AAPL' } },
   { symbol: '150', client_order_id: '150' },
   { symbol: 150, client_order_id: 150 },
@@ -50,8 +51,10 @@ const FILTERS: Record<string, unknown>[] = [
   { symbol: ['AAPL'] },
   { symbol: { ticker: 'AAPL' } },
   { symbol: '{"ticker": "AAPL"}' },
+  { symbol: '["AAPL"]' },
   { symbol: 'Zürich “quoted”' },
   { symbol: 'AAPL', side: 'BUY' },
+  { symbol: 'AAPL', account: 'ACC-1' },
   { symbol: 'AAPL', account: 'ACC-2' },
   { account: 'ACC-1' },
   { account: 'true' },
@@ -136,7 +139,7 @@ describe('context filters', () => {
       await logEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
     }
     const partitions = await testSql()`select distinct tableoid::regclass::text as name from public.audit_events where tenant_id = ${t.id}`;
-    for (const p of partitions) await testSql().unsafe(`analyze ${p.name as string}`);
+    for (const p of partitions) await testSql().unsafe(`vacuum (analyze) ${p.name as string}`);
     const plan = await withTenant(testSql(), claimsOf(t.id), async (tx) => {
       const where = whereClause(tx, t.id, { context: { symbol: 'RARE' } });
       const rows = await tx`explain (format json) select seq from public.audit_events where ${where} order by occurred_at desc, seq desc limit 50`;
@@ -144,6 +147,27 @@ describe('context filters', () => {
     });
     expect(plan).toMatch(/"Index Cond":"\(\(tenant_id = '[0-9a-f-]+'::uuid\) AND \(context_symbol = 'RARE'::text\)\)"/);
     expect(plan).not.toMatch(/Seq Scan/);
+    // A count of a plain string reads the index alone (the rows were vacuumed, so their pages are all-visible).
+    const countPlan = await withTenant(testSql(), claimsOf(t.id), async (tx) => {
+      const rows = await tx`explain (format json) select count(*) from (select 1 from public.audit_events where ${whereClause(tx, t.id, { context: { symbol: 'SYM3' } })} limit 100001) c`;
+      return JSON.stringify(rows[0]!['QUERY PLAN']);
+    });
+    expect(countPlan).toMatch(/"Node Type":"Index Only Scan"/);
+    expect(countPlan).not.toMatch(/@>/);
     expect(compilePostgres(t.id, { op: 'contains', value: { symbol: 'AAPL', qty: 1 } }).strings.join('$')).toBe('tenant_id = $::uuid and (context_symbol = $ and context @> $::text::jsonb)');
+  });
+
+  it('test only the indexed column where its text can only be that string, so a count reads the index alone', () => {
+    const sql = (value: Record<string, unknown>) => compilePostgres('00000000-0000-0000-0000-000000000000', { op: 'contains', value }).strings.join('$');
+    expect(sql({ symbol: 'AAPL' })).toBe('tenant_id = $::uuid and (context_symbol = $ and true)');
+    expect(sql({ symbol: 'AAPL', account: 'ACC-1' })).toBe('tenant_id = $::uuid and (context_symbol = $ and context_account = $ and true)');
+    // Text another JSON type also has: containment decides.
+    for (const value of ['150', '-1', 'true', 'false', 'null', '["AAPL"]', '{"ticker": "AAPL"}']) {
+      expect(sql({ symbol: value })).toBe('tenant_id = $::uuid and (context_symbol = $ and context @> $::text::jsonb)');
+    }
+    expect(textOnlyFromString('')).toBe(true);
+    expect(textOnlyFromString('Zürich “quoted”')).toBe(true);
+    expect(textOnlyFromString('.5')).toBe(true);
+    expect(textOnlyFromString('0.5')).toBe(false);
   });
 });

@@ -15,7 +15,7 @@
  */
 import type { Sql, TxSql } from '@/supabase/functions/_shared/db.ts';
 import { ASCII_LOWER, ASCII_UPPER, foldAscii, isContextPath, isIpColumn, isNumberColumn, isTimeColumn, type Bounds, type ContextPath, type FilterExpr, type Predicate } from '@/supabase/functions/_shared/filter-tree.ts';
-import { indexedStringFields, INDEXED_CONTEXT_FIELDS } from '../context-filter.ts';
+import { indexedStringFields, INDEXED_CONTEXT_FIELDS, textOnlyFromString } from '../context-filter.ts';
 
 /**
  * A value of the compiled text: a string or a list of strings, sent as text
@@ -131,10 +131,14 @@ function predicate(b: Builder, p: Predicate): void {
       });
       return;
     }
-    case 'contains':
-      for (const [field, value] of indexedStringFields(p.value)) indexedEquality(b, field, value);
+    case 'contains': {
+      const indexed = indexedStringFields(p.value);
+      for (const [field, value] of indexed) indexedEquality(b, field, value);
+      // Every member an indexed string no other type shares: the equalities are the whole test (context-filter.ts).
+      if (indexed.length && indexed.length === Object.keys(p.value).length && indexed.every(([, value]) => textOnlyFromString(value))) return void b.text('true');
       b.column('context').text(' @> ').value(JSON.stringify(p.value), '::text::jsonb');
       return;
+    }
     case 'sealed':
       // Only a sealing tenant's tokens find a sealed value (rewritten before compiling); as such it matches nothing.
       b.text('false');
