@@ -17,16 +17,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
-import { listEventsInput, type EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
-import { withTenant, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
+import { filterExpr, listEventsInput, type EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
+import { withTenant, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { appendEventsWithin } from '@/supabase/functions/_shared/ingest.ts';
 import { adminSql, testSql } from '@/test/fixtures.ts';
 import { createTenant } from '@/server/services/tenants.ts';
 import { logEvents, NO_OBSERVED_CLIENT } from '../ingest.ts';
-import { listEvents } from '../query.ts';
+import { listEvents, whereClause } from '../query.ts';
 import { countMatching } from '../count.ts';
 import { searchShape } from '../search-shape.ts';
 import { startExport } from '../export.ts';
+import { COPY_PARAMS_SETTING, whereCopy } from '../filters/postgres.ts';
 import { searchHooks, withBlindIndex } from './search.ts';
 import { declarePersonalData } from './settings.ts';
 
@@ -45,6 +46,7 @@ const ev = (actor_type: string, actor_id: string, context: Record<string, unknow
 });
 const write = (tenantId: string, events: AuditEventRequest[]) => logEvents(testSql(), { tenantId, writer }, parseBatch({ events }, 20), NO_OBSERVED_CLIENT, 'cli');
 const claimsOf = (tenantId: string): TenantClaims => ({ tenant_id: tenantId, sub: 'test', role: 'authenticated' });
+type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Function Name'?: string; Plans?: PlanNode[] };
 const labels = (events: { context: Record<string, unknown> }[]) => events.map((e) => e.context.label as string).sort();
 
 afterEach(() => {
@@ -106,7 +108,30 @@ describe('a search by sealed value and its look-ups read one snapshot', () => {
     const exported = await exportedLabels(tenantId, { ip_address: IP });
     expect(exported).toEqual(['count-known', 'count-new', 'page-known', 'page-new', 'service', 'shape-known', 'shape-new', 'trader']);
     expect(await exportedLabels(tenantId, { ip_address: IP })).toEqual([...exported, 'export-known', 'export-new'].sort());
-    expect((await withBlindIndex(testSql(), tenantId, filters)).clear_actors?.actors).toEqual(['router-1', 'router-new-count', 'router-new-export', 'router-new-page', 'router-new-shape']);
+    const resolved = await withBlindIndex(testSql(), tenantId, filters);
+    expect(resolved.clear_actors?.actors).toEqual(['router-1', 'router-new-count', 'router-new-export', 'router-new-page', 'router-new-shape']);
+
+    // The export's COPY condition (values from a setting) is planned as the search's own (bound values): the same
+    // scans of the same indexes, the tokens through oms_audit.events_with_tokens, no sequential scan of events.
+    const { sql: condition, settingValue } = whereCopy(tenantId, filterExpr(resolved), { alias: 'e', tokenLookup: true });
+    const scans = async (explain: (tx: TxSql) => Promise<readonly Record<string, unknown>[]>) => {
+      const plan = await withTenant(testSql(), claims, async (tx) => {
+        await tx`select set_config(${COPY_PARAMS_SETTING}, ${settingValue}, true), set_config('enable_seqscan', 'off', true)`;
+        return (await explain(tx))[0]!['QUERY PLAN'] as { Plan: PlanNode }[];
+      });
+      const found: string[] = [];
+      const walk = (node: PlanNode) => {
+        if (/Scan/.test(node['Node Type'])) found.push(`${node['Node Type']} ${node['Index Name'] ?? node['Function Name'] ?? node['Relation Name'] ?? ''}`);
+        node.Plans?.forEach(walk);
+      };
+      walk(plan[0]!.Plan);
+      return found.sort();
+    };
+    const exportScans = await scans((tx) => tx.unsafe(`explain (format json) select e.seq from public.audit_events e where ${condition}`));
+    const searchScans = await scans((tx) => tx`explain (format json) select seq from public.audit_events where ${whereClause(tx, tenantId, resolved)}`);
+    expect(exportScans).toEqual(searchScans);
+    expect(exportScans).toContain('Function Scan events_with_tokens');
+    expect(exportScans.filter((scan) => scan.startsWith('Seq Scan'))).toEqual([]);
   });
 });
 
