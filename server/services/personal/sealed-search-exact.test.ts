@@ -15,10 +15,11 @@
  *   records the clear "pd2:…" actor id that writer stored before it;
  * - the server's role cannot write what the declaration records.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parseBatch, type AuditEventRequest } from '@/supabase/functions/_shared/contract.ts';
 import { filterExpr, listEventsInput, type EventFiltersInput } from '@/supabase/functions/_shared/filters.ts';
-import { withTenant, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { connect, withTenant, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { caughtUpRead, type ReadSource } from '@/server/db/read-source.ts';
 import { appendEventsWithin } from '@/supabase/functions/_shared/ingest.ts';
 import { adminSql, testSql } from '@/test/fixtures.ts';
 import { createTenant } from '@/server/services/tenants.ts';
@@ -68,11 +69,11 @@ function commitInBetween(tenantId: string, round: string): void {
   };
 }
 
-async function exportedLabels(tenantId: string, filters: EventFiltersInput): Promise<string[]> {
-  const started = await startExport(testSql(), claimsOf(tenantId), { format: 'jsonl', filters: listEventsInput.parse(filters), exporter: { kind: 'cli', os_user: 'test' } });
+async function exportedLabels(tenantId: string, filters: EventFiltersInput, reads?: ReadSource): Promise<string[]> {
+  const started = await startExport(testSql(), claimsOf(tenantId), { format: 'jsonl', filters: listEventsInput.parse(filters), exporter: { kind: 'cli', os_user: 'test' } }, reads);
   let text = '';
   for await (const chunk of started.stream) text += chunk;
-  expect((await started.done).status).toBe('complete');
+  expect(await started.done).toMatchObject({ status: 'complete', read_from: { database: reads?.database ?? 'primary' } });
   return labels(
     text
       .split('\n')
@@ -108,6 +109,20 @@ describe('a search by sealed value and its look-ups read one snapshot', () => {
     const exported = await exportedLabels(tenantId, { ip_address: IP });
     expect(exported).toEqual(['count-known', 'count-new', 'page-known', 'page-new', 'service', 'shape-known', 'shape-new', 'trader']);
     expect(await exportedLabels(tenantId, { ip_address: IP })).toEqual([...exported, 'export-known', 'export-new'].sort());
+    // The same from the streaming replica when the suite runs with one (OMS_AUDIT_TEST_TOPOLOGY=replica): its
+    // repeatable-read, read-only snapshot holds the look-ups and the search alike.
+    const replicaUrl = inject('readDatabaseUrl');
+    const replica = replicaUrl ? connect(replicaUrl, { max: 2, prepare: inject('dbPrepare') }) : undefined;
+    try {
+      const reads = await caughtUpRead(testSql(), replica, 10_000);
+      expect(reads.database).toBe(replica ? 'replica' : 'primary');
+      const all = [...exported, 'export-known', 'export-new'].sort();
+      expect(labels((await listEvents(reads.sql, claims, filters)).events)).toEqual(all);
+      expect(await exportedLabels(tenantId, { ip_address: IP }, reads)).toEqual(all);
+    } finally {
+      await replica?.end();
+    }
+
     const resolved = await withBlindIndex(testSql(), tenantId, filters);
     expect(resolved.clear_actors?.actors).toEqual(['router-1', 'router-new-count', 'router-new-export', 'router-new-page', 'router-new-shape']);
 
