@@ -27,7 +27,7 @@ import { exportColumns, exportFileName, exportFormat, type ManifestFormat, type 
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
-import { searchHooks, withBlindIndex } from './personal/search.ts';
+import { refuseSealedNonEquality, searchHooks, withBlindIndex } from './personal/search.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { formatInZone } from '@/lib/time.ts';
@@ -127,6 +127,7 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   // Sealed values are found by their blind index (docs/personal-data.md), as in searches, resolved in the export's
   // snapshot once it is open; the time bounds are the requested filters'.
   let expr = filterExpr(request.filters);
+  await refuseSealedNonEquality(sql, claims.tenant_id, request.filters);
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
   const slot = exportSlots().acquire(claims.tenant_id);
   const order = request.order ?? 'asc';

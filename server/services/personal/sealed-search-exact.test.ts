@@ -150,6 +150,18 @@ describe('a search by sealed value and its look-ups read one snapshot', () => {
   });
 });
 
+describe('an export of a sealing tenant', () => {
+  it('refuses a condition other than equality on a declared member before it records anything', async () => {
+    const tenantId = await sealingTenant('sealed-exact-refused');
+    const filters = listEventsInput.parse({ q: 'email ~ "ANN@EXAMPLE.NET"' });
+    await expect(startExport(testSql(), claimsOf(tenantId), { format: 'jsonl', filters, exporter: { kind: 'cli', os_user: 'test' } })).rejects.toMatchObject({
+      status: 400,
+      issues: [expect.objectContaining({ message: expect.stringMatching(/only equality/) })],
+    });
+    expect(await adminSql()`select id from public.audit_exports where tenant_id = ${tenantId}`).toHaveLength(0);
+  });
+});
+
 describe('sealing from the declaration on', () => {
   it("a server that has not noticed a declaration has its unsealed batch refused by the database, and stores it sealed", async () => {
     const tenant = await createTenant(testSql(), `sealed-exact-stale-${Date.now()}`);

@@ -30,7 +30,7 @@ import { actorEqualityValues, filterExpr, personalEqualities, type EventFilters,
 import { contextPointer, referenceOf, subjectRef, tokenInput, valueIndex, valueToken } from '@/supabase/functions/_shared/personal-data.ts';
 import { clearActors } from './clear-actors.ts';
 import { existingTenantKeys, keysById } from './keys.ts';
-import { personalSettings } from './settings.ts';
+import { personalSettings, settingsIn } from './settings.ts';
 import { tokenKey } from './value-tokens.ts';
 
 /**
@@ -43,7 +43,7 @@ import { tokenKey } from './value-tokens.ts';
  */
 export async function withBlindIndex(sql: AnySql, tenantId: string, filters: EventFilters): Promise<SealedFilters> {
   const actors = actorEqualityValues(filters);
-  const settings = await personalSettings(sql, tenantId, true);
+  const settings = await settingsIn(sql, tenantId);
   if (!settings) return filters;
   const declared = new Set(settings.contextPaths.map(contextPointer));
   refuseNonEquality(filterExpr(filters), declared);
@@ -69,6 +69,17 @@ export async function withBlindIndex(sql: AnySql, tenantId: string, filters: Eve
     if (clear) out.clear_actors = clear;
   }
   return out;
+}
+
+/**
+ * Refuses, before anything starts, a condition other than equality on a context
+ * member the tenant declares personal (as this process last read the
+ * declaration; the search's own snapshot checks again): an export answers such
+ * a request 400 without recording a failed export.
+ */
+export async function refuseSealedNonEquality(sql: AnySql, tenantId: string, filters: EventFilters): Promise<void> {
+  const settings = await personalSettings(sql, tenantId);
+  if (settings) refuseNonEquality(filterExpr(filters), new Set(settings.contextPaths.map(contextPointer)));
 }
 
 /** For tests: `resolved` runs between the sealed-value look-ups and the search (or export), in the open snapshot. */

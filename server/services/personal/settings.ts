@@ -11,15 +11,21 @@ import { SETTINGS_CACHE_MS } from '@/supabase/functions/_shared/personal-seal.ts
 const holder = globalThis as typeof globalThis & { __omsAuditPersonalSettings?: Map<string, { settings: PersonalDataSettings | null; until: number }> };
 const cache = () => (holder.__omsAuditPersonalSettings ??= new Map());
 
+/** The tenant's settings, through this process's cache (SETTINGS_CACHE_MS) unless `fresh`. */
 export async function personalSettings(sql: AnySql, tenantId: string, fresh = false): Promise<PersonalDataSettings | null> {
   const now = performance.now();
   const hit = cache().get(tenantId);
   if (!fresh && hit && hit.until > now) return hit.settings;
-  const [row] = await sql<{ human_actor_types: string[]; context_paths: string[]; outside_retention: boolean }[]>`
-    select human_actor_types, context_paths, outside_retention from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
-  const settings = row ? { humanActorTypes: row.human_actor_types, contextPaths: row.context_paths, outsideRetention: row.outside_retention } : null;
+  const settings = await settingsIn(sql, tenantId);
   cache().set(tenantId, { settings, until: now + SETTINGS_CACHE_MS });
   return settings;
+}
+
+/** The tenant's settings as `sql`'s snapshot holds them (a search's, perhaps on a replica): the cache is left alone. */
+export async function settingsIn(sql: AnySql, tenantId: string): Promise<PersonalDataSettings | null> {
+  const [row] = await sql<{ human_actor_types: string[]; context_paths: string[]; outside_retention: boolean }[]>`
+    select human_actor_types, context_paths, outside_retention from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
+  return row ? { humanActorTypes: row.human_actor_types, contextPaths: row.context_paths, outsideRetention: row.outside_retention } : null;
 }
 
 /** Drops the cached settings of a tenant (the database refused a batch this process did not seal). */
