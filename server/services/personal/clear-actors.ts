@@ -23,7 +23,7 @@
 import type { AnySql } from '@/supabase/functions/_shared/db.ts';
 import type { SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 import { contextPointer, ENVELOPE_PREFIX, PERSONAL_IP_FIELDS } from '@/supabase/functions/_shared/personal-data.ts';
-import { sealingRecord } from './settings.ts';
+import type { SealingRecord } from './settings.ts';
 
 /** The references' range of actor ids, in byte order: from the envelope prefix up to the prefix with its last character's successor. */
 const REFERENCES_FROM = ENVELOPE_PREFIX;
@@ -39,11 +39,10 @@ const ACTOR_PLACES = [...PERSONAL_IP_FIELDS, 'user_agent', 'device_fingerprint',
  * The clear actors of a sealing tenant's hot months and the places whose
  * column only their events can match, for SealedFilters.clear_actors; null
  * for a tenant whose declaration recorded nothing (nothing is confined).
- * `sql` must be the search's own snapshot.
+ * `sql` must be the search's own snapshot, `record` read in it.
  */
-export async function clearActors(sql: AnySql, tenantId: string): Promise<SealedFilters['clear_actors'] | null> {
-  const record = await sealingRecord(sql, tenantId);
-  if (!record?.clearReferenceLikeActors) return null;
+export async function clearActors(sql: AnySql, tenantId: string, record: SealingRecord): Promise<SealedFilters['clear_actors'] | null> {
+  if (!record.clearReferenceLikeActors) return null;
   const pointers = [...ACTOR_PLACES, ...(record.contextPathsThroughout ?? []).map(contextPointer)];
   // Below and above the references' range, skipping through the actor index one distinct id at a time.
   const rows = await sql<{ actor_id: string }[]>`

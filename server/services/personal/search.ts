@@ -65,7 +65,7 @@ export async function withBlindIndex(sql: AnySql, tenantId: string, filters: Eve
   if (equalities.length) {
     out.sealed_values = await valueTokens(sql, tenantId, indexKey, equalities.map((q) => tokenInput(q.pointer, q.value)));
     // The column side of each equality read from the clear actors' events only (clear-actors.ts).
-    const clear = await clearActors(sql, tenantId);
+    const clear = await clearActors(sql, tenantId, settings.record);
     if (clear) out.clear_actors = clear;
   }
   return out;

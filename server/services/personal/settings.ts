@@ -16,16 +16,24 @@ export async function personalSettings(sql: AnySql, tenantId: string, fresh = fa
   const now = performance.now();
   const hit = cache().get(tenantId);
   if (!fresh && hit && hit.until > now) return hit.settings;
-  const settings = await settingsIn(sql, tenantId);
+  const read = await settingsIn(sql, tenantId);
+  const settings = read && { humanActorTypes: read.humanActorTypes, contextPaths: read.contextPaths, outsideRetention: read.outsideRetention };
   cache().set(tenantId, { settings, until: now + SETTINGS_CACHE_MS });
   return settings;
 }
 
 /** The tenant's settings as `sql`'s snapshot holds them (a search's, perhaps on a replica): the cache is left alone. */
-export async function settingsIn(sql: AnySql, tenantId: string): Promise<PersonalDataSettings | null> {
-  const [row] = await sql<{ human_actor_types: string[]; context_paths: string[]; outside_retention: boolean }[]>`
-    select human_actor_types, context_paths, outside_retention from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
-  return row ? { humanActorTypes: row.human_actor_types, contextPaths: row.context_paths, outsideRetention: row.outside_retention } : null;
+export async function settingsIn(sql: AnySql, tenantId: string): Promise<(PersonalDataSettings & { record: SealingRecord }) | null> {
+  const [row] = await sql<{ human_actor_types: string[]; context_paths: string[]; outside_retention: boolean; paths: string[] | null; actors: string[] | null }[]>`
+    select human_actor_types, context_paths, outside_retention, context_paths_throughout as paths, clear_reference_like_actors as actors
+    from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
+  if (!row) return null;
+  return {
+    humanActorTypes: row.human_actor_types,
+    contextPaths: row.context_paths,
+    outsideRetention: row.outside_retention,
+    record: { contextPathsThroughout: row.paths, clearReferenceLikeActors: row.actors },
+  };
 }
 
 /** Drops the cached settings of a tenant (the database refused a batch this process did not seal). */
@@ -39,13 +47,6 @@ export interface SealingRecord {
   contextPathsThroughout: readonly string[] | null;
   /** Actor ids beginning "pd2:" stored in clear before the first declaration (null: not recorded). */
   clearReferenceLikeActors: readonly string[] | null;
-}
-
-/** Read in the caller's snapshot (never cached): an event with a sealed actor never holds these members in clear. */
-export async function sealingRecord(sql: AnySql, tenantId: string): Promise<SealingRecord | null> {
-  const [row] = await sql<{ paths: string[] | null; actors: string[] | null }[]>`
-    select context_paths_throughout as paths, clear_reference_like_actors as actors from oms_audit.personal_data_settings where tenant_id = ${tenantId}`;
-  return row ? { contextPathsThroughout: row.paths, clearReferenceLikeActors: row.actors } : null;
 }
 
 /**
