@@ -7,8 +7,7 @@
  */
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import type { EventFilters } from '@/supabase/functions/_shared/filters.ts';
-import { inTenant, whereClause } from './query.ts';
-import { withBlindIndex } from './personal/search.ts';
+import { inSearchSnapshot, whereClause } from './query.ts';
 import { archivedCount, archivedParts } from './archived-events.ts';
 import { withRelatedKeys } from './related-keys.ts';
 
@@ -21,8 +20,7 @@ export interface EventCount {
 }
 
 export async function countMatching(sql: Sql, claims: TenantClaims, requested: EventFilters, cap = COUNT_CAP): Promise<EventCount> {
-  const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
-  return inTenant(sql, claims, async (tx) => {
+  return inSearchSnapshot(sql, claims, requested, async (tx, sealed) => {
     const filters = await withRelatedKeys(tx, sealed);
     const [row] = await tx`
       select count(*)::int as n from (

@@ -27,7 +27,7 @@ import { exportColumns, exportFileName, exportFormat, type ManifestFormat, type 
 import type { Sql, TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, type EventFilters, type SortOrder } from '@/supabase/functions/_shared/filters.ts';
-import { withBlindIndex } from './personal/search.ts';
+import { refuseSealedNonEquality, searchHooks, withBlindIndex } from './personal/search.ts';
 import { nowTimestamp } from '@/supabase/functions/_shared/timestamps.ts';
 import { occurredAtBounds } from '@/supabase/functions/_shared/filter-tree.ts';
 import { formatInZone } from '@/lib/time.ts';
@@ -124,8 +124,10 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   if (request.bundle && !spec.verifiable) throw new AuditError('invalid_request', `A bundle cannot carry ${spec.label}: use csv or jsonl`, [{ field: 'format', message: `${spec.label} cannot be verified offline` }]);
   const personalMode = request.personal ?? 'stored';
   if (personalMode !== 'stored' && spec.framing === 'parquet') throw personalParquetRefused();
-  // Sealed actors are found by their blind index (docs/personal-data.md), as in searches.
-  const expr = filterExpr(await withBlindIndex(sql, claims.tenant_id, request.filters, { confine: false }));
+  // Sealed values are found by their blind index (docs/personal-data.md), as in searches, resolved in the export's
+  // snapshot once it is open; the time bounds are the requested filters'.
+  let expr = filterExpr(request.filters);
+  await refuseSealedNonEquality(sql, claims.tenant_id, request.filters);
   // Per tenant and per process (429/503 when full); freed once the export has ended, however it ended.
   const slot = exportSlots().acquire(claims.tenant_id);
   const order = request.order ?? 'asc';
@@ -192,7 +194,10 @@ export async function startExport(sql: Sql, claims: TenantClaims, asked: ExportR
   });
   let plan: Awaited<ReturnType<typeof planExport>>;
   try {
-    snapshot = await openSnapshot(reads.sql, claims);
+    snapshot = await openSnapshot(reads.sql, claims, async (tx) => {
+      expr = filterExpr(await withBlindIndex(tx, claims.tenant_id, request.filters));
+      await searchHooks.resolved?.();
+    });
     plan = await planExport(snapshot.tx, claims.tenant_id, expr, order);
     manifest.clock = await clockFlagLimits(snapshot.tx);
     await checkArchivesPresent([...plan.archived.values()].flat());

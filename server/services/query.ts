@@ -7,13 +7,13 @@
  */
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
-import { withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
+import { becomeTenant, withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
 import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, filtersOf, type EventFilters, type ListEventsInput, type SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { wherePostgres } from './filters/postgres.ts';
 import { revealEvents } from './personal/reveal.ts';
-import { withBlindIndex } from './personal/search.ts';
+import { searchHooks, withBlindIndex } from './personal/search.ts';
 import { archivedPage, archivedParts, findArchivedEvent, mergePages, partsForPage } from './archived-events.ts';
 import { monthsHolding, withinMonths } from './event-months.ts';
 import { withRelatedKeys } from './related-keys.ts';
@@ -42,26 +42,53 @@ export function restoredWhereClause(tx: TxSql | Sql, tenantId: string, f: EventF
   return wherePostgres(tx, tenantId, filterExpr(filters));
 }
 
+// Plan every read for its values: a cached generic plan cannot tell a rare symbol or event type from a
+// common one and may walk the tenant's whole time index to find a handful of rows.
+const planForValues = (tx: TxSql) => tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
+
+const unavailable = (err: unknown) => (isConnectionError(err) ? new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1) : err);
+
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
   try {
     return await withTenant(sql, claims, async (tx) => {
-      // Plan every read for its values: a cached generic plan cannot tell a rare symbol or event type from a
-      // common one and may walk the tenant's whole time index to find a handful of rows.
-      await tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
+      await planForValues(tx);
       return fn(tx);
     });
   } catch (err) {
-    if (isConnectionError(err)) throw new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
-    throw err;
+    throw unavailable(err);
+  }
+}
+
+/**
+ * A search in one snapshot (docs/personal-data.md, "Search cost"): a
+ * repeatable-read, read-only transaction that first resolves the filter set's
+ * sealed values as the server's own role (personal/search.ts: the tenant's
+ * declaration, the keys holding each value, the clear actors), then runs `fn`
+ * as the tenant under row-level security. Every statement sees the same
+ * committed events, so an actor, key or declaration whose first event commits
+ * meanwhile is in both the look-ups and the search or in neither: the search
+ * is never short of what its snapshot holds. One transaction: the same on a
+ * replica and through a transaction pooler.
+ */
+export async function inSearchSnapshot<T>(sql: Sql, claims: TenantClaims, filters: EventFilters, fn: (tx: TxSql, sealed: SealedFilters) => Promise<T>): Promise<T> {
+  try {
+    return (await sql.begin('isolation level repeatable read read only', async (tx) => {
+      const sealed = await withBlindIndex(tx, claims.tenant_id, filters);
+      await searchHooks.resolved?.();
+      await becomeTenant(tx, claims);
+      await planForValues(tx);
+      return fn(tx, sealed);
+    })) as T;
+  } catch (err) {
+    throw unavailable(err);
   }
 }
 
 /** `masked`: personal data is shown as "[personal]" (a viewer without the right to it, docs/personal-data.md). */
 export async function listEvents(sql: Sql, claims: TenantClaims, input: ListEventsInput, scope = 'list', reveal: { masked?: boolean } = {}): Promise<EventPage> {
   const asked = filtersOf(input);
-  const sealed = await withBlindIndex(sql, claims.tenant_id, asked);
   const desc = input.order === 'desc';
-  const page = await inTenant(sql, claims, async (tx): Promise<EventPage> => {
+  const page = await inSearchSnapshot(sql, claims, asked, async (tx, sealed): Promise<EventPage> => {
     // The whole order reads the tenant's related keys; the cursor is bound to them, so a change of keys restarts paging.
     const keyed = await withRelatedKeys(tx, asked);
     // Bound to the tenant too: another tenant's cursor is refused, not reinterpreted.

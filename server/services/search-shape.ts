@@ -33,8 +33,7 @@ import { env } from '@/server/env.ts';
 import { archivedParts, type ArchivedPartRef } from './archived-events.ts';
 import { archivedTally, archivedTallyByMonth, SHAPE_FIELDS, type ArchivedTally, type BucketGrid } from './archived-shape.ts';
 import { exportSlots } from './export-slots.ts';
-import { inTenant, whereClause } from './query.ts';
-import { withBlindIndex } from './personal/search.ts';
+import { inSearchSnapshot, inTenant, whereClause } from './query.ts';
 import { revealActorSamples } from './personal/reveal.ts';
 import { withRelatedKeys } from './related-keys.ts';
 
@@ -121,10 +120,9 @@ export async function searchShape(sql: Sql, claims: TenantClaims, requested: Eve
   const left = (share: number) => String(Math.max(1, Math.floor(budgetMs * share - (performance.now() - started))));
   const slot = options.exact ? exportSlots().acquire(claims.tenant_id) : null;
   try {
-    // The sealed-value look-up runs before the transaction; its time is spent from the budget like every other.
-    const sealed = await withBlindIndex(sql, claims.tenant_id, requested);
+    // The sealed-value look-up runs in the search's snapshot, first; its time is spent from the budget like every other.
     const samples = new Map<{ value: string | null; count: number; erased?: true }, string>();
-    const shape = await inTenant(sql, claims, async (tx): Promise<SearchShape> => {
+    const shape = await inSearchSnapshot(sql, claims, requested, async (tx, sealed): Promise<SearchShape> => {
       // Between the budgeted statements, and for "Count exactly", the longer timeout.
       const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
       const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;

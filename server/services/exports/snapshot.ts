@@ -40,7 +40,12 @@ export interface ExportSnapshot {
 
 const unavailable = (err: unknown) => (isConnectionError(err) ? new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1) : err);
 
-export async function openSnapshot(sql: Sql, claims: TenantClaims): Promise<ExportSnapshot> {
+/**
+ * `resolve` runs first in the snapshot, as the server's own role, before the
+ * transaction becomes the tenant's: the export's sealed values are resolved
+ * there (personal/search.ts), in the snapshot the export reads.
+ */
+export async function openSnapshot(sql: Sql, claims: TenantClaims, resolve?: (tx: TxSql) => Promise<void>): Promise<ExportSnapshot> {
   const url = connectionUrl(sql);
   const coordinator = connect(url, { max: 1, prepare: false, applicationName: 'oms-audit-export' });
   let release!: () => void;
@@ -51,6 +56,11 @@ export async function openSnapshot(sql: Sql, claims: TenantClaims): Promise<Expo
     // Neither SET nor LOCK takes the snapshot: it is taken by the first query, after the locks are held.
     await tx`set local role authenticated`;
     await tx`lock table public.audit_events, public.restored_events in access share mode`;
+    if (resolve) {
+      await tx`set local role none`;
+      await resolve(tx);
+      await tx`set local role authenticated`;
+    }
     await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('plan_cache_mode', 'force_custom_plan', true)`;
     const [row] = await tx`select pg_export_snapshot() as id`;
     ready({ tx, snapshot: row!.id as string });

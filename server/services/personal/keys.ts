@@ -13,7 +13,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import type { AnySql, Sql } from '@/supabase/functions/_shared/db.ts';
 import type { SubjectKey } from '@/supabase/functions/_shared/personal-data.ts';
 import { subjectRef } from '@/supabase/functions/_shared/personal-data.ts';
 import { dataPath } from '@/server/db/open.ts';
@@ -109,12 +109,22 @@ function mismatch(tenantId: string, storedId: string, configured: { id: string; 
 
 /** The tenant's keys, created on first use. */
 export async function tenantKeys(sql: Sql, tenantId: string): Promise<TenantKeys> {
+  return (await readTenantKeys(sql, tenantId, true))!;
+}
+
+/** The tenant's keys, or null if it has none yet (so it has sealed nothing): for a read-only snapshot. */
+export async function existingTenantKeys(sql: AnySql, tenantId: string): Promise<TenantKeys | null> {
+  return readTenantKeys(sql, tenantId, false);
+}
+
+async function readTenantKeys(sql: AnySql, tenantId: string, create: boolean): Promise<TenantKeys | null> {
   const cache = (holder.__omsAuditTenantKeys ??= new Map());
   const cached = cache.get(tenantId);
   if (cached) return cached;
   const master = masterKey();
   let [row] = await sql<{ master_key_id: string; wrapped: Buffer }[]>`
     select master_key_id, wrapped from oms_audit.tenant_data_keys where tenant_id = ${tenantId}`;
+  if (!row && !create) return null;
   if (!row) {
     const wrapped = wrap(master.key, randomBytes(32), `oms-audit.tenant_data_keys:${tenantId}`);
     await sql`insert into oms_audit.tenant_data_keys (tenant_id, master_key_id, wrapped)
@@ -246,14 +256,14 @@ export async function liveSubjectKeys(sql: Sql, tenantId: string, refs: readonly
 }
 
 /** The keys with these ids, for reading: a destroyed key comes back with `key: null`. Never cached. */
-export async function keysById(sql: Sql, tenantId: string, keyIds: readonly string[]): Promise<Map<string, SubjectKey>> {
+export async function keysById(sql: AnySql, tenantId: string, keyIds: readonly string[]): Promise<Map<string, SubjectKey>> {
   const out = new Map<string, SubjectKey>();
   if (!keyIds.length) return out;
   const rows = await sql<{ key_id: string; subject_ref: string; wrapped: Buffer | null }[]>`
     select key_id, subject_ref, wrapped from oms_audit.subject_keys
     where tenant_id = ${tenantId} and key_id = any(${[...new Set(keyIds)]}::uuid[])`;
   if (!rows.length) return out;
-  const { wrapKey } = await tenantKeys(sql, tenantId);
+  const { wrapKey } = (await existingTenantKeys(sql, tenantId))!;
   for (const row of rows) {
     out.set(row.key_id, { keyId: row.key_id, subjectRef: row.subject_ref, key: row.wrapped ? unwrap(wrapKey, row.wrapped, keyPlace(tenantId, row.key_id)) : null });
   }

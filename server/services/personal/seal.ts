@@ -40,7 +40,7 @@ import {
 } from '@/supabase/functions/_shared/personal-data.ts';
 import { cachedSubjectRef, forgetSubjectKeys, liveSubjectKeys, tenantKeys } from './keys.ts';
 import { ValueTokens } from './value-tokens.ts';
-import { personalSettings } from './settings.ts';
+import { forgetPersonalSettings, personalSettings } from './settings.ts';
 
 /**
  * Stands in a context, while the batch is checked and before its subjects' keys
@@ -296,4 +296,4 @@ function personalJson(personal: Record<string, unknown>, sealed: Record<string, 
   return out + '}';
 }
 
-setPersonalDataSealer(sealRows, forgetSubjectKeys);
+setPersonalDataSealer(sealRows, forgetSubjectKeys, forgetPersonalSettings);

@@ -27,15 +27,12 @@ import { searchShape } from '../search-shape.ts';
 import { archiveMonth } from '../retention/archive.ts';
 import { retentionContext, type RetentionContext } from '../retention/context.ts';
 import { withRetentionLock } from '../retention/parts.ts';
-import { setSealingSettledMs } from './clear-actors.ts';
 import { withBlindIndex } from './search.ts';
 import { declarePersonalData } from './settings.ts';
 
 let db: RetentionDb;
 let ctx: RetentionContext;
 beforeAll(async () => {
-  // Every write of this test comes from this process, which knows of each declaration at once.
-  setSealingSettledMs(0);
   db = await retentionDatabase();
   ctx = await retentionContext(db.sql, db.env(), { actor: 'test-retention' });
 });

@@ -23,30 +23,35 @@
  * same person (under a new key) are. Conditions other than equality on a
  * declared context member cannot match a sealed value and are refused, saying so.
  */
-import type { Sql } from '@/supabase/functions/_shared/db.ts';
+import type { AnySql } from '@/supabase/functions/_shared/db.ts';
 import { invalid } from '@/supabase/functions/_shared/errors.ts';
 import { isContextPath, type FilterExpr } from '@/supabase/functions/_shared/filter-tree.ts';
 import { actorEqualityValues, filterExpr, personalEqualities, type EventFilters, type SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 import { contextPointer, referenceOf, subjectRef, tokenInput, valueIndex, valueToken } from '@/supabase/functions/_shared/personal-data.ts';
 import { clearActors } from './clear-actors.ts';
-import { keysById, tenantKeys } from './keys.ts';
-import { personalSettings } from './settings.ts';
+import { existingTenantKeys, keysById } from './keys.ts';
+import { personalSettings, settingsIn } from './settings.ts';
 import { tokenKey } from './value-tokens.ts';
 
 /**
- * `confine: false` leaves a sealed value's column compared on every event
- * (exports: the clear actors are listed before the export's snapshot is
- * taken, and an export covers every write acknowledged before it began).
+ * Resolves a filter set's sealed values in `sql`, which must be the snapshot the
+ * search then reads (query.ts `inSearchSnapshot`, the export's snapshot): the
+ * tenant's declaration, the live keys holding each value and the clear actors
+ * are all read there, so an event, key or declaration committed meanwhile is
+ * either seen by all of them and the search, or by none. Read only: a tenant
+ * without keys has sealed nothing, and its filters stay as they are.
  */
-export async function withBlindIndex(sql: Sql, tenantId: string, filters: EventFilters, options: { confine?: boolean } = {}): Promise<SealedFilters> {
+export async function withBlindIndex(sql: AnySql, tenantId: string, filters: EventFilters): Promise<SealedFilters> {
   const actors = actorEqualityValues(filters);
-  const settings = await personalSettings(sql, tenantId);
+  const settings = await settingsIn(sql, tenantId);
   if (!settings) return filters;
   const declared = new Set(settings.contextPaths.map(contextPointer));
   refuseNonEquality(filterExpr(filters), declared);
   const equalities = personalEqualities(filters, declared);
   if (!actors.length && !equalities.length) return filters;
-  const { indexKey } = await tenantKeys(sql, tenantId);
+  const keys = await existingTenantKeys(sql, tenantId);
+  if (!keys) return filters;
+  const { indexKey } = keys;
   const out: SealedFilters = { ...filters };
   if (actors.length) {
     const refs = new Map(actors.map((a) => [a, subjectRef(indexKey, a)]));
@@ -60,14 +65,28 @@ export async function withBlindIndex(sql: Sql, tenantId: string, filters: EventF
   if (equalities.length) {
     out.sealed_values = await valueTokens(sql, tenantId, indexKey, equalities.map((q) => tokenInput(q.pointer, q.value)));
     // The column side of each equality read from the clear actors' events only (clear-actors.ts).
-    const clear = options.confine === false ? null : await clearActors(sql, tenantId);
+    const clear = await clearActors(sql, tenantId, settings.record);
     if (clear) out.clear_actors = clear;
   }
   return out;
 }
 
+/**
+ * Refuses, before anything starts, a condition other than equality on a context
+ * member the tenant declares personal (as this process last read the
+ * declaration; the search's own snapshot checks again): an export answers such
+ * a request 400 without recording a failed export.
+ */
+export async function refuseSealedNonEquality(sql: AnySql, tenantId: string, filters: EventFilters): Promise<void> {
+  const settings = await personalSettings(sql, tenantId);
+  if (settings) refuseNonEquality(filterExpr(filters), new Set(settings.contextPaths.map(contextPointer)));
+}
+
+/** For tests: `resolved` runs between the sealed-value look-ups and the search (or export), in the open snapshot. */
+export const searchHooks: { resolved?: () => Promise<void> } = {};
+
 /** For each token input, its token under every live key holding that value. */
-async function valueTokens(sql: Sql, tenantId: string, indexKey: Uint8Array, inputs: string[]): Promise<Record<string, string[]>> {
+async function valueTokens(sql: AnySql, tenantId: string, indexKey: Uint8Array, inputs: string[]): Promise<Record<string, string[]>> {
   const byIndex = new Map(inputs.map((input) => [valueIndex(indexKey, input), input]));
   const holders = await sql<{ value_index: string; key_id: string }[]>`
     select v.value_index, v.key_id

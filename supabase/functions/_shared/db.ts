@@ -101,9 +101,14 @@ export interface TenantClaims {
  */
 export async function withTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
   return (await sql.begin(async (tx) => {
-    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+    await becomeTenant(tx, claims);
     return fn(tx);
   })) as T;
+}
+
+/** From here to the end of the transaction `tx`: the `authenticated` role with the caller's claims. */
+export function becomeTenant(tx: TxSql, claims: TenantClaims) {
+  return tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
 }
 
 const NEEDS_ESCAPE = /[\\"]/;

@@ -26,7 +26,7 @@ import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
 import { pgArray, releaseReserved, type Sql, type TxSql } from './db.ts';
-import { forgetSealingKeys, SEALED_KEY_DESTROYED, sealedKeyIds, sealPersonalData } from './personal-seal.ts';
+import { forgetSealingKeys, forgetSealingSettings, hasUnsealedRows, SEALED_KEY_DESTROYED, SEALING_DECLARED, sealedKeyIds, sealPersonalData } from './personal-seal.ts';
 import { CLOCK_SKEW_CTES, checkClockSyncRecords, reportedRoundTripMicros } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
 
@@ -486,6 +486,9 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
   // Sealed rows: their keys must still be live once the insert holds the tenant's sequence lock (see the migration
   // of oms_audit.require_live_subject_keys): an erasure that destroyed one meanwhile rolls the batch back.
   const keyIds = sealedKeyIds(rows);
+  // Unsealed rows: the tenant must not have declared its personal data before the insert took the sequence lock
+  // (oms_audit.require_sealing_undeclared): a process that has not noticed a declaration yet seals the batch again.
+  const unsealed = hasUnsealedRows(rows);
   for (let attempt = 1; ; attempt++) {
     try {
       await ensureMonthPartitions(sql, months);
@@ -497,21 +500,24 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
         conn`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claims}, true)`,
         conn.unsafe(APPEND_EVENTS_SQL, params as never[], { prepare }),
         keyIds.length ? conn`select oms_audit.require_live_subject_keys(${keyIds}::uuid[])` : Promise.resolve([]),
+        unsealed ? conn`select oms_audit.require_sealing_undeclared()` : Promise.resolve([]),
         conn`commit`,
       ]);
       // The connection goes back to the pool once the pipeline settles, unless it was lost.
-      void pipeline.then(([, , insert, live, commit]) => {
-        const failed = [insert, live, commit].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      void pipeline.then(([, , insert, live, undeclared, commit]) => {
+        const failed = [insert, live, undeclared, commit].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
         releaseReserved(conn, failed?.reason);
       });
-      const [, , insert, live, commit] = await settleWithin(pipeline, COMMIT_TIMEOUT_MS);
+      const [, , insert, live, undeclared, commit] = await settleWithin(pipeline, COMMIT_TIMEOUT_MS);
       if (insert.status === 'rejected') throw insert.reason;
       if (live.status === 'rejected') throw live.reason;
+      if (undeclared.status === 'rejected') throw undeclared.reason;
       if (commit.status === 'rejected') throw commit.reason;
       return new Set(insert.value.map((r) => r.id as string));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === SEALED_KEY_DESTROYED) throw new SealedKeyDestroyedError(tenantId, (err as Error).message);
+      if (code === SEALING_DECLARED) throw new SealingDeclaredError(tenantId, (err as Error).message);
       // A month partition dropped by retention since we cached it: recreate it and retry.
       if (attempt <= 2 && isMissingPartition(err)) {
         forgetKnownPartitions();
@@ -551,14 +557,26 @@ class SealedKeyDestroyedError extends Error {
   }
 }
 
-/** How many times a batch is sealed again after an erasure destroyed a key it was sealed under. */
+/** An unsealed batch of a tenant that declared its personal data before the batch committed (nothing was stored). */
+class SealingDeclaredError extends Error {
+  constructor(
+    readonly tenantId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How many times a batch is sealed again after an erasure destroyed a key it was sealed under, or a declaration. */
 const RESEALS = 3;
 
 /**
  * Prepares and commits a batch through the tenant's group commit. A batch whose
  * subject key an erasure destroyed between sealing and commit is rolled back by
  * the database and sealed again from the events as sent (the caller's objects
- * are never changed by sealing), under the subject's new key.
+ * are never changed by sealing), under the subject's new key; so is an
+ * unsealed batch of a tenant that declared its personal data before it
+ * committed, once this process has read the declaration.
  */
 async function sealedAndStored(sql: Sql, caller: WriteCaller, events: readonly AuditEventInput[], observed: ObservedClient) {
   for (let attempt = 1; ; attempt++) {
@@ -567,8 +585,9 @@ async function sealedAndStored(sql: Sql, caller: WriteCaller, events: readonly A
       const created = prepared.rows.length ? await appenderFor(sql).append(caller.tenantId, prepared.rows) : new Set<string>();
       return { ...prepared, created };
     } catch (err) {
-      if (!(err instanceof SealedKeyDestroyedError) || attempt > RESEALS) throw err;
-      forgetSealingKeys(caller.tenantId);
+      if (!(err instanceof SealedKeyDestroyedError || err instanceof SealingDeclaredError) || attempt > RESEALS) throw err;
+      if (err instanceof SealingDeclaredError) forgetSealingSettings(caller.tenantId);
+      else forgetSealingKeys(caller.tenantId);
     }
   }
 }
@@ -620,6 +639,7 @@ export async function appendEventsWithin(sql: Sql, tx: TxSql, caller: WriteCalle
   const { rows } = await preparedRows(sql, caller, events, observed);
   await ensureMonthPartitions(sql, new Set(rows.map((r) => monthOf(r.occurred_at))));
   const inserted = await tx.unsafe(APPEND_EVENTS_SQL, appendEventsParams(caller.tenantId, rows) as never[]);
+  if (hasUnsealedRows(rows)) await tx`select oms_audit.require_sealing_undeclared()`;
   return new Set(inserted.map((r) => r.id as string));
 }
 

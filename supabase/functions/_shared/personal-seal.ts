@@ -11,20 +11,25 @@
 import type { Sql } from './db.ts';
 import { AuditError, invalid } from './errors.ts';
 import type { StampedEvent } from './ingest.ts';
-import { SEALED_MEMBER } from './personal-data.ts';
+import { SEALED_MEMBER, SEALED_SCHEMA_VERSION } from './personal-data.ts';
 
 export type PersonalDataSealer = (sql: Sql, tenantId: string, rows: StampedEvent[]) => Promise<void>;
 
 const holder = globalThis as typeof globalThis & {
   __omsAuditSealer?: PersonalDataSealer;
   __omsAuditForgetSealingKeys?: (tenantId: string) => void;
+  __omsAuditForgetSealingSettings?: (tenantId: string) => void;
   __omsAuditSealingTenants?: Map<string, { seals: boolean; until: number }>;
 };
 
-/** Registers the sealer, and how it forgets the tenant's cached keys when one of them turns out destroyed. */
-export function setPersonalDataSealer(sealer: PersonalDataSealer | undefined, forgetKeys?: (tenantId: string) => void): void {
+/**
+ * Registers the sealer, how it forgets the tenant's cached keys when one of them turns out destroyed, and how it
+ * forgets the tenant's cached settings when the database says the tenant declared its personal data.
+ */
+export function setPersonalDataSealer(sealer: PersonalDataSealer | undefined, forgetKeys?: (tenantId: string) => void, forgetSettings?: (tenantId: string) => void): void {
   holder.__omsAuditSealer = sealer;
   holder.__omsAuditForgetSealingKeys = forgetKeys;
+  holder.__omsAuditForgetSealingSettings = forgetSettings;
 }
 
 /**
@@ -32,6 +37,24 @@ export function setPersonalDataSealer(sealer: PersonalDataSealer | undefined, fo
  * the batch was sealed under, after it was sealed and before it committed.
  */
 export const SEALED_KEY_DESTROYED = 'OA001';
+
+/**
+ * SQLSTATE of oms_audit.require_sealing_undeclared: the tenant declared its
+ * personal data before this unsealed batch committed (a process that had not
+ * noticed yet); nothing was stored, and the batch must be sealed.
+ */
+export const SEALING_DECLARED = 'OA002';
+
+/** Whether a batch holds rows stored unsealed (which a tenant that declared its personal data refuses). */
+export function hasUnsealedRows(rows: readonly StampedEvent[]): boolean {
+  return rows.some((r) => r.schema_version !== SEALED_SCHEMA_VERSION);
+}
+
+/** Drops what this process read of the tenant's declaration, so the next batch reads it again. */
+export function forgetSealingSettings(tenantId: string): void {
+  holder.__omsAuditSealingTenants?.delete(tenantId);
+  holder.__omsAuditForgetSealingSettings?.(tenantId);
+}
 
 /** The subject keys a batch was sealed under (its rows' `personal.sealed` members), each once. */
 export function sealedKeyIds(rows: readonly StampedEvent[]): string[] {
