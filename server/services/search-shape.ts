@@ -535,11 +535,12 @@ async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters
   return plan ? Math.max(plan['Plan Rows'], rowsRead(plan)) : Number.POSITIVE_INFINITY;
 }
 
-type PlanNode = { 'Node Type': string; 'Plan Rows': number; Plans?: PlanNode[] };
+type PlanNode = { 'Node Type': string; 'Plan Rows': number; 'Parent Relationship'?: string; Plans?: PlanNode[] };
 
 /** The rows a plan's scans read, as estimated: a bitmap heap scan's rows are those its bitmap (the index conditions) selects. */
 function rowsRead(node: PlanNode): number {
-  const children = node.Plans ?? [];
+  // The scans beneath (not the tenant check's InitPlan).
+  const children = (node.Plans ?? []).filter((c) => c['Parent Relationship'] !== 'InitPlan' && c['Parent Relationship'] !== 'SubPlan');
   if (node['Node Type'] === 'Bitmap Heap Scan') return Math.max(node['Plan Rows'], ...children.map((c) => c['Plan Rows']));
   if (node['Node Type'] === 'Append' || node['Node Type'] === 'Merge Append') return children.reduce((a, c) => a + rowsRead(c), 0);
   // A wrapper of one scan (the tenant check's Result): what it wraps.
