@@ -210,26 +210,30 @@ async function chart(
       gate();
       return tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;
     };
+    // The statements of `run` under a timeout of `ms`: the timeout sent first, in the same round trip (PostgreSQL reads
+    // them in order and arms each statement's timer as that statement begins, with the setting of that moment).
+    const timed = async <T>(tx: TxSql, ms: string, run: (tx: TxSql) => Promise<T>) => {
+      const set = timeout(tx, ms).execute();
+      try {
+        return await run(tx);
+      } finally {
+        await set.catch(() => undefined);
+      }
+    };
     // A statement under a timeout of `ms`, in a savepoint: a timeout rolls it back and leaves the transaction usable.
-    // Every budgeted statement sets its own timeout first (not in the same pipeline: PostgreSQL arms a statement's
-    // timer when its first message arrives, with the setting of that moment).
-    const bounded = async <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
-      (await tx.savepoint(async (tx) => {
-        await timeout(tx, ms);
-        gate();
-        return run(tx);
-      })) as T;
+    const bounded = async <T>(ms: string, run: (tx: TxSql) => Promise<T>) => (await tx.savepoint((tx) => timed(tx, ms, run))) as T;
     // The look-ups, each statement under what was left of the whole budget when they began; the independent ones sent
     // together (one round trip), and the budget checked again when they are done.
     let looked: { filters: EventFilters; parts: ArchivedPartRef[]; plan: ShapePlan | null; planned: number };
     try {
-      looked = await tx.savepoint(async (tx) => {
-        await timeout(tx, left(1));
-        const filters = await withRelatedKeys(tx, sealed);
-        gate();
-        const [parts, found] = await Promise.all([archivedParts(tx, filters), lookUpRange(tx, claims.tenant_id, filters, !options.exact)]);
-        return { filters, parts, plan: gridOf(occurredAtBounds(filterExpr(filters)), found.span, parts), planned: found.planned };
-      });
+      looked = await tx.savepoint((tx) =>
+        timed(tx, left(1), async (tx) => {
+          const filters = await withRelatedKeys(tx, sealed);
+          gate();
+          const [parts, found] = await Promise.all([archivedParts(tx, filters), lookUpRange(tx, claims.tenant_id, filters, !options.exact)]);
+          return { filters, parts, plan: gridOf(occurredAtBounds(filterExpr(filters)), found.span, parts), planned: found.planned };
+        }),
+      );
     } catch (err) {
       if (isTimeout(err)) return settle(lookupsTooLong(budgetMs));
       throw err;
@@ -302,10 +306,7 @@ async function chart(
         } else {
           // Month by month, to count every month that can be read and name those that cannot.
           try {
-            ({ tally: archived, failed } = await tx.savepoint(async (tx) => {
-              await timeout(tx, left(1));
-              return archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid, deadline);
-            }));
+            ({ tally: archived, failed } = await tx.savepoint((tx) => timed(tx, left(1), (tx) => archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid, deadline))));
           } catch (err) {
             if (!isTimeout(err)) throw err;
             if (options.exact) return outOfTime();
