@@ -9,7 +9,9 @@
  *
  *   npm run bench:shape [-- --events 1000000 --tenants 5 --queries 100 --baseline-queries 15]
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type Sql, type TenantClaims } from '@/supabase/functions/_shared/db.ts';
 import { filterExpr, filtersOf, parseListInput, type EventFilters } from '@/supabase/functions/_shared/filters.ts';
@@ -20,6 +22,7 @@ import { explainShape, FACET_FIELDS, searchShape } from '@/server/services/searc
 import { env } from '@/server/env.ts';
 import { machine, percentile, startBenchDatabase, writeReport } from './lib.ts';
 import { loadTenantEvents } from './load.ts';
+import { measureFirstArchivedRead, writeArchivePart } from './archive-first-read.ts';
 import { prng, symbolOf, tenantFlow, tenantSizes, zipf } from './query-data.ts';
 
 const { values } = parseArgs({
@@ -201,6 +204,14 @@ async function main() {
     const busiestTrader = 'trader-1@firm0.example';
     const traderExplained = await explainShape(runtime, tenants[0]!.claims, filters({ actor_id: busiestTrader }));
 
+    // The first archived read of a process, cold against warmed at start (each run a fresh Node process).
+    const partDir = await mkdtemp(path.resolve('bench/.work/first-read-'));
+    const firstRead = measureFirstArchivedRead(await writeArchivePart(partDir), 5);
+    await rm(partDir, { recursive: true, force: true });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const msList = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+    console.log(`first archived read: cold ${msList(firstRead.cold)} ms; warmed ${msList(firstRead.warmed)} ms (warm-up ${msList(firstRead.warmUp)} ms); again ${msList(firstRead.again)} ms`);
+
     const load = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
     const rows = results.map(
       (r) =>
@@ -227,6 +238,20 @@ SHAPE_SAMPLE_ROWS = ${env().SHAPE_SAMPLE_ROWS} matching events.
 |---|---:|---:|:-:|---:|---:|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
+## The first archived read of a process
+
+A search shape's tally of one archived month (the DuckDB statement of archived-shape.ts over one Parquet part of
+${fmt(firstRead.rows)} rows, two tenants, one tenant's month read), in a fresh Node process each time (${firstRead.cold.length} each way):
+"cold" loads DuckDB with that read (as before the server warmed it); "warmed" after \`warmDuckDB\` (what the server
+runs at start, in the background, after it is ready); "again": a second read in the same process.
+
+| | median ms | runs ms |
+|---|---:|---|
+| cold first read (DuckDB loaded by it) | ${median(firstRead.cold).toFixed(0)} | ${msList(firstRead.cold)} |
+| warm-up at start (background) | ${median(firstRead.warmUp).toFixed(0)} | ${msList(firstRead.warmUp)} |
+| first read after the warm-up | ${median(firstRead.warmed).toFixed(0)} | ${msList(firstRead.warmed)} |
+| second read | ${median(firstRead.again).toFixed(0)} | ${msList(firstRead.again)} |
+
 ## Plans: console default, largest tenant (\`explainShape\`)
 
 \`\`\`
@@ -239,7 +264,7 @@ ${explained}
 ${traderExplained}
 \`\`\`
 `;
-    const file = await writeReport('search-shape', md, { events: EVENTS, tenants: TENANTS, queries: QUERIES, results });
+    const file = await writeReport('search-shape', md, { events: EVENTS, tenants: TENANTS, queries: QUERIES, results, firstRead });
     console.log(`\n${md}\nreport: ${file}`);
   } finally {
     await runtime.end();

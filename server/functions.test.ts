@@ -42,6 +42,10 @@ describe('the edge function beside the server', () => {
     await until('the crash to be reported', () => server!.output().includes('the audit-logger edge function exited (SIGKILL); the server goes on'));
     expect((await fetch(`${server.baseUrl}/api/health`)).status).toBe(200);
 
+    // The archive reader (DuckDB) is warmed after the server is ready, in the background, not before it serves.
+    const warmed = await until('the archive reader warmed', () => /archive reader \(DuckDB\) warmed in \d+ ms/.exec(server!.output()));
+    expect(warmed.index).toBeGreaterThan(server.output().indexOf('serving http://'));
+
     const second = await until('a new function process', () => denoPids(server!.output())[1]);
     expect(second).not.toBe(first);
     expect((await post()).status).toBe(201);

@@ -24,7 +24,7 @@
 import { heapLimitWarning } from './heap-limit.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Sql } from '@/supabase/functions/_shared/db.ts';
@@ -32,7 +32,8 @@ import { parseEnv, type Env } from '@/server/env.ts';
 import { dataPath, openDatabase, type OpenedDatabase } from '@/server/db/open.ts';
 import { PlacementError } from '@/server/db/postmaster.ts';
 import { checkReadDatabase, DatabaseSetupError, prepareDatabase } from '@/server/db/prepare.ts';
-import { sweepScratch } from '@/server/scratch.ts';
+import { scratchDir, scratchRoot, sweepScratch } from '@/server/scratch.ts';
+import { warmDuckDB } from '@/server/archive/duckdb.ts';
 import { seedDemo } from '@/server/services/demo-data.ts';
 import { startBackgroundJobs } from '@/server/background.ts';
 import { configuredArchiveUrl } from '@/server/archive/storage.ts';
@@ -243,6 +244,22 @@ export async function boot(parts: ServerParts, options: { dev: boolean }): Promi
   log(`serving http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${env.PORT} (${dev ? 'development' : 'production'})`);
   const heap = heapLimitWarning(env.MEMORY_LIMIT_MB);
   if (heap) log(heap);
+  // After readiness, in the background: the first archived read of a search then fits in its time budget.
+  void warmArchiveReader(env);
+}
+
+/** Loads DuckDB (the archived months' reader) once, logging how long it took or why it could not. */
+async function warmArchiveReader(env: Env): Promise<void> {
+  try {
+    const dir = await scratchDir(scratchRoot(env), 'duckdb-warm');
+    try {
+      log(`archive reader (DuckDB) warmed in ${Math.round(await warmDuckDB(dir))} ms`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } catch (err) {
+    log(`archive reader (DuckDB) not warmed: ${(err as Error).message}; the first archived read loads it`);
+  }
 }
 
 /** Past this, a shutdown that has not ended is cut short: what it started is killed and the process exits 1 (before systemd's TimeoutStopSec=30 in docs/operations.md). */

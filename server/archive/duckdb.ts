@@ -1,12 +1,16 @@
 /**
  * DuckDB (embedded, in this process) writes and reads the Parquet archives.
- * Loaded on first use: processes that never touch an archive never load it.
- * Only the extensions built into the package (parquet, json, icu) are used;
- * nothing is downloaded.
+ * Loaded on first use: processes that never touch an archive never load it
+ * (the server warms it at start, in the background: warmDuckDB). One instance
+ * per process, held on globalThis: the server's own modules and the console's
+ * bundled copy of this module share it. Only the extensions built into the
+ * package (parquet, json, icu) are used; nothing is downloaded.
  */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
-let instance: Promise<DuckDBInstance> | undefined;
+const holder = globalThis as typeof globalThis & { __omsAuditDuckDB?: Promise<DuckDBInstance> };
 
 async function open(): Promise<DuckDBInstance> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
@@ -20,8 +24,10 @@ async function open(): Promise<DuckDBInstance> {
 
 /** A fresh connection of the process's DuckDB instance; the caller closes it (closeSync). */
 export async function duckConnection(): Promise<DuckDBConnection> {
-  instance ??= open();
-  instance.catch(() => (instance = undefined));
+  const instance = (holder.__omsAuditDuckDB ??= open());
+  instance.catch(() => {
+    if (holder.__omsAuditDuckDB === instance) holder.__omsAuditDuckDB = undefined;
+  });
   const connection = await (await instance).connect();
   try {
     // Timestamps print and parse in UTC, as in PostgreSQL sessions of oms-audit.
@@ -42,6 +48,27 @@ export async function withDuckDB<T>(fn: (db: DuckDBConnection) => Promise<T>): P
   } finally {
     connection.closeSync();
   }
+}
+
+/**
+ * Loads DuckDB and writes and reads one tiny Parquet file in `dir` (removed
+ * after), so that the first archived read of a search — whose time budget is
+ * tens of milliseconds — does not pay for loading the native module, creating
+ * the instance and the Parquet reader's first use. Resolves with the
+ * milliseconds it took.
+ */
+export async function warmDuckDB(dir: string): Promise<number> {
+  const started = performance.now();
+  const file = path.join(dir, `duckdb-warm-${process.pid}.parquet`);
+  try {
+    await withDuckDB(async (db) => {
+      await db.run(`copy (select 1::BIGINT as seq, now() as occurred_at, 'WARM'::VARCHAR as event_type) to ${literal(file)} (format parquet)`);
+      await db.runAndReadAll(`select floor(epoch(occurred_at) / 60) as i, event_type, count(*) from read_parquet([${literal(file)}]) where event_type = $1 group by all`, ['WARM']);
+    });
+  } finally {
+    await rm(file, { force: true });
+  }
+  return performance.now() - started;
 }
 
 /** A string literal for DuckDB SQL (paths of our own files). */

@@ -34,7 +34,7 @@ import { archivedParts, type ArchivedPartRef } from './archived-events.ts';
 import { archivedTally, archivedTallyByMonth, SHAPE_FIELDS, type ArchivedTally, type BucketGrid } from './archived-shape.ts';
 import { exportSlots } from './export-slots.ts';
 import { inSearchSnapshot, inTenant, whereClause } from './query.ts';
-import { revealActorSamples } from './personal/reveal.ts';
+import { MASKED, revealActorSamples } from './personal/reveal.ts';
 import { withRelatedKeys } from './related-keys.ts';
 
 export const MAX_BUCKETS = 60;
@@ -106,191 +106,290 @@ export function bucketWidth(fromMs: number, toMs: number): number {
   return WIDTHS.find((w) => span / w <= MAX_BUCKETS) ?? Math.ceil(span / MAX_BUCKETS / 86400) * 86400;
 }
 
+/** Thrown at a statement that would begin after the shape's deadline: the work stops there and its transaction rolls back. */
+class PastDeadline extends Error {
+  constructor() {
+    super('The search shape passed its deadline');
+  }
+}
+
+/** The best answer so far, replaced as the work proceeds; at the deadline it is the answer, as it stands. */
+interface Progress {
+  answer: SearchShape;
+  expired: boolean;
+}
+
+const unavailableShape = (reason: string): SearchShape => ({
+  from: null,
+  to: null,
+  bucket_seconds: 0,
+  buckets: [],
+  facets: emptyFacets(),
+  exact: false,
+  accuracy: { histogram: EXACT, facets: EXACT },
+  archived_months: [],
+  archive_error: null,
+  unavailable: reason,
+});
+
+const lookupsTooLong = (budgetMs: number) =>
+  unavailableShape(`Looking up what to chart (the tenant's settings, archived months and the chart's range) took longer than the ${budgetMs} ms budget; the results below are not affected`);
+
 /**
  * A sealed actor (docs/personal-data.md) is counted per subject key (its
  * reference, as stored) and shown opened from one of its events' seals, or
  * "[personal]" for a `masked` reader, "[erased]" once erased.
+ *
+ * The budget is a deadline on the wall clock, `SHAPE_BUDGET_MS` after the
+ * call: the answer comes then at the latest, as far as it got — the counts
+ * done, labelled exact or estimate; archived months not read by then named;
+ * sealed actors not opened by then shown "[personal]"; nothing counted yet:
+ * `unavailable`, saying which step did not finish. Nothing is left running on
+ * the database: every statement runs under a statement timeout of what is left
+ * until the deadline, and none begins after it (the transaction rolls back).
  */
 export async function searchShape(sql: Sql, claims: TenantClaims, requested: EventFilters, options: ShapeOptions = {}): Promise<SearchShape> {
   const started = performance.now();
-  const config = env();
-  const budgetMs = options.budgetMs ?? config.SHAPE_BUDGET_MS;
-  const exactTimeoutMs = config.SHAPE_EXACT_TIMEOUT_SECONDS * 1000;
-  // What is left of a share of the budget, counted from the request's start (look-ups included).
-  const left = (share: number) => String(Math.max(1, Math.floor(budgetMs * share - (performance.now() - started))));
+  const budgetMs = options.budgetMs ?? env().SHAPE_BUDGET_MS;
+  // "Count exactly" has no deadline: its statements run under SHAPE_EXACT_TIMEOUT_SECONDS.
+  const deadline = options.exact ? null : started + budgetMs;
+  const progress: Progress = { answer: lookupsTooLong(budgetMs), expired: false };
   const slot = options.exact ? exportSlots().acquire(claims.tenant_id) : null;
   try {
-    // The sealed-value look-up runs in the search's snapshot, first; its time is spent from the budget like every other.
-    const samples = new Map<{ value: string | null; count: number; erased?: true }, string>();
-    const shape = await inSearchSnapshot(sql, claims, requested, async (tx, sealed): Promise<SearchShape> => {
-      // Between the budgeted statements, and for "Count exactly", the longer timeout.
-      const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
-      const timeout = (tx: TxSql, ms: string) => tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;
-      // A statement under a timeout of `ms`, in a savepoint: a timeout rolls it back and leaves the transaction usable.
-      // Every budgeted statement sets its own timeout first (not in the same pipeline: PostgreSQL arms a statement's
-      // timer when its first message arrives, with the setting of that moment).
-      const bounded = async <T>(ms: string, run: (tx: TxSql) => Promise<T>) =>
-        (await tx.savepoint(async (tx) => {
-          await timeout(tx, ms);
-          return run(tx);
-        })) as T;
-      const unavailable = (reason: string): SearchShape => ({
-        from: null,
-        to: null,
-        bucket_seconds: 0,
-        buckets: [],
-        facets: emptyFacets(),
-        exact: false,
-        accuracy: { histogram: EXACT, facets: EXACT },
-        archived_months: [],
-        archive_error: null,
-        unavailable: reason,
-      });
-      // The look-ups, each statement under what was left of the whole budget when they began; the independent ones sent
-      // together (one round trip), and the budget checked again when they are done.
-      let looked: { filters: EventFilters; parts: ArchivedPartRef[]; plan: ShapePlan | null; planned: number };
-      const lookupsTooLong = () =>
-        unavailable(`Looking up what to chart (the tenant's settings, archived months and the chart's range) took longer than the ${budgetMs} ms budget; the results below are not affected`);
-      try {
-        looked = await tx.savepoint(async (tx) => {
-          await timeout(tx, left(1));
-          const filters = await withRelatedKeys(tx, sealed);
-          const [parts, found] = await Promise.all([archivedParts(tx, filters), lookUpRange(tx, claims.tenant_id, filters, !options.exact)]);
-          return { filters, parts, plan: gridOf(occurredAtBounds(filterExpr(filters)), found.span, parts), planned: found.planned };
-        });
-      } catch (err) {
-        if (isTimeout(err)) return lookupsTooLong();
-        throw err;
-      }
-      if (!options.exact && performance.now() - started >= budgetMs) return lookupsTooLong();
-      const { filters, parts, plan, planned } = looked;
-      const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
-      const bounds = occurredAtBounds(filterExpr(filters));
-      // Nothing matches: no buckets, nothing counted.
-      if (!plan) return { ...unavailable(''), ...bounds, exact: true, archived_months: months.map((month) => ({ month, counted: true })), unavailable: null };
-      const grid = plan;
-      const outOfTime = (): SearchShape => ({
-        ...unavailable(
-          options.exact
-            ? `Counting this search exactly takes longer than ${exactTimeoutMs / 1000} s; narrow the time range or the filter`
-            : `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`,
-        ),
-        from: grid.from,
-        to: grid.to,
-        archived_months: months.map((month) => ({ month, counted: true })),
-      });
-      const exactRows = options.exactRows ?? config.SHAPE_EXACT_ROWS;
-      const sampleRows = options.sampleRows ?? config.SHAPE_SAMPLE_ROWS;
-      // Exact when asked, or when few matches are expected and the count ends within half the budget; otherwise a time sample.
-      let counted: { rows: ShapeRow[]; sample: TimeSample | null } | null = null;
-      let expected = planned;
-      if (options.exact || planned <= exactRows) {
-        try {
-          counted = {
-            // A search expected to match about as few events as the sample would see (one order, a quiet trader) gets more.
-            rows: await bounded(left(planned <= sampleRows ? 0.75 : 0.5), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, null)),
-            sample: null,
-          };
-        } catch (err) {
-          if (!isTimeout(err)) throw err;
-          if (options.exact) return outOfTime();
-          // Not done in half the budget: more matches than the planner expected, or slow reads; sample for at least as many.
-          expected = Math.max(planned, exactRows, sampleRows * 2);
-        }
-      }
-      if (!counted) {
-        const sample = timeSample(grid, sampleFraction(sampleRows, expected), options.sampleWindows ?? SAMPLE_WINDOWS, options.random ?? Math.random);
-        try {
-          counted = {
-            // Archived months in range keep a quarter of the budget for their archive.
-            rows: await bounded(left(parts.length ? 0.75 : 1), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, sample)),
-            sample,
-          };
-        } catch (err) {
-          if (isTimeout(err)) return outOfTime();
-          throw err;
-        }
-      }
-      const { rows, sample } = counted;
-      // The archived months, counted exactly from their archive within what is left of the budget; a month that cannot
-      // be read, or not in time, is named, and its buckets marked short.
-      let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
-      let failed: { month: string; reason: string }[] = [];
-      if (parts.length) {
-        const deadline = options.exact ? undefined : started + budgetMs;
-        try {
-          archived = await bounded(left(1), (tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid, deadline));
-        } catch (err) {
-          if (isTimeout(err)) {
-            if (options.exact) return outOfTime();
-            failed = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
-          } else {
-            // Month by month, to count every month that can be read and name those that cannot.
-            try {
-              ({ tally: archived, failed } = await tx.savepoint(async (tx) => {
-                await timeout(tx, left(1));
-                return archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid, deadline);
-              }));
-            } catch (err) {
-              if (!isTimeout(err)) throw err;
-              if (options.exact) return outOfTime();
-              archived = { buckets: new Map(), facets: new Map() };
-              failed = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
-            }
-          }
-        }
-      }
-      const archiveError = failed.length
-        ? `The archived months ${failed.map((f) => f.month).join(', ')} were not read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
-        : null;
-      const byIndex = new Map<number, number>();
-      const hotFacets = emptyFacets();
-      // One stored event per sealed value, to open it from (keyed by field and value, as merging makes new entries).
-      const hotSamples = new Map<string, string>();
-      for (const r of rows) {
-        // A sample's counts stand for 1 / fraction events each.
-        const count = sample ? Math.round(Number(r.n) / sample.fraction) : Number(r.n);
-        if (r.field === 'bucket') byIndex.set(Number(r.value), count);
-        else {
-          hotFacets[r.field as FacetField].push({ value: r.value, count });
-          if (r.sample) hotSamples.set(`${r.field}\u0000${r.value}`, r.sample);
-        }
-      }
-      const facets = mergeFacets(hotFacets, archived);
-      for (const field of FACET_FIELDS) {
-        for (const entry of facets.facets[field]) {
-          const seal = hotSamples.get(`${field}\u0000${entry.value}`);
-          if (seal) samples.set(entry, seal);
-        }
-      }
-      const uncounted = failed.map((f) => [Date.parse(`${f.month}-01T00:00:00Z`), monthEnd(f.month)] as const);
-      const buckets = Array.from({ length: grid.count }, (_, i) => {
-        const startS = grid.first + i * grid.width;
-        const short = uncounted.some(([lo, hi]) => startS * 1000 < hi && (startS + grid.width) * 1000 > lo);
-        return { start: new Date(startS * 1000).toISOString(), count: (byIndex.get(i) ?? 0) + (archived.buckets.get(i) ?? 0), exact: !sample, short };
-      });
-      const sampled = sample ? sampleBasis(sample, rows, parts.length > 0) : null;
-      const merged = facets.exact ? null : `the most frequent values in PostgreSQL and in the archived months were merged: a value outside PostgreSQL's top ${FACET_VALUES} may be counted short`;
-      const histogram: PartAccuracy = sampled ? { label: 'estimate', basis: sampled } : EXACT;
-      const facetBasis = [sampled, merged].filter(Boolean).join('; ');
-      return {
-        from: grid.from,
-        to: grid.to,
-        bucket_seconds: grid.width,
-        buckets,
-        facets: facets.facets,
-        exact: !sample && facets.exact && !archiveError,
-        accuracy: { histogram, facets: facetBasis ? { label: 'estimate', basis: facetBasis } : EXACT },
-        archived_months: months.map((month) => ({ month, counted: !failed.some((f) => f.month === month) })),
-        archive_error: archiveError,
-        unavailable: null,
-      };
-    });
-    if (samples.size) await revealActorSamples(sql, claims.tenant_id, samples, { masked: options.masked });
-    return shape;
+    const work = chart(sql, claims, requested, options, { started, budgetMs, progress });
+    return deadline === null ? await work : await byDeadline(work, deadline, progress);
   } finally {
     slot?.release();
   }
+}
+
+/** The work's answer, or at the deadline the best answer so far (the work then stops at its next statement). */
+async function byDeadline(work: Promise<SearchShape>, deadline: number, progress: Progress): Promise<SearchShape> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<SearchShape>((resolve) => {
+    timer = setTimeout(() => {
+      progress.expired = true;
+      resolve(progress.answer);
+    }, Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+    // Past the deadline the work ends on its own (PastDeadline, or a statement timeout): nobody awaits it.
+    work.catch(() => undefined);
+  }
+}
+
+async function chart(
+  sql: Sql,
+  claims: TenantClaims,
+  requested: EventFilters,
+  options: ShapeOptions,
+  clock: { started: number; budgetMs: number; progress: Progress },
+): Promise<SearchShape> {
+  const { started, budgetMs, progress } = clock;
+  const config = env();
+  const exactTimeoutMs = config.SHAPE_EXACT_TIMEOUT_SECONDS * 1000;
+  // What is left of a share of the budget, counted from the request's start (look-ups included).
+  const left = (share: number) => String(Math.max(1, Math.floor(budgetMs * share - (performance.now() - started))));
+  // No statement begins after the deadline.
+  const gate = () => {
+    if (progress.expired) throw new PastDeadline();
+  };
+  const settle = (answer: SearchShape) => (progress.answer = answer);
+  const samples = new Map<{ value: string | null; count: number; erased?: true }, string>();
+  // The sealed-value look-up runs in the search's snapshot, first; its time is spent from the budget like every other.
+  const shape = await inSearchSnapshot(sql, claims, requested, async (tx, sealed): Promise<SearchShape> => {
+    gate();
+    // Between the budgeted statements, and for "Count exactly", the longer timeout.
+    const outside = String(options.exact ? exactTimeoutMs : OUTSIDE_BUDGET_TIMEOUT_MS);
+    const timeout = (tx: TxSql, ms: string) => {
+      gate();
+      return tx`select set_config('statement_timeout', ${options.exact ? outside : ms}, true)`;
+    };
+    // The statements of `run` under a timeout of `ms`: the timeout sent first, in the same round trip (PostgreSQL reads
+    // them in order and arms each statement's timer as that statement begins, with the setting of that moment).
+    const timed = async <T>(tx: TxSql, ms: string, run: (tx: TxSql) => Promise<T>) => {
+      const set = timeout(tx, ms).execute();
+      try {
+        return await run(tx);
+      } finally {
+        await set.catch(() => undefined);
+      }
+    };
+    // A statement under a timeout of `ms`, in a savepoint: a timeout rolls it back and leaves the transaction usable.
+    const bounded = async <T>(ms: string, run: (tx: TxSql) => Promise<T>) => (await tx.savepoint((tx) => timed(tx, ms, run))) as T;
+    // The look-ups, each statement under what was left of the whole budget when they began; the independent ones sent
+    // together (one round trip), and the budget checked again when they are done.
+    let looked: { filters: EventFilters; parts: ArchivedPartRef[]; plan: ShapePlan | null; planned: number };
+    try {
+      looked = await tx.savepoint((tx) =>
+        timed(tx, left(1), async (tx) => {
+          const filters = await withRelatedKeys(tx, sealed);
+          gate();
+          const [parts, found] = await Promise.all([archivedParts(tx, filters), lookUpRange(tx, claims.tenant_id, filters, !options.exact)]);
+          return { filters, parts, plan: gridOf(occurredAtBounds(filterExpr(filters)), found.span, parts), planned: found.planned };
+        }),
+      );
+    } catch (err) {
+      if (isTimeout(err)) return settle(lookupsTooLong(budgetMs));
+      throw err;
+    }
+    if (!options.exact && performance.now() - started >= budgetMs) return settle(lookupsTooLong(budgetMs));
+    const { filters, parts, plan, planned } = looked;
+    const months = [...new Set(parts.map((p) => p.month.slice(0, 7)))].sort();
+    const bounds = occurredAtBounds(filterExpr(filters));
+    // Nothing matches: no buckets, nothing counted.
+    if (!plan) return settle({ ...unavailableShape(''), ...bounds, exact: true, archived_months: months.map((month) => ({ month, counted: true })), unavailable: null });
+    const grid = plan;
+    const outOfTime = (): SearchShape => ({
+      ...unavailableShape(
+        options.exact
+          ? `Counting this search exactly takes longer than ${exactTimeoutMs / 1000} s; narrow the time range or the filter`
+          : `Charting this search takes longer than ${budgetMs} ms, even from a sample; the results below are not affected`,
+      ),
+      from: grid.from,
+      to: grid.to,
+      archived_months: months.map((month) => ({ month, counted: true })),
+    });
+    settle(outOfTime());
+    const exactRows = options.exactRows ?? config.SHAPE_EXACT_ROWS;
+    const sampleRows = options.sampleRows ?? config.SHAPE_SAMPLE_ROWS;
+    const sampleOf = (rows: number, expected: number) => timeSample(grid, sampleFraction(rows, expected), options.sampleWindows ?? SAMPLE_WINDOWS, options.random ?? Math.random);
+    // Archived months in range keep a quarter of the budget for their archive.
+    const hotShare = parts.length ? 0.75 : 1;
+    // One count of the hot rows (exactly, or the sample's), under what is left of `share` of the budget; null when it timed out.
+    const count = async (sample: TimeSample | null, share: number): Promise<Counted | null> => {
+      try {
+        return { rows: await bounded(left(share), (tx) => shapeStatement(tx, claims.tenant_id, filters, grid, sample)), sample };
+      } catch (err) {
+        if (isTimeout(err)) return null;
+        throw err;
+      }
+    };
+    // Months not read yet are named as such until their tally is in.
+    const notYetRead = months.map((month) => ({ month, reason: `not read within the ${budgetMs} ms budget (Count exactly counts it)` }));
+    const publish = (c: Counted, archived: ArchivedTally | null, failed: { month: string; reason: string }[]) =>
+      settle(maskSealed(assemble(c, archived ?? { buckets: new Map(), facets: new Map() }, failed, grid, months, samples), samples));
+    let counted: Counted | null;
+    if (options.exact) {
+      counted = await count(null, 1);
+      if (!counted) return outOfTime();
+    } else if (planned > exactRows) {
+      // More matches expected than are counted within the budget: the time sample.
+      counted = await count(sampleOf(sampleRows, planned), hotShare);
+    } else {
+      // Few enough to count, but more than the sample would see: a quick sample first (a quarter of the sample's
+      // events), so an estimate stands if the exact count does not finish; the exact count then gets the rest.
+      const quick = planned > sampleRows ? await count(sampleOf(Math.ceil(sampleRows / 4), planned), hotShare) : null;
+      if (quick) publish(quick, null, notYetRead);
+      // Without a quick sample, a quarter is kept for a sample should the count not finish (more matches than expected).
+      counted = (await count(null, quick ? hotShare : hotShare * 0.75)) ?? quick ?? (await count(sampleOf(sampleRows, Math.max(planned, exactRows, sampleRows * 2)), hotShare));
+    }
+    if (!counted) return settle(outOfTime());
+    publish(counted, null, notYetRead);
+    // The archived months, counted exactly from their archive within what is left of the budget; a month that cannot
+    // be read, or not in time, is named, and its buckets marked short.
+    let archived: ArchivedTally = { buckets: new Map(), facets: new Map() };
+    let failed: { month: string; reason: string }[] = [];
+    if (parts.length) {
+      const deadline = options.exact ? undefined : started + budgetMs;
+      try {
+        archived = await bounded(left(1), (tx) => archivedTally(tx, parts, claims.tenant_id, filters, grid, deadline));
+      } catch (err) {
+        if (isTimeout(err)) {
+          if (options.exact) return outOfTime();
+          failed = notYetRead;
+        } else {
+          // Month by month, to count every month that can be read and name those that cannot.
+          try {
+            ({ tally: archived, failed } = await tx.savepoint((tx) => timed(tx, left(1), (tx) => archivedTallyByMonth(tx, parts, claims.tenant_id, filters, grid, deadline))));
+          } catch (err) {
+            if (!isTimeout(err)) throw err;
+            if (options.exact) return outOfTime();
+            archived = { buckets: new Map(), facets: new Map() };
+            failed = notYetRead;
+          }
+        }
+      }
+    }
+    const answer = assemble(counted, archived, failed, grid, months, samples);
+    settle(maskSealed(answer, samples));
+    return answer;
+  });
+  // Sealed actors' names opened (or masked) last; not opened by the deadline, the answer above shows them "[personal]".
+  if (samples.size && !shape.unavailable) {
+    gate();
+    await revealActorSamples(sql, claims.tenant_id, samples, { masked: options.masked });
+  }
+  return settle(shape);
+}
+
+type Counted = { rows: ShapeRow[]; sample: TimeSample | null };
+
+/** The shape from the hot rows counted and the archived tally (`failed`: months not counted, with why); `samples` collects the sealed actors' seals to open. */
+function assemble(
+  counted: Counted,
+  archived: ArchivedTally,
+  failed: { month: string; reason: string }[],
+  grid: ShapePlan,
+  months: string[],
+  samples: Map<{ value: string | null; count: number; erased?: true }, string>,
+): SearchShape {
+  const { rows, sample } = counted;
+  const archiveError = failed.length
+    ? `The archived months ${failed.map((f) => f.month).join(', ')} were not read, so their events are not counted: ${failed.map((f) => `${f.month}: ${f.reason}`).join('; ')}`
+    : null;
+  const byIndex = new Map<number, number>();
+  const hotFacets = emptyFacets();
+  // One stored event per sealed value, to open it from (keyed by field and value, as merging makes new entries).
+  const hotSamples = new Map<string, string>();
+  for (const r of rows) {
+    // A sample's counts stand for 1 / fraction events each.
+    const count = sample ? Math.round(Number(r.n) / sample.fraction) : Number(r.n);
+    if (r.field === 'bucket') byIndex.set(Number(r.value), count);
+    else {
+      hotFacets[r.field as FacetField].push({ value: r.value, count });
+      if (r.sample) hotSamples.set(`${r.field}\u0000${r.value}`, r.sample);
+    }
+  }
+  const facets = mergeFacets(hotFacets, archived);
+  samples.clear();
+  for (const field of FACET_FIELDS) {
+    for (const entry of facets.facets[field]) {
+      const seal = hotSamples.get(`${field}\u0000${entry.value}`);
+      if (seal) samples.set(entry, seal);
+    }
+  }
+  const uncounted = failed.map((f) => [Date.parse(`${f.month}-01T00:00:00Z`), monthEnd(f.month)] as const);
+  const buckets = Array.from({ length: grid.count }, (_, i) => {
+    const startS = grid.first + i * grid.width;
+    const short = uncounted.some(([lo, hi]) => startS * 1000 < hi && (startS + grid.width) * 1000 > lo);
+    return { start: new Date(startS * 1000).toISOString(), count: (byIndex.get(i) ?? 0) + (archived.buckets.get(i) ?? 0), exact: !sample, short };
+  });
+  const sampled = sample ? sampleBasis(sample, rows, months.length > 0) : null;
+  const merged = facets.exact ? null : `the most frequent values in PostgreSQL and in the archived months were merged: a value outside PostgreSQL's top ${FACET_VALUES} may be counted short`;
+  const histogram: PartAccuracy = sampled ? { label: 'estimate', basis: sampled } : EXACT;
+  const facetBasis = [sampled, merged].filter(Boolean).join('; ');
+  return {
+    from: grid.from,
+    to: grid.to,
+    bucket_seconds: grid.width,
+    buckets,
+    facets: facets.facets,
+    exact: !sample && facets.exact && !archiveError,
+    accuracy: { histogram, facets: facetBasis ? { label: 'estimate', basis: facetBasis } : EXACT },
+    archived_months: months.map((month) => ({ month, counted: !failed.some((f) => f.month === month) })),
+    archive_error: archiveError,
+    unavailable: null,
+  };
+}
+
+/** The shape as shown before its sealed actors are opened: a copy with each of them "[personal]". */
+function maskSealed(shape: SearchShape, samples: Map<{ value: string | null; count: number; erased?: true }, string>): SearchShape {
+  if (!samples.size) return shape;
+  return { ...shape, facets: { ...shape.facets, actor_id: shape.facets.actor_id.map((e) => (samples.has(e) ? { value: MASKED, count: e.count } : e)) } };
 }
 
 /** The first instant after a month (YYYY-MM), UTC ms. */
@@ -420,12 +519,32 @@ function sampleBasis(sample: TimeSample, rows: ShapeRow[], archived: boolean): s
   return `sampled ${pct(sample.fraction * 100)} of the time range${archived ? ' in PostgreSQL' : ''} (${sample.strata.toLocaleString('en-US')} windows spread over it, read through this tenant's index only), ${seen.toLocaleString('en-US')} matching events seen, each counted ${(1 / sample.fraction).toFixed(1)} times`;
 }
 
-/** How many events PostgreSQL's planner expects to match (EXPLAIN, nothing read). */
+/**
+ * How many events PostgreSQL's planner expects the shape to read (EXPLAIN, nothing read): its estimate of the matches,
+ * or more where a bitmap scan's index conditions select more rows than the filter is expected to keep. An indexed
+ * context member's filter (`symbol = AAPL`) is the indexed column plus the JSON value it was derived from; the planner
+ * has no statistics for the JSON expression and takes it for a strong filter (a fraction of a percent), so its match
+ * estimate can be a hundredth of the rows the index selects, and those rows are what the count reads.
+ */
 async function plannedMatches(tx: TxSql, tenantId: string, filters: EventFilters): Promise<number> {
   const [row] = await tx`explain (format json) select 1 from public.audit_events where ${whereClause(tx, tenantId, filters)}`;
   const doc = row?.['QUERY PLAN'] as unknown;
-  const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as { Plan: { 'Plan Rows': number } }[];
-  return parsed[0]?.Plan['Plan Rows'] ?? Number.POSITIVE_INFINITY;
+  const parsed = (typeof doc === 'string' ? JSON.parse(doc) : doc) as { Plan: PlanNode }[];
+  const plan = parsed[0]?.Plan;
+  return plan ? Math.max(plan['Plan Rows'], rowsRead(plan)) : Number.POSITIVE_INFINITY;
+}
+
+type PlanNode = { 'Node Type': string; 'Plan Rows': number; 'Parent Relationship'?: string; Plans?: PlanNode[] };
+
+/** The rows a plan's scans read, as estimated: a bitmap heap scan's rows are those its bitmap (the index conditions) selects. */
+function rowsRead(node: PlanNode): number {
+  // The scans beneath (not the tenant check's InitPlan).
+  const children = (node.Plans ?? []).filter((c) => c['Parent Relationship'] !== 'InitPlan' && c['Parent Relationship'] !== 'SubPlan');
+  if (node['Node Type'] === 'Bitmap Heap Scan') return Math.max(node['Plan Rows'], ...children.map((c) => c['Plan Rows']));
+  if (node['Node Type'] === 'Append' || node['Node Type'] === 'Merge Append') return children.reduce((a, c) => a + rowsRead(c), 0);
+  // A wrapper of one scan (the tenant check's Result): what it wraps.
+  if (children.length === 1 && node['Node Type'] === 'Result') return Math.max(node['Plan Rows'], rowsRead(children[0]!));
+  return node['Plan Rows'];
 }
 
 /**
