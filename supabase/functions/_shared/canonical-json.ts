@@ -25,7 +25,12 @@ export function canonicalJson(value: unknown): string {
     return JSON.stringify(value) ?? 'null';
   }
   if (Array.isArray(value)) {
-    if (value.length > 8) return '[' + value.map((item: unknown) => (skipped(item) ? 'null' : canonicalJson(item))).join(',') + ']';
+    if (value.length > 8) {
+      // A loop, not map: a hole in a sparse array is written as null, as JSON.stringify writes it.
+      const items = new Array<string>(value.length);
+      for (let i = 0; i < value.length; i++) items[i] = skipped(value[i]) ? 'null' : canonicalJson(value[i]);
+      return '[' + items.join(',') + ']';
+    }
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (skipped(value[i]) ? 'null' : canonicalJson(value[i]));
     return out + ']';
