@@ -1810,34 +1810,39 @@ var parse = function() {
 };
 
 // supabase/functions/_shared/canonical-json.ts
+var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+var quoted = (s) => PLAIN.test(s) ? '"' + s + '"' : JSON.stringify(s);
+var skipped = (item) => item === void 0 || typeof item === "function" || typeof item === "symbol";
 function canonicalJson(value) {
+  if (typeof value === "string") return quoted(value);
   if (value === null || typeof value !== "object") {
     if (typeof value === "number" && !Number.isFinite(value)) throw new Error("JSON cannot hold NaN or Infinity");
     return JSON.stringify(value) ?? "null";
   }
   if (Array.isArray(value)) {
-    const items = new Array(value.length);
-    for (let i = 0; i < value.length; i++) {
-      const item = value[i];
-      items[i] = item === void 0 || typeof item === "function" || typeof item === "symbol" ? "null" : canonicalJson(item);
+    if (value.length > 8) {
+      const items = new Array(value.length);
+      for (let i = 0; i < value.length; i++) items[i] = skipped(value[i]) ? "null" : canonicalJson(value[i]);
+      return "[" + items.join(",") + "]";
     }
-    return "[" + joined(items) + "]";
+    let out2 = "[";
+    for (let i = 0; i < value.length; i++) out2 += (i ? "," : "") + (skipped(value[i]) ? "null" : canonicalJson(value[i]));
+    return out2 + "]";
   }
   const record = value;
   const keys = Object.keys(record).sort();
-  const members = [];
+  if (keys.length > 8) {
+    const members = [];
+    for (const key of keys) if (!skipped(record[key])) members.push(quoted(key) + ":" + canonicalJson(record[key]));
+    return "{" + members.join(",") + "}";
+  }
+  let out = "{";
   for (const key of keys) {
     const item = record[key];
-    if (item === void 0 || typeof item === "function" || typeof item === "symbol") continue;
-    members.push(JSON.stringify(key) + ":" + canonicalJson(item));
+    if (skipped(item)) continue;
+    out += (out.length > 1 ? "," : "") + quoted(key) + ":" + canonicalJson(item);
   }
-  return "{" + joined(members) + "}";
-}
-function joined(parts) {
-  if (parts.length > 8) return parts.join(",");
-  let out = parts.length ? parts[0] : "";
-  for (let i = 1; i < parts.length; i++) out += "," + parts[i];
-  return out;
+  return out + "}";
 }
 
 // supabase/functions/_shared/checkpoint.ts
@@ -1937,8 +1942,8 @@ function ipV1Form(input) {
 function isHashVersion(version) {
   return version === 1 || version === 2 || version === 3;
 }
-var PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-var str = (v) => v === null || v === void 0 ? "null" : PLAIN.test(v) ? '"' + v + '"' : JSON.stringify(v);
+var PLAIN2 = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+var str = (v) => v === null || v === void 0 ? "null" : PLAIN2.test(v) ? '"' + v + '"' : JSON.stringify(v);
 var ipV1 = (v) => v === null ? "null" : str(ipV1Form(v) ?? v);
 var ipV2 = (v) => v === null ? "null" : str(canonicalIp(v) ?? v);
 function canonicalEventJson(e, contextJson, personalJson) {

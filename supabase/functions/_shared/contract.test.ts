@@ -91,6 +91,12 @@ describe('event contract', () => {
     const rockets = (n: number) => ({ b: '🚀'.repeat(n) });
     expect(parseEvent({ ...valid, context: rockets(8_190) }).context).toEqual(rockets(8_190));
     expect(rejection(() => parseEvent({ ...valid, context: rockets(8_191) })).issues[0]).toMatchObject({ field: 'context' });
+    // Members whose JSON is longer than their text (escaped keys, long numbers) are measured as JSON too.
+    const escaped = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k\u0001${i}`, [-1.7976931348623157e308, null]]));
+    let members = 1;
+    while (new TextEncoder().encode(JSON.stringify(escaped(members + 1))).length <= LIMITS.contextBytes) members++;
+    expect(parseEvent({ ...valid, context: escaped(members) }).context).toEqual(escaped(members));
+    expect(rejection(() => parseEvent({ ...valid, context: escaped(members + 1) })).issues[0]).toMatchObject({ field: 'context', message: expect.stringContaining('bytes') });
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 40; i++) deep = { d: deep };
     // Problems inside the context are named by their JSON path.

@@ -84,33 +84,48 @@ interface ContextProblem {
  * Walks a JSON value: depth, NUL characters, lone surrogates (PostgreSQL's
  * jsonb refuses both) and numbers that are not finite. HTTP bodies were
  * already held to the same rules as text (strict-json.ts); this covers
- * values handed over in-process.
+ * values handed over in-process. Adds to `size.bound` an upper bound of the
+ * value's JSON in UTF-8 bytes (a string's code unit takes at most 6: \uXXXX),
+ * so that a context well under the limit is not serialized just to be measured.
+ * The path of a problem is built only when there is one.
  */
-function contextProblem(value: unknown, depth: number, path: (string | number)[]): ContextProblem | null {
-  if (depth > LIMITS.contextDepth) return { path, message: `is nested deeper than ${LIMITS.contextDepth} levels` };
+function contextProblem(value: unknown, depth: number, size: { bound: number }): ContextProblem | null {
+  if (depth > LIMITS.contextDepth) return { path: [], message: `is nested deeper than ${LIMITS.contextDepth} levels` };
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) return { path, message: 'must not contain NUL characters' };
-    if (!value.isWellFormed()) return { path, message: 'must be well-formed Unicode (it contains a lone surrogate)' };
+    if (value.includes('\u0000')) return { path: [], message: 'must not contain NUL characters' };
+    if (!value.isWellFormed()) return { path: [], message: 'must be well-formed Unicode (it contains a lone surrogate)' };
+    size.bound += value.length * 6 + 2;
     return null;
   }
-  if (typeof value === 'number') return Number.isFinite(value) ? null : { path, message: 'must contain only finite numbers' };
-  if (value === null || typeof value === 'boolean') return null;
+  if (typeof value === 'number') {
+    size.bound += 24;
+    return Number.isFinite(value) ? null : { path: [], message: 'must contain only finite numbers' };
+  }
+  if (value === null || typeof value === 'boolean') {
+    size.bound += 5;
+    return null;
+  }
   if (Array.isArray(value)) {
+    size.bound += 2 + value.length;
     for (let i = 0; i < value.length; i++) {
-      const problem = contextProblem(value[i], depth + 1, [...path, i]);
-      if (problem) return problem;
+      const problem = contextProblem(value[i], depth + 1, size);
+      if (problem) return (problem.path.unshift(i), problem);
     }
     return null;
   }
   if (typeof value === 'object') {
-    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-      if (key.includes('\u0000') || !key.isWellFormed()) return { path: [...path, key], message: 'is a key with NUL characters or malformed Unicode' };
-      const problem = contextProblem(item, depth + 1, [...path, key]);
-      if (problem) return problem;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    size.bound += 2 + keys.length;
+    for (const key of keys) {
+      if (key.includes('\u0000') || !key.isWellFormed()) return { path: [key], message: 'is a key with NUL characters or malformed Unicode' };
+      size.bound += key.length * 6 + 3;
+      const problem = contextProblem(record[key], depth + 1, size);
+      if (problem) return (problem.path.unshift(key), problem);
     }
     return null;
   }
-  return { path, message: 'must contain only JSON values' };
+  return { path: [], message: 'must contain only JSON values' };
 }
 
 export function utf8Length(s: string): number {
@@ -133,14 +148,14 @@ export const context = z
   .nullish()
   .transform((value, ctx) => {
     const obj = value ?? {};
-    const problem = contextProblem(obj, 1, []);
+    const size = { bound: 0 };
+    const problem = contextProblem(obj, 1, size);
     if (problem) {
       ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
       return z.NEVER;
     }
-    const json = JSON.stringify(obj);
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8, so a short context is counted without the loop.
-    if (json.length * 3 > LIMITS.contextBytes && utf8Length(json) > LIMITS.contextBytes) {
+    // Serialized and counted only when the walk's upper bound does not already show it short enough.
+    if (size.bound > LIMITS.contextBytes && utf8Length(JSON.stringify(obj)) > LIMITS.contextBytes) {
       ctx.addIssue({ code: 'custom', message: `must be at most ${LIMITS.contextBytes} bytes as JSON` });
       return z.NEVER;
     }

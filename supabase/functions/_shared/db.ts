@@ -130,3 +130,13 @@ export function pgArray<T>(items: ReadonlyArray<T>, pick: (item: T) => string | 
   }
   return out + '}';
 }
+
+/**
+ * A JSON array of JSON texts (`pick` returns each item's JSON, never null):
+ * no escaping on this side, and PostgreSQL reads each element as jsonb once.
+ */
+export function jsonArray<T>(items: ReadonlyArray<T>, pick: (item: T) => string): string {
+  const parts = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) parts[i] = pick(items[i]!);
+  return '[' + parts.join(',') + ']';
+}

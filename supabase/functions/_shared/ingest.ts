@@ -25,7 +25,7 @@ import { AuditError, databaseUnavailable, invalid, isConnectionError, type Field
 import { eventHash } from './event-hash.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { monthOf, nowTimestamp } from './timestamps.ts';
-import { pgArray, releaseReserved, type Sql, type TxSql } from './db.ts';
+import { jsonArray, pgArray, releaseReserved, type Sql, type TxSql } from './db.ts';
 import { forgetSealingKeys, forgetSealingSettings, hasUnsealedRows, SEALED_KEY_DESTROYED, SEALING_DECLARED, sealedKeyIds, sealPersonalData } from './personal-seal.ts';
 import { CLOCK_SKEW_CTES, checkClockSyncRecords, reportedRoundTripMicros } from './clock.ts';
 import { CONSOLE_SOURCE, mayWriteConsoleRecords, RESERVED_EVENT_TYPE_PREFIX, writtenBy, type WriteCaller, type Writer } from './writers.ts';
@@ -67,10 +67,14 @@ function observer(): IngestObserver | undefined {
 export const APPEND_EVENTS_SQL = `
 with input as (
   select *
-  from unnest(
-    $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::text[], $11::text[], $12::inet[], $13::text[], $14::text[], $15::jsonb[], $16::text[],
-    $17::timestamptz[], $18::inet[], $19::text[], $21::text[], $20::smallint[], $22::jsonb[], $23::bigint[]
+  -- The contexts come as one JSON array ($15): its elements are jsonb values already, so neither side
+  -- writes or reads each context a second time as an escaped array element.
+  from rows from (
+    unnest($2::uuid[]), unnest($3::timestamptz[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
+    unnest($7::text[]), unnest($8::text[]), unnest($9::text[]), unnest($10::text[]), unnest($11::text[]),
+    unnest($12::inet[]), unnest($13::text[]), unnest($14::text[]), jsonb_array_elements($15::text::jsonb), unnest($16::text[]),
+    unnest($17::timestamptz[]), unnest($18::inet[]), unnest($19::text[]), unnest($21::text[]), unnest($20::smallint[]),
+    unnest($22::jsonb[]), unnest($23::bigint[])
   ) with ordinality as t(id, occurred_at, actor_type, actor_id, object_type, object_id, event_type,
                          outcome, source, request_id, ip_address, user_agent, device_fingerprint, context, event_hash,
                          received_at, observed_ip, observed_user_agent, written_by, schema_version, personal, round_trip_us, ord)
@@ -460,7 +464,7 @@ export function appendEventsParams(tenantId: string, rows: readonly StampedEvent
     pgArray(rows, (r) => r.ip_address),
     pgArray(rows, (r) => r.user_agent),
     pgArray(rows, (r) => r.device_fingerprint),
-    pgArray(rows, (r) => r.contextJson),
+    jsonArray(rows, (r) => r.contextJson),
     pgArray(rows, (r) => r.hash),
     pgArray(rows, (r) => r.received_at),
     pgArray(rows, (r) => r.observed_ip),
