@@ -305,7 +305,7 @@ function plainField(key: keyof AuditEventInput, value: unknown): unknown {
     case 'ip_address':
       return (typeof value === 'string' && canonicalIp(value)) || NOT_PLAIN;
     case 'context': {
-      if (typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return NOT_PLAIN;
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return NOT_PLAIN;
       // The schema drops a key named __proto__ from its copy: left to it.
       if (Object.hasOwn(value, '__proto__') || contextProblem(value, 1)) return NOT_PLAIN;
       const json = JSON.stringify(value);
