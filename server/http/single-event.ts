@@ -21,9 +21,9 @@ import { recordIngestFailure } from '@/server/observability/ingest-metrics.ts';
 
 export const SINGLE_EVENT_PATH = '/api/v1/audit/event';
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(json), ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(json)), ...headers });
   res.end(json);
 }
 
@@ -42,7 +42,8 @@ function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
     });
     req.on('error', reject);
     req.on('end', () => {
-      const body = Buffer.concat(chunks);
+      // A single event's body mostly arrives in one chunk: no copy then.
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       if (!body.length) return reject(new AuditError('malformed_json', 'The request has no body; send JSON'));
       try {
         resolve(parseJsonBody(body));
@@ -56,7 +57,11 @@ function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
 async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
+    const given = req.headers;
+    for (const name in given) {
+      const value = given[name];
+      if (typeof value === 'string') headers.set(name, value);
+    }
     const caller = await resolveCaller(headers);
     requirePermission(caller, 'events:write');
     const event = parseEvent(await readJson(req, LIMITS.eventBodyBytes));
