@@ -1,7 +1,8 @@
 /**
- * Gauges read from the database when metrics are scraped (not kept up to date
- * between scrapes): pool connections, write admission's bytes and requests in flight, sealer lag, archive states, group-commit queue,
- * log streams (failing, pending events), the sources' clocks (docs/clock.md).
+ * Gauges read when metrics are scraped (not kept up to date between scrapes):
+ * pool connections, write admission's bytes and requests in flight, sealer lag,
+ * archive states, group-commit queue, log streams (failing, pending events),
+ * the sources' clocks (docs/clock.md).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { appenderFor } from '@/supabase/functions/_shared/ingest.ts';
