@@ -68,8 +68,15 @@ export function activeRole(caller: Caller): TenantRole | null {
   return caller.memberships.find((m) => m.tenantId === caller.tenantId)?.role ?? null;
 }
 
-export function permissionsOf(caller: Caller): Set<Permission> {
-  if (caller.kind === 'api_key') return new Set(caller.scopes.flatMap((s) => SCOPE_PERMISSIONS[s] ?? []));
+// An API key's permissions, worked out once per cached key record (its scopes array), not on every request.
+const keyPermissions = new WeakMap<readonly string[], ReadonlySet<Permission>>();
+
+export function permissionsOf(caller: Caller): ReadonlySet<Permission> {
+  if (caller.kind === 'api_key') {
+    let permissions = keyPermissions.get(caller.scopes);
+    if (!permissions) keyPermissions.set(caller.scopes, (permissions = new Set(caller.scopes.flatMap((s) => SCOPE_PERMISSIONS[s] ?? []))));
+    return permissions;
+  }
   const role = activeRole(caller);
   return new Set(role ? ROLE_PERMISSIONS[role] : []);
 }

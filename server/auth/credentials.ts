@@ -10,6 +10,7 @@
 import { ApiKeyCache } from '@/supabase/functions/_shared/api-keys.ts';
 import {
   apiKeyCaller,
+  type HeaderReader,
   namedTenant,
   OBSERVED_IP_HEADER,
   observedClient as observedClientOf,
@@ -64,7 +65,7 @@ async function userMemberships(claims: SessionClaims): Promise<{ email: string; 
  * tenants (403 otherwise); the console's cookie falls back to the first
  * tenant when it names one the user has left.
  */
-function activeTenant(headers: Headers, memberships: Membership[]): string | null {
+function activeTenant(headers: HeaderReader, memberships: Membership[]): string | null {
   const asked = namedTenant(headers);
   if (asked) {
     if (!memberships.some((m) => m.tenantId === asked)) throw new AuditError('forbidden', 'You are not a member of that tenant');
@@ -75,7 +76,7 @@ function activeTenant(headers: Headers, memberships: Membership[]): string | nul
   return memberships[0]?.tenantId ?? null;
 }
 
-export async function callerFromJwt(token: string, headers: Headers): Promise<{ caller: Caller; sessionId: string }> {
+export async function callerFromJwt(token: string, headers: HeaderReader): Promise<{ caller: Caller; sessionId: string }> {
   const claims = await verifySessionToken(token);
   const { email, memberships } = await userMemberships(claims);
   return {
@@ -93,7 +94,7 @@ export interface ResolvedCredential {
   sessionId?: string;
 }
 
-export async function resolveCredential(headers: Headers): Promise<ResolvedCredential> {
+export async function resolveCredential(headers: HeaderReader): Promise<ResolvedCredential> {
   const presented = presentedCredential(headers);
   switch (presented.kind) {
     case 'api_key':
@@ -110,12 +111,12 @@ export async function resolveCredential(headers: Headers): Promise<ResolvedCrede
   return { caller: { kind: 'anonymous' }, source: 'none' };
 }
 
-export async function resolveCaller(headers: Headers): Promise<Caller> {
+export async function resolveCaller(headers: HeaderReader): Promise<Caller> {
   return (await resolveCredential(headers)).caller;
 }
 
 /** What the server saw of the client; the socket's address comes in OBSERVED_IP_HEADER, set by our HTTP server. */
-export function observedClient(headers: Headers): ObservedClient {
+export function observedClient(headers: HeaderReader): ObservedClient {
   return observedClientOf(headers, { trustProxy: env().TRUST_PROXY, socketIp: headers.get(OBSERVED_IP_HEADER) });
 }
 
@@ -126,7 +127,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * token (bound to the session) in `x-csrf-token`: a page on another site can
  * make the browser send our cookie, but cannot read the token.
  */
-export function checkCsrf(method: string, headers: Headers, credential: ResolvedCredential): void {
+export function checkCsrf(method: string, headers: HeaderReader, credential: ResolvedCredential): void {
   if (credential.source !== 'cookie' || SAFE_METHODS.has(method.toUpperCase())) return;
   if (!csrfMatches(credential.sessionId ?? '', headers.get(CSRF_HEADER))) {
     throw new AuditError('forbidden', 'Missing or invalid CSRF token: reload the page and try again');

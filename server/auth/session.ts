@@ -5,6 +5,7 @@
  * and the active tenant the user chose in the header.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { HeaderReader } from '@/supabase/functions/_shared/credentials.ts';
 import { AuditError } from '@/supabase/functions/_shared/errors.ts';
 import { env } from '@/server/env.ts';
 import { jwtSecret } from './jwt.ts';
@@ -30,7 +31,7 @@ export function csrfMatches(sessionId: string, presented: string | null): boolea
 }
 
 /** Reads one cookie from a Cookie header. */
-export function readCookie(headers: Headers, name: string): string | null {
+export function readCookie(headers: HeaderReader, name: string): string | null {
   const header = headers.get('cookie');
   if (!header) return null;
   for (const part of header.split(';')) {

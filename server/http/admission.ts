@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorParts } from '@/supabase/functions/_shared/http.ts';
 import { LIMITS } from '@/supabase/functions/_shared/limits.ts';
-import { atCapacity, WriteBudget, writeCharge } from '@/supabase/functions/_shared/write-budget.ts';
+import { atCapacity, WriteBudget, writeCharge, type WriteTicket } from '@/supabase/functions/_shared/write-budget.ts';
 import { env, writeBudgetBytes } from '@/server/env.ts';
 import type { IngestPath } from '@/server/observability/ingest-metrics.ts';
 import { metrics } from '@/server/observability/metrics.ts';
@@ -67,19 +67,34 @@ function declaredLength(req: IncomingMessage): number | null {
   return Number.isSafeInteger(n) && n >= 0 ? n : null;
 }
 
+const TICKET = Symbol('oms-audit write ticket');
+type AdmittedResponse = ServerResponse & { [TICKET]?: WriteTicket };
+
+/** The response's 'close' listener, shared by every request (no closure per request). */
+function releaseTicket(this: AdmittedResponse): void {
+  this[TICKET]?.release();
+}
+
 /**
- * Calls `done` with the body's size once it has been received. The count is
+ * Charges a chunked body its real size once it has been received. The count is
  * taken where Node's HTTP parser hands each chunk to the request stream
  * (IncomingMessage#push), so whoever reads the body later sees it unchanged.
  */
-function whenBodyReceived(req: IncomingMessage, done: (bytes: number) => void): void {
+function whenBodyReceived(req: IncomingMessage, ticket: WriteTicket, route: WriteRoute): void {
   const push = req.push;
   let bytes = 0;
   req.push = function countedPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
-    if (chunk === null) done(bytes);
+    if (chunk === null) ticket.resize(writeCharge(Math.min(bytes, route.maxBodyBytes), route.maxEvents));
     else if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
     return push.call(this, chunk, encoding);
   };
+}
+
+/** The write budget's use, as gauges: read when metrics are scraped (observability/scrape.ts), not on every request. */
+export function writeBudgetGauges(): void {
+  const budget = writeBudget();
+  metrics().writeBytesInFlight.set(budget.bytes);
+  metrics().writeRequestsInFlight.set(budget.requests);
 }
 
 /**
@@ -120,20 +135,8 @@ export function admitWrite(req: IncomingMessage, res: ServerResponse): boolean {
     refuse(req, res, route);
     return false;
   }
-  const gauges = () => {
-    metrics().writeBytesInFlight.set(budget.bytes);
-    metrics().writeRequestsInFlight.set(budget.requests);
-  };
-  gauges();
-  res.once('close', () => {
-    ticket.release();
-    gauges();
-  });
-  if (declared === null) {
-    whenBodyReceived(req, (bytes) => {
-      ticket.resize(writeCharge(Math.min(bytes, route.maxBodyBytes), route.maxEvents));
-      gauges();
-    });
-  }
+  (res as AdmittedResponse)[TICKET] = ticket;
+  res.on('close', releaseTicket);
+  if (declared === null) whenBodyReceived(req, ticket, route);
   return true;
 }

@@ -55,11 +55,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function createHost(app: AppHandler): Host {
   let draining = false;
   let active = 0;
+  // One listener for every response (made once, not per request).
+  const finished = () => active--;
 
   const server = http.createServer((req, res) => {
     if (draining) return shuttingDown(req, res);
     active++;
-    res.once('close', () => active--);
+    res.on('close', finished);
     // The client address as our socket saw it; a client cannot supply this header.
     req.headers[OBSERVED_IP_HEADER] = socketAddress(req);
     const requestId = observeRequest(req, res);

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
 import { SERVER_TIMING_HEADER, serverTiming } from '@/supabase/functions/_shared/clock.ts';
-import { log } from '@/server/observability/log.ts';
+import { requestLog } from '@/server/observability/log.ts';
 import { metrics } from '@/server/observability/metrics.ts';
 import { REQUEST_ID_HEADER, validRequestId } from './request-id.ts';
 
@@ -48,6 +48,35 @@ export function routeOf(url: string | undefined): string {
   return 'page';
 }
 
+/** What the request log keeps of a request until its response ends. */
+interface Observed {
+  started: number;
+  requestId: string;
+  done: boolean;
+}
+
+const OBSERVED = Symbol('oms-audit request log');
+type ObservedResponse = ServerResponse & { [OBSERVED]?: Observed };
+
+// Listeners shared by every request (no closures per request): `this` is the response.
+function stampServerTiming(this: ObservedResponse): void {
+  this.setHeader(SERVER_TIMING_HEADER, serverTiming(this[OBSERVED]!.started));
+}
+
+function finishRequest(this: ObservedResponse): void {
+  const observed = this[OBSERVED]!;
+  if (observed.done) return;
+  observed.done = true;
+  const req = this.req;
+  const route = routeOf(req.url);
+  const seconds = (performance.now() - observed.started) / 1000;
+  const status = this.writableFinished ? this.statusCode : 499; // 499: the client went away first
+  const m = metrics();
+  m.httpRequests.inc({ route, status: String(status) });
+  m.httpRequestSeconds.observe({ route }, seconds);
+  requestLog().info({ request_id: observed.requestId, method: req.method, route, status, duration_ms: Math.round(seconds * 100_000) / 100 }, 'request');
+}
+
 /** Call first for every request; returns the request id. */
 export function observeRequest(req: IncomingMessage, res: ServerResponse): string {
   const started = performance.now();
@@ -56,22 +85,10 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse): strin
   // Handlers (Next.js routes, tRPC, single events) read the id from the request, as validated here.
   req.headers[REQUEST_ID_HEADER] = requestId;
   res.setHeader(REQUEST_ID_HEADER, requestId);
-  onHeaders(res, function () {
-    this.setHeader(SERVER_TIMING_HEADER, serverTiming(started));
-  });
-  let done = false;
-  const finish = () => {
-    if (done) return;
-    done = true;
-    const route = routeOf(req.url);
-    const seconds = (performance.now() - started) / 1000;
-    const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
-    const m = metrics();
-    m.httpRequests.inc({ route, status: String(status) });
-    m.httpRequestSeconds.observe({ route }, seconds);
-    log().info({ request_id: requestId, method: req.method, route, status, duration_ms: Math.round(seconds * 100_000) / 100 }, 'request');
-  };
-  res.once('finish', finish);
-  res.once('close', finish);
+  (res as ObservedResponse)[OBSERVED] = { started, requestId, done: false };
+  onHeaders(res, stampServerTiming);
+  // on, not once: once wraps each listener in a closure per request; finishRequest runs its work once anyway.
+  res.on('finish', finishRequest);
+  res.on('close', finishRequest);
   return requestId;
 }

@@ -54,6 +54,31 @@ describe('POST /api/v1/audit/event', () => {
   });
 });
 
+describe('POST /api/v1/audit/event reads the request as every endpoint does', () => {
+  it('takes the key from either header, honours the tenant header, and records what the server saw of the client', async () => {
+    const [t, other] = await Promise.all([newTenant(), newTenant('other')]);
+    const refused = await call('POST', EVENT, { headers: { apikey: t.key, 'x-oms-tenant-id': other.id }, body: event() });
+    expect(refused.status).toBe(403);
+    const id = randomUUID();
+    const res = await call('POST', EVENT, {
+      headers: { apikey: t.key, 'x-oms-tenant-id': t.id.toUpperCase(), 'user-agent': 'order-router/7.1', 'x-request-id': 'probe-req-1', 'X-Audit-Round-Trip-Ms': 'soon' },
+      body: event({ id, actor_type: 'service', ip_address: '2001:DB8::0:1' }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/X-Audit-Round-Trip-Ms/i);
+    const ok = await call('POST', EVENT, {
+      headers: { apikey: t.key, 'x-oms-tenant-id': t.id.toUpperCase(), 'user-agent': 'order-router/7.1', 'x-request-id': 'probe-req-1' },
+      body: event({ id, actor_type: 'service', ip_address: '2001:DB8::0:1' }),
+    });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.get('x-request-id')).toBe('probe-req-1');
+    const [row] = await testSql()`select actor_type, host(ip_address) as ip, host(observed_ip) as observed_ip, observed_user_agent, user_agent, request_id
+      from public.audit_events where tenant_id = ${t.id} and id = ${id}`;
+    expect(row).toEqual({ actor_type: 'SERVICE', ip: '2001:db8::1', observed_ip: '127.0.0.1', observed_user_agent: 'order-router/7.1', user_agent: 'order-router/7.1', request_id: 'probe-req-1' });
+    expect(await countEvents(other.id)).toBe(0);
+  });
+});
+
 describe('tRPC events.log', () => {
   it('stores one event per call, concurrently, and reports field errors like REST', async () => {
     const t = await newTenant();

@@ -9,7 +9,7 @@ import { LOG_FLUSH_MS } from './log.ts';
 
 /** Runs `code` (which may import the logger as `log`) in a child Node process; resolves with what it printed before `until`. */
 function run(code: string, until: (stdout: string) => boolean = () => false): Promise<{ stdout: string; exited: boolean }> {
-  const script = `import { log } from './server/observability/log.ts';\n${code}`;
+  const script = `import { log, requestLog } from './server/observability/log.ts';\n${code}`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   return new Promise((resolve, reject) => {
@@ -32,6 +32,15 @@ const lines = (stdout: string) =>
     .map((l) => JSON.parse(l) as { msg: string; n?: number });
 
 describe('buffered log lines', () => {
+  it('writes request lines in the same stream, in order, and still redacts secrets from the other lines', async () => {
+    const { stdout } = await run(`log().info({ n: 1, authorization: 'Bearer sk_secret', headers: { cookie: 'sid=1' } }, 'line'); requestLog().info({ n: 2, route: '/api/health' }, 'request'); log().info({ n: 3 }, 'line'); process.exit(0);`);
+    const all = lines(stdout) as { msg: string; n?: number; authorization?: string; headers?: { cookie?: string }; service?: string; time?: string }[];
+    expect(all.map((l) => l.n)).toEqual([1, 2, 3]);
+    expect(all[0]).toMatchObject({ authorization: '[redacted]', headers: { cookie: '[redacted]' }, service: 'oms-audit' });
+    expect(all[1]).toMatchObject({ msg: 'request', route: '/api/health', service: 'oms-audit', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(stdout).not.toContain('sk_secret');
+  });
+
   it('writes every line logged just before the process exits', async () => {
     const { stdout } = await run(`for (let n = 0; n < 1000; n++) log().info({ n }, 'line'); process.exit(0);`);
     const ns = lines(stdout).filter((l) => l.msg === 'line').map((l) => l.n);

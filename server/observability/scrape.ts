@@ -1,11 +1,13 @@
 /**
- * Gauges read from the database when metrics are scraped (not kept up to date
- * between scrapes): pool connections, sealer lag, archive states, group-commit queue,
- * log streams (failing, pending events), the sources' clocks (docs/clock.md).
+ * Gauges read when metrics are scraped (not kept up to date between scrapes):
+ * pool connections, write admission's bytes and requests in flight, sealer lag,
+ * archive states, group-commit queue, log streams (failing, pending events),
+ * the sources' clocks (docs/clock.md).
  */
 import type { Sql } from '@/supabase/functions/_shared/db.ts';
 import { appenderFor } from '@/supabase/functions/_shared/ingest.ts';
 import { env } from '@/server/env.ts';
+import { writeBudgetGauges } from '@/server/http/admission.ts';
 import { sealLagSeconds } from '@/server/services/integrity/checkpoints.ts';
 import { streamGauges } from '@/server/services/streams/gauges.ts';
 import { clockGauges } from '@/server/services/clock.ts';
@@ -18,6 +20,7 @@ const CONNECTION_STATES = ['active', 'idle', 'idle in transaction', 'idle in tra
 export async function refreshScrapeMetrics(sql: Sql): Promise<void> {
   const m = metrics();
   m.groupCommitQueued.set(appenderFor(sql).queuedEvents());
+  writeBudgetGauges();
   m.dbPoolMax.set(env().DB_POOL_MAX);
   const results = await Promise.allSettled([
     sql`select state, count(*)::int as n from pg_stat_activity

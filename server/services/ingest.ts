@@ -28,6 +28,6 @@ export async function logEvents(
  * events of a tenant are committed together in one multi-row insert (the
  * appender's group commit); the call resolves once its event is committed.
  */
-export async function logEvent(sql: Sql, writer: WriteCaller, event: AuditEventInput, observed: ObservedClient): Promise<IngestResult> {
+export function logEvent(sql: Sql, writer: WriteCaller, event: AuditEventInput, observed: ObservedClient): Promise<IngestResult> {
   return appendEvents(sql, writer, [event], observed, 'group_commit');
 }

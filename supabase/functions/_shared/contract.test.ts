@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBatch, parseEvent, LIMITS, type AuditEventRequest } from './contract.ts';
+import { auditEventInput, parseBatch, parseEvent, plainValidEvent, LIMITS, type AuditEventRequest } from './contract.ts';
 import { AuditError } from './errors.ts';
 
 const valid: AuditEventRequest = { actor_id: 'user-123', actor_type: 'USER', object_type: 'ORDER', object_id: 'order-456', event_type: 'CREATE' };
@@ -114,5 +114,86 @@ describe('event contract', () => {
     const later = new Date(Date.now() + 6 * 60_000).toISOString();
     expect(rejection(() => parseEvent({ ...valid, occurred_at: later })).issues[0]).toMatchObject({ field: 'occurred_at', message: expect.stringContaining('future') });
     expect(rejection(() => parseEvent({ ...valid, occurred_at: '1999-12-31T23:59:59Z' })).issues[0]).toMatchObject({ field: 'occurred_at' });
+  });
+});
+
+describe('the plain-event check of single events', () => {
+  const ordinary = {
+    id: '0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B',
+    tenant_id: '123e4567-e89b-12d3-a456-426614174000',
+    occurred_at: '2026-03-01T09:30:00.123456+01:00',
+    actor_type: 'trader',
+    actor_id: 'trader-17',
+    object_type: 'ORDER',
+    object_id: 'ord-2026-000123',
+    event_type: 'Status_Change',
+    outcome: 'SUCCESS',
+    source: 'oms-gateway',
+    request_id: 'req-1',
+    ip_address: '2001:DB8::0:1',
+    user_agent: 'fix-engine/4.4',
+    device_fingerprint: 'fp-1',
+    subject_id: 'client-9',
+    context: { symbol: 'AAPL', qty: 100, price: 187.25, legs: [{ side: 'buy' }, null, true], note: 'été 🚀' },
+  };
+  const deep = (levels: number): unknown => (levels === 0 ? 1 : { a: deep(levels - 1) });
+  // Values for each field: ordinary ones the check proves, and every kind the schema refuses or treats specially.
+  const strings = ['', 'x', ' spaced ', 'a\tb', 'a\u0085b', 'lone \ud800', 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(128), 'x'.repeat(129), 'x'.repeat(256), 'x'.repeat(257), 'y'.repeat(1024), 'y'.repeat(1025), 'ſ', 'ı', '\u212a', 'Straße', '9ORDER', '_X', 'ORDER-1', 'order_2'];
+  const candidates: Record<string, unknown[]> = {
+    id: [null, 'not-a-uuid', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', '0190a1b2c3d47e5f8a9b0c1d2e3f4a5b', 7],
+    tenant_id: [null, '123E4567-E89B-12D3-A456-42661417400Z'],
+    occurred_at: [null, '2026-03-01T09:30:00Z', '2026-03-01T09:30:00', '2026-03-01T09:30:00.1234567Z', '1999-12-31T23:59:59Z', '2000-01-01T00:00:00Z', '2999-01-01T00:00:00Z', '2026-02-30T00:00:00Z', 1767225600],
+    actor_type: strings,
+    actor_id: strings,
+    object_type: [null, 'order', 5],
+    object_id: [null, ...strings],
+    event_type: ['CREATE', 'create', ''],
+    outcome: [null, 'success', 'failure', 'Failure', 'ok', '', true],
+    source: [null, ...strings],
+    request_id: [null, 'r'.repeat(128), 'r'.repeat(129)],
+    ip_address: [null, '192.168.1.1', '::ffff:192.168.1.1', '192.168.1.1/24', '001.002.003.004', 'fe80::1%eth0', '::', 'example.com', ''],
+    user_agent: [null, ...strings],
+    device_fingerprint: [null, 'fp'],
+    subject_id: [null, '', 'client-1'],
+    context: [
+      null, {}, [], 'text', 1, { n: NaN }, { n: Infinity }, { s: 'nul\u0000' }, { s: 'lone \udc00' }, { ['k\u0000']: 1 },
+      JSON.parse('{"__proto__": {"x": 1}, "y": 2}'), { constructor: 'x' }, Object.create(null), deep(31), deep(32), deep(33),
+      { big: 'x'.repeat(32 * 1024 - 10) }, { big: 'x'.repeat(32 * 1024) }, { big: '€'.repeat(10_920) }, { big: '€'.repeat(10_930) }, { d: new Date(0) },
+    ],
+  };
+  const bodies: unknown[] = [ordinary, { ...ordinary, extra: 1 }, null, [], 'event', Object.assign(Object.create(null), ordinary), { ...ordinary, id: undefined }];
+  for (const [field, values] of Object.entries(candidates)) {
+    const { [field]: _left, ...without } = ordinary as Record<string, unknown>;
+    bodies.push(without);
+    for (const value of values) bodies.push({ ...ordinary, [field]: value });
+  }
+
+  it('answers exactly what the schema outputs whenever it accepts, and leaves everything else to the schema', () => {
+    let accepted = 0;
+    for (const body of bodies) {
+      const plain = plainValidEvent(body);
+      const schema = auditEventInput.safeParse(body);
+      if (plain === null) continue;
+      accepted++;
+      expect(schema.success, JSON.stringify(body)?.slice(0, 200)).toBe(true);
+      expect(plain).toStrictEqual(Object.fromEntries(Object.entries(schema.data!).filter(([, v]) => v !== undefined)));
+      expect(Object.keys(plain)).toEqual(Object.keys(schema.data!).filter((k) => (schema.data as Record<string, unknown>)[k] !== undefined));
+      // The context is the schema's kind of copy: a fresh object, its values shared.
+      expect(plain.context).not.toBe((body as { context?: unknown }).context);
+    }
+    // The check is the ordinary path: most of these bodies are valid, and it proves most of those.
+    const valid = bodies.filter((b) => auditEventInput.safeParse(b).success).length;
+    expect(accepted).toBeGreaterThan(valid * 0.7);
+  });
+
+  it('proves an ordinary event and a minimal one valid, as the schema outputs them', () => {
+    expect(plainValidEvent(ordinary)).toMatchObject({ id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', actor_type: 'TRADER', event_type: 'STATUS_CHANGE', outcome: 'success', ip_address: '2001:db8::1', occurred_at: '2026-03-01T08:30:00.123456Z' });
+    expect(plainValidEvent(valid)).toStrictEqual(auditEventInput.parse(valid));
+    expect(plainValidEvent({ ...valid, context: null })).toStrictEqual({ ...valid, context: {} });
+  });
+
+  it('leaves every refused body to the schema, so single events still name the field', () => {
+    for (const body of bodies) if (!auditEventInput.safeParse(body).success) expect(plainValidEvent(body)).toBeNull();
+    expect(rejection(() => parseEvent({ ...valid, actor_id: 'a\nb' })).issues).toEqual([{ field: 'actor_id', message: expect.stringContaining('control characters') }]);
   });
 });

@@ -47,11 +47,17 @@ export type PresentedCredential =
   | { kind: 'unknown' };
 
 /**
+ * What the credential parser reads of a request's headers: Fetch's Headers, or
+ * a lighter view of Node's parsed headers (server/http/single-event.ts).
+ */
+export type HeaderReader = Pick<Headers, 'get'>;
+
+/**
  * Reads `Authorization: Bearer <token>` and `apikey: <token>`. An API key in
  * either wins (supabase-js sends the project's anon key in one of them); then a
  * JWT (the bearer's, else the apikey's). A malformed Authorization header is 401.
  */
-export function presentedCredential(headers: Headers): PresentedCredential {
+export function presentedCredential(headers: HeaderReader): PresentedCredential {
   const auth = headers.get('authorization');
   let bearer: string | null = null;
   if (auth) {
@@ -67,7 +73,7 @@ export function presentedCredential(headers: Headers): PresentedCredential {
 }
 
 /** The tenant named by `x-oms-tenant-id` (or its alias), lower-cased; 400 if it is not a UUID or the two disagree. */
-export function namedTenant(headers: Headers): string | null {
+export function namedTenant(headers: HeaderReader): string | null {
   const named = headers.get(TENANT_HEADER)?.trim().toLowerCase() || null;
   const alias = headers.get(TENANT_HEADER_ALIAS)?.trim().toLowerCase() || null;
   if (named && alias && named !== alias) {
@@ -84,7 +90,7 @@ export function namedTenant(headers: Headers): string | null {
 }
 
 /** A credential bound to one tenant: a tenant named in the request must be that one (403 otherwise). */
-export function requireNamedTenantIs(headers: Headers, tenantId: string): void {
+export function requireNamedTenantIs(headers: HeaderReader, tenantId: string): void {
   const named = namedTenant(headers);
   if (named && named !== tenantId) {
     throw new AuditError('tenant_mismatch', `${TENANT_HEADER} names another tenant than the credential's`, [
@@ -116,7 +122,7 @@ export interface UserCallerLike {
 export type AnyCaller = { kind: 'anonymous' } | ApiKeyCaller | ServiceRoleCaller | UserCallerLike;
 
 /** Looks up an API key (cached): 401 for an unknown or revoked key, and for a tenant header naming another tenant 403. */
-export async function apiKeyCaller(keys: ApiKeyCache, sql: Sql, secret: string, headers: Headers): Promise<ApiKeyCaller> {
+export async function apiKeyCaller(keys: ApiKeyCache, sql: Sql, secret: string, headers: HeaderReader): Promise<ApiKeyCaller> {
   const record = await keys.verify(sql, secret);
   if (!record) throw new AuditError('unauthorized', 'Unknown API key');
   if (record.revoked) throw new AuditError('unauthorized', 'This API key has been revoked');
@@ -171,7 +177,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * its user agent (without control characters, at most the contract's length), the request id, and the
  * network round trip the client reported (clock evidence, validated when events are stamped).
  */
-export function observedClient(headers: Headers, options: { trustProxy: boolean; socketIp: string | null | undefined }): ObservedClient {
+export function observedClient(headers: HeaderReader, options: { trustProxy: boolean; socketIp: string | null | undefined }): ObservedClient {
   let ip: string | null = null;
   if (options.trustProxy) {
     const forwarded = headers.get('x-forwarded-for')?.split(',')[0]?.trim();

@@ -104,6 +104,11 @@ export function strictJsonProblem(text: string): StrictJsonProblem | null {
   return strictJsonScan(text, -1).problem;
 }
 
+// The path of the value being read, and of a key of the innermost object (functions of the module, not
+// closures made on every scan).
+const valuePath = (at: readonly (string | number)[], depth: number): JsonPath => at.slice(0, depth);
+const keyPath = (at: readonly (string | number)[], depth: number, key: string): JsonPath => [...at.slice(0, depth - 1), key];
+
 const OBJECT = 0;
 const ARRAY = 1;
 
@@ -120,9 +125,6 @@ function strictJsonScan(text: string, stopAt: number): { problem: StrictJsonProb
   const n = text.length;
   let backslash = text.indexOf('\\');
   if (backslash < 0) backslash = n;
-  // The path of the value being read, and of a key of the innermost object.
-  const path = (): JsonPath => at.slice(0, depth);
-  const keyPath = (key: string): JsonPath => [...at.slice(0, depth - 1), key];
   let i = 0;
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -144,25 +146,25 @@ function strictJsonScan(text: string, stopAt: number): { problem: StrictJsonProb
       }
       if (expectKey) {
         const key: string = escaped ? JSON.parse(text.slice(i, end + 1)) : text.slice(i + 1, end);
-        if (stopAt >= i && stopAt <= end) return { problem: null, pathAt: keyPath(key) };
+        if (stopAt >= i && stopAt <= end) return { problem: null, pathAt: keyPath(at, depth, key) };
         if (escaped && !key.isWellFormed()) {
-          return { problem: { path: keyPath(key), message: 'has a key with a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not Unicode text' } };
+          return { problem: { path: keyPath(at, depth, key), message: 'has a key with a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not Unicode text' } };
         }
         const keys = seen[depth - 1]!;
         if (Array.isArray(keys)) {
-          if (keys.includes(key)) return { problem: { path: keyPath(key), message: 'appears twice in the same object; send each key once' } };
+          if (keys.includes(key)) return { problem: { path: keyPath(at, depth, key), message: 'appears twice in the same object; send each key once' } };
           keys.push(key);
           if (keys.length > 16) seen[depth - 1] = new Set(keys);
         } else {
-          if (keys.has(key)) return { problem: { path: keyPath(key), message: 'appears twice in the same object; send each key once' } };
+          if (keys.has(key)) return { problem: { path: keyPath(at, depth, key), message: 'appears twice in the same object; send each key once' } };
           keys.add(key);
         }
         at[depth - 1] = key;
         expectKey = false;
       } else {
-        if (stopAt >= i && stopAt <= end) return { problem: null, pathAt: path() };
+        if (stopAt >= i && stopAt <= end) return { problem: null, pathAt: valuePath(at, depth) };
         if (escaped && !(JSON.parse(text.slice(i, end + 1)) as string).isWellFormed()) {
-          return { problem: { path: path(), message: 'contains a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not Unicode text' } };
+          return { problem: { path: valuePath(at, depth), message: 'contains a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not Unicode text' } };
         }
       }
       i = end + 1;
@@ -183,7 +185,7 @@ function strictJsonScan(text: string, stopAt: number): { problem: StrictJsonProb
       if ((j - i > 15 || exponent) && !numberKeepsValue(text.slice(i, j))) {
         return {
           problem: {
-            path: path(),
+            path: valuePath(at, depth),
             message: `is the number ${truncate(text.slice(i, j))}, which cannot be stored exactly (a double keeps about 15–17 significant digits and integers up to 2^53); send it as a string, e.g. "${truncate(text.slice(i, j))}"`,
           },
         };
