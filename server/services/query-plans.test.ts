@@ -6,11 +6,15 @@ import { event, newTenant, testSql } from '@/test/fixtures.ts';
 import { logEvents } from './ingest.ts';
 import { whereClause } from './query.ts';
 
+/** The i-th of a test's events, a minute apart within `month` (YYYY-MM). */
+const inMonth = (month: string, i: number) => new Date(Date.parse(`${month}-01T00:00:00Z`) + i * 60_000).toISOString();
+
 describe('list query plans', () => {
   it('walk the event-type index for a rare event type, within the tenant', async () => {
     const t = await newTenant('event-type-plan');
     const claims: TenantClaims = { tenant_id: t.id, sub: 'test', role: 'authenticated' };
-    const events = Array.from({ length: 1500 }, (_, i) => event({ event_type: i % 300 === 0 ? 'RISK_REJECT' : 'FILL' }));
+    // In a month of their own: the partition's statistics then describe this tenant, whatever other tests write meanwhile.
+    const events = Array.from({ length: 1500 }, (_, i) => event({ event_type: i % 300 === 0 ? 'RISK_REJECT' : 'FILL', occurred_at: inMonth('2007-03', i) }));
     for (let i = 0; i < events.length; i += 500) {
       await logEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
     }
@@ -43,8 +47,8 @@ describe('list query plans', () => {
     const claims: TenantClaims = { tenant_id: t.id, sub: 'test', role: 'authenticated' };
     const events = Array.from({ length: 3000 }, (_, i) =>
       i % 3 === 0
-        ? event({ object_type: 'ORDER', object_id: `ORD-${i}` })
-        : event({ object_type: 'EXECUTION', object_id: `EXE-${i}`, context: { order_id: `ORD-${i - (i % 3)}`, last_qty: 100, last_px: 1.5 } }),
+        ? event({ object_type: 'ORDER', object_id: `ORD-${i}`, occurred_at: inMonth('2007-04', i) })
+        : event({ object_type: 'EXECUTION', object_id: `EXE-${i}`, context: { order_id: `ORD-${i - (i % 3)}`, last_qty: 100, last_px: 1.5 }, occurred_at: inMonth('2007-04', i) }),
     );
     for (let i = 0; i < events.length; i += 500) {
       await logEvents(testSql(), { tenantId: t.id, writer: { kind: 'operator', name: 'test' } }, parseBatch({ events: events.slice(i, i + 500) }, 500), { ip: null, userAgent: 'test' }, 'rest');
