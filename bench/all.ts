@@ -68,7 +68,7 @@ async function main() {
       await run(part, sizes[part], { ...process.env, BENCH_RESULTS_DIR: dir });
     }
   }
-  const command = `npm run bench${values.quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
+  const command = values['report-only'] ? 'npm run bench -- --report-only' : `npm run bench${values.quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
   const used = Object.fromEntries(parts.map((p) => [p, sizes[p]]));
   const file = await writeCombinedReport(dir, command, values['report-only'] ? undefined : used);
   console.log(`\nreport: ${file} (${((performance.now() - started) / 60_000).toFixed(1)} min)`);
