@@ -103,13 +103,17 @@ describe('npm start on embedded PostgreSQL', () => {
     expect(again.output()).not.toContain('demo data:');
     // The edge function of the killed server went with it; the new one serves on the same port.
     const functionUrl = `http://127.0.0.1:${env.FUNCTIONS_PORT}/functions/v1/audit-logger`;
+    // Its own function: the one the new server announces once it listens (not whatever last held the port).
+    for (let i = 0; i < 300 && !/edge function audit-logger \(Deno, pid \d+\)/.test(again.output()); i++) await new Promise((r) => setTimeout(r, 100));
     for (let i = 0; i < 300 && (await fetch(functionUrl, { method: 'OPTIONS' }).catch(() => null))?.status !== 204; i++) await new Promise((r) => setTimeout(r, 100));
     const edge = await fetch(functionUrl, {
       method: 'POST',
       headers: { apikey: key, 'content-type': 'application/json' },
       body: JSON.stringify({ events: [{ actor_id: 'u', actor_type: 'USER', object_type: 'ORDER', object_id: 'O-1', event_type: 'CREATE' }] }),
+    }).catch((err: Error) => {
+      throw new Error(`${err.message} (${String((err.cause as Error | undefined)?.message)}); the server's output:\n${again.output()}`);
     });
-    expect(edge.status).toBe(201);
+    expect(edge.status, again.output()).toBe(201);
     const tenants = await cli(['tenant', 'list', '--json'], env);
     expect(JSON.parse(tenants.stdout).tenants.map((t: { name: string }) => t.name)).toEqual(['Demo Brokerage', 'beside the server']);
 

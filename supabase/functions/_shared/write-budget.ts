@@ -112,6 +112,7 @@ class Ticket implements WriteTicket {
   }
 }
 
+/** The answer to a write the budget cannot take: 503, retry in a second, nothing stored. */
 export function atCapacity(): AuditError {
   return new AuditError('unavailable', 'The server is at capacity; retry shortly. Nothing was stored.', [], 1);
 }
