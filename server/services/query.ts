@@ -8,7 +8,7 @@
 import type { AuditEvent } from '@/supabase/functions/_shared/contract.ts';
 import { EVENT_FIELDS } from '@/supabase/functions/_shared/contract.ts';
 import { becomeTenant, withTenant, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
-import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
+import { asUnavailable } from '@/supabase/functions/_shared/errors.ts';
 import { filterExpr, filtersOf, type EventFilters, type ListEventsInput, type SealedFilters } from '@/supabase/functions/_shared/filters.ts';
 import { decodeCursor, encodeCursor, filterFingerprint } from './cursor.ts';
 import { wherePostgres } from './filters/postgres.ts';
@@ -46,7 +46,6 @@ export function restoredWhereClause(tx: TxSql | Sql, tenantId: string, f: EventF
 // common one and may walk the tenant's whole time index to find a handful of rows.
 const planForValues = (tx: TxSql) => tx`select set_config('plan_cache_mode', 'force_custom_plan', true)`;
 
-const unavailable = (err: unknown) => (isConnectionError(err) ? new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1) : err);
 
 export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql) => Promise<T>): Promise<T> {
   try {
@@ -55,7 +54,7 @@ export async function inTenant<T>(sql: Sql, claims: TenantClaims, fn: (tx: TxSql
       return fn(tx);
     });
   } catch (err) {
-    throw unavailable(err);
+    throw asUnavailable(err);
   }
 }
 
@@ -80,7 +79,7 @@ export async function inSearchSnapshot<T>(sql: Sql, claims: TenantClaims, filter
       return fn(tx, sealed);
     })) as T;
   } catch (err) {
-    throw unavailable(err);
+    throw asUnavailable(err);
   }
 }
 

@@ -16,7 +16,7 @@
  */
 import type { Readable } from 'node:stream';
 import { connect, connectionUrl, type Sql, type TenantClaims, type TxSql } from '@/supabase/functions/_shared/db.ts';
-import { AuditError, isConnectionError } from '@/supabase/functions/_shared/errors.ts';
+import { asUnavailable } from '@/supabase/functions/_shared/errors.ts';
 import { COPY_PARAMS_SETTING } from '../filters/postgres.ts';
 
 export interface CopyStream {
@@ -38,7 +38,6 @@ export interface ExportSnapshot {
   close(): Promise<void>;
 }
 
-const unavailable = (err: unknown) => (isConnectionError(err) ? new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1) : err);
 
 /**
  * `resolve` runs first in the snapshot, as the server's own role, before the
@@ -70,7 +69,7 @@ export async function openSnapshot(sql: Sql, claims: TenantClaims, resolve?: (tx
     () => undefined,
     (err: unknown) => err,
   );
-  const first = await Promise.race([opened, ended.then((err) => Promise.reject(unavailable(err ?? new Error('the export transaction ended early'))))]).catch(async (err: unknown) => {
+  const first = await Promise.race([opened, ended.then((err) => Promise.reject(asUnavailable(err ?? new Error('the export transaction ended early'))))]).catch(async (err: unknown) => {
     await coordinator.end({ timeout: 0 }).catch(() => {});
     throw err;
   });
@@ -94,7 +93,7 @@ export async function openSnapshot(sql: Sql, claims: TenantClaims, resolve?: (tx
       return { rows, cancel: () => void Promise.resolve(query.cancel()).catch(() => {}), closed };
     } catch (err) {
       await connection.end({ timeout: 0 }).catch(() => {});
-      throw unavailable(err);
+      throw asUnavailable(err);
     }
   }
 

@@ -96,6 +96,11 @@ export function databaseUnavailable(): AuditError {
   return new AuditError('unavailable', 'The database is unavailable; retry shortly', [], 1);
 }
 
+/** `err` as the client should see it: a lost or refused database connection is `databaseUnavailable()` (503). */
+export function asUnavailable(err: unknown): unknown {
+  return isConnectionError(err) ? databaseUnavailable() : err;
+}
+
 /** PostgreSQL connection failures are a temporary unavailability (503), not a server fault. */
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; errno?: string } | null;

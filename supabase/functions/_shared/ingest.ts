@@ -520,8 +520,7 @@ async function commitRows(sql: Sql, tenantId: string, rows: StampedEvent[]): Pro
       return new Set(insert.value.map((r) => r.id as string));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === SEALED_KEY_DESTROYED) throw new SealedKeyDestroyedError(tenantId, (err as Error).message);
-      if (code === SEALING_DECLARED) throw new SealingDeclaredError(tenantId, (err as Error).message);
+      if (code === SEALED_KEY_DESTROYED || code === SEALING_DECLARED) throw new ResealNeeded(tenantId, code === SEALED_KEY_DESTROYED ? 'keys' : 'settings', (err as Error).message);
       // A month partition dropped by retention since we cached it: recreate it and retry.
       if (attempt <= 2 && isMissingPartition(err)) {
         forgetKnownPartitions();
@@ -551,20 +550,15 @@ async function preparedRows(sql: Sql, caller: WriteCaller, events: readonly Audi
   return stamped;
 }
 
-/** A batch sealed under a subject key that an erasure destroyed before the batch committed (nothing was stored). */
-class SealedKeyDestroyedError extends Error {
+/**
+ * A batch the database refused as sealed (nothing was stored), to seal again from the events as sent: it was sealed
+ * under a subject key an erasure destroyed before it committed (`keys`), or it was unsealed and the tenant declared
+ * its personal data before it committed (`settings`). `stale` names what this process must read again.
+ */
+class ResealNeeded extends Error {
   constructor(
     readonly tenantId: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** An unsealed batch of a tenant that declared its personal data before the batch committed (nothing was stored). */
-class SealingDeclaredError extends Error {
-  constructor(
-    readonly tenantId: string,
+    readonly stale: 'keys' | 'settings',
     message: string,
   ) {
     super(message);
@@ -589,8 +583,8 @@ async function sealedAndStored(sql: Sql, caller: WriteCaller, events: readonly A
       const created = prepared.rows.length ? await appenderFor(sql).append(caller.tenantId, prepared.rows) : new Set<string>();
       return { ...prepared, created };
     } catch (err) {
-      if (!(err instanceof SealedKeyDestroyedError || err instanceof SealingDeclaredError) || attempt > RESEALS) throw err;
-      if (err instanceof SealingDeclaredError) forgetSealingSettings(caller.tenantId);
+      if (!(err instanceof ResealNeeded) || attempt > RESEALS) throw err;
+      if (err.stale === 'settings') forgetSealingSettings(caller.tenantId);
       else forgetSealingKeys(caller.tenantId);
     }
   }
